@@ -1,0 +1,419 @@
+"""The settings resolver on its own: no Consul server, the Consul layer is given as a mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecsflow.errors import SettingsError
+from ecsflow.settings import (
+    SETTING_NAMES,
+    ResolvedSettings,
+    Settings,
+    display_value,
+    missing_key_error,
+    resolve_settings,
+    settings_to_rows,
+)
+
+PREFIX = "platform/etl"
+FILE = "docker-compose.yml"
+
+
+def resolve(**kwargs) -> ResolvedSettings:
+    kwargs.setdefault("compose_file", FILE)
+    if "consul" in kwargs:
+        kwargs.setdefault("consul_prefix", PREFIX)
+    return resolve_settings(**kwargs)
+
+
+# --- precedence: one test per layer, each overriding the one below ---
+
+
+def test_defaults_when_nothing_is_given():
+    r = resolve()
+    assert r.settings == Settings()
+    assert set(r.origins.values()) == {"default"}
+    assert r.consul_prefix is None
+
+
+def test_consul_overrides_defaults():
+    r = resolve(consul={"cluster": "from-consul"})
+    assert r.settings.cluster == "from-consul"
+    assert r.origins["cluster"] == f"consul:{PREFIX}/cluster"
+    assert r.origins["region"] == "default"
+
+
+def test_compose_overrides_consul():
+    r = resolve(consul={"cluster": "from-consul"}, compose={"cluster": "from-compose"})
+    assert r.settings.cluster == "from-compose"
+    assert r.origins["cluster"] == f"compose:{FILE}"
+
+
+def test_env_overrides_compose():
+    r = resolve(compose={"cluster": "from-compose"}, environ={"ECSFLOW_CLUSTER": "from-env"})
+    assert r.settings.cluster == "from-env"
+    assert r.origins["cluster"] == "env:ECSFLOW_CLUSTER"
+
+
+def test_flag_overrides_env():
+    r = resolve(environ={"ECSFLOW_CLUSTER": "from-env"}, flags={"cluster": "from-flag"})
+    assert r.settings.cluster == "from-flag"
+    assert r.origins["cluster"] == "flag:--cluster"
+
+
+def test_each_setting_keeps_its_own_origin():
+    r = resolve(
+        consul={"cluster": "c", "subnets": "subnet-1", "region": "eu-west-1"},
+        compose={"subnets": ["subnet-2"], "registry": "ghcr.io/acme"},
+        environ={"ECSFLOW_REGISTRY": "registry.example.com", "ECSFLOW_SECURITY_GROUPS": "sg-1"},
+        flags={"security_groups": ["sg-2"], "cluster": None, "subnets": []},
+    )
+    assert r.settings.cluster == "c" and r.origins["cluster"] == f"consul:{PREFIX}/cluster"
+    assert r.settings.subnets == ("subnet-2",) and r.origins["subnets"] == f"compose:{FILE}"
+    assert r.settings.registry == "registry.example.com" and r.origins["registry"] == "env:ECSFLOW_REGISTRY"
+    assert r.settings.security_groups == ("sg-2",) and r.origins["security_groups"] == "flag:--security-group"
+    assert r.origins["region"] == f"consul:{PREFIX}/region"
+    assert r.origins["task_role"] == "default"
+
+
+@pytest.mark.parametrize("unset", [None, "", "  ", [], {}])
+def test_empty_values_fall_through_to_the_layer_below(unset):
+    r = resolve(consul={"cluster": "c"}, compose={"cluster": unset}, environ={"ECSFLOW_CLUSTER": ""})
+    assert r.settings.cluster == "c"
+
+
+def test_flag_names_in_origins():
+    r = resolve(
+        flags={
+            "execution_role": "arn:aws:iam::123456789012:role/exec",
+            "subnets": ["subnet-1"],
+            "tags": ["a=b"],
+        }
+    )
+    assert r.origins["execution_role"] == "flag:--execution-role"
+    assert r.origins["subnets"] == "flag:--subnet"
+    assert r.origins["tags"] == "flag:--tag"
+
+
+def test_unknown_flag_is_a_programming_error():
+    with pytest.raises(ValueError, match="clustr"):
+        resolve(flags={"clustr": "x"})
+
+
+def test_defaults_can_be_replaced():
+    r = resolve(defaults=Settings(cluster="base"))
+    assert r.settings.cluster == "base" and r.origins["cluster"] == "default"
+
+
+# --- lists: every form in every source ---
+
+LIST_FORMS = {
+    "comma": "subnet-a, subnet-b",
+    "json": '["subnet-a", "subnet-b"]',
+    "yaml-flow": "[subnet-a, subnet-b]",
+    "yaml-block": "- subnet-a\n- subnet-b\n",
+}
+
+
+def _in_source(source: str, value):
+    return {
+        "consul": {"consul": {"subnets": value}},
+        "compose": {"compose": {"subnets": value}},
+        "env": {"environ": {"ECSFLOW_SUBNETS": value}},
+        "flag": {"flags": {"subnets": value}},
+    }[source]
+
+
+@pytest.mark.parametrize("source", ["consul", "compose", "env", "flag"])
+@pytest.mark.parametrize("form", sorted(LIST_FORMS))
+def test_list_string_forms_in_every_source(source, form):
+    r = resolve(**_in_source(source, LIST_FORMS[form]))
+    assert r.settings.subnets == ("subnet-a", "subnet-b")
+
+
+@pytest.mark.parametrize("source", ["compose", "flag"])
+def test_real_lists_in_typed_sources(source):
+    r = resolve(**_in_source(source, ["subnet-a", "subnet-b,subnet-c", "subnet-a"]))
+    assert r.settings.subnets == ("subnet-a", "subnet-b", "subnet-c")
+
+
+def test_security_groups_in_all_forms():
+    r = resolve(
+        consul={"security_groups": '["sg-1"]'},
+        compose={"security_groups": ["sg-2", "sg-3"]},
+        environ={"ECSFLOW_SECURITY_GROUPS": "sg-4,sg-5"},
+    )
+    assert r.settings.security_groups == ("sg-4", "sg-5")
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("sg-123", "'sg-123' is not a subnet ID"),
+        ('["subnet-1", ', "not a valid JSON/YAML list"),
+        ({"a": "b"}, "expected a list"),
+        ([["subnet-1"]], "expected a string, got a list"),
+    ],
+)
+def test_bad_lists_name_the_problem(value, problem):
+    with pytest.raises(SettingsError, match=problem):
+        resolve(compose={"subnets": value})
+
+
+# --- booleans ---
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("true", True), ("FALSE", False), ("1", True), ("0", False), ("yes", True), ("No", False),
+        ("ENABLED", True), ("DISABLED", False), (True, True), (False, False), (1, True), (0, False),
+    ],
+)  # fmt: skip
+def test_booleans(value, expected):
+    assert resolve(compose={"assign_public_ip": value}).settings.assign_public_ip is expected
+
+
+def test_false_is_a_value_not_unset():
+    r = resolve(consul={"assign_public_ip": "true"}, compose={"assign_public_ip": False})
+    assert r.settings.assign_public_ip is False and r.origins["assign_public_ip"] == f"compose:{FILE}"
+
+
+def test_bad_boolean_names_the_env_var():
+    with pytest.raises(SettingsError, match="ECSFLOW_ASSIGN_PUBLIC_IP: 'maybe' is not a boolean"):
+        resolve(environ={"ECSFLOW_ASSIGN_PUBLIC_IP": "maybe"})
+
+
+# --- tags ---
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"team": "data", "cost": 42},
+        '{"team": "data", "cost": "42"}',
+        "{team: data, cost: 42}",
+        "team: data\ncost: 42\n",
+        "team=data,cost=42",
+        " team = data , cost=42 ",
+        ["team=data", "cost=42"],
+    ],
+)
+def test_tag_forms(value):
+    assert resolve(compose={"tags": value}).settings.tags == {"team": "data", "cost": "42"}
+
+
+@pytest.mark.parametrize("source", ["consul", "env", "flag"])
+def test_tags_in_other_sources(source):
+    r = resolve(
+        **{
+            "consul": {"consul": {"tags": "team=data"}},
+            "env": {"environ": {"ECSFLOW_TAGS": '{"team": "data"}'}},
+            "flag": {"flags": {"tags": ["team=data"]}},
+        }[source]
+    )
+    assert r.settings.tags == {"team": "data"}
+
+
+def test_tags_from_a_higher_layer_replace_the_lower_ones():
+    r = resolve(consul={"tags": "team=data,cost=1"}, compose={"tags": {"team": "etl"}})
+    assert r.settings.tags == {"team": "etl"}
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("team", "'team' is not key=value"),
+        ({"aws:x": "y"}, "reserved aws: prefix"),
+        ({"a": [1]}, "tag values"),
+    ],
+)
+def test_bad_tags(value, problem):
+    with pytest.raises(SettingsError, match=problem):
+        resolve(compose={"tags": value})
+
+
+# --- other values ---
+
+
+def test_values_are_normalised():
+    r = resolve(
+        compose={
+            "launch_type": "fargate",
+            "registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/",
+            "account": "012345678901",
+            "family": "etl-{service}",
+            "log_group": "/ecs/{project}",
+        }
+    )
+    s = r.settings
+    assert (s.launch_type, s.registry, s.account) == (
+        "FARGATE",
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        "012345678901",
+    )
+    assert (s.family, s.log_group) == ("etl-{service}", "/ecs/{project}")
+
+
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("family", "{project}", "must contain {service}"),
+        ("family", "{project}.{service}", "not a valid task definition family"),
+        ("family", "{env}-{service}", "uses {env}"),
+        ("family", "{service", "not a valid pattern"),
+        ("log_group", "/ecs/{project} {service}", "not a valid CloudWatch log group name"),
+        ("region", "Europe", "not an AWS region"),
+        ("account", 12345, "quote it in YAML"),
+        ("launch_type", "SPOT", "not one of FARGATE"),
+        ("registry", "https://ghcr.io", "has a scheme"),
+        ("cluster", "my cluster", "whitespace"),
+        ("cluster", ["a"], "expected a string, got a list"),
+        ("task_role", True, "expected a string, got a boolean"),
+    ],
+)
+def test_bad_values_name_the_source_file(key, value, problem):
+    with pytest.raises(SettingsError, match=problem) as err:
+        resolve(compose={key: value})
+    assert err.value.file == FILE
+    assert str(err.value).startswith(f"{FILE}: x-ecsflow.{key}: ")
+
+
+def test_bad_consul_value_names_the_key():
+    with pytest.raises(SettingsError, match=f"Consul key '{PREFIX}/region'") as err:
+        resolve(consul={"region": "nowhere"})
+    assert f"consul kv put {PREFIX}/region" in err.value.hint
+
+
+def test_bad_flag_names_the_flag():
+    with pytest.raises(SettingsError, match="flag --security-group: 'subnet-1' is not a security group ID"):
+        resolve(flags={"security_groups": ["subnet-1"]})
+
+
+def test_a_bad_value_is_reported_even_when_a_higher_layer_overrides_it():
+    with pytest.raises(SettingsError, match="x-ecsflow.region"):
+        resolve(compose={"region": "moon"}, flags={"region": "eu-west-1"})
+
+
+# --- x-ecsflow keys ---
+
+
+def test_project_keys_are_allowed_in_x_ecsflow():
+    r = resolve(compose={"consul_prefix": "platform/etl", "schedule": "@daily", "dag_id": "etl"})
+    assert r.settings == Settings()
+    assert (r.consul_prefix, r.consul_prefix_origin) == ("platform/etl", f"compose:{FILE}")
+
+
+def test_unknown_x_ecsflow_key_suggests_the_nearest():
+    with pytest.raises(SettingsError) as err:
+        resolve(compose={"subnet": ["subnet-1"]})
+    e = err.value
+    assert "unknown key 'subnet'" in e.message and e.file == FILE and e.key == "x-ecsflow.subnet"
+    assert e.hint.startswith("did you mean 'subnets'?")
+
+
+def test_unknown_x_ecsflow_key_without_a_near_one_lists_the_valid_keys():
+    with pytest.raises(SettingsError) as err:
+        resolve(compose={"zzz": 1})
+    assert "did you mean" not in err.value.hint and "valid keys: cluster," in err.value.hint
+
+
+def test_x_ecsflow_must_be_a_mapping():
+    with pytest.raises(SettingsError, match="must be a mapping"):
+        resolve(compose=["cluster"])
+
+
+# --- the Consul prefix and what lives under it ---
+
+
+def test_consul_prefix_precedence():
+    compose = {"consul_prefix": "/from/compose/"}
+    assert resolve(compose=compose).consul_prefix == "from/compose"
+    r = resolve(compose=compose, environ={"ECSFLOW_CONSUL_PREFIX": "from/env"})
+    assert (r.consul_prefix, r.consul_prefix_origin) == ("from/env", "env:ECSFLOW_CONSUL_PREFIX")
+    r = resolve(
+        compose=compose, environ={"ECSFLOW_CONSUL_PREFIX": "from/env"}, flags={"consul_prefix": "from/flag"}
+    )
+    assert (r.consul_prefix, r.consul_prefix_origin) == ("from/flag", "flag:--consul-prefix")
+
+
+def test_consul_keys_split_into_settings_values_and_secrets():
+    r = resolve(
+        consul={
+            "cluster": "prod",
+            "values/DB_HOST": "db.internal",
+            "values/EMPTY": "",
+            "secrets/DB_PASSWORD": "arn:aws:ssm:eu-west-1:123456789012:parameter/db",
+            "subnet": "subnet-1",
+            "other/thing": "x",
+        }
+    )
+    assert r.settings.cluster == "prod"
+    assert r.values == {"DB_HOST": "db.internal", "EMPTY": ""}
+    assert r.value("DB_HOST") == "db.internal" and r.value("EMPTY") == ""
+    assert r.secret("DB_PASSWORD").startswith("arn:aws:ssm:")
+    # `subnet` is not a setting, but a word is said about it (and about other/thing).
+    assert r.settings.subnets == ()
+    assert any(f"'{PREFIX}/subnet'" in w and "did you mean 'subnets'" in w for w in r.warnings)
+    assert len(r.warnings) == 2
+
+
+def test_a_missing_value_names_the_key_and_the_prefix():
+    r = resolve(consul={})
+    with pytest.raises(SettingsError) as err:
+        r.value("DB_HOST", service="etl")
+    assert str(err.value).startswith(f"service 'etl': Consul key '{PREFIX}/values/DB_HOST' not found")
+    with pytest.raises(SettingsError, match=f"'{PREFIX}/secrets/DB_PASSWORD' not found"):
+        r.secret("DB_PASSWORD")
+
+
+def test_a_value_asked_for_without_a_prefix_says_how_to_set_one():
+    with pytest.raises(SettingsError, match="no Consul prefix is set") as err:
+        resolve().value("DB_HOST")
+    assert "--consul-prefix" in err.value.hint
+    assert missing_key_error(None, "values/X").hint == err.value.hint
+
+
+def test_a_secret_value_instead_of_a_reference_is_refused_and_not_shown():
+    r = resolve(consul={"secrets/DB_PASSWORD": "hunter2"})
+    with pytest.raises(SettingsError) as err:
+        r.secret("DB_PASSWORD")
+    assert "hunter2" not in str(err.value)
+    assert resolve(consul={"secrets/A": "ssm:/db/pw", "secrets/B": "/db/pw"}).secret("B") == "/db/pw"
+
+
+# --- rows for `ecsflow config` ---
+
+
+def test_rows_show_every_setting_with_its_origin():
+    r = resolve(
+        consul={"subnets": "subnet-1,subnet-2", "values/X": "1"},
+        compose={"tags": {"team": "data"}, "assign_public_ip": "ENABLED"},
+        environ={"ECSFLOW_CONSUL_PREFIX": PREFIX},
+    )
+    rows = settings_to_rows(r)
+    assert [name for name, _, _ in rows] == [*SETTING_NAMES, "consul_prefix"]
+    by_name = {name: (value, origin) for name, value, origin in rows}
+    assert by_name["subnets"] == ("subnet-1,subnet-2", f"consul:{PREFIX}/subnets")
+    assert by_name["tags"] == ("team=data", f"compose:{FILE}")
+    assert by_name["assign_public_ip"] == ("true", f"compose:{FILE}")
+    assert by_name["task_role"] == ("", "default")
+    assert by_name["cluster"] == ("default", "default")
+    assert by_name["consul_prefix"] == (PREFIX, "env:ECSFLOW_CONSUL_PREFIX")
+
+
+def test_displayed_values_resolve_back_to_the_same_settings():
+    first = resolve(
+        compose={"subnets": ["subnet-1", "subnet-2"], "tags": {"a": "1", "b": "2"}, "assign_public_ip": True}
+    )
+    environ = {
+        f"ECSFLOW_{name.upper()}": value
+        for name, value, _ in settings_to_rows(first)
+        if name in SETTING_NAMES
+    }
+    assert resolve(environ=environ).settings == first.settings
+
+
+def test_display_value():
+    assert display_value(None) == "" and display_value(False) == "false"
+    assert display_value(("a", "b")) == "a,b" and display_value({"k": "v"}) == "k=v"
