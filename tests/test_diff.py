@@ -1,0 +1,662 @@
+"""ecsflow.diff: equal in meaning is `unchanged`, every real change is `changed` with the right path.
+
+The live side comes from real DescribeTaskDefinition/RegisterTaskDefinition answers kept in
+tests/fixtures/ecs (see SOURCES.md there); the desired side is the request a user would have sent to get
+each of them, written the way ecsflow's builder writes requests (no ECS-filled defaults, other orders).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from ecsflow.diff import (
+    SENSITIVE,
+    Change,
+    ChangeSet,
+    FamilyDiff,
+    build_changeset,
+    diff_family,
+    mask_secret_values,
+    normalise_desired,
+    normalise_live,
+    to_json_dict,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ecs"
+
+
+def live(name: str) -> dict:
+    """A fixture as describe_task_definition(include=["TAGS"]) returns it.
+
+    The console's JSON view (the `console_*` fixtures) shows the same TaskDefinition with its tags inlined;
+    they are moved to the answer's top level, where the API puts them.
+    """
+    doc = json.loads((FIXTURES / name).read_text())
+    if "taskDefinition" in doc:
+        return doc
+    doc = dict(doc)
+    tags = doc.pop("tags", [])
+    return {"taskDefinition": doc, "tags": tags}
+
+
+# --- the requests a user would have sent to get each fixture -------------------------------------------
+
+
+def req_sleep360() -> dict:
+    # Verbatim the sleep360.json of the same aws-cli example whose output is the fixture.
+    return {
+        "containerDefinitions": [
+            {
+                "name": "sleep",
+                "image": "busybox",
+                "cpu": 10,
+                "command": ["sleep", "360"],
+                "memory": 10,
+                "essential": True,
+            }
+        ],
+        "family": "sleep360",
+    }
+
+
+def req_hello_world() -> dict:
+    return {
+        "family": "hello_world",
+        "containerDefinitions": [
+            {
+                "name": "wordpress",
+                "image": "wordpress",
+                "links": ["mysql"],
+                "cpu": 10,
+                "memory": 500,
+                "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}],
+            },
+            {
+                "name": "mysql",
+                "image": "mysql",
+                "cpu": 10,
+                "memory": 500,
+                "environment": [{"name": "MYSQL_ROOT_PASSWORD", "value": "password"}],
+            },
+        ],
+    }
+
+
+def req_hiringcandidate() -> dict:
+    # No health-check interval/timeout/retries, no hostPort/protocol, no container cpu: ECS fills them.
+    return {
+        "family": "hiringcandidate-command",
+        "taskRoleArn": "arn:aws:iam::939645320583:role/ecsTaskExecutionRole",
+        "executionRoleArn": "arn:aws:iam::939645320583:role/ecsTaskExecutionRole",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "1 vCPU",
+        "memory": "2 GB",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": [
+            {
+                "name": "hiringcandidate-command",
+                "image": "939645320583.dkr.ecr.sa-east-1.amazonaws.com/hiringcandidate.command",
+                "portMappings": [
+                    {"name": "hiringcandidate-command-80-tcp", "containerPort": 80, "appProtocol": "http"}
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-stream-prefix": "ecs",
+                        "awslogs-region": "sa-east-1",
+                        "awslogs-group": "/ecs/",
+                        "awslogs-create-group": "true",
+                    },
+                },
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "curl -f http://localhost/health?param1=1&param2=2 || exit 1"]
+                },
+            }
+        ],
+        "tags": [{"key": "ecsflow:managed", "value": "true"}],
+    }
+
+
+def req_witp() -> dict:
+    secrets = {
+        "TLS_KEY": "prod/witp/ssl_key-hFFsNc",
+        "DATABASE_URI": "prod/witp/db_uri-MzD5WF",
+        "MAPBOX_API_KEY": "prod/witp/mapbox_api_key-mwOLL1",
+        "DNS_SECRETS": "dev/witp/dns-WUWoov",
+        "JWT_PRIVATE_KEY": "prod/witp/jwt_private_key-xYT66g",
+        "TLS_CERT": "prod/witp/ssl_cert-goNKWL",
+    }
+    arn = "arn:aws:secretsmanager:eu-central-1:147882094138:secret:"
+    return {
+        "family": "witp-server",
+        "executionRoleArn": "arn:aws:iam::147882094138:role/ecsTaskExecutionRole",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "1024",
+        "memory": "2048",
+        "ephemeralStorage": {"sizeInGiB": 21},
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": [
+            {
+                "name": "witp",
+                "image": "147882094138.dkr.ecr.eu-central-1.amazonaws.com/witp",
+                "essential": True,
+                # Another order than ECS returns them in.
+                "secrets": [{"name": k, "valueFrom": arn + v} for k, v in secrets.items()],
+                "portMappings": [
+                    {"name": "witp-443-tcp", "containerPort": 443, "hostPort": 443, "appProtocol": "http"}
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-create-group": "true",
+                        "awslogs-group": "/ecs/witp-server",
+                        "awslogs-region": "eu-central-1",
+                        "awslogs-stream-prefix": "ecs",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def req_payment() -> dict:
+    return {
+        "family": "default-payment-service",
+        "executionRoleArn": "arn:aws:iam::307506883737:role/service-role/ecsTaskExecutionRole",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": [
+            {
+                "name": "Main",
+                "image": "307506883737.dkr.ecr.ap-southeast-1.amazonaws.com/courshare-payment-service:"
+                "eeb91b0deadefa00d5896fbfef999e1250699515",
+                "cpu": 256,
+                "memory": 512,
+                "memoryReservation": 512,
+                "portMappings": [{"containerPort": 8083, "protocol": "tcp", "name": "main-8084-tcp"}],
+                "environment": [
+                    {
+                        "name": "DATABASE_URL",
+                        "value": "postgresql://payment_user:REDACTED@courshare-shared-db.c9ekmoesqqkt"
+                        ".ap-southeast-1.rds.amazonaws.com:5432/payment_db?sslmode=require",
+                    },
+                    {"name": "WEBHOOK_SECRET", "value": "whsec_dummy"},
+                    {"name": "OPTIONAL_FLAG", "value": ""},  # ECS drops it; render warns about it
+                ],
+                "secrets": [
+                    {
+                        "name": "STRIPE_API_KEY",
+                        "valueFrom": "arn:aws:secretsmanager:ap-southeast-1:307506883737:secret:"
+                        "courshare/payment-X0RCNp",
+                    }
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/aws/ecs/default/payment-service-935f",
+                        "awslogs-region": "ap-southeast-1",
+                        "awslogs-stream-prefix": "ecs",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def req_banbury() -> dict:
+    return {
+        "family": "banbury-cloud",
+        "executionRoleArn": "arn:aws:iam::145023116180:role/ecsTaskExecutionRole",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "1 vcpu",
+        "memory": "3GB",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "enableFaultInjection": False,
+        "containerDefinitions": [
+            {
+                "name": "banbury-cloud-backend",
+                "image": "banbury-cloud-backend",
+                "portMappings": [
+                    {"name": "banbury-80-tcp", "containerPort": 80, "protocol": "tcp", "appProtocol": "http"}
+                ],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/ecs/banbury-cloud",
+                        "mode": "non-blocking",
+                        "awslogs-create-group": "true",
+                        "max-buffer-size": "25m",
+                        "awslogs-region": "us-east-1",
+                        "awslogs-stream-prefix": "ecs",
+                    },
+                    "secretOptions": [],
+                },
+            }
+        ],
+    }
+
+
+PAIRS = {
+    "aws_cli_sleep360_register_output.json": req_sleep360,
+    "aws_cli_hello_world_describe.json": req_hello_world,
+    "console_hiringcandidate_command.json": req_hiringcandidate,
+    "console_witp_server.json": req_witp,
+    "console_payment_service.json": req_payment,
+    "console_banbury_cloud.json": req_banbury,
+}
+
+
+def container(request: dict, index: int = 0) -> dict:
+    return request["containerDefinitions"][index]
+
+
+def changed(fixture: str, request: dict) -> FamilyDiff:
+    result = diff_family("svc", request["family"], request, live(fixture))
+    assert result.status == "changed", result
+    return result
+
+
+# --- equal in meaning ----------------------------------------------------------------------------------
+
+
+def test_every_fixture_has_a_source():
+    sources = (FIXTURES / "SOURCES.md").read_text()
+    for name in FIXTURES.glob("*.json"):
+        assert name.name in sources
+    assert set(PAIRS) == {p.name for p in FIXTURES.glob("*.json")}
+
+
+@pytest.mark.parametrize("fixture", sorted(PAIRS))
+def test_request_equal_in_meaning_is_unchanged(fixture):
+    answer = live(fixture)
+    result = diff_family("svc", answer["taskDefinition"]["family"], PAIRS[fixture](), answer)
+    assert result.changes == ()
+    assert result.status == "unchanged"
+    assert result.live_revision == answer["taskDefinition"]["revision"]
+
+
+@pytest.mark.parametrize("fixture", sorted(PAIRS))
+def test_live_answer_compared_with_itself_as_a_request_is_unchanged(fixture):
+    # Re-registering exactly what ECS returned (minus what register rejects) must not make a revision.
+    td = copy.deepcopy(live(fixture)["taskDefinition"])
+    for key in (
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+    ):
+        td.pop(key, None)
+    assert diff_family("svc", td["family"], td, live(fixture)).status == "unchanged"
+
+
+def test_environment_and_secrets_order_does_not_matter():
+    request = req_payment()
+    container(request)["environment"].reverse()
+    fixture = "console_payment_service.json"
+    assert diff_family("s", "default-payment-service", request, live(fixture)).status == "unchanged"
+    request = req_witp()
+    container(request)["secrets"].reverse()
+    assert diff_family("s", "witp-server", request, live("console_witp_server.json")).status == "unchanged"
+
+
+def test_empty_environment_value_equals_absent_variable():
+    request = req_hiringcandidate()
+    container(request)["environment"] = [{"name": "EMPTY", "value": ""}, {"name": "NONE"}]
+    fixture = "console_hiringcandidate_command.json"
+    assert diff_family("s", "f", request, live(fixture)).status == "unchanged"
+
+
+def test_tags_alone_do_not_make_a_change():
+    request = req_witp()
+    request["tags"] = [{"key": "team", "value": "data"}]
+    answer = live("console_witp_server.json")
+    answer["tags"] = [{"key": "team", "value": "platform"}]
+    assert diff_family("s", "witp-server", request, answer).status == "unchanged"
+
+
+def test_explicit_defaults_equal_omitted_ones():
+    request = req_hiringcandidate()
+    c = container(request)
+    c.update(essential=True, cpu=0, mountPoints=[], volumesFrom=[], systemControls=[], environment=[])
+    c["healthCheck"].update(interval=30, timeout=5, retries=3, startPeriod=0)
+    c["portMappings"][0].update(hostPort=80, protocol="tcp")
+    request["enableFaultInjection"] = False
+    request["cpu"], request["memory"] = 1024, "2048"
+    fixture = "console_hiringcandidate_command.json"
+    assert diff_family("s", "f", request, live(fixture)).status == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("desired", "live_value", "expected"),
+    [("1 vCPU", "1024", 1024), ("0.25 vcpu", "256", 256), (".5 vCPU", "512", 512), (2048, "2048", 2048)],
+)
+def test_task_cpu_compared_as_units(desired, live_value, expected):
+    assert (
+        normalise_desired({"cpu": desired})["cpu"]
+        == normalise_live({"taskDefinition": {"cpu": live_value}})["cpu"]
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("desired", "expected"), [("2 GB", 2048), ("2GB", 2048), ("0.5GB", 512), ("3072", 3072)]
+)
+def test_task_memory_compared_as_mib(desired, expected):
+    assert normalise_desired({"memory": desired})["memory"] == expected
+
+
+def test_canonical_form_drops_what_ecs_adds():
+    canonical = normalise_live(live("console_banbury_cloud.json"))
+    for key in (
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "enableFaultInjection",
+        "tags",
+        "volumes",
+        "placementConstraints",
+    ):
+        assert key not in canonical
+    c = canonical["containers"]["banbury-cloud-backend"]
+    assert c["portMappings"] == {"80/tcp": {"name": "banbury-80-tcp", "hostPort": 80, "appProtocol": "http"}}
+    assert "secretOptions" not in c["logConfiguration"]
+    for key in (
+        "environment",
+        "secrets",
+        "mountPoints",
+        "volumesFrom",
+        "systemControls",
+        "ulimits",
+        "environmentFiles",
+    ):
+        assert key not in c
+
+
+# --- real changes --------------------------------------------------------------------------------------
+
+
+def test_image_tag_change():
+    request = req_payment()
+    old = container(request)["image"]
+    container(request)["image"] = old.rsplit(":", 1)[0] + ":v2"
+    result = changed("console_payment_service.json", request)
+    assert result.changes == (Change("containers[Main].image", old, old.rsplit(":", 1)[0] + ":v2"),)
+
+
+def test_one_environment_value():
+    request = req_hello_world()
+    container(request, 1)["environment"][0]["value"] = "hunter2"
+    result = changed("aws_cli_hello_world_describe.json", request)
+    assert result.changes == (
+        Change("containers[mysql].environment.MYSQL_ROOT_PASSWORD", "password", "hunter2"),
+    )
+
+
+def test_new_variable():
+    request = req_payment()
+    container(request)["environment"].append({"name": "LOG_LEVEL", "value": "DEBUG"})
+    result = changed("console_payment_service.json", request)
+    assert result.changes == (Change("containers[Main].environment.LOG_LEVEL", None, "DEBUG"),)
+
+
+def test_first_variable_of_a_container_without_any():
+    request = req_hiringcandidate()
+    container(request)["environment"] = [{"name": "LOG_LEVEL", "value": "INFO"}]
+    result = changed("console_hiringcandidate_command.json", request)
+    assert result.changes == (
+        Change("containers[hiringcandidate-command].environment.LOG_LEVEL", None, "INFO"),
+    )
+
+
+def test_removed_variable():
+    request = req_payment()
+    container(request)["environment"] = [
+        e for e in container(request)["environment"] if e["name"] != "WEBHOOK_SECRET"
+    ]
+    result = changed("console_payment_service.json", request)
+    assert result.changes == (Change("containers[Main].environment.WEBHOOK_SECRET", "whsec_dummy", None),)
+
+
+def test_all_variables_removed_shows_each():
+    request = req_payment()
+    container(request)["environment"] = []
+    result = changed("console_payment_service.json", request)
+    assert [(c.path, c.new) for c in result.changes] == [
+        ("containers[Main].environment.DATABASE_URL", None),
+        ("containers[Main].environment.WEBHOOK_SECRET", None),
+    ]
+
+
+def test_first_volume_and_mount_point():
+    request = req_banbury()
+    request["volumes"] = [{"name": "data"}]
+    container(request)["mountPoints"] = [
+        {"sourceVolume": "data", "containerPath": "/data", "readOnly": False}
+    ]
+    result = changed("console_banbury_cloud.json", request)
+    assert result.changes == (
+        Change("containers[banbury-cloud-backend].mountPoints[/data]", None, {"sourceVolume": "data"}),
+        Change("volumes[data]", None, {}),
+    )
+
+
+def test_removed_secret():
+    request = req_witp()
+    secrets = container(request)["secrets"]
+    removed = next(s for s in secrets if s["name"] == "MAPBOX_API_KEY")
+    secrets.remove(removed)
+    result = changed("console_witp_server.json", request)
+    assert result.changes == (Change("containers[witp].secrets.MAPBOX_API_KEY", removed["valueFrom"], None),)
+
+
+def test_secret_arn_change():
+    request = req_payment()
+    secret = container(request)["secrets"][0]
+    old = secret["valueFrom"]
+    secret["valueFrom"] = old[:-6] + "AbCdEf"
+    result = changed("console_payment_service.json", request)
+    assert result.changes == (Change("containers[Main].secrets.STRIPE_API_KEY", old, old[:-6] + "AbCdEf"),)
+
+
+def test_task_cpu_and_memory_change():
+    request = req_payment()
+    request["cpu"], request["memory"] = "512", "1 GB"
+    result = changed("console_payment_service.json", request)
+    assert result.changes == (Change("cpu", 256, 512), Change("memory", 512, 1024))
+
+
+def test_container_cpu_change():
+    request = req_sleep360()
+    container(request)["cpu"] = 20
+    assert changed("aws_cli_sleep360_register_output.json", request).changes == (
+        Change("containers[sleep].cpu", 10, 20),
+    )
+
+
+def test_health_check_field_change():
+    request = req_hiringcandidate()
+    container(request)["healthCheck"]["interval"] = 60
+    result = changed("console_hiringcandidate_command.json", request)
+    assert result.changes == (Change("containers[hiringcandidate-command].healthCheck.interval", 30, 60),)
+
+
+def test_health_check_start_period_added():
+    request = req_hiringcandidate()
+    container(request)["healthCheck"]["startPeriod"] = 120
+    result = changed("console_hiringcandidate_command.json", request)
+    assert result.changes == (Change("containers[hiringcandidate-command].healthCheck.startPeriod", 0, 120),)
+
+
+def test_removed_port():
+    request = req_hiringcandidate()
+    container(request)["portMappings"] = []
+    result = changed("console_hiringcandidate_command.json", request)
+    assert result.changes == (
+        Change(
+            "containers[hiringcandidate-command].portMappings[80/tcp]",
+            {"name": "hiringcandidate-command-80-tcp", "hostPort": 80, "appProtocol": "http"},
+            None,
+        ),
+    )
+
+
+def test_protocol_change_is_a_different_port():
+    request = req_witp()
+    container(request)["portMappings"][0]["protocol"] = "udp"
+    paths = [c.path for c in changed("console_witp_server.json", request).changes]
+    assert paths == ["containers[witp].portMappings[443/tcp]", "containers[witp].portMappings[443/udp]"]
+
+
+def test_command_order_is_meaning():
+    request = req_sleep360()
+    container(request)["command"] = ["360", "sleep"]
+    result = changed("aws_cli_sleep360_register_output.json", request)
+    assert result.changes == (Change("containers[sleep].command", ["sleep", "360"], ["360", "sleep"]),)
+
+
+def test_essential_false_is_a_change():
+    request = req_sleep360()
+    container(request)["essential"] = False
+    result = changed("aws_cli_sleep360_register_output.json", request)
+    assert result.changes == (Change("containers[sleep].essential", True, False),)
+
+
+def test_added_container():
+    request = req_sleep360()
+    request["containerDefinitions"].append({"name": "sidecar", "image": "busybox"})
+    result = changed("aws_cli_sleep360_register_output.json", request)
+    assert [c.path for c in result.changes] == ["containers[sidecar]"]
+    assert result.changes[0].old is None and result.changes[0].new["image"] == "busybox"
+
+
+def test_several_changes_are_sorted_by_path():
+    request = req_payment()
+    request["memory"] = "1024"
+    container(request)["image"] = "repo/payment:v3"
+    container(request)["environment"].append({"name": "A", "value": "1"})
+    paths = [c.path for c in changed("console_payment_service.json", request).changes]
+    assert paths == ["containers[Main].environment.A", "containers[Main].image", "memory"]
+
+
+def test_missing_family_is_new():
+    result = diff_family("etl", "proj-etl", req_payment(), None)
+    assert result == FamilyDiff("etl", "proj-etl", "new", None, ())
+
+
+# --- moto's shape --------------------------------------------------------------------------------------
+
+
+def test_moto_echo_is_unchanged_and_changes_show(monkeypatch):
+    moto = pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, "testing")
+    request = req_hiringcandidate()
+    container(request)["environment"] = [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]
+    container(request)["secrets"] = [
+        {"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/db"}
+    ]
+    with moto.mock_aws():
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        ecs.register_task_definition(**request)
+        answer = ecs.describe_task_definition(taskDefinition=request["family"], include=["TAGS"])
+    # moto echoes "1 vCPU", fills no hostPort/protocol nor health-check defaults: still the same meaning.
+    assert answer["taskDefinition"]["cpu"] == "1 vCPU"
+    assert "hostPort" not in answer["taskDefinition"]["containerDefinitions"][0]["portMappings"][0]
+    assert diff_family("s", request["family"], request, answer).status == "unchanged"
+
+    container(request)["environment"][1]["value"] = "3"
+    result = diff_family("s", request["family"], request, answer)
+    assert result.changes == (Change("containers[hiringcandidate-command].environment.A", "1", "3"),)
+    assert result.live_revision == 1
+
+
+# --- masking and JSON ----------------------------------------------------------------------------------
+
+
+def test_secret_looking_variables_are_masked_and_secret_arns_are_not():
+    changes = (
+        Change("containers[mysql].environment.MYSQL_ROOT_PASSWORD", "password", "hunter2"),
+        Change("containers[api].environment.GITHUB_TOKEN", None, "ghp_x"),
+        Change("containers[api].environment.DATABASE_URL", "postgres://u:p@h/db", "postgres://u:q@h/db"),
+        Change("containers[api].environment.LOG_LEVEL", "INFO", "DEBUG"),
+        Change(
+            "containers[api].secrets.DB_PASSWORD", "arn:aws:ssm:::parameter/a", "arn:aws:ssm:::parameter/b"
+        ),
+        Change("containers[side]", None, {"image": "x", "environment": {"API_KEY": "k", "MODE": "m"}}),
+    )
+    masked = mask_secret_values(changes)
+    assert [(c.old, c.new) for c in masked[:5]] == [
+        (SENSITIVE, SENSITIVE),
+        (None, SENSITIVE),
+        (SENSITIVE, SENSITIVE),
+        ("INFO", "DEBUG"),
+        ("arn:aws:ssm:::parameter/a", "arn:aws:ssm:::parameter/b"),
+    ]
+    assert masked[5].new["environment"] == {"API_KEY": SENSITIVE, "MODE": "m"}
+    assert mask_secret_values(changes, show_values=True) == changes
+
+
+def test_to_json_dict_shape_order_and_masking():
+    request = req_hello_world()
+    container(request, 1)["environment"][0]["value"] = "hunter2"
+    container(request, 0)["image"] = "wordpress:6"
+    changeset = build_changeset(
+        [
+            ("web", "hello_world", request, live("aws_cli_hello_world_describe.json")),
+            ("new", "proj-new", req_sleep360(), None),
+            ("pay", "default-payment-service", req_payment(), live("console_payment_service.json")),
+        ]
+    )
+    assert changeset.counts == {"new": 1, "changed": 1, "unchanged": 1}
+    assert changeset.has_changes
+    assert [f.service for f in changeset.with_status("new")] == ["new"]
+    doc = to_json_dict(changeset)
+    assert json.loads(json.dumps(doc)) == doc
+    assert list(doc) == ["families"]
+    assert [list(f) for f in doc["families"]] == [
+        ["service", "family", "status", "live_revision", "changes"]
+    ] * 3
+    assert doc["families"][0] == {
+        "service": "web",
+        "family": "hello_world",
+        "status": "changed",
+        "live_revision": 8,
+        "changes": [
+            {"path": "containers[mysql].environment.MYSQL_ROOT_PASSWORD", "old": SENSITIVE, "new": SENSITIVE},
+            {"path": "containers[wordpress].image", "old": "wordpress", "new": "wordpress:6"},
+        ],
+    }
+    assert doc["families"][1] == {
+        "service": "new",
+        "family": "proj-new",
+        "status": "new",
+        "live_revision": None,
+        "changes": [],
+    }
+    shown = to_json_dict(changeset, show_values=True)["families"][0]["changes"][0]
+    assert (shown["old"], shown["new"]) == ("password", "hunter2")
+
+
+def test_empty_changeset_has_no_changes():
+    answer = live("console_witp_server.json")
+    changeset = ChangeSet((diff_family("s", "witp-server", req_witp(), answer),))
+    assert not changeset.has_changes
+    assert changeset.counts == {"new": 0, "changed": 0, "unchanged": 1}
