@@ -1,0 +1,713 @@
+"""ecsflow.taskdef: one compose service -> one RegisterTaskDefinition request (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ecsflow.compose.loader import load_project
+from ecsflow.compose.model import ComposeProject, Healthcheck, Logging, Port, Service
+from ecsflow.errors import BuildError
+from ecsflow.settings import Settings, resolve_settings
+from ecsflow.taskdef import (
+    FARGATE_SIZES,
+    build_task_definition,
+    build_task_definitions,
+    fargate_size,
+    validate_request,
+)
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+ROOT = Path(__file__).parent.parent
+GOLDEN = Path(__file__).parent / "golden" / "taskdef"
+EXEC_ROLE = "arn:aws:iam::123456789012:role/ecs-exec"
+SETTINGS = Settings(region="eu-west-1", account="123456789012", execution_role=EXEC_ROLE)
+
+
+def svc(name: str = "job", image: str | None = "acme/job:1.2", **fields) -> Service:
+    return Service(name=name, image=image, **fields)
+
+
+def project(*services: Service, name: str = "etl") -> ComposeProject:
+    return ComposeProject(name=name, working_dir=Path("/src/etl"), files=(), services=services)
+
+
+def build(service: Service | None = None, settings: Settings = SETTINGS, **kwargs):
+    service = service or svc()
+    return build_task_definition(project(service), service, settings, **kwargs)
+
+
+def container(service: Service | None = None, settings: Settings = SETTINGS, **kwargs) -> dict:
+    return build(service, settings, **kwargs).request["containerDefinitions"][0]
+
+
+def build_error(service: Service, settings: Settings = SETTINGS, **kwargs) -> BuildError:
+    with pytest.raises(BuildError) as info:
+        build(service, settings, **kwargs)
+    return info.value
+
+
+# -- the task --------------------------------------------------------------------------------------
+
+
+def test_minimal_service_is_a_fargate_task_of_one_essential_container():
+    result = build()
+    request = result.request
+    assert result.service == "job" and result.family == "etl-job"
+    assert request["family"] == "etl-job"
+    assert request["networkMode"] == "awsvpc"
+    assert request["requiresCompatibilities"] == ["FARGATE"]
+    assert (request["cpu"], request["memory"]) == ("256", "512")
+    assert request["executionRoleArn"] == EXEC_ROLE
+    assert "taskRoleArn" not in request and "tags" not in request and "runtimePlatform" not in request
+    [only] = request["containerDefinitions"]
+    assert only["name"] == "job" and only["image"] == "acme/job:1.2" and only["essential"] is True
+    assert result.warnings == () and result.notes == ()
+
+
+def test_golden_full_service():
+    service = svc(
+        name="api",
+        image="acme/api:2.0",
+        command=("serve", "--port", "8000"),
+        entrypoint=("/entry.sh",),
+        environment={"LOG_LEVEL": "info", "WORKERS": "4"},
+        healthcheck=Healthcheck(
+            test=("CMD", "curl", "-f", "http://localhost:8000/health"),
+            interval=30.0,
+            timeout=5.0,
+            retries=3,
+            start_period=10.0,
+        ),
+        ports=(Port(target=8000, published="8000"),),
+        cpus=1.0,
+        mem_limit=2 * GIB,
+        mem_reservation=1 * GIB,
+        working_dir="/app",
+        user="1000:1000",
+        labels={"team": "data"},
+        stop_grace_period=20.0,
+        init=True,
+        read_only=True,
+        ulimits={"nofile": {"soft": 65536, "hard": 65536}},
+        platform="linux/arm64",
+        x_ecsflow={
+            "secrets": {"DB_PASSWORD": "ssm:/etl/db/password"},
+            "task_role": "etl-api",
+            "ephemeral_storage": 30,
+            "tags": {"service": "api"},
+        },
+    )
+    registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    settings = Settings(
+        region="eu-west-1",
+        account="123456789012",
+        execution_role=EXEC_ROLE,
+        registry=registry,
+        tags={"team": "data"},
+    )
+    check_golden("api.json", build(service, settings).request)
+
+
+def check_golden(name: str, value) -> None:
+    golden = GOLDEN / name
+    if os.environ.get("ECSFLOW_UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(value, indent=2) + "\n")
+    assert value == json.loads(golden.read_text())
+
+
+def test_golden_etl_example():
+    project = load_project([ROOT / "examples" / "etl" / "docker-compose.yml"], environ={})
+    settings = resolve_settings(compose=project.extensions.get("x-ecsflow")).settings
+    builds = build_task_definitions(project, settings)
+    assert all(b.warnings == () for b in builds)
+    assert [n for b in builds for n in b.notes if "rounded up" in n] == [
+        "service 'api': task size cpu 1024 / memory 2048 MiB: the smallest Fargate size that holds "
+        "cpus 0.75 (768 units) and memory 1536 MiB (rounded up)"
+    ]
+    check_golden("etl.json", [b.request for b in builds])
+
+
+def test_family_comes_from_the_settings_pattern():
+    assert build(settings=Settings(family="{service}-{project}-v2")).family == "job-etl-v2"
+
+
+def test_family_from_x_ecsflow_overrides_the_pattern():
+    assert build(svc(x_ecsflow={"family": "nightly-extract"})).request["family"] == "nightly-extract"
+
+
+def test_family_is_sanitised_to_the_ecs_charset_with_a_note():
+    result = build(svc(name="load.v2"))
+    assert result.family == "etl-load-v2"
+    assert result.request["containerDefinitions"][0]["name"] == "load-v2"
+    assert any("etl-load-v2" in note for note in result.notes)
+
+
+def test_family_pattern_with_an_unknown_placeholder_is_an_error():
+    error = build_error(svc(), Settings(family="{team}-{service}"))
+    assert "{team}-{service}" in error.message and error.service == "job"
+
+
+def test_roles_from_x_ecsflow_override_settings_and_names_become_arns():
+    settings = Settings(account="123456789012", task_role="default-task", execution_role="default-exec")
+    request = build(svc(x_ecsflow={"task_role": "arn:aws:iam::999999999999:role/etl"}), settings).request
+    assert request["taskRoleArn"] == "arn:aws:iam::999999999999:role/etl"
+    assert request["executionRoleArn"] == "arn:aws:iam::123456789012:role/default-exec"
+
+
+def test_missing_execution_role_is_a_warning():
+    result = build(settings=Settings())
+    assert "executionRoleArn" not in result.request
+    assert any("no execution role" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("platform", "architecture"),
+    [("linux/arm64", "ARM64"), ("linux/arm64/v8", "ARM64"), ("linux/amd64", "X86_64")],
+)
+def test_platform_becomes_runtime_platform(platform, architecture):
+    request = build(svc(platform=platform)).request
+    assert request["runtimePlatform"] == {"cpuArchitecture": architecture, "operatingSystemFamily": "LINUX"}
+
+
+def test_platform_fargate_cannot_run_is_an_error():
+    error = build_error(svc(platform="wasi/wasm"))
+    assert error.key == "platform" and "wasi/wasm" in error.message
+
+
+def test_ephemeral_storage_in_gib():
+    assert build(svc(x_ecsflow={"ephemeral_storage": 50})).request["ephemeralStorage"] == {"sizeInGiB": 50}
+
+
+@pytest.mark.parametrize("size", [20, 201, "big"])
+def test_ephemeral_storage_out_of_range_is_an_error(size):
+    error = build_error(svc(x_ecsflow={"ephemeral_storage": size}))
+    assert error.key == "x-ecsflow.ephemeral_storage" and "21 to 200" in error.message
+
+
+def test_tags_merge_settings_and_service_service_wins():
+    settings = Settings(tags={"team": "data", "env": "prod"})
+    request = build(svc(x_ecsflow={"tags": {"env": "staging", "cost": 7}}), settings).request
+    assert request["tags"] == [
+        {"key": "cost", "value": "7"},
+        {"key": "env", "value": "staging"},
+        {"key": "team", "value": "data"},
+    ]
+
+
+# -- image, command, environment -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("acme/job:1.2", "registry.example.com/team/acme/job:1.2"),
+        ("postgres:16", "registry.example.com/team/postgres:16"),
+        ("ghcr.io/acme/job:1", "ghcr.io/acme/job:1"),
+        ("localhost:5000/job", "localhost:5000/job"),
+        ("localhost/job", "localhost/job"),
+    ],
+)
+def test_image_gets_the_registry_prefix_only_without_a_registry_host(image, expected):
+    settings = Settings(registry="registry.example.com/team/")
+    assert container(svc(image=image), settings)["image"] == expected
+
+
+def test_image_is_kept_without_a_registry_setting():
+    assert container(svc(image="postgres:16"), Settings())["image"] == "postgres:16"
+
+
+def test_service_without_image_is_an_error_naming_it():
+    error = build_error(svc(name="transform", image=None, has_build=True))
+    assert error.service == "transform" and error.key == "image"
+    assert "transform" in str(error)
+
+
+def test_command_and_entrypoint_are_lists():
+    c = container(svc(command=("python", "-m", "etl", "extract"), entrypoint=("tini", "--")))
+    assert c["command"] == ["python", "-m", "etl", "extract"]
+    assert c["entryPoint"] == ["tini", "--"]
+
+
+def test_environment_keeps_compose_order():
+    c = container(svc(environment={"B": "2", "A": "1"}))
+    assert c["environment"] == [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]
+
+
+def test_environment_without_value_is_dropped_with_a_warning():
+    result = build(svc(environment={"TOKEN": None, "A": "1"}))
+    assert result.request["containerDefinitions"][0]["environment"] == [{"name": "A", "value": "1"}]
+    assert any("TOKEN" in w and "dropped" in w for w in result.warnings)
+
+
+def test_bare_runtime_env_key_is_dropped_quietly():
+    result = build(svc(environment={"RUN_DATE": None}, x_ecsflow={"runtime_env": ["RUN_DATE"]}))
+    assert "environment" not in result.request["containerDefinitions"][0]
+    assert result.warnings == ()
+
+
+def test_empty_environment_value_is_kept_with_a_warning():
+    result = build(svc(environment={"EMPTY": ""}))
+    assert result.request["containerDefinitions"][0]["environment"] == [{"name": "EMPTY", "value": ""}]
+    assert any("EMPTY" in w and "may drop" in w for w in result.warnings)
+
+
+def test_environment_values_come_from_consul_over_compose():
+    service = svc(environment={"DB_HOST": "localhost"}, x_ecsflow={"environment_values": ["DB_HOST"]})
+    c = container(service, consul_values={"DB_HOST": "db.internal"})
+    assert c["environment"] == [{"name": "DB_HOST", "value": "db.internal"}]
+
+
+def test_environment_value_missing_in_consul_is_an_error_naming_the_key():
+    error = build_error(svc(x_ecsflow={"environment_values": ["DB_HOST"]}), consul_values={})
+    assert "DB_HOST" in error.message and error.key == "x-ecsflow.environment_values"
+
+
+def test_environment_values_without_consul_hint_at_the_prefix():
+    error = build_error(svc(x_ecsflow={"environment_values": ["DB_HOST"]}))
+    assert "--consul-prefix" in error.hint
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reference", "arn"),
+    [
+        ("ssm:/etl/db/password", "arn:aws:ssm:eu-west-1:123456789012:parameter/etl/db/password"),
+        ("ssm:etl-db-password", "arn:aws:ssm:eu-west-1:123456789012:parameter/etl-db-password"),
+        ("secretsmanager:etl/db", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/db"),
+        (
+            "secretsmanager:etl/db:password",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/db:password::",
+        ),
+        (
+            "arn:aws:secretsmanager:us-east-1:111111111111:secret:shared-AbCdEf",
+            "arn:aws:secretsmanager:us-east-1:111111111111:secret:shared-AbCdEf",
+        ),
+    ],
+)
+def test_secret_references_become_value_from_arns(reference, arn):
+    c = container(svc(x_ecsflow={"secrets": {"DB_PASSWORD": reference}}))
+    assert c["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": arn}]
+
+
+def test_secrets_are_sorted_and_include_consul_secret_values():
+    service = svc(x_ecsflow={"secrets": {"Z_KEY": "ssm:/z"}, "secret_values": ["A_KEY"]})
+    c = container(service, consul_secrets={"A_KEY": "secretsmanager:a"})
+    assert [s["name"] for s in c["secrets"]] == ["A_KEY", "Z_KEY"]
+    assert c["secrets"][0]["valueFrom"].endswith(":secret:a")
+
+
+def test_ssm_shorthand_without_region_or_account_is_an_error_with_a_hint():
+    error = build_error(svc(x_ecsflow={"secrets": {"PW": "ssm:/pw"}}), Settings(region="eu-west-1"))
+    assert "region and account" in error.message and "full ARN" in error.hint
+
+
+def test_secret_that_is_not_a_reference_is_an_error():
+    error = build_error(svc(x_ecsflow={"secrets": {"PW": "hunter2"}}))
+    assert error.key == "x-ecsflow.secrets" and "ssm:/path" in error.message
+
+
+def test_secret_value_from_consul_that_is_not_a_reference_is_never_echoed():
+    error = build_error(svc(x_ecsflow={"secret_values": ["PW"]}), consul_secrets={"PW": "hunter2"})
+    assert "hunter2" not in str(error)
+
+
+def test_secret_value_missing_in_consul_is_an_error():
+    error = build_error(svc(x_ecsflow={"secret_values": ["PW"]}), consul_secrets={})
+    assert "PW" in error.message and error.key == "x-ecsflow.secret_values"
+
+
+def test_secret_also_set_in_environment_is_an_error():
+    service = svc(environment={"PW": "local"}, x_ecsflow={"secrets": {"PW": "ssm:/pw"}})
+    error = build_error(service)
+    assert "PW" in error.message and "secret" in error.message
+
+
+def test_bare_environment_key_is_satisfied_by_the_secret():
+    result = build(svc(environment={"PW": None}, x_ecsflow={"secrets": {"PW": "ssm:/pw"}}))
+    c = result.request["containerDefinitions"][0]
+    assert "environment" not in c and c["secrets"][0]["name"] == "PW"
+    assert result.warnings == ()
+
+
+# -- health checks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "test", [("CMD", "pg_isready", "-U", "etl"), ("CMD-SHELL", "curl -f http://localhost/ || exit 1")]
+)
+def test_healthcheck_command_is_kept(test):
+    assert container(svc(healthcheck=Healthcheck(test=test)))["healthCheck"] == {"command": list(test)}
+
+
+@pytest.mark.parametrize("healthcheck", [Healthcheck(test=("NONE",)), Healthcheck(disable=True, interval=10.0)])
+def test_disabled_healthcheck_gives_none(healthcheck):
+    assert "healthCheck" not in container(svc(healthcheck=healthcheck))
+
+
+def test_healthcheck_with_timings_but_no_test_is_skipped_with_a_warning():
+    result = build(svc(healthcheck=Healthcheck(interval=10.0)))
+    assert "healthCheck" not in result.request["containerDefinitions"][0]
+    assert any("no test" in w for w in result.warnings)
+
+
+def test_healthcheck_durations_round_up_to_whole_seconds():
+    hc = Healthcheck(test=("CMD", "true"), interval=90.0, timeout=2.5, retries=5, start_period=0.2)
+    assert container(svc(healthcheck=hc))["healthCheck"] == {
+        "command": ["CMD", "true"],
+        "interval": 90,
+        "timeout": 3,
+        "retries": 5,
+        "startPeriod": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "key", "allowed"),
+    [
+        ("interval", 4.0, "healthcheck.interval", "5 to 300 seconds"),
+        ("interval", 301.0, "healthcheck.interval", "5 to 300 seconds"),
+        ("timeout", 1.0, "healthcheck.timeout", "2 to 60 seconds"),
+        ("timeout", 60.5, "healthcheck.timeout", "2 to 60 seconds"),
+        ("retries", 0, "healthcheck.retries", "1 to 10"),
+        ("retries", 11, "healthcheck.retries", "1 to 10"),
+        ("start_period", 600.0, "healthcheck.start_period", "0 to 300 seconds"),
+    ],
+)
+def test_healthcheck_out_of_ecs_range_is_an_error_stating_the_range(field, value, key, allowed):
+    error = build_error(svc(name="api", healthcheck=Healthcheck(test=("CMD", "true"), **{field: value})))
+    assert error.service == "api" and error.key == key and allowed in error.message
+
+
+def test_healthcheck_start_interval_is_ignored_with_a_warning():
+    result = build(svc(healthcheck=Healthcheck(test=("CMD", "true"), start_interval=5.0)))
+    assert any("start_interval" in w for w in result.warnings)
+
+
+# -- ports -----------------------------------------------------------------------------------------
+
+
+def test_ports_and_expose_become_port_mappings_deduplicated():
+    service = svc(
+        ports=(Port(target=8000, published="8000"), Port(target=53, protocol="udp")),
+        expose=("8000", "9090", "53/udp"),
+    )
+    assert container(service)["portMappings"] == [
+        {"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"},
+        {"containerPort": 53, "hostPort": 53, "protocol": "udp"},
+        {"containerPort": 9090, "hostPort": 9090, "protocol": "tcp"},
+    ]
+
+
+def test_published_port_different_from_target_is_a_warning():
+    result = build(svc(ports=(Port(target=80, published="8080"),)))
+    assert result.request["containerDefinitions"][0]["portMappings"][0]["hostPort"] == 80
+    assert any("8080" in w and "80" in w for w in result.warnings)
+
+
+def test_expose_port_range_is_an_error():
+    assert build_error(svc(expose=("8000-8010",))).key == "expose"
+
+
+def test_port_protocol_other_than_tcp_udp_is_an_error():
+    assert "tcp and udp" in build_error(svc(ports=(Port(target=9, protocol="sctp"),))).message
+
+
+# -- Fargate sizes ---------------------------------------------------------------------------------
+
+
+def test_fargate_table_matches_the_documented_ranges():
+    assert {cpu: (ms[0], ms[-1], len(ms)) for cpu, ms in FARGATE_SIZES.items()} == {
+        256: (512, 2048, 3),
+        512: (1024, 4096, 4),
+        1024: (2048, 8192, 7),
+        2048: (4096, 16384, 13),
+        4096: (8192, 30720, 23),
+        8192: (16384, 61440, 12),
+        16384: (32768, 122880, 12),
+    }
+
+
+@pytest.mark.parametrize(
+    ("cpus", "mem_limit", "size", "rounded"),
+    [
+        (0.3, 600 * MIB, ("512", "1024"), True),
+        (2.0, None, ("2048", "4096"), False),
+        (None, 5 * GIB, ("1024", "5120"), False),
+        (0.5, None, ("512", "1024"), False),
+        (None, 9 * GIB, ("2048", "9216"), False),
+        (4.0, 31 * GIB, ("8192", "32768"), True),
+        (8.0, 64 * GIB, ("16384", "65536"), True),
+        (0.1, 3 * GIB, ("512", "3072"), True),
+        (None, 600 * MIB, ("256", "1024"), True),
+    ],
+)
+def test_compose_limits_round_up_to_the_smallest_fargate_size(cpus, mem_limit, size, rounded):
+    result = build(svc(cpus=cpus, mem_limit=mem_limit))
+    assert (result.request["cpu"], result.request["memory"]) == size
+    [note] = result.notes
+    assert f"cpu {size[0]} / memory {size[1]} MiB" in note and ("rounded up" in note) == rounded
+
+
+def test_compose_limits_that_fit_exactly_are_noted_without_rounding():
+    result = build(svc(cpus=0.25, mem_limit=512 * MIB))
+    assert (result.request["cpu"], result.request["memory"]) == ("256", "512")
+    assert result.notes and not any("rounded up" in n for n in result.notes)
+
+
+def test_compose_limits_beyond_fargate_are_an_error():
+    error = build_error(svc(cpus=32.0))
+    assert "16384" in error.hint and error.key == "cpus"
+
+
+def test_fargate_size_helper():
+    assert fargate_size() == (256, 512)
+    assert fargate_size(16385, None) is None
+
+
+def test_x_ecsflow_cpu_and_memory_are_taken_exactly():
+    request = build(svc(cpus=0.25, mem_limit=512 * MIB, x_ecsflow={"cpu": 1024, "memory": "3072"})).request
+    assert (request["cpu"], request["memory"]) == ("1024", "3072")
+
+
+def test_invalid_x_ecsflow_memory_lists_the_valid_memories_for_that_cpu():
+    error = build_error(svc(x_ecsflow={"cpu": 1024, "memory": 1536}))
+    assert error.key == "x-ecsflow.memory"
+    assert "2048, 3072, 4096, 5120, 6144, 7168, 8192" in error.hint
+
+
+def test_invalid_x_ecsflow_cpu_lists_the_valid_cpus():
+    error = build_error(svc(x_ecsflow={"cpu": 300}))
+    assert "256, 512, 1024, 2048, 4096, 8192, 16384" in error.hint
+
+
+def test_x_ecsflow_cpu_alone_takes_the_smallest_memory_that_holds_the_limits():
+    request = build(svc(mem_limit=3 * GIB, x_ecsflow={"cpu": 1024})).request
+    assert (request["cpu"], request["memory"]) == ("1024", "3072")
+
+
+def test_x_ecsflow_memory_alone_takes_the_smallest_cpu_that_allows_it():
+    request = build(svc(x_ecsflow={"memory": 4096})).request
+    assert (request["cpu"], request["memory"]) == ("512", "4096")
+
+
+def test_memory_reservation_in_mib_and_it_sizes_the_task():
+    result = build(svc(mem_reservation=3 * GIB))
+    assert result.request["containerDefinitions"][0]["memoryReservation"] == 3072
+    assert result.request["memory"] == "3072"
+
+
+def test_memory_reservation_above_explicit_task_memory_is_an_error():
+    error = build_error(svc(mem_reservation=1 * GIB, x_ecsflow={"cpu": 256, "memory": 512}))
+    assert error.key == "mem_reservation"
+
+
+# -- other container fields ------------------------------------------------------------------------
+
+
+def test_working_dir_user_labels():
+    c = container(svc(working_dir="/app", user="etl", labels={"team": "data"}))
+    assert (c["workingDirectory"], c["user"], c["dockerLabels"]) == ("/app", "etl", {"team": "data"})
+
+
+def test_stop_grace_period_becomes_stop_timeout_rounded_up():
+    assert container(svc(stop_grace_period=45.5))["stopTimeout"] == 46
+
+
+def test_stop_grace_period_above_fargate_maximum_is_clamped_with_a_warning():
+    result = build(svc(stop_grace_period=300.0))
+    assert result.request["containerDefinitions"][0]["stopTimeout"] == 120
+    assert any("120" in w for w in result.warnings)
+
+
+def test_stop_grace_period_above_fargate_maximum_is_an_error_when_strict():
+    assert build_error(svc(stop_grace_period=300.0), strict=True).key == "stop_grace_period"
+
+
+def test_init_and_read_only():
+    c = container(svc(init=True, read_only=True))
+    assert c["linuxParameters"] == {"initProcessEnabled": True}
+    assert c["readonlyRootFilesystem"] is True
+
+
+def test_ulimits():
+    c = container(svc(ulimits={"nproc": 65535, "nofile": {"soft": 20000, "hard": 40000}}))
+    assert c["ulimits"] == [
+        {"name": "nproc", "softLimit": 65535, "hardLimit": 65535},
+        {"name": "nofile", "softLimit": 20000, "hardLimit": 40000},
+    ]
+
+
+# -- logging ---------------------------------------------------------------------------------------
+
+
+def test_default_logging_is_awslogs_with_the_group_pattern():
+    assert container()["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "/ecs/etl/job",
+            "awslogs-region": "eu-west-1",
+            "awslogs-stream-prefix": "ecs",
+            "awslogs-create-group": "true",
+        },
+    }
+
+
+def test_awslogs_region_is_omitted_without_a_region():
+    assert "awslogs-region" not in container(settings=Settings())["logConfiguration"]["options"]
+
+
+def test_compose_awslogs_options_are_honoured():
+    service = svc(logging=Logging(driver="awslogs", options={"awslogs-group": "/data/etl"}))
+    options = container(service)["logConfiguration"]["options"]
+    assert options["awslogs-group"] == "/data/etl" and options["awslogs-stream-prefix"] == "ecs"
+
+
+def test_other_logging_driver_is_a_warning_and_awslogs_is_used():
+    result = build(svc(logging=Logging(driver="json-file", options={"max-size": "5m"})))
+    log = result.request["containerDefinitions"][0]["logConfiguration"]
+    assert log["logDriver"] == "awslogs" and "max-size" not in log["options"]
+    assert any("json-file" in w for w in result.warnings)
+
+
+# -- keys Fargate cannot honour --------------------------------------------------------------------
+
+
+def test_not_possible_key_is_a_warning_naming_service_and_key():
+    result = build(svc(name="worker", raw={"privileged": True}))
+    assert result.warnings == ("service 'worker': key 'privileged' is not possible on Fargate and is ignored",)
+
+
+def test_not_possible_key_is_an_error_when_strict():
+    error = build_error(svc(name="worker", raw={"privileged": True}), strict=True)
+    assert (error.service, error.key) == ("worker", "privileged")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"devices": ["/dev/fuse"]},
+        {"tmpfs": ["/tmp"]},
+        {"extra_hosts": ["db:10.0.0.1"]},
+        {"dns": ["8.8.8.8"]},
+        {"network_mode": "host"},
+        {"pid": "host"},
+        {"sysctls": {"net.core.somaxconn": "1024"}},
+        {"shm_size": "268435456"},
+        {"cap_add": ["NET_ADMIN"]},
+    ],
+)
+def test_each_not_possible_key_warns(raw):
+    [key] = raw
+    assert any(f"key '{key}'" in w and "not possible" in w for w in build(svc(raw=raw)).warnings)
+
+
+def test_cap_add_sys_ptrace_is_allowed_and_cap_drop_is_kept():
+    result = build(svc(raw={"cap_add": ["SYS_PTRACE"], "cap_drop": ["CAP_NET_RAW"]}))
+    linux = result.request["containerDefinitions"][0]["linuxParameters"]
+    assert linux == {"capabilities": {"add": ["SYS_PTRACE"], "drop": ["NET_RAW"]}}
+    assert result.warnings == ()
+
+
+def test_keys_without_ecs_meaning_are_ignored_quietly():
+    raw = {
+        "build": {"context": "."},
+        "networks": {"default": None},
+        "restart": "always",
+        "container_name": "x",
+        "privileged": False,
+        "command": None,
+        "x-notes": "local only",
+    }
+    assert build(svc(raw=raw)).warnings == ()
+
+
+def test_volumes_warn_but_do_not_fail_strict():
+    result = build(svc(raw={"volumes": [{"type": "bind", "source": "/src", "target": "/app"}]}), strict=True)
+    assert any("volumes" in w for w in result.warnings)
+
+
+def test_unknown_compose_key_warns():
+    assert any("'frobnicate'" in w for w in build(svc(raw={"frobnicate": 1})).warnings)
+
+
+# -- x-ecsflow -------------------------------------------------------------------------------------
+
+
+def test_unknown_x_ecsflow_key_is_an_error_suggesting_the_nearest():
+    error = build_error(svc(x_ecsflow={"secret": {"A": "ssm:/a"}}))
+    assert error.key == "x-ecsflow.secret" and "did you mean 'secrets'" in error.message
+
+
+@pytest.mark.parametrize(
+    "x",
+    [{"pool_slots": 0}, {"runtime_env": "RUN_DATE"}, {"secrets": ["A"]}, {"pool": 3}, {"memory": "lots"}],
+)
+def test_malformed_x_ecsflow_value_is_an_error(x):
+    [key] = x
+    assert build_error(svc(x_ecsflow=x)).key == f"x-ecsflow.{key}"
+
+
+def test_airflow_only_keys_are_accepted_and_leave_the_request_alone():
+    x = {"runtime_env": ["RUN_DATE"], "pool": "warehouse", "pool_slots": 2, "schedule": "@daily"}
+    assert build(svc(x_ecsflow=x)).request == build().request
+
+
+# -- many services ---------------------------------------------------------------------------------
+
+
+def test_build_task_definitions_keeps_compose_order():
+    p = project(svc("extract"), svc("transform"), svc("load"))
+    selected = build_task_definitions(p, SETTINGS, ["load", "extract"])
+    assert [b.service for b in selected] == ["extract", "load"]
+    everything = build_task_definitions(p, SETTINGS)
+    assert [b.family for b in everything] == ["etl-extract", "etl-transform", "etl-load"]
+
+
+def test_unknown_service_name_lists_valid_names():
+    with pytest.raises(BuildError) as info:
+        build_task_definitions(project(svc("extract"), svc("load")), SETTINGS, ["extrct"])
+    assert "extrct" in info.value.message and "did you mean 'extract'" in info.value.message
+    assert "extract, load" in info.value.hint
+
+
+def test_every_service_is_checked_before_raising():
+    p = project(svc("a", image=None), svc("b"), svc("c", x_ecsflow={"cpu": 3}))
+    with pytest.raises(BuildError) as info:
+        build_task_definitions(p, SETTINGS)
+    assert "service 'a'" in info.value.message and "service 'c'" in info.value.message
+
+
+def test_single_failing_service_raises_its_own_error():
+    with pytest.raises(BuildError) as info:
+        build_task_definitions(project(svc("a", image=None), svc("b")), SETTINGS)
+    assert (info.value.service, info.value.key) == ("a", "image")
+
+
+def test_two_services_with_one_family_is_an_error():
+    p = project(svc("a", x_ecsflow={"family": "shared"}), svc("b", x_ecsflow={"family": "shared"}))
+    with pytest.raises(BuildError, match="family 'shared'"):
+        build_task_definitions(p, SETTINGS)
+
+
+# -- botocore validation ---------------------------------------------------------------------------
+
+
+def test_validator_rejects_a_made_up_field():
+    request = build().request
+    request["containerDefinitions"][0]["sparkles"] = True
+    with pytest.raises(BuildError, match="sparkles"):
+        validate_request(request)
+
+
+def test_validator_rejects_a_wrong_type():
+    request = build().request
+    request["containerDefinitions"][0]["stopTimeout"] = "30"
+    with pytest.raises(BuildError, match="stopTimeout"):
+        validate_request(request)
