@@ -36,6 +36,28 @@ ProfileOpt = Annotated[list[str] | None, typer.Option("--profile", help="Enable 
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")]
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to include (default: all).")]
+# Settings flags: the highest layer of the settings precedence (see `ecsflow config`).
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region (else ECSFLOW_REGION, x-ecsflow, Consul).")]
+ConsulPrefixOpt = Annotated[str | None, typer.Option(
+    "--consul-prefix", help="Read settings and values from Consul KV under this prefix (CONSUL_HTTP_ADDR).")]
+ClusterOpt = Annotated[str | None, typer.Option("--cluster", help="ECS cluster.")]
+ExecutionRoleOpt = Annotated[str | None, typer.Option("--execution-role", help="Task execution role ARN.")]
+TaskRoleOpt = Annotated[str | None, typer.Option("--task-role", help="Task role ARN.")]
+SubnetOpt = Annotated[list[str] | None, typer.Option("--subnet", help="Subnet id (repeatable).")]
+SecurityGroupOpt = Annotated[list[str] | None, typer.Option("--security-group", help="Security group id (repeatable).")]
+RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Registry prefix for images without a host.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def project_options(file, project_name, env_file, profile, **flags):
+    """The shared compose options and the settings flags, as the pipeline takes them."""
+    from ecsflow.operations import ProjectOptions
+
+    return ProjectOptions(
+        files=tuple(file or ()), project_name=project_name, env_files=tuple(env_file or ()),
+        profiles=tuple(profile or ()),
+        flags={name: (tuple(value) if isinstance(value, list) else value) for name, value in flags.items()},
+    )
 
 
 def _version(value: bool) -> None:
@@ -93,6 +115,11 @@ def render(
     profile: ProfileOpt = None,
     output_format: Annotated[str, typer.Option("--format", help="json or yaml.")] = "json",
     strict: Annotated[bool, typer.Option("--strict", help="Treat keys impossible on Fargate as errors.")] = False,
+    region: RegionOpt = None,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
@@ -101,15 +128,44 @@ def render(
 
     if output_format not in ("json", "yaml"):
         raise typer.BadParameter("use json or yaml", param_hint="--format")
-    result = operations.render(
-        operations.ProjectOptions(files=tuple(file or ()), project_name=project_name,
-                                  env_files=tuple(env_file or ()), profiles=tuple(profile or ())),
-        services=tuple(services or ()),
-        strict=strict,
-    )
+    options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
+                              task_role=task_role, registry=registry, consul_prefix=consul_prefix)
+    result = operations.render(options, services=tuple(services or ()), strict=strict)
     output.print_messages("warning", list(result.warnings), no_color=no_color)
     output.print_messages("note", list(result.notes), no_color=no_color)
     output.write_document([build.request for build in result.builds], output_format)
+
+
+@app.command()
+@error_boundary
+def config(
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    output_format: FormatOpt = "text",
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    subnet: SubnetOpt = None,
+    security_group: SecurityGroupOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Show every resolved setting with where it came from (default, consul, compose, env, flag)."""
+    from ecsflow import operations, output
+
+    if output_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    options = project_options(file, project_name, env_file, profile, region=region, cluster=cluster,
+                              execution_role=execution_role, task_role=task_role, subnets=subnet,
+                              security_groups=security_group, registry=registry, consul_prefix=consul_prefix)
+    result = operations.config(options)
+    output.print_messages("warning", list(result.warnings), no_color=no_color)
+    output.write_settings(result.project.name, list(result.rows), output_format, no_color=no_color)
 
 
 def main() -> None:

@@ -16,6 +16,15 @@ def _stderr_console(no_color: bool = False):
     return Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
 
 
+def _stdout_console(no_color: bool = False):
+    from rich.console import Console
+
+    console = Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
+    if not console.is_terminal:
+        console.width = 240  # piped output: do not fold long ARNs at 80 columns
+    return console
+
+
 def print_error(error: EcsflowError, *, no_color: bool = False) -> None:
     from rich.markup import escape
 
@@ -56,3 +65,19 @@ def write_document(value: Any, fmt: str = "json") -> None:
     else:
         sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow config`: each setting, its value and its origin."""
+    if fmt == "json":
+        write_document({"project": project,
+                        "settings": [{"name": n, "value": v, "origin": o} for n, v, o in rows]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"settings for project {project}", title_justify="left", box=None, pad_edge=False)
+    for column in ("setting", "value", "origin"):
+        table.add_column(column, overflow="fold")
+    for name, value, origin in rows:
+        table.add_row(name, value or "-", origin)
+    _stdout_console(no_color).print(table)

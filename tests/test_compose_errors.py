@@ -1,0 +1,157 @@
+"""Bad compose input: one clear message naming file and line (and service/key when known), exit code 1,
+no traceback. Checked through the CLI, as a user meets them."""
+
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from ecsflow.cli import app
+
+
+def run(tmp_path, compose_text, *args, files=None, env=None):
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(compose_text))
+    for name, text in (files or {}).items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    runner = CliRunner()
+    result = runner.invoke(app, ["render", "-f", str(tmp_path / "compose.yaml"), *args], env=env or {})
+    return result
+
+
+def assert_clean_error(result, *fragments):
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:")
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: [unclosed
+        """)
+    assert_clean_error(result, "compose.yaml:4:1", "YAML syntax error")
+
+
+def test_duplicate_key_is_rejected_with_both_lines(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: a
+            environment:
+              A: "1"
+            image: b
+        """)
+    assert_clean_error(result, "compose.yaml:6:5", "duplicate key 'image'", "first written on line 3")
+
+
+def test_missing_required_variable_shows_its_message(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: "app:${TAG:?set TAG to the release}"
+        """)
+    assert_clean_error(result, "compose.yaml:3", "service 'app'", "required variable TAG", "set TAG to the release")
+
+
+def test_missing_env_file_is_named(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: app
+            env_file: nowhere.env
+        """)
+    assert_clean_error(result, "nowhere.env", "env file not found")
+
+
+def test_optional_env_file_may_be_missing(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: app
+            env_file:
+              - path: nowhere.env
+                required: false
+        """)
+    assert result.exit_code != 1 or "env file not found" not in result.stderr
+
+
+def test_extends_cycle_is_reported(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          a:
+            image: x
+            extends: b
+          b:
+            extends: a
+        """)
+    assert_clean_error(result, "extends cycle", "a -> b -> a")
+
+
+def test_service_without_image_or_build(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          job:
+            command: run
+        """)
+    assert_clean_error(result, "compose.yaml:3", "service 'job'", "neither an image nor a build")
+
+
+def test_unknown_key_suggests_the_nearest(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          job:
+            image: x
+            enviroment:
+              A: "1"
+        """)
+    assert_clean_error(result, "compose.yaml:4", "unknown key 'enviroment'", "did you mean 'environment'")
+
+
+def test_bad_duration_names_service_and_key(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          job:
+            image: x
+            stop_grace_period: soon
+        """)
+    assert_clean_error(result, "service 'job'", "stop_grace_period", "invalid duration")
+
+
+def test_bad_size_names_service_and_key(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          job:
+            image: x
+            mem_limit: lots
+        """)
+    assert_clean_error(result, "service 'job'", "mem_limit", "invalid size")
+
+
+def test_invalid_interpolation_syntax(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          job:
+            image: "x:${TAG"
+        """)
+    assert_clean_error(result, "compose.yaml:3", "invalid interpolation format")
+
+
+def test_missing_compose_file(tmp_path):
+    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "absent.yaml")])
+    assert_clean_error(result, "absent.yaml", "compose file not found")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run(tmp_path, "services:\n  job:\n    command: x\n", "--debug")
+    assert result.exit_code == 1
+    assert result.exception is not None and "neither an image" in str(result.exception)
+
+
+@pytest.mark.parametrize("text", ["- just\n- a list\n", "services: [a, b]\n"])
+def test_wrong_shapes(tmp_path, text):
+    result = run(tmp_path, text)
+    assert_clean_error(result, "compose.yaml", "must be a mapping")
