@@ -1,0 +1,3 @@
+from ecsflow.cli import main
+
+main()
