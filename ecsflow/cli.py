@@ -47,6 +47,15 @@ SubnetOpt = Annotated[list[str] | None, typer.Option("--subnet", help="Subnet id
 SecurityGroupOpt = Annotated[list[str] | None, typer.Option("--security-group", help="Security group id (repeatable).")]
 RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Registry prefix for images without a host.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+AwsProfileOpt = Annotated[str | None, typer.Option(
+    "--aws-profile", envvar="AWS_PROFILE", help="AWS credentials profile (AWS_PROFILE works too).")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    "--endpoint-url", help="ECS endpoint (AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS work too).")]
+SandboxOpt = Annotated[bool, typer.Option(
+    "--sandbox", envvar="ECSFLOW_SANDBOX",
+    help="Use the embedded ECS sandbox (moto, state in .ecsflow/sandbox/ next to the compose file).")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Families handled at once.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat keys impossible on Fargate as errors.")]
 
 
 def project_options(file, project_name, env_file, profile, **flags):
@@ -166,6 +175,94 @@ def config(
     result = operations.config(options)
     output.print_messages("warning", list(result.warnings), no_color=no_color)
     output.write_settings(result.project.name, list(result.rows), output_format, no_color=no_color)
+
+
+def _aws_flags(aws_profile, endpoint_url, sandbox, concurrency):
+    from ecsflow.operations import AwsFlags
+
+    return AwsFlags(profile=aws_profile, endpoint_url=endpoint_url, sandbox=sandbox, concurrency=concurrency)
+
+
+@app.command()
+@error_boundary
+def diff(
+    services: ServicesArg = None,
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    output_format: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 2 when something would change.")] = False,
+    show_values: Annotated[bool, typer.Option(
+        "--show-values", help="Show values of secret-looking variables instead of masking them.")] = False,
+    strict: StrictOpt = False,
+    region: RegionOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    concurrency: ConcurrencyOpt = 8,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Compare the services' task definitions with what ECS holds, and show the change set. Writes nothing."""
+    from ecsflow import operations, output
+
+    if output_format not in ("text", "markdown", "json"):
+        raise typer.BadParameter("use text, markdown or json", param_hint="--format")
+    options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
+                              task_role=task_role, registry=registry, consul_prefix=consul_prefix)
+    result = operations.plan(options, _aws_flags(aws_profile, endpoint_url, sandbox, concurrency),
+                             services=tuple(services or ()), strict=strict)
+    output.print_messages("warning", list(result.warnings), no_color=no_color)
+    requests = {build.family: build.request for build in result.builds}
+    output.write_changeset(result.changeset, output_format, requests=requests, show_values=show_values,
+                           no_color=no_color)
+    if exit_code and result.changeset.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command()
+@error_boundary
+def sync(
+    services: ServicesArg = None,
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    output_format: FormatOpt = "text",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be registered; register nothing.")] = False,
+    strict: StrictOpt = False,
+    region: RegionOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    concurrency: ConcurrencyOpt = 8,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Register a new revision for each new or changed family, and nothing else."""
+    from ecsflow import operations, output
+
+    if output_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
+                              task_role=task_role, registry=registry, consul_prefix=consul_prefix)
+    with output.progress("registering", no_color=no_color) as progress:
+        result = operations.sync(options, _aws_flags(aws_profile, endpoint_url, sandbox, concurrency),
+                                 services=tuple(services or ()), strict=strict, dry_run=dry_run,
+                                 on_start=progress.start, on_done=progress.advance)
+    output.print_messages("warning", list(result.plan.warnings), no_color=no_color)
+    output.write_sync_outcomes(result.outcomes, output_format, no_color=no_color)
+    if result.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -81,3 +81,160 @@ def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, 
     for name, value, origin in rows:
         table.add_row(name, value or "-", origin)
     _stdout_console(no_color).print(table)
+
+
+def _value_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=False)
+
+
+def _new_family_summary(request: dict | None) -> list[str]:
+    """What a new family would hold, in a line or two: the images and the task size."""
+    if not request:
+        return []
+    lines = [f"cpu {request.get('cpu')} / memory {request.get('memory')} MiB"]
+    for container in request.get("containerDefinitions", []):
+        lines.append(f"container {container.get('name')}: {container.get('image')}")
+    return lines
+
+
+def plan_summary(counts: dict[str, int]) -> str:
+    return (f"{counts['new']} to register as new, {counts['changed']} to register as changed, "
+            f"{counts['unchanged']} unchanged")
+
+
+def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
+                    no_color: bool = False) -> None:
+    """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
+    or the documented JSON. Values of secret-looking variables are masked unless show_values."""
+    from ecsflow.diff import mask_secret_values, to_json_dict
+
+    requests = requests or {}
+    if fmt == "json":
+        write_document(to_json_dict(changeset, show_values=show_values))
+        return
+    if fmt == "markdown":
+        sys.stdout.write(_changeset_markdown(changeset, requests, show_values))
+        sys.stdout.flush()
+        return
+    from rich.markup import escape
+
+    console = _stdout_console(no_color)
+    for family in changeset.families:
+        if family.status == "unchanged":
+            continue
+        if family.status == "new":
+            console.print(f"[green]+ {escape(family.family)}[/] (service {escape(family.service)}): new family")
+            for line in _new_family_summary(requests.get(family.family)):
+                console.print(f"    [green]+[/] {escape(line)}")
+        else:
+            console.print(f"[yellow]~ {escape(family.family)}[/] (service {escape(family.service)}): "
+                          f"changes against live revision {family.live_revision}")
+            for change in mask_secret_values(family.changes, show_values):
+                if change.old is None:
+                    console.print(f"    [green]+[/] {escape(change.path)}: {escape(_value_text(change.new))}")
+                elif change.new is None:
+                    console.print(f"    [red]-[/] {escape(change.path)}: {escape(_value_text(change.old))}")
+                else:
+                    console.print(f"    [yellow]~[/] {escape(change.path)}: {escape(_value_text(change.old))} "
+                                  f"-> {escape(_value_text(change.new))}")
+        console.print()
+    counts = changeset.counts
+    if changeset.has_changes:
+        console.print(f"[bold]Plan:[/] {plan_summary(counts)}.")
+    else:
+        console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.")
+
+
+def _md_cell(value: Any) -> str:
+    text = value if isinstance(value, str) else _value_text(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return f"`{text}`" if "`" not in text else text
+
+
+def _changeset_markdown(changeset, requests: dict[str, dict], show_values: bool) -> str:
+    from ecsflow.diff import mask_secret_values
+
+    counts = changeset.counts
+    lines = [
+        "### ecsflow diff",
+        "",
+        (f"**{plan_summary(counts)}.**" if changeset.has_changes else
+         f"**No changes.** {counts['unchanged']} task definition(s) match ECS."),
+        "",
+    ]
+    for family in changeset.families:
+        if family.status == "unchanged":
+            continue
+        marker = "+" if family.status == "new" else "~"
+        where = "new family" if family.status == "new" else f"changed, live revision {family.live_revision}"
+        lines += ["<details>", f"<summary>{marker} <code>{family.family}</code> (service "
+                  f"<code>{family.service}</code>): {where}</summary>", ""]
+        if family.status == "new":
+            lines += [f"- {line}" for line in _new_family_summary(requests.get(family.family))]
+        else:
+            lines += ["| | path | live | desired |", "| --- | --- | --- | --- |"]
+            for change in mask_secret_values(family.changes, show_values):
+                sign = "+" if change.old is None else "-" if change.new is None else "~"
+                old = "" if change.old is None else _md_cell(change.old)
+                new = "" if change.new is None else _md_cell(change.new)
+                lines.append(f"| {sign} | `{change.path}` | {old} | {new} |")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow sync`: one row per family (registered / unchanged / failed), or the documented JSON."""
+    if fmt == "json":
+        write_document({"families": [
+            {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
+             "arn": o.arn, "error": o.error}
+            for o in outcomes
+        ]})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("service", "family", "status", "revision", "detail"):
+        table.add_column(column, overflow="fold")
+    style = {"registered": "green", "unchanged": "dim", "failed": "red"}
+    for o in outcomes:
+        detail = o.error or o.arn or ""
+        table.add_row(escape(o.service), escape(o.family), f"[{style.get(o.status, '')}]{o.status}[/]",
+                      "" if o.revision is None else str(o.revision), escape(detail))
+    console = _stdout_console(no_color)
+    console.print(table)
+    counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
+    console.print(f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed.")
+
+
+class progress:
+    """A progress bar on stderr while families are registered, only on a terminal and for more than a few."""
+
+    threshold = 3
+
+    def __init__(self, label: str, *, no_color: bool = False) -> None:
+        self.label, self.no_color = label, no_color
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> progress:
+        return self
+
+    def start(self, total: int) -> None:
+        console = _stderr_console(self.no_color)
+        if total <= self.threshold or not console.is_terminal:
+            return
+        from rich.progress import Progress
+
+        self._progress = Progress(console=console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(self.label, total=total)
+
+    def advance(self, _outcome: Any = None) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()

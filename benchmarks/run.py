@@ -1,0 +1,175 @@
+"""Sync benchmark: how many ECS calls a sync makes, and how long it takes, for many families.
+
+One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run that writes nothing).
+
+A local ECS endpoint (moto's server behind a proxy that adds a fixed latency per call and counts calls per
+action, tests/ecs_server.py) runs in a child process. For each N, the same N families are synced twice,
+with the code ``ecsflow sync`` uses: ``describe_families`` -> ``build_changeset`` -> ``register_families``
+for the new and changed ones. The first sync must register all N (N describes + N registers), the second
+none (exactly N describes); the script fails otherwise. Results go to benchmarks/results/sync.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the endpoint is the one the adapter's tests use
+
+import boto3  # noqa: E402
+import moto  # noqa: E402
+from ecs_server import RemoteEndpoint  # noqa: E402
+
+from ecsflow.diff import build_changeset  # noqa: E402
+from ecsflow.ecs import AwsOptions, RegisterItem, describe_families, make_ecs_client, register_families  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"
+
+
+def family_request(family: str, n: int) -> dict:
+    """A request shaped like the builder's (ports, health check, secrets, environment, awslogs)."""
+    return {
+        "family": family,
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecs-exec",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [{
+            "name": "job",
+            "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/bench/job-{n}:1.0",
+            "command": ["python", "-m", "job", str(n)],
+            "environment": [{"name": "JOB", "value": str(n)}, {"name": "LOG_LEVEL", "value": "info"}],
+            "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/db"}],
+            "portMappings": [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}],
+            "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 30, "timeout": 5, "retries": 3},
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": "/ecs/bench", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}},
+        }],
+    }
+
+
+def sync(client, items: list[RegisterItem], concurrency: int) -> tuple[int, dict[str, float]]:
+    """What ``ecsflow sync`` does once the requests are built: how many families it registered, and the
+    seconds spent describing, diffing (CPU only) and registering."""
+    t0 = time.perf_counter()
+    live = describe_families(client, [i.family for i in items], concurrency=concurrency)
+    t1 = time.perf_counter()
+    changeset = build_changeset((i.service, i.family, dict(i.request), live[i.family]) for i in items)
+    todo = [i for i, f in zip(items, changeset.families, strict=True) if f.status != "unchanged"]
+    t2 = time.perf_counter()
+    outcomes = register_families(client, todo, concurrency=concurrency)
+    t3 = time.perf_counter()
+    failed = [o for o in outcomes if o.status != "registered"]
+    if failed:
+        raise SystemExit(f"benchmark sync failed: {failed[0].family}: {failed[0].error}")
+    return len(outcomes), {"describe_s": t1 - t0, "diff_s": t2 - t1, "register_s": t3 - t2}
+
+
+def scenario(endpoint: RemoteEndpoint, n: int, concurrency: int, latency: float) -> list[dict]:
+    endpoint.set_latency(latency)
+    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
+    # Warm up, so the figures are the steady state: the first call of each operation costs botocore (loading
+    # the operation's model) and moto (importing its ECS backend) a few hundred milliseconds, once.
+    sync(client, [RegisterItem("warmup", "warmup", family_request("warmup", 0), project="bench")], concurrency)
+    endpoint.reset()
+    items = [RegisterItem(f"job{i}", f"bench-{i:04d}", family_request(f"bench-{i:04d}", i), project="bench")
+             for i in range(n)]
+    rows = []
+    for run, expected in (("first", n), ("second", 0)):
+        endpoint.reset_counts()
+        start = time.perf_counter()
+        registered, phases = sync(client, items, concurrency)
+        wall = time.perf_counter() - start
+        stats = endpoint.stats()
+        calls = stats["calls"]
+        describes, registers = calls.get(DESCRIBE, 0), calls.get(REGISTER, 0)
+        # Each phase (describe all, then register the changed) takes ceil(count / concurrency) round trips.
+        ideal = (math.ceil(describes / concurrency) + math.ceil(registers / concurrency)) * latency
+        rows.append({
+            "families": n, "concurrency": concurrency, "latency_ms": latency * 1000, "sync": run,
+            "registered": registered,
+            "calls": calls, "describe_calls": describes, "register_calls": registers,
+            "wall_s": round(wall, 3), "ideal_s": round(ideal, 3),
+            **{phase: round(seconds, 3) for phase, seconds in phases.items()},
+            "measured_over_ideal": round(wall / ideal, 2) if ideal else None,
+            "max_in_flight": stats["max_in_flight"],
+        })
+        ok = registered == expected and describes == n and registers == expected and sum(calls.values()) == n + expected
+        if not ok:
+            raise SystemExit(f"unexpected calls for N={n}, {run} sync: {calls} (registered {registered})")
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "Ideal = (ceil(describes / concurrency) + ceil(registers / concurrency)) x latency: the round trips alone.",
+        "",
+        "| N | concurrency | latency (ms) | sync | DescribeTaskDefinition | RegisterTaskDefinition | wall (s) "
+        "| ideal (s) | measured / ideal | describe (s) | diff (s) | register (s) | max in flight |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = r["measured_over_ideal"] if r["measured_over_ideal"] is not None else "-"
+        lines.append(
+            f"| {r['families']} | {r['concurrency']} | {r['latency_ms']:g} | {r['sync']} | {r['describe_calls']} "
+            f"| {r['register_calls']} | {r['wall_s']:.2f} | {r['ideal_s']:.2f} | {ratio} | {r['describe_s']:.2f} "
+            f"| {r['diff_s']:.2f} | {r['register_s']:.2f} | {r['max_in_flight']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: N=10 only; writes no result files")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="latency added per call (default 20)")
+    args = parser.parse_args(argv)
+    latency = args.latency_ms / 1000
+    # (N, concurrency, latency). The last two: with no latency added, what the local endpoint itself costs;
+    # with 100 ms, how close the pool gets to the ideal when the round trip dominates that cost.
+    plan = [(10, 8, latency), (10, 1, latency)] if args.quick else [
+        (10, 8, latency), (100, 8, latency), (100, 1, latency), (500, 8, latency), (100, 8, 0.0), (100, 8, 0.1)]
+
+    # Dummy credentials for the local endpoint, and nothing from this machine's AWS setup.
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+
+    rows: list[dict] = []
+    with RemoteEndpoint(latency=latency) as endpoint:
+        for n, concurrency, scenario_latency in plan:
+            rows.extend(scenario(endpoint, n, concurrency, scenario_latency))
+            print(f"N={n} concurrency={concurrency} latency={scenario_latency * 1000:g} ms: done", file=sys.stderr)
+    text = table(rows)
+    print(text)
+    if args.quick:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "latency_ms": args.latency_ms,
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+        "moto": moto.__version__,
+        "cpus": os.cpu_count(),
+        "retry_mode": "adaptive",
+    }
+    (RESULTS / "sync.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
+    (RESULTS / "sync.md").write_text(
+        f"# Sync benchmark\n\n{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, "
+        f"moto {meta['moto']}, {meta['cpus']} CPUs.\n\n{text}"
+    )
+
+
+if __name__ == "__main__":
+    main()

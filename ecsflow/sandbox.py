@@ -1,0 +1,197 @@
+"""``--sandbox``: ECS without an AWS account. moto answers in this process; registrations persist in a folder.
+
+The sandbox is the same code path as real ECS: the caller makes its clients with ``ecs.make_ecs_client``
+from the ``AwsOptions`` that ``sandbox_session`` yields, and botocore serialises, signs, retries and parses
+as usual; moto's ``mock_aws`` only answers the HTTP requests instead of AWS.
+
+While the session is open, and only then, the environment is made safe for moto: fake credentials, no AWS
+profile, no AWS config or credentials file, no ``AWS_ENDPOINT_URL*`` (moto answers AWS's own endpoints, so a
+custom endpoint would bypass it). Everything is restored on exit.
+
+On disk (``state_dir``, usually ``.ecsflow/sandbox/`` next to the compose file), one JSON file per family,
+``<family>.json``::
+
+    {"format": 1, "family": "etl-api",
+     "revisions": [{"revision": 1, "request": {<RegisterTaskDefinition kwargs, without tags>},
+                    "tags": {"ecsflow:managed": "true", ...}}, ...]}
+
+At start every stored revision is registered into moto again through the API, family by family in revision
+order, so moto hands out the same revision numbers. A gap in the numbers (a revision deleted by hand) is
+filled with a placeholder revision that is deregistered again, so the later numbers still line up. At the
+end, each ACTIVE revision moto holds that is not on disk yet is described and appended to its family's file;
+its request is the described definition cut down to RegisterTaskDefinition's input members (botocore's model),
+so replaying it gives moto the very same definition. Delete the folder to start from an empty ECS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from ecsflow.ecs import AwsOptions, aws_error, make_ecs_client
+from ecsflow.errors import EcsflowError
+
+FORMAT = 1
+DEFAULT_REGION = "us-east-1"
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+}
+# Variables that would send calls elsewhere or make boto3 look for a real profile or credentials.
+_CLEARED = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECS",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+_PLACEHOLDER_CONTAINER = {"name": "placeholder", "image": "placeholder", "memory": 128}
+
+
+@contextmanager
+def sandbox_session(state_dir: Path, region: str = DEFAULT_REGION) -> Iterator[AwsOptions]:
+    """Open the sandbox: yields the ``AwsOptions`` to make clients with. Saves new registrations on exit,
+    also when the body raised (what was registered is registered; re-running converges)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        from moto import mock_aws
+    except ImportError as exc:
+        raise EcsflowError("--sandbox needs moto, which is not installed",
+                           hint="pip install 'moto>=5' (or install ecsflow with its sandbox dependencies)") from exc
+
+    state_dir = Path(state_dir)
+    with _sandbox_environment(region), mock_aws():
+        options = AwsOptions(region=region, profile=None, endpoint_url=None)
+        client = make_ecs_client(options)
+        stored = _load(state_dir)
+        try:
+            _replay(client, stored)
+        except (BotoCoreError, ClientError) as exc:
+            raise EcsflowError(f"cannot replay the sandbox state into moto: {aws_error(exc).message}",
+                               file=str(state_dir), hint="delete the folder to start from an empty ECS") from exc
+        try:
+            yield options
+        finally:
+            _save_new(client, state_dir, stored)
+
+
+@contextmanager
+def _sandbox_environment(region: str) -> Iterator[None]:
+    patched = {**_FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    with mock.patch.dict(os.environ, patched):
+        for name in _CLEARED:
+            os.environ.pop(name, None)  # patch.dict restores the whole mapping on exit
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------------
+# disk
+
+
+def _load(state_dir: Path) -> dict[str, list[dict]]:
+    """Stored revisions per family, sorted by revision number."""
+    stored: dict[str, list[dict]] = {}
+    if not state_dir.is_dir():
+        return stored
+    for path in sorted(state_dir.glob("*.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") != FORMAT:
+                raise ValueError(f"unknown format {document.get('format')!r}, expected {FORMAT}")
+            family = document["family"]
+            revisions = sorted(document["revisions"], key=lambda r: int(r["revision"]))
+            for r in revisions:
+                if not isinstance(r["request"], dict) or r["request"].get("family") != family:
+                    raise ValueError(f"revision {r['revision']} is not a request of family {family!r}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise EcsflowError(
+                f"cannot read the sandbox state: {exc}", file=str(path),
+                hint=f"delete {state_dir} to start the sandbox from an empty ECS",
+            ) from exc
+        stored[family] = revisions
+    return stored
+
+
+def _save_new(client: Any, state_dir: Path, stored: dict[str, list[dict]]) -> None:
+    known = {(family, int(r["revision"])) for family, revisions in stored.items() for r in revisions}
+    new: dict[str, list[dict]] = {}
+    for arn in _active_arns(client):
+        family, revision = arn.rsplit("/", 1)[1].rsplit(":", 1)
+        if (family, int(revision)) in known:
+            continue
+        answer = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        new.setdefault(family, []).append(
+            {
+                "revision": int(revision),
+                "request": _as_request(client, answer["taskDefinition"]),
+                "tags": {t["key"]: t["value"] for t in answer.get("tags") or []},
+            }
+        )
+    if not new:
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for family, revisions in new.items():
+        document = {
+            "format": FORMAT,
+            "family": family,
+            "revisions": sorted([*stored.get(family, []), *revisions], key=lambda r: r["revision"]),
+        }
+        path = state_dir / f"{family}.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
+
+
+def _active_arns(client: Any) -> list[str]:
+    pages = client.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+    return [arn for page in pages for arn in page["taskDefinitionArns"]]
+
+
+def _as_request(client: Any, task_definition: dict) -> dict:
+    """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this
+    drops the ARN, revision, status, compatibilities, registeredAt, ...), tags kept apart."""
+    members = client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+    return {k: v for k, v in task_definition.items() if k in members and k != "tags" and v is not None}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# moto
+
+
+def _replay(client: Any, stored: dict[str, list[dict]]) -> None:
+    # moto starts empty (mock_aws resets it) and numbers each family's revisions 1, 2, 3, ...
+    for family, revisions in stored.items():
+        next_number, placeholders = 1, []
+        for stored_revision in revisions:
+            number = int(stored_revision["revision"])
+            if number < next_number:
+                raise EcsflowError(
+                    f"the sandbox state of family '{family}' lists revision {number} twice",
+                    file=f"{family}.json", hint="delete that file to start the family again",
+                )
+            while next_number < number:  # a gap: keep the numbering with a revision deregistered below
+                placeholders.append(next_number)
+                client.register_task_definition(family=family, containerDefinitions=[_PLACEHOLDER_CONTAINER])
+                next_number += 1
+            tags = [{"key": k, "value": v} for k, v in sorted(stored_revision.get("tags", {}).items())]
+            request = {**stored_revision["request"], **({"tags": tags} if tags else {})}
+            got = client.register_task_definition(**request)["taskDefinition"]["revision"]
+            if got != number:
+                raise EcsflowError(f"sandbox replay of family '{family}' gave revision {got}, not {number}",
+                                   hint="delete the sandbox folder to start from an empty ECS")
+            next_number += 1
+        for number in placeholders:
+            client.deregister_task_definition(taskDefinition=f"{family}:{number}")

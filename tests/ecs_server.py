@@ -1,0 +1,318 @@
+"""A local ECS endpoint for tests and benchmarks: moto's ThreadedMotoServer behind a small HTTP proxy.
+
+The proxy is what boto3 talks to (``endpoint.url``). It
+
+- counts calls per action (``X-Amz-Target`` of ECS's JSON protocol: ``...RegisterTaskDefinition``), and the
+  most requests it ever had in flight at once (a request is in flight from its arrival until its answer is
+  ready, so a client with N workers can never show more than N);
+- adds a fixed latency to every call (benchmarks: the round trip to a real region);
+- answers chosen calls with an error instead of passing them on (``fail``), as ECS answers them: HTTP 400
+  (or the given status) and ``{"__type": code, "message": ...}``, so the real botocore retry and
+  error-parsing code runs.
+
+moto keeps its state in the process, so ``reset()`` (moto's ``POST /moto-api/reset``) gives each test a
+clean ECS. ``EcsEndpoint`` is used as ``with EcsEndpoint(latency=0.02) as endpoint: ...``.
+
+``RemoteEndpoint`` runs the same endpoint in a child process (``python tests/ecs_server.py --latency 0.02``),
+so that the server's Python work does not compete with the client's for one GIL: the benchmarks use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import moto.backends
+from moto.server import ThreadedMotoServer
+
+# moto's server logs every request through werkzeug's logger; tests and benchmarks have no use for that.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+# moto's server lists its own package folder on every request to find the backend (a few ms of CPU, under
+# the GIL, so it caps a concurrent run at some 150 calls a second). The list cannot change while running.
+_MOTO_MODULES = tuple(moto.backends.list_of_moto_modules())
+moto.backends.list_of_moto_modules = lambda: _MOTO_MODULES
+
+CONTROL = "/__endpoint__/"
+
+# Headers that belong to one hop, not to the request or answer being passed on.
+_HOP = {"host", "connection", "keep-alive", "content-length", "transfer-encoding", "proxy-connection"}
+
+
+@dataclass
+class Fault:
+    """Answer calls of ``action`` (optionally only for one family) with an error, ``times`` times or always."""
+
+    action: str
+    code: str
+    message: str
+    status: int = 400
+    times: int | None = None
+    family: str | None = None
+    hits: int = 0
+
+    def matches(self, action: str, body: dict) -> bool:
+        if action != self.action or (self.times is not None and self.hits >= self.times):
+            return False
+        return self.family is None or self.family in (body.get("family"), body.get("taskDefinition"))
+
+
+class EcsEndpoint:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self.max_in_flight = 0
+        self.faults: list[Fault] = []
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._moto: ThreadedMotoServer | None = None
+        self._proxy: _Server | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> EcsEndpoint:
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        self._proxy = _Server(("127.0.0.1", 0), _handler(self))
+        # A short poll interval: shutdown() waits up to one interval.
+        threading.Thread(target=self._proxy.serve_forever, args=(0.02,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.shutdown()
+            self._proxy.server_close()
+            self._proxy = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> EcsEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The proxy: give this to boto3 as endpoint_url."""
+        assert self._proxy is not None, "start() the endpoint first"
+        return f"http://127.0.0.1:{self._proxy.server_address[1]}"
+
+    @property
+    def moto_address(self) -> tuple[str, int]:
+        assert self._moto is not None, "start() the endpoint first"
+        return self._moto.get_host_and_port()
+
+    # -- state --------------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Empty moto's ECS, forget faults and counts."""
+        host, port = self.moto_address
+        urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
+        self.reset_counts()
+        self.faults.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.max_in_flight = 0
+
+    def fail(self, action: str, code: str, message: str, *, status: int = 400, times: int | None = None,
+             family: str | None = None) -> Fault:
+        fault = Fault(action, code, message, status, times, family)
+        self.faults.append(fault)
+        return fault
+
+    # -- one call -----------------------------------------------------------------------------------------
+
+    def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        if path.startswith(CONTROL):
+            return self._control(path[len(CONTROL):])
+        target = headers.get("x-amz-target", "")
+        action = target.rsplit(".", 1)[-1] if target else f"{method} {path}"
+        with self._lock:
+            self.calls[action] += 1
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            fault = self._fault_for(action, body)
+            if fault is not None:
+                payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+                return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, payload
+            return self._forward(method, path, headers, body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _control(self, command: str) -> tuple[int, dict, bytes]:
+        """The endpoint run in another process (``RemoteEndpoint``) is driven through these paths."""
+        if command.startswith("latency="):
+            self.latency = float(command.split("=", 1)[1])
+        elif command == "reset":
+            self.reset()
+        elif command == "reset-counts":
+            self.reset_counts()
+        elif command != "stats":
+            return 404, {}, b""
+        with self._lock:
+            stats = {"calls": dict(self.calls), "max_in_flight": self.max_in_flight}
+        return 200, {"Content-Type": "application/json"}, json.dumps(stats).encode()
+
+    def _fault_for(self, action: str, body: bytes) -> Fault | None:
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {}
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(action, parsed if isinstance(parsed, dict) else {}):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        headers = {k: v for k, v in headers.items() if k not in _HOP}
+        for attempt in (1, 2):
+            conn = self._moto_connection()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+                continue  # moto closed the kept-alive connection: open a new one, once
+            answer_headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
+            return response.status, answer_headers, payload
+        raise AssertionError("unreachable")
+
+    def _moto_connection(self) -> http.client.HTTPConnection:
+        # One kept-alive connection to moto per proxy thread (each serves one client connection): opening a
+        # connection, and a moto thread for it, on every call would cost more than moto's own work.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            host, port = self.moto_address
+            conn = self._local.conn = http.client.HTTPConnection(host, port, timeout=60)
+        return conn
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 would refuse a burst of new connections from a big pool
+
+
+def _handler(endpoint: EcsEndpoint) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as boto3's connection pool expects of AWS
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, answer_headers, payload = endpoint._answer(self.command, self.path, headers, body)
+            self.send_response(status)
+            for key, value in answer_headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            # Headers and body in one write: two small writes would meet Nagle's algorithm and the client's
+            # delayed ACK, and every call would take 40 ms more.
+            self._headers_buffer.append(b"\r\n")
+            self.wfile.write(b"".join(self._headers_buffer) + payload)
+            self._headers_buffer = []
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    return Handler
+
+
+def dummy_credentials_env() -> dict[str, str]:
+    """Environment for a boto3 client that talks to the local endpoint: fake keys, no profile or config."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+class RemoteEndpoint:
+    """An ``EcsEndpoint`` in a child process: ``with RemoteEndpoint(latency=0.02) as endpoint:``."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.url = ""
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> RemoteEndpoint:
+        self._process = subprocess.Popen(
+            [sys.executable, __file__, "--latency", str(self.latency)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self._process.stdout is not None
+        self.url = self._process.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.__exit__()
+            raise RuntimeError("the endpoint process did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()  # the child serves until its stdin closes
+            self._process.wait(timeout=30)
+            self._process = None
+
+    def _post(self, command: str) -> dict:
+        request = urllib.request.Request(self.url + CONTROL + command, method="POST")
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read() or b"{}")
+
+    def stats(self) -> dict:
+        """``{"calls": {action: count}, "max_in_flight": n}``"""
+        return self._post("stats")
+
+    def reset(self) -> None:
+        self._post("reset")
+
+    def reset_counts(self) -> None:
+        self._post("reset-counts")
+
+    def set_latency(self, seconds: float) -> None:
+        self._post(f"latency={seconds}")
+        self.latency = seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="moto's ECS behind a counting, delaying proxy")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
+    args = parser.parse_args(argv)
+    with EcsEndpoint(latency=args.latency) as endpoint:
+        print(endpoint.url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin (or exits)
+
+
+if __name__ == "__main__":
+    main()

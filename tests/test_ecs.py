@@ -1,0 +1,430 @@
+"""The boto3 adapter (ecsflow.ecs) and the sandbox, against a real HTTP endpoint: moto's server behind a proxy
+that counts calls and injects ECS's error answers (tests/ecs_server.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+
+import pytest
+from ecs_server import EcsEndpoint
+
+from ecsflow.diff import build_changeset, diff_family
+from ecsflow.ecs import (
+    AwsOptions,
+    Backoff,
+    RegisterItem,
+    aws_error,
+    describe_families,
+    make_ecs_client,
+    make_logs_client,
+    register_families,
+    register_request,
+)
+from ecsflow.errors import AwsError, EcsflowError
+from ecsflow.sandbox import sandbox_session
+
+REGISTER = "RegisterTaskDefinition"
+DESCRIBE = "DescribeTaskDefinition"
+FAST = Backoff(attempts=4, base=0.001, cap=0.002)
+
+
+def request(family: str, image: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api:2.0") -> dict:
+    """A request as the builder makes it: ports, health check, secrets, environment, awslogs."""
+    return {
+        "family": family,
+        "taskRoleArn": "arn:aws:iam::123456789012:role/etl-api",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecs-exec",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "1024",
+        "memory": "2048",
+        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        "ephemeralStorage": {"sizeInGiB": 30},
+        "containerDefinitions": [
+            {
+                "name": "api",
+                "image": image,
+                "essential": True,
+                "command": ["serve", "--port", "8000"],
+                "environment": [{"name": "WORKERS", "value": "4"}, {"name": "LOG_LEVEL", "value": "info"}],
+                "secrets": [{"name": "DB_PASSWORD",
+                             "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/etl/db/password"}],
+                "portMappings": [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}],
+                "healthCheck": {"command": ["CMD", "curl", "-f", "http://localhost:8000/health"],
+                                "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 10},
+                "memoryReservation": 1024,
+                "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/ecs/etl/api", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "ecs"}},
+            }
+        ],
+        "tags": [{"key": "team", "value": "data"}],
+    }
+
+
+def item(n: int | str, **kwargs) -> RegisterItem:
+    return RegisterItem(service=f"s{n}", family=f"fam-{n}", request=request(f"fam-{n}", **kwargs), project="etl")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with EcsEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Dummy credentials, no profile, no config file, no endpoint variables: nothing of the real machine."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+
+
+@pytest.fixture
+def endpoint(server, aws_env):
+    server.reset()
+    server.latency = 0.0
+    return server
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch):
+    """Keep botocore's retry decisions, skip its waits (backoff delay, adaptive mode's token bucket): these
+    tests count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
+    from botocore.retries import bucket, standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
+
+
+def client_for(endpoint: EcsEndpoint, **options):
+    return make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url, **options))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# describe and register
+
+
+def test_describe_of_a_missing_family_is_none(endpoint):
+    assert describe_families(client_for(endpoint), ["nope", "nope"]) == {"nope": None}
+    assert endpoint.calls == {DESCRIBE: 1}  # one call per family, even when named twice
+
+
+def test_register_then_describe_round_trips_and_diffs_unchanged(endpoint):
+    client = client_for(endpoint)
+    items = [item(1), item(2)]
+    outcomes = register_families(client, items)
+    assert [(o.family, o.status, o.revision) for o in outcomes] == [("fam-1", "registered", 1),
+                                                                    ("fam-2", "registered", 1)]
+    assert outcomes[0].arn == "arn:aws:ecs:us-east-1:123456789012:task-definition/fam-1:1"
+
+    live = describe_families(client, ["fam-1", "fam-2"])
+    assert {t["key"]: t["value"] for t in live["fam-1"]["tags"]} == {
+        "team": "data", "ecsflow:managed": "true", "ecsflow:project": "etl", "ecsflow:service": "s1"}
+    for i in items:
+        assert diff_family(i.service, i.family, dict(i.request), live[i.family]).status == "unchanged"
+    changed = diff_family("s1", "fam-1", request("fam-1", image="acme/api:2.1"), live["fam-1"])
+    assert changed.status == "changed"
+    assert [c.path for c in changed.changes] == ["containers[api].image"]
+
+
+def test_sync_twice_registers_nothing_the_second_time(endpoint):
+    client = client_for(endpoint)
+    items = [item(n) for n in range(12)]
+
+    def sync() -> list:
+        live = describe_families(client, [i.family for i in items])
+        changeset = build_changeset((i.service, i.family, dict(i.request), live[i.family]) for i in items)
+        todo = [i for i, f in zip(items, changeset.families, strict=True) if f.status != "unchanged"]
+        return register_families(client, todo)
+
+    assert len(sync()) == 12
+    endpoint.reset_counts()
+    assert sync() == []
+    assert endpoint.calls == {DESCRIBE: 12}
+
+
+def test_tags_merge_request_then_item_then_ecsflow():
+    i = RegisterItem("web", "shop-web", {"family": "shop-web", "tags": [{"key": "team", "value": "a"},
+                                                                      {"key": "ecsflow:service", "value": "x"}]},
+                     project="shop", tags={"team": "b", "cost": "42"})
+    assert register_request(i)["tags"] == [
+        {"key": "cost", "value": "42"}, {"key": "ecsflow:managed", "value": "true"},
+        {"key": "ecsflow:project", "value": "shop"}, {"key": "ecsflow:service", "value": "web"},
+        {"key": "team", "value": "b"}]
+    assert i.request["tags"][0] == {"key": "team", "value": "a"}  # the caller's request is not changed
+    with pytest.raises(ValueError, match="not 'other'"):
+        register_request(RegisterItem("web", "other", {"family": "shop-web"}, project="shop"))
+
+
+def test_a_family_twice_in_one_call_is_refused_before_any_call(endpoint):
+    client = client_for(endpoint)
+    twin = RegisterItem("worker", "fam-1", request("fam-1"), project="etl")
+    with pytest.raises(EcsflowError, match="services 's1' and 'worker' would both register family 'fam-1'") as err:
+        register_families(client, [item(1), item(2), twin])
+    assert "x-ecsflow" in err.value.hint
+    assert endpoint.calls == {}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# retries
+
+
+@pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("ServerException", 500),
+                                              ("ServiceUnavailableException", 503)])
+def test_throttling_and_5xx_are_retried_by_botocore(endpoint, no_retry_waits, code, status):
+    fault = endpoint.fail(REGISTER, code, "Rate exceeded", status=status, times=3)
+    outcomes = register_families(client_for(endpoint), [item(1)])
+    assert outcomes[0].status == "registered" and outcomes[0].revision == 1
+    assert fault.hits == 3 and endpoint.calls[REGISTER] == 4
+    endpoint.fail(DESCRIBE, code, "Rate exceeded", status=status, times=2)
+    assert describe_families(client_for(endpoint), ["fam-1"])["fam-1"]["taskDefinition"]["revision"] == 1
+    assert endpoint.calls[DESCRIBE] == 3
+
+
+def test_throttling_that_never_ends_is_a_failed_outcome_with_a_hint(endpoint, no_retry_waits):
+    endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", family="fam-1")
+    outcomes = register_families(client_for(endpoint, max_attempts=3), [item(1), item(2)])
+    assert [o.status for o in outcomes] == ["failed", "registered"]
+    assert "throttling RegisterTaskDefinition" in outcomes[0].error and "--concurrency" in outcomes[0].error
+    assert endpoint.calls[REGISTER] == 3 + 1
+
+
+@pytest.mark.slow
+def test_throttling_is_retried_with_botocores_real_waits(endpoint):
+    endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", times=1)
+    assert register_families(client_for(endpoint), [item(1)])[0].status == "registered"
+    assert endpoint.calls[REGISTER] == 2
+
+
+def test_too_many_concurrent_attempts_is_retried_with_backoff(endpoint):
+    message = "Too many concurrent attempts to create a new revision of the specified family."
+    fault = endpoint.fail(REGISTER, "ClientException", message, times=2)
+    outcomes = register_families(client_for(endpoint), [item(1)], backoff=FAST)
+    assert outcomes[0].status == "registered"
+    # botocore does not retry this ClientException itself: each of our attempts is one HTTP call.
+    assert fault.hits == 2 and endpoint.calls[REGISTER] == 3
+
+    endpoint.fail(REGISTER, "ClientException", message, family="fam-2")
+    outcomes = register_families(client_for(endpoint), [item(2)], backoff=FAST)
+    assert outcomes[0].status == "failed" and "Too many concurrent attempts" in outcomes[0].error
+    assert endpoint.calls[REGISTER] == 3 + FAST.attempts
+
+
+def test_backoff_delays_grow_with_jitter_and_stop_at_the_cap():
+    backoff = Backoff(attempts=6, base=0.5, cap=8.0)
+    for retry, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)]:
+        delays = {backoff.delay(retry) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# failures and concurrency
+
+
+def test_a_failing_family_does_not_stop_the_others(endpoint):
+    endpoint.fail(REGISTER, "ClientException", "Family is being deleted.", family="fam-3")
+    bad = RegisterItem("s5", "fam-5", {"family": "fam-5", "containerDefinitions": [{"name": "x", "image": "x"}]},
+                       project="etl")  # moto (like ECS for EC2) wants a memory setting
+    items = [item(1), item(2), item(3), item(4), bad, item(6)]
+    seen = []
+
+    def on_done(outcome):
+        assert threading.current_thread() is threading.main_thread()  # safe for a progress bar
+        seen.append(outcome)
+
+    outcomes = register_families(client_for(endpoint), items, concurrency=3, on_done=on_done)
+    assert [(o.family, o.status) for o in outcomes] == [
+        ("fam-1", "registered"), ("fam-2", "registered"), ("fam-3", "failed"), ("fam-4", "registered"),
+        ("fam-5", "failed"), ("fam-6", "registered")]
+    assert outcomes[2].error == "RegisterTaskDefinition: ClientException: Family is being deleted."
+    assert "memory" in outcomes[4].error and outcomes[4].revision is None
+    assert sorted(o.family for o in seen) == sorted(i.family for i in items)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_concurrency_is_bounded(endpoint, concurrency):
+    endpoint.latency = 0.02
+    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
+    items = [item(n) for n in range(8)]
+    describe_families(client, [i.family for i in items], concurrency=concurrency)
+    register_families(client, items, concurrency=concurrency)
+    assert endpoint.calls == {DESCRIBE: 8, REGISTER: 8}
+    # Bounded, and really used: with 20 ms per call, calls overlap whenever the pool lets them.
+    assert endpoint.max_in_flight == concurrency
+
+
+def test_describe_errors_stop_the_call_as_an_aws_error(endpoint):
+    endpoint.fail(DESCRIBE, "AccessDeniedException",
+                  "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")
+    with pytest.raises(AwsError) as err:
+        describe_families(client_for(endpoint), [f"fam-{n}" for n in range(30)], concurrency=2)
+    assert err.value.message.startswith("AWS denied DescribeTaskDefinition in us-east-1: User: arn:aws:iam::")
+    assert "ecs:RegisterTaskDefinition" in err.value.hint and "AWS_PROFILE" in err.value.hint
+    assert endpoint.calls[DESCRIBE] < 30  # the rest was cancelled
+
+
+# ---------------------------------------------------------------------------------------------------------
+# error translation
+
+
+@pytest.mark.parametrize(("code", "message", "expected", "hint"), [
+    ("AccessDeniedException", "not authorized", "AWS denied RegisterTaskDefinition", "iam:PassRole"),
+    ("UnrecognizedClientException", "The security token included in the request is invalid.",
+     "AWS did not accept the credentials (UnrecognizedClientException)", "--aws-profile"),
+    ("ExpiredTokenException", "The security token included in the request is expired",
+     "the AWS credentials have expired (ExpiredTokenException)", "aws sso login"),
+])
+def test_refusals_become_aws_errors_with_hints(endpoint, code, message, expected, hint):
+    endpoint.fail(REGISTER, code, message)
+    outcome = register_families(client_for(endpoint), [item(1)])[0]
+    assert outcome.status == "failed" and outcome.error.startswith(expected) and hint in outcome.error
+
+
+def test_missing_credentials(endpoint, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup on a CI runner
+    with pytest.raises(AwsError) as err:
+        describe_families(client_for(endpoint), ["fam-1"])
+    assert err.value.message == "no AWS credentials found"
+    assert "AWS_PROFILE" in err.value.hint and "--aws-profile" in err.value.hint and "--sandbox" in err.value.hint
+    assert endpoint.calls == {}
+
+
+def test_unknown_profile_and_missing_region(aws_env, monkeypatch):
+    with pytest.raises(AwsError, match="AWS profile 'nope' not found") as err:
+        make_ecs_client(AwsOptions(region="us-east-1", profile="nope"))
+    assert "--aws-profile" in err.value.hint
+    with pytest.raises(AwsError, match="no AWS region set") as err:
+        make_logs_client(AwsOptions())
+    assert "--region" in err.value.hint and "AWS_REGION" in err.value.hint
+
+
+def test_unreachable_endpoint_and_unknown_region(aws_env):
+    closed = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=1))
+    with pytest.raises(AwsError, match=r"cannot reach the AWS endpoint http://127.0.0.1:9") as err:
+        describe_families(closed, ["fam-1"])
+    assert "--endpoint-url" in err.value.hint
+    # An unknown region is refused before any call (its host would not resolve, after seconds of retries)...
+    with pytest.raises(AwsError, match="'mars-east-1' is not an AWS region where ECS exists") as err:
+        make_ecs_client(AwsOptions(region="mars-east-1"))
+    assert "--region" in err.value.hint
+    # ... unless a custom endpoint is used,
+    assert make_ecs_client(AwsOptions(region="mars-east-1", endpoint_url="http://127.0.0.1:9"))
+    # and a connection error to AWS's host names the region.
+    from botocore.exceptions import EndpointConnectionError
+
+    exc = EndpointConnectionError(endpoint_url="https://ecs.mars-east-1.amazonaws.com/")
+    error = aws_error(exc, AwsOptions(region="mars-east-1"))
+    assert "'mars-east-1' is a region where ECS exists" in error.hint
+    with pytest.raises(AwsError, match="'no region!' is not an AWS region name"):
+        make_ecs_client(AwsOptions(region="no region!"))
+
+
+def test_validation_errors_do_not_quote_values(aws_env):
+    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9"))
+    bad = {"family": "f", "containerDefinitions": [{"name": "x", "environment": [{"name": "K", "value": 12345}]}]}
+    outcome = register_families(client, [RegisterItem("s", "f", bad, project="p")])[0]
+    assert outcome.status == "failed" and "containerDefinitions[0].environment[0].value" in outcome.error
+    assert "12345" not in outcome.error
+
+
+def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", endpoint.url)
+    client = make_ecs_client(AwsOptions(region="us-east-1"))
+    assert describe_families(client, ["fam-1"]) == {"fam-1": None} and endpoint.calls == {DESCRIBE: 1}
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:9")
+    assert describe_families(client_for(endpoint), ["fam-1"]) == {"fam-1": None}
+    assert endpoint.calls == {DESCRIBE: 2}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sandbox
+
+
+def sandbox_sync(state_dir, items) -> tuple[dict, list]:
+    with sandbox_session(state_dir) as options:
+        client = make_ecs_client(options)
+        live = describe_families(client, [i.family for i in items])
+        todo = [i for i in items if diff_family(i.service, i.family, dict(i.request), live[i.family]).status
+                != "unchanged"]
+        return live, register_families(client, todo)
+
+
+def test_sandbox_keeps_definitions_and_revisions_between_sessions(tmp_path, aws_env, monkeypatch):
+    state = tmp_path / ".ecsflow" / "sandbox"
+    # Whatever the machine has must not matter inside, nor leak out.
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    before = dict(os.environ)
+
+    live, outcomes = sandbox_sync(state, [item(1), item(2)])
+    assert live == {"fam-1": None, "fam-2": None}
+    assert [(o.family, o.revision) for o in outcomes] == [("fam-1", 1), ("fam-2", 1)]
+    assert dict(os.environ) == before
+    assert sorted(p.name for p in state.iterdir()) == ["fam-1.json", "fam-2.json"]
+
+    live, outcomes = sandbox_sync(state, [item(1), item(2)])
+    assert outcomes == []  # the second run has nothing to do
+    assert {f: a["taskDefinition"]["revision"] for f, a in live.items()} == {"fam-1": 1, "fam-2": 1}
+    assert {t["key"] for t in live["fam-1"]["tags"]} >= {"ecsflow:managed", "ecsflow:project", "team"}
+
+    live, outcomes = sandbox_sync(state, [item(1, image="acme/api:3"), item(2)])
+    assert [(o.family, o.revision) for o in outcomes] == [("fam-1", 2)]
+    live, outcomes = sandbox_sync(state, [item(1, image="acme/api:3"), item(2)])
+    assert outcomes == [] and live["fam-1"]["taskDefinition"]["revision"] == 2
+    stored = json.loads((state / "fam-1.json").read_text())
+    assert stored["format"] == 1 and [r["revision"] for r in stored["revisions"]] == [1, 2]
+    assert dict(os.environ) == before
+
+
+def test_sandbox_replays_gaps_in_revision_numbers(tmp_path, aws_env):
+    first = tmp_path / "a"
+    sandbox_sync(first, [item(1)])
+    document = json.loads((first / "fam-1.json").read_text())
+    # As if revisions 2 to 4 had been registered and their entries deleted by hand.
+    document["revisions"].append({**copy.deepcopy(document["revisions"][0]), "revision": 5})
+    (first / "fam-1.json").write_text(json.dumps(document))
+    live, outcomes = sandbox_sync(first, [item(1, image="acme/api:9")])
+    assert live["fam-1"]["taskDefinition"]["revision"] == 5
+    assert [o.revision for o in outcomes] == [6]
+    with sandbox_session(first) as options:
+        client = make_ecs_client(options)
+        active = client.list_task_definitions(familyPrefix="fam-1")["taskDefinitionArns"]
+        assert [a.rsplit(":", 1)[1] for a in active] == ["1", "5", "6"]
+
+
+def test_sandbox_state_that_cannot_be_read_is_an_error_with_a_hint(tmp_path, aws_env):
+    (tmp_path / "fam-1.json").write_text("{not json")
+    with pytest.raises(EcsflowError, match="cannot read the sandbox state") as err:
+        with sandbox_session(tmp_path):
+            pass
+    assert err.value.file.endswith("fam-1.json") and "delete" in err.value.hint
+
+
+def test_sandbox_is_fast_after_the_first_session(tmp_path, aws_env):
+    sandbox_sync(tmp_path, [item(n) for n in range(20)])
+    start = time.perf_counter()
+    _, outcomes = sandbox_sync(tmp_path, [item(n) for n in range(20)])
+    assert outcomes == [] and time.perf_counter() - start < 3
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "| 10 | 8 | 20 | second | 10 | 0 |" in result.stdout

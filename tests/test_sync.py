@@ -1,0 +1,219 @@
+"""`ecsflow diff` and `ecsflow sync` end to end through the CLI, against a real HTTP endpoint: moto's
+ThreadedMotoServer behind a counting proxy (tests/ecs_server.py), boto3 pointed at it with --endpoint-url."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from ecs_server import EcsEndpoint, dummy_credentials_env
+from typer.testing import CliRunner
+
+from ecsflow.cli import app
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "etl"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with EcsEndpoint() as running:
+        yield running
+
+
+@pytest.fixture
+def ecs(endpoint):
+    endpoint.reset()
+    return endpoint
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the ETL example that a test may edit."""
+    target = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
+    return target
+
+
+def cli(ecs, project, *args, env=None):
+    base = {**dummy_credentials_env(), **(env or {})}
+    runner = CliRunner()
+    command, *rest = args
+    return runner.invoke(app, [command, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url, *rest],
+                         env=base)
+
+
+def sync_json(ecs, project, *args, env=None):
+    result = cli(ecs, project, "sync", "--format", "json", *args, env=env)
+    return result, json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def edit(project, old, new):
+    path = project / "docker-compose.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_second_sync_registers_nothing_and_makes_one_call_per_family(ecs, project):
+    first, report = sync_json(ecs, project)
+    assert first.exit_code == 0, first.stderr
+    assert [f["status"] for f in report["families"]] == ["registered"] * 4
+    assert ecs.calls["RegisterTaskDefinition"] == 4
+
+    ecs.reset_counts()
+    second, report = sync_json(ecs, project)
+    assert second.exit_code == 0, second.stderr
+    assert [f["status"] for f in report["families"]] == ["unchanged"] * 4
+    assert [f["revision"] for f in report["families"]] == [1, 1, 1, 1]
+    assert dict(ecs.calls) == {"DescribeTaskDefinition": 4}
+
+
+def test_diff_after_sync_reports_no_changes(ecs, project):
+    assert cli(ecs, project, "sync").exit_code == 0
+    result = cli(ecs, project, "diff", "--exit-code")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "No changes" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("etl/extract:1.4.2", "etl/extract:1.4.3", "containers[extract].image"),
+        ('PAGE_SIZE: "500"', 'PAGE_SIZE: "250"', "containers[extract].environment.PAGE_SIZE"),
+        ('PAGE_SIZE: "500"', 'PAGE_SIZE: "500"\n      NEW_FLAG: "on"', "containers[extract].environment.NEW_FLAG"),
+        ('cpus: "0.5"', 'cpus: "1"', "cpu"),
+        ("interval: 30s", "interval: 45s", "containers[api].healthCheck.interval"),
+        ('      - "8000:8000"\n', "      []\n", "containers[api].portMappings[8000/tcp]"),
+        ("ssm:/etl/warehouse/password", "ssm:/etl/warehouse/password-v2",
+         "containers[load].secrets.WAREHOUSE_PASSWORD"),
+    ],
+    ids=["image", "variable", "new-variable", "cpu", "healthcheck", "removed-port", "secret-arn"],
+)
+def test_each_real_change_is_shown_then_registered_once(ecs, project, old, new, path):
+    assert cli(ecs, project, "sync").exit_code == 0
+    if old.startswith("      - "):
+        edit(project, "    ports:\n" + old, "    ports:\n" + new)
+    else:
+        edit(project, old, new)
+
+    diff = cli(ecs, project, "diff", "--format", "json", "--exit-code")
+    assert diff.exit_code == 2, diff.stderr
+    changed = [f for f in json.loads(diff.stdout)["families"] if f["status"] == "changed"]
+    assert len(changed) == 1
+    assert path in [c["path"] for c in changed[0]["changes"]]
+
+    ecs.reset_counts()
+    result, report = sync_json(ecs, project)
+    assert result.exit_code == 0, result.stderr
+    assert ecs.calls["RegisterTaskDefinition"] == 1
+    assert [f["revision"] for f in report["families"] if f["status"] == "registered"] == [2]
+
+    ecs.reset_counts()
+    again, _ = sync_json(ecs, project)
+    assert again.exit_code == 0 and ecs.calls["RegisterTaskDefinition"] == 0
+
+
+def test_diff_writes_nothing(ecs, project):
+    result = cli(ecs, project, "diff", "--format", "json")
+    assert result.exit_code == 0
+    assert {f["status"] for f in json.loads(result.stdout)["families"]} == {"new"}
+    assert set(ecs.calls) == {"DescribeTaskDefinition"}
+
+
+def test_json_diff_shape(ecs, project):
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    edit(project, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "9"')
+    result = cli(ecs, project, "diff", "--format", "json", "extract", "load")
+    assert json.loads(result.stdout) == {"families": [
+        {"service": "extract", "family": "etl-extract", "status": "changed", "live_revision": 1,
+         "changes": [{"path": "containers[extract].environment.PAGE_SIZE", "old": "500", "new": "9"}]},
+        {"service": "load", "family": "etl-load", "status": "new", "live_revision": None, "changes": []},
+    ]}
+
+
+def test_secret_looking_values_are_masked_unless_asked(ecs, project):
+    edit(project, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "500"\n      API_TOKEN: "old-token-value"')
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    edit(project, "old-token-value", "new-token-value")
+    for fmt in ("text", "markdown", "json"):
+        masked = cli(ecs, project, "diff", "--format", fmt, "extract")
+        assert "containers[extract].environment.API_TOKEN" in masked.stdout
+        assert "token-value" not in masked.stdout + masked.stderr
+    shown = cli(ecs, project, "diff", "--format", "json", "--show-values", "extract")
+    assert "new-token-value" in shown.stdout
+
+
+def test_markdown_is_ready_for_a_pull_request(ecs, project):
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    edit(project, "etl/extract:1.4.2", "etl/extract:1.5.0")
+    result = cli(ecs, project, "diff", "--format", "markdown")
+    text = result.stdout
+    assert text.startswith("### ecsflow diff")
+    assert "**3 to register as new, 1 to register as changed, 0 unchanged.**" in text
+    assert text.count("<details>") == 4 and text.count("</details>") == 4
+    assert "| ~ | `containers[extract].image` |" in text
+
+
+def test_a_failing_family_does_not_hide_the_others(ecs, project):
+    ecs.fail("RegisterTaskDefinition", "ClientException", "Invalid setting for container 'load'", family="etl-load")
+    result, report = sync_json(ecs, project)
+    assert result.exit_code == 1
+    statuses = {f["service"]: f["status"] for f in report["families"]}
+    assert statuses == {"extract": "registered", "transform": "registered", "load": "failed", "api": "registered"}
+    [failed] = [f for f in report["families"] if f["status"] == "failed"]
+    assert "Invalid setting" in failed["error"]
+
+    ecs.faults.clear()
+    ecs.reset_counts()
+    rerun, report = sync_json(ecs, project)
+    assert rerun.exit_code == 0
+    assert ecs.calls["RegisterTaskDefinition"] == 1  # converges: only the one that failed
+
+
+def test_throttling_is_retried_not_reported_as_drift(ecs, project):
+    ecs.fail("DescribeTaskDefinition", "ThrottlingException", "Rate exceeded", times=3)
+    ecs.fail("RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
+    result, report = sync_json(ecs, project)
+    assert result.exit_code == 0, result.stderr
+    assert [f["status"] for f in report["families"]] == ["registered"] * 4
+
+
+def test_every_service_is_validated_before_the_first_call(ecs, project):
+    edit(project, "interval: 30s", "interval: 1s")
+    result = cli(ecs, project, "sync")
+    assert result.exit_code == 1
+    assert "service 'api'" in result.stderr and "5 to 300" in result.stderr
+    assert sum(ecs.calls.values()) == 0
+
+
+def test_access_denied_is_one_clear_error(ecs, project):
+    ecs.fail("DescribeTaskDefinition", "AccessDeniedException",
+             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")
+    result = cli(ecs, project, "diff")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr and "not authorized" in result.stderr
+    assert "hint" in result.stderr
+
+
+def test_missing_credentials_is_one_clear_error(ecs, project, tmp_path):
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no"),
+           "AWS_CONFIG_FILE": str(tmp_path / "no"), "AWS_EC2_METADATA_DISABLED": "true"}
+    result = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url],
+                                env={k: v for k, v in env.items()})
+    assert result.exit_code == 1
+    assert "credentials" in result.stderr.lower() and "Traceback" not in result.stderr
+
+
+def test_sandbox_sync_then_diff(tmp_path, project, monkeypatch):
+    """The README's first command: no AWS account, state kept next to the compose file between runs."""
+    monkeypatch.chdir(project)
+    runner = CliRunner()
+    first = runner.invoke(app, ["sync", "--sandbox", "--format", "json"])
+    assert first.exit_code == 0, first.stderr
+    assert [f["status"] for f in json.loads(first.stdout)["families"]] == ["registered"] * 4
+    assert (project / ".ecsflow" / "sandbox").is_dir()
+    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code"], env={"ECSFLOW_SANDBOX": "1"})
+    assert diff.exit_code == 0 and "No changes" in diff.stdout
+    again = runner.invoke(app, ["sync", "--format", "json"], env={"ECSFLOW_SANDBOX": "1"})
+    assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged"] * 4
