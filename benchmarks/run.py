@@ -28,6 +28,9 @@ import boto3  # noqa: E402
 import moto  # noqa: E402
 from ecs_server import RemoteEndpoint  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import startup  # noqa: E402
+
 from ecsflow.diff import build_changeset  # noqa: E402
 from ecsflow.ecs import AwsOptions, RegisterItem, describe_families, make_ecs_client, register_families  # noqa: E402
 
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"N={n} concurrency={concurrency} latency={scenario_latency * 1000:g} ms: done", file=sys.stderr)
     text = table(rows)
     print(text)
+    startup.main(repeat=3 if args.quick else 11, write=not args.quick)
     if args.quick:
         return
     RESULTS.mkdir(exist_ok=True)

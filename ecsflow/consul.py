@@ -13,10 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import consul as pyconsul  # the py-consul package; absolute import, not this module
-import requests
-from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
-
 from ecsflow.errors import SettingsError
 from ecsflow.settings import ResolvedSettings, consul_prefix_of, resolve_settings
 
@@ -114,6 +110,11 @@ def read_prefix(
         raise SettingsError(
             "the Consul prefix is empty", hint="give --consul-prefix a path like `ecsflow/etl`"
         )
+    # Imported here: py-consul and requests cost ~0.1 s, and most runs read no Consul at all.
+    import consul as pyconsul  # the py-consul package; absolute import, not this module
+    import requests
+    from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
+
     config = consul_config(addr=addr, token=token, environ=environ)
     client = pyconsul.Consul(
         host=config.host,
