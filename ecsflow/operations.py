@@ -80,7 +80,8 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     project = load(options, messages)
     resolved = resolve(project, options)
     builds = build_task_definitions(project, resolved.settings, list(services) or None, strict=strict,
-                                    consul_values=resolved.values, consul_secrets=resolved.secrets)
+                                    consul_values=resolved.values, consul_secrets=resolved.secrets,
+                                    consul_prefix=resolved.consul_prefix)
     warnings = list(messages.warnings) + list(resolved.warnings)
     notes: list[str] = []
     for build in builds:

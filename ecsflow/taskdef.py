@@ -105,6 +105,7 @@ def build_task_definitions(
     strict: bool = False,
     consul_values: Mapping[str, str] | None = None,
     consul_secrets: Mapping[str, str] | None = None,
+    consul_prefix: str | None = None,
 ) -> list[TaskDefinitionBuild]:
     """Build the selected services (all when None) in compose order; all are checked before raising."""
     known = [s.name for s in project.services]
@@ -134,6 +135,7 @@ def build_task_definitions(
                     strict=strict,
                     consul_values=consul_values,
                     consul_secrets=consul_secrets,
+                    consul_prefix=consul_prefix,
                 )
             )
         except BuildError as error:
@@ -167,9 +169,12 @@ def build_task_definition(
     strict: bool = False,
     consul_values: Mapping[str, str] | None = None,
     consul_secrets: Mapping[str, str] | None = None,
+    consul_prefix: str | None = None,
 ) -> TaskDefinitionBuild:
-    """Map one compose service to a validated RegisterTaskDefinition request (DESIGN.md section 3)."""
-    return _Builder(project, service, settings, strict, consul_values, consul_secrets).build()
+    """Map one compose service to a validated RegisterTaskDefinition request (DESIGN.md section 3).
+
+    `consul_prefix` only names where the Consul values came from, in errors."""
+    return _Builder(project, service, settings, strict, consul_values, consul_secrets, consul_prefix).build()
 
 
 def fargate_size(cpu_units: int | None = None, memory_mib: int | None = None) -> tuple[int, int] | None:
@@ -249,7 +254,9 @@ class _Builder:
         strict: bool,
         consul_values: Mapping[str, str] | None,
         consul_secrets: Mapping[str, str] | None,
+        consul_prefix: str | None = None,
     ) -> None:
+        self.consul_prefix = consul_prefix
         self.project = project
         self.service = service
         self.settings = settings
@@ -588,8 +595,10 @@ class _Builder:
             hint = "no Consul values were read: set --consul-prefix (and CONSUL_HTTP_ADDR)"
         else:
             hint = "add the key in Consul under the configured prefix, or remove the name"
+        folder = "values" if key == "environment_values" else "secrets"
+        where = f"Consul key '{self.consul_prefix}/{folder}/{name}'" if self.consul_prefix else "Consul"
         return self.error(
-            f"{name} is listed in x-ecsflow.{key} but Consul has no value for it",
+            f"{name} is listed in x-ecsflow.{key} but {where} has no value for it",
             key=f"x-ecsflow.{key}",
             hint=hint,
         )
