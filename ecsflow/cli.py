@@ -265,6 +265,113 @@ def sync(
         raise typer.Exit(1)
 
 
+@app.command(context_settings={"allow_interspersed_args": True})
+@error_boundary
+def run(
+    service: Annotated[str, typer.Argument(help="The service to run once.")],
+    command: Annotated[list[str] | None, typer.Argument(
+        help="After `--`: the command to run instead of the service's (its entrypoint stays).")] = None,
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    env: Annotated[list[str] | None, typer.Option(
+        "--env", "-e", help="NAME=VALUE for the container (repeatable; NAME alone takes this shell's value). "
+        "Visible in the RunTask request: not for secrets.")] = None,
+    cpu: Annotated[int | None, typer.Option("--cpu", help="Task CPU units for this run (1024 = 1 vCPU).")] = None,
+    memory: Annotated[int | None, typer.Option("--memory", help="Task memory (MiB) for this run.")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Start the task, print its ARN, and return.")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Stop the task after this many seconds and exit 124.")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        "--poll-interval", min=0.01, help="Seconds between status/log polls (default 2; 0.1 in the sandbox).")] = None,
+    output_format: FormatOpt = "text",
+    strict: StrictOpt = False,
+    region: RegionOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    cluster: ClusterOpt = None,
+    subnet: SubnetOpt = None,
+    security_group: SecurityGroupOpt = None,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Run one service once on ECS Fargate: make its task definition current, start a task, stream its logs to
+    stdout and exit with its exit code (1 if it stopped without one, 124 on --timeout, 130 on Ctrl-C, which
+    stops the task). Status goes to stderr; with --format json, stdout holds only the final JSON document
+    and the logs go to stderr."""
+    from ecsflow import operations, output
+
+    if output_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    options = project_options(file, project_name, env_file, profile, region=region, cluster=cluster,
+                              subnets=subnet, security_groups=security_group, execution_role=execution_role,
+                              task_role=task_role, registry=registry, consul_prefix=consul_prefix)
+    run_options = operations.RunOptions(
+        service=service, environment=tuple(env or ()), command=tuple(command or ()), cpu=cpu, memory=memory,
+        wait=not no_wait, timeout=timeout, poll_interval=poll_interval, strict=strict)
+    callbacks = operations.RunCallbacks(
+        message=lambda kind, text: output.print_messages(kind, [text], no_color=no_color),
+        status=lambda state: output.print_run_status(state, no_color=no_color),
+        lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
+    )
+    result = operations.run(options, _aws_flags(aws_profile, endpoint_url, sandbox, 1), run_options, callbacks)
+    output.write_run_result(result, output_format, no_color=no_color)
+    if result.exit_status:
+        raise typer.Exit(result.exit_status)
+
+
+@app.command("gen-dag")
+@error_boundary
+def gen_dag(
+    services: ServicesArg = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for <dag_id>.py and <dag_id>.pools.json.")] = ...,
+    file: FileOpt = None,
+    project_name: ProjectOpt = None,
+    env_file: EnvFileOpt = None,
+    profile: ProfileOpt = None,
+    dag_id: Annotated[str | None, typer.Option("--dag-id", help="DAG id (default: the project name).")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help="Cron expression or preset (default: x-ecsflow.schedule, else manual).")] = None,
+    pin: Annotated[bool, typer.Option(
+        "--pin", help="Run the current revisions (looked up in ECS), not the latest.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite files edited since they were generated.")] = False,
+    strict: StrictOpt = False,
+    region: RegionOpt = None,
+    cluster: ClusterOpt = None,
+    subnet: SubnetOpt = None,
+    security_group: SecurityGroupOpt = None,
+    execution_role: ExecutionRoleOpt = None,
+    task_role: TaskRoleOpt = None,
+    registry: RegistryOpt = None,
+    consul_prefix: ConsulPrefixOpt = None,
+    aws_profile: AwsProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    sandbox: SandboxOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Write an Airflow DAG that runs the services' task definitions with EcsRunTaskOperator."""
+    from ecsflow import operations, output
+
+    options = project_options(file, project_name, env_file, profile, region=region, cluster=cluster, subnets=subnet,
+                              security_groups=security_group, execution_role=execution_role, task_role=task_role,
+                              registry=registry, consul_prefix=consul_prefix)
+    rendered, result = operations.gen_dag(options, out, tuple(services or ()), dag_id=dag_id, schedule=schedule,
+                                          pin=pin, force=force, strict=strict,
+                                          aws=_aws_flags(aws_profile, endpoint_url, sandbox, 8))
+    output.print_messages("warning", list(rendered.warnings) + list(result.generated.warnings), no_color=no_color)
+    output.print_messages("gen-dag", list(result.written.messages), no_color=no_color)
+    if not result.written.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")

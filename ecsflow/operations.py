@@ -32,6 +32,7 @@ class RenderResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     region: str | None = None
+    resolved: Any = None  # ecsflow.settings.ResolvedSettings
 
 
 @dataclass
@@ -88,7 +89,7 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
         warnings.extend(build.warnings)
         notes.extend(build.notes)
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
-                        region=resolved.settings.region)
+                        region=resolved.settings.region, resolved=resolved)
 
 
 @dataclass(frozen=True)
@@ -201,3 +202,378 @@ def sync(
             outcomes.append(RegisterOutcome(family.service, family.family, status, live.get("revision"),
                                             live.get("taskDefinitionArn")))
     return SyncResult(plan=planned, outcomes=tuple(outcomes))
+
+
+def gen_dag(
+    options: ProjectOptions,
+    out_dir: Path,
+    services: tuple[str, ...] = (),
+    *,
+    dag_id: str | None = None,
+    schedule: str | None = None,
+    pin: bool = False,
+    force: bool = False,
+    aws: AwsFlags | None = None,
+    strict: bool = False,
+):
+    """`ecsflow gen-dag`: the Airflow DAG (and pools file) that runs the services' families.
+
+    With `pin`, each task runs the family's current revision (looked up in ECS) instead of the latest ACTIVE
+    one at run time; a family not registered yet is an error (sync first)."""
+    from ecsflow.airflow import gen_dag as generate_and_write
+    from ecsflow.errors import EcsflowError
+
+    rendered = render(options, (), strict)
+    pinned = None
+    if pin:
+        from ecsflow.ecs import describe_families
+
+        aws = aws or AwsFlags()
+        with ecs_client(aws, rendered.project, rendered.region) as client:
+            live = describe_families(client, [build.family for build in rendered.builds], aws.concurrency)
+        pinned = {family: answer["taskDefinition"]["taskDefinitionArn"] for family, answer in live.items() if answer}
+        wanted = [b for b in rendered.builds if not services or b.service in services]
+        missing = [b.family for b in wanted if b.family not in pinned]
+        if missing:
+            raise EcsflowError(f"--pin needs registered task definitions; not in ECS yet: {', '.join(missing)}",
+                               hint="run `ecsflow sync` first")
+    result = generate_and_write(rendered.project, rendered.resolved, rendered.builds, Path(out_dir),
+                                services=list(services) or None, dag_id=dag_id, schedule=schedule,
+                                pinned_arns=pinned, force=force)
+    return rendered, result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# run
+
+SANDBOX_POLL_INTERVAL = 0.1  # seconds between DescribeTasks/GetLogEvents polls: moto in this process
+AWS_POLL_INTERVAL = 2.0  # against ECS: two calls every two seconds, well under both APIs' rate limits
+TIMEOUT_EXIT = 124  # as timeout(1)
+INTERRUPTED_EXIT = 130  # 128 + SIGINT
+STARTED_BY = "ecsflow-run"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`ecsflow run`'s own options. ``environment``: the ``-e`` values as given (``NAME=VALUE``, or ``NAME``
+    to take the value from this shell); ``command``: replaces the container's ``command`` (its entryPoint
+    stays), as ``docker compose run SERVICE COMMAND`` does; ``poll_interval``: None for the default
+    (AWS_POLL_INTERVAL, SANDBOX_POLL_INTERVAL in the sandbox)."""
+
+    service: str
+    environment: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    cpu: int | None = None
+    memory: int | None = None
+    wait: bool = True
+    timeout: float | None = None
+    poll_interval: float | None = None
+    strict: bool = False
+
+
+def _ignore(*args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RunCallbacks:
+    """How `run` reports as it goes: ``message(kind, text)`` with kind "note" or "warning"; ``status(state)``
+    with an ``ecsflow.ecs.TaskState`` at each status change; ``lines(lines)`` with the container's new log
+    lines, in order, each once."""
+
+    message: Callable[[str, str], None] = _ignore
+    status: Callable[[Any], None] = _ignore
+    lines: Callable[[list[str]], None] = _ignore
+
+
+@dataclass(frozen=True)
+class RunResult:
+    service: str
+    family: str
+    revision: int | None
+    task_arn: str
+    status: str  # the task's last status seen
+    exit_code: int | None  # the essential container's
+    stopped_reason: str | None
+    registered: bool = False  # a new revision was registered first
+    waited: bool = True
+    timed_out: bool = False
+
+    @property
+    def exit_status(self) -> int:
+        """What `ecsflow run` exits with: the container's exit code; 1 when it stopped without one; 124 on
+        --timeout; 0 with --no-wait (the task was started)."""
+        if not self.waited:
+            return 0
+        if self.timed_out:
+            return TIMEOUT_EXIT
+        return 1 if self.exit_code is None else self.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task_arn": self.task_arn, "family": self.family, "revision": self.revision,
+                "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason}
+
+
+def parse_environment(values: tuple[str, ...], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``-e NAME=VALUE`` (or ``-e NAME``: this shell's value) as a mapping; the last of a name wins."""
+    from ecsflow.errors import EcsflowError
+
+    environ = os.environ if environ is None else environ
+    result: dict[str, str] = {}
+    for item in values:
+        name, equals, value = item.partition("=")
+        if not name or name != name.strip() or any(c.isspace() for c in name):
+            raise EcsflowError(f"-e {item!r}: expected NAME=VALUE", key="-e",
+                               hint="for example -e RUN_DATE=2026-01-01 (or -e RUN_DATE to pass this shell's value)")
+        if not equals:
+            if name not in environ:
+                raise EcsflowError(f"-e {name}: {name} is not set in this shell", key="-e",
+                                   hint=f"give the value: -e {name}=VALUE")
+            value = environ[name]
+        result[name] = value
+    return result
+
+
+def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int) -> tuple[int, int] | None:
+    """The task size to run with, checked against the Fargate table; None when neither is given. With only
+    one of them, the other is the task definition's, if that makes a valid pair."""
+    from ecsflow.errors import EcsflowError
+    from ecsflow.taskdef import FARGATE_SIZES
+
+    def listing(values) -> str:
+        return ", ".join(str(v) for v in values)
+
+    if cpu is None and memory is None:
+        return None
+    if cpu is not None and cpu not in FARGATE_SIZES:
+        raise EcsflowError(f"--cpu {cpu} is not a Fargate task size", key="--cpu",
+                           hint=f"valid CPU units (1024 = 1 vCPU): {listing(FARGATE_SIZES)}")
+    if cpu is None:
+        cpus = [c for c, memories in FARGATE_SIZES.items() if memory in memories]
+        if not cpus:
+            raise EcsflowError(f"--memory {memory} MiB is not a Fargate task size", key="--memory",
+                               hint="valid memory (MiB) per cpu: "
+                               + "; ".join(f"{c}: {listing(ms)}" for c, ms in FARGATE_SIZES.items()))
+        if current_cpu not in cpus:
+            raise EcsflowError(
+                f"--memory {memory} MiB is not valid with the task definition's cpu {current_cpu}", key="--memory",
+                hint=f"add --cpu with one of {listing(cpus)}; valid memory (MiB) for cpu {current_cpu}: "
+                f"{listing(FARGATE_SIZES.get(current_cpu, ()))}")
+        return current_cpu, int(memory)  # type: ignore[arg-type]
+    valid = FARGATE_SIZES[cpu]
+    if memory is None:
+        if current_memory in valid:
+            return cpu, current_memory
+        raise EcsflowError(
+            f"--cpu {cpu} does not allow the task definition's memory {current_memory} MiB", key="--cpu",
+            hint=f"add --memory; valid memory (MiB) for cpu {cpu}: {listing(valid)}")
+    if memory not in valid:
+        raise EcsflowError(f"--memory {memory} MiB is not valid with --cpu {cpu}", key="--memory",
+                           hint=f"valid memory (MiB) for cpu {cpu}: {listing(valid)}")
+    return cpu, memory
+
+
+def network_configuration(settings: Any) -> dict[str, Any]:
+    """RunTask's awsvpc network configuration from the settings; no subnets is an error."""
+    from ecsflow.errors import SettingsError
+
+    if not settings.subnets:
+        raise SettingsError(
+            "no subnets to run the task in: a Fargate task needs at least one",
+            key="subnets",
+            hint="set `subnets` in the compose file's top-level x-ecsflow, ECSFLOW_SUBNETS or Consul, or pass "
+            "--subnet (repeatable); `ecsflow config` shows what is resolved",
+        )
+    vpc: dict[str, Any] = {"subnets": list(settings.subnets),
+                           "assignPublicIp": "ENABLED" if settings.assign_public_ip else "DISABLED"}
+    if settings.security_groups:
+        vpc["securityGroups"] = list(settings.security_groups)
+    return {"awsvpcConfiguration": vpc}
+
+
+def _render_for_run(options: ProjectOptions, service: str, strict: bool) -> tuple[RenderResult, Any]:
+    """As `render`, for one service, with the resolved settings too (run needs the cluster and network)."""
+    from ecsflow.taskdef import build_task_definitions
+
+    messages = _Messages()
+    project = load(options, messages)
+    resolved = resolve(project, options)
+    builds = build_task_definitions(project, resolved.settings, [service], strict=strict,
+                                    consul_values=resolved.values, consul_secrets=resolved.secrets)
+    warnings = list(messages.warnings) + list(resolved.warnings)
+    notes: list[str] = []
+    for build in builds:
+        warnings.extend(build.warnings)
+        notes.extend(build.notes)
+    rendered = RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
+                            region=resolved.settings.region)
+    return rendered, resolved.settings
+
+
+@contextmanager
+def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
+    """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
+    from ecsflow.ecs import AwsOptions, make_ecs_client
+
+    if aws.sandbox:
+        try:
+            from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
+        except ImportError as exc:
+            from ecsflow.errors import EcsflowError
+
+            raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
+                               hint="pip install 'ecsflow[sandbox]'") from None
+        with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
+                             task_workdir=project.working_dir) as options:
+            yield make_ecs_client(options, 1), options
+        return
+    options = AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+    yield make_ecs_client(options, 1), options
+
+
+def _logs_client(options: Any, region: str | None, sandbox: bool) -> Any:
+    """CloudWatch Logs: the same endpoint as ECS (a local endpoint serves both), unless
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS says otherwise; the awslogs region."""
+    from dataclasses import replace
+
+    from ecsflow.ecs import make_logs_client
+
+    endpoint = None if sandbox else (os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or options.endpoint_url)
+    return make_logs_client(replace(options, region=region or options.region, endpoint_url=endpoint), 1)
+
+
+def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
+        callbacks: RunCallbacks | None = None) -> RunResult:
+    """`ecsflow run`: make the service's family current (as `sync` would, for this family only), start one
+    Fargate task with the run's overrides, and, unless ``wait`` is False, follow it to STOPPED with its logs.
+
+    Everything that can be checked is checked before the first write: the service builds, the network
+    settings, the size, the ``-e`` values, the RunTask request (botocore's validator), the cluster. On
+    --timeout the task is stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and
+    the interrupt propagates."""
+    from botocore.validate import ParamValidator
+
+    from ecsflow import ecs
+    from ecsflow.errors import AwsError, EcsflowError
+
+    callbacks = callbacks or RunCallbacks()
+    if aws.sandbox and not run_options.wait:
+        raise EcsflowError(
+            "--no-wait cannot be used with --sandbox: the sandbox's tasks run inside this ecsflow process and "
+            "end with it", hint="run without --no-wait (--timeout bounds the wait), or against ECS")
+    if run_options.timeout is not None and run_options.timeout <= 0:
+        raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
+
+    rendered, settings = _render_for_run(options, run_options.service, run_options.strict)
+    for warning in rendered.warnings:
+        callbacks.message("warning", warning)
+    build = rendered.builds[0]
+    container_definition = build.request["containerDefinitions"][0]
+    container = container_definition["name"]
+    network = network_configuration(settings)
+    size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
+    environment = parse_environment(run_options.environment)
+    service = next(s for s in rendered.project.services if s.name == build.service)
+    missing = [n for n in service.x_ecsflow.get("runtime_env") or [] if isinstance(n, str) and n not in environment]
+    if missing:
+        callbacks.message("warning", f"service '{build.service}' expects {', '.join(missing)} at run time "
+                          f"(x-ecsflow.runtime_env); pass " + " ".join(f"-e {n}=..." for n in missing))
+    if settings.launch_type != "FARGATE":
+        callbacks.message("warning", f"launch_type is {settings.launch_type}, but ecsflow's task definitions are "
+                          "FARGATE-only: the task runs with launch type FARGATE")
+
+    container_override: dict[str, Any] = {"name": container}
+    if environment:
+        container_override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
+    if run_options.command:
+        container_override["command"] = list(run_options.command)
+    overrides: dict[str, Any] = {}
+    if len(container_override) > 1:
+        overrides["containerOverrides"] = [container_override]
+    if size is not None:
+        overrides.update(cpu=str(size[0]), memory=str(size[1]))
+    request: dict[str, Any] = {
+        "cluster": settings.cluster,
+        "taskDefinition": f"{build.family}:1",  # the revision is known after the sync below
+        "launchType": "FARGATE",
+        "count": 1,
+        "networkConfiguration": network,
+        "startedBy": STARTED_BY,
+    }
+    if overrides:
+        request["overrides"] = overrides
+    poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if aws.sandbox else AWS_POLL_INTERVAL)
+
+    with _run_session(aws, rendered.project, rendered.region) as (client, client_options):
+        report = ParamValidator().validate(request, client.meta.service_model.operation_model("RunTask").input_shape)
+        if report.has_errors():
+            raise EcsflowError("the RunTask request does not fit the ECS API:\n" + report.generate_report(),
+                               hint="check the -e values, the command and the network settings")
+        if aws.sandbox:
+            callbacks.message(
+                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
+                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+        ecs.ensure_cluster(client, settings.cluster, create=aws.sandbox)
+
+        # Make the family current: the same diff + register as `sync`, for this family only.
+        planned = _plan_with(client, rendered, aws.concurrency)
+        family = planned.changeset.families[0]
+        live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
+        registered = family.status != "unchanged"
+        if registered:
+            [outcome] = ecs.register_families(
+                client, [ecs.RegisterItem(service=build.service, family=build.family, request=build.request,
+                                          project=planned.project.name)], 1)
+            if outcome.status == "failed":
+                raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
+            revision, arn = outcome.revision, outcome.arn
+            callbacks.message("note", f"registered {build.family}:{revision} ({family.status})")
+        else:
+            revision, arn = live.get("revision"), live.get("taskDefinitionArn")
+            callbacks.message("note", f"{build.family}:{revision} is current")
+        request["taskDefinition"] = arn or f"{build.family}:{revision}"
+
+        state = ecs.run_task(client, request, container)
+        callbacks.status(state)
+
+        def result(final: Any, waited: bool = True, timed_out: bool = False) -> RunResult:
+            return RunResult(service=build.service, family=build.family, revision=revision, task_arn=final.arn,
+                             status=final.last_status, exit_code=final.exit_code if final.stopped else None,
+                             stopped_reason=final.reason if final.stopped or timed_out else None,
+                             registered=registered, waited=waited, timed_out=timed_out)
+
+        if not run_options.wait:
+            return result(state, waited=False)
+
+        target = ecs.log_target(container_definition, state.task_id)
+        tail = None
+        if target is None:
+            callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
+                              "output is not shown")
+        else:
+            tail = ecs.LogTail(_logs_client(client_options, target.region or rendered.region, aws.sandbox), target)
+        follow = dict(container=container, tail=tail, poll_interval=poll, settle=0.0 if aws.sandbox else poll,
+                      on_status=callbacks.status, on_lines=callbacks.lines,
+                      on_warning=lambda text: callbacks.message("warning", text))
+        try:
+            final, timed_out = ecs.follow_task(client, settings.cluster, state.arn, timeout=run_options.timeout,
+                                               known_status=state.last_status, **follow)
+        except KeyboardInterrupt:
+            reason = "ecsflow run: interrupted (Ctrl-C)"
+            callbacks.message("warning", f"interrupted: asking ECS to stop task {state.task_id}")
+            ecs.stop_task(client, settings.cluster, state.arn, reason)
+            callbacks.message("note", f"task {state.task_id} was asked to stop ({reason})")
+            raise
+        if not timed_out:
+            return result(final)
+
+        reason = f"ecsflow run: --timeout of {run_options.timeout:g} s reached"
+        callbacks.message("warning", f"--timeout of {run_options.timeout:g} s reached: stopping task "
+                          f"{state.task_id}")
+        ecs.stop_task(client, settings.cluster, state.arn, reason)
+        grace = float(container_definition.get("stopTimeout") or 30)
+        if not ecs.wait_stopped(client, settings.cluster, state.arn, delay=poll, max_wait=grace + 30):
+            callbacks.message("warning", f"task {state.task_id} has not stopped yet; ECS stops it on its own")
+        final, _ = ecs.follow_task(client, settings.cluster, state.arn, timeout=0, known_status=final.last_status,
+                                   **follow)
+        return result(final, timed_out=True)

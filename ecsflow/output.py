@@ -238,3 +238,53 @@ class progress:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ecsflow run
+
+
+def print_run_status(state, *, no_color: bool = False) -> None:
+    """A task status change, on stderr: `task 1a2b3c4d: RUNNING`."""
+    from rich.markup import escape
+
+    style = {"STOPPED": "bold", "RUNNING": "green"}.get(state.last_status, "cyan")
+    _stderr_console(no_color).print(f"[dim]task {escape(state.task_id)}:[/] [{style}]{escape(state.last_status)}[/]",
+                                    soft_wrap=True)
+
+
+def write_log_lines(lines: list[str], *, to_stderr: bool = False) -> None:
+    """The container's log lines, verbatim (no markup, no colour): stdout, or stderr when stdout carries JSON."""
+    stream = sys.stderr if to_stderr else sys.stdout
+    stream.write("".join(line + "\n" for line in lines))
+    stream.flush()
+
+
+def write_run_result(result, fmt: str, *, no_color: bool = False) -> None:
+    """The end of `ecsflow run`: the documented JSON on stdout, or (text) one line on stderr; with --no-wait
+    the text form prints the task ARN on stdout."""
+    if fmt == "json":
+        write_document(result.to_json())
+        return
+    from rich.markup import escape
+
+    console = _stderr_console(no_color)
+    task_id = result.task_arn.rsplit("/", 1)[-1]
+    if not result.waited:
+        sys.stdout.write(result.task_arn + "\n")
+        sys.stdout.flush()
+        console.print(f"[dim]task {escape(task_id)}:[/] started ({escape(result.status)}); not waiting for it",
+                      soft_wrap=True)
+        return
+    # "Essential container in task exited" says nothing the exit code does not.
+    plain = result.stopped_reason and result.stopped_reason != "Essential container in task exited"
+    reason = f" ({escape(result.stopped_reason)})" if plain else ""
+    if result.timed_out:
+        console.print(f"[red]task {escape(task_id)} timed out[/]: {escape(result.status)}{reason}; exit 124",
+                      soft_wrap=True)
+    elif result.exit_code is None:
+        console.print(f"[bold red]task {escape(task_id)} stopped without an exit code[/]{reason}", soft_wrap=True)
+    else:
+        style = "green" if result.exit_code == 0 else "bold red"
+        console.print(f"[{style}]task {escape(task_id)} exited with code {result.exit_code}[/]{reason}",
+                      soft_wrap=True)

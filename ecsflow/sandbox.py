@@ -21,6 +21,10 @@ filled with a placeholder revision that is deregistered again, so the later numb
 end, each ACTIVE revision moto holds that is not on disk yet is described and appended to its family's file;
 its request is the described definition cut down to RegisterTaskDefinition's input members (botocore's model),
 so replaying it gives moto the very same definition. Delete the folder to start from an empty ECS.
+
+RunTask works in the sandbox: ``ecsflow.local_runner`` runs the task's command as a process on this machine
+(no Docker, the image is not pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
+with the process's exit code. Subnets and security groups are taken as given, not checked.
 """
 
 from __future__ import annotations
@@ -60,9 +64,15 @@ _PLACEHOLDER_CONTAINER = {"name": "placeholder", "image": "placeholder", "memory
 
 
 @contextmanager
-def sandbox_session(state_dir: Path, region: str = DEFAULT_REGION) -> Iterator[AwsOptions]:
+def sandbox_session(
+    state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None
+) -> Iterator[AwsOptions]:
     """Open the sandbox: yields the ``AwsOptions`` to make clients with. Saves new registrations on exit,
-    also when the body raised (what was registered is registered; re-running converges)."""
+    also when the body raised (what was registered is registered; re-running converges).
+
+    Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
+    None: the current folder), through ``ecsflow.local_runner``; any still running when the session closes
+    is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -70,9 +80,10 @@ def sandbox_session(state_dir: Path, region: str = DEFAULT_REGION) -> Iterator[A
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'moto>=5' (or install ecsflow with its sandbox dependencies)") from exc
+    from ecsflow.local_runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
-    with _sandbox_environment(region), mock_aws():
+    with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
         options = AwsOptions(region=region, profile=None, endpoint_url=None)
         client = make_ecs_client(options)
         stored = _load(state_dir)

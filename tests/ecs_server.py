@@ -13,6 +13,19 @@ The proxy is what boto3 talks to (``endpoint.url``). It
 moto keeps its state in the process, so ``reset()`` (moto's ``POST /moto-api/reset``) gives each test a
 clean ECS. ``EcsEndpoint`` is used as ``with EcsEndpoint(latency=0.02) as endpoint: ...``.
 
+Tasks that run: ``EcsEndpoint(run_tasks=True, workdir=..., environment=...)`` activates ecsflow's local task
+runner (``ecsflow.local_runner.LocalTaskRunner``, the one ``--sandbox`` uses) for the server's moto, which
+runs in this process: RunTask's tasks go PROVISIONING -> PENDING -> RUNNING -> STOPPED, their command runs as
+a local process in ``workdir`` (``python`` is this interpreter), its output lines are CloudWatch Logs events
+in the awslogs stream ``PREFIX/CONTAINER/TASK_ID``, and the container gets the exit code; StopTask kills it.
+``endpoint.runner`` is the runner (``.workdir`` and ``.environment`` may change between tests, ``.runs``
+records what ran, ``.wait_idle()`` waits for running tasks); ``reset()`` also stops running tasks. The same
+endpoint serves ECS, CloudWatch Logs and EC2 (point every client at ``endpoint.url``). ``create_cluster()``
+and ``network()`` make what RunTask needs; subnets are only checked with ``check_network=True``.
+
+``respond(action, answer)`` answers chosen calls with a canned 200 answer instead of moto's, e.g. a RunTask
+answer with ``failures`` and no task, which moto never gives.
+
 ``RemoteEndpoint`` runs the same endpoint in a child process (``python tests/ecs_server.py --latency 0.02``),
 so that the server's Python work does not compete with the client's for one GIL: the benchmarks use it.
 """
@@ -32,9 +45,12 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import moto.backends
 from moto.server import ThreadedMotoServer
+
+from ecsflow.local_runner import LocalTaskRunner
 
 # moto's server logs every request through werkzeug's logger; tests and benchmarks have no use for that.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -68,12 +84,36 @@ class Fault:
         return self.family is None or self.family in (body.get("family"), body.get("taskDefinition"))
 
 
+@dataclass
+class Canned:
+    """Answer calls of ``action`` with HTTP 200 and ``answer`` (JSON), ``times`` times or always."""
+
+    action: str
+    answer: dict
+    times: int | None = None
+    hits: int = 0
+
+
 class EcsEndpoint:
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        run_tasks: bool = False,
+        workdir: str | Path | None = None,
+        environment: dict[str, str] | None = None,
+        check_network: bool = False,
+        region: str = "us-east-1",
+    ) -> None:
         self.latency = latency
+        self.region = region
         self.calls: Counter[str] = Counter()
         self.max_in_flight = 0
         self.faults: list[Fault] = []
+        self.canned: list[Canned] = []
+        self.runner: LocalTaskRunner | None = (
+            LocalTaskRunner(workdir, environment=environment, check_network=check_network) if run_tasks else None
+        )
         self._in_flight = 0
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -83,6 +123,8 @@ class EcsEndpoint:
     # -- life cycle ---------------------------------------------------------------------------------------
 
     def start(self) -> EcsEndpoint:
+        if self.runner is not None:
+            self.runner.start()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         self._proxy = _Server(("127.0.0.1", 0), _handler(self))
@@ -98,6 +140,8 @@ class EcsEndpoint:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.runner is not None:
+            self.runner.stop()
 
     def __enter__(self) -> EcsEndpoint:
         return self.start()
@@ -119,11 +163,14 @@ class EcsEndpoint:
     # -- state --------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Empty moto's ECS, forget faults and counts."""
+        """Empty moto's ECS, forget faults, canned answers and counts; stop the tasks still running."""
+        if self.runner is not None:
+            self.runner.stop_all("endpoint reset")
         host, port = self.moto_address
         urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
         self.reset_counts()
         self.faults.clear()
+        self.canned.clear()
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -135,6 +182,31 @@ class EcsEndpoint:
         fault = Fault(action, code, message, status, times, family)
         self.faults.append(fault)
         return fault
+
+    def respond(self, action: str, answer: dict, *, times: int | None = None) -> Canned:
+        canned = Canned(action, answer, times)
+        self.canned.append(canned)
+        return canned
+
+    # -- clients and resources ----------------------------------------------------------------------------
+
+    def client(self, service: str):
+        """A boto3 client for ``service`` (ecs, logs, ec2) on this endpoint, with fake credentials."""
+        import boto3
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.url,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def create_cluster(self, name: str = "default") -> str:
+        return self.client("ecs").create_cluster(clusterName=name)["cluster"]["clusterArn"]
+
+    def network(self) -> tuple[str, str]:
+        """A VPC with one subnet and one security group in moto's EC2: ``(subnet id, security group id)``."""
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="jobs", Description="jobs", VpcId=vpc)["GroupId"]
+        return subnet, group
 
     # -- one call -----------------------------------------------------------------------------------------
 
@@ -154,6 +226,9 @@ class EcsEndpoint:
             if fault is not None:
                 payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
                 return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, payload
+            canned = self._canned_for(action)
+            if canned is not None:
+                return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(canned.answer).encode()
             return self._forward(method, path, headers, body)
         finally:
             with self._lock:
@@ -183,6 +258,14 @@ class EcsEndpoint:
                 if fault.matches(action, parsed if isinstance(parsed, dict) else {}):
                     fault.hits += 1
                     return fault
+        return None
+
+    def _canned_for(self, action: str) -> Canned | None:
+        with self._lock:
+            for canned in self.canned:
+                if canned.action == action and (canned.times is None or canned.hits < canned.times):
+                    canned.hits += 1
+                    return canned
         return None
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:

@@ -1,0 +1,71 @@
+"""`ecsflow gen-dag` as a user runs it: files written, left alone when unchanged, protected when edited,
+--force, --pin against the sandbox, --dag-id and --schedule. (Loading in Airflow: test_airflow_dagbag.py.)"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecsflow.cli import app
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "etl"
+
+
+@pytest.fixture
+def project(tmp_path):
+    target = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
+    return target
+
+
+def gen(project, out, *args):
+    return CliRunner().invoke(app, ["gen-dag", "-f", str(project / "docker-compose.yml"), "--out", str(out), *args])
+
+
+def test_writes_the_dag_and_pools_then_leaves_them_alone(project, tmp_path):
+    out = tmp_path / "dags"
+    first = gen(project, out)
+    assert first.exit_code == 0, first.stderr
+    source = (out / "etl.py").read_text()
+    assert "EcsRunTaskOperator" in source
+    assert "extract >> transform" in source and "transform >> load" in source
+    compile(source, "etl.py", "exec")
+    assert json.loads((out / "etl.pools.json").read_text())["warehouse"]["slots"] == 2
+    assert "created" in first.stderr
+    second = gen(project, out)
+    assert second.exit_code == 0 and "unchanged" in second.stderr
+    assert (out / "etl.py").read_text() == source
+
+
+def test_refuses_to_overwrite_an_edited_file_unless_forced(project, tmp_path):
+    out = tmp_path / "dags"
+    assert gen(project, out).exit_code == 0
+    edited = (out / "etl.py").read_text() + "\n# my local tweak\n"
+    (out / "etl.py").write_text(edited)
+    refused = gen(project, out)
+    assert refused.exit_code == 1 and "--force" in refused.stderr
+    assert (out / "etl.py").read_text() == edited
+    forced = gen(project, out, "--force")
+    assert forced.exit_code == 0 and "my local tweak" not in (out / "etl.py").read_text()
+
+
+def test_dag_id_and_schedule(project, tmp_path):
+    out = tmp_path / "dags"
+    result = gen(project, out, "--dag-id", "nightly_orders", "--schedule", "0 3 * * *")
+    assert result.exit_code == 0, result.stderr
+    source = (out / "nightly_orders.py").read_text()
+    assert "'nightly_orders'" in source or '"nightly_orders"' in source
+    assert "0 3 * * *" in source
+
+
+def test_pin_uses_the_registered_revision(project, tmp_path, monkeypatch):
+    monkeypatch.chdir(project)
+    out = tmp_path / "dags"
+    unsynced = gen(project, out, "--pin", "--sandbox")
+    assert unsynced.exit_code == 1 and "ecsflow sync" in unsynced.stderr
+    assert CliRunner().invoke(app, ["sync", "--sandbox"]).exit_code == 0
+    pinned = gen(project, out, "--pin", "--sandbox")
+    assert pinned.exit_code == 0, pinned.stderr
+    assert "task-definition/etl-transform:1" in (out / "etl.py").read_text()

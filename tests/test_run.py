@@ -1,0 +1,451 @@
+"""`ecsflow run` end to end through the CLI, against moto's ThreadedMotoServer behind the counting proxy
+(tests/ecs_server.py) with ecsflow's local task runner active: tasks reach STOPPED with the exit code of a real
+local process, and its output lines are CloudWatch Logs events. One test runs the ETL example in --sandbox."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from ecs_server import EcsEndpoint, dummy_credentials_env
+from typer.testing import CliRunner
+
+from ecsflow import operations
+from ecsflow.cli import app
+from ecsflow.ecs import LogTail, LogTarget
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "etl"
+
+COMPOSE = """\
+name: jobs
+x-ecsflow:
+  region: us-east-1
+  cluster: jobs
+  execution_role: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+  subnets: [subnet-0a1b2c3d4e5f60001]
+  security_groups: [sg-0123456789abcdef0]
+services:
+  job:
+    image: example/job:1.0
+    command: ["python", "job.py"]
+    environment:
+      FROM_DEFINITION: "yes"
+    x-ecsflow:
+      runtime_env: [GREETING]
+"""
+
+# What the container runs: behaviour chosen with -e, so each test needs no file of its own.
+JOB = """\
+import os, sys, time
+for i in range(1, int(os.environ.get("JOB_LINES", "0")) + 1):
+    print(f"line {i}", flush=True)
+    time.sleep(float(os.environ.get("JOB_PAUSE", "0")))
+for name in filter(None, os.environ.get("JOB_SHOW", "").split(",")):
+    print(f"{name}={os.environ.get(name, '<unset>')}", flush=True)
+time.sleep(float(os.environ.get("JOB_SLEEP", "0")))
+sys.exit(int(os.environ.get("JOB_EXIT", "0")))
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with EcsEndpoint(run_tasks=True) as running:
+        yield running
+
+
+@pytest.fixture
+def project(tmp_path):
+    target = tmp_path / "jobs"
+    target.mkdir()
+    (target / "docker-compose.yml").write_text(COMPOSE)
+    (target / "job.py").write_text(JOB)
+    return target
+
+
+@pytest.fixture
+def ecs(endpoint, project):
+    endpoint.reset()
+    endpoint.runner.workdir = project
+    endpoint.create_cluster("jobs")
+    endpoint.reset_counts()
+    yield endpoint
+    endpoint.runner.check_network = False
+
+
+def run(ecs, project, *args, env=None, service="job"):
+    command = ["run", service, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
+               "--poll-interval", "0.02", *args]
+    return CliRunner().invoke(app, command, env={**dummy_credentials_env(), **(env or {})})
+
+
+def edit(project, old, new):
+    path = project / "docker-compose.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def describe(ecs, arn):
+    return ecs.client("ecs").describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]
+
+
+def only_task(ecs):
+    [arn] = ecs.client("ecs").list_tasks(cluster="jobs")["taskArns"]
+    return describe(ecs, arn)
+
+
+# --- exit codes and logs ---------------------------------------------------------------------------------
+
+
+def test_success_streams_logs_and_exits_0(ecs, project):
+    result = run(ecs, project, "-e", "JOB_LINES=3", "-e", "GREETING=hi")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "line 1\nline 2\nline 3\n"  # stdout holds the container's output, nothing else
+    assert "registered jobs-job:1 (new)" in result.stderr
+    for status in ("PROVISIONING", "RUNNING", "STOPPED"):
+        assert f": {status}" in result.stderr
+    assert "exited with code 0" in result.stderr
+    task = only_task(ecs)
+    assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
+    assert task["stoppedReason"] == "Essential container in task exited"
+    assert task["launchType"] == "FARGATE" and task["startedBy"] == "ecsflow-run"
+    [local] = ecs.runner.runs  # what the runner ran: the definition's command, in the project's folder
+    assert local.argv[1:] == ["job.py"] and local.cwd == str(project)
+
+
+@pytest.mark.parametrize("code", [1, 3, 42])
+def test_the_containers_exit_code_is_the_exit_code(ecs, project, code):
+    result = run(ecs, project, "-e", f"JOB_EXIT={code}", "-e", "GREETING=hi")
+    assert result.exit_code == code, result.stderr
+    assert f"exited with code {code}" in result.stderr
+
+
+def test_fifty_lines_arrive_in_order_without_duplicates(ecs, project):
+    result = run(ecs, project, "-e", "JOB_LINES=50", "-e", "JOB_PAUSE=0.004", "-e", "GREETING=hi")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [f"line {i}" for i in range(1, 51)]
+    assert ecs.calls["GetLogEvents"] >= 3  # read while the task ran, not only at the end
+    assert ecs.calls["DescribeTasks"] >= 3
+
+
+def test_log_tail_pages_by_forward_token(ecs):
+    logs = ecs.client("logs")
+    logs.create_log_group(logGroupName="/g")
+    logs.create_log_stream(logGroupName="/g", logStreamName="s")
+    tail = LogTail(logs, LogTarget("/g", "s"), limit=7)
+    assert LogTail(logs, LogTarget("/g", "missing")).read() == []  # not created yet: nothing, no error
+    assert tail.read() == []
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/g", logStreamName="s",
+                        logEvents=[{"timestamp": now, "message": f"m{i}"} for i in range(20)])
+    assert tail.read() == [f"m{i}" for i in range(20)]  # three pages of at most 7
+    assert tail.read() == []
+    logs.put_log_events(logGroupName="/g", logStreamName="s",
+                        logEvents=[{"timestamp": now + 1, "message": "late"}])
+    assert tail.read() == ["late"]
+
+
+# --- overrides -------------------------------------------------------------------------------------------
+
+
+def test_env_values_reach_the_process_and_only_them(ecs, project):
+    result = run(ecs, project, "-e", "GREETING=hello world", "-e", "FROM_SHELL",
+                 "-e", "JOB_SHOW=GREETING,FROM_DEFINITION,FROM_SHELL,HOST_ONLY,AWS_EXECUTION_ENV",
+                 env={"FROM_SHELL": "shell value", "HOST_ONLY": "not for the container"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "GREETING=hello world", "FROM_DEFINITION=yes", "FROM_SHELL=shell value", "HOST_ONLY=<unset>",
+        "AWS_EXECUTION_ENV=AWS_ECS_FARGATE",
+    ]
+    [override] = only_task(ecs)["overrides"]["containerOverrides"]
+    assert override["name"] == "job"
+    assert {"name": "GREETING", "value": "hello world"} in override["environment"]
+
+
+def test_missing_runtime_env_is_a_warning(ecs, project):
+    result = run(ecs, project)
+    assert result.exit_code == 0
+    assert "expects GREETING at run time" in result.stderr and "-e GREETING=..." in result.stderr
+
+
+def test_bad_env_values_are_refused_before_any_call(ecs, project):
+    for value in ("=x", "NO SPACE=1", "UNSET_IN_SHELL"):
+        result = run(ecs, project, "-e", value)
+        assert result.exit_code == 1 and "-e" in result.stderr, result.stderr
+    assert sum(ecs.calls.values()) == 0
+
+
+def test_command_after_double_dash_replaces_the_command(ecs, project):
+    result = run(ecs, project, "-e", "GREETING=hi", "--", "python", "-c", "print('override ran'); raise SystemExit(5)")
+    assert result.exit_code == 5, result.stderr
+    assert result.stdout == "override ran\n"
+    [override] = only_task(ecs)["overrides"]["containerOverrides"]
+    assert override["command"] == ["python", "-c", "print('override ran'); raise SystemExit(5)"]
+
+
+def test_size_override_is_validated_then_sent(ecs, project):
+    bad = run(ecs, project, "--cpu", "1024", "--memory", "3000")
+    assert bad.exit_code == 1
+    assert "--memory 3000 MiB is not valid with --cpu 1024" in bad.stderr
+    assert "2048, 3072, 4096, 5120, 6144, 7168, 8192" in bad.stderr
+    assert "--cpu 300" in run(ecs, project, "--cpu", "300").stderr
+    only_cpu = run(ecs, project, "--cpu", "2048")  # the definition's 512 MiB is not valid with 2048
+    assert only_cpu.exit_code == 1 and "add --memory" in only_cpu.stderr
+    assert sum(ecs.calls.values()) == 0  # all refused before the first call
+
+    good = run(ecs, project, "-e", "GREETING=hi", "--cpu", "1024", "--memory", "3072")
+    assert good.exit_code == 0, good.stderr
+    task = only_task(ecs)
+    assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("1024", "3072")
+    assert (task["cpu"], task["memory"]) == ("1024", "3072")
+
+
+# --- the ways a run ends badly ---------------------------------------------------------------------------
+
+
+def test_timeout_stops_the_task_and_exits_124(ecs, project):
+    started = time.monotonic()
+    result = run(ecs, project, "-e", "JOB_SLEEP=30", "-e", "JOB_LINES=1", "--timeout", "0.5")
+    assert result.exit_code == 124, result.stderr
+    assert time.monotonic() - started < 10
+    assert result.stdout == "line 1\n"
+    assert "--timeout of 0.5 s reached: stopping task" in result.stderr
+    task = only_task(ecs)
+    assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "UserInitiated"
+    assert "timeout" in task["stoppedReason"]
+    assert task["containers"][0]["exitCode"] == 143  # SIGTERM, as Docker reports it
+    assert ecs.calls["StopTask"] == 1
+
+
+def test_timeout_json_reports_the_stop(ecs, project):
+    result = run(ecs, project, "-e", "JOB_SLEEP=30", "--timeout", "0.3", "--format", "json")
+    assert result.exit_code == 124
+    document = json.loads(result.stdout)
+    assert document["status"] == "STOPPED" and "timeout" in document["stopped_reason"]
+
+
+def test_command_not_found_exits_1_with_the_reason(ecs, project):
+    result = run(ecs, project, "-e", "GREETING=hi", "--", "no-such-command-ecsflow", "--flag")
+    assert result.exit_code == 1
+    assert "stopped without an exit code" in result.stderr
+    assert 'CannotStartContainerError: exec: "no-such-command-ecsflow": executable file not found' in result.stderr
+    task = only_task(ecs)
+    assert task["stopCode"] == "TaskFailedToStart" and "exitCode" not in task["containers"][0]
+
+
+def test_run_task_failures_answer_is_a_clear_error(ecs, project):
+    ecs.respond("RunTask", {"tasks": [], "failures": [
+        {"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs", "reason": "RESOURCE:MEMORY",
+         "detail": "no Fargate capacity"}]})
+    result = run(ecs, project, "-e", "GREETING=hi")
+    assert result.exit_code == 1
+    assert "ECS could not start" in result.stderr and "RESOURCE:MEMORY (no Fargate capacity)" in result.stderr
+    assert "capacity" in result.stderr.split("hint:", 1)[1]
+    assert "Traceback" not in result.stderr
+
+
+def test_run_task_error_is_a_clear_error(ecs, project):
+    ecs.fail("RunTask", "InvalidParameterException", "Error retrieving subnet information for [subnet-bad]")
+    result = run(ecs, project)
+    assert result.exit_code == 1
+    assert "RunTask: InvalidParameterException: Error retrieving subnet information" in result.stderr
+    assert "network settings" in result.stderr
+
+
+def test_unknown_subnet_when_the_network_is_checked(ecs, project):
+    ecs.runner.check_network = True
+    result = run(ecs, project)
+    assert result.exit_code == 1 and "subnet-0a1b2c3d4e5f60001" in result.stderr
+
+    subnet, group = ecs.network()
+    result = run(ecs, project, "-e", "GREETING=hi", "--subnet", subnet, "--security-group", group)
+    assert result.exit_code == 0, result.stderr
+    task = only_task(ecs)  # the first run failed: one task
+    assert {"name": "subnetId", "value": subnet} in task["attachments"][0]["details"]
+
+
+def test_no_subnets_is_an_error_before_any_call(ecs, project):
+    edit(project, "  subnets: [subnet-0a1b2c3d4e5f60001]\n", "")
+    result = run(ecs, project)
+    assert result.exit_code == 1
+    assert "no subnets" in result.stderr and "--subnet" in result.stderr
+    assert sum(ecs.calls.values()) == 0
+
+
+def test_missing_cluster_is_an_error_before_registering(ecs, project):
+    result = run(ecs, project, "--cluster", "nope")
+    assert result.exit_code == 1
+    assert "cluster 'nope' does not exist" in result.stderr
+    assert ecs.calls["RegisterTaskDefinition"] == 0 and ecs.calls["RunTask"] == 0
+
+
+def test_ctrl_c_stops_the_task_and_exits_130(ecs, project, monkeypatch):
+    from ecsflow import output
+
+    def interrupt(lines, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output, "write_log_lines", interrupt)
+    result = run(ecs, project, "-e", "JOB_LINES=1", "-e", "JOB_SLEEP=30")
+    assert result.exit_code == 130
+    assert "interrupted: asking ECS to stop task" in result.stderr
+    assert ecs.runner.wait_idle(timeout=5)
+    task = only_task(ecs)
+    assert task["lastStatus"] == "STOPPED" and "interrupted" in task["stoppedReason"]
+
+
+# --- what is registered, what is printed -----------------------------------------------------------------
+
+
+def test_the_family_is_made_current_first(ecs, project):
+    assert run(ecs, project, "-e", "GREETING=hi").exit_code == 0
+    again = run(ecs, project, "-e", "GREETING=hi")
+    assert "jobs-job:1 is current" in again.stderr
+    assert ecs.calls["RegisterTaskDefinition"] == 1
+    edit(project, "example/job:1.0", "example/job:1.1")
+    changed = run(ecs, project, "-e", "GREETING=hi")
+    assert "registered jobs-job:2 (changed)" in changed.stderr
+    assert only_task_count(ecs) == 3
+    assert describe(ecs, ecs.runner.runs[-1].task_arn)["taskDefinitionArn"].endswith(":task-definition/jobs-job:2")
+
+
+def only_task_count(ecs):
+    return len(ecs.client("ecs").list_tasks(cluster="jobs")["taskArns"])
+
+
+def test_json_output_shape(ecs, project):
+    result = run(ecs, project, "-e", "JOB_LINES=2", "-e", "JOB_EXIT=7", "-e", "GREETING=hi", "--format", "json")
+    assert result.exit_code == 7
+    document = json.loads(result.stdout)  # stdout is the document only: the logs went to stderr
+    assert document == {
+        "task_arn": document["task_arn"], "family": "jobs-job", "revision": 1, "status": "STOPPED",
+        "exit_code": 7, "stopped_reason": "Essential container in task exited",
+    }
+    assert document["task_arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task/jobs/")
+    assert "line 1\nline 2\n" in result.stderr
+
+
+def test_no_wait_returns_at_once_with_the_task_arn(ecs, project):
+    started = time.monotonic()
+    result = run(ecs, project, "-e", "JOB_SLEEP=20", "--no-wait")
+    assert result.exit_code == 0, result.stderr
+    assert time.monotonic() - started < 5
+    arn = result.stdout.strip()
+    assert arn.startswith("arn:aws:ecs:") and describe(ecs, arn)["lastStatus"] != "STOPPED"
+    assert ecs.calls["GetLogEvents"] == 0
+
+    as_json = run(ecs, project, "-e", "JOB_SLEEP=20", "--no-wait", "--format", "json")
+    document = json.loads(as_json.stdout)
+    assert document["exit_code"] is None and document["stopped_reason"] is None
+    assert document["status"] in ("PROVISIONING", "PENDING", "RUNNING")
+
+
+def test_secrets_are_not_resolved_and_the_log_says_so(ecs, project):
+    secret = "arn:aws:ssm:us-east-1:123456789012:parameter/jobs/token"
+    edit(project, "      runtime_env: [GREETING]\n",
+         f"      runtime_env: [GREETING]\n      secrets:\n        API_TOKEN: {secret}\n")
+    result = run(ecs, project, "-e", "GREETING=hi", "-e", "JOB_SHOW=API_TOKEN")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[ecsflow local runner] secrets are not resolved here; not set: API_TOKEN", "API_TOKEN=<unset>"]
+
+
+def test_operations_run_stops_the_task_on_keyboard_interrupt(ecs, project):
+    def lines(_lines):
+        raise KeyboardInterrupt
+
+    options = operations.ProjectOptions(files=(project / "docker-compose.yml",))
+    aws = operations.AwsFlags(endpoint_url=ecs.url)
+    run_options = operations.RunOptions(service="job", environment=("JOB_LINES=1", "JOB_SLEEP=30", "GREETING=x"),
+                                        poll_interval=0.02)
+    messages = []
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in dummy_credentials_env().items():
+            patch.setenv(key, value)
+        with pytest.raises(KeyboardInterrupt):
+            operations.run(options, aws, run_options,
+                           operations.RunCallbacks(message=lambda kind, text: messages.append(text), lines=lines))
+    assert any("asked to stop" in m for m in messages)
+    assert ecs.runner.wait_idle(timeout=5)
+    assert only_task(ecs)["stopCode"] == "UserInitiated"
+
+
+# --- the sandbox: the README's example -------------------------------------------------------------------
+
+
+def test_sandbox_runs_the_example_transform(tmp_path, monkeypatch):
+    target = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
+    monkeypatch.chdir(target)
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "transform", "-f", "docker-compose.yml", "--sandbox",
+                                 "-e", "RUN_DATE=2026-01-01"])
+    assert result.exit_code == 0, result.stderr
+    assert "RUN_DATE 2026-01-01: reading s3://acme-raw/orders/2026-01-01/" in result.stdout
+    assert "spark driver memory 6g" in result.stdout  # the definition's environment
+    assert "runs on this machine" in result.stderr and "registered etl-transform:1 (new)" in result.stderr
+    assert (target / ".ecsflow" / "sandbox" / "etl-transform.json").is_file()
+
+    bad = runner.invoke(app, ["run", "transform", "--sandbox", "--format", "json", "-e", "RUN_DATE=someday"])
+    assert bad.exit_code == 2
+    assert json.loads(bad.stdout)["revision"] == 1  # the same revision: nothing changed
+    assert "RUN_DATE 'someday' is not a date" in bad.stderr
+
+    no_wait = runner.invoke(app, ["run", "transform", "--sandbox", "--no-wait"])
+    assert no_wait.exit_code == 1 and "--no-wait cannot be used with --sandbox" in no_wait.stderr
+
+
+def test_example_readme_mentions_the_run_command():
+    text = (EXAMPLE / "README.md").read_text()
+    assert "ecsflow run transform" in text and "--sandbox" in text
+
+
+def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "etl.extract", "--source", "orders", "--to", "s3://x/"],
+                          cwd=EXAMPLE, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "reading orders" in done.stdout
+    assert done.stderr == ""
+
+
+# --- pure pieces -----------------------------------------------------------------------------------------
+
+
+def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
+    from ecsflow.ecs import follow_task
+
+    answers = [
+        {"tasks": [], "failures": [{"arn": "t", "reason": "MISSING"}]},
+        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "RUNNING", "containers": []}]},
+        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "STOPPED",
+                    "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+                    "containers": [{"name": "other", "exitCode": 9}, {"name": "job", "exitCode": 4}]}]},
+    ]
+
+    class Client:
+        def describe_tasks(self, cluster, tasks):
+            return answers.pop(0)
+
+    seen, sleeps = [], []
+    state, timed_out = follow_task(Client(), "c", "arn:aws:ecs:r:1:task/c/t", container="job", poll_interval=2,
+                                   known_status="PROVISIONING", on_status=lambda s: seen.append(s.last_status),
+                                   sleep=sleeps.append, clock=lambda: 0.0)
+    assert (state.exit_code, timed_out, seen) == (4, False, ["RUNNING", "STOPPED"])
+    assert sleeps == [2, 2]
+
+
+def test_run_size_fills_in_the_definitions_half():
+    assert operations.run_size(None, None, 256, 512) is None
+    assert operations.run_size(512, None, 256, 1024) == (512, 1024)
+    assert operations.run_size(None, 2048, 256, 512) == (256, 2048)
+    with pytest.raises(Exception, match="not valid with the task definition's cpu 256"):
+        operations.run_size(None, 4096, 256, 512)
+
+
+def test_parse_environment():
+    assert operations.parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
+        "A": "2", "B": "x=y", "C": "", "D": "from shell"}
