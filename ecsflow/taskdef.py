@@ -34,6 +34,8 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 DEFAULT_SIZE = (256, 512)
+# PortMapping.appProtocol values in the ECS API.
+APP_PROTOCOLS = ("http", "http2", "grpc")
 
 # ECS HealthCheck limits, in seconds (retries: a count). Source: the ECS API reference, HealthCheck
 # (https://docs.aws.amazon.com/sdk-for-python/v4/reference/clients/ecs/dictionaries/HealthCheckDict/).
@@ -580,9 +582,14 @@ class _Builder:
                     key="environment",
                     hint="remove it from environment / env_file: on ECS the secret supplies it",
                 )
+            if name in self.x.get("runtime_env", ()):
+                # Given at run time (DAG params, `run -e`). A value the shell happens to hold now must not
+                # reach the definition: it would make a new revision whenever the shell differs.
+                if value is not None:
+                    self.note(f"environment variable {name} is in x-ecsflow.runtime_env: its local value is not "
+                              "put in the task definition (it is given when the task runs)")
+                continue
             if value is None:
-                if name in self.x.get("runtime_env", ()):
-                    continue  # given at run time (DAG params, `run -e`), so no value now is expected
                 self.warn(f"environment variable {name} has no value (not in shell or .env) and is dropped")
                 continue
             if value == "":
@@ -634,13 +641,22 @@ class _Builder:
         mappings: list[dict[str, Any]] = []
         seen: set[tuple[int, str]] = set()
 
-        def add(port: int, protocol: str, key: str) -> None:
+        def add(port: int, protocol: str, key: str, name: str | None = None, app_protocol: str | None = None) -> None:
             if protocol not in ("tcp", "udp"):
                 raise self.error(f"port {port}/{protocol}: ECS maps tcp and udp only", key=key)
             if (port, protocol) not in seen:
                 seen.add((port, protocol))
                 # With awsvpc the task has its own address: hostPort must equal containerPort.
-                mappings.append({"containerPort": port, "hostPort": port, "protocol": protocol})
+                mapping: dict[str, Any] = {"containerPort": port, "hostPort": port, "protocol": protocol}
+                # Compose's long syntax `name` / `app_protocol` are ECS's (Service Connect) `name` / `appProtocol`.
+                if name:
+                    mapping["name"] = name
+                if app_protocol:
+                    if app_protocol not in APP_PROTOCOLS:
+                        raise self.error(f"port {port}: app_protocol '{app_protocol}' is not one ECS knows "
+                                         f"({', '.join(APP_PROTOCOLS)})", key=key)
+                    mapping["appProtocol"] = app_protocol
+                mappings.append(mapping)
 
         for port in self.service.ports:
             if port.published is not None and port.published != str(port.target):
@@ -648,7 +664,7 @@ class _Builder:
                     f"published port {port.published} differs from target {port.target}; "
                     f"with awsvpc the task listens on {port.target} itself"
                 )
-            add(port.target, port.protocol, "ports")
+            add(port.target, port.protocol, "ports", port.name, port.app_protocol)
         for entry in self.service.expose:
             match = re.fullmatch(r"(\d+)(?:/(\w+))?", str(entry))
             if not match:

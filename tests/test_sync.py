@@ -217,3 +217,47 @@ def test_sandbox_sync_then_diff(tmp_path, project, monkeypatch):
     assert diff.exit_code == 0 and "No changes" in diff.stdout
     again = runner.invoke(app, ["sync", "--format", "json"], env={"ECSFLOW_SANDBOX": "1"})
     assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged"] * 4
+
+
+REAL_SHAPE = Path(__file__).parent / "fixtures" / "real_shape" / "compose.yaml"
+REAL_ANSWER = Path(__file__).parent / "fixtures" / "ecs" / "console_hiringcandidate_command.json"
+
+
+def test_a_live_definition_in_real_ecs_shape_is_unchanged(ecs):
+    """A real DescribeTaskDefinition answer (defaults filled, empty lists, requiresAttributes, registeredAt...)
+    served for the family a compose file renders: diff sees no change and sync registers nothing."""
+    task_definition = json.loads(REAL_ANSWER.read_text())
+    tags = task_definition.pop("tags")
+    ecs.respond("DescribeTaskDefinition", {"taskDefinition": task_definition, "tags": tags})
+    env = dummy_credentials_env()
+    runner = CliRunner()
+    diff = runner.invoke(app, ["diff", "-f", str(REAL_SHAPE), "--endpoint-url", ecs.url, "--exit-code"], env=env)
+    assert diff.exit_code == 0, diff.stdout + diff.stderr
+    assert "No changes" in diff.stdout
+    sync = runner.invoke(app, ["sync", "-f", str(REAL_SHAPE), "--endpoint-url", ecs.url, "--format", "json"], env=env)
+    assert sync.exit_code == 0, sync.stderr
+    [family] = json.loads(sync.stdout)["families"]
+    assert (family["status"], family["revision"]) == ("unchanged", 22)
+    assert ecs.calls["RegisterTaskDefinition"] == 0
+
+
+def test_a_real_change_against_the_real_shape_is_shown(ecs, tmp_path):
+    task_definition = json.loads(REAL_ANSWER.read_text())
+    tags = task_definition.pop("tags")
+    ecs.respond("DescribeTaskDefinition", {"taskDefinition": task_definition, "tags": tags})
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(REAL_SHAPE.read_text().replace("|| exit 1", "|| exit 2"))
+    diff = CliRunner().invoke(app, ["diff", "-f", str(compose), "--endpoint-url", ecs.url, "--format", "json"],
+                              env=dummy_credentials_env())
+    [family] = json.loads(diff.stdout)["families"]
+    assert family["status"] == "changed"
+    assert [c["path"] for c in family["changes"]] == ["containers[hiringcandidate-command].healthCheck.command"]
+
+
+def test_runtime_env_from_the_shell_does_not_reach_the_definition(ecs, project):
+    """transform lists `- RUN_DATE` (bare) and x-ecsflow.runtime_env: [RUN_DATE]: a RUN_DATE in the shell
+    must not make a new revision."""
+    assert cli(ecs, project, "sync").exit_code == 0
+    ecs.reset_counts()
+    result = cli(ecs, project, "sync", env={"RUN_DATE": "2026-01-01"})
+    assert result.exit_code == 0 and ecs.calls["RegisterTaskDefinition"] == 0

@@ -711,3 +711,17 @@ def test_validator_rejects_a_wrong_type():
     request["containerDefinitions"][0]["stopTimeout"] = "30"
     with pytest.raises(BuildError, match="stopTimeout"):
         validate_request(request)
+
+
+def test_port_name_and_app_protocol_map_to_service_connect_fields():
+    [mapping] = container(svc(ports=(Port(target=80, name="web", app_protocol="http"),)))["portMappings"]
+    assert mapping == {"containerPort": 80, "hostPort": 80, "protocol": "tcp", "name": "web", "appProtocol": "http"}
+    error = build_error(svc(ports=(Port(target=80, app_protocol="ftp"),)))
+    assert "app_protocol 'ftp'" in error.message
+
+
+def test_runtime_env_value_from_the_shell_is_not_put_in_the_definition():
+    result = build(svc(environment={"RUN_DATE": "2026-01-01", "KEEP": "1"}, x_ecsflow={"runtime_env": ["RUN_DATE"]}))
+    names = [e["name"] for e in result.request["containerDefinitions"][0]["environment"]]
+    assert names == ["KEEP"]
+    assert any("RUN_DATE" in note and "runtime_env" in note for note in result.notes)
