@@ -5,9 +5,10 @@ tests skip, unless ECSFLOW_REQUIRE_AIRFLOW=1, when they fail (CI sets it, so a b
 as skipped). Airflow reads its configuration when first imported, so AIRFLOW_HOME (a temporary folder with
 a sqlite database) is set by the session fixture before anything imports `airflow`.
 
-The end-to-end runs use `airflow_support.LocalEcs`: moto's server for ECS, EC2 and CloudWatch Logs, plus an
-agent thread that runs each started task's command on this machine and stops the task with its exit code
-(its docstring lists where moto alone falls short).
+The end-to-end runs use `ecs_server.EcsEndpoint(run_tasks=True, ...)`: moto's ECS, EC2 and CloudWatch Logs
+behind one URL, with ecsflow's local task runner (`ecsflow.local_runner`, the sandbox's), which runs each
+started task's command on this machine, writes its output to the task's awslogs stream and stops the task
+with the command's exit code (its docstring lists where moto alone falls short).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_support import LocalEcs, compose_project, generate
+from airflow_support import REGION, aws_environment, compose_project, generate, register
+from ecs_server import EcsEndpoint
 
 from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project
@@ -262,25 +264,29 @@ def fake_jobs(tmp_path: Path) -> Path:
     return root
 
 
-def run_dag(generated, builds, ecs: LocalEcs, cluster: str, conf: dict | None = None):
+def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None):
     """Write the DAG into the DAGs folder, register its task definitions, import its pools, run dag.test()."""
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert write_dag(generated, dags).ok
-    ecs.register(cluster, builds)
+    register(ecs, cluster, builds)
     run_airflow("pools", "import", str(dags / generated.pools_file_name))
     bag = dag_bag(dags)
     assert bag.import_errors == {}
     dag = bag.dags[generated.dag_id]
     run = dag.test(run_conf=conf)
-    ecs.wait_idle()
-    assert ecs.errors == []
+    assert ecs.runner.wait_idle()
+    assert ecs.runner.errors == []
     return run
 
 
 @pytest.fixture
 def local_ecs(airflow_db, tmp_path, monkeypatch):
-    with LocalEcs(pythonpath=str(fake_jobs(tmp_path))) as ecs:
-        for key, value in ecs.aws_environment().items():
+    """A local ECS whose tasks run: the fake jobs on PYTHONPATH; subnets must exist, as ECS requires."""
+    jobs = fake_jobs(tmp_path)
+    with EcsEndpoint(run_tasks=True, workdir=tmp_path, environment={"PYTHONPATH": str(jobs)},
+                     check_network=True, region=REGION) as ecs:
+        ecs.reset()  # moto's state is per process: start from nothing, as a new endpoint would
+        for key, value in aws_environment(ecs).items():
             monkeypatch.setenv(key, value)
         yield ecs
 
@@ -297,13 +303,13 @@ def test_the_example_runs_to_success(local_ecs, capfd):
 
     assert str(run.state) == "success"
     assert states(run) == {"extract": "success", "transform": "success", "load": "success"}
-    assert [r.family for r in local_ecs.runs] == ["etl-extract", "etl-transform", "etl-load"]
-    extract, transform, load = local_ecs.runs
+    assert [r.family for r in local_ecs.runner.runs] == ["etl-extract", "etl-transform", "etl-load"]
+    extract, transform, load = local_ecs.runner.runs
     assert extract.argv[1:] == ["-m", "etl.extract", "--source", "orders", "--to", "s3://acme-raw/orders/"]
     assert transform.environment["RUN_DATE"] == "2024-06-01"
     assert transform.environment["SPARK_DRIVER_MEMORY"] == "6g"
     assert "RUN_DATE" not in extract.environment
-    assert all(r.exit_code == 0 for r in local_ecs.runs)
+    assert all(r.exit_code == 0 for r in local_ecs.runner.runs)
     # The operator read each container's log stream, named as the task definition's awslogs options say.
     assert load.log_group == "/ecs/etl/load" and load.log_stream.startswith("ecs/load/")
     out = capfd.readouterr().out
@@ -333,7 +339,7 @@ services:
     run = run_dag(generated, builds, local_ecs, "jobs")
     assert str(run.state) == "failed"
     assert states(run) == {"first": "failed", "second": "upstream_failed"}
-    assert [(r.family, r.exit_code) for r in local_ecs.runs] == [("failing-first", 3)]
+    assert [(r.family, r.exit_code) for r in local_ecs.runner.runs] == [("failing-first", 3)]
     out = capfd.readouterr().out
     assert "This task is not in success state" in out
     assert 'job ["one"]' in out  # the container's own log lines, from CloudWatch Logs
@@ -359,7 +365,7 @@ services:
     conf = {name: "conf " + HOSTILE, "RUN_DATE": "{{ ds }}"}
     run = run_dag(generated, builds, local_ecs, "jobs", conf=conf)
     assert str(run.state) == "success", states(run)
-    [job] = local_ecs.runs
+    [job] = local_ecs.runner.runs
     assert job.argv[3:] == [HOSTILE, "{{ ds }}"]
     assert job.environment["FIXED"] == HOSTILE
     assert job.environment[name] == "conf " + HOSTILE
