@@ -118,6 +118,11 @@ def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> It
     from ecsflow.ecs import AwsOptions, make_ecs_client
 
     if aws.sandbox:
+        if aws.endpoint_url:
+            from ecsflow.errors import EcsflowError
+
+            raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
+                               hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
         try:
             from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
         except ImportError as exc:
@@ -416,6 +421,11 @@ def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> 
     from ecsflow.ecs import AwsOptions, make_ecs_client
 
     if aws.sandbox:
+        if aws.endpoint_url:
+            from ecsflow.errors import EcsflowError
+
+            raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
+                               hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
         try:
             from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
         except ImportError as exc:

@@ -261,3 +261,9 @@ def test_runtime_env_from_the_shell_does_not_reach_the_definition(ecs, project):
     ecs.reset_counts()
     result = cli(ecs, project, "sync", env={"RUN_DATE": "2026-01-01"})
     assert result.exit_code == 0 and ecs.calls["RegisterTaskDefinition"] == 0
+
+
+def test_sandbox_and_endpoint_url_exclude_each_other(project):
+    result = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--sandbox",
+                                      "--endpoint-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and "exclude each other" in result.stderr
