@@ -113,29 +113,35 @@ class PlanResult:
 
 
 @contextmanager
-def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
-    """A boto3 ECS client: the sandbox's (moto in this process, state kept next to the compose file) or AWS's."""
-    from ecsflow.ecs import AwsOptions, make_ecs_client
+def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
+    """The AwsOptions for this command: the sandbox's (moto in this process, state kept next to the compose
+    file, tasks run by the local runner in the project's folder) or AWS's usual chain."""
+    from ecsflow.ecs import AwsOptions
+    from ecsflow.errors import EcsflowError
 
-    if aws.sandbox:
-        if aws.endpoint_url:
-            from ecsflow.errors import EcsflowError
-
-            raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
-                               hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
-        try:
-            from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
-        except ImportError as exc:
-            from ecsflow.errors import EcsflowError
-
-            raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
-                               hint="pip install 'ecsflow[sandbox]'") from None
-
-        with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION) as options:
-            yield make_ecs_client(options, aws.concurrency)
+    if not aws.sandbox:
+        yield AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url)
         return
-    options = AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url)
-    yield make_ecs_client(options, aws.concurrency)
+    if aws.endpoint_url:
+        raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
+                           hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
+    try:
+        from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
+    except ImportError as exc:
+        raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
+                           hint="pip install 'ecsflow[sandbox]'") from None
+    with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
+                         task_workdir=project.working_dir) as options:
+        yield options
+
+
+@contextmanager
+def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
+    """A boto3 ECS client on the sandbox or on AWS (see aws_session)."""
+    from ecsflow.ecs import make_ecs_client
+
+    with aws_session(aws, project, region) as options:
+        yield make_ecs_client(options, aws.concurrency)
 
 
 def _plan_with(client: Any, rendered: RenderResult, concurrency: int) -> PlanResult:
@@ -418,27 +424,10 @@ def _render_for_run(options: ProjectOptions, service: str, strict: bool) -> tupl
 @contextmanager
 def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
     """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
-    from ecsflow.ecs import AwsOptions, make_ecs_client
+    from ecsflow.ecs import make_ecs_client
 
-    if aws.sandbox:
-        if aws.endpoint_url:
-            from ecsflow.errors import EcsflowError
-
-            raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
-                               hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
-        try:
-            from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
-        except ImportError as exc:
-            from ecsflow.errors import EcsflowError
-
-            raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
-                               hint="pip install 'ecsflow[sandbox]'") from None
-        with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
-                             task_workdir=project.working_dir) as options:
-            yield make_ecs_client(options, 1), options
-        return
-    options = AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url)
-    yield make_ecs_client(options, 1), options
+    with aws_session(aws, project, region) as options:
+        yield make_ecs_client(options, 1), options
 
 
 def _logs_client(options: Any, region: str | None, sandbox: bool) -> Any:
