@@ -205,12 +205,13 @@ def normalise_service(
         out["entrypoint"] = split_command(service.get("entrypoint"))
         key = "environment"
         out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+        # Compose drops repeated entries of these lists even within one file.
         key = "ports"
         if "ports" in service:
-            out["ports"] = parse_ports(service["ports"])
+            out["ports"] = _unique(parse_ports(service["ports"]))
         key = "expose"
         if "expose" in service:
-            out["expose"] = [_scalar_text(item) for item in service["expose"] or []]
+            out["expose"] = _unique([_scalar_text(item) for item in service["expose"] or []])
         key = "healthcheck"
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
@@ -241,6 +242,14 @@ def normalise_service(
         raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
                            line=_line_of(service, key.split(".")[0])) from None
     return out
+
+
+def _unique(items: list) -> list:
+    result: list = []
+    for item in items:
+        if item not in result:
+            result.append(item)
+    return result
 
 
 def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
