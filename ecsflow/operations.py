@@ -40,9 +40,10 @@ class _Messages:
     warnings: list[str] = field(default_factory=list)
 
 
-def load(options: ProjectOptions, messages: _Messages) -> ComposeProject:
+def load(options: ProjectOptions, messages: _Messages, services: tuple[str, ...] = ()) -> ComposeProject:
+    """The compose project; services named on the command line are enabled whatever their profiles."""
     return load_project(options.files, project_name=options.project_name, env_files=options.env_files,
-                        profiles=options.profiles, warn=messages.warnings.append)
+                        profiles=options.profiles, warn=messages.warnings.append, services=services)
 
 
 def resolve(project: ComposeProject, options: ProjectOptions, environ: Mapping[str, str] | None = None):
@@ -78,7 +79,7 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     from ecsflow.taskdef import build_task_definitions
 
     messages = _Messages()
-    project = load(options, messages)
+    project = load(options, messages, services)
     resolved = resolve(project, options)
     builds = build_task_definitions(project, resolved.settings, list(services) or None, strict=strict,
                                     consul_values=resolved.values, consul_secrets=resolved.secrets,
@@ -402,25 +403,6 @@ def network_configuration(settings: Any) -> dict[str, Any]:
     return {"awsvpcConfiguration": vpc}
 
 
-def _render_for_run(options: ProjectOptions, service: str, strict: bool) -> tuple[RenderResult, Any]:
-    """As `render`, for one service, with the resolved settings too (run needs the cluster and network)."""
-    from ecsflow.taskdef import build_task_definitions
-
-    messages = _Messages()
-    project = load(options, messages)
-    resolved = resolve(project, options)
-    builds = build_task_definitions(project, resolved.settings, [service], strict=strict,
-                                    consul_values=resolved.values, consul_secrets=resolved.secrets)
-    warnings = list(messages.warnings) + list(resolved.warnings)
-    notes: list[str] = []
-    for build in builds:
-        warnings.extend(build.warnings)
-        notes.extend(build.notes)
-    rendered = RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
-                            region=resolved.settings.region)
-    return rendered, resolved.settings
-
-
 @contextmanager
 def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
     """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
@@ -463,7 +445,8 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     if run_options.timeout is not None and run_options.timeout <= 0:
         raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
 
-    rendered, settings = _render_for_run(options, run_options.service, run_options.strict)
+    rendered = render(options, (run_options.service,), run_options.strict)
+    settings = rendered.resolved.settings
     for warning in rendered.warnings:
         callbacks.message("warning", warning)
     build = rendered.builds[0]

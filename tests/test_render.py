@@ -104,3 +104,13 @@ def test_corpus_services_render_or_fail_clearly(case):
             continue
         validate_request(build.request)
         assert build.request["containerDefinitions"][0]["name"]
+
+
+def test_a_service_named_on_the_command_line_is_enabled_whatever_its_profile(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: a\n  backfill:\n    image: b\n    profiles: [batch]\n")
+    everything = json.loads(render("-f", str(tmp_path / "compose.yaml")).stdout)
+    assert [r["containerDefinitions"][0]["name"] for r in everything] == ["app"]
+    named = render("-f", str(tmp_path / "compose.yaml"), "backfill")
+    assert named.exit_code == 0, named.stderr
+    assert [r["containerDefinitions"][0]["name"] for r in json.loads(named.stdout)] == ["backfill"]

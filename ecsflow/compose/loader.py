@@ -79,10 +79,13 @@ def load_project(
     environ: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     warn: Warn | None = None,
+    services: Sequence[str] = (),
 ) -> ComposeProject:
-    """Load compose files into a `ComposeProject`, as `docker compose config` would read them."""
+    """Load compose files into a `ComposeProject`, as `docker compose config` would read them.
+
+    `services` named explicitly are enabled whatever their profiles, as `docker compose up SERVICE` does."""
     config = load_config(files, project_name=project_name, env_files=env_files, profiles=profiles,
-                         environ=environ, cwd=cwd, warn=warn)
+                         environ=environ, cwd=cwd, warn=warn, services=services)
     services = tuple(
         service_from_config(name, svc) for name, svc in config["services"].items()
     )
@@ -105,6 +108,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     warn: Warn | None = None,
+    services: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The normalised project as a mapping shaped like `docker compose config --format json` output
     (with literal `$`, not `$$`), plus `files`, `working_dir` and `environment`."""
@@ -139,10 +143,12 @@ def load_config(
 
     name = _project_name(project_name, environment, merged, working_dir, paths[0])
     enabled = set(profiles) or {p for p in environment.get("COMPOSE_PROFILES", "").split(",") if p}
+    named = set(services)
     services = {}
     for service_name, service in (merged.get("services") or {}).items():
         service_profiles = service.get("profiles") or []
-        if service_profiles and not ("*" in enabled or enabled.intersection(service_profiles)):
+        enabled_here = "*" in enabled or enabled.intersection(service_profiles) or service_name in named
+        if service_profiles and not enabled_here:
             continue
         services[service_name] = service
     _check_dependencies(services, merged.get("services") or {}, paths[0])
