@@ -17,6 +17,16 @@ from ecsflow.settings import resolve_settings
 from ecsflow.taskdef import build_task_definitions
 
 REGION = "eu-west-1"
+# The platform settings every generated-DAG test needs, as a compose file's top-level x-ecsflow block.
+SETTINGS_BLOCK = """\
+x-ecsflow:
+  region: eu-west-1
+  account: "123456789012"
+  cluster: jobs
+  execution_role: arn:aws:iam::123456789012:role/exec
+  subnets: [subnet-0001]
+  security_groups: [sg-0001]
+"""
 
 
 def compose_project(tmp_path: Path, text: str, name: str = "compose.yml", extra: Mapping[str, str] | None = None):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_support import compose_project, generate
+from airflow_support import SETTINGS_BLOCK, compose_project, generate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,16 +42,7 @@ try:  # black is not a dependency; where it is installed, generated sources must
 except ImportError:
     black = None
 
-NETWORK = """\
-name: compose
-x-ecsflow:
-  region: eu-west-1
-  account: "123456789012"
-  cluster: jobs
-  execution_role: arn:aws:iam::123456789012:role/exec
-  subnets: [subnet-0001]
-  security_groups: [sg-0001]
-"""
+NETWORK = "name: compose\n" + SETTINGS_BLOCK
 
 # Everything that has broken generated code somewhere: quotes of both kinds, triple quotes, backslashes
 # (also before a quote and at the end), line breaks of every kind, Jinja syntax, a comment sign, tabs,

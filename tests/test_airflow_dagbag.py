@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_support import REGION, aws_environment, compose_project, generate, register
+from airflow_support import REGION, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
 from ecs_server import EcsEndpoint
 
 from ecsflow.airflow import write_dag
@@ -35,15 +35,7 @@ EXAMPLE = ROOT / "examples" / "etl" / "docker-compose.yml"
 EXAMPLE_DAGS = ROOT / "examples" / "etl" / "dags"
 AIRFLOW_CLI = Path(sys.executable).parent / "airflow"
 
-NETWORK = """\
-x-ecsflow:
-  region: eu-west-1
-  account: "123456789012"
-  cluster: jobs
-  execution_role: arn:aws:iam::123456789012:role/exec
-  subnets: [subnet-0001]
-  security_groups: [sg-0001]
-"""
+NETWORK = SETTINGS_BLOCK
 
 # Quotes, triple quotes, backslashes, line breaks and Jinja syntax, in one value.
 HOSTILE = "it's \"q\" '''t''' \"\"\"t\"\"\" back\\slash\\ {{ dag_run.conf }} {% raw %} {# c #}\nline\r\nend\n"
