@@ -197,15 +197,19 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
     table = Table(box=None, pad_edge=False)
     for column in ("service", "family", "status", "revision", "detail"):
         table.add_column(column, overflow="fold")
-    style = {"registered": "green", "unchanged": "dim", "failed": "red"}
+    # `would-register` only appears with --dry-run.
+    style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red"}
     for o in outcomes:
         detail = o.error or o.arn or ""
-        table.add_row(escape(o.service), escape(o.family), f"[{style.get(o.status, '')}]{o.status}[/]",
+        table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
                       "" if o.revision is None else str(o.revision), escape(detail))
     console = _stdout_console(no_color)
     console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
-    console.print(f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed.")
+    summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."
+    if counts["would-register"]:
+        summary = f"dry run: {counts['would-register']} would be registered, {counts['unchanged']} unchanged."
+    console.print(summary)
 
 
 class progress:

@@ -267,3 +267,16 @@ def test_sandbox_and_endpoint_url_exclude_each_other(project):
     result = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--sandbox",
                                       "--endpoint-url", "http://127.0.0.1:9"])
     assert result.exit_code == 1 and "exclude each other" in result.stderr
+
+
+def test_dry_run_says_what_would_be_registered_and_registers_nothing(ecs, project):
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    edit(project, "etl/extract:1.4.2", "etl/extract:1.4.3")
+    ecs.reset_counts()
+    text = cli(ecs, project, "sync", "--dry-run")
+    assert text.exit_code == 0, text.stderr
+    assert "would-register" in text.stdout and "dry run: 4 would be registered, 0 unchanged." in text.stdout
+    result, report = sync_json(ecs, project, "--dry-run")
+    assert [f["status"] for f in report["families"]] == ["would-register"] * 4
+    assert report["families"][0]["revision"] == 1  # the live revision it would replace
+    assert ecs.calls["RegisterTaskDefinition"] == 0
