@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +47,26 @@ TaskRoleOpt = Annotated[str | None, typer.Option("--task-role", help="Task role 
 SubnetOpt = Annotated[list[str] | None, typer.Option("--subnet", help="Subnet id (repeatable).")]
 SecurityGroupOpt = Annotated[list[str] | None, typer.Option("--security-group", help="Security group id (repeatable).")]
 RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Registry prefix for images without a host.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class RenderFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+class DiffFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+# Enums, so that a wrong --format is typer's usage error (exit 2), checked before anything runs.
+FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]
 AwsProfileOpt = Annotated[str | None, typer.Option(
     "--aws-profile", envvar="AWS_PROFILE", help="AWS credentials profile (AWS_PROFILE works too).")]
 EndpointOpt = Annotated[str | None, typer.Option(
@@ -122,7 +142,7 @@ def render(
     project_name: ProjectOpt = None,
     env_file: EnvFileOpt = None,
     profile: ProfileOpt = None,
-    output_format: Annotated[str, typer.Option("--format", help="json or yaml.")] = "json",
+    output_format: Annotated[RenderFormat, typer.Option("--format", help="json or yaml.")] = RenderFormat.json,
     strict: Annotated[bool, typer.Option("--strict", help="Treat keys impossible on Fargate as errors.")] = False,
     region: RegionOpt = None,
     execution_role: ExecutionRoleOpt = None,
@@ -135,8 +155,6 @@ def render(
     """Print each service's RegisterTaskDefinition request (offline: no AWS call)."""
     from ecsflow import operations, output
 
-    if output_format not in ("json", "yaml"):
-        raise typer.BadParameter("use json or yaml", param_hint="--format")
     options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
                               task_role=task_role, registry=registry, consul_prefix=consul_prefix)
     result = operations.render(options, services=tuple(services or ()), strict=strict)
@@ -152,7 +170,7 @@ def config(
     project_name: ProjectOpt = None,
     env_file: EnvFileOpt = None,
     profile: ProfileOpt = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
     region: RegionOpt = None,
     cluster: ClusterOpt = None,
     execution_role: ExecutionRoleOpt = None,
@@ -167,8 +185,6 @@ def config(
     """Show every resolved setting with where it came from (default, consul, compose, env, flag)."""
     from ecsflow import operations, output
 
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
     options = project_options(file, project_name, env_file, profile, region=region, cluster=cluster,
                               execution_role=execution_role, task_role=task_role, subnets=subnet,
                               security_groups=security_group, registry=registry, consul_prefix=consul_prefix)
@@ -191,7 +207,7 @@ def diff(
     project_name: ProjectOpt = None,
     env_file: EnvFileOpt = None,
     profile: ProfileOpt = None,
-    output_format: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 2 when something would change.")] = False,
     show_values: Annotated[bool, typer.Option(
         "--show-values", help="Show values of secret-looking variables instead of masking them.")] = False,
@@ -211,8 +227,6 @@ def diff(
     """Compare the services' task definitions with what ECS holds, and show the change set. Writes nothing."""
     from ecsflow import operations, output
 
-    if output_format not in ("text", "markdown", "json"):
-        raise typer.BadParameter("use text, markdown or json", param_hint="--format")
     options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
                               task_role=task_role, registry=registry, consul_prefix=consul_prefix)
     result = operations.plan(options, _aws_flags(aws_profile, endpoint_url, sandbox, concurrency),
@@ -233,7 +247,7 @@ def sync(
     project_name: ProjectOpt = None,
     env_file: EnvFileOpt = None,
     profile: ProfileOpt = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be registered; register nothing.")] = False,
     strict: StrictOpt = False,
     region: RegionOpt = None,
@@ -251,8 +265,6 @@ def sync(
     """Register a new revision for each new or changed family, and nothing else."""
     from ecsflow import operations, output
 
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
     options = project_options(file, project_name, env_file, profile, region=region, execution_role=execution_role,
                               task_role=task_role, registry=registry, consul_prefix=consul_prefix)
     with output.progress("registering", no_color=no_color) as progress:
@@ -285,7 +297,7 @@ def run(
         "--timeout", help="Stop the task after this many seconds and exit 124.")] = None,
     poll_interval: Annotated[float | None, typer.Option(
         "--poll-interval", min=0.01, help="Seconds between status/log polls (default 2; 0.1 in the sandbox).")] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
     strict: StrictOpt = False,
     region: RegionOpt = None,
     aws_profile: AwsProfileOpt = None,
@@ -307,8 +319,6 @@ def run(
     and the logs go to stderr."""
     from ecsflow import operations, output
 
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter("use text or json", param_hint="--format")
     options = project_options(file, project_name, env_file, profile, region=region, cluster=cluster,
                               subnets=subnet, security_groups=security_group, execution_role=execution_role,
                               task_role=task_role, registry=registry, consul_prefix=consul_prefix)

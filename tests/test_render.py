@@ -114,3 +114,11 @@ def test_a_service_named_on_the_command_line_is_enabled_whatever_its_profile(tmp
     named = render("-f", str(tmp_path / "compose.yaml"), "backfill")
     assert named.exit_code == 0, named.stderr
     assert [r["containerDefinitions"][0]["name"] for r in json.loads(named.stdout)] == ["backfill"]
+
+
+@pytest.mark.parametrize("command", ["render", "config", "diff", "sync", "run"])
+def test_an_unknown_format_is_a_usage_error(command):
+    args = [command, "--format", "xml"] + (["extract"] if command == "run" else [])
+    result = CliRunner().invoke(app, [*args, "-f", str(ETL)])
+    assert result.exit_code == 2
+    assert "Invalid value for '--format'" in result.stderr and "Traceback" not in result.stderr
