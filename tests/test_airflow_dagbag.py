@@ -164,7 +164,7 @@ services:
         "cron": ("", """\
 services:
   "job.one": {image: app, x-ecsflow: {schedule: "0 3 * * *", pool: nightly, pool_slots: 3}}
-  "job one": {image: app, x-ecsflow: {family: second, pool: nightly}}
+  "job-one": {image: app, x-ecsflow: {family: second, pool: nightly}}
 """),
         "preset": ("  schedule: '@daily'\n", """\
 services:
@@ -203,7 +203,7 @@ def test_hostile_values_load_and_render_unchanged(airflow_home, tmp_path):
     name = "VAR " + HOSTILE
     text = NETWORK.replace("cluster: jobs", "cluster: " + json.dumps("arn:aws:ecs:eu-west-1:1:cluster/c{{x}}")) + f"""\
 services:
-  {json.dumps("job " + HOSTILE)}:
+  job:
     image: x
     command: {json.dumps(["echo", HOSTILE])}
     logging:
@@ -344,7 +344,7 @@ def test_hostile_values_arrive_unchanged(local_ecs, tmp_path):
 name: hostile
 x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}]}}
 services:
-  {json.dumps("job " + HOSTILE)}:
+  job:
     image: x
     command: {json.dumps(["python", "-m", "job", HOSTILE, "{{ ds }}"])}
     environment:

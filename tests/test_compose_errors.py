@@ -155,3 +155,34 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_wrong_shapes(tmp_path, text):
     result = run(tmp_path, text)
     assert_clean_error(result, "compose.yaml", "must be a mapping")
+
+
+@pytest.mark.parametrize(
+    ("service_text", "fragment"),
+    [
+        ("    image: [x]\n", "services.job.image must be a string"),
+        ("    image: x\n    command: 123\n", "services.job.command must be a string or a list"),
+        ("    image: x\n    environment: 5\n", "services.job.environment must be a mapping or a list"),
+        ("    image: x\n    env_file: [{required: false}]\n", "services.job.env_file must be a path"),
+        ("    image: x\n    ulimits: {nofile: lots}\n", "services.job.ulimits must be a mapping of limits"),
+        ("    image: x\n    healthcheck: {test: x, interval: 10}\n", "healthcheck interval must be a string"),
+        ("    image: x\n    x-ecsflow: [cpu]\n", "services.job.x-ecsflow must be a mapping"),
+    ],
+    ids=["image", "command", "environment", "env_file", "ulimits", "healthcheck-interval", "x-ecsflow"],
+)
+def test_wrong_types_are_named_as_compose_names_them(tmp_path, service_text, fragment):
+    result = run(tmp_path, "services:\n  job:\n" + service_text)
+    assert_clean_error(result, "compose.yaml:", "service 'job'", fragment)
+
+
+def test_invalid_service_name(tmp_path):
+    result = run(tmp_path, 'services:\n  "my job":\n    image: x\n')
+    assert_clean_error(result, "invalid service name 'my job'")
+
+
+def test_empty_file_alone_is_an_error_but_not_beside_others(tmp_path):
+    assert_clean_error(run(tmp_path, ""), "empty compose file")
+    (tmp_path / "base.yaml").write_text("services:\n  job:\n    image: x\n")
+    files = ["-f", str(tmp_path / "base.yaml"), "-f", str(tmp_path / "compose.yaml")]
+    result = CliRunner().invoke(app, ["render", *files])
+    assert result.exit_code == 0, result.stderr

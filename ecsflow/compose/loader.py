@@ -17,6 +17,7 @@ from ecsflow.compose.interpolate import InterpolationError, interpolate
 from ecsflow.compose.merge import merge_services, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
 from ecsflow.compose.normalise import normalise_service
+from ecsflow.compose.schema import check_service
 from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
 
@@ -138,7 +139,8 @@ def load_config(
     for path in paths:
         document = _load_file(path, environment, working_dir, warn)
         merged = document if merged is None else _merge_documents(merged, document)
-    assert merged is not None
+    if not merged:
+        raise ComposeError("empty compose file", file=str(paths[0]), hint="add a `services:` mapping")
     merged = strip_tags(merged)
 
     name = _project_name(project_name, environment, merged, working_dir, paths[0])
@@ -197,7 +199,7 @@ def _load_file(path: Path, environment: Mapping[str, str], project_dir: Path, wa
     """Parse, check, interpolate one file, then resolve its `include` and `extends`."""
     document = read_yaml_file(path)
     if document is None:
-        document = PositionedMap()
+        return PositionedMap()  # an empty file is fine beside others; alone it is an error (load_config)
     if not isinstance(document, dict):
         raise ComposeError("a compose file must be a mapping at the top level", file=str(path), line=1)
     _check_keys(document, path)
@@ -209,6 +211,7 @@ def _load_file(path: Path, environment: Mapping[str, str], project_dir: Path, wa
         if not isinstance(service, dict):
             raise ComposeError(f"services.{service_name} must be a mapping", file=str(path),
                                line=services.line_of(service_name), service=service_name)
+        check_service(service_name, service, str(path), getattr(service, "line_of", lambda key: None))
     # Relative paths in the files given with -f are relative to the project directory, as in Compose.
     _absolutise_paths(services, project_dir)
     document["services"] = _resolve_extends(services, path, environment, warn)
