@@ -70,9 +70,10 @@ _NAMED_MAPS = _BRACKETED | {"environment", "secrets", "dockerLabels", "options"}
 # "retries ... The default value is 3", "By default, the startPeriod is off" (off = a 0 s grace period).
 _HEALTH_CHECK_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
 
-_SENSITIVE_NAME = re.compile(
-    r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|SIGNATURE|DSN|COOKIE", re.IGNORECASE
-)
+# A name is sensitive when one of its words (split at `_`, `-`, `.`) is one of these, or contains one of the
+# long ones (DBPASSWORD, GITHUBTOKEN); MONKEY or KEYBOARD_LAYOUT are not.
+_SENSITIVE_WORDS = frozenset({"KEY", "APIKEY", "PWD", "AUTH", "SALT", "DSN", "COOKIE", "PRIVATE", "SIGNATURE"})
+_SENSITIVE_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL")
 _URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 SENSITIVE = "(sensitive)"
 
@@ -309,7 +310,9 @@ def _render(path: tuple) -> str:
 
 def looks_sensitive(name: str, value: Any = None) -> bool:
     """A variable whose name looks secret, or whose value is a URL with a password in it."""
-    return bool(_SENSITIVE_NAME.search(name)) or (
+    words = [word for word in re.split(r"[^A-Za-z0-9]+", name.upper()) if word]
+    sensitive_name = any(word in _SENSITIVE_WORDS or any(part in word for part in _SENSITIVE_PARTS) for word in words)
+    return sensitive_name or (
         isinstance(value, str) and bool(_URL_WITH_PASSWORD.search(value))
     )
 

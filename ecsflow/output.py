@@ -13,13 +13,14 @@ from ecsflow.errors import EcsflowError
 def _stderr_console(no_color: bool = False):
     from rich.console import Console
 
-    return Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
+    # emoji=False: rich would turn `:secret:` inside a Secrets Manager ARN into an emoji.
+    return Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False, emoji=False)
 
 
 def _stdout_console(no_color: bool = False):
     from rich.console import Console
 
-    console = Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False)
+    console = Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False, emoji=False)
     if not console.is_terminal:
         console.width = 240  # piped output: do not fold long ARNs at 80 columns
     return console
@@ -78,8 +79,10 @@ def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, 
     table = Table(title=f"settings for project {project}", title_justify="left", box=None, pad_edge=False)
     for column in ("setting", "value", "origin"):
         table.add_column(column, overflow="fold")
+    from rich.markup import escape
+
     for name, value, origin in rows:
-        table.add_row(name, value or "-", origin)
+        table.add_row(escape(name), escape(value or "-"), escape(origin))
     _stdout_console(no_color).print(table)
 
 

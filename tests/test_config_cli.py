@@ -123,3 +123,9 @@ def test_sync_uses_flag_settings_over_compose(project):
         assert other.exit_code == 2
         paths = [c["path"] for c in json.loads(other.stdout)["families"][0]["changes"]]
         assert paths == ["executionRoleArn"]
+
+
+def test_config_text_shows_values_verbatim(project):
+    result = invoke("config", "-f", str(project / "docker-compose.yml"), env={"ECSFLOW_TAGS": "note=c-[bold]-:secret:"})
+    assert result.exit_code == 0, result.stderr
+    assert "c-[bold]-:secret:" in result.stdout

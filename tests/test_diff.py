@@ -20,6 +20,7 @@ from ecsflow.diff import (
     FamilyDiff,
     build_changeset,
     diff_family,
+    looks_sensitive,
     mask_secret_values,
     normalise_desired,
     normalise_live,
@@ -660,3 +661,13 @@ def test_empty_changeset_has_no_changes():
     changeset = ChangeSet((diff_family("s", "witp-server", req_witp(), answer),))
     assert not changeset.has_changes
     assert changeset.counts == {"new": 0, "changed": 0, "unchanged": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [("API_KEY", True), ("AWS_SECRET_ACCESS_KEY", True), ("DBPASSWORD", True), ("GITHUB_TOKEN", True),
+     ("PRIVATE_KEY", True), ("session-cookie", True), ("MONKEY", False), ("KEYBOARD_LAYOUT", False),
+     ("LOG_LEVEL", False)],
+)
+def test_sensitive_names_are_whole_words(name, sensitive):
+    assert looks_sensitive(name) is sensitive

@@ -280,3 +280,15 @@ def test_dry_run_says_what_would_be_registered_and_registers_nothing(ecs, projec
     assert [f["status"] for f in report["families"]] == ["would-register"] * 4
     assert report["families"][0]["revision"] == 1  # the live revision it would replace
     assert ecs.calls["RegisterTaskDefinition"] == 0
+
+
+def test_text_output_prints_values_verbatim(ecs, project):
+    """No emoji codes (`:secret:` in a Secrets Manager ARN) and no markup in values."""
+    assert cli(ecs, project, "sync", "load").exit_code == 0
+    edit(project, "WAREHOUSE_PASSWORD: ssm:/etl/warehouse/password",
+         "WAREHOUSE_PASSWORD: ssm:/etl/warehouse/password\n        API_TOKEN: secretsmanager:etl/api:token")
+    edit(project, "WAREHOUSE_USER: etl_loader", "WAREHOUSE_USER: '[bold]etl :smile:[/x]'")
+    result = cli(ecs, project, "diff", "load")
+    assert result.exit_code == 0, result.stderr
+    assert '"arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/api:token::"' in result.stdout
+    assert '"[bold]etl :smile:[/x]"' in result.stdout
