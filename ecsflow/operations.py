@@ -249,6 +249,16 @@ def gen_dag(
         if missing:
             raise EcsflowError(f"--pin needs registered task definitions; not in ECS yet: {', '.join(missing)}",
                                hint="run `ecsflow sync` first")
+        from dataclasses import replace
+
+        from ecsflow.diff import diff_family
+
+        stale = [
+            f"{b.family}: the compose file has changes not synced yet; the DAG pins revision "
+            f"{live[b.family]['taskDefinition'].get('revision')}, which does not have them (run `ecsflow sync`)"
+            for b in wanted if diff_family(b.service, b.family, b.request, live[b.family]).status == "changed"
+        ]
+        rendered = replace(rendered, warnings=rendered.warnings + tuple(stale))
     result = generate_and_write(rendered.project, rendered.resolved, rendered.builds, Path(out_dir),
                                 services=list(services) or None, dag_id=dag_id, schedule=schedule,
                                 pinned_arns=pinned, force=force)

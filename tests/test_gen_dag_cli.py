@@ -69,3 +69,14 @@ def test_pin_uses_the_registered_revision(project, tmp_path, monkeypatch):
     pinned = gen(project, out, "--pin", "--sandbox")
     assert pinned.exit_code == 0, pinned.stderr
     assert "task-definition/etl-transform:1" in (out / "etl.py").read_text()
+
+
+def test_pin_warns_when_the_compose_file_is_ahead_of_ecs(project, tmp_path, monkeypatch):
+    monkeypatch.chdir(project)
+    assert CliRunner().invoke(app, ["sync", "--sandbox"]).exit_code == 0
+    compose = project / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace('PAGE_SIZE: "500"', 'PAGE_SIZE: "999"'))
+    result = gen(project, tmp_path / "dags", "--pin", "--sandbox")
+    assert result.exit_code == 0, result.stderr
+    assert "etl-extract: the compose file has changes not synced yet" in result.stderr
+    assert result.stderr.count("changes not synced yet") == 1
