@@ -79,10 +79,13 @@ def sandbox_session(
         from moto import mock_aws
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
-                           hint="pip install 'moto>=5' (or install ecsflow with its sandbox dependencies)") from exc
+                           hint="pip install 'ecsflow[sandbox]'") from exc
     from ecsflow.local_runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise EcsflowError("the sandbox keeps its state in this folder, but it is a file", file=str(state_dir),
+                           hint="move the file away (or delete it) and run again")
     with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
         options = AwsOptions(region=region, profile=None, endpoint_url=None)
         client = make_ecs_client(options)

@@ -186,3 +186,9 @@ def test_empty_file_alone_is_an_error_but_not_beside_others(tmp_path):
     files = ["-f", str(tmp_path / "base.yaml"), "-f", str(tmp_path / "compose.yaml")]
     result = CliRunner().invoke(app, ["render", *files])
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    (tmp_path / "compose.yaml").write_bytes(b"services:\n  job:\n    image: \xff\xfe\n")
+    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
+    assert_clean_error(result, "compose.yaml", "not UTF-8")

@@ -292,3 +292,12 @@ def test_text_output_prints_values_verbatim(ecs, project):
     assert result.exit_code == 0, result.stderr
     assert '"arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/api:token::"' in result.stdout
     assert '"[bold]etl :smile:[/x]"' in result.stdout
+
+
+def test_sandbox_state_that_is_a_file_is_a_clear_error(project, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / ".ecsflow").mkdir(exist_ok=True)
+    (project / ".ecsflow" / "sandbox").write_text("not a folder")
+    for command in ("diff", "sync"):
+        result = CliRunner().invoke(app, [command, "--sandbox"])
+        assert result.exit_code == 1 and "it is a file" in result.stderr, result.stderr

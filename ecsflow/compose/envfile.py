@@ -142,6 +142,9 @@ def read_env_file(path: Path, lookup: Mapping[str, str], warn: Callable[[str], N
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ComposeError("env file not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ComposeError(f"not UTF-8 text (byte {exc.start})", file=str(path),
+                           hint="save the file as UTF-8, as Docker Compose expects") from None
     except OSError as exc:
         raise ComposeError(f"cannot read env file: {exc.strerror}", file=str(path)) from None
     return parse_env_text(text, str(path), lookup, warn)

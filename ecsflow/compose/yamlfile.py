@@ -163,6 +163,9 @@ def read_yaml_file(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ComposeError("compose file not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ComposeError(f"not UTF-8 text (byte {exc.start})", file=str(path),
+                           hint="save the file as UTF-8, as Docker Compose expects") from None
     except OSError as exc:
         raise ComposeError(f"cannot read compose file: {exc.strerror}", file=str(path)) from None
     return parse_yaml(text, str(path))
