@@ -34,13 +34,11 @@ from typing import Any, Literal, TypeVar
 from ecsflow import __version__
 from ecsflow.errors import AwsError, EcsflowError
 
-DEFAULT_CONCURRENCY = 8
+# Tags every registered revision carries, so people and tools can tell what ecsflow manages. The builder
+# puts them in the request (so render shows them); they are set here again, so no caller can forget them.
+from ecsflow.taskdef import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG
 
-# Tags every registered revision carries, so people and tools can tell what ecsflow manages. They are set
-# here, not by the caller, so no code path can forget them, and they win over user tags of the same key.
-MANAGED_TAG = "ecsflow:managed"
-PROJECT_TAG = "ecsflow:project"
-SERVICE_TAG = "ecsflow:service"
+DEFAULT_CONCURRENCY = 8
 
 # What real ECS and moto answer for a family (or family:revision) with no ACTIVE revision:
 # ClientException, HTTP 400, "Unable to describe task definition." (real ECS: the error quoted in

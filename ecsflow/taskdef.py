@@ -20,6 +20,11 @@ from ecsflow.errors import BuildError
 from ecsflow.settings import Settings
 
 MIB = 1024 * 1024
+# Tags ecsflow puts on every revision it registers (and that no compose file or setting may set).
+RESERVED_TAG_PREFIX = "ecsflow:"
+MANAGED_TAG = "ecsflow:managed"
+PROJECT_TAG = "ecsflow:project"
+SERVICE_TAG = "ecsflow:service"
 
 # Valid Fargate task sizes (Linux): CPU units -> memory MiB, smallest first. Source: the ECS developer guide,
 # https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html (8192 and 16384 need
@@ -330,9 +335,14 @@ class _Builder:
             request["runtimePlatform"] = self.runtime_platform(self.service.platform)
         if "ephemeral_storage" in self.x:
             request["ephemeralStorage"] = {"sizeInGiB": self.x["ephemeral_storage"]}
-        tags = {**self.settings.tags, **(self.x.get("tags") or {})}
-        if tags:
-            request["tags"] = [{"key": str(k), "value": str(v)} for k, v in sorted(tags.items())]
+        tags = {str(k): str(v) for k, v in {**self.settings.tags, **(self.x.get("tags") or {})}.items()}
+        reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
+        if reserved:
+            raise self.error(f"tag key '{reserved[0]}' is reserved: ecsflow sets the {RESERVED_TAG_PREFIX}* tags "
+                             "itself", key="x-ecsflow.tags")
+        # The tags `sync` registers with, so that render prints exactly the request sync sends.
+        tags.update({MANAGED_TAG: "true", PROJECT_TAG: self.project.name, SERVICE_TAG: self.service.name})
+        request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
         validate_request(request)
         return TaskDefinitionBuild(

@@ -63,7 +63,12 @@ def test_minimal_service_is_a_fargate_task_of_one_essential_container():
     assert request["requiresCompatibilities"] == ["FARGATE"]
     assert (request["cpu"], request["memory"]) == ("256", "512")
     assert request["executionRoleArn"] == EXEC_ROLE
-    assert "taskRoleArn" not in request and "tags" not in request and "runtimePlatform" not in request
+    assert "taskRoleArn" not in request and "runtimePlatform" not in request
+    assert request["tags"] == [
+        {"key": "ecsflow:managed", "value": "true"},
+        {"key": "ecsflow:project", "value": "etl"},
+        {"key": "ecsflow:service", "value": "job"},
+    ]
     [only] = request["containerDefinitions"]
     assert only["name"] == "job" and only["image"] == "acme/job:1.2" and only["essential"] is True
     assert result.warnings == () and result.notes == ()
@@ -194,9 +199,19 @@ def test_tags_merge_settings_and_service_service_wins():
     request = build(svc(x_ecsflow={"tags": {"env": "staging", "cost": 7}}), settings).request
     assert request["tags"] == [
         {"key": "cost", "value": "7"},
+        {"key": "ecsflow:managed", "value": "true"},
+        {"key": "ecsflow:project", "value": "etl"},
+        {"key": "ecsflow:service", "value": "job"},
         {"key": "env", "value": "staging"},
         {"key": "team", "value": "data"},
     ]
+
+
+def test_ecsflow_tag_keys_are_reserved():
+    error = build_error(svc(x_ecsflow={"tags": {"ecsflow:managed": "false"}}))
+    assert "reserved" in error.message and error.key == "x-ecsflow.tags"
+    error = build_error(svc(), Settings(tags={"ecsflow:project": "other"}))
+    assert "ecsflow:project" in error.message
 
 
 # -- image, command, environment -------------------------------------------------------------------
