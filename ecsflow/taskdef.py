@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,8 @@ from ecsflow.errors import BuildError
 from ecsflow.settings import Settings
 
 MIB = 1024 * 1024
+# ECS's quota: "Task definition max size: 64 KiB".
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
 # Tags ecsflow puts on every revision it registers (and that no compose file or setting may set).
 RESERVED_TAG_PREFIX = "ecsflow:"
 MANAGED_TAG = "ecsflow:managed"
@@ -345,6 +348,10 @@ class _Builder:
         request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
         validate_request(request)
+        size = len(json.dumps(request).encode())
+        if size > MAX_TASK_DEFINITION_BYTES:
+            raise self.error(f"the task definition is {size} bytes; ECS refuses more than 64 KiB",
+                             hint="move large values out of the environment (into S3, SSM or the image)")
         return TaskDefinitionBuild(
             service=self.service.name,
             family=family,

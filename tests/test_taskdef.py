@@ -740,3 +740,9 @@ def test_runtime_env_value_from_the_shell_is_not_put_in_the_definition():
     names = [e["name"] for e in result.request["containerDefinitions"][0]["environment"]]
     assert names == ["KEEP"]
     assert any("RUN_DATE" in note and "runtime_env" in note for note in result.notes)
+
+
+def test_a_definition_over_ecs_64_kib_is_refused_before_any_call():
+    error = build_error(svc(environment={"BIG": "x" * 70_000}))
+    assert "64 KiB" in error.message and error.service == "job"
+    build(svc(environment={"BIG": "x" * 60_000}))  # under the quota: fine
