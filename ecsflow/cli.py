@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -103,6 +104,14 @@ def main_callback(
     """ecsflow: docker-compose services as ECS Fargate task definitions."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is (exit 143 = 128 + SIGTERM)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def error_boundary(command):
     """Map EcsflowError to one message and exit code 1; a traceback only with --debug."""
 
@@ -121,8 +130,8 @@ def error_boundary(command):
 
             print_error(exc, no_color=no_color)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
         except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback without --debug
             if debug:
                 raise
@@ -330,6 +339,8 @@ def run(
         status=lambda state: output.print_run_status(state, no_color=no_color),
         lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
     )
+    # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
+    signal.signal(signal.SIGTERM, _raise_terminated)
     result = operations.run(options, _aws_flags(aws_profile, endpoint_url, sandbox, 1), run_options, callbacks)
     output.write_run_result(result, output_format, no_color=no_color)
     if result.exit_status:

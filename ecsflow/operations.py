@@ -551,7 +551,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
             final, timed_out = ecs.follow_task(client, settings.cluster, state.arn, timeout=run_options.timeout,
                                                known_status=state.last_status, **follow)
         except KeyboardInterrupt:
-            reason = "ecsflow run: interrupted (Ctrl-C)"
+            reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
             callbacks.message("warning", f"interrupted: asking ECS to stop task {state.task_id}")
             ecs.stop_task(client, settings.cluster, state.arn, reason)
             callbacks.message("note", f"task {state.task_id} was asked to stop ({reason})")

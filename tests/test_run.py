@@ -3,6 +3,7 @@
 local process, and its output lines are CloudWatch Logs events. One test runs the ETL example in --sandbox."""
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -449,3 +450,37 @@ def test_run_size_fills_in_the_definitions_half():
 def test_parse_environment():
     assert operations.parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
         "A": "2", "B": "x=y", "C": "", "D": "from shell"}
+
+
+def test_sigterm_stops_the_sandbox_task_and_exits_143(tmp_path):
+    """A cancelled CI job sends SIGTERM: the task must be stopped (no orphan process), exit 128 + 15."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "job.pid"
+    job = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert pid_file.exists(), proc.communicate()
+    time.sleep(0.2)  # the pid is written: now the task is RUNNING
+    job_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "asking ECS to stop task" in stderr and "Traceback" not in stderr
+    for _ in range(50):
+        try:
+            os.kill(job_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the task's process is still running after ecsflow exited")
