@@ -303,7 +303,7 @@ def run(
     memory: Annotated[int | None, typer.Option("--memory", help="Task memory (MiB) for this run.")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Start the task, print its ARN, and return.")] = False,
     timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Stop the task after this many seconds and exit 124.")] = None,
+        "--timeout", min=0.001, help="Stop the task after this many seconds and exit 124.")] = None,
     poll_interval: Annotated[float | None, typer.Option(
         "--poll-interval", min=0.01, help="Seconds between status/log polls (default 2; 0.1 in the sandbox).")] = None,
     output_format: FormatOpt = TextOrJson.text,

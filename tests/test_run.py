@@ -484,3 +484,9 @@ def test_sigterm_stops_the_sandbox_task_and_exits_143(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("the task's process is still running after ecsflow exited")
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_timeout_that_is_not_positive_is_a_usage_error(value):
+    result = CliRunner().invoke(app, ["run", "job", "--timeout", value])
+    assert result.exit_code == 2 and "Invalid value for '--timeout'" in result.stderr
