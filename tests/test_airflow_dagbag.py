@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from airflow_support import REGION, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
 from ecs_server import EcsEndpoint
+from test_airflow import VALID_SCHEDULES
 
 from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project
@@ -197,6 +198,40 @@ services:
     assert bag.dags["preset"].schedule == "@daily"
     assert type(bag.dags["preset"].timetable).__name__ == "CronTriggerTimetable"
     assert [t.task_id for t in bag.dags["preset"].tasks] == ["class", "dag"]
+
+
+def test_every_accepted_schedule_loads_and_has_a_next_run(airflow_home, tmp_path):
+    """The schedule check is never looser than Airflow: a DAG with each accepted form imports, serializes as
+    the DAG processor stores it, and the scheduler's timetable finds its next run."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import TimeRestriction
+    from pendulum import datetime
+
+    from ecsflow.airflow import SCHEDULE_PRESETS, schedule_problem
+
+    assert set(SCHEDULE_PRESETS) <= set(VALID_SCHEDULES)
+    dags = tmp_path / "dags"
+    project = compose_project(tmp_path, NETWORK + "services:\n  job: {image: app}\n")
+    ids = {}
+    for index, schedule in enumerate(VALID_SCHEDULES):
+        assert schedule_problem(schedule) is None
+        generated, _ = generate(project, dag_id=f"schedule_{index}", schedule=schedule)
+        assert write_dag(generated, dags).ok
+        ids[generated.dag_id] = schedule
+    bag = dag_bag(dags, known_pools={"default_pool"})
+    assert bag.import_errors == {}
+    assert set(bag.dags) == set(ids)
+    restriction = TimeRestriction(earliest=datetime(2024, 1, 1, tz="UTC"), latest=None, catchup=False)
+    for dag_id, schedule in ids.items():
+        dag = bag.dags[dag_id]
+        assert dag.schedule == schedule
+        kind = {"@once": "OnceTimetable", "@continuous": "ContinuousTimetable"}.get(schedule, "CronTriggerTimetable")
+        assert type(dag.timetable).__name__ == kind, schedule
+        if schedule == "@continuous":
+            assert dag.max_active_runs == 1
+        timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        info = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+        assert info is not None and info.run_after >= restriction.earliest, schedule
 
 
 def test_hostile_values_load_and_render_unchanged(airflow_home, tmp_path):
