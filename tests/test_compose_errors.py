@@ -64,7 +64,7 @@ def test_missing_env_file_is_named(tmp_path):
             image: app
             env_file: nowhere.env
         """)
-    assert_clean_error(result, "nowhere.env", "env file not found")
+    assert_clean_error(result, "nowhere.env", "env file not found", "service 'app'", "compose.yaml")
 
 
 def test_optional_env_file_may_be_missing(tmp_path):

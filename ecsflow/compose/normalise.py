@@ -204,7 +204,16 @@ def normalise_service(
         key = "entrypoint"
         out["entrypoint"] = split_command(service.get("entrypoint"))
         key = "environment"
-        out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+        try:
+            out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+        except ComposeError as exc:
+            # The error names the env file; say which service (and compose file) asked for it.
+            exc.service = exc.service or name
+            source = getattr(service, "file", None)
+            if source:
+                listed = f"listed in the env_file of service '{name}' in {source}"
+                exc.hint = f"{exc.hint} ({listed})" if exc.hint else listed
+            raise
         # Compose drops repeated entries of these lists even within one file.
         key = "ports"
         if "ports" in service:
