@@ -170,17 +170,23 @@ def _bool(value: Any) -> bool:
     raise _Bad(f"{value!r} is not a boolean (true/false, 1/0, yes/no, ENABLED/DISABLED)")
 
 
+def _structured(text: str, kind: type, what: str) -> Any:
+    """A list or map written as JSON or YAML in a string (YAML is a superset of JSON: one parser for both)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise _Bad(f"{text!r} is not a valid JSON/YAML {what}") from err
+    if not isinstance(value, kind):
+        raise _Bad(f"{text!r} is not a {what}")
+    return value
+
+
 def _items(value: Any) -> list[str]:
     """A YAML list, a JSON (or YAML) list in a string, or a comma-separated string -> stripped items."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("[") or re.match(r"-(\s|$)", text):
-            try:
-                value = yaml.safe_load(text)  # YAML is a superset of JSON: one parser for both forms
-            except yaml.YAMLError as err:
-                raise _Bad(f"{text!r} is not a valid JSON/YAML list") from err
-            if not isinstance(value, list):
-                raise _Bad(f"{text!r} is not a list")
+            value = _structured(text, list, "list")
         else:
             value = [text]
     if not isinstance(value, list | tuple):
@@ -256,12 +262,7 @@ def _tags(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("{") or ("=" not in text and ":" in text):
-            try:
-                value = yaml.safe_load(text)
-            except yaml.YAMLError as err:
-                raise _Bad(f"{text!r} is not a valid JSON/YAML map") from err
-            if not isinstance(value, Mapping):
-                raise _Bad(f"{text!r} is not a map")
+            value = _structured(text, Mapping, "map")
         else:
             value = [text]
     if isinstance(value, list | tuple):
