@@ -357,16 +357,8 @@ def _long_running(service: Service) -> str | None:
 def _select(
     project: ComposeProject, by_service: Mapping[str, Any], wanted: Iterable[str] | None, warnings: list[str]
 ) -> list[Service]:
-    known = [s.name for s in project.services]
     if wanted is not None:
-        names = list(dict.fromkeys(wanted))
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise DagError(
-                f"no such service: {', '.join(repr(n) for n in unknown)}",
-                hint=f"services in this project: {', '.join(known) or '(none)'}",
-            )
-        chosen = [s for s in project.services if s.name in set(names)]
+        chosen = list(project.select(wanted))
     else:
         chosen = []
         for service in project.services:

@@ -357,42 +357,14 @@ def parse_environment(values: tuple[str, ...], environ: Mapping[str, str] | None
 
 
 def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int) -> tuple[int, int] | None:
-    """The task size to run with, checked against the Fargate table; None when neither is given. With only
-    one of them, the other is the task definition's, if that makes a valid pair."""
+    """The task size to run with (see fargate.override_size), as an EcsflowError naming the flag when invalid."""
     from ecsflow.errors import EcsflowError
-    from ecsflow.taskdef import FARGATE_SIZES
+    from ecsflow.fargate import SizeError, override_size
 
-    def listing(values) -> str:
-        return ", ".join(str(v) for v in values)
-
-    if cpu is None and memory is None:
-        return None
-    if cpu is not None and cpu not in FARGATE_SIZES:
-        raise EcsflowError(f"--cpu {cpu} is not a Fargate task size", key="--cpu",
-                           hint=f"valid CPU units (1024 = 1 vCPU): {listing(FARGATE_SIZES)}")
-    if cpu is None:
-        cpus = [c for c, memories in FARGATE_SIZES.items() if memory in memories]
-        if not cpus:
-            raise EcsflowError(f"--memory {memory} MiB is not a Fargate task size", key="--memory",
-                               hint="valid memory (MiB) per cpu: "
-                               + "; ".join(f"{c}: {listing(ms)}" for c, ms in FARGATE_SIZES.items()))
-        if current_cpu not in cpus:
-            raise EcsflowError(
-                f"--memory {memory} MiB is not valid with the task definition's cpu {current_cpu}", key="--memory",
-                hint=f"add --cpu with one of {listing(cpus)}; valid memory (MiB) for cpu {current_cpu}: "
-                f"{listing(FARGATE_SIZES.get(current_cpu, ()))}")
-        return current_cpu, int(memory)  # type: ignore[arg-type]
-    valid = FARGATE_SIZES[cpu]
-    if memory is None:
-        if current_memory in valid:
-            return cpu, current_memory
-        raise EcsflowError(
-            f"--cpu {cpu} does not allow the task definition's memory {current_memory} MiB", key="--cpu",
-            hint=f"add --memory; valid memory (MiB) for cpu {cpu}: {listing(valid)}")
-    if memory not in valid:
-        raise EcsflowError(f"--memory {memory} MiB is not valid with --cpu {cpu}", key="--memory",
-                           hint=f"valid memory (MiB) for cpu {cpu}: {listing(valid)}")
-    return cpu, memory
+    try:
+        return override_size(cpu, memory, current_cpu, current_memory)
+    except SizeError as exc:
+        raise EcsflowError(exc.message, key=f"--{exc.key}", hint=exc.hint) from None
 
 
 def network_configuration(settings: Any) -> dict[str, Any]:

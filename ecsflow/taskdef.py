@@ -12,12 +12,13 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
+from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, smallest_size
 from ecsflow.settings import Settings
 
 MIB = 1024 * 1024
@@ -29,19 +30,6 @@ MANAGED_TAG = "ecsflow:managed"
 PROJECT_TAG = "ecsflow:project"
 SERVICE_TAG = "ecsflow:service"
 
-# Valid Fargate task sizes (Linux): CPU units -> memory MiB, smallest first. Source: the ECS developer guide,
-# https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html (8192 and 16384 need
-# platform 1.4.0, the default "LATEST").
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
-DEFAULT_SIZE = (256, 512)
 # PortMapping.appProtocol values in the ECS API.
 APP_PROTOCOLS = ("http", "http2", "grpc")
 
@@ -118,20 +106,7 @@ def build_task_definitions(
     consul_prefix: str | None = None,
 ) -> list[TaskDefinitionBuild]:
     """Build the selected services (all when None) in compose order; all are checked before raising."""
-    known = [s.name for s in project.services]
-    if service_names is None:
-        services = list(project.services)
-    else:
-        wanted = list(service_names)
-        unknown = [n for n in wanted if n not in known]
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], known, n=1)
-            raise BuildError(
-                f"no such service: {', '.join(repr(n) for n in unknown)}"
-                + (f" (did you mean '{close[0]}'?)" if close else ""),
-                hint=f"services in this project: {', '.join(known) or '(none)'}",
-            )
-        services = [s for s in project.services if s.name in set(wanted)]
+    services = project.select(None if service_names is None else list(service_names))
 
     builds: list[TaskDefinitionBuild] = []
     errors: list[BuildError] = []
@@ -187,17 +162,6 @@ def build_task_definition(
     return _Builder(project, service, settings, strict, consul_values, consul_secrets, consul_prefix).build()
 
 
-def fargate_size(cpu_units: int | None = None, memory_mib: int | None = None) -> tuple[int, int] | None:
-    """The smallest valid Fargate (cpu, memory) with at least these CPU units and MiB; None when too big."""
-    for cpu, memories in FARGATE_SIZES.items():
-        if cpu < (cpu_units or 0):
-            continue
-        for memory in memories:
-            if memory >= (memory_mib or 0):
-                return cpu, memory
-    return None
-
-
 @functools.lru_cache(maxsize=1)
 def _register_input_shape() -> Any:
     # Imported here so that `import ecsflow.taskdef` (and `ecsflow --help`) stays fast.
@@ -249,10 +213,6 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
-
-
-def _listing(values: Sequence[int]) -> str:
-    return ", ".join(str(v) for v in values)
 
 
 class _Builder:
@@ -429,51 +389,15 @@ class _Builder:
         memories = [_mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
         need_memory = max(memories) if memories else None
         x_cpu, x_memory = _int(self.x.get("cpu")), _int(self.x.get("memory"))
-
-        if x_cpu is not None and x_cpu not in FARGATE_SIZES:
-            raise self.error(
-                f"x-ecsflow.cpu {x_cpu} is not a Fargate task size",
-                key="x-ecsflow.cpu",
-                hint=f"valid CPU units: {_listing(list(FARGATE_SIZES))}",
-            )
-        if x_cpu is not None and x_memory is not None:
-            if x_memory not in FARGATE_SIZES[x_cpu]:
-                raise self.error(
-                    f"x-ecsflow.memory {x_memory} MiB is not valid with cpu {x_cpu}",
-                    key="x-ecsflow.memory",
-                    hint=f"valid memory (MiB) for cpu {x_cpu}: {_listing(FARGATE_SIZES[x_cpu])}",
-                )
-            return x_cpu, x_memory
-        if x_cpu is not None:
-            fits = [m for m in FARGATE_SIZES[x_cpu] if m >= (need_memory or 0)]
-            if not fits:
-                raise self.error(
-                    f"cpu {x_cpu} allows at most {FARGATE_SIZES[x_cpu][-1]} MiB, not {need_memory} MiB",
-                    key="x-ecsflow.cpu",
-                    hint=f"valid memory (MiB) for cpu {x_cpu}: {_listing(FARGATE_SIZES[x_cpu])}",
-                )
-            return x_cpu, fits[0]
-        if x_memory is not None:
-            cpus = [c for c, ms in FARGATE_SIZES.items() if x_memory in ms]
-            if not cpus:
-                raise self.error(
-                    f"x-ecsflow.memory {x_memory} MiB is not a Fargate task size",
-                    key="x-ecsflow.memory",
-                    hint="valid memory (MiB) per cpu: "
-                    + "; ".join(f"{c}: {_listing(ms)}" for c, ms in FARGATE_SIZES.items()),
-                )
-            fits = [c for c in cpus if c >= (need_cpu or 0)]
-            if not fits:
-                raise self.error(
-                    f"memory {x_memory} MiB allows at most cpu {cpus[-1]}; the service asks {need_cpu} units",
-                    key="x-ecsflow.memory",
-                    hint=f"cpus that allow {x_memory} MiB: {_listing(cpus)}",
-                )
-            return fits[0], x_memory
+        if x_cpu is not None or x_memory is not None:
+            try:
+                return exact_size(x_cpu, x_memory, need_cpu, need_memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))
+            except SizeError as exc:
+                raise self.error(exc.message, key=f"x-ecsflow.{exc.key}", hint=exc.hint) from None
         if need_cpu is None and need_memory is None:
             return DEFAULT_SIZE
 
-        size = fargate_size(need_cpu, need_memory)
+        size = smallest_size(need_cpu, need_memory)
         asked = " and ".join(
             part
             for part in (
@@ -486,7 +410,7 @@ class _Builder:
             raise self.error(
                 f"no Fargate task size holds {asked}",
                 key="cpus" if need_cpu and need_cpu > 16384 else "mem_limit",
-                hint="the largest Fargate task is 16384 CPU units (16 vCPU) with 122880 MiB",
+                hint=LARGEST_HINT,
             )
         rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
         self.note(

@@ -31,6 +31,7 @@ from ecsflow.airflow import (
 )
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject, Dependency, Logging, Service
+from ecsflow.errors import EcsflowError
 from ecsflow.settings import Settings, resolve_settings
 from ecsflow.taskdef import build_task_definitions
 
@@ -226,7 +227,7 @@ def test_unknown_service_is_an_error():
     project = load_project([EXAMPLE], warn=lambda message: None)
     settings = Settings(subnets=("subnet-1",), region="eu-west-1", account="123456789012")
     builds = build_task_definitions(project, settings)
-    with pytest.raises(DagError, match="no such service: 'nope'"):
+    with pytest.raises(EcsflowError, match="no such service: 'nope'"):
         generate_dag(project, settings, builds, services=["load", "nope"])
     with pytest.raises(DagError, match="no task definition was built for 'load'"):
         generate_dag(project, settings, builds[:1], services=["load"])

@@ -10,15 +10,10 @@ import pytest
 
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject, Healthcheck, Logging, Port, Service
-from ecsflow.errors import BuildError
+from ecsflow.errors import BuildError, EcsflowError
+from ecsflow.fargate import FARGATE_SIZES, smallest_size
 from ecsflow.settings import Settings, resolve_settings
-from ecsflow.taskdef import (
-    FARGATE_SIZES,
-    build_task_definition,
-    build_task_definitions,
-    fargate_size,
-    validate_request,
-)
+from ecsflow.taskdef import build_task_definition, build_task_definitions, validate_request
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -481,9 +476,9 @@ def test_compose_limits_beyond_fargate_are_an_error():
     assert "16384" in error.hint and error.key == "cpus"
 
 
-def test_fargate_size_helper():
-    assert fargate_size() == (256, 512)
-    assert fargate_size(16385, None) is None
+def test_smallest_size_helper():
+    assert smallest_size() == (256, 512)
+    assert smallest_size(16385, None) is None
 
 
 def test_x_ecsflow_cpu_and_memory_are_taken_exactly():
@@ -686,7 +681,7 @@ def test_build_task_definitions_keeps_compose_order():
 
 
 def test_unknown_service_name_lists_valid_names():
-    with pytest.raises(BuildError) as info:
+    with pytest.raises(EcsflowError) as info:
         build_task_definitions(project(svc("extract"), svc("load")), SETTINGS, ["extrct"])
     assert "extrct" in info.value.message and "did you mean 'extract'" in info.value.message
     assert "extract, load" in info.value.hint

@@ -6,8 +6,9 @@ sizes are bytes, commands are lists, ports are in long form. Nothing here knows 
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,23 @@ class ComposeProject:
             if service.name == name:
                 return service
         raise KeyError(name)
+
+    def select(self, names: Iterable[str] | None = None) -> tuple[Service, ...]:
+        """The named services in compose order (every service when None). A name that is not a service is
+        an error that suggests the nearest one and lists them all."""
+        if names is None:
+            return self.services
+        wanted = list(dict.fromkeys(names))
+        known = [s.name for s in self.services]
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            raise ComposeError(
+                f"no such service: {', '.join(repr(n) for n in unknown)}"
+                + (f" (did you mean '{close[0]}'?)" if close else ""),
+                hint=f"services in this project: {', '.join(known) or '(none)'}",
+            )
+        return tuple(s for s in self.services if s.name in set(wanted))
 
 
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
