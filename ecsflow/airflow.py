@@ -31,6 +31,7 @@ from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import EcsflowError
+from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, network_configuration
 
 # Airflow's KEY_REGEX is `^[\w.-]+$` with a Unicode `\w`; ids are kept to ASCII so they read the same
 # everywhere (file names, URLs, the CLI). ID_LEN is Airflow's limit for dag and task ids.
@@ -158,12 +159,15 @@ def generate_dag(
     task_of = dict(zip((s.name for s in selected), task_ids, strict=True))
     var_of = dict(zip((s.name for s in selected), variables, strict=True))
 
-    if settings.launch_type != "FARGATE":
+    launch_warning = launch_type_warning(settings, "the DAG runs them")
+    if launch_warning:
+        warnings.append(launch_warning)
+    network = network_configuration(settings)
+    if network is None:
         warnings.append(
-            f"launch_type is {settings.launch_type}, but ecsflow's task definitions are FARGATE-only: the DAG "
-            "runs them with launch_type FARGATE"
+            "no subnets are set: a Fargate task needs them, so the DAG has no network_configuration and ECS will "
+            "refuse to run it (set subnets and security_groups)"
         )
-    network = _network(settings, warnings)
 
     # Params: one per runtime_env name, in first-use order.
     params: dict[str, list[str]] = {}
@@ -603,20 +607,6 @@ def _slots(service: Service) -> int:
     return slots
 
 
-def _network(settings: Any, warnings: list[str]) -> dict[str, Any] | None:
-    if not settings.subnets:
-        warnings.append(
-            "no subnets are set: a Fargate task needs them, so the DAG has no network_configuration and ECS will "
-            "refuse to run it (set subnets and security_groups)"
-        )
-        return None
-    vpc: dict[str, Any] = {"subnets": list(settings.subnets)}
-    if settings.security_groups:
-        vpc["securityGroups"] = list(settings.security_groups)
-    vpc["assignPublicIp"] = "ENABLED" if settings.assign_public_ip else "DISABLED"
-    return {"awsvpcConfiguration": vpc}
-
-
 def _edges(selected: Sequence[Service], task_of: Mapping[str, str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
     """(upstream service, downstream service) pairs, and comment blocks for depends_on that make no edge."""
     edges: list[tuple[str, str]] = []
@@ -711,7 +701,7 @@ def _task(
         ("task_id", _Str(task_id)),
         ("cluster", _tpl(settings.cluster)),
         ("task_definition", _tpl(task_definition)),
-        ("launch_type", _Str("FARGATE")),
+        ("launch_type", _Str(LAUNCH_TYPE)),
     ]
     if settings.region:
         kwargs.append(("region_name", _Str(settings.region)))

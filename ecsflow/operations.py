@@ -367,24 +367,6 @@ def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memo
         raise EcsflowError(exc.message, key=f"--{exc.key}", hint=exc.hint) from None
 
 
-def network_configuration(settings: Any) -> dict[str, Any]:
-    """RunTask's awsvpc network configuration from the settings; no subnets is an error."""
-    from ecsflow.errors import SettingsError
-
-    if not settings.subnets:
-        raise SettingsError(
-            "no subnets to run the task in: a Fargate task needs at least one",
-            key="subnets",
-            hint="set `subnets` in the compose file's top-level x-ecsflow, ECSFLOW_SUBNETS or Consul, or pass "
-            "--subnet (repeatable); `ecsflow config` shows what is resolved",
-        )
-    vpc: dict[str, Any] = {"subnets": list(settings.subnets),
-                           "assignPublicIp": "ENABLED" if settings.assign_public_ip else "DISABLED"}
-    if settings.security_groups:
-        vpc["securityGroups"] = list(settings.security_groups)
-    return {"awsvpcConfiguration": vpc}
-
-
 @contextmanager
 def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
     """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
@@ -418,6 +400,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
 
     from ecsflow import ecs
     from ecsflow.errors import AwsError, EcsflowError
+    from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, require_network
 
     callbacks = callbacks or RunCallbacks()
     if aws.sandbox and not run_options.wait:
@@ -434,7 +417,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     build = rendered.builds[0]
     container_definition = build.request["containerDefinitions"][0]
     container = container_definition["name"]
-    network = network_configuration(settings)
+    network = require_network(settings)
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
     environment = parse_environment(run_options.environment)
     service = next(s for s in rendered.project.services if s.name == build.service)
@@ -442,9 +425,9 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     if missing:
         callbacks.message("warning", f"service '{build.service}' expects {', '.join(missing)} at run time "
                           f"(x-ecsflow.runtime_env); pass " + " ".join(f"-e {n}=..." for n in missing))
-    if settings.launch_type != "FARGATE":
-        callbacks.message("warning", f"launch_type is {settings.launch_type}, but ecsflow's task definitions are "
-                          "FARGATE-only: the task runs with launch type FARGATE")
+    launch_warning = launch_type_warning(settings, "the task runs")
+    if launch_warning:
+        callbacks.message("warning", launch_warning)
 
     container_override: dict[str, Any] = {"name": container}
     if environment:
@@ -459,7 +442,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     request: dict[str, Any] = {
         "cluster": settings.cluster,
         "taskDefinition": f"{build.family}:1",  # the revision is known after the sync below
-        "launchType": "FARGATE",
+        "launchType": LAUNCH_TYPE,
         "count": 1,
         "networkConfiguration": network,
         "startedBy": STARTED_BY,
