@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.extension import ProjectExtension
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import EcsflowError
 from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, network_configuration
@@ -143,9 +144,7 @@ def generate_dag(
     `pinned_arns` maps family -> task definition ARN to run that revision instead of the latest ACTIVE one.
     """
     settings = getattr(resolved_settings, "settings", resolved_settings)
-    x_project = project.extensions.get("x-ecsflow") or {}
-    if not isinstance(x_project, Mapping):
-        x_project = {}
+    x_project = project.x_ecsflow
     warnings: list[str] = []
 
     dag_id = _dag_id(dag_id, x_project, project.name)
@@ -178,10 +177,9 @@ def generate_dag(
     # Pools: name -> slots (the largest pool_slots given for it) and the services using it.
     pools: dict[str, dict[str, Any]] = {}
     for service in selected:
-        pool = service.x_ecsflow.get("pool")
+        pool = service.x_ecsflow.pool
         if pool is None:
             continue
-        pool = str(pool)
         slots = _slots(service)
         entry = pools.setdefault(pool, {"slots": slots, "services": []})
         if slots != entry["slots"]:
@@ -332,8 +330,8 @@ def pools_json(pools: Mapping[str, Mapping[str, Any]]) -> str:
 # --- selection, ids, settings ---
 
 
-def _dag_id(flag: str | None, x_project: Mapping[str, Any], project_name: str) -> str:
-    value = flag if flag not in (None, "") else x_project.get("dag_id") or project_name
+def _dag_id(flag: str | None, x_project: ProjectExtension, project_name: str) -> str:
+    value = flag if flag not in (None, "") else x_project.dag_id or project_name
     if not isinstance(value, str) or not value:
         raise DagError(f"dag_id must be a non-empty string, not {value!r}", key="x-ecsflow.dag_id")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or value.startswith(".") or len(value) > _ID_LEN:
@@ -384,18 +382,18 @@ def _select(
     return chosen
 
 
-def _schedule(flag: str | None, x_project: Mapping[str, Any], selected: Sequence[Service]) -> str | None:
+def _schedule(flag: str | None, x_project: ProjectExtension, selected: Sequence[Service]) -> str | None:
     """The DAG's schedule: --schedule, else the selected services' (all the same), else the top-level one.
 
     Every schedule given is checked (even one that another overrides), so that a value Airflow would refuse
     is reported here, before anything is written, instead of as an import error in Airflow."""
     chosen = _schedule_value(flag, "--schedule") if flag not in (None, "") else None
     per_service = {
-        s.name: _schedule_value(s.x_ecsflow["schedule"], "x-ecsflow.schedule", s.name)
+        s.name: _schedule_value(s.x_ecsflow.schedule, "x-ecsflow.schedule", s.name)
         for s in selected
-        if s.x_ecsflow.get("schedule") is not None
+        if s.x_ecsflow.schedule is not None
     }
-    top = x_project.get("schedule")
+    top = x_project.schedule
     top_value = _schedule_value(top, "top-level x-ecsflow.schedule") if top is not None else None
     if chosen is not None:
         return chosen
@@ -589,22 +587,11 @@ def _unique(names: Sequence[str], limit: int, reserved: Iterable[str] = (), pyth
 
 
 def _runtime_env(service: Service) -> list[str]:
-    names = service.x_ecsflow.get("runtime_env") or []
-    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise DagError("x-ecsflow.runtime_env must be a list of variable names", service=service.name,
-                       key="x-ecsflow.runtime_env")
-    return list(dict.fromkeys(names))
+    return list(service.x_ecsflow.runtime_env)
 
 
 def _slots(service: Service) -> int:
-    value = service.x_ecsflow.get("pool_slots", 1)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise DagError(f"x-ecsflow.pool_slots must be a whole number, not {value!r}", service=service.name,
-                       key="x-ecsflow.pool_slots")
-    slots = int(value)
-    if slots < 1:
-        raise DagError("x-ecsflow.pool_slots must be at least 1", service=service.name, key="x-ecsflow.pool_slots")
-    return slots
+    return service.x_ecsflow.pool_slots or 1
 
 
 def _edges(selected: Sequence[Service], task_of: Mapping[str, str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
@@ -722,9 +709,9 @@ def _task(
     else:
         warnings.append(f"service {service.name!r} does not log with awslogs: Airflow will not show its logs")
 
-    pool = service.x_ecsflow.get("pool")
+    pool = service.x_ecsflow.pool
     if pool is not None:
-        kwargs.append(("pool", _Str(str(pool))))
+        kwargs.append(("pool", _Str(pool)))
     return _Task(service=service.name, kwargs=kwargs)
 
 

@@ -1,4 +1,5 @@
-"""The only module that talks to Consul (with py-consul): one recursive KV read of the prefix.
+"""The only module that talks to Consul (with py-consul): one recursive KV read of the prefix. It reads;
+the settings resolver (`ecsflow.settings`) resolves.
 
 The address, token and TLS options come from the same environment variables as Consul's own CLI
 (`CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_CACERT`),
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecsflow.errors import SettingsError
-from ecsflow.settings import ResolvedSettings, consul_prefix_of, resolve_settings
 
 DEFAULT_ADDR = "127.0.0.1:8500"
 # Short: settings are read before anything else, and a hung Consul must not hang CI for minutes.
@@ -166,28 +166,3 @@ def _decode(items: list[dict[str, Any]], prefix: str) -> dict[str, str]:
         except UnicodeDecodeError:
             raise SettingsError(f"Consul key '{prefix}/{key}' does not hold UTF-8 text") from None
     return values
-
-
-def resolve_with_consul(
-    *,
-    compose: Mapping[str, Any] | None = None,
-    compose_file: str | None = None,
-    environ: Mapping[str, str] | None = None,
-    flags: Mapping[str, Any] | None = None,
-    addr: str | None = None,
-    token: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> ResolvedSettings:
-    """Find the Consul prefix (x-ecsflow < ECSFLOW_CONSUL_PREFIX < --consul-prefix), read it once if
-    there is one, and resolve the settings. Without a prefix Consul is not contacted at all."""
-    environ = os.environ if environ is None else environ
-    prefix, _ = consul_prefix_of(compose=compose, compose_file=compose_file, environ=environ, flags=flags)
-    raw = read_prefix(prefix, addr=addr, token=token, environ=environ, timeout=timeout) if prefix else None
-    return resolve_settings(
-        consul=raw,
-        consul_prefix=prefix,
-        compose=compose,
-        compose_file=compose_file,
-        environ=environ,
-        flags=flags,
-    )

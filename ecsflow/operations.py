@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.extension import ProjectExtension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject
 
@@ -48,14 +49,21 @@ def load(options: ProjectOptions, messages: _Messages, services: tuple[str, ...]
 
 def resolve(project: ComposeProject, options: ProjectOptions, environ: Mapping[str, str] | None = None):
     """The settings for this project: defaults < Consul < x-ecsflow < ECSFLOW_* < flags."""
-    from ecsflow.consul import resolve_with_consul
+    return resolve_with_consul(project.x_ecsflow, project.files[0].name if project.files else None,
+                               options.flags, os.environ if environ is None else environ)
 
-    return resolve_with_consul(
-        compose=project.extensions.get("x-ecsflow"),
-        compose_file=project.files[0].name if project.files else None,
-        environ=os.environ if environ is None else environ,
-        flags=options.flags,
-    )
+
+def resolve_with_consul(compose: ProjectExtension | None, compose_file: str | None, flags: Mapping[str, Any],
+                        environ: Mapping[str, str]):
+    """Find the Consul prefix (x-ecsflow < ECSFLOW_CONSUL_PREFIX < --consul-prefix), read it once if there is
+    one (Consul is not contacted otherwise), and resolve the settings with it."""
+    from ecsflow.consul import read_prefix
+    from ecsflow.settings import consul_prefix_of, resolve_settings
+
+    prefix, _ = consul_prefix_of(compose=compose, compose_file=compose_file, environ=environ, flags=flags)
+    raw = read_prefix(prefix, environ=environ) if prefix else None
+    return resolve_settings(consul=raw, consul_prefix=prefix, compose=compose, compose_file=compose_file,
+                            environ=environ, flags=flags)
 
 
 @dataclass(frozen=True)
@@ -421,7 +429,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
     environment = parse_environment(run_options.environment)
     service = next(s for s in rendered.project.services if s.name == build.service)
-    missing = [n for n in service.x_ecsflow.get("runtime_env") or [] if isinstance(n, str) and n not in environment]
+    missing = [n for n in service.x_ecsflow.runtime_env if n not in environment]
     if missing:
         callbacks.message("warning", f"service '{build.service}' expects {', '.join(missing)} at run time "
                           f"(x-ecsflow.runtime_env); pass " + " ".join(f"-e {n}=..." for n in missing))

@@ -3,8 +3,9 @@
 Precedence, lowest first: built-in defaults < Consul KV < top-level `x-ecsflow` in the compose file
 < ECSFLOW_* environment variables < command-line flags. Every resolved value remembers its origin.
 
-This module is pure: it never talks to Consul itself. `ecsflow.consul` reads the prefix and hands the
-raw keys (relative to the prefix) to `resolve_settings`.
+This module is pure: it never talks to Consul itself. `ecsflow.operations` finds the prefix
+(`consul_prefix_of`), has `ecsflow.consul` read it, and hands the raw keys (relative to the prefix) to
+`resolve_settings`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ecsflow.errors import SettingsError
+
+if TYPE_CHECKING:  # compose.extension imports SETTING_NAMES from here
+    from ecsflow.compose.extension import ProjectExtension
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,6 @@ class Settings:
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
-# Top-level x-ecsflow keys that are not settings but belong to the project (used by consul.py, gen-dag).
-PROJECT_KEYS: tuple[str, ...] = ("consul_prefix", "schedule", "dag_id")
 # Flags whose name is not `--` + the setting name with dashes (they are repeatable, one item each).
 FLAG_NAMES: Mapping[str, str] = {
     "subnets": "--subnet",
@@ -63,45 +65,6 @@ class ResolvedSettings:
     consul_prefix_origin: str = "default"
     # Things worth telling the user that are not errors (e.g. a Consul key that is not a setting).
     warnings: tuple[str, ...] = ()
-
-    def value(self, name: str, *, service: str | None = None) -> str:
-        """The plain value `PREFIX/values/NAME`, for a service's `environment_values`."""
-        if name not in self.values:
-            raise missing_key_error(self.consul_prefix, f"values/{name}", service=service)
-        return self.values[name]
-
-    def secret(self, name: str, *, service: str | None = None) -> str:
-        """The secret reference `PREFIX/secrets/NAME`, for a service's `secret_values`.
-
-        Only SSM / Secrets Manager references are accepted, so that a secret's value pasted into Consul
-        by mistake never reaches a task definition (and is never printed: the message does not show it).
-        """
-        if name not in self.secrets:
-            raise missing_key_error(self.consul_prefix, f"secrets/{name}", service=service)
-        ref = self.secrets[name]
-        if not ref.startswith(("arn:", "ssm:", "/")):
-            raise SettingsError(
-                f"Consul key '{self.consul_prefix}/secrets/{name}' does not hold a secret reference",
-                service=service,
-                hint="store an SSM parameter or Secrets Manager ARN (arn:aws:...), `ssm:/path` or `/path`, "
-                "never the secret's value",
-            )
-        return ref
-
-
-def missing_key_error(prefix: str | None, key: str, *, service: str | None = None) -> SettingsError:
-    """The error for a Consul key a service asks for (`values/NAME`, `secrets/NAME`) that is not there."""
-    if prefix is None:
-        return SettingsError(
-            f"'{key}' is read from Consul, but no Consul prefix is set",
-            service=service,
-            hint="pass --consul-prefix, set ECSFLOW_CONSUL_PREFIX, or set x-ecsflow.consul_prefix",
-        )
-    return SettingsError(
-        f"Consul key '{prefix}/{key}' not found",
-        service=service,
-        hint=f"create it (consul kv put {prefix}/{key} ...) or remove it from the service's x-ecsflow",
-    )
 
 
 # --- parsing: every source may give a typed value (YAML, flags) or a string (Consul, environment) ---
@@ -371,35 +334,13 @@ def _flags_layer(flags: Mapping[str, Any]) -> _Layer:
     )
 
 
-def check_x_ecsflow(compose: Mapping[str, Any] | None, compose_file: str | None = None) -> Mapping[str, Any]:
-    """The top-level x-ecsflow, checked: settings and PROJECT_KEYS only; an unknown key suggests a fix."""
-    if compose is None:
-        return {}
-    if not isinstance(compose, Mapping):
-        raise SettingsError(
-            f"top-level x-ecsflow must be a mapping, not {_describe(compose)}", file=compose_file
-        )
-    valid = SETTING_NAMES + PROJECT_KEYS
-    for key in compose:
-        if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise SettingsError(
-                f"unknown key '{key}' in the top-level x-ecsflow",
-                file=compose_file,
-                key=f"x-ecsflow.{key}",
-                hint=f"{hint}valid keys: {', '.join(valid)}",
-            )
-    return compose
-
-
 def _prefix(value: Any) -> str:
     return _word(value).strip("/")
 
 
 def consul_prefix_of(
     *,
-    compose: Mapping[str, Any] | None = None,
+    compose: ProjectExtension | None = None,
     compose_file: str | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
@@ -408,11 +349,10 @@ def consul_prefix_of(
 
     Needed before the resolver runs, since the Consul layer depends on it.
     """
-    x_ecsflow = check_x_ecsflow(compose, compose_file)
     found: tuple[str | None, str] = (None, "default")
     candidates = [
         (
-            x_ecsflow.get("consul_prefix"),
+            compose.consul_prefix if compose else None,
             f"compose:{compose_file or 'compose file'}",
             "x-ecsflow.consul_prefix",
         ),
@@ -458,7 +398,7 @@ def resolve_settings(
     defaults: Settings = Settings(),  # noqa: B008 - frozen, so sharing one instance is safe
     consul: Mapping[str, str] | None = None,
     consul_prefix: str | None = None,
-    compose: Mapping[str, Any] | None = None,
+    compose: ProjectExtension | None = None,
     compose_file: str | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
@@ -466,16 +406,15 @@ def resolve_settings(
     """Resolve every setting: defaults < Consul < x-ecsflow < ECSFLOW_* < flags.
 
     `consul` holds the keys read under `consul_prefix`, relative to it (`cluster`, `values/DB_HOST`, ...).
-    `compose` is the top-level `x-ecsflow` mapping (`project.extensions.get("x-ecsflow")`), and
+    `compose` is the top-level `x-ecsflow` block (`project.x_ecsflow`), and
     `compose_file` the name origins show for it. `flags` maps setting names (and `consul_prefix`) to what
     the command line gave, None or [] meaning "not given". Every source is validated, even where a higher
     one overrides it, so a bad value is reported where it lives.
     """
     environ = environ if environ is not None else {}
     flags = flags or {}
-    x_ecsflow = check_x_ecsflow(compose, compose_file)
     prefix, prefix_origin = consul_prefix_of(
-        compose=x_ecsflow, compose_file=compose_file, environ=environ, flags=flags
+        compose=compose, compose_file=compose_file, environ=environ, flags=flags
     )
     if consul_prefix is not None and consul_prefix.strip("/") != prefix:
         # The caller read `consul` from a prefix of its own choosing: trust it, and say so.
@@ -484,7 +423,7 @@ def resolve_settings(
 
     layers = [
         _consul_layer(consul_settings, prefix),
-        _compose_layer({k: v for k, v in x_ecsflow.items() if k in SETTING_NAMES}, compose_file),
+        _compose_layer(compose.settings if compose else {}, compose_file),
         _env_layer(environ),
         _flags_layer(flags),
     ]

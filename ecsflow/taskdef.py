@@ -7,7 +7,6 @@ the request, or silently run something else than the user wrote, is a BuildError
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import math
@@ -42,12 +41,6 @@ HEALTHCHECK_RANGES: dict[str, tuple[int, int]] = {
     "startPeriod": (0, 300),
 }
 MAX_STOP_TIMEOUT = 120  # ContainerDefinition.stopTimeout on Fargate
-EPHEMERAL_STORAGE_GIB = (21, 200)  # EphemeralStorage.sizeInGiB
-
-SERVICE_KEYS = tuple(
-    "family cpu memory task_role execution_role secrets environment_values secret_values runtime_env pool "
-    "pool_slots schedule ephemeral_storage tags".split()
-)
 
 ULIMIT_NAMES = frozenset(
     "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split()
@@ -205,16 +198,6 @@ def _has_registry_host(image: str) -> bool:
     return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
 class _Builder:
     def __init__(
         self,
@@ -233,7 +216,7 @@ class _Builder:
         self.strict = strict
         self.consul_values = consul_values
         self.consul_secrets = consul_secrets
-        self.x: Mapping[str, Any] = {}
+        self.x = service.x_ecsflow
         self.warnings: list[str] = []
         self.notes: list[str] = []
 
@@ -262,7 +245,6 @@ class _Builder:
     # -- the request ----------------------------------------------------------------------------------------
 
     def build(self) -> TaskDefinitionBuild:
-        self.check_extension()
         family = self.family()
         container = self.container()
         cpu, memory = self.task_size()
@@ -296,9 +278,9 @@ class _Builder:
         )
         if self.service.platform:
             request["runtimePlatform"] = self.runtime_platform(self.service.platform)
-        if "ephemeral_storage" in self.x:
-            request["ephemeralStorage"] = {"sizeInGiB": self.x["ephemeral_storage"]}
-        tags = {str(k): str(v) for k, v in {**self.settings.tags, **(self.x.get("tags") or {})}.items()}
+        if self.x.ephemeral_storage is not None:
+            request["ephemeralStorage"] = {"sizeInGiB": self.x.ephemeral_storage}
+        tags = {**self.settings.tags, **self.x.tags}
         reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
         if reserved:
             raise self.error(f"tag key '{reserved[0]}' is reserved: ecsflow sets the {RESERVED_TAG_PREFIX}* tags "
@@ -320,46 +302,8 @@ class _Builder:
             notes=tuple(self.notes),
         )
 
-    def check_extension(self) -> None:
-        """Per-service x-ecsflow: known keys only, each of the type later stages rely on."""
-        x = self.service.x_ecsflow or {}
-        if not isinstance(x, Mapping):
-            raise self.error("x-ecsflow must be a mapping", key="x-ecsflow")
-        for key, value in x.items():
-            if key not in SERVICE_KEYS:
-                close = difflib.get_close_matches(str(key), SERVICE_KEYS, n=1)
-                raise self.error(
-                    f"unknown x-ecsflow key '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""),
-                    key=f"x-ecsflow.{key}",
-                    hint=f"valid keys: {', '.join(SERVICE_KEYS)}",
-                )
-            if key in ("family", "task_role", "execution_role", "pool", "schedule"):
-                ok = isinstance(value, str) and value != ""
-                expected = "a non-empty string"
-            elif key in ("environment_values", "secret_values", "runtime_env"):
-                ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
-                expected = "a list of variable names"
-            elif key in ("secrets", "tags"):
-                ok = isinstance(value, Mapping) and all(
-                    isinstance(v, str if key == "secrets" else (str, int, float)) for v in value.values()
-                )
-                expected = "a mapping of NAME: reference" if key == "secrets" else "a mapping of key: value"
-            elif key == "pool_slots":
-                ok = _int(value) is not None and _int(value) >= 1
-                expected = "a whole number of at least 1"
-            elif key == "ephemeral_storage":
-                low, high = EPHEMERAL_STORAGE_GIB
-                ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-                expected = f"a whole number of GiB from {low} to {high}"
-            else:  # cpu, memory: checked against the Fargate table in task_size()
-                ok = _int(value) is not None
-                expected = "a whole number (CPU units / MiB)"
-            if not ok:
-                raise self.error(f"x-ecsflow.{key} must be {expected}, not {value!r}", key=f"x-ecsflow.{key}")
-        self.x = x
-
     def family(self) -> str:
-        wanted = self.x.get("family")
+        wanted = self.x.family
         if wanted is None:
             try:
                 wanted = self.settings.family.format(project=self.project.name, service=self.service.name)
@@ -377,7 +321,7 @@ class _Builder:
         return family
 
     def role(self, key: str) -> str | None:
-        role = self.x.get(key) or getattr(self.settings, key)
+        role = getattr(self.x, key) or getattr(self.settings, key)
         if role and not role.startswith("arn:") and self.settings.account:
             # ECS answers with the full ARN; sending the same avoids a diff on every run.
             role = f"arn:{_partition(self.settings.region)}:iam::{self.settings.account}:role/{role}"
@@ -388,7 +332,7 @@ class _Builder:
         need_cpu = math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None
         memories = [_mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
         need_memory = max(memories) if memories else None
-        x_cpu, x_memory = _int(self.x.get("cpu")), _int(self.x.get("memory"))
+        x_cpu, x_memory = self.x.cpu, self.x.memory
         if x_cpu is not None or x_memory is not None:
             try:
                 return exact_size(x_cpu, x_memory, need_cpu, need_memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))
@@ -488,7 +432,7 @@ class _Builder:
 
     def environment_and_secrets(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         env: dict[str, str | None] = dict(self.service.environment)
-        for name in self.x.get("environment_values", ()):
+        for name in self.x.environment_values:
             if self.consul_values is None or name not in self.consul_values:
                 raise self.consul_missing(name, "environment_values")
             if env.get(name) is not None:
@@ -496,9 +440,9 @@ class _Builder:
             env[name] = self.consul_values[name]
 
         references: dict[str, tuple[str, bool]] = {  # name -> (reference, may it be echoed in errors)
-            name: (ref, True) for name, ref in (self.x.get("secrets") or {}).items()
+            name: (ref, True) for name, ref in self.x.secrets.items()
         }
-        for name in self.x.get("secret_values", ()):
+        for name in self.x.secret_values:
             if name in references:
                 raise self.error(
                     f"secret {name} is both in x-ecsflow.secrets and in x-ecsflow.secret_values",
@@ -523,7 +467,7 @@ class _Builder:
                     key="environment",
                     hint="remove it from environment / env_file: on ECS the secret supplies it",
                 )
-            if name in self.x.get("runtime_env", ()):
+            if name in self.x.runtime_env:
                 # Given at run time (DAG params, `run -e`). A value the shell happens to hold now must not
                 # reach the definition: it would make a new revision whenever the shell differs.
                 if value is not None:
@@ -539,8 +483,9 @@ class _Builder:
         return environment, secrets
 
     def consul_missing(self, name: str, key: str) -> BuildError:
-        if (self.consul_values if key == "environment_values" else self.consul_secrets) is None:
-            hint = "no Consul values were read: set --consul-prefix (and CONSUL_HTTP_ADDR)"
+        if self.consul_prefix is None:
+            hint = ("no Consul values were read: set --consul-prefix, ECSFLOW_CONSUL_PREFIX or x-ecsflow.consul_prefix "
+                    "(and CONSUL_HTTP_ADDR)")
         else:
             hint = "add the key in Consul under the configured prefix, or remove the name"
         folder = "values" if key == "environment_values" else "secrets"

@@ -48,7 +48,7 @@ def generate(
 ) -> tuple[GeneratedDag, list]:
     """The DAG for a loaded project, with settings resolved as the CLI does (no Consul)."""
     resolved = resolve_settings(
-        compose=project.extensions.get("x-ecsflow"),
+        compose=project.x_ecsflow,
         compose_file=project.files[0].name if project.files else None,
         environ=environ or {},
         flags=flags or {},

@@ -29,6 +29,7 @@ from ecsflow.airflow import (
     schedule_problem,
     write_dag,
 )
+from ecsflow.compose.extension import parse_service_extension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject, Dependency, Logging, Service
 from ecsflow.errors import EcsflowError
@@ -440,7 +441,7 @@ def test_an_invalid_schedule_from_any_source_is_an_error_and_nothing_is_written(
         if source == "service":
             assert (error.value.service, error.value.key) == ("b", "x-ecsflow.schedule")
         # gen_dag (what the CLI calls) raises before writing anything.
-        resolved = resolve_settings(compose=project.extensions.get("x-ecsflow"), compose_file=None, environ={},
+        resolved = resolve_settings(compose=project.x_ecsflow, compose_file=None, environ={},
                                     flags={})
         builds = build_task_definitions(project, resolved.settings)
         out = tmp_path / f"out-{source}"
@@ -695,7 +696,7 @@ def test_an_edited_pools_file_is_refused_unless_force(tmp_path):
 
 def test_gen_dag_generates_and_writes(tmp_path):
     project = load_project([EXAMPLE], warn=lambda message: None)
-    resolved = resolve_settings(compose=project.extensions.get("x-ecsflow"), environ={})
+    resolved = resolve_settings(compose=project.x_ecsflow, environ={})
     builds = build_task_definitions(project, resolved.settings)
     result = gen_dag(project, resolved, builds, tmp_path, dag_id="etl_daily", schedule="@daily")
     assert result.written.ok
@@ -809,7 +810,7 @@ def test_any_values_give_valid_source(names, pool, group, variables, cluster, su
         Service(
             name=name,
             image="x",
-            x_ecsflow={"pool": pool, "runtime_env": variables} if i == 0 else {},
+            x_ecsflow=parse_service_extension({"pool": pool, "runtime_env": variables} if i == 0 else {}),
             logging=Logging(driver="awslogs", options={"awslogs-group": group}),
             depends_on={names[0]: Dependency(condition="service_completed_successfully")} if i else {},
         )

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from consul_server import ConsulKV, closed_port
 
-from ecsflow.consul import ConsulConfig, consul_config, read_prefix, resolve_with_consul
-from ecsflow.errors import SettingsError
+from ecsflow import operations
+from ecsflow.compose.extension import parse_project_extension, parse_service_extension
+from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.consul import ConsulConfig, consul_config, read_prefix
+from ecsflow.errors import BuildError, SettingsError
 from ecsflow.settings import settings_to_rows
+from ecsflow.taskdef import build_task_definition
 
 PREFIX = "platform/etl"
 TOKEN = "b1gs3cr3t-0000-1111-2222-333344445555"
@@ -44,6 +50,20 @@ def env(server: ConsulKV, **extra: str) -> dict[str, str]:
     return {"CONSUL_HTTP_ADDR": server.addr, **extra}
 
 
+def resolve_with_consul(*, compose=None, compose_file=None, environ=None, flags=None):
+    """The settings as the commands resolve them: Consul read (when a prefix is set), then the resolver."""
+    extension = parse_project_extension(compose, compose_file)
+    return operations.resolve_with_consul(extension, compose_file, flags or {}, environ or {})
+
+
+def build_loader(resolved, **x_ecsflow):
+    """Build service `loader` with these x-ecsflow keys and the values/secrets the settings read from Consul."""
+    service = Service(name="loader", image="acme/loader:1", x_ecsflow=parse_service_extension(x_ecsflow))
+    project = ComposeProject(name="etl", working_dir=Path("."), files=(), services=(service,))
+    return build_task_definition(project, service, resolved.settings, consul_values=resolved.values,
+                                 consul_secrets=resolved.secrets, consul_prefix=resolved.consul_prefix)
+
+
 # --- reading the prefix ---
 
 
@@ -57,8 +77,7 @@ def test_read_prefix_returns_relative_keys_and_decoded_values(kv):
 
 def test_one_recursive_request_per_invocation(kv):
     r = resolve_with_consul(environ=env(kv, ECSFLOW_CONSUL_PREFIX=PREFIX))
-    r.value("DB_HOST")
-    r.secret("DB_PASSWORD")
+    build_loader(r, environment_values=["DB_HOST"], secret_values=["DB_PASSWORD"])
     assert len(kv.requests) == 1
     request = kv.requests[0]
     assert request.key == f"{PREFIX}/" and "recurse" in request.query
@@ -72,16 +91,23 @@ def test_without_a_prefix_consul_is_not_contacted(kv):
 def test_a_missing_prefix_is_empty_and_a_key_asked_for_names_key_and_prefix(kv):
     r = resolve_with_consul(flags={"consul_prefix": "nothing/here"}, environ=env(kv))
     assert r.values == {} and r.settings.cluster == "default"
-    with pytest.raises(SettingsError) as err:
-        r.value("DB_HOST", service="loader")
+    with pytest.raises(BuildError) as err:
+        build_loader(r, environment_values=["DB_HOST"])
     assert err.value.service == "loader"
-    assert "Consul key 'nothing/here/values/DB_HOST' not found" in str(err.value)
+    assert "Consul key 'nothing/here/values/DB_HOST' has no value" in str(err.value)
+
+
+def test_a_value_asked_for_without_a_prefix_says_how_to_set_one(kv):
+    with pytest.raises(BuildError) as err:
+        build_loader(resolve_with_consul(environ=env(kv)), environment_values=["DB_HOST"])
+    assert "--consul-prefix" in err.value.hint and "ECSFLOW_CONSUL_PREFIX" in err.value.hint
+    assert kv.requests == []
 
 
 def test_a_key_missing_under_an_existing_prefix(kv):
     r = resolve_with_consul(flags={"consul_prefix": PREFIX}, environ=env(kv))
-    with pytest.raises(SettingsError, match=f"'{PREFIX}/secrets/API_KEY' not found"):
-        r.secret("API_KEY", service="loader")
+    with pytest.raises(BuildError, match=f"'{PREFIX}/secrets/API_KEY' has no value"):
+        build_loader(r, secret_values=["API_KEY"])
 
 
 def test_non_utf8_values_name_the_key():
@@ -215,7 +241,7 @@ def test_consul_settings_and_their_origins(kv):
     assert r.origins["cluster"] == f"consul:{PREFIX}/cluster"
     assert r.origins["task_role"] == "default"
     assert (r.consul_prefix, r.consul_prefix_origin) == (PREFIX, "compose:docker-compose.yml")
-    assert r.value("DB_HOST") == "db.internal"
+    assert r.values["DB_HOST"] == "db.internal"
     assert r.warnings == ()
 
 

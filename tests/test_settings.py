@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from ecsflow.compose.extension import parse_project_extension
 from ecsflow.errors import SettingsError
 from ecsflow.settings import (
     SETTING_NAMES,
     ResolvedSettings,
     Settings,
     display_value,
-    missing_key_error,
     resolve_settings,
     settings_to_rows,
 )
@@ -23,6 +23,8 @@ def resolve(**kwargs) -> ResolvedSettings:
     kwargs.setdefault("compose_file", FILE)
     if "consul" in kwargs:
         kwargs.setdefault("consul_prefix", PREFIX)
+    if "compose" in kwargs:  # the top-level x-ecsflow as written, checked as the loader checks it
+        kwargs["compose"] = parse_project_extension(kwargs["compose"], kwargs["compose_file"])
     return resolve_settings(**kwargs)
 
 
@@ -350,36 +352,11 @@ def test_consul_keys_split_into_settings_values_and_secrets():
     )
     assert r.settings.cluster == "prod"
     assert r.values == {"DB_HOST": "db.internal", "EMPTY": ""}
-    assert r.value("DB_HOST") == "db.internal" and r.value("EMPTY") == ""
-    assert r.secret("DB_PASSWORD").startswith("arn:aws:ssm:")
+    assert r.secrets == {"DB_PASSWORD": "arn:aws:ssm:eu-west-1:123456789012:parameter/db"}
     # `subnet` is not a setting, but a word is said about it (and about other/thing).
     assert r.settings.subnets == ()
     assert any(f"'{PREFIX}/subnet'" in w and "did you mean 'subnets'" in w for w in r.warnings)
     assert len(r.warnings) == 2
-
-
-def test_a_missing_value_names_the_key_and_the_prefix():
-    r = resolve(consul={})
-    with pytest.raises(SettingsError) as err:
-        r.value("DB_HOST", service="etl")
-    assert str(err.value).startswith(f"service 'etl': Consul key '{PREFIX}/values/DB_HOST' not found")
-    with pytest.raises(SettingsError, match=f"'{PREFIX}/secrets/DB_PASSWORD' not found"):
-        r.secret("DB_PASSWORD")
-
-
-def test_a_value_asked_for_without_a_prefix_says_how_to_set_one():
-    with pytest.raises(SettingsError, match="no Consul prefix is set") as err:
-        resolve().value("DB_HOST")
-    assert "--consul-prefix" in err.value.hint
-    assert missing_key_error(None, "values/X").hint == err.value.hint
-
-
-def test_a_secret_value_instead_of_a_reference_is_refused_and_not_shown():
-    r = resolve(consul={"secrets/DB_PASSWORD": "hunter2"})
-    with pytest.raises(SettingsError) as err:
-        r.secret("DB_PASSWORD")
-    assert "hunter2" not in str(err.value)
-    assert resolve(consul={"secrets/A": "ssm:/db/pw", "secrets/B": "/db/pw"}).secret("B") == "/db/pw"
 
 
 # --- rows for `ecsflow config` ---

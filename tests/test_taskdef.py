@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ecsflow.compose.extension import parse_service_extension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject, Healthcheck, Logging, Port, Service
-from ecsflow.errors import BuildError, EcsflowError
+from ecsflow.errors import BuildError, ComposeError, EcsflowError
 from ecsflow.fargate import FARGATE_SIZES, smallest_size
 from ecsflow.settings import Settings, resolve_settings
 from ecsflow.taskdef import build_task_definition, build_task_definitions, validate_request
@@ -24,6 +25,8 @@ SETTINGS = Settings(region="eu-west-1", account="123456789012", execution_role=E
 
 
 def svc(name: str = "job", image: str | None = "acme/job:1.2", **fields) -> Service:
+    if "x_ecsflow" in fields:  # written as in a compose file, parsed as the loader parses it
+        fields["x_ecsflow"] = parse_service_extension(fields["x_ecsflow"], service=name)
     return Service(name=name, image=image, **fields)
 
 
@@ -122,7 +125,7 @@ def check_golden(name: str, value) -> None:
 
 def test_golden_etl_example():
     project = load_project([ROOT / "examples" / "etl" / "docker-compose.yml"], environ={})
-    settings = resolve_settings(compose=project.extensions.get("x-ecsflow")).settings
+    settings = resolve_settings(compose=project.x_ecsflow).settings
     builds = build_task_definitions(project, settings)
     assert all(b.warnings == () for b in builds)
     assert [n for b in builds for n in b.notes if "rounded up" in n] == [
@@ -185,7 +188,7 @@ def test_ephemeral_storage_in_gib():
 
 @pytest.mark.parametrize("size", [20, 201, "big"])
 def test_ephemeral_storage_out_of_range_is_an_error(size):
-    error = build_error(svc(x_ecsflow={"ephemeral_storage": size}))
+    error = x_ecsflow_error({"ephemeral_storage": size})
     assert error.key == "x-ecsflow.ephemeral_storage" and "21 to 200" in error.message
 
 
@@ -650,8 +653,14 @@ def test_unknown_compose_key_warns():
 # -- x-ecsflow -------------------------------------------------------------------------------------
 
 
+def x_ecsflow_error(x: dict) -> ComposeError:
+    with pytest.raises(ComposeError) as info:
+        svc(x_ecsflow=x)
+    return info.value
+
+
 def test_unknown_x_ecsflow_key_is_an_error_suggesting_the_nearest():
-    error = build_error(svc(x_ecsflow={"secret": {"A": "ssm:/a"}}))
+    error = x_ecsflow_error({"secret": {"A": "ssm:/a"}})
     assert error.key == "x-ecsflow.secret" and "did you mean 'secrets'" in error.message
 
 
@@ -661,7 +670,7 @@ def test_unknown_x_ecsflow_key_is_an_error_suggesting_the_nearest():
 )
 def test_malformed_x_ecsflow_value_is_an_error(x):
     [key] = x
-    assert build_error(svc(x_ecsflow=x)).key == f"x-ecsflow.{key}"
+    assert x_ecsflow_error(x).key == f"x-ecsflow.{key}"
 
 
 def test_airflow_only_keys_are_accepted_and_leave_the_request_alone():

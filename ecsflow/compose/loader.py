@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsflow.compose.envfile import read_env_file
+from ecsflow.compose.extension import parse_project_extension
 from ecsflow.compose.interpolate import InterpolationError, interpolate
 from ecsflow.compose.merge import merge_services, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
@@ -96,6 +97,7 @@ def load_project(
         files=tuple(Path(f) for f in config["files"]),
         services=services,
         extensions={k: v for k, v in config.items() if k.startswith("x-")},
+        x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name),
         environment=config["environment"],
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.extension import ProjectExtension, ServiceExtension, parse_service_extension
 from ecsflow.errors import ComposeError
 
 
@@ -83,7 +84,7 @@ class Service:
     logging: Logging | None = None
     depends_on: Mapping[str, Dependency] = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
-    x_ecsflow: Mapping[str, Any] = field(default_factory=dict)
+    x_ecsflow: ServiceExtension = field(default_factory=ServiceExtension)
     raw: Mapping[str, Any] = field(default_factory=dict)
     source_file: str | None = None
     source_line: int | None = None
@@ -95,8 +96,9 @@ class ComposeProject:
     working_dir: Path
     files: tuple[Path, ...]
     services: tuple[Service, ...]
-    # Top-level `x-*` keys, `x-ecsflow` among them.
+    # Top-level `x-*` keys, `x-ecsflow` among them (as written).
     extensions: Mapping[str, Any] = field(default_factory=dict)
+    x_ecsflow: ProjectExtension = field(default_factory=ProjectExtension)
     # The variables interpolation used (shell environment over .env / --env-file).
     environment: Mapping[str, str] = field(default_factory=dict)
 
@@ -217,7 +219,7 @@ def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
             for dep, spec in (config.get("depends_on") or {}).items()
         },
         profiles=tuple(config.get("profiles") or ()),
-        x_ecsflow=dict(config.get("x-ecsflow") or {}),
+        x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, file=source_file, line=source_line),
         raw=raw,
         source_file=source_file,
         source_line=source_line,
