@@ -39,6 +39,19 @@ def test_writes_the_dag_and_pools_then_leaves_them_alone(project, tmp_path):
     assert (out / "etl.py").read_text() == source
 
 
+def test_the_committed_example_dags_are_what_gen_dag_writes(project, tmp_path):
+    """examples/etl/dags holds gen-dag's output for the example: byte for byte, so it never goes stale."""
+    out = tmp_path / "dags"
+    result = gen(project, out)
+    assert result.exit_code == 0, result.stderr
+    committed = EXAMPLE / "dags"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
+    for name in ("etl.py", "etl.pools.json"):
+        assert (out / name).read_bytes() == (committed / name).read_bytes(), (
+            "stale: ecsflow gen-dag -f examples/etl/docker-compose.yml --out examples/etl/dags --force"
+        )
+
+
 def test_refuses_to_overwrite_an_edited_file_unless_forced(project, tmp_path):
     out = tmp_path / "dags"
     assert gen(project, out).exit_code == 0

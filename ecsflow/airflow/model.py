@@ -1,0 +1,81 @@
+"""The values of the airflow package: what `gen-dag` generated and wrote, its error, and the pools file text.
+
+Small frozen dataclasses that cross the package's module lines (and reach `operations` and the CLI); no logic
+beyond the names and text of the two files a `GeneratedDag` becomes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecsflow.errors import EcsflowError
+
+
+class DagError(EcsflowError):
+    """The selected services cannot become one Airflow DAG (a cycle, a bad id, a missing build...)."""
+
+
+@dataclass(frozen=True)
+class GeneratedDag:
+    """One DAG file's text and the pools it uses (`airflow pools import` format)."""
+
+    dag_id: str
+    source: str
+    pools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # the services that became tasks, in compose order
+    task_ids: Mapping[str, str] = field(default_factory=dict)  # service -> task id
+    edges: tuple[tuple[str, str], ...] = ()  # (upstream task id, downstream task id)
+    params: tuple[str, ...] = ()  # DAG params (runtime_env names)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.dag_id}.py"
+
+    @property
+    def pools_file_name(self) -> str:
+        return f"{self.dag_id}.pools.json"
+
+    @property
+    def pools_source(self) -> str:
+        return pools_json(self.pools)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What `write_dag` did with each file. Nothing is written when any file is refused."""
+
+    written: tuple[Path, ...] = ()  # created or replaced
+    unchanged: tuple[Path, ...] = ()  # already held exactly the generated text
+    refused: tuple[Path, ...] = ()  # edited by hand (or not made by ecsflow): kept, needs --force
+    skipped: tuple[Path, ...] = ()  # would have been written, but another file was refused
+    messages: tuple[str, ...] = ()  # one line per file, for the CLI to print
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+
+@dataclass(frozen=True)
+class GenDagResult:
+    """What `gen_dag` did: the generated DAG and what became of its files."""
+
+    generated: GeneratedDag
+    written: WriteResult
+
+
+def pools_json(pools: Mapping[str, Mapping[str, Any]]) -> str:
+    """The pools file text: `{"NAME": {"slots": N, "description": "...", "include_deferred": true}}`."""
+    return json.dumps({name: dict(spec) for name, spec in sorted(pools.items())}, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One `EcsRunTaskOperator(...)` of the DAG: its service and its keyword arguments as source nodes."""
+
+    service: str
+    kwargs: list[tuple[str, Any]]  # keyword -> node
