@@ -88,6 +88,47 @@ class TaskDefinitionBuild:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The services that become task definitions, and what is said once about those left out (as warnings:
+    diff, sync and gen-dag print warnings only, and a service missing from ECS should be seen)."""
+
+    services: tuple[Service, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def select_services(project: ComposeProject, service_names: Iterable[str] | None = None, *,
+                    strict: bool = False) -> Selection:
+    """The named services (all when None) in compose order, less those left out of ECS: `x-ecsflow.skip`
+    and `provider:` services, which have no image (an error with strict, unless skipped explicitly).
+
+    A left-out service named explicitly is an error: the command asked for something it will not do."""
+    named = service_names is not None
+    warnings: list[str] = []
+    kept = []
+    for service in project.select(None if service_names is None else list(service_names)):
+        if service.x_ecsflow.skip:
+            why, key, hint = "it has x-ecsflow.skip: true", "x-ecsflow.skip", "remove skip to put it on ECS"
+        elif service.raw.get("provider") is not None and not service.image:
+            why, key = "it is a provider service (no image: Compose delegates it to a provider plugin)", "provider"
+            hint = "run what it provides outside ECS, and say so with `x-ecsflow: {skip: true}`"
+        else:
+            kept.append(service)
+            continue
+        where = {"file": service.source_file, "line": service.source_line, "service": service.name, "key": key}
+        if named:
+            raise BuildError(f"service '{service.name}' is left out of ECS: {why}", **where,
+                             hint=f"{hint}, or do not name it")
+        message = f"service '{service.name}' is left out of ECS and Airflow: {why}"
+        if key == "x-ecsflow.skip":
+            warnings.append(message)
+        elif strict:
+            raise BuildError(f"service '{service.name}' cannot run on ECS: {why}", **where, hint=hint)
+        else:
+            warnings.append(f"{message}; {hint}")
+    return Selection(tuple(kept), tuple(warnings))
+
+
 def build_task_definitions(
     project: ComposeProject,
     settings: Settings,
@@ -98,8 +139,9 @@ def build_task_definitions(
     consul_secrets: Mapping[str, str] | None = None,
     consul_prefix: str | None = None,
 ) -> list[TaskDefinitionBuild]:
-    """Build the selected services (all when None) in compose order; all are checked before raising."""
-    services = project.select(None if service_names is None else list(service_names))
+    """Build the selected services (all when None) in compose order, less those `select_services` leaves
+    out; all are checked before raising."""
+    services = select_services(project, service_names, strict=strict).services
 
     builds: list[TaskDefinitionBuild] = []
     errors: list[BuildError] = []
@@ -234,13 +276,17 @@ class _Builder:
 
     def not_possible(self, key: str, detail: str = "") -> None:
         what = f"key '{key}'" + (f" ({detail})" if detail else "")
+        self.adapted(key, f"{what} is not possible on Fargate and is ignored",
+                     f"{what} is not possible on Fargate", "remove it from the service")
+
+    def adapted(self, key: str, warning: str, error: str | None = None, hint: str | None = None,
+                note: bool = False) -> None:
+        """Something written for Docker Compose that ECS gets in another form (or not at all): a warning (a
+        note with `note`), and under --strict an error whose hint names the lenient way."""
         if self.strict:
-            raise self.error(
-                f"{what} is not possible on Fargate",
-                key=key,
-                hint="remove it from the service, or build without --strict to ignore it with a warning",
-            )
-        self.warn(f"{what} is not possible on Fargate and is ignored")
+            lenient = "or build without --strict to accept it with a warning"
+            raise self.error(error or warning, key=key, hint=f"{hint}, {lenient}" if hint else lenient)
+        (self.note if note else self.warn)(warning)
 
     # -- the request ----------------------------------------------------------------------------------------
 
@@ -364,14 +410,21 @@ class _Builder:
         return size
 
     def runtime_platform(self, platform: str) -> dict[str, str]:
-        parts = platform.lower().split("/")
-        if len(parts) < 2 or parts[0] != "linux" or parts[1] not in _ARCHITECTURES:
+        system, _, rest = platform.lower().partition("/")
+        architecture = rest.partition("/")[0]
+        if system == "linux" and architecture == "386":
+            self.adapted("platform", f"platform '{platform}' runs on Fargate as X86_64 (x86-64 CPUs run 32-bit "
+                         "x86 programs)",
+                         f"platform '{platform}' is not a Fargate platform", "write platform: linux/amd64")
+            architecture = "amd64"
+        if system != "linux" or architecture not in _ARCHITECTURES:
             raise self.error(
-                f"platform '{platform}' is not possible on Fargate",
+                f"platform '{platform}' cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
                 key="platform",
-                hint="use linux/amd64 or linux/arm64",
+                hint="leave the service out of ECS with `x-ecsflow: {skip: true}` (it still runs with "
+                "docker compose), or build its image for linux/amd64 or linux/arm64",
             )
-        return {"cpuArchitecture": _ARCHITECTURES[parts[1]], "operatingSystemFamily": "LINUX"}
+        return {"cpuArchitecture": _ARCHITECTURES[architecture], "operatingSystemFamily": "LINUX"}
 
     # -- the container --------------------------------------------------------------------------------------
 
@@ -381,10 +434,7 @@ class _Builder:
         if name != s.name:
             self.note(f"container name '{name}' (ECS allows letters, digits, '-' and '_')")
         c: dict[str, Any] = {"name": name, "image": self.image(), "essential": True}
-        if s.command:
-            c["command"] = list(s.command)
-        if s.entrypoint:
-            c["entryPoint"] = list(s.entrypoint)
+        c.update(self.entry_point_and_command())
         environment, secrets = self.environment_and_secrets()
         if environment:
             c["environment"] = environment
@@ -417,6 +467,22 @@ class _Builder:
         c["logConfiguration"] = self.log_configuration()
         self.check_other_keys()
         return c
+
+    def entry_point_and_command(self) -> dict[str, list[str]]:
+        entrypoint, command = self.service.entrypoint, self.service.command
+        if entrypoint is None or any(entrypoint):
+            return {k: list(v) for k, v in (("entryPoint", entrypoint), ("command", command)) if v}
+        # `entrypoint: []` (or "", or [""]) clears the image's ENTRYPOINT in Docker. ECS has no way to say so
+        # (it drops an empty entryPoint), but an explicit entryPoint also discards the image's CMD, as
+        # Docker's does: entryPoint = the command runs exactly the same program and arguments.
+        if command:
+            self.note("entrypoint: [] clears the image's ENTRYPOINT: the command becomes the ECS entryPoint (a "
+                      "command given at run time is appended to it)")
+            return {"entryPoint": list(command)}
+        self.adapted("entrypoint", "entrypoint: [] clears the image's ENTRYPOINT, which ECS cannot express "
+                     "without a command: the image's ENTRYPOINT runs on ECS",
+                     hint="add the command to run (it becomes the ECS entryPoint)")
+        return {}
 
     def image(self) -> str:
         image, registry = self.service.image, self.settings.registry
@@ -456,17 +522,22 @@ class _Builder:
             {"name": name, "valueFrom": self.secret_arn(name, ref, echo)}
             for name, (ref, echo) in sorted(references.items())
         ]
+        for name in self.x.environment_values:
+            if name in references:
+                raise self.error(f"{name} is both in x-ecsflow.environment_values and a secret",
+                                 key="x-ecsflow.environment_values", hint="keep it in one of them")
+
+        from ecsflow.diff import looks_sensitive  # here: diff loads deepdiff
 
         environment = []
         for name, value in env.items():
             if name in references:
-                if value is None:
-                    continue  # a bare KEY locally, supplied by the secret on ECS
-                raise self.error(
-                    f"{name} is both an environment variable and a secret",
-                    key="environment",
-                    hint="remove it from environment / env_file: on ECS the secret supplies it",
-                )
+                # The compose value serves `docker compose up`; on ECS the secret supplies the variable, and
+                # the plain value is never sent (nor printed: the note has no value).
+                if value:
+                    self.note(f"{name} is both an environment variable and a secret: on ECS the secret "
+                              "supplies it, and the compose value is left out of the task definition")
+                continue
             if name in self.x.runtime_env:
                 # Given at run time (DAG params, `run -e`). A value the shell happens to hold now must not
                 # reach the definition: it would make a new revision whenever the shell differs.
@@ -479,6 +550,10 @@ class _Builder:
                 continue
             if value == "":
                 self.warn(f"environment variable {name} is empty; ECS may drop empty values")
+            elif looks_sensitive(name, value):
+                what = "name looks secret" if looks_sensitive(name) else "value has a password in a URL"
+                self.warn(f"environment variable {name} is registered in plain text in the task definition, but "
+                          f"its {what}: move it to x-ecsflow.secrets (an SSM or Secrets Manager reference)")
             environment.append({"name": name, "value": value})
         return environment, secrets
 
@@ -537,11 +612,13 @@ class _Builder:
                 # Compose's long syntax `name` / `app_protocol` are ECS's (Service Connect) `name` / `appProtocol`.
                 if name:
                     mapping["name"] = name
-                if app_protocol:
-                    if app_protocol not in APP_PROTOCOLS:
-                        raise self.error(f"port {port}: app_protocol '{app_protocol}' is not one ECS knows "
-                                         f"({', '.join(APP_PROTOCOLS)})", key=key)
+                if app_protocol in APP_PROTOCOLS:
                     mapping["appProtocol"] = app_protocol
+                elif app_protocol:
+                    # Only Service Connect reads it, and it knows these three: the port itself is kept.
+                    self.adapted(key, f"port {port}: app_protocol '{app_protocol}' is not one ECS knows "
+                                 f"({', '.join(APP_PROTOCOLS)}) and is left out",
+                                 hint="remove app_protocol or use one of those", note=True)
                 mappings.append(mapping)
 
         for port in self.service.ports:
@@ -579,6 +656,7 @@ class _Builder:
                 key="healthcheck.test",
             )
         check: dict[str, Any] = {"command": list(hc.test)}
+        written = self.service.raw.get("healthcheck") or {}
         for compose_key, ecs_key, value in (
             ("interval", "interval", hc.interval),
             ("timeout", "timeout", hc.timeout),
@@ -588,15 +666,21 @@ class _Builder:
             if value is None:
                 continue
             number = _ceil(value)
+            if number == 0 and ecs_key != "startPeriod":
+                continue  # Docker reads 0 as "not set": the default applies, as in ECS when the field is absent
             low, high = HEALTHCHECK_RANGES[ecs_key]
-            if not low <= number <= high:
+            used = min(max(number, low), high)
+            if used != number:
                 unit = "" if ecs_key == "retries" else " seconds"
-                shown = f"{number}" if ecs_key == "retries" else f"{number}s"
-                raise self.error(
+                shown = written.get(compose_key, number) if isinstance(written, Mapping) else number
+                self.adapted(
+                    f"healthcheck.{compose_key}",
+                    f"healthcheck {compose_key} {shown} is outside ECS's range ({low} to {high}{unit}): "
+                    f"{ecs_key} {used} is used",
                     f"healthcheck {compose_key} is {shown}; ECS allows {low} to {high}{unit}",
-                    key=f"healthcheck.{compose_key}",
+                    f"write a value from {low} to {high}",
                 )
-            check[ecs_key] = number
+            check[ecs_key] = used
         if hc.start_interval is not None:
             self.warn("healthcheck start_interval has no ECS equivalent and is ignored")
         return check
