@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import boto3
 import pytest
 from builder_oracle import built_container, expected_container
 from compose_oracle import compare_configs, run_compose_config
@@ -175,6 +176,14 @@ def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, 
     assert first.stderr.count("service 'postgres' is left out of ECS and Airflow") == 1
     assert ecs.calls["RegisterTaskDefinition"] == 2
     assert LOCAL_VALUE not in first.stdout + first.stderr
+    client = boto3.client("ecs", region_name="eu-west-1", endpoint_url=ecs.url, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    registered = client.describe_task_definition(taskDefinition="shop-api")["taskDefinition"]
+    assert LOCAL_VALUE not in json.dumps(registered, default=str)
+    [container] = registered["containerDefinitions"]
+    assert [s["name"] for s in container["secrets"]] == ["DB_PASSWORD"]
+    assert (container["entryPoint"], container["healthCheck"]["retries"]) == (
+        ["python", "-m", "shop.api", "--port", "8000"], 10)
 
     ecs.reset_counts()
     diff = cli("diff", "-f", str(project), "--endpoint-url", ecs.url, "--exit-code", "--show-values")
@@ -186,9 +195,11 @@ def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, 
     assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
-def test_sync_of_a_named_skipped_service_writes_nothing(ecs, project):
-    result = cli("sync", "-f", str(project), "--endpoint-url", ecs.url, "postgres")
-    assert result.exit_code == 1 and "left out of ECS" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("command", ["sync", "diff", "run"])
+def test_a_named_skipped_service_is_an_error_before_any_call(ecs, project, command):
+    result = cli(command, "-f", str(project), "--endpoint-url", ecs.url, "postgres")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "service 'postgres'" in result.stderr and "left out of ECS: it has x-ecsflow.skip: true" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
