@@ -188,16 +188,7 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
 
 
 def _family(ctx: Context) -> str:
-    wanted = ctx.x.family
-    if wanted is None:
-        try:
-            wanted = ctx.settings.family.format(project=ctx.project.name, service=ctx.service.name)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ctx.error(
-                f"the family pattern '{ctx.settings.family}' cannot be formatted ({exc})",
-                key="family",
-                hint="the pattern may use {project} and {service}",
-            ) from None
+    wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
     family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if not family.strip("-_"):
         raise ctx.error(f"family '{wanted}' has no letters or digits", key="x-ecsflow.family")

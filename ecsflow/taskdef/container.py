@@ -288,15 +288,7 @@ def _ulimits(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _log_configuration(ctx: Context) -> dict[str, Any]:
-    try:
-        group = ctx.settings.log_group.format(project=ctx.project.name, service=ctx.service.name)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ctx.error(
-            f"the log group pattern '{ctx.settings.log_group}' cannot be formatted ({exc})",
-            key="log_group",
-            hint="the pattern may use {project} and {service}",
-        ) from None
-    options = {"awslogs-group": group}
+    options = {"awslogs-group": ctx.pattern("log_group")}
     if ctx.settings.region:
         options["awslogs-region"] = ctx.settings.region
     options.update({"awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"})

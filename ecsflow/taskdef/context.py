@@ -35,6 +35,15 @@ class Context:
         self.warnings: list[str] = []
         self.notes: list[str] = []
 
+    def pattern(self, setting: str) -> str:
+        """The `family` or `log_group` setting with {project} and {service} filled in."""
+        pattern = getattr(self.settings, setting)
+        try:
+            return pattern.format(project=self.project.name, service=self.service.name)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise self.error(f"the {setting.replace('_', ' ')} pattern '{pattern}' cannot be formatted ({exc})",
+                             key=setting, hint="the pattern may use {project} and {service}") from None
+
     def error(self, message: str, key: str | None = None, hint: str | None = None) -> BuildError:
         s = self.service
         return BuildError(message, file=s.source_file, line=s.source_line, service=s.name, key=key, hint=hint)
