@@ -69,7 +69,6 @@ def test_corpus_services_agree_with_compose(capsys):
               f"({len(agree) / runnable:.1%})")
         for service, deviation in deviations:
             print(f"  deviation: {service}: {deviation}")
-    assert total == 159  # every service with an image in the 73 cases Compose accepts
     assert refused == ["awesome-wasmedge-kafka-mysql/etl", "awesome-wasmedge-mysql-nginx/backend"]
     assert set(deviating) == set(refused), deviations
     assert len(agree) / runnable >= FLOOR
