@@ -84,15 +84,17 @@ def config(options: ProjectOptions) -> ConfigResult:
 
 
 def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
-    from ecsflow.taskdef import build_task_definitions
+    from ecsflow.taskdef import build_task_definitions, select_services
 
     messages = _Messages()
     project = load(options, messages, services)
     resolved = resolve(project, options)
-    builds = build_task_definitions(project, resolved.settings, list(services) or None, strict=strict,
-                                    consul_values=resolved.values, consul_secrets=resolved.secrets,
+    # Services left out of ECS (x-ecsflow.skip, provider:) are said once here; naming one is an error.
+    selection = select_services(project, list(services) or None, strict=strict)
+    builds = build_task_definitions(project, resolved.settings, [s.name for s in selection.services],
+                                    strict=strict, consul_values=resolved.values, consul_secrets=resolved.secrets,
                                     consul_prefix=resolved.consul_prefix)
-    warnings = list(messages.warnings) + list(resolved.warnings)
+    warnings = list(messages.warnings) + list(resolved.warnings) + list(selection.warnings)
     notes: list[str] = []
     for build in builds:
         warnings.extend(build.warnings)
@@ -244,6 +246,10 @@ def gen_dag(
     from ecsflow.errors import EcsflowError
 
     rendered = render(options, (), strict)
+    if services:  # a named service left out of ECS is an error, as in render
+        from ecsflow.taskdef import select_services
+
+        select_services(rendered.project, services)
     pinned = None
     if pin:
         from ecsflow.ecs import describe_families

@@ -181,7 +181,7 @@ def test_throttling_is_retried_not_reported_as_drift(ecs, project):
 
 def test_every_service_is_validated_before_the_first_call(ecs, project):
     edit(project, "interval: 30s", "interval: 1s")
-    result = cli(ecs, project, "sync")
+    result = cli(ecs, project, "sync", "--strict")  # without it, 1s is clamped to 5 with a warning
     assert result.exit_code == 1
     assert "service 'api'" in result.stderr and "5 to 300" in result.stderr
     assert sum(ecs.calls.values()) == 0

@@ -14,7 +14,7 @@ from ecsflow.compose.model import ComposeProject, Healthcheck, Logging, Port, Se
 from ecsflow.errors import BuildError, ComposeError, EcsflowError
 from ecsflow.fargate import FARGATE_SIZES, smallest_size
 from ecsflow.settings import Settings, resolve_settings
-from ecsflow.taskdef import build_task_definition, build_task_definitions, validate_request
+from ecsflow.taskdef import build_task_definition, build_task_definitions, select_services, validate_request
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -177,9 +177,20 @@ def test_platform_becomes_runtime_platform(platform, architecture):
     assert request["runtimePlatform"] == {"cpuArchitecture": architecture, "operatingSystemFamily": "LINUX"}
 
 
-def test_platform_fargate_cannot_run_is_an_error():
-    error = build_error(svc(platform="wasi/wasm"))
-    assert error.key == "platform" and "wasi/wasm" in error.message
+@pytest.mark.parametrize("platform", ["wasi/wasm", "windows/amd64", "linux/s390x", "linux"])
+def test_platform_fargate_cannot_run_is_an_error_that_says_how_to_leave_the_service_out(platform):
+    error = build_error(svc(name="etl", platform=platform))
+    assert (error.service, error.key) == ("etl", "platform") and platform in error.message
+    assert "x-ecsflow: {skip: true}" in error.hint
+
+
+def test_platform_linux_386_runs_as_x86_64_with_a_warning():
+    result = build(svc(name="legacy", platform="linux/386"))
+    assert result.request["runtimePlatform"] == {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}
+    assert result.warnings == ("service 'legacy': platform 'linux/386' runs on Fargate as X86_64 (x86-64 CPUs run "
+                               "32-bit x86 programs)",)
+    error = build_error(svc(name="legacy", platform="linux/386"), strict=True)
+    assert (error.service, error.key) == ("legacy", "platform") and "--strict" in error.hint
 
 
 def test_ephemeral_storage_in_gib():
@@ -336,10 +347,24 @@ def test_secret_value_missing_in_consul_is_an_error():
     assert "PW" in error.message and error.key == "x-ecsflow.secret_values"
 
 
-def test_secret_also_set_in_environment_is_an_error():
-    service = svc(environment={"PW": "local"}, x_ecsflow={"secrets": {"PW": "ssm:/pw"}})
-    error = build_error(service)
-    assert "PW" in error.message and "secret" in error.message
+@pytest.mark.parametrize("x", [{"secrets": {"PW": "ssm:/pw"}}, {"secret_values": ["PW"]}])
+def test_the_secret_wins_over_a_variable_of_the_same_name_and_the_value_is_never_sent(x):
+    """The compose value serves `docker compose up`; on ECS the secret supplies PW."""
+    service = svc(environment={"PW": "local-only-pw", "A": "1"}, x_ecsflow=x)
+    result = build(service, consul_secrets={"PW": "ssm:/pw"})
+    c = result.request["containerDefinitions"][0]
+    assert c["environment"] == [{"name": "A", "value": "1"}]
+    assert c["secrets"] == [{"name": "PW", "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/pw"}]
+    assert "local-only-pw" not in json.dumps(result.request) + "".join(result.notes + result.warnings)
+    assert result.warnings == ()
+    assert result.notes == ("service 'job': PW is both an environment variable and a secret: on ECS the secret "
+                            "supplies it, and the compose value is left out of the task definition",)
+
+
+def test_a_name_both_in_environment_values_and_secrets_is_an_error():
+    service = svc(x_ecsflow={"environment_values": ["PW"], "secrets": {"PW": "ssm:/pw"}})
+    error = build_error(service, consul_values={"PW": "x"})
+    assert error.key == "x-ecsflow.environment_values" and "PW" in error.message
 
 
 def test_bare_environment_key_is_satisfied_by_the_secret():
@@ -382,20 +407,34 @@ def test_healthcheck_durations_round_up_to_whole_seconds():
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "key", "allowed"),
+    ("field", "written", "value", "ecs_key", "used", "allowed"),
     [
-        ("interval", 4.0, "healthcheck.interval", "5 to 300 seconds"),
-        ("interval", 301.0, "healthcheck.interval", "5 to 300 seconds"),
-        ("timeout", 1.0, "healthcheck.timeout", "2 to 60 seconds"),
-        ("timeout", 60.5, "healthcheck.timeout", "2 to 60 seconds"),
-        ("retries", 0, "healthcheck.retries", "1 to 10"),
-        ("retries", 11, "healthcheck.retries", "1 to 10"),
-        ("start_period", 600.0, "healthcheck.start_period", "0 to 300 seconds"),
+        ("interval", "3s", 3.0, "interval", 5, "5 to 300 seconds"),
+        ("interval", "10m", 600.0, "interval", 300, "5 to 300 seconds"),
+        ("timeout", "500ms", 0.5, "timeout", 2, "2 to 60 seconds"),
+        ("timeout", "60.5s", 60.5, "timeout", 60, "2 to 60 seconds"),
+        ("retries", 50, 50, "retries", 10, "1 to 10"),
+        ("start_period", "10m", 600.0, "startPeriod", 300, "0 to 300 seconds"),
     ],
 )
-def test_healthcheck_out_of_ecs_range_is_an_error_stating_the_range(field, value, key, allowed):
-    error = build_error(svc(name="api", healthcheck=Healthcheck(test=("CMD", "true"), **{field: value})))
-    assert error.service == "api" and error.key == key and allowed in error.message
+def test_healthcheck_timing_outside_ecs_range_is_clamped_with_a_warning(field, written, value, ecs_key, used,
+                                                                         allowed):
+    raw = {"healthcheck": {"test": ["CMD", "true"], field: written}}
+    service = svc(name="db", healthcheck=Healthcheck(test=("CMD", "true"), **{field: value}), raw=raw)
+    result = build(service)
+    assert result.request["containerDefinitions"][0]["healthCheck"] == {"command": ["CMD", "true"], ecs_key: used}
+    assert result.warnings == (f"service 'db': healthcheck {field} {written} is outside ECS's range ({allowed}): "
+                               f"{ecs_key} {used} is used",)
+    error = build_error(service, strict=True)
+    assert (error.service, error.key) == ("db", f"healthcheck.{field}") and allowed in error.message
+    assert str(written) in error.message
+
+
+@pytest.mark.parametrize("field", ["interval", "timeout", "retries"])
+def test_healthcheck_zero_means_the_default_as_in_docker(field):
+    result = build(svc(healthcheck=Healthcheck(test=("CMD", "true"), **{field: 0})), strict=True)
+    assert result.request["containerDefinitions"][0]["healthCheck"] == {"command": ["CMD", "true"]}
+    assert result.warnings == ()
 
 
 def test_healthcheck_start_interval_is_ignored_with_a_warning():
@@ -735,8 +774,18 @@ def test_validator_rejects_a_wrong_type():
 def test_port_name_and_app_protocol_map_to_service_connect_fields():
     [mapping] = container(svc(ports=(Port(target=80, name="web", app_protocol="http"),)))["portMappings"]
     assert mapping == {"containerPort": 80, "hostPort": 80, "protocol": "tcp", "name": "web", "appProtocol": "http"}
-    error = build_error(svc(ports=(Port(target=80, app_protocol="ftp"),)))
-    assert "app_protocol 'ftp'" in error.message
+
+
+def test_an_app_protocol_ecs_does_not_know_is_left_out_with_a_note():
+    service = svc(name="mail", ports=(Port(target=25, name="smtp", app_protocol="smtp"),))
+    result = build(service)
+    assert result.request["containerDefinitions"][0]["portMappings"] == [
+        {"containerPort": 25, "hostPort": 25, "protocol": "tcp", "name": "smtp"}]
+    assert result.warnings == ()
+    assert result.notes == ("service 'mail': port 25: app_protocol 'smtp' is not one ECS knows (http, http2, grpc) "
+                            "and is left out",)
+    error = build_error(service, strict=True)
+    assert (error.service, error.key) == ("mail", "ports") and "smtp" in error.message
 
 
 def test_runtime_env_value_from_the_shell_is_not_put_in_the_definition():
@@ -750,3 +799,111 @@ def test_a_definition_over_ecs_64_kib_is_refused_before_any_call():
     error = build_error(svc(environment={"BIG": "x" * 70_000}))
     assert "64 KiB" in error.message and error.service == "job"
     build(svc(environment={"BIG": "x" * 60_000}))  # under the quota: fine
+
+
+# -- entrypoint: [] ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cleared", [(), ("",)])
+def test_cleared_entrypoint_with_a_command_makes_the_command_the_entry_point(cleared):
+    """Docker runs exactly the command (no ENTRYPOINT, and an explicit entrypoint drops the image's CMD);
+    ECS cannot send an empty entryPoint, but entryPoint = the command runs the same program."""
+    result = build(svc(entrypoint=cleared, command=("python", "-m", "etl")), strict=True)
+    c = result.request["containerDefinitions"][0]
+    assert c["entryPoint"] == ["python", "-m", "etl"] and "command" not in c
+    assert any("entrypoint: []" in n and "entryPoint" in n for n in result.notes)
+    assert result.warnings == ()
+
+
+def test_cleared_entrypoint_without_a_command_warns_and_is_an_error_when_strict():
+    result = build(svc(name="tool", entrypoint=()))
+    c = result.request["containerDefinitions"][0]
+    assert "entryPoint" not in c and "command" not in c
+    assert result.warnings == ("service 'tool': entrypoint: [] clears the image's ENTRYPOINT, which ECS cannot "
+                               "express without a command: the image's ENTRYPOINT runs on ECS",)
+    error = build_error(svc(name="tool", entrypoint=()), strict=True)
+    assert (error.service, error.key) == ("tool", "entrypoint") and "add the command" in error.hint
+
+
+# -- plain values that look secret ----------------------------------------------------------------
+
+
+def test_a_plain_value_whose_name_looks_secret_warns_without_the_value():
+    result = build(svc(environment={"DBT_API_KEY": "s3cr3t-value", "MONKEY": "banana", "LOG_LEVEL": "info"}))
+    assert result.warnings == (
+        "service 'job': environment variable DBT_API_KEY is registered in plain text in the task definition, "
+        "but its name looks secret: move it to x-ecsflow.secrets (an SSM or Secrets Manager reference)",)
+    assert "s3cr3t-value" not in "".join(result.warnings + result.notes)
+
+
+def test_a_url_with_a_password_warns_without_the_value():
+    result = build(svc(environment={"DATABASE_URL": "postgres://etl:hunter2@db/etl"}))
+    [warning] = result.warnings
+    assert "DATABASE_URL" in warning and "password in a URL" in warning and "hunter2" not in warning
+
+
+def test_secrets_and_empty_values_do_not_warn_as_plain_secrets():
+    result = build(svc(environment={"API_TOKEN": None}, x_ecsflow={"secrets": {"API_TOKEN": "ssm:/t"}}))
+    assert result.warnings == ()
+    assert not any("plain text" in w for w in build(svc(environment={"API_TOKEN": ""})).warnings)
+
+
+# -- services left out of ECS ---------------------------------------------------------------------
+
+
+def provider_service(name: str = "db") -> Service:
+    return svc(name=name, image=None, raw={"provider": {"type": "awesomecloud", "options": {"type": "mysql"}}})
+
+
+def test_skipped_service_is_left_out_and_said_once():
+    p = project(svc("job"), svc("postgres", x_ecsflow={"skip": True}), svc("load"))
+    selection = select_services(p, strict=True)
+    assert [s.name for s in selection.services] == ["job", "load"]
+    assert selection.warnings == ("service 'postgres' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+    assert [b.service for b in build_task_definitions(p, SETTINGS, strict=True)] == ["job", "load"]
+
+
+def test_skip_false_keeps_the_service():
+    p = project(svc("job", x_ecsflow={"skip": False}))
+    assert [b.service for b in build_task_definitions(p, SETTINGS)] == ["job"]
+
+
+def test_a_skipped_service_is_not_built_so_what_ecs_cannot_run_does_not_matter():
+    p = project(svc("job"), svc("wasm", platform="wasi/wasm", x_ecsflow={"skip": True}))
+    assert [b.service for b in build_task_definitions(p, SETTINGS, strict=True)] == ["job"]
+
+
+@pytest.mark.parametrize("left_out", [svc("postgres", x_ecsflow={"skip": True}), provider_service("postgres")])
+def test_naming_a_left_out_service_is_an_error(left_out):
+    p = project(svc("job"), left_out)
+    with pytest.raises(BuildError) as info:
+        select_services(p, ["job", "postgres"])
+    assert info.value.service == "postgres" and "left out of ECS" in info.value.message
+    assert "do not name it" in info.value.hint
+    with pytest.raises(BuildError):
+        build_task_definitions(p, SETTINGS, ["postgres"])
+
+
+def test_provider_service_is_left_out_with_a_warning_and_an_error_when_strict():
+    p = project(svc("job"), provider_service())
+    selection = select_services(p)
+    assert [s.name for s in selection.services] == ["job"]
+    [warning] = selection.warnings
+    assert warning.startswith("service 'db' is left out of ECS and Airflow: it is a provider service")
+    assert "x-ecsflow: {skip: true}" in warning
+    with pytest.raises(BuildError) as info:
+        select_services(p, strict=True)
+    assert (info.value.service, info.value.key) == ("db", "provider")
+
+
+def test_provider_service_with_skip_is_no_error_when_strict():
+    p = project(svc("db", image=None, raw={"provider": {"type": "x"}}, x_ecsflow={"skip": True}))
+    selection = select_services(p, strict=True)
+    assert selection.services == ()
+    assert selection.warnings == ("service 'db' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, []])
+def test_skip_must_be_a_boolean(value):
+    error = x_ecsflow_error({"skip": value})
+    assert error.key == "x-ecsflow.skip" and "true or false" in error.message

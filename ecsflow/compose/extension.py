@@ -25,6 +25,7 @@ EPHEMERAL_STORAGE_GIB = (21, 200)  # ECS's EphemeralStorage.sizeInGiB
 class ServiceExtension:
     """A service's `x-ecsflow` block. Empty collections and None mean "not set"."""
 
+    skip: bool = False  # leave the service out of ECS and Airflow (a local-only postgres, localstack, ...)
     family: str | None = None
     cpu: int | None = None
     memory: int | None = None
@@ -75,6 +76,12 @@ def _whole(value: Any) -> int:
     return int(value)
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"true or false, not {_describe(value)}")
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or value == "":
         raise _Bad(f"a non-empty string, not {_describe(value)}")
@@ -117,6 +124,7 @@ def _ephemeral_storage(value: Any) -> int:
 
 
 _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
+    "skip": _flag,
     "family": _text,
     "cpu": _whole,
     "memory": _whole,

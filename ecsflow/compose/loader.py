@@ -160,7 +160,7 @@ def load_config(
 
     normalised = {}
     for service_name, service in services.items():
-        if not service.get("image") and not service.get("build"):
+        if not service.get("image") and not service.get("build") and not service.get("provider"):
             raise ComposeError(
                 "service has neither an image nor a build context specified",
                 service=service_name, file=service.file if isinstance(service, PositionedMap) else None,

@@ -1,0 +1,32 @@
+"""One compose service + settings -> the keyword arguments of `ecs.register_task_definition`.
+
+Pure: no AWS client, no printing, no network. The mapping is DESIGN.md section 3 (docs/mapping.md). What a
+compose file written for Docker Compose holds that ECS takes in another form is adapted with a warning or a
+note (an error with strict=True); what would make ECS refuse the request, or silently run something else than
+the user wrote, is a BuildError before any AWS call.
+
+- select: which services become task definitions (x-ecsflow.skip and provider: services are left out)
+- build: the task level (family, roles, size, platform, tags) and the checks of the whole request
+- container: the container definition; variables: its environment and secrets
+- context: the service being mapped, and its warnings, notes and errors
+"""
+
+from ecsflow.taskdef.build import (
+    MANAGED_TAG,
+    MAX_TASK_DEFINITION_BYTES,
+    PROJECT_TAG,
+    RESERVED_TAG_PREFIX,
+    SERVICE_TAG,
+    TaskDefinitionBuild,
+    build_task_definition,
+    build_task_definitions,
+    validate_request,
+)
+from ecsflow.taskdef.container import APP_PROTOCOLS, HEALTHCHECK_RANGES, MAX_STOP_TIMEOUT
+from ecsflow.taskdef.select import Selection, select_services
+
+__all__ = [
+    "APP_PROTOCOLS", "HEALTHCHECK_RANGES", "MANAGED_TAG", "MAX_STOP_TIMEOUT", "MAX_TASK_DEFINITION_BYTES",
+    "PROJECT_TAG", "RESERVED_TAG_PREFIX", "SERVICE_TAG", "Selection", "TaskDefinitionBuild", "build_task_definition",
+    "build_task_definitions", "select_services", "validate_request",
+]

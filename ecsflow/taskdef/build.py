@@ -1,0 +1,260 @@
+"""The task level of the mapping (family, roles, size, platform, tags) and the checks of a whole request."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.errors import BuildError
+from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, smallest_size
+from ecsflow.settings import Settings
+from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
+from ecsflow.taskdef.context import Context, partition
+from ecsflow.taskdef.select import select_services
+
+# ECS's quota: "Task definition max size: 64 KiB".
+MAX_TASK_DEFINITION_BYTES = 64 * 1024
+# Tags ecsflow puts on every revision it registers (and that no compose file or setting may set).
+RESERVED_TAG_PREFIX = "ecsflow:"
+MANAGED_TAG = "ecsflow:managed"
+PROJECT_TAG = "ecsflow:project"
+SERVICE_TAG = "ecsflow:service"
+
+_ARCHITECTURES = {"amd64": "X86_64", "x86_64": "X86_64", "arm64": "ARM64", "aarch64": "ARM64"}
+
+
+@dataclass(frozen=True)
+class TaskDefinitionBuild:
+    """One service's desired task definition: `request` is exactly the kwargs of register_task_definition."""
+
+    service: str
+    family: str
+    request: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def build_task_definitions(
+    project: ComposeProject,
+    settings: Settings,
+    service_names: Iterable[str] | None = None,
+    *,
+    strict: bool = False,
+    consul_values: Mapping[str, str] | None = None,
+    consul_secrets: Mapping[str, str] | None = None,
+    consul_prefix: str | None = None,
+) -> list[TaskDefinitionBuild]:
+    """Build the selected services (all when None) in compose order, less those `select_services` leaves
+    out; all are checked before raising."""
+    services = select_services(project, service_names, strict=strict).services
+
+    builds: list[TaskDefinitionBuild] = []
+    errors: list[BuildError] = []
+    for service in services:
+        try:
+            builds.append(
+                build_task_definition(
+                    project,
+                    service,
+                    settings,
+                    strict=strict,
+                    consul_values=consul_values,
+                    consul_secrets=consul_secrets,
+                    consul_prefix=consul_prefix,
+                )
+            )
+        except BuildError as error:
+            errors.append(error)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BuildError(
+            f"{len(errors)} services cannot become task definitions:\n" + "\n".join(f"- {e}" for e in errors)
+        )
+
+    # Two services registering into one family would overwrite each other's revisions.
+    owners: dict[str, str] = {}
+    for build in builds:
+        if build.family in owners:
+            raise BuildError(
+                f"services '{owners[build.family]}' and '{build.service}' both have family '{build.family}'",
+                service=build.service,
+                key="x-ecsflow.family",
+                hint="give one of them its own x-ecsflow.family",
+            )
+        owners[build.family] = build.service
+    return builds
+
+
+def build_task_definition(
+    project: ComposeProject,
+    service: Service,
+    settings: Settings,
+    *,
+    strict: bool = False,
+    consul_values: Mapping[str, str] | None = None,
+    consul_secrets: Mapping[str, str] | None = None,
+    consul_prefix: str | None = None,
+) -> TaskDefinitionBuild:
+    """Map one compose service to a validated RegisterTaskDefinition request (DESIGN.md section 3).
+
+    `consul_prefix` only names where the Consul values came from, in errors."""
+    return _build(Context(project, service, settings, strict, consul_values, consul_secrets, consul_prefix))
+
+
+@functools.lru_cache(maxsize=1)
+def _register_input_shape() -> Any:
+    # Imported here so that `import ecsflow.taskdef` (and `ecsflow --help`) stays fast.
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    return model.operation_model("RegisterTaskDefinition").input_shape
+
+
+def validate_request(request: dict) -> None:
+    """Check a request with botocore's own validator for ecs.register_task_definition."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(request, _register_input_shape())
+    if report.has_errors():
+        raise BuildError(
+            f"the request for family '{request.get('family')}' does not fit the ECS API:\n" + report.generate_report(),
+            hint="this is a bug in ecsflow's mapping unless the value came verbatim from the compose file",
+        )
+
+
+def _build(ctx: Context) -> TaskDefinitionBuild:
+    family = _family(ctx)
+    container = container_definition(ctx)
+    cpu, memory = _task_size(ctx)
+    reservation = container.get("memoryReservation")
+    if reservation is not None and reservation > memory:
+        raise ctx.error(
+            f"mem_reservation {reservation} MiB is more than the task memory {memory} MiB",
+            key="mem_reservation",
+            hint="lower mem_reservation or raise x-ecsflow.memory",
+        )
+
+    request: dict[str, Any] = {"family": family}
+    task_role = _role(ctx, "task_role")
+    execution_role = _role(ctx, "execution_role")
+    if task_role:
+        request["taskRoleArn"] = task_role
+    if execution_role:
+        request["executionRoleArn"] = execution_role
+    else:
+        # Real ECS refuses awslogs on Fargate without one, so say it now rather than at sync time.
+        ctx.warn(
+            "no execution role: Fargate needs one to write awslogs logs, read secrets and pull from ECR"
+            " (set execution_role)"
+        )
+    request.update(
+        networkMode="awsvpc",
+        containerDefinitions=[container],
+        requiresCompatibilities=["FARGATE"],
+        cpu=str(cpu),
+        memory=str(memory),
+    )
+    if ctx.service.platform:
+        request["runtimePlatform"] = _runtime_platform(ctx, ctx.service.platform)
+    if ctx.x.ephemeral_storage is not None:
+        request["ephemeralStorage"] = {"sizeInGiB": ctx.x.ephemeral_storage}
+    tags = {**ctx.settings.tags, **ctx.x.tags}
+    reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        raise ctx.error(f"tag key '{reserved[0]}' is reserved: ecsflow sets the {RESERVED_TAG_PREFIX}* tags "
+                        "itself", key="x-ecsflow.tags")
+    # The tags `sync` registers with, so that render prints exactly the request sync sends.
+    tags.update({MANAGED_TAG: "true", PROJECT_TAG: ctx.project.name, SERVICE_TAG: ctx.service.name})
+    request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+    validate_request(request)
+    size = len(json.dumps(request).encode())
+    if size > MAX_TASK_DEFINITION_BYTES:
+        raise ctx.error(f"the task definition is {size} bytes; ECS refuses more than 64 KiB",
+                        hint="move large values out of the environment (into S3, SSM or the image)")
+    return TaskDefinitionBuild(
+        service=ctx.service.name,
+        family=family,
+        request=request,
+        warnings=tuple(ctx.warnings),
+        notes=tuple(ctx.notes),
+    )
+
+
+def _family(ctx: Context) -> str:
+    wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
+    family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
+    if not family.strip("-_"):
+        raise ctx.error(f"family '{wanted}' has no letters or digits", key="x-ecsflow.family")
+    if family != wanted:
+        ctx.note(f"family '{wanted}' becomes '{family}' (ECS allows [A-Za-z0-9_-], 255 at most)")
+    return family
+
+
+def _role(ctx: Context, key: str) -> str | None:
+    role = getattr(ctx.x, key) or getattr(ctx.settings, key)
+    if role and not role.startswith("arn:") and ctx.settings.account:
+        # ECS answers with the full ARN; sending the same avoids a diff on every run.
+        role = f"arn:{partition(ctx.settings.region)}:iam::{ctx.settings.account}:role/{role}"
+    return role or None
+
+
+def _task_size(ctx: Context) -> tuple[int, int]:
+    s = ctx.service
+    need_cpu = math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None
+    memories = [mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
+    need_memory = max(memories) if memories else None
+    x_cpu, x_memory = ctx.x.cpu, ctx.x.memory
+    if x_cpu is not None or x_memory is not None:
+        try:
+            return exact_size(x_cpu, x_memory, need_cpu, need_memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))
+        except SizeError as exc:
+            raise ctx.error(exc.message, key=f"x-ecsflow.{exc.key}", hint=exc.hint) from None
+    if need_cpu is None and need_memory is None:
+        return DEFAULT_SIZE
+
+    size = smallest_size(need_cpu, need_memory)
+    asked = " and ".join(
+        part
+        for part in (
+            f"cpus {s.cpus:g} ({need_cpu} units)" if need_cpu else "",
+            f"memory {need_memory} MiB" if need_memory else "",
+        )
+        if part
+    )
+    if size is None:
+        raise ctx.error(
+            f"no Fargate task size holds {asked}",
+            key="cpus" if need_cpu and need_cpu > 16384 else "mem_limit",
+            hint=LARGEST_HINT,
+        )
+    rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
+    ctx.note(
+        f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked}"
+        + (" (rounded up)" if rounded else "")
+    )
+    return size
+
+
+def _runtime_platform(ctx: Context, platform: str) -> dict[str, str]:
+    system, _, rest = platform.lower().partition("/")
+    architecture = rest.partition("/")[0]
+    if system == "linux" and architecture == "386":
+        ctx.adapted("platform", f"platform '{platform}' runs on Fargate as X86_64 (x86-64 CPUs run 32-bit "
+                    "x86 programs)",
+                    f"platform '{platform}' is not a Fargate platform", "write platform: linux/amd64")
+        architecture = "amd64"
+    if system != "linux" or architecture not in _ARCHITECTURES:
+        raise ctx.error(
+            f"platform '{platform}' cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
+            key="platform",
+            hint="leave the service out of ECS with `x-ecsflow: {skip: true}` (it still runs with "
+            "docker compose), or build its image for linux/amd64 or linux/arm64",
+        )
+    return {"cpuArchitecture": _ARCHITECTURES[architecture], "operatingSystemFamily": "LINUX"}

@@ -1,0 +1,321 @@
+"""A service's container definition (DESIGN.md section 3): the container-level fields of the mapping."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ecsflow.taskdef.context import Context
+from ecsflow.taskdef.variables import environment_and_secrets
+
+MIB = 1024 * 1024
+# PortMapping.appProtocol values in the ECS API.
+APP_PROTOCOLS = ("http", "http2", "grpc")
+
+# ECS HealthCheck limits, in seconds (retries: a count). Source: the ECS API reference, HealthCheck
+# (https://docs.aws.amazon.com/sdk-for-python/v4/reference/clients/ecs/dictionaries/HealthCheckDict/).
+HEALTHCHECK_RANGES: dict[str, tuple[int, int]] = {
+    "interval": (5, 300),
+    "timeout": (2, 60),
+    "retries": (1, 10),
+    "startPeriod": (0, 300),
+}
+MAX_STOP_TIMEOUT = 120  # ContainerDefinition.stopTimeout on Fargate
+
+ULIMIT_NAMES = frozenset(
+    "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split()
+)
+
+# Compose keys read through the Service model (or below, from `raw`).
+_MAPPED = frozenset(
+    "image build command entrypoint environment env_file healthcheck ports expose cpus mem_limit "
+    "mem_reservation deploy working_dir user labels stop_grace_period init read_only ulimits platform "
+    "logging depends_on profiles cap_add cap_drop".split()
+)
+# Keys that only matter to Docker Compose on one machine: nothing to carry over, nothing lost.
+_QUIET = frozenset(
+    "networks restart container_name scale attach pull_policy links external_links stdin_open tty extends "
+    "label_file annotations develop".split()
+)
+# Keys whose effect Fargate cannot give: a warning naming service and key, an error under strict.
+_NOT_POSSIBLE = frozenset(
+    "privileged devices tmpfs extra_hosts dns dns_search dns_opt network_mode pid ipc sysctls shm_size "
+    "security_opt cgroup cgroup_parent userns_mode uts runtime volumes_from hostname domainname mac_address "
+    "isolation gpus device_cgroup_rules blkio_config cpu_shares cpu_quota cpu_period cpu_rt_period "
+    "cpu_rt_runtime cpuset cpu_count cpu_percent oom_kill_disable oom_score_adj pids_limit mem_swappiness "
+    "memswap_limit storage_opt group_add stop_signal post_start pre_stop credential_spec use_api_socket "
+    "provider models".split()
+)
+# Keys that mostly serve local development (source mounts, files from the host): not carried over, with a
+# warning, but not an error under strict, because the image usually already holds what they provide.
+_NOT_CARRIED = {
+    "volumes": "volumes are not mounted on ECS (bind mounts cannot work on Fargate; named volumes need EFS)",
+    "secrets": "compose file secrets are not mounted on ECS; use x-ecsflow.secrets",
+    "configs": "compose configs are not mounted on ECS; bake them into the image or use environment",
+}
+# What ECS allows in a family or container name.
+INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def ceil_seconds(value: float) -> int:
+    # Durations arrive as floats parsed from "1m30s" etc.; a hair of float noise must not add a second.
+    return math.ceil(value - 1e-9)
+
+
+def mib(size_bytes: int) -> int:
+    return math.ceil(size_bytes / MIB)
+
+
+def _has_registry_host(image: str) -> bool:
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def container_definition(ctx: Context) -> dict[str, Any]:
+    s = ctx.service
+    name = INVALID_NAME_CHARS.sub("-", s.name)[:255]
+    if name != s.name:
+        ctx.note(f"container name '{name}' (ECS allows letters, digits, '-' and '_')")
+    c: dict[str, Any] = {"name": name, "image": _image(ctx), "essential": True}
+    c.update(_entry_point_and_command(ctx))
+    environment, secrets = environment_and_secrets(ctx)
+    if environment:
+        c["environment"] = environment
+    if secrets:
+        c["secrets"] = secrets
+    ports = _port_mappings(ctx)
+    if ports:
+        c["portMappings"] = ports
+    health = _health_check(ctx)
+    if health:
+        c["healthCheck"] = health
+    if s.mem_reservation:
+        c["memoryReservation"] = mib(s.mem_reservation)
+    if s.working_dir:
+        c["workingDirectory"] = s.working_dir
+    if s.user:
+        c["user"] = s.user
+    if s.labels:
+        c["dockerLabels"] = {str(k): str(v) for k, v in s.labels.items()}
+    if s.stop_grace_period is not None:
+        c["stopTimeout"] = _stop_timeout(ctx, s.stop_grace_period)
+    linux = _linux_parameters(ctx)
+    if linux:
+        c["linuxParameters"] = linux
+    if s.read_only:
+        c["readonlyRootFilesystem"] = True
+    ulimits = _ulimits(ctx)
+    if ulimits:
+        c["ulimits"] = ulimits
+    c["logConfiguration"] = _log_configuration(ctx)
+    _check_other_keys(ctx)
+    return c
+
+
+def _entry_point_and_command(ctx: Context) -> dict[str, list[str]]:
+    entrypoint, command = ctx.service.entrypoint, ctx.service.command
+    if entrypoint is None or any(entrypoint):
+        return {k: list(v) for k, v in (("entryPoint", entrypoint), ("command", command)) if v}
+    # `entrypoint: []` (or "", or [""]) clears the image's ENTRYPOINT in Docker. ECS has no way to say so
+    # (it drops an empty entryPoint), but an explicit entryPoint also discards the image's CMD, as
+    # Docker's does: entryPoint = the command runs exactly the same program and arguments.
+    if command:
+        ctx.note("entrypoint: [] clears the image's ENTRYPOINT: the command becomes the ECS entryPoint (a "
+                 "command given at run time is appended to it)")
+        return {"entryPoint": list(command)}
+    ctx.adapted("entrypoint", "entrypoint: [] clears the image's ENTRYPOINT, which ECS cannot express "
+                "without a command: the image's ENTRYPOINT runs on ECS",
+                hint="add the command to run (it becomes the ECS entryPoint)")
+    return {}
+
+
+def _image(ctx: Context) -> str:
+    image, registry = ctx.service.image, ctx.settings.registry
+    if not image:
+        raise ctx.error(
+            "has no image; ECS runs images from a registry and cannot build",
+            key="image",
+            hint="build and push the image, then name it with `image:` next to `build:`",
+        )
+    if registry and not _has_registry_host(image):
+        return f"{registry.rstrip('/')}/{image}"
+    return image
+
+
+def _port_mappings(ctx: Context) -> list[dict[str, Any]]:
+    mappings: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+
+    def add(port: int, protocol: str, key: str, name: str | None = None, app_protocol: str | None = None) -> None:
+        if protocol not in ("tcp", "udp"):
+            raise ctx.error(f"port {port}/{protocol}: ECS maps tcp and udp only", key=key)
+        if (port, protocol) not in seen:
+            seen.add((port, protocol))
+            # With awsvpc the task has its own address: hostPort must equal containerPort.
+            mapping: dict[str, Any] = {"containerPort": port, "hostPort": port, "protocol": protocol}
+            # Compose's long syntax `name` / `app_protocol` are ECS's (Service Connect) `name` / `appProtocol`.
+            if name:
+                mapping["name"] = name
+            if app_protocol in APP_PROTOCOLS:
+                mapping["appProtocol"] = app_protocol
+            elif app_protocol:
+                # Only Service Connect reads it, and it knows these three: the port itself is kept.
+                ctx.adapted(key, f"port {port}: app_protocol '{app_protocol}' is not one ECS knows "
+                            f"({', '.join(APP_PROTOCOLS)}) and is left out",
+                            hint="remove app_protocol or use one of those", note=True)
+            mappings.append(mapping)
+
+    for port in ctx.service.ports:
+        if port.published is not None and port.published != str(port.target):
+            ctx.warn(
+                f"published port {port.published} differs from target {port.target}; "
+                f"with awsvpc the task listens on {port.target} itself"
+            )
+        add(port.target, port.protocol, "ports", port.name, port.app_protocol)
+    for entry in ctx.service.expose:
+        match = re.fullmatch(r"(\d+)(?:/(\w+))?", str(entry))
+        if not match:
+            raise ctx.error(
+                f"expose '{entry}' is not a single port; port ranges are not possible",
+                key="expose",
+                hint="list each port on its own",
+            )
+        add(int(match[1]), (match[2] or "tcp").lower(), "expose")
+    return mappings
+
+
+def _health_check(ctx: Context) -> dict[str, Any] | None:
+    hc = ctx.service.healthcheck
+    if hc is None or hc.disable or (hc.test and hc.test[0] == "NONE"):
+        return None
+    if not hc.test:
+        if any(v is not None for v in (hc.interval, hc.timeout, hc.retries, hc.start_period)):
+            ctx.warn(
+                "healthcheck has timings but no test; ECS needs a command (it ignores the image's "
+                "HEALTHCHECK), so there is no health check"
+            )
+        return None
+    if hc.test[0] not in ("CMD", "CMD-SHELL"):
+        raise ctx.error(
+            f"healthcheck test must start with CMD, CMD-SHELL or NONE, not {hc.test[0]!r}",
+            key="healthcheck.test",
+        )
+    check: dict[str, Any] = {"command": list(hc.test)}
+    written = ctx.service.raw.get("healthcheck") or {}
+    for compose_key, ecs_key, value in (
+        ("interval", "interval", hc.interval),
+        ("timeout", "timeout", hc.timeout),
+        ("retries", "retries", hc.retries),
+        ("start_period", "startPeriod", hc.start_period),
+    ):
+        if value is None:
+            continue
+        number = ceil_seconds(value)
+        if number == 0 and ecs_key != "startPeriod":
+            continue  # Docker reads 0 as "not set": the default applies, as in ECS when the field is absent
+        low, high = HEALTHCHECK_RANGES[ecs_key]
+        used = min(max(number, low), high)
+        if used != number:
+            unit = "" if ecs_key == "retries" else " seconds"
+            shown = written.get(compose_key, number) if isinstance(written, Mapping) else number
+            ctx.adapted(
+                f"healthcheck.{compose_key}",
+                f"healthcheck {compose_key} {shown} is outside ECS's range ({low} to {high}{unit}): "
+                f"{ecs_key} {used} is used",
+                f"healthcheck {compose_key} is {shown}; ECS allows {low} to {high}{unit}",
+                f"write a value from {low} to {high}",
+            )
+        check[ecs_key] = used
+    if hc.start_interval is not None:
+        ctx.warn("healthcheck start_interval has no ECS equivalent and is ignored")
+    return check
+
+
+def _stop_timeout(ctx: Context, seconds: float) -> int:
+    timeout = ceil_seconds(seconds)
+    if timeout > MAX_STOP_TIMEOUT:
+        # Clamped rather than refused: a generous local grace period should not block a deploy.
+        if ctx.strict:
+            raise ctx.error(
+                f"stop_grace_period is {timeout}s; Fargate allows at most {MAX_STOP_TIMEOUT} seconds",
+                key="stop_grace_period",
+            )
+        ctx.warn(
+            f"stop_grace_period {timeout}s is more than Fargate's {MAX_STOP_TIMEOUT}s; "
+            f"stopTimeout is {MAX_STOP_TIMEOUT}"
+        )
+        timeout = MAX_STOP_TIMEOUT
+    return timeout
+
+
+def _linux_parameters(ctx: Context) -> dict[str, Any]:
+    raw = ctx.service.raw
+    linux: dict[str, Any] = {}
+    if ctx.service.init:
+        linux["initProcessEnabled"] = True
+    capabilities: dict[str, list[str]] = {}
+    add = []
+    for cap in raw.get("cap_add") or ():
+        name = str(cap).upper().removeprefix("CAP_")
+        if name == "SYS_PTRACE":  # the only capability Fargate lets a task add
+            add.append(name)
+        else:
+            ctx.not_possible("cap_add", name)
+    if add:
+        capabilities["add"] = add
+    drop = [str(cap).upper().removeprefix("CAP_") for cap in raw.get("cap_drop") or ()]
+    if drop:
+        capabilities["drop"] = drop
+    if capabilities:
+        linux["capabilities"] = capabilities
+    return linux
+
+
+def _ulimits(ctx: Context) -> list[dict[str, Any]]:
+    result = []
+    for name, value in ctx.service.ulimits.items():
+        if name not in ULIMIT_NAMES:
+            ctx.not_possible("ulimits", name)
+            continue
+        if isinstance(value, Mapping):
+            soft, hard = value.get("soft", value.get("hard")), value.get("hard", value.get("soft"))
+        else:
+            soft = hard = value
+        result.append({"name": name, "softLimit": int(soft), "hardLimit": int(hard)})
+    return result
+
+
+def _log_configuration(ctx: Context) -> dict[str, Any]:
+    options = {"awslogs-group": ctx.pattern("log_group")}
+    if ctx.settings.region:
+        options["awslogs-region"] = ctx.settings.region
+    options.update({"awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"})
+    logging = ctx.service.logging
+    if logging and logging.driver == "awslogs":
+        options.update({str(k): str(v) for k, v in logging.options.items()})
+    elif logging and logging.driver:
+        ctx.warn(
+            f"logging driver '{logging.driver}' is not used on ECS; logs go to CloudWatch Logs "
+            f"group {options['awslogs-group']} (awslogs)"
+        )
+    return {"logDriver": "awslogs", "options": options}
+
+
+def _check_other_keys(ctx: Context) -> None:
+    """Every compose key not mapped above: quiet, warned, or not possible (DESIGN.md section 3)."""
+    for key, value in ctx.service.raw.items():
+        # Compose omits empty values itself; `privileged: false` and the like ask for nothing.
+        if key.startswith("x-") or key in _MAPPED or key in _QUIET or value in (None, False, "", [], {}):
+            continue
+        if key in _NOT_POSSIBLE:
+            ctx.not_possible(key)
+        elif key in _NOT_CARRIED:
+            ctx.warn(f"key '{key}' is ignored: {_NOT_CARRIED[key]}")
+        else:
+            ctx.warn(f"key '{key}' is not known to ecsflow and is ignored")
+    resources = (ctx.service.raw.get("deploy") or {}).get("resources") or {}
+    reservations = resources.get("reservations") or {}
+    if reservations.get("devices") or reservations.get("generic_resources"):
+        ctx.not_possible("deploy.resources.reservations.devices", "GPUs and devices")

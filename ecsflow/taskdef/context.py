@@ -1,0 +1,78 @@
+"""One service being mapped: what it is mapped from, and where its warnings, notes and errors go."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.errors import BuildError
+from ecsflow.settings import Settings
+
+
+class Context:
+    """The service, its project and settings, the Consul values read for it, and its messages.
+
+    `strict` (--strict) turns each adaptation of something written for Docker Compose into an error."""
+
+    def __init__(
+        self,
+        project: ComposeProject,
+        service: Service,
+        settings: Settings,
+        strict: bool = False,
+        consul_values: Mapping[str, str] | None = None,
+        consul_secrets: Mapping[str, str] | None = None,
+        consul_prefix: str | None = None,
+    ) -> None:
+        self.project = project
+        self.service = service
+        self.x = service.x_ecsflow
+        self.settings = settings
+        self.strict = strict
+        self.consul_values = consul_values
+        self.consul_secrets = consul_secrets
+        self.consul_prefix = consul_prefix  # only names where the Consul values came from, in errors
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+
+    def pattern(self, setting: str) -> str:
+        """The `family` or `log_group` setting with {project} and {service} filled in."""
+        pattern = getattr(self.settings, setting)
+        try:
+            return pattern.format(project=self.project.name, service=self.service.name)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise self.error(f"the {setting.replace('_', ' ')} pattern '{pattern}' cannot be formatted ({exc})",
+                             key=setting, hint="the pattern may use {project} and {service}") from None
+
+    def error(self, message: str, key: str | None = None, hint: str | None = None) -> BuildError:
+        s = self.service
+        return BuildError(message, file=s.source_file, line=s.source_line, service=s.name, key=key, hint=hint)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(f"service '{self.service.name}': {message}")
+
+    def note(self, message: str) -> None:
+        self.notes.append(f"service '{self.service.name}': {message}")
+
+    def not_possible(self, key: str, detail: str = "") -> None:
+        what = f"key '{key}'" + (f" ({detail})" if detail else "")
+        self.adapted(key, f"{what} is not possible on Fargate and is ignored",
+                     f"{what} is not possible on Fargate", "remove it from the service")
+
+    def adapted(self, key: str, warning: str, error: str | None = None, hint: str | None = None,
+                note: bool = False) -> None:
+        """Something written for Docker Compose that ECS gets in another form (or not at all): a warning (a
+        note with `note`), and under --strict an error whose hint names the lenient way."""
+        if self.strict:
+            lenient = "or build without --strict to accept it with a warning"
+            raise self.error(error or warning, key=key, hint=f"{hint}, {lenient}" if hint else lenient)
+        (self.note if note else self.warn)(warning)
+
+
+def partition(region: str | None) -> str:
+    """The ARN partition of a region."""
+    if region and region.startswith("cn-"):
+        return "aws-cn"
+    if region and region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
