@@ -8,7 +8,7 @@ another ("two"), so that `diff` has a change to show for every kind of secret.""
 import json
 
 import pytest
-from ecs_server import EcsEndpoint, dummy_credentials_env
+from ecs_server import dummy_credentials_env
 from typer.testing import CliRunner
 
 from ecsflow.cli import app
@@ -104,18 +104,6 @@ def assert_no_secret(result) -> None:
     assert not leaked, f"printed in clear: {leaked}\n{printed}"
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    with EcsEndpoint() as running:
-        yield running
-
-
-@pytest.fixture
-def ecs(endpoint):
-    endpoint.reset()
-    return endpoint
-
-
 def cli(ecs, compose_file, version: str, *args):
     env = {**dummy_credentials_env(), "AWS_SECRET_ACCESS_KEY": secrets_of(version)["ci"]}
     command, *rest = args
@@ -134,11 +122,16 @@ def synced(ecs, tmp_path):
     return compose_file
 
 
-def test_diff_text_masks_every_secret_and_still_shows_each_change(ecs, synced):
-    result = cli(ecs, synced, "two", "diff", "--exit-code")
+def masked_diff(ecs, compose_file, fmt: str) -> str:
+    """`diff --exit-code --format FMT` of the "two" version: changes found, no secret printed; its stdout."""
+    result = cli(ecs, compose_file, "two", "diff", "--exit-code", "--format", fmt)
     assert result.exit_code == 2, result.stdout + result.stderr
     assert_no_secret(result)
-    out = result.stdout
+    return result.stdout
+
+
+def test_diff_text_masks_every_secret_and_still_shows_each_change(ecs, synced):
+    out = masked_diff(ecs, synced, "text")
     assert '~ containers[api].environment.LOG_LEVEL: "INFO" -> "DEBUG"' in out
     # a value interpolated from a secret-looking CI variable, under a plain name: masked, and changed
     assert f'environment.NOTE: "{S}" -> "(sensitive, changed)"' in out
@@ -159,10 +152,7 @@ def test_diff_text_masks_every_secret_and_still_shows_each_change(ecs, synced):
 
 
 def test_diff_markdown_masks_every_secret(ecs, synced):
-    result = cli(ecs, synced, "two", "diff", "--format", "markdown")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    assert_no_secret(result)
-    out = result.stdout
+    out = masked_diff(ecs, synced, "markdown")
     assert out.startswith("### ecsflow diff")
     assert f"| ~ | `containers[api].environment.NOTE` | `{S}` | `(sensitive, changed)` |" in out
     assert f"| ~ | `containers[api].environment.REDIS_URL` | `redis://:{S}@cache:6379/0` |" in out
@@ -171,10 +161,7 @@ def test_diff_markdown_masks_every_secret(ecs, synced):
 
 
 def test_diff_json_masks_every_secret(ecs, synced):
-    result = cli(ecs, synced, "two", "diff", "--format", "json")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    assert_no_secret(result)
-    doc = json.loads(result.stdout)
+    doc = json.loads(masked_diff(ecs, synced, "json"))
     changes = {c["path"]: (c["old"], c["new"]) for f in doc["families"] for c in f["changes"]}
     assert changes["containers[api].environment.NOTE"] == (S, "(sensitive, changed)")
     assert changes["containers[api].environment.DATABASE_URL"] == (
