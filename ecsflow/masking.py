@@ -113,7 +113,7 @@ _NEXT_WORD = {"sshpass": "-p", "mongo": "-p", "mongosh": "-p", "redis-cli": "-a"
 _USER_FLAGS = frozenset({"-u", "--user", "--proxy-user", "--http-user"})
 _USER_PROGRAMS = frozenset({"curl", "wget"})
 _HEADER_FLAGS = frozenset({"-H", "--header"})
-_OPENSSL_PASS_FLAGS = frozenset({"-passin", "-passout", "-pass", "-k"})  # openssl: pass:PASSWORD
+_OPENSSL_PASS_FLAGS = frozenset({"-passin", "-passout", "-pass"})  # openssl: pass:PASSWORD
 
 
 def _basename(word: str) -> str:
@@ -170,8 +170,9 @@ def _unquote(word: str) -> str:
 
 def _may_hold_arguments(text: str) -> bool:
     """What every argument rule needs: an assignment, a word that starts with `-`, or openssl's `pass:`."""
-    return "=" in text or "-" in text and (text[:1] in "-'\"" or " -" in text or "\t-" in text or "\n-" in text
-                                         or "'-" in text or '"-' in text) or "pass:" in text
+    if "=" in text or "pass:" in text:
+        return True
+    return "-" in text and (text[:1] in "-'\"" or any(before + "-" in text for before in " \t\n'\""))
 
 
 def _mask_command_line(text: str) -> str:
@@ -179,7 +180,7 @@ def _mask_command_line(text: str) -> str:
     if not _may_hold_arguments(text):
         return text
     spans = [(m.start(), m.end(), m.group()) for m in _SHELL_WORD.finditer(text)]
-    if len(spans) < 1:
+    if not spans:
         return text
     words = [_unquote(word) for _, _, word in spans]
     masked = _mask_words(words)

@@ -93,9 +93,10 @@ def print_messages(kind: str, messages: list[str], *, no_color: bool = False) ->
         console.print(f"[{style}]{kind}:[/] {escape(_mask(message))}", soft_wrap=True)
 
 
-def write_document(value: Any, fmt: str = "json", *, show_values: bool = False) -> None:
-    """A JSON (or YAML) document on stdout, and nothing else; masked unless show_values."""
-    if not show_values:
+def write_document(value: Any, fmt: str = "json", *, mask: bool = True) -> None:
+    """A JSON (or YAML) document on stdout, and nothing else; masked unless `mask` is False (already masked, or
+    --show-values)."""
+    if mask:
         value = _current_masker().tree(value)
     if fmt == "yaml":
         import yaml
@@ -110,7 +111,7 @@ def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool =
     """`ecsflow render`: the RegisterTaskDefinition requests, masked unless show_values; a note on stderr says
     when something was masked, since a masked request is not the one to register."""
     masked = requests if show_values else _current_masker().tree(requests)
-    write_document(masked, fmt, show_values=True)
+    write_document(masked, fmt, mask=False)
     if masked != requests:
         print_messages("note", ["values that look secret are shown as (sensitive); pass --show-values to print "
                                 "the requests as they are (to pipe into aws ecs register-task-definition)"],
@@ -167,7 +168,7 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         changeset = masker.changeset(changeset)
         requests = {family: masker.tree(request) for family, request in requests.items()}
     if fmt == "json":
-        write_document(to_json_dict(changeset), show_values=True)
+        write_document(to_json_dict(changeset), mask=False)
         return
     if fmt == "markdown":
         sys.stdout.write(_changeset_markdown(changeset, requests))

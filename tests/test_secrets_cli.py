@@ -257,3 +257,17 @@ def test_run_masks_its_messages_and_the_job_output(tmp_path):
     assert result.exit_code == 0, result.stdout + result.stderr
     assert f"note is {S}" in result.stdout
     assert_no_secret(result)
+
+
+def test_the_last_line_of_defence_masks_too(capsys):
+    """An exception no one expected is printed by print_unexpected: masked like any other message."""
+    from ecsflow import output
+
+    output.begin_masking({"DB_PASSWORD": "pw-1234567"})
+    try:
+        output.print_unexpected(RuntimeError("connect failed with pw-1234567, postgres://u:pg-999@db, --token t0k"))
+    finally:
+        output.end_masking()
+    err = capsys.readouterr().err
+    assert f"connect failed with {S}, postgres://u:{S}@db, --token {S}" in err
+    assert "pw-1234567" not in err and "pg-999" not in err and "t0k" not in err
