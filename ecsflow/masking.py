@@ -56,9 +56,15 @@ def _words(name: str) -> list[str]:
     return [word for word in _WORD_SEPARATORS.split(_CAMEL_HUMP.sub("_", name).upper()) if word]
 
 
+def looks_sensitive(name: str, value: Any = None) -> bool:
+    """A name (of a variable, label, option or flag) whose words look secret; given a value, also a value with
+    a password in a URL (the builder warns about both)."""
+    return _name_looks_sensitive(name) or (isinstance(value, str) and "://" in value
+                                           and _URL_PASSWORD.search(value) is not None)
+
+
 @functools.lru_cache(maxsize=4096)  # the same names and flags come up again and again
-def looks_sensitive(name: str) -> bool:
-    """A name (of a variable, label, option or flag) whose words look secret."""
+def _name_looks_sensitive(name: str) -> bool:
     return any(word in _SENSITIVE_WORDS or any(part in word for part in _SENSITIVE_PARTS) for word in _words(name))
 
 

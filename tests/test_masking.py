@@ -204,3 +204,11 @@ def test_masking_a_large_change_set_is_fast():
     elapsed = time.perf_counter() - start
     assert masked["containerDefinitions"][0]["environment"][0]["value"] == f"postgres://u:{S}@h/0 some text value 0"
     assert elapsed < 1.0, elapsed  # ~2,000 strings; measured about 0.05 s
+
+
+def test_a_value_with_a_password_in_a_url_looks_sensitive_under_any_name():
+    """The builder's warning ("registered in plain text ... move it to x-ecsflow.secrets") uses this rule."""
+    assert looks_sensitive("CACHE", "redis://:pw@cache:6379")
+    assert looks_sensitive("DATABASE_URL", "postgres://u:pw@db/app")
+    assert not looks_sensitive("DATABASE_URL", "postgres://db/app")
+    assert not looks_sensitive("LOG_LEVEL", "INFO")

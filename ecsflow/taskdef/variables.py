@@ -37,7 +37,7 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
             raise ctx.error(f"{name} is both in x-ecsflow.environment_values and a secret",
                             key="x-ecsflow.environment_values", hint="keep it in one of them")
 
-    from ecsflow.diff import looks_sensitive  # here: diff loads deepdiff
+    from ecsflow.masking import looks_sensitive
 
     environment = []
     for name, value in env.items():
