@@ -137,10 +137,12 @@ class Shared:
     def project(self):
         """The compose options and the settings flags, as the pipeline takes them."""
         from ecsflow.operations import ProjectOptions
+        from ecsflow.output import mask_environment
 
         return ProjectOptions(files=tuple(self.file or ()), project_name=self.project_name,
                               env_files=tuple(self.env_file or ()), profiles=tuple(self.profile or ()),
-                              flags=self.settings_flags)
+                              flags=self.settings_flags,
+                              on_loaded=lambda project: mask_environment(project.environment))
 
     def aws(self, concurrency: int | None = None):
         """Where ECS is: the sandbox, an endpoint, or AWS's usual chain."""
@@ -162,7 +164,10 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
 
         @functools.wraps(function)
         def wrapper(**kwargs: Any) -> None:
+            from ecsflow import output
+
             shared = Shared.from_options({k: kwargs.pop(k) for k in list(kwargs) if k in names})
+            output.begin_masking(os.environ)  # and the project's environment once loaded (Shared.project)
             try:
                 function(**kwargs, shared=shared)
             except (typer.Exit, typer.Abort):
@@ -172,13 +177,13 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
             except Exception as exc:
                 if shared.debug:
                     raise
-                from ecsflow import output
-
                 if isinstance(exc, EcsflowError):
                     output.print_error(exc, no_color=shared.no_color)
                 else:  # the last line of defence: no traceback without --debug
                     output.print_unexpected(exc, no_color=shared.no_color)
                 raise typer.Exit(status_of(exc)) from None
+            finally:
+                output.end_masking()
 
         wrapper.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
@@ -210,15 +215,20 @@ FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")
 def render(
     services: ServicesArg = None,
     output_format: Annotated[RenderFormat, typer.Option("--format", help="json or yaml.")] = RenderFormat.json,
+    show_values: Annotated[bool, typer.Option(
+        "--show-values", help="Print the requests as they are, secret-looking values included (to pipe into "
+        "aws ecs register-task-definition).")] = False,
     *, shared: Shared,
 ) -> None:
-    """Print each service's RegisterTaskDefinition request (offline: no AWS call)."""
+    """Print each service's RegisterTaskDefinition request (offline: no AWS call). Values that look secret are
+    masked unless --show-values."""
     from ecsflow import operations, output
 
     result = operations.render(shared.project(), services=tuple(services or ()), strict=shared.strict)
     output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
     output.print_messages("note", list(result.notes), no_color=shared.no_color)
-    output.write_document([build.request for build in result.builds], output_format)
+    output.write_render([build.request for build in result.builds], output_format, show_values=show_values,
+                        no_color=shared.no_color)
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK))
@@ -237,7 +247,8 @@ def diff(
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 2 when something would change.")] = False,
     show_values: Annotated[bool, typer.Option(
-        "--show-values", help="Show values of secret-looking variables instead of masking them.")] = False,
+        "--show-values", help="Show every value as it is, secret-looking ones included (not for pull-request "
+        "comments).")] = False,
     *, shared: Shared,
 ) -> None:
     """Compare the services' task definitions with what ECS holds, and show the change set. Writes nothing."""

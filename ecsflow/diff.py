@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from deepdiff import DeepDiff
@@ -69,14 +69,6 @@ _NAMED_MAPS = _BRACKETED | {"environment", "secrets", "dockerLabels", "options"}
 # HealthCheck "interval ... The default value is 30 seconds", "timeout ... The default value is 5",
 # "retries ... The default value is 3", "By default, the startPeriod is off" (off = a 0 s grace period).
 _HEALTH_CHECK_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
-
-# A name is sensitive when one of its words (split at `_`, `-`, `.`) is one of these, or contains one of the
-# long ones (DBPASSWORD, GITHUBTOKEN); MONKEY or KEYBOARD_LAYOUT are not.
-_SENSITIVE_WORDS = frozenset({"KEY", "APIKEY", "PWD", "AUTH", "SALT", "DSN", "COOKIE", "PRIVATE", "SIGNATURE"})
-_SENSITIVE_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL")
-_URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
-SENSITIVE = "(sensitive)"
-
 
 @dataclass(frozen=True)
 class Change:
@@ -308,50 +300,9 @@ def _render(path: tuple) -> str:
 # output helpers
 
 
-def looks_sensitive(name: str, value: Any = None) -> bool:
-    """A variable whose name looks secret, or whose value is a URL with a password in it."""
-    words = [word for word in re.split(r"[^A-Za-z0-9]+", name.upper()) if word]
-    sensitive_name = any(word in _SENSITIVE_WORDS or any(part in word for part in _SENSITIVE_PARTS) for word in words)
-    return sensitive_name or (
-        isinstance(value, str) and bool(_URL_WITH_PASSWORD.search(value))
-    )
-
-
-def mask_secret_values(changes: Iterable[Change], show_values: bool = False) -> tuple[Change, ...]:
-    """Replace values of secret-looking environment variables with "(sensitive)".
-
-    A secret's ARN (``secrets``) is a reference, not a value, and is shown.
-    """
-    changes = tuple(changes)
-    if show_values:
-        return changes
-    masked = []
-    for c in changes:
-        m = re.search(r"\.environment\.(.+)$", c.path)
-        if m:
-            c = replace(c, old=_mask_scalar(m.group(1), c.old), new=_mask_scalar(m.group(1), c.new))
-        else:
-            whole_env = c.path.endswith(".environment")
-            c = replace(c, old=_mask_nested(c.old, whole_env), new=_mask_nested(c.new, whole_env))
-        masked.append(c)
-    return tuple(masked)
-
-
-def _mask_scalar(name: str, value: Any) -> Any:
-    return SENSITIVE if value is not None and looks_sensitive(name, value) else value
-
-
-def _mask_nested(value: Any, is_environment: bool) -> Any:
-    """Mask inside a whole container or environment map that was added or removed."""
-    if not isinstance(value, dict):
-        return value
-    if is_environment:
-        return {k: _mask_scalar(k, v) for k, v in value.items()}
-    return {k: _mask_nested(v, k == "environment") for k, v in value.items()}
-
-
-def to_json_dict(changeset: ChangeSet, show_values: bool = False) -> dict:
-    """The documented ``--format json`` shape, with a stable key order."""
+def to_json_dict(changeset: ChangeSet) -> dict:
+    """The documented ``--format json`` shape, with a stable key order. Values as they are: the printer masks
+    the change set first (``ecsflow.masking``)."""
     return {
         "families": [
             {
@@ -359,10 +310,7 @@ def to_json_dict(changeset: ChangeSet, show_values: bool = False) -> dict:
                 "family": f.family,
                 "status": f.status,
                 "live_revision": f.live_revision,
-                "changes": [
-                    {"path": c.path, "old": c.old, "new": c.new}
-                    for c in mask_secret_values(f.changes, show_values)
-                ],
+                "changes": [{"path": c.path, "old": c.old, "new": c.new} for c in f.changes],
             }
             for f in changeset.families
         ]

@@ -17,13 +17,15 @@ from ecsflow.compose.model import ComposeProject
 @dataclass(frozen=True)
 class ProjectOptions:
     """How to find and read the compose project (the options shared with `docker compose`), and the
-    settings given on the command line (setting name -> value; None or () when not given)."""
+    settings given on the command line (setting name -> value; None or () when not given). ``on_loaded`` is
+    called with the project as soon as it is loaded (the CLI masks its environment's secrets from then on)."""
 
     files: tuple[Path, ...] = ()
     project_name: str | None = None
     env_files: tuple[Path, ...] = ()
     profiles: tuple[str, ...] = ()
     flags: Mapping[str, Any] = field(default_factory=dict)
+    on_loaded: Callable[[ComposeProject], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ class _Messages:
 
 def load(options: ProjectOptions, messages: _Messages, services: tuple[str, ...] = ()) -> ComposeProject:
     """The compose project; services named on the command line are enabled whatever their profiles."""
-    return load_project(options.files, project_name=options.project_name, env_files=options.env_files,
-                        profiles=options.profiles, warn=messages.warnings.append, services=services)
+    project = load_project(options.files, project_name=options.project_name, env_files=options.env_files,
+                           profiles=options.profiles, warn=messages.warnings.append, services=services)
+    if options.on_loaded is not None:
+        options.on_loaded(project)
+    return project
 
 
 def resolve(project: ComposeProject, options: ProjectOptions, environ: Mapping[str, str] | None = None):

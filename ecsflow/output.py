@@ -1,13 +1,49 @@
-"""Everything ecsflow prints. Machine output goes to stdout; messages, warnings and notes to stderr."""
+"""Everything ecsflow prints. Machine output goes to stdout; messages, warnings and notes to stderr.
+
+Everything printed is masked first (``ecsflow.masking``): by name and shape, and by value with the secret-looking
+variables of this process's environment and, once the compose project is loaded, of the environment it was
+interpolated with (``mask_environment``). Only ``diff --show-values`` and ``render --show-values`` print values
+as they are.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from ecsflow.errors import EcsflowError
+from ecsflow.masking import Masker
+
+# The current command's masker (see begin_masking); None: this process's environment only.
+_masker: Masker | None = None
+
+
+def begin_masking(environ: Mapping[str, str] | None = None) -> None:
+    """Start a command: mask the secret-looking values of ``environ`` (this process's environment) from now on."""
+    global _masker
+    _masker = Masker.for_environment(os.environ if environ is None else environ)
+
+
+def mask_environment(environment: Mapping[str, str]) -> None:
+    """Also mask the secret-looking values of ``environment`` (a loaded project's: shell + .env)."""
+    global _masker
+    _masker = _current_masker().with_environment(environment)
+
+
+def end_masking() -> None:
+    global _masker
+    _masker = None
+
+
+def _current_masker() -> Masker:
+    return _masker if _masker is not None else Masker.for_environment(os.environ)
+
+
+def _mask(text: str) -> str:
+    return _current_masker().text(text)
 
 
 def _stderr_console(no_color: bool = False):
@@ -31,17 +67,17 @@ def print_error(error: EcsflowError, *, no_color: bool = False) -> None:
 
     console = _stderr_console(no_color)
     where = error.where()
-    console.print(f"[bold red]error:[/] {escape(where + ': ' if where else '')}{escape(error.message)}",
+    console.print(f"[bold red]error:[/] {escape(_mask(where + ': ' if where else ''))}{escape(_mask(error.message))}",
                   soft_wrap=True)
     if error.hint:
-        console.print(f"[dim]hint:[/] {escape(error.hint)}", soft_wrap=True)
+        console.print(f"[dim]hint:[/] {escape(_mask(error.hint))}", soft_wrap=True)
 
 
 def print_unexpected(exc: BaseException, *, no_color: bool = False) -> None:
     from rich.markup import escape
 
     console = _stderr_console(no_color)
-    console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc))}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(_mask(str(exc)))}", soft_wrap=True)
     console.print("[dim]hint:[/] run again with --debug for the traceback, and report it", soft_wrap=True)
 
 
@@ -54,11 +90,14 @@ def print_messages(kind: str, messages: list[str], *, no_color: bool = False) ->
     console = _stderr_console(no_color)
     style = {"warning": "yellow", "note": "cyan"}.get(kind, "white")
     for message in messages:
-        console.print(f"[{style}]{kind}:[/] {escape(message)}", soft_wrap=True)
+        console.print(f"[{style}]{kind}:[/] {escape(_mask(message))}", soft_wrap=True)
 
 
-def write_document(value: Any, fmt: str = "json") -> None:
-    """A JSON (or YAML) document on stdout, and nothing else."""
+def write_document(value: Any, fmt: str = "json", *, mask: bool = True) -> None:
+    """A JSON (or YAML) document on stdout, and nothing else; masked unless `mask` is False (already masked, or
+    --show-values)."""
+    if mask:
+        value = _current_masker().tree(value)
     if fmt == "yaml":
         import yaml
 
@@ -68,8 +107,20 @@ def write_document(value: Any, fmt: str = "json") -> None:
     sys.stdout.flush()
 
 
+def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, no_color: bool = False) -> None:
+    """`ecsflow render`: the RegisterTaskDefinition requests, masked unless show_values; a note on stderr says
+    when something was masked, since a masked request is not the one to register."""
+    masked = requests if show_values else _current_masker().tree(requests)
+    write_document(masked, fmt, mask=False)
+    if masked != requests:
+        print_messages("note", ["values that look secret are shown as (sensitive); pass --show-values to print "
+                                "the requests as they are (to pipe into aws ecs register-task-definition)"],
+                       no_color=no_color)
+
+
 def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, no_color: bool = False) -> None:
     """`ecsflow config`: each setting, its value and its origin."""
+    rows = [(name, _mask(value) if isinstance(value, str) else value, origin) for name, value, origin in rows]
     if fmt == "json":
         write_document({"project": project,
                         "settings": [{"name": n, "value": v, "origin": o} for n, v, o in rows]})
@@ -108,15 +159,19 @@ def plan_summary(counts: dict[str, int]) -> str:
 def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
                     no_color: bool = False) -> None:
     """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
-    or the documented JSON. Values of secret-looking variables are masked unless show_values."""
-    from ecsflow.diff import mask_secret_values, to_json_dict
+    or the documented JSON. Masked (see ecsflow.masking) unless show_values."""
+    from ecsflow.diff import to_json_dict
 
     requests = requests or {}
+    if not show_values:
+        masker = _current_masker()
+        changeset = masker.changeset(changeset)
+        requests = {family: masker.tree(request) for family, request in requests.items()}
     if fmt == "json":
-        write_document(to_json_dict(changeset, show_values=show_values))
+        write_document(to_json_dict(changeset), mask=False)
         return
     if fmt == "markdown":
-        sys.stdout.write(_changeset_markdown(changeset, requests, show_values))
+        sys.stdout.write(_changeset_markdown(changeset, requests))
         sys.stdout.flush()
         return
     from rich.markup import escape
@@ -132,7 +187,7 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         else:
             console.print(f"[yellow]~ {escape(family.family)}[/] (service {escape(family.service)}): "
                           f"changes against live revision {family.live_revision}")
-            for change in mask_secret_values(family.changes, show_values):
+            for change in family.changes:
                 if change.old is None:
                     console.print(f"    [green]+[/] {escape(change.path)}: {escape(_value_text(change.new))}")
                 elif change.new is None:
@@ -154,9 +209,7 @@ def _md_cell(value: Any) -> str:
     return f"`{text}`" if "`" not in text else text
 
 
-def _changeset_markdown(changeset, requests: dict[str, dict], show_values: bool) -> str:
-    from ecsflow.diff import mask_secret_values
-
+def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
     counts = changeset.counts
     lines = [
         "### ecsflow diff",
@@ -176,7 +229,7 @@ def _changeset_markdown(changeset, requests: dict[str, dict], show_values: bool)
             lines += [f"- {line}" for line in _new_family_summary(requests.get(family.family))]
         else:
             lines += ["| | path | live | desired |", "| --- | --- | --- | --- |"]
-            for change in mask_secret_values(family.changes, show_values):
+            for change in family.changes:
                 sign = "+" if change.old is None else "-" if change.new is None else "~"
                 old = "" if change.old is None else _md_cell(change.old)
                 new = "" if change.new is None else _md_cell(change.new)
@@ -187,6 +240,9 @@ def _changeset_markdown(changeset, requests: dict[str, dict], show_values: bool)
 
 def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
     """`ecsflow sync`: one row per family (registered / unchanged / failed), or the documented JSON."""
+    from dataclasses import replace
+
+    outcomes = [replace(o, error=o.error and _mask(o.error)) for o in outcomes]
     if fmt == "json":
         write_document({"families": [
             {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
@@ -256,14 +312,16 @@ def print_run_status(state, *, no_color: bool = False) -> None:
     from rich.markup import escape
 
     style = {"STOPPED": "bold", "RUNNING": "green"}.get(state.last_status, "cyan")
-    _stderr_console(no_color).print(f"[dim]task {escape(state.task_id)}:[/] [{style}]{escape(state.last_status)}[/]",
-                                    soft_wrap=True)
+    status = escape(_mask(state.last_status))
+    _stderr_console(no_color).print(f"[dim]task {escape(state.task_id)}:[/] [{style}]{status}[/]", soft_wrap=True)
 
 
 def write_log_lines(lines: list[str], *, to_stderr: bool = False) -> None:
-    """The container's log lines, verbatim (no markup, no colour): stdout, or stderr when stdout carries JSON."""
+    """The container's log lines (no markup, no colour): stdout, or stderr when stdout carries JSON. Known
+    secret values, URL passwords and credential shapes are masked; the job's own words are not guessed at."""
     stream = sys.stderr if to_stderr else sys.stdout
-    stream.write("".join(line + "\n" for line in lines))
+    masker = _current_masker()
+    stream.write("".join(masker.text(line, arguments=False) + "\n" for line in lines))
     stream.flush()
 
 
@@ -285,7 +343,7 @@ def write_run_result(result, fmt: str, *, no_color: bool = False) -> None:
         return
     # "Essential container in task exited" says nothing the exit code does not.
     plain = result.stopped_reason and result.stopped_reason != "Essential container in task exited"
-    reason = f" ({escape(result.stopped_reason)})" if plain else ""
+    reason = f" ({escape(_mask(result.stopped_reason))})" if plain else ""
     if result.timed_out:
         console.print(f"[red]task {escape(task_id)} timed out[/]: {escape(result.status)}{reason}; exit 124",
                       soft_wrap=True)

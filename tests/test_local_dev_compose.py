@@ -17,7 +17,7 @@ import boto3
 import pytest
 from builder_oracle import built_container, expected_container
 from compose_oracle import compare_configs, run_compose_config
-from ecs_server import EcsEndpoint, dummy_credentials_env
+from ecs_server import dummy_credentials_env
 from typer.testing import CliRunner
 
 from ecsflow.cli import app
@@ -29,18 +29,6 @@ LOCAL_DEV = Path(__file__).parent / "fixtures" / "builder" / "local-dev"
 REAL_ANSWER = Path(__file__).parent / "fixtures" / "ecs" / "console_hiringcandidate_command.json"
 SECRET_NAMES = {"api": ("DB_PASSWORD",), "worker": ("DB_PASSWORD",)}
 LOCAL_VALUE = "local-dev-password"  # DB_PASSWORD's compose value: never sent, never printed
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with EcsEndpoint() as running:
-        yield running
-
-
-@pytest.fixture
-def ecs(endpoint):
-    endpoint.reset()
-    return endpoint
 
 
 @pytest.fixture

@@ -6,25 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ecs_server import EcsEndpoint, dummy_credentials_env
+from ecs_server import dummy_credentials_env
 from typer.testing import CliRunner
 
 from ecsflow.cli import app
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "etl"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with EcsEndpoint() as running:
-        yield running
-
-
-@pytest.fixture
-def ecs(endpoint):
-    endpoint.reset()
-    return endpoint
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
             ctx.note(f"environment variable {name} takes its value from Consul, not the compose file")
         env[name] = ctx.consul_values[name]
 
-    references: dict[str, tuple[str, bool]] = {  # name -> (reference, may it be echoed in errors)
+    references: dict[str, tuple[str, bool]] = {  # name -> (reference, written in the compose file)
         name: (ref, True) for name, ref in ctx.x.secrets.items()
     }
     for name in ctx.x.secret_values:
@@ -37,7 +37,7 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
             raise ctx.error(f"{name} is both in x-ecsflow.environment_values and a secret",
                             key="x-ecsflow.environment_values", hint="keep it in one of them")
 
-    from ecsflow.diff import looks_sensitive  # here: diff loads deepdiff
+    from ecsflow.masking import looks_sensitive
 
     environment = []
     for name, value in env.items():
@@ -103,7 +103,7 @@ def _secret_arn(ctx: Context, name: str, reference: str, echo: bool) -> str:
         secret, _, json_key = rest.partition(":")
         # ECS reads a JSON key as secret:name:json-key:version-stage:version-id (both empty: current).
         return f"{prefix}:secret:{secret}" + (f":{json_key}::" if json_key else "")
-    shown = f"'{reference}'" if echo else "the value from Consul"
+    shown = "the value in x-ecsflow.secrets" if echo else "the value from Consul"  # never the value itself
     raise ctx.error(
         f"secret {name}: {shown} is not an ARN, ssm:/path or secretsmanager:name[:json-key]",
         key="x-ecsflow.secrets" if echo else "x-ecsflow.secret_values",
