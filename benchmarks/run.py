@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import startup  # noqa: E402
 
 from ecsflow.diff import build_changeset  # noqa: E402
-from ecsflow.ecs import AwsOptions, RegisterItem, describe_families, make_ecs_client, register_families  # noqa: E402
+from ecsflow.ecs.client import AwsOptions, make_ecs_client  # noqa: E402
+from ecsflow.ecs.definitions import RegisterItem, describe_families, register_families  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"

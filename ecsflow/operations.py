@@ -132,7 +132,7 @@ class PlanResult:
 def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
     """The AwsOptions for this command: the sandbox's (moto in this process, state kept next to the compose
     file, tasks run by the local runner in the project's folder) or AWS's usual chain."""
-    from ecsflow.ecs import AwsOptions
+    from ecsflow.ecs.client import AwsOptions
     from ecsflow.errors import EcsflowError
 
     if not aws.sandbox:
@@ -154,7 +154,7 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> I
 @contextmanager
 def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
     """A boto3 ECS client on the sandbox or on AWS (see aws_session)."""
-    from ecsflow.ecs import make_ecs_client
+    from ecsflow.ecs.client import make_ecs_client
 
     with aws_session(aws, project, region) as options:
         yield make_ecs_client(options, aws.concurrency)
@@ -162,7 +162,7 @@ def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> It
 
 def _plan_with(client: Any, rendered: RenderResult, concurrency: int) -> PlanResult:
     from ecsflow.diff import build_changeset
-    from ecsflow.ecs import describe_families
+    from ecsflow.ecs.definitions import describe_families
 
     live = describe_families(client, [build.family for build in rendered.builds], concurrency)
     changeset = build_changeset(
@@ -182,7 +182,7 @@ def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
 @dataclass(frozen=True)
 class SyncResult:
     plan: PlanResult
-    outcomes: tuple  # ecsflow.ecs.RegisterOutcome, one per family, in compose order
+    outcomes: tuple  # ecsflow.ecs.definitions.RegisterOutcome, one per family, in compose order
 
     @property
     def failed(self) -> bool:
@@ -202,7 +202,7 @@ def sync(
 
     Every service is rendered and validated before the first write; one family's failure is reported with
     the others' outcomes. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
-    from ecsflow.ecs import RegisterItem, RegisterOutcome, register_families
+    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome, register_families
 
     rendered = render(options, services, strict)
     with ecs_client(aws, rendered.project, rendered.region) as client:
@@ -257,7 +257,7 @@ def gen_dag(
         select_services(rendered.project, services)
     pinned = None
     if pin:
-        from ecsflow.ecs import describe_families
+        from ecsflow.ecs.definitions import describe_families
 
         aws = aws or AwsFlags()
         with ecs_client(aws, rendered.project, rendered.region) as client:
@@ -319,7 +319,7 @@ def _ignore(*args: Any) -> None:
 @dataclass(frozen=True)
 class RunCallbacks:
     """How `run` reports as it goes: ``message(kind, text)`` with kind "note" or "warning"; ``status(state)``
-    with an ``ecsflow.ecs.TaskState`` at each status change; ``lines(lines)`` with the container's new log
+    with an ``ecsflow.ecs.tasks.TaskState`` at each status change; ``lines(lines)`` with the container's new log
     lines, in order, each once."""
 
     message: Callable[[str, str], None] = _ignore
@@ -389,7 +389,7 @@ def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memo
 @contextmanager
 def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
     """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
-    from ecsflow.ecs import make_ecs_client
+    from ecsflow.ecs.client import make_ecs_client
 
     with aws_session(aws, project, region) as options:
         yield make_ecs_client(options, 1), options
@@ -400,7 +400,7 @@ def _logs_client(options: Any, region: str | None, sandbox: bool) -> Any:
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS says otherwise; the awslogs region."""
     from dataclasses import replace
 
-    from ecsflow.ecs import make_logs_client
+    from ecsflow.ecs.client import make_logs_client
 
     endpoint = None if sandbox else (os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or options.endpoint_url)
     return make_logs_client(replace(options, region=region or options.region, endpoint_url=endpoint), 1)
@@ -417,7 +417,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     the interrupt propagates."""
     from botocore.validate import ParamValidator
 
-    from ecsflow import ecs
+    from ecsflow.ecs import definitions, tasks
     from ecsflow.errors import AwsError, EcsflowError
     from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, require_network
 
@@ -479,7 +479,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
             callbacks.message(
                 "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
                 f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
-        ecs.ensure_cluster(client, settings.cluster, create=aws.sandbox)
+        tasks.ensure_cluster(client, settings.cluster, create=aws.sandbox)
 
         # Make the family current: the same diff + register as `sync`, for this family only.
         planned = _plan_with(client, rendered, aws.concurrency)
@@ -487,8 +487,8 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
         registered = family.status != "unchanged"
         if registered:
-            [outcome] = ecs.register_families(
-                client, [ecs.RegisterItem(service=build.service, family=build.family, request=build.request,
+            [outcome] = definitions.register_families(
+                client, [definitions.RegisterItem(service=build.service, family=build.family, request=build.request,
                                           project=planned.project.name)], 1)
             if outcome.status == "failed":
                 raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
@@ -499,7 +499,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
             callbacks.message("note", f"{build.family}:{revision} is current")
         request["taskDefinition"] = arn or f"{build.family}:{revision}"
 
-        state = ecs.run_task(client, request, container)
+        state = tasks.run_task(client, request, container)
         callbacks.status(state)
 
         def result(final: Any, waited: bool = True, timed_out: bool = False) -> RunResult:
@@ -511,23 +511,23 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         if not run_options.wait:
             return result(state, waited=False)
 
-        target = ecs.log_target(container_definition, state.task_id)
+        target = tasks.log_target(container_definition, state.task_id)
         tail = None
         if target is None:
             callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
                               "output is not shown")
         else:
-            tail = ecs.LogTail(_logs_client(client_options, target.region or rendered.region, aws.sandbox), target)
+            tail = tasks.LogTail(_logs_client(client_options, target.region or rendered.region, aws.sandbox), target)
         follow = dict(container=container, tail=tail, poll_interval=poll, settle=0.0 if aws.sandbox else poll,
                       on_status=callbacks.status, on_lines=callbacks.lines,
                       on_warning=lambda text: callbacks.message("warning", text))
         try:
-            final, timed_out = ecs.follow_task(client, settings.cluster, state.arn, timeout=run_options.timeout,
+            final, timed_out = tasks.follow_task(client, settings.cluster, state.arn, timeout=run_options.timeout,
                                                known_status=state.last_status, **follow)
         except KeyboardInterrupt:
             reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
             callbacks.message("warning", f"interrupted: asking ECS to stop task {state.task_id}")
-            ecs.stop_task(client, settings.cluster, state.arn, reason)
+            tasks.stop_task(client, settings.cluster, state.arn, reason)
             callbacks.message("note", f"task {state.task_id} was asked to stop ({reason})")
             raise
         if not timed_out:
@@ -536,10 +536,10 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         reason = f"ecsflow run: --timeout of {run_options.timeout:g} s reached"
         callbacks.message("warning", f"--timeout of {run_options.timeout:g} s reached: stopping task "
                           f"{state.task_id}")
-        ecs.stop_task(client, settings.cluster, state.arn, reason)
+        tasks.stop_task(client, settings.cluster, state.arn, reason)
         grace = float(container_definition.get("stopTimeout") or 30)
-        if not ecs.wait_stopped(client, settings.cluster, state.arn, delay=poll, max_wait=grace + 30):
+        if not tasks.wait_stopped(client, settings.cluster, state.arn, delay=poll, max_wait=grace + 30):
             callbacks.message("warning", f"task {state.task_id} has not stopped yet; ECS stops it on its own")
-        final, _ = ecs.follow_task(client, settings.cluster, state.arn, timeout=0, known_status=final.last_status,
+        final, _ = tasks.follow_task(client, settings.cluster, state.arn, timeout=0, known_status=final.last_status,
                                    **follow)
         return result(final, timed_out=True)

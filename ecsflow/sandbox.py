@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from ecsflow.ecs import AwsOptions, aws_error, make_ecs_client
+from ecsflow.ecs.client import AwsOptions, make_ecs_client
+from ecsflow.ecs.errors import aws_error
 from ecsflow.errors import EcsflowError
 
 FORMAT = 1

@@ -1,4 +1,4 @@
-"""The boto3 adapter (ecsflow.ecs) and the sandbox, against a real HTTP endpoint: moto's server behind a proxy
+"""The boto3 adapter (ecsflow/ecs/) and the sandbox, against a real HTTP endpoint: moto's server behind a proxy
 that counts calls and injects ECS's error answers (tests/ecs_server.py)."""
 
 from __future__ import annotations
@@ -13,17 +13,9 @@ import pytest
 from ecs_server import EcsEndpoint
 
 from ecsflow.diff import build_changeset, diff_family
-from ecsflow.ecs import (
-    AwsOptions,
-    Backoff,
-    RegisterItem,
-    aws_error,
-    describe_families,
-    make_ecs_client,
-    make_logs_client,
-    register_families,
-    register_request,
-)
+from ecsflow.ecs.client import AwsOptions, make_ecs_client, make_logs_client
+from ecsflow.ecs.definitions import Backoff, RegisterItem, describe_families, register_families, register_request
+from ecsflow.ecs.errors import aws_error
 from ecsflow.errors import AwsError, EcsflowError
 from ecsflow.sandbox import sandbox_session
 

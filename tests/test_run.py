@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ecsflow import operations
 from ecsflow.cli import app
-from ecsflow.ecs import LogTail, LogTarget
+from ecsflow.ecs.tasks import LogTail, LogTarget
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "etl"
@@ -417,7 +417,7 @@ def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
 
 
 def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
-    from ecsflow.ecs import follow_task
+    from ecsflow.ecs.tasks import follow_task
 
     answers = [
         {"tasks": [], "failures": [{"arn": "t", "reason": "MISSING"}]},

@@ -1,0 +1,8 @@
+"""The ECS adapter: the only code that calls botocore (DESIGN.md sections 2 and 6). Import from the submodules.
+
+- ``client``: ``AwsOptions`` and the botocore clients (session, retries, the known-regions check);
+- ``definitions``: describe and register task definitions, many families at once;
+- ``pool``: the bounded thread pool those calls share;
+- ``tasks``: run one task, follow it to STOPPED with its logs, stop it (`ecsflow run`);
+- ``errors``: boto3/botocore exceptions and ECS's error answers as ``AwsError`` s with hints.
+"""

@@ -1,0 +1,193 @@
+"""boto3/botocore exceptions and ECS's error answers as ``AwsError`` s: one message and a hint, never a secret.
+
+- ``aws_error``: any boto3/botocore exception as an ``AwsError``; ``translated`` does it for a block of calls.
+- ``is_missing_family``, ``is_concurrent_revision``: the two ``ClientException`` s the adapter handles itself.
+- ``run_failures_error``: a RunTask answer without a task (its ``failures``), with what to do about each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ecsflow.errors import AwsError
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import AwsOptions
+
+# What real ECS and moto answer for a family (or family:revision) with no ACTIVE revision:
+# ClientException, HTTP 400, "Unable to describe task definition." (real ECS: the error quoted in
+# strvcom/terraform-aws-fargate#45 and terraform-aws-modules/terraform-aws-atlantis#59; moto 5:
+# moto/ecs/exceptions.py TaskDefinitionNotFoundException). Matched without the final period.
+_MISSING_FAMILY = "unable to describe task definition"
+# Real ECS, when another RegisterTaskDefinition of the same family is in progress (ClientException, 400;
+# quoted in hashicorp/terraform-provider-aws#9777, dagster-io/dagster#11192). botocore does not retry it.
+_CONCURRENT_REVISION = "too many concurrent attempts to create a new revision"
+
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+_BAD_CREDENTIALS = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+_DEFINITION_PERMISSIONS = ("ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition, ecs:TagResource and "
+                           "iam:PassRole on the task and execution roles")
+_RUN_PERMISSIONS = ("ecs:RunTask, ecs:DescribeTasks, ecs:StopTask, ecs:DescribeClusters and iam:PassRole on the "
+                    "task and execution roles (and, to see the logs, logs:GetLogEvents on the task's log group)")
+_PERMISSIONS = {
+    **{op: _RUN_PERMISSIONS for op in ("RunTask", "DescribeTasks", "StopTask", "DescribeClusters")},
+    "GetLogEvents": "logs:GetLogEvents on the task's log group",
+}
+_CREDENTIALS_HINT = (
+    "choose credentials with --aws-profile or AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
+    "or try --sandbox to use a local ECS that needs no AWS account"
+)
+# botocore's ParamValidationError quotes the offending value ("..., value: s3cret, type: ..."): drop it, as
+# it may be an environment value.
+_QUOTED_VALUE = re.compile(r"value: .*?, type:", re.DOTALL)
+# ECS's RunTask `failures[].reason` values, and what to do about them.
+_FAILURE_HINTS = {
+    "RESOURCE": "Fargate has no capacity for this size right now, or an account quota is reached: try again in "
+    "a few minutes, a smaller --cpu/--memory, or other subnets (availability zones)",
+    "MISSING": "ECS does not know the cluster or task definition named here: check --cluster and that the "
+    "family is registered in this region",
+    "AGENT": "the container instance's agent is disconnected (an EC2 cluster, not Fargate?)",
+    "ATTRIBUTE": "no capacity in the cluster matches the task definition's requirements",
+    "LOCATION": "no capacity in the requested subnets' availability zones",
+}
+
+
+def aws_error(exc: BaseException, options: AwsOptions | None = None, client: Any = None) -> AwsError:
+    """One clear ``AwsError`` (message + hint) for an exception raised by boto3/botocore.
+
+    ``options`` or ``client`` only make hints more precise (the region, the endpoint). Messages carry AWS's
+    own text (an account or role ARN at most), never a request's values.
+    """
+    from botocore import exceptions as bx
+
+    if isinstance(exc, AwsError):
+        return exc
+    region = options.region if options else None
+    if region is None and client is not None:
+        region = client.meta.region_name
+    if isinstance(exc, bx.NoCredentialsError):
+        return AwsError("no AWS credentials found", hint=_CREDENTIALS_HINT)
+    if isinstance(exc, bx.PartialCredentialsError):
+        return AwsError(f"incomplete AWS credentials: {exc}", hint=_CREDENTIALS_HINT)
+    if isinstance(exc, bx.ProfileNotFound):
+        return AwsError(
+            f"AWS profile '{exc.kwargs.get('profile')}' not found",
+            hint="use a profile from ~/.aws/config (`aws configure list-profiles`) with --aws-profile or "
+            "AWS_PROFILE, or try --sandbox",
+        )
+    if isinstance(exc, bx.NoRegionError):
+        return AwsError("no AWS region set", hint="pass --region, set ECSFLOW_REGION or AWS_REGION, or set `region` "
+                        "in the compose file's x-ecsflow block or in the AWS profile")
+    if isinstance(exc, bx.InvalidRegionError):
+        return AwsError(f"'{exc.kwargs.get('region_name')}' is not an AWS region name",
+                        hint="pass a region such as eu-west-1 with --region or AWS_REGION")
+    if isinstance(exc, bx.UnauthorizedSSOTokenError | bx.TokenRetrievalError | bx.SSOTokenLoadError):
+        return AwsError("the AWS SSO session has expired or is invalid",
+                        hint="run `aws sso login` with the profile in use, then try again")
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ConnectionClosedError
+                  | bx.ReadTimeoutError):
+        return _unreachable(exc, region)
+    if isinstance(exc, bx.ParamValidationError):
+        return AwsError(f"invalid request: {_QUOTED_VALUE.sub('type:', str(exc))}")
+    if isinstance(exc, bx.ClientError):
+        return _client_error(exc, region)
+    if isinstance(exc, bx.BotoCoreError):
+        return AwsError(str(exc))
+    return AwsError(f"{type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def translated(client: Any = None) -> Iterator[None]:
+    """Raise any boto3/botocore exception of the block as its ``aws_error``; other exceptions pass as they are."""
+    try:
+        yield
+    except Exception as exc:
+        if is_boto_error(exc):
+            raise aws_error(exc, client=client) from exc
+        raise
+
+
+def _client_error(exc: Any, region: str | None) -> AwsError:
+    code, message = code_and_message(exc)
+    operation = getattr(exc, "operation_name", None) or "AWS call"
+    where = f" in {region}" if region else ""
+    if code in _DENIED:
+        return AwsError(
+            f"AWS denied {operation}{where}: {message}",
+            hint=f"the identity in use needs {_PERMISSIONS.get(operation, _DEFINITION_PERMISSIONS)}; check which "
+            "identity that is (`aws sts get-caller-identity`, --aws-profile / AWS_PROFILE)",
+        )
+    if code in _BAD_CREDENTIALS:
+        return AwsError(f"AWS did not accept the credentials ({code}): {message}", hint=_CREDENTIALS_HINT)
+    if code in _EXPIRED:
+        return AwsError(f"the AWS credentials have expired ({code})",
+                        hint="refresh them (`aws sso login`, or new session credentials) and try again")
+    if code in _THROTTLED:
+        return AwsError(f"AWS kept throttling {operation}{where} after all retries: {message}",
+                        hint="lower --concurrency, or try again in a minute; re-running converges")
+    return AwsError(f"{operation}: {code}: {message}" if code else f"{operation}: {message}")
+
+
+def _unreachable(exc: Any, region: str | None) -> AwsError:
+    url = exc.kwargs.get("endpoint_url", "")
+    if region and f".{region}.amazonaws.com" in url:
+        hint = f"check that '{region}' is a region where ECS exists (--region / AWS_REGION), and the network"
+    else:
+        hint = "check --endpoint-url / AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS, --region, and the network"
+    return AwsError(f"cannot reach the AWS endpoint {url}: {type(exc).__name__}", hint=hint)
+
+
+def code_and_message(exc: BaseException) -> tuple[str, str]:
+    """AWS's error code and message from a ``ClientError``; two empty strings for anything else."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return "", ""
+    error = response.get("Error") or {}
+    return str(error.get("Code") or ""), str(error.get("Message") or "")
+
+
+def is_boto_error(exc: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, BotoCoreError | ClientError)
+
+
+def is_missing_family(exc: BaseException) -> bool:
+    """True for the ClientException ECS answers when a family has no ACTIVE revision."""
+    code, message = code_and_message(exc)
+    return code == "ClientException" and _MISSING_FAMILY in message.lower()
+
+
+def is_concurrent_revision(exc: BaseException) -> bool:
+    """True for the ClientException ECS answers while another revision of the family is being registered."""
+    code, message = code_and_message(exc)
+    return code == "ClientException" and _CONCURRENT_REVISION in message.lower()
+
+
+def run_failures_error(failures: Iterable[Mapping[str, Any]], request: Mapping[str, Any]) -> AwsError:
+    """RunTask answered without a task: each ``failures`` entry (reason, detail, arn) in one message."""
+    failures = list(failures)
+    what = request.get("taskDefinition", "the task")
+    if not failures:
+        return AwsError(f"ECS started no task for {what} and gave no reason")
+    texts, hints = [], []
+    for failure in failures:
+        reason = str(failure.get("reason") or "unknown reason")
+        detail = failure.get("detail")
+        texts.append(reason + (f" ({detail})" if detail else ""))
+        hint = _FAILURE_HINTS.get(reason.split(":", 1)[0].strip().upper())
+        if hint and hint not in hints:
+            hints.append(hint)
+    return AwsError(f"ECS could not start {what}: {'; '.join(texts)}", hint="; ".join(hints) or None)

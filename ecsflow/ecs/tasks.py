@@ -1,0 +1,268 @@
+"""Tasks in ECS, for `ecsflow run`: start one, follow it to STOPPED with its logs, stop it.
+
+- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``, ``wait_stopped``;
+- ``follow_task``: status changes and new log lines until STOPPED (or a timeout);
+- ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
+  forward token).
+
+boto3's `tasks_stopped` waiter cannot stream logs while it waits (it only sleeps and describes), so the wait
+for a task's end is a plain loop: DescribeTasks, then the new log events, every `poll_interval` seconds. The
+waiter is used where nothing else has to happen meanwhile: after StopTask (timeout). There is no botocore
+paginator for GetLogEvents (its forward token never runs out), so `LogTail` pages by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ecsflow.ecs.errors import aws_error, code_and_message, is_boto_error, run_failures_error, translated
+from ecsflow.errors import AwsError
+
+NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What `ecsflow run` needs from a DescribeTasks answer. `exit_code` and `container_reason` are the
+    essential container's (the one named `container`, else the first)."""
+
+    arn: str
+    last_status: str
+    desired_status: str | None = None
+    exit_code: int | None = None
+    container_reason: str | None = None
+    stopped_reason: str | None = None
+    stop_code: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def stopped(self) -> bool:
+        return self.last_status == "STOPPED"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the task stopped, most precise first: the container's own reason names what failed
+        (CannotPullContainerError, OutOfMemoryError, ...) where the task's may only say it stopped."""
+        parts = [r for r in (self.stopped_reason, self.container_reason) if r]
+        if len(parts) == 2 and parts[1] != parts[0] and parts[1] not in parts[0]:
+            return f"{parts[0]} ({parts[1]})"
+        return parts[0] if parts else None
+
+
+def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskState:
+    containers = task.get("containers") or []
+    chosen = next((c for c in containers if c.get("name") == container), containers[0] if containers else {})
+    return TaskState(
+        arn=task["taskArn"],
+        last_status=task.get("lastStatus") or "UNKNOWN",
+        desired_status=task.get("desiredStatus"),
+        exit_code=chosen.get("exitCode"),
+        container_reason=chosen.get("reason") or None,
+        stopped_reason=task.get("stoppedReason") or None,
+        stop_code=task.get("stopCode") or None,
+    )
+
+
+def ensure_cluster(client: Any, cluster: str, *, create: bool = False) -> bool:
+    """True when the cluster is ACTIVE; with ``create`` (the sandbox) a missing one is created (True, too).
+    Without it a missing or inactive cluster is an ``AwsError``."""
+    with translated(client):
+        answer = client.describe_clusters(clusters=[cluster])
+        if any(c.get("status") == "ACTIVE" for c in answer.get("clusters") or []):
+            return True
+        if create:
+            client.create_cluster(clusterName=cluster)
+            return True
+    raise AwsError(
+        f"the ECS cluster '{cluster}' does not exist (or is not ACTIVE) in {client.meta.region_name}",
+        hint="create it (`aws ecs create-cluster --cluster-name ...`), or choose another with --cluster, "
+        "ECSFLOW_CLUSTER or x-ecsflow.cluster (`ecsflow config` shows where the value comes from)",
+    )
+
+
+def run_task(client: Any, request: Mapping[str, Any], container: str | None = None) -> TaskState:
+    """Start one task (``request`` is RunTask's kwargs); its state as RunTask answered. A ``failures``
+    answer, or an error, is an ``AwsError`` that says what ECS said and what to do."""
+    try:
+        answer = client.run_task(**request)
+    except Exception as exc:
+        if not is_boto_error(exc):
+            raise
+        error = aws_error(exc, client=client)
+        code, _ = code_and_message(exc)
+        if code in ("InvalidParameterException", "ClientException") and not error.hint:
+            error.hint = ("check the network settings (subnets, security groups: `ecsflow config`) and that "
+                          "they belong to one VPC in this region; check the cluster and the task definition")
+        raise error from exc
+    tasks = answer.get("tasks") or []
+    if tasks:
+        return task_state(tasks[0], container)
+    raise run_failures_error(answer.get("failures") or [], request)
+
+
+def describe_task(client: Any, cluster: str, task_arn: str, container: str | None = None) -> TaskState:
+    with translated(client):
+        answer = client.describe_tasks(cluster=cluster, tasks=[task_arn])
+    tasks = answer.get("tasks") or []
+    if not tasks:
+        reasons = ", ".join(str(f.get("reason")) for f in answer.get("failures") or []) or "not found"
+        raise TaskNotFound(f"ECS does not know task {task_arn} in cluster '{cluster}' ({reasons})",
+                           hint="ECS forgets stopped tasks after about an hour; check the cluster")
+    return task_state(tasks[0], container)
+
+
+class TaskNotFound(AwsError):
+    """DescribeTasks does not know the task (MISSING): ECS is eventually consistent right after RunTask."""
+
+
+def stop_task(client: Any, cluster: str, task_arn: str, reason: str) -> None:
+    """Ask ECS to stop the task (SIGTERM, then SIGKILL after the container's stop timeout)."""
+    with translated(client):
+        client.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
+
+
+def wait_stopped(client: Any, cluster: str, task_arn: str, *, delay: float, max_wait: float) -> bool:
+    """boto3's ``tasks_stopped`` waiter, bounded: True once STOPPED, False when ``max_wait`` ran out."""
+    from botocore.exceptions import WaiterError
+
+    attempts = max(1, math.ceil(max_wait / delay)) if delay > 0 else 1
+    try:
+        client.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=[task_arn],
+                                                WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+        return True
+    except WaiterError as exc:
+        error = (exc.last_response or {}).get("Error") or {}
+        if error:  # DescribeTasks itself failed (the waiter hands back its error answer)
+            raise AwsError(f"DescribeTasks: {error.get('Code')}: {error.get('Message')}") from exc
+        return False
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """Where the awslogs driver writes a task's container output."""
+
+    group: str
+    stream: str
+    region: str | None = None
+
+
+def log_target(container_definition: Mapping[str, Any], task_id: str) -> LogTarget | None:
+    """The awslogs group and stream (``PREFIX/CONTAINER/TASK_ID``) of a container, None without awslogs."""
+    config = container_definition.get("logConfiguration") or {}
+    options = config.get("options") or {}
+    if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return None
+    prefix = options.get("awslogs-stream-prefix")
+    name = container_definition.get("name")
+    stream = f"{prefix}/{name}/{task_id}" if prefix else task_id
+    return LogTarget(options["awslogs-group"], stream, options.get("awslogs-region"))
+
+
+class LogTail:
+    """New events of one log stream, each read once, in order: GetLogEvents from the head, then from the
+    last ``nextForwardToken``. A stream that does not exist yet (the container has not started) has none."""
+
+    max_pages = 100  # per read: 100 pages of up to 10,000 events; the rest comes at the next read
+
+    def __init__(self, client: Any, target: LogTarget, limit: int | None = None) -> None:
+        self.client, self.target, self.limit = client, target, limit
+        self._token: str | None = None
+
+    def read(self) -> list[str]:
+        from botocore.exceptions import ClientError
+
+        lines: list[str] = []
+        for _ in range(self.max_pages):
+            kwargs: dict[str, Any] = {"logGroupName": self.target.group, "logStreamName": self.target.stream,
+                                      "startFromHead": True}
+            if self._token:
+                kwargs["nextToken"] = self._token
+            if self.limit:
+                kwargs["limit"] = self.limit
+            with translated(self.client):
+                try:
+                    page = self.client.get_log_events(**kwargs)
+                except ClientError as exc:
+                    if code_and_message(exc)[0] == "ResourceNotFoundException":
+                        return lines
+                    raise
+            lines.extend(str(event.get("message", "")).rstrip("\n") for event in page.get("events") or [])
+            token = page.get("nextForwardToken")
+            # The end of the stream: the token comes back unchanged (pages may be empty before that).
+            done = not token or token == self._token
+            self._token = token or self._token
+            if done:
+                break
+        return lines
+
+
+def follow_task(
+    client: Any,
+    cluster: str,
+    task_arn: str,
+    *,
+    container: str | None = None,
+    tail: LogTail | None = None,
+    poll_interval: float = 2.0,
+    timeout: float | None = None,
+    settle: float = 0.0,
+    known_status: str | None = None,
+    on_status: Callable[[TaskState], None] = lambda state: None,
+    on_lines: Callable[[list[str]], None] = lambda lines: None,
+    on_warning: Callable[[str], None] = lambda message: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[TaskState, bool]:
+    """Poll the task until it is STOPPED, reporting each status change and the new log lines as they come.
+
+    Returns ``(state, timed_out)``: ``timed_out`` is True when ``timeout`` seconds passed first (the task is
+    left running: the caller decides). After STOPPED the log is read to its end, and once more after
+    ``settle`` seconds (CloudWatch Logs may show the last lines a moment after the task stopped). A log that
+    cannot be read (no permission) is a warning, and the task is still followed. ``known_status`` is the
+    status already reported (RunTask's answer), so it is not reported twice."""
+    deadline = clock() + timeout if timeout is not None else None
+    last_status = known_status
+
+    def read_logs() -> None:
+        nonlocal tail
+        if tail is None:
+            return
+        try:
+            lines = tail.read()
+        except AwsError as error:
+            on_warning(f"cannot read the task's logs, no more are shown: {error.message}")
+            tail = None
+            return
+        if lines:
+            on_lines(lines)
+
+    started = clock()
+    while True:
+        try:
+            state = describe_task(client, cluster, task_arn, container)
+        except TaskNotFound:
+            # Just after RunTask, DescribeTasks may not know the task yet: give it a while, not forever.
+            if clock() - started > NOT_FOUND_GRACE:
+                raise
+            sleep(poll_interval)
+            continue
+        if state.last_status != last_status:
+            last_status = state.last_status
+            on_status(state)
+        read_logs()
+        if state.stopped:
+            if settle > 0 and tail is not None:
+                sleep(settle)
+                read_logs()
+            return state, False
+        now = clock()
+        if deadline is not None and now >= deadline:
+            return state, True
+        sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - now)))
