@@ -7,11 +7,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecsflow.compose.extension import ProjectExtension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import Ecs
+    from ecsflow.ecs.tasks import TaskState
 
 
 @dataclass(frozen=True)
@@ -129,14 +133,17 @@ class PlanResult:
 
 
 @contextmanager
-def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
-    """The AwsOptions for this command: the sandbox's (moto in this process, state kept next to the compose
-    file, tasks run by the local runner in the project's folder) or AWS's usual chain."""
-    from ecsflow.ecs.client import AwsOptions
+def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
+                concurrency: int | None = None) -> Iterator[Ecs]:
+    """ECS for this command: the sandbox's (moto in this process, state kept next to the compose file, tasks
+    run by the local runner in the project's folder) or AWS's usual chain. ``concurrency``: how many families
+    at once (default: ``aws.concurrency``)."""
+    from ecsflow.ecs.client import AwsOptions, Ecs
     from ecsflow.errors import EcsflowError
 
+    concurrency = aws.concurrency if concurrency is None else concurrency
     if not aws.sandbox:
-        yield AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url)
+        yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url), concurrency)
         return
     if aws.endpoint_url:
         raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
@@ -148,23 +155,13 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> I
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
                          task_workdir=project.working_dir) as options:
-        yield options
+        yield Ecs.connect(options, concurrency)
 
 
-@contextmanager
-def ecs_client(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[Any]:
-    """A boto3 ECS client on the sandbox or on AWS (see aws_session)."""
-    from ecsflow.ecs.client import make_ecs_client
-
-    with aws_session(aws, project, region) as options:
-        yield make_ecs_client(options, aws.concurrency)
-
-
-def _plan_with(client: Any, rendered: RenderResult, concurrency: int) -> PlanResult:
+def _plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
     from ecsflow.diff import build_changeset
-    from ecsflow.ecs.definitions import describe_families
 
-    live = describe_families(client, [build.family for build in rendered.builds], concurrency)
+    live = ecs.describe_families([build.family for build in rendered.builds])
     changeset = build_changeset(
         (build.service, build.family, build.request, live.get(build.family)) for build in rendered.builds
     )
@@ -175,8 +172,8 @@ def _plan_with(client: Any, rendered: RenderResult, concurrency: int) -> PlanRes
 def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:
     """`ecsflow diff`: render every service, describe each family once, compare. Writes nothing."""
     rendered = render(options, services, strict)
-    with ecs_client(aws, rendered.project, rendered.region) as client:
-        return _plan_with(client, rendered, aws.concurrency)
+    with aws_session(aws, rendered.project, rendered.region) as ecs:
+        return _plan_with(ecs, rendered)
 
 
 @dataclass(frozen=True)
@@ -202,11 +199,11 @@ def sync(
 
     Every service is rendered and validated before the first write; one family's failure is reported with
     the others' outcomes. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
-    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome, register_families
+    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome
 
     rendered = render(options, services, strict)
-    with ecs_client(aws, rendered.project, rendered.region) as client:
-        planned = _plan_with(client, rendered, aws.concurrency)
+    with aws_session(aws, rendered.project, rendered.region) as ecs:
+        planned = _plan_with(ecs, rendered)
         builds = {build.family: build for build in planned.builds}
         to_register = [
             RegisterItem(service=f.service, family=f.family, request=builds[f.family].request,
@@ -217,7 +214,7 @@ def sync(
         if to_register and not dry_run:
             if on_start:
                 on_start(len(to_register))
-            for outcome in register_families(client, to_register, aws.concurrency, on_done=on_done):
+            for outcome in ecs.register_families(to_register, on_done=on_done):
                 registered[outcome.family] = outcome
     outcomes = []
     for family in planned.changeset.families:
@@ -257,11 +254,9 @@ def gen_dag(
         select_services(rendered.project, services)
     pinned = None
     if pin:
-        from ecsflow.ecs.definitions import describe_families
-
         aws = aws or AwsFlags()
-        with ecs_client(aws, rendered.project, rendered.region) as client:
-            live = describe_families(client, [build.family for build in rendered.builds], aws.concurrency)
+        with aws_session(aws, rendered.project, rendered.region) as ecs:
+            live = ecs.describe_families([build.family for build in rendered.builds])
         pinned = {family: answer["taskDefinition"]["taskDefinitionArn"] for family, answer in live.items() if answer}
         wanted = [b for b in rendered.builds if not services or b.service in services]
         missing = [b.family for b in wanted if b.family not in pinned]
@@ -291,7 +286,6 @@ SANDBOX_POLL_INTERVAL = 0.1  # seconds between DescribeTasks/GetLogEvents polls:
 AWS_POLL_INTERVAL = 2.0  # against ECS: two calls every two seconds, well under both APIs' rate limits
 TIMEOUT_EXIT = 124  # as timeout(1)
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
-STARTED_BY = "ecsflow-run"
 
 
 @dataclass(frozen=True)
@@ -355,57 +349,6 @@ class RunResult:
                 "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason}
 
 
-def parse_environment(values: tuple[str, ...], environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``-e NAME=VALUE`` (or ``-e NAME``: this shell's value) as a mapping; the last of a name wins."""
-    from ecsflow.errors import EcsflowError
-
-    environ = os.environ if environ is None else environ
-    result: dict[str, str] = {}
-    for item in values:
-        name, equals, value = item.partition("=")
-        if not name or name != name.strip() or any(c.isspace() for c in name):
-            raise EcsflowError(f"-e {item!r}: expected NAME=VALUE", key="-e",
-                               hint="for example -e RUN_DATE=2026-01-01 (or -e RUN_DATE to pass this shell's value)")
-        if not equals:
-            if name not in environ:
-                raise EcsflowError(f"-e {name}: {name} is not set in this shell", key="-e",
-                                   hint=f"give the value: -e {name}=VALUE")
-            value = environ[name]
-        result[name] = value
-    return result
-
-
-def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int) -> tuple[int, int] | None:
-    """The task size to run with (see fargate.override_size), as an EcsflowError naming the flag when invalid."""
-    from ecsflow.errors import EcsflowError
-    from ecsflow.fargate import SizeError, override_size
-
-    try:
-        return override_size(cpu, memory, current_cpu, current_memory)
-    except SizeError as exc:
-        raise EcsflowError(exc.message, key=f"--{exc.key}", hint=exc.hint) from None
-
-
-@contextmanager
-def _run_session(aws: AwsFlags, project: ComposeProject, region: str | None) -> Iterator[tuple[Any, Any]]:
-    """An ECS client and the AwsOptions it was made from (for the logs client): sandbox or AWS."""
-    from ecsflow.ecs.client import make_ecs_client
-
-    with aws_session(aws, project, region) as options:
-        yield make_ecs_client(options, 1), options
-
-
-def _logs_client(options: Any, region: str | None, sandbox: bool) -> Any:
-    """CloudWatch Logs: the same endpoint as ECS (a local endpoint serves both), unless
-    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS says otherwise; the awslogs region."""
-    from dataclasses import replace
-
-    from ecsflow.ecs.client import make_logs_client
-
-    endpoint = None if sandbox else (os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or options.endpoint_url)
-    return make_logs_client(replace(options, region=region or options.region, endpoint_url=endpoint), 1)
-
-
 def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         callbacks: RunCallbacks | None = None) -> RunResult:
     """`ecsflow run`: make the service's family current (as `sync` would, for this family only), start one
@@ -415,13 +358,41 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     settings, the size, the ``-e`` values, the RunTask request (botocore's validator), the cluster. On
     --timeout the task is stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and
     the interrupt propagates."""
-    from botocore.validate import ParamValidator
-
-    from ecsflow.ecs import definitions, tasks
-    from ecsflow.errors import AwsError, EcsflowError
-    from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, require_network
-
     callbacks = callbacks or RunCallbacks()
+    _check_run_options(aws, run_options)
+    rendered = render(options, (run_options.service,), run_options.strict)
+    for warning in rendered.warnings:
+        callbacks.message("warning", warning)
+    build = rendered.builds[0]
+    container_definition = build.request["containerDefinitions"][0]
+    request = _run_request(rendered, run_options, callbacks)
+    cluster = request["cluster"]
+
+    with aws_session(aws, rendered.project, rendered.region, concurrency=1) as ecs:
+        ecs.check_run_request(request)
+        if aws.sandbox:
+            callbacks.message(
+                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
+                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+        ecs.ensure_cluster(cluster, create=aws.sandbox)
+        revision, arn, registered = _make_current(ecs, rendered, callbacks)
+        request["taskDefinition"] = arn or f"{build.family}:{revision}"
+        state = ecs.run_task(request, container_definition["name"])
+        callbacks.status(state)
+        timed_out = False
+        if run_options.wait:
+            poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if aws.sandbox else AWS_POLL_INTERVAL)
+            state, timed_out = _follow(ecs, cluster, state, container_definition, run_options.timeout, poll,
+                                       settle=0.0 if aws.sandbox else poll, callbacks=callbacks)
+    return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
+                     status=state.last_status, exit_code=state.exit_code if state.stopped else None,
+                     stopped_reason=state.reason if state.stopped or timed_out else None,
+                     registered=registered, waited=run_options.wait, timed_out=timed_out)
+
+
+def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
+    from ecsflow.errors import EcsflowError
+
     if aws.sandbox and not run_options.wait:
         raise EcsflowError(
             "--no-wait cannot be used with --sandbox: the sandbox's tasks run inside this ecsflow process and "
@@ -429,16 +400,24 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     if run_options.timeout is not None and run_options.timeout <= 0:
         raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
 
-    rendered = render(options, (run_options.service,), run_options.strict)
+
+def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: RunCallbacks) -> dict[str, Any]:
+    """RunTask's kwargs for the one rendered service, after the checks that need no AWS (network, size, -e).
+    Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one)."""
+    from ecsflow.runtask import (
+        launch_type_warning,
+        parse_environment,
+        require_network,
+        run_overrides,
+        run_request,
+        run_size,
+    )
+
     settings = rendered.resolved.settings
-    for warning in rendered.warnings:
-        callbacks.message("warning", warning)
     build = rendered.builds[0]
-    container_definition = build.request["containerDefinitions"][0]
-    container = container_definition["name"]
     network = require_network(settings)
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
-    environment = parse_environment(run_options.environment)
+    environment = parse_environment(run_options.environment, os.environ)
     service = next(s for s in rendered.project.services if s.name == build.service)
     missing = [n for n in service.x_ecsflow.runtime_env if n not in environment]
     if missing:
@@ -448,98 +427,60 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     if launch_warning:
         callbacks.message("warning", launch_warning)
 
-    container_override: dict[str, Any] = {"name": container}
-    if environment:
-        container_override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
-    if run_options.command:
-        container_override["command"] = list(run_options.command)
-    overrides: dict[str, Any] = {}
-    if len(container_override) > 1:
-        overrides["containerOverrides"] = [container_override]
-    if size is not None:
-        overrides.update(cpu=str(size[0]), memory=str(size[1]))
-    request: dict[str, Any] = {
-        "cluster": settings.cluster,
-        "taskDefinition": f"{build.family}:1",  # the revision is known after the sync below
-        "launchType": LAUNCH_TYPE,
-        "count": 1,
-        "networkConfiguration": network,
-        "startedBy": STARTED_BY,
-    }
-    if overrides:
-        request["overrides"] = overrides
-    poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if aws.sandbox else AWS_POLL_INTERVAL)
+    container = build.request["containerDefinitions"][0]["name"]
+    overrides = run_overrides(container, environment, run_options.command, size)
+    return run_request(settings.cluster, f"{build.family}:1", network, overrides)
 
-    with _run_session(aws, rendered.project, rendered.region) as (client, client_options):
-        report = ParamValidator().validate(request, client.meta.service_model.operation_model("RunTask").input_shape)
-        if report.has_errors():
-            raise EcsflowError("the RunTask request does not fit the ECS API:\n" + report.generate_report(),
-                               hint="check the -e values, the command and the network settings")
-        if aws.sandbox:
-            callbacks.message(
-                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
-                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
-        tasks.ensure_cluster(client, settings.cluster, create=aws.sandbox)
 
-        # Make the family current: the same diff + register as `sync`, for this family only.
-        planned = _plan_with(client, rendered, aws.concurrency)
-        family = planned.changeset.families[0]
+def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> tuple[int | None, str | None, bool]:
+    """The same diff + register as `sync`, for the one family: its revision, ARN, and whether it was registered."""
+    from ecsflow.ecs.definitions import RegisterItem
+    from ecsflow.errors import AwsError
+
+    build = rendered.builds[0]
+    planned = _plan_with(ecs, rendered)
+    family = planned.changeset.families[0]
+    if family.status == "unchanged":
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
-        registered = family.status != "unchanged"
-        if registered:
-            [outcome] = definitions.register_families(
-                client, [definitions.RegisterItem(service=build.service, family=build.family, request=build.request,
-                                          project=planned.project.name)], 1)
-            if outcome.status == "failed":
-                raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
-            revision, arn = outcome.revision, outcome.arn
-            callbacks.message("note", f"registered {build.family}:{revision} ({family.status})")
-        else:
-            revision, arn = live.get("revision"), live.get("taskDefinitionArn")
-            callbacks.message("note", f"{build.family}:{revision} is current")
-        request["taskDefinition"] = arn or f"{build.family}:{revision}"
+        callbacks.message("note", f"{build.family}:{live.get('revision')} is current")
+        return live.get("revision"), live.get("taskDefinitionArn"), False
+    [outcome] = ecs.register_families([RegisterItem(service=build.service, family=build.family,
+                                                    request=build.request, project=planned.project.name)])
+    if outcome.status == "failed":
+        raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
+    callbacks.message("note", f"registered {build.family}:{outcome.revision} ({family.status})")
+    return outcome.revision, outcome.arn, True
 
-        state = tasks.run_task(client, request, container)
-        callbacks.status(state)
 
-        def result(final: Any, waited: bool = True, timed_out: bool = False) -> RunResult:
-            return RunResult(service=build.service, family=build.family, revision=revision, task_arn=final.arn,
-                             status=final.last_status, exit_code=final.exit_code if final.stopped else None,
-                             stopped_reason=final.reason if final.stopped or timed_out else None,
-                             registered=registered, waited=waited, timed_out=timed_out)
+def _follow(ecs: Ecs, cluster: str, started: TaskState, container_definition: dict[str, Any],
+            timeout: float | None, poll: float, settle: float, callbacks: RunCallbacks) -> tuple[TaskState, bool]:
+    """Follow the started task to STOPPED with its logs: ``(state, timed_out)``. On ``timeout`` the task is
+    stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and the interrupt propagates."""
+    container = container_definition["name"]
+    tail = ecs.log_tail(container_definition, started.task_id)
+    if tail is None:
+        callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
+                          "output is not shown")
+    follow: dict[str, Any] = dict(container=container, tail=tail, poll_interval=poll, settle=settle,
+                                  on_status=callbacks.status, on_lines=callbacks.lines,
+                                  on_warning=lambda text: callbacks.message("warning", text))
+    try:
+        final, timed_out = ecs.follow_task(cluster, started.arn, timeout=timeout, known_status=started.last_status,
+                                           **follow)
+    except KeyboardInterrupt:
+        reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
+        callbacks.message("warning", f"interrupted: asking ECS to stop task {started.task_id}")
+        ecs.stop_task(cluster, started.arn, reason)
+        callbacks.message("note", f"task {started.task_id} was asked to stop ({reason})")
+        raise
+    if not timed_out:
+        return final, False
 
-        if not run_options.wait:
-            return result(state, waited=False)
-
-        target = tasks.log_target(container_definition, state.task_id)
-        tail = None
-        if target is None:
-            callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
-                              "output is not shown")
-        else:
-            tail = tasks.LogTail(_logs_client(client_options, target.region or rendered.region, aws.sandbox), target)
-        follow = dict(container=container, tail=tail, poll_interval=poll, settle=0.0 if aws.sandbox else poll,
-                      on_status=callbacks.status, on_lines=callbacks.lines,
-                      on_warning=lambda text: callbacks.message("warning", text))
-        try:
-            final, timed_out = tasks.follow_task(client, settings.cluster, state.arn, timeout=run_options.timeout,
-                                               known_status=state.last_status, **follow)
-        except KeyboardInterrupt:
-            reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
-            callbacks.message("warning", f"interrupted: asking ECS to stop task {state.task_id}")
-            tasks.stop_task(client, settings.cluster, state.arn, reason)
-            callbacks.message("note", f"task {state.task_id} was asked to stop ({reason})")
-            raise
-        if not timed_out:
-            return result(final)
-
-        reason = f"ecsflow run: --timeout of {run_options.timeout:g} s reached"
-        callbacks.message("warning", f"--timeout of {run_options.timeout:g} s reached: stopping task "
-                          f"{state.task_id}")
-        tasks.stop_task(client, settings.cluster, state.arn, reason)
-        grace = float(container_definition.get("stopTimeout") or 30)
-        if not tasks.wait_stopped(client, settings.cluster, state.arn, delay=poll, max_wait=grace + 30):
-            callbacks.message("warning", f"task {state.task_id} has not stopped yet; ECS stops it on its own")
-        final, _ = tasks.follow_task(client, settings.cluster, state.arn, timeout=0, known_status=final.last_status,
-                                   **follow)
-        return result(final, timed_out=True)
+    reason = f"ecsflow run: --timeout of {timeout:g} s reached"
+    callbacks.message("warning", f"--timeout of {timeout:g} s reached: stopping task {started.task_id}")
+    ecs.stop_task(cluster, started.arn, reason)
+    grace = float(container_definition.get("stopTimeout") or 30)
+    if not ecs.wait_stopped(cluster, started.arn, delay=poll, max_wait=grace + 30):
+        callbacks.message("warning", f"task {started.task_id} has not stopped yet; ECS stops it on its own")
+    final, _ = ecs.follow_task(cluster, started.arn, timeout=0, known_status=final.last_status, **follow)
+    return final, True

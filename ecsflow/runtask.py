@@ -1,17 +1,22 @@
-"""RunTask arguments that `ecsflow run` and the generated Airflow tasks share. Pure: no AWS call.
+"""RunTask arguments that `ecsflow run` and the generated Airflow tasks share, and `run`'s overrides. Pure: no
+AWS call.
 
 Both run a family's task on Fargate in the configured network, so the network configuration and the
-launch-type rule live here once.
+launch-type rule live here once. `run`'s `-e`, command and `--cpu`/`--memory` become RunTask's `overrides`
+here too (`parse_environment`, `run_size`, `run_overrides`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ecsflow.errors import SettingsError
+from ecsflow.errors import EcsflowError, SettingsError
+from ecsflow.fargate import SizeError, override_size
 from ecsflow.settings import Settings
 
 LAUNCH_TYPE = "FARGATE"  # what ecsflow's task definitions are registered for
+STARTED_BY = "ecsflow-run"  # RunTask's startedBy for the tasks `ecsflow run` starts
 
 
 def network_configuration(settings: Settings) -> dict[str, Any] | None:
@@ -46,3 +51,62 @@ def launch_type_warning(settings: Settings, runner: str) -> str | None:
         return None
     return (f"launch_type is {settings.launch_type}, but ecsflow's task definitions are FARGATE-only: "
             f"{runner} with launch type {LAUNCH_TYPE}")
+
+
+def parse_environment(values: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """``-e NAME=VALUE`` (or ``-e NAME``: the value in ``environ``, this shell's) as a mapping; the last of a
+    name wins."""
+    result: dict[str, str] = {}
+    for item in values:
+        name, equals, value = item.partition("=")
+        if not name or name != name.strip() or any(c.isspace() for c in name):
+            raise EcsflowError(f"-e {item!r}: expected NAME=VALUE", key="-e",
+                               hint="for example -e RUN_DATE=2026-01-01 (or -e RUN_DATE to pass this shell's value)")
+        if not equals:
+            if name not in environ:
+                raise EcsflowError(f"-e {name}: {name} is not set in this shell", key="-e",
+                                   hint=f"give the value: -e {name}=VALUE")
+            value = environ[name]
+        result[name] = value
+    return result
+
+
+def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int) -> tuple[int, int] | None:
+    """The task size to run with (see fargate.override_size), as an EcsflowError naming the flag when invalid."""
+    try:
+        return override_size(cpu, memory, current_cpu, current_memory)
+    except SizeError as exc:
+        raise EcsflowError(exc.message, key=f"--{exc.key}", hint=exc.hint) from None
+
+
+def run_overrides(container: str, environment: Mapping[str, str], command: Sequence[str],
+                  size: tuple[int, int] | None) -> dict[str, Any]:
+    """RunTask's ``overrides``: the container's extra environment and its command (replacing the definition's;
+    the entryPoint stays, as with ``docker compose run SERVICE COMMAND``), and the task size. {} when none."""
+    container_override: dict[str, Any] = {"name": container}
+    if environment:
+        container_override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
+    if command:
+        container_override["command"] = list(command)
+    overrides: dict[str, Any] = {}
+    if len(container_override) > 1:
+        overrides["containerOverrides"] = [container_override]
+    if size is not None:
+        overrides.update(cpu=str(size[0]), memory=str(size[1]))
+    return overrides
+
+
+def run_request(cluster: str, task_definition: str, network: Mapping[str, Any],
+                overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """RunTask's kwargs for one task of `ecsflow run` (`overrides` from `run_overrides`)."""
+    request: dict[str, Any] = {
+        "cluster": cluster,
+        "taskDefinition": task_definition,
+        "launchType": LAUNCH_TYPE,
+        "count": 1,
+        "networkConfiguration": network,
+        "startedBy": STARTED_BY,
+    }
+    if overrides:
+        request["overrides"] = overrides
+    return request

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from ecsflow import operations
 from ecsflow.cli import app
 from ecsflow.ecs.tasks import LogTail, LogTarget
+from ecsflow.runtask import parse_environment, run_size
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "etl"
@@ -440,15 +441,15 @@ def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
 
 
 def test_run_size_fills_in_the_definitions_half():
-    assert operations.run_size(None, None, 256, 512) is None
-    assert operations.run_size(512, None, 256, 1024) == (512, 1024)
-    assert operations.run_size(None, 2048, 256, 512) == (256, 2048)
+    assert run_size(None, None, 256, 512) is None
+    assert run_size(512, None, 256, 1024) == (512, 1024)
+    assert run_size(None, 2048, 256, 512) == (256, 2048)
     with pytest.raises(Exception, match="not valid with the task definition's cpu 256"):
-        operations.run_size(None, 4096, 256, 512)
+        run_size(None, 4096, 256, 512)
 
 
 def test_parse_environment():
-    assert operations.parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
+    assert parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
         "A": "2", "B": "x=y", "C": "", "D": "from shell"}
 
 

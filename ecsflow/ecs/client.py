@@ -1,4 +1,5 @@
-"""Clients: where and as whom to call AWS (``AwsOptions``), and the botocore clients made from it.
+"""Where and as whom to call AWS (``AwsOptions``), the botocore clients, and ``Ecs``: what the rest of ecsflow
+calls instead of a client.
 
 ``make_ecs_client`` / ``make_logs_client``: a client from boto3's usual chain (botocore's session: profile,
 region, credentials, ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS``, which it honours by itself; an explicit
@@ -9,12 +10,17 @@ retried, never reported as drift. An unknown region is refused before any call.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ecsflow import __version__
-from ecsflow.ecs.errors import aws_error
+from ecsflow.ecs import definitions, tasks
+from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
+from ecsflow.ecs.errors import aws_error, translated
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
+from ecsflow.ecs.tasks import LogTail, TaskState
 from ecsflow.errors import AwsError
 
 
@@ -83,3 +89,113 @@ def _data_loader(data_path: str | None) -> Any:
 
     return botocore.loaders.create_loader(data_path)
 
+
+
+class Ecs:
+    """ECS for one command (and CloudWatch Logs for `ecsflow run`): the calls the rest of ecsflow makes, as
+    methods that answer plain values and raise ``AwsError`` s. Nothing outside ``ecsflow.ecs`` (and the
+    sandbox) holds a botocore client.
+
+    ``concurrency`` bounds the describe and register pool and sizes the client's connection pool to match.
+    """
+
+    def __init__(self, client: Any, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self._client = client
+        self._logs: dict[str | None, Any] = {}  # CloudWatch Logs clients by region, made when first needed
+        self.options = options
+        self.concurrency = concurrency
+
+    @classmethod
+    def connect(cls, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Ecs:
+        return cls(make_ecs_client(options, concurrency), options, concurrency)
+
+    @property
+    def region(self) -> str:
+        return self._client.meta.region_name
+
+    # -- task definitions ---------------------------------------------------------------------------------
+
+    def describe_families(self, families: Iterable[str]) -> dict[str, dict | None]:
+        """See ``definitions.describe_families``: the live answer per family, None when ECS has none."""
+        return definitions.describe_families(self._client, families, self.concurrency)
+
+    def register_families(
+        self,
+        items: Iterable[RegisterItem],
+        on_done: Callable[[RegisterOutcome], None] | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+    ) -> list[RegisterOutcome]:
+        """See ``definitions.register_families``: one outcome per item, failures included."""
+        return definitions.register_families(self._client, items, self.concurrency, on_done, backoff)
+
+    def register_revision(self, request: Mapping[str, Any]) -> int:
+        """Register ``request`` as it is, once, and return the revision number (the sandbox's replay)."""
+        with translated(self._client):
+            return self._client.register_task_definition(**request)["taskDefinition"]["revision"]
+
+    def deregister_revision(self, task_definition: str) -> None:
+        with translated(self._client):
+            self._client.deregister_task_definition(taskDefinition=task_definition)
+
+    def active_revisions(self) -> list[str]:
+        """The ARN of every ACTIVE task definition revision, all families."""
+        with translated(self._client):
+            pages = self._client.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+            return [arn for page in pages for arn in page["taskDefinitionArns"]]
+
+    def as_register_request(self, task_definition: Mapping[str, Any]) -> dict[str, Any]:
+        """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this
+        drops the ARN, revision, status, compatibilities, registeredAt, ...), tags kept apart."""
+        members = self._client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+        return {k: v for k, v in task_definition.items() if k in members and k != "tags" and v is not None}
+
+    # -- tasks (`ecsflow run`) ----------------------------------------------------------------------------
+
+    def check_run_request(self, request: Mapping[str, Any]) -> None:
+        tasks.check_run_request(self._client, request)
+
+    def ensure_cluster(self, cluster: str, *, create: bool = False) -> bool:
+        return tasks.ensure_cluster(self._client, cluster, create=create)
+
+    def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
+        return tasks.run_task(self._client, request, container)
+
+    def follow_task(
+        self,
+        cluster: str,
+        task_arn: str,
+        *,
+        container: str | None = None,
+        tail: LogTail | None = None,
+        poll_interval: float = 2.0,
+        timeout: float | None = None,
+        settle: float = 0.0,
+        known_status: str | None = None,
+        on_status: Callable[[TaskState], None] = lambda state: None,
+        on_lines: Callable[[list[str]], None] = lambda lines: None,
+        on_warning: Callable[[str], None] = lambda message: None,
+    ) -> tuple[TaskState, bool]:
+        """See ``tasks.follow_task``: ``(state, timed_out)``."""
+        return tasks.follow_task(self._client, cluster, task_arn, container=container, tail=tail,
+                                 poll_interval=poll_interval, timeout=timeout, settle=settle,
+                                 known_status=known_status, on_status=on_status, on_lines=on_lines,
+                                 on_warning=on_warning)
+
+    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
+        tasks.stop_task(self._client, cluster, task_arn, reason)
+
+    def wait_stopped(self, cluster: str, task_arn: str, *, delay: float, max_wait: float) -> bool:
+        return tasks.wait_stopped(self._client, cluster, task_arn, delay=delay, max_wait=max_wait)
+
+    def log_tail(self, container_definition: Mapping[str, Any], task_id: str) -> LogTail | None:
+        """The reader of the container's awslogs stream; None when it does not log to CloudWatch Logs."""
+        target = tasks.log_target(container_definition, task_id)
+        if target is None:
+            return None
+        region = target.region or self.options.region
+        if region not in self._logs:
+            # The endpoint ECS uses (a local endpoint serves both), unless AWS_ENDPOINT_URL_CLOUDWATCH_LOGS
+            # says otherwise; the sandbox clears both while open, so there moto's own answers.
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or self.options.endpoint_url
+            self._logs[region] = make_logs_client(replace(self.options, region=region, endpoint_url=endpoint), 1)
+        return LogTail(self._logs[region], target)

@@ -1,6 +1,7 @@
 """Tasks in ECS, for `ecsflow run`: start one, follow it to STOPPED with its logs, stop it.
 
-- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``, ``wait_stopped``;
+- ``check_run_request`` (botocore's validator), ``ensure_cluster``, ``run_task``, ``describe_task`` (a
+  ``TaskState``), ``stop_task``, ``wait_stopped``;
 - ``follow_task``: status changes and new log lines until STOPPED (or a timeout);
 - ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
   forward token).
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsflow.ecs.errors import aws_error, code_and_message, is_boto_error, run_failures_error, translated
-from ecsflow.errors import AwsError
+from ecsflow.errors import AwsError, EcsflowError
 
 NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
 
@@ -68,6 +69,16 @@ def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskSta
         stopped_reason=task.get("stoppedReason") or None,
         stop_code=task.get("stopCode") or None,
     )
+
+
+def check_run_request(client: Any, request: Mapping[str, Any]) -> None:
+    """Check RunTask's kwargs with botocore's own validator (the service model), before any write."""
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(request, client.meta.service_model.operation_model("RunTask").input_shape)
+    if report.has_errors():
+        raise EcsflowError("the RunTask request does not fit the ECS API:\n" + report.generate_report(),
+                           hint="check the -e values, the command and the network settings")
 
 
 def ensure_cluster(client: Any, cluster: str, *, create: bool = False) -> bool:
