@@ -4,7 +4,7 @@ One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run
 
 A local ECS endpoint (moto's server behind a proxy that adds a fixed latency per call and counts calls per
 action, tests/ecs_server.py) runs in a child process. For each N, the same N families are synced twice,
-with the code ``ecsflow sync`` uses: ``describe_families`` -> ``build_changeset`` -> ``register_families``
+with the code ``ecsflow sync`` uses: ``Ecs.describe_families`` -> ``build_changeset`` -> ``Ecs.register_families``
 for the new and changed ones. The first sync must register all N (N describes + N registers), the second
 none (exactly N describes); the script fails otherwise. Results go to benchmarks/results/sync.{json,md}.
 """
@@ -32,15 +32,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import startup  # noqa: E402
 
 from ecsflow.diff import build_changeset  # noqa: E402
-from ecsflow.ecs.client import AwsOptions, make_ecs_client  # noqa: E402
-from ecsflow.ecs.definitions import RegisterItem, describe_families, register_families  # noqa: E402
+from ecsflow.ecs.client import AwsOptions, Ecs  # noqa: E402
+from ecsflow.ecs.definitions import RegisterItem  # noqa: E402
+from ecsflow.taskdef import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"
 
 
 def family_request(family: str, n: int) -> dict:
-    """A request shaped like the builder's (ports, health check, secrets, environment, awslogs)."""
+    """A request shaped like the builder's (ports, health check, secrets, environment, awslogs, the tags)."""
     return {
         "family": family,
         "executionRoleArn": "arn:aws:iam::123456789012:role/ecs-exec",
@@ -59,19 +60,21 @@ def family_request(family: str, n: int) -> dict:
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": "/ecs/bench", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}},
         }],
+        "tags": [{"key": MANAGED_TAG, "value": "true"}, {"key": PROJECT_TAG, "value": "bench"},
+                 {"key": SERVICE_TAG, "value": f"job{n}"}],
     }
 
 
-def sync(client, items: list[RegisterItem], concurrency: int) -> tuple[int, dict[str, float]]:
+def sync(ecs: Ecs, items: list[RegisterItem]) -> tuple[int, dict[str, float]]:
     """What ``ecsflow sync`` does once the requests are built: how many families it registered, and the
     seconds spent describing, diffing (CPU only) and registering."""
     t0 = time.perf_counter()
-    live = describe_families(client, [i.family for i in items], concurrency=concurrency)
+    live = ecs.describe_families([i.family for i in items])
     t1 = time.perf_counter()
     changeset = build_changeset((i.service, i.family, dict(i.request), live[i.family]) for i in items)
     todo = [i for i, f in zip(items, changeset.families, strict=True) if f.status != "unchanged"]
     t2 = time.perf_counter()
-    outcomes = register_families(client, todo, concurrency=concurrency)
+    outcomes = ecs.register_families(todo)
     t3 = time.perf_counter()
     failed = [o for o in outcomes if o.status != "registered"]
     if failed:
@@ -81,18 +84,17 @@ def sync(client, items: list[RegisterItem], concurrency: int) -> tuple[int, dict
 
 def scenario(endpoint: RemoteEndpoint, n: int, concurrency: int, latency: float) -> list[dict]:
     endpoint.set_latency(latency)
-    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
+    ecs = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
     # Warm up, so the figures are the steady state: the first call of each operation costs botocore (loading
     # the operation's model) and moto (importing its ECS backend) a few hundred milliseconds, once.
-    sync(client, [RegisterItem("warmup", "warmup", family_request("warmup", 0), project="bench")], concurrency)
+    sync(ecs, [RegisterItem("warmup", "warmup", family_request("warmup", 0))])
     endpoint.reset()
-    items = [RegisterItem(f"job{i}", f"bench-{i:04d}", family_request(f"bench-{i:04d}", i), project="bench")
-             for i in range(n)]
+    items = [RegisterItem(f"job{i}", f"bench-{i:04d}", family_request(f"bench-{i:04d}", i)) for i in range(n)]
     rows = []
     for run, expected in (("first", n), ("second", 0)):
         endpoint.reset_counts()
         start = time.perf_counter()
-        registered, phases = sync(client, items, concurrency)
+        registered, phases = sync(ecs, items)
         wall = time.perf_counter() - start
         stats = endpoint.stats()
         calls = stats["calls"]

@@ -206,8 +206,7 @@ def sync(
         planned = _plan_with(ecs, rendered)
         builds = {build.family: build for build in planned.builds}
         to_register = [
-            RegisterItem(service=f.service, family=f.family, request=builds[f.family].request,
-                         project=planned.project.name)
+            RegisterItem(service=f.service, family=f.family, request=builds[f.family].request)
             for f in planned.changeset.families if f.status != "unchanged"
         ]
         registered: dict[str, Any] = {}
@@ -444,8 +443,7 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
         callbacks.message("note", f"{build.family}:{live.get('revision')} is current")
         return live.get("revision"), live.get("taskDefinitionArn"), False
-    [outcome] = ecs.register_families([RegisterItem(service=build.service, family=build.family,
-                                                    request=build.request, project=planned.project.name)])
+    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request)])
     if outcome.status == "failed":
         raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
     callbacks.message("note", f"registered {build.family}:{outcome.revision} ({family.status})")

@@ -4,28 +4,53 @@ that counts calls and injects ECS's error answers (tests/ecs_server.py)."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from ecs_server import EcsEndpoint
 
+from ecsflow.compose.extension import parse_service_extension
+from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.diff import build_changeset, diff_family
-from ecsflow.ecs.client import AwsOptions, make_ecs_client, make_logs_client
-from ecsflow.ecs.definitions import Backoff, RegisterItem, describe_families, register_families, register_request
+from ecsflow.ecs.client import AwsOptions, Ecs, make_ecs_client, make_logs_client
+from ecsflow.ecs.definitions import Backoff, RegisterItem
 from ecsflow.ecs.errors import aws_error
 from ecsflow.errors import AwsError, EcsflowError
 from ecsflow.sandbox import sandbox_session
+from ecsflow.settings import Settings
+from ecsflow.taskdef import build_task_definition
 
 REGISTER = "RegisterTaskDefinition"
 DESCRIBE = "DescribeTaskDefinition"
 FAST = Backoff(attempts=4, base=0.001, cap=0.002)
+SETTINGS = Settings(region="us-east-1", account="123456789012",
+                    execution_role="arn:aws:iam::123456789012:role/ecs-exec")
 
 
-def request(family: str, image: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api:2.0") -> dict:
-    """A request as the builder makes it: ports, health check, secrets, environment, awslogs."""
+def build(project: str, service: str, x_ecsflow: dict, image: str = "acme/api:2.0"):
+    """The builder's request for one service (ecsflow.taskdef, which owns the ecsflow:* tags); ``x_ecsflow``
+    as in a compose file."""
+    parsed = Service(name=service, image=image, x_ecsflow=parse_service_extension(x_ecsflow, service=service))
+    return build_task_definition(ComposeProject(name=project, working_dir=Path("."), files=(), services=(parsed,)),
+                                 parsed, SETTINGS)
+
+
+@functools.cache
+def builder_tags(project: str, service: str) -> tuple[tuple[str, str], ...]:
+    """The tags the builder gives a service with `x-ecsflow: {tags: {team: data}}`, as (key, value) pairs."""
+    tags = build(project, service, {"tags": {"team": "data"}})
+    return tuple((t["key"], t["value"]) for t in tags.request["tags"])
+
+
+def request(family: str, image: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api:2.0",
+            service: str = "s1") -> dict:
+    """A request as the builder makes it: ports, health check, secrets, environment, awslogs, and the
+    builder's tags (of `service` in project etl)."""
     return {
         "family": family,
         "taskRoleArn": "arn:aws:iam::123456789012:role/etl-api",
@@ -54,12 +79,12 @@ def request(family: str, image: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.
                     "awslogs-group": "/ecs/etl/api", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "ecs"}},
             }
         ],
-        "tags": [{"key": "team", "value": "data"}],
+        "tags": [{"key": key, "value": value} for key, value in builder_tags("etl", service)],
     }
 
 
 def item(n: int | str, **kwargs) -> RegisterItem:
-    return RegisterItem(service=f"s{n}", family=f"fam-{n}", request=request(f"fam-{n}", **kwargs), project="etl")
+    return RegisterItem(service=f"s{n}", family=f"fam-{n}", request=request(f"fam-{n}", service=f"s{n}", **kwargs))
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +122,8 @@ def no_retry_waits(monkeypatch):
     monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
 
 
-def client_for(endpoint: EcsEndpoint, **options):
-    return make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url, **options))
+def client_for(endpoint: EcsEndpoint, concurrency: int = 8, **options) -> Ecs:
+    return Ecs.connect(AwsOptions(region="us-east-1", endpoint_url=endpoint.url, **options), concurrency)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -106,19 +131,19 @@ def client_for(endpoint: EcsEndpoint, **options):
 
 
 def test_describe_of_a_missing_family_is_none(endpoint):
-    assert describe_families(client_for(endpoint), ["nope", "nope"]) == {"nope": None}
+    assert client_for(endpoint).describe_families(["nope", "nope"]) == {"nope": None}
     assert endpoint.calls == {DESCRIBE: 1}  # one call per family, even when named twice
 
 
 def test_register_then_describe_round_trips_and_diffs_unchanged(endpoint):
     client = client_for(endpoint)
     items = [item(1), item(2)]
-    outcomes = register_families(client, items)
+    outcomes = client.register_families(items)
     assert [(o.family, o.status, o.revision) for o in outcomes] == [("fam-1", "registered", 1),
                                                                     ("fam-2", "registered", 1)]
     assert outcomes[0].arn == "arn:aws:ecs:us-east-1:123456789012:task-definition/fam-1:1"
 
-    live = describe_families(client, ["fam-1", "fam-2"])
+    live = client.describe_families(["fam-1", "fam-2"])
     assert {t["key"]: t["value"] for t in live["fam-1"]["tags"]} == {
         "team": "data", "ecsflow:managed": "true", "ecsflow:project": "etl", "ecsflow:service": "s1"}
     for i in items:
@@ -133,10 +158,10 @@ def test_sync_twice_registers_nothing_the_second_time(endpoint):
     items = [item(n) for n in range(12)]
 
     def sync() -> list:
-        live = describe_families(client, [i.family for i in items])
+        live = client.describe_families([i.family for i in items])
         changeset = build_changeset((i.service, i.family, dict(i.request), live[i.family]) for i in items)
         todo = [i for i, f in zip(items, changeset.families, strict=True) if f.status != "unchanged"]
-        return register_families(client, todo)
+        return client.register_families(todo)
 
     assert len(sync()) == 12
     endpoint.reset_counts()
@@ -144,26 +169,21 @@ def test_sync_twice_registers_nothing_the_second_time(endpoint):
     assert endpoint.calls == {DESCRIBE: 12}
 
 
-def test_tags_merge_request_then_item_then_ecsflow():
-    i = RegisterItem("web", "shop-web", {"family": "shop-web", "tags": [{"key": "team", "value": "a"},
-                                                                      {"key": "ecsflow:service", "value": "x"}]},
-                     project="shop", tags={"team": "b", "cost": "42"})
-    assert register_request(i)["tags"] == [
+def test_the_registered_revision_has_the_builders_tags_and_the_request_is_sent_as_it_is(endpoint):
+    # The ecsflow:* tags live in the builder (ecsflow.taskdef); the adapter adds nothing.
+    built = build("shop", "web", {"tags": {"team": "b", "cost": "42"}}, image="acme/web:1")
+    sent = copy.deepcopy(built.request)
+    client = client_for(endpoint)
+    [outcome] = client.register_families([RegisterItem(built.service, built.family, built.request)])
+    assert outcome.status == "registered"
+    live = client.describe_families([built.family])[built.family]
+    assert sorted(live["tags"], key=lambda tag: tag["key"]) == [
         {"key": "cost", "value": "42"}, {"key": "ecsflow:managed", "value": "true"},
         {"key": "ecsflow:project", "value": "shop"}, {"key": "ecsflow:service", "value": "web"},
         {"key": "team", "value": "b"}]
-    assert i.request["tags"][0] == {"key": "team", "value": "a"}  # the caller's request is not changed
+    assert built.request == sent  # the caller's request is not changed
     with pytest.raises(ValueError, match="not 'other'"):
-        register_request(RegisterItem("web", "other", {"family": "shop-web"}, project="shop"))
-
-
-def test_a_family_twice_in_one_call_is_refused_before_any_call(endpoint):
-    client = client_for(endpoint)
-    twin = RegisterItem("worker", "fam-1", request("fam-1"), project="etl")
-    with pytest.raises(EcsflowError, match="services 's1' and 'worker' would both register family 'fam-1'") as err:
-        register_families(client, [item(1), item(2), twin])
-    assert "x-ecsflow" in err.value.hint
-    assert endpoint.calls == {}
+        RegisterItem("web", "other", {"family": "shop-web"})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,17 +194,17 @@ def test_a_family_twice_in_one_call_is_refused_before_any_call(endpoint):
                                               ("ServiceUnavailableException", 503)])
 def test_throttling_and_5xx_are_retried_by_botocore(endpoint, no_retry_waits, code, status):
     fault = endpoint.fail(REGISTER, code, "Rate exceeded", status=status, times=3)
-    outcomes = register_families(client_for(endpoint), [item(1)])
+    outcomes = client_for(endpoint).register_families([item(1)])
     assert outcomes[0].status == "registered" and outcomes[0].revision == 1
     assert fault.hits == 3 and endpoint.calls[REGISTER] == 4
     endpoint.fail(DESCRIBE, code, "Rate exceeded", status=status, times=2)
-    assert describe_families(client_for(endpoint), ["fam-1"])["fam-1"]["taskDefinition"]["revision"] == 1
+    assert client_for(endpoint).describe_families(["fam-1"])["fam-1"]["taskDefinition"]["revision"] == 1
     assert endpoint.calls[DESCRIBE] == 3
 
 
 def test_throttling_that_never_ends_is_a_failed_outcome_with_a_hint(endpoint, no_retry_waits):
     endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", family="fam-1")
-    outcomes = register_families(client_for(endpoint, max_attempts=3), [item(1), item(2)])
+    outcomes = client_for(endpoint, max_attempts=3).register_families([item(1), item(2)])
     assert [o.status for o in outcomes] == ["failed", "registered"]
     assert "throttling RegisterTaskDefinition" in outcomes[0].error and "--concurrency" in outcomes[0].error
     assert endpoint.calls[REGISTER] == 3 + 1
@@ -193,20 +213,20 @@ def test_throttling_that_never_ends_is_a_failed_outcome_with_a_hint(endpoint, no
 @pytest.mark.slow
 def test_throttling_is_retried_with_botocores_real_waits(endpoint):
     endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", times=1)
-    assert register_families(client_for(endpoint), [item(1)])[0].status == "registered"
+    assert client_for(endpoint).register_families([item(1)])[0].status == "registered"
     assert endpoint.calls[REGISTER] == 2
 
 
 def test_too_many_concurrent_attempts_is_retried_with_backoff(endpoint):
     message = "Too many concurrent attempts to create a new revision of the specified family."
     fault = endpoint.fail(REGISTER, "ClientException", message, times=2)
-    outcomes = register_families(client_for(endpoint), [item(1)], backoff=FAST)
+    outcomes = client_for(endpoint).register_families([item(1)], backoff=FAST)
     assert outcomes[0].status == "registered"
     # botocore does not retry this ClientException itself: each of our attempts is one HTTP call.
     assert fault.hits == 2 and endpoint.calls[REGISTER] == 3
 
     endpoint.fail(REGISTER, "ClientException", message, family="fam-2")
-    outcomes = register_families(client_for(endpoint), [item(2)], backoff=FAST)
+    outcomes = client_for(endpoint).register_families([item(2)], backoff=FAST)
     assert outcomes[0].status == "failed" and "Too many concurrent attempts" in outcomes[0].error
     assert endpoint.calls[REGISTER] == 3 + FAST.attempts
 
@@ -224,8 +244,8 @@ def test_backoff_delays_grow_with_jitter_and_stop_at_the_cap():
 
 def test_a_failing_family_does_not_stop_the_others(endpoint):
     endpoint.fail(REGISTER, "ClientException", "Family is being deleted.", family="fam-3")
-    bad = RegisterItem("s5", "fam-5", {"family": "fam-5", "containerDefinitions": [{"name": "x", "image": "x"}]},
-                       project="etl")  # moto (like ECS for EC2) wants a memory setting
+    # moto (like ECS for EC2) wants a memory setting
+    bad = RegisterItem("s5", "fam-5", {"family": "fam-5", "containerDefinitions": [{"name": "x", "image": "x"}]})
     items = [item(1), item(2), item(3), item(4), bad, item(6)]
     seen = []
 
@@ -233,7 +253,7 @@ def test_a_failing_family_does_not_stop_the_others(endpoint):
         assert threading.current_thread() is threading.main_thread()  # safe for a progress bar
         seen.append(outcome)
 
-    outcomes = register_families(client_for(endpoint), items, concurrency=3, on_done=on_done)
+    outcomes = client_for(endpoint, concurrency=3).register_families(items, on_done=on_done)
     assert [(o.family, o.status) for o in outcomes] == [
         ("fam-1", "registered"), ("fam-2", "registered"), ("fam-3", "failed"), ("fam-4", "registered"),
         ("fam-5", "failed"), ("fam-6", "registered")]
@@ -245,10 +265,10 @@ def test_a_failing_family_does_not_stop_the_others(endpoint):
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_concurrency_is_bounded(endpoint, concurrency):
     endpoint.latency = 0.02
-    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
+    client = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
     items = [item(n) for n in range(8)]
-    describe_families(client, [i.family for i in items], concurrency=concurrency)
-    register_families(client, items, concurrency=concurrency)
+    client.describe_families([i.family for i in items])
+    client.register_families(items)
     assert endpoint.calls == {DESCRIBE: 8, REGISTER: 8}
     # Bounded, and really used: with 20 ms per call, calls overlap whenever the pool lets them.
     assert endpoint.max_in_flight == concurrency
@@ -258,7 +278,7 @@ def test_describe_errors_stop_the_call_as_an_aws_error(endpoint):
     endpoint.fail(DESCRIBE, "AccessDeniedException",
                   "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")
     with pytest.raises(AwsError) as err:
-        describe_families(client_for(endpoint), [f"fam-{n}" for n in range(30)], concurrency=2)
+        client_for(endpoint, concurrency=2).describe_families([f"fam-{n}" for n in range(30)])
     assert err.value.message.startswith("AWS denied DescribeTaskDefinition in us-east-1: User: arn:aws:iam::")
     assert "ecs:RegisterTaskDefinition" in err.value.hint and "AWS_PROFILE" in err.value.hint
     assert endpoint.calls[DESCRIBE] < 30  # the rest was cancelled
@@ -277,7 +297,7 @@ def test_describe_errors_stop_the_call_as_an_aws_error(endpoint):
 ])
 def test_refusals_become_aws_errors_with_hints(endpoint, code, message, expected, hint):
     endpoint.fail(REGISTER, code, message)
-    outcome = register_families(client_for(endpoint), [item(1)])[0]
+    outcome = client_for(endpoint).register_families([item(1)])[0]
     assert outcome.status == "failed" and outcome.error.startswith(expected) and hint in outcome.error
 
 
@@ -286,7 +306,7 @@ def test_missing_credentials(endpoint, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup on a CI runner
     with pytest.raises(AwsError) as err:
-        describe_families(client_for(endpoint), ["fam-1"])
+        client_for(endpoint).describe_families(["fam-1"])
     assert err.value.message == "no AWS credentials found"
     assert "AWS_PROFILE" in err.value.hint and "--aws-profile" in err.value.hint and "--sandbox" in err.value.hint
     assert endpoint.calls == {}
@@ -302,9 +322,9 @@ def test_unknown_profile_and_missing_region(aws_env, monkeypatch):
 
 
 def test_unreachable_endpoint_and_unknown_region(aws_env):
-    closed = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=1))
+    closed = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=1))
     with pytest.raises(AwsError, match=r"cannot reach the AWS endpoint http://127.0.0.1:9") as err:
-        describe_families(closed, ["fam-1"])
+        closed.describe_families(["fam-1"])
     assert "--endpoint-url" in err.value.hint
     # An unknown region is refused before any call (its host would not resolve, after seconds of retries)...
     with pytest.raises(AwsError, match="'mars-east-1' is not an AWS region where ECS exists") as err:
@@ -323,19 +343,19 @@ def test_unreachable_endpoint_and_unknown_region(aws_env):
 
 
 def test_validation_errors_do_not_quote_values(aws_env):
-    client = make_ecs_client(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9"))
+    client = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9"))
     bad = {"family": "f", "containerDefinitions": [{"name": "x", "environment": [{"name": "K", "value": 12345}]}]}
-    outcome = register_families(client, [RegisterItem("s", "f", bad, project="p")])[0]
+    outcome = client.register_families([RegisterItem("s", "f", bad)])[0]
     assert outcome.status == "failed" and "containerDefinitions[0].environment[0].value" in outcome.error
     assert "12345" not in outcome.error
 
 
 def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", endpoint.url)
-    client = make_ecs_client(AwsOptions(region="us-east-1"))
-    assert describe_families(client, ["fam-1"]) == {"fam-1": None} and endpoint.calls == {DESCRIBE: 1}
+    client = Ecs.connect(AwsOptions(region="us-east-1"))
+    assert client.describe_families(["fam-1"]) == {"fam-1": None} and endpoint.calls == {DESCRIBE: 1}
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", "http://127.0.0.1:9")
-    assert describe_families(client_for(endpoint), ["fam-1"]) == {"fam-1": None}
+    assert client_for(endpoint).describe_families(["fam-1"]) == {"fam-1": None}
     assert endpoint.calls == {DESCRIBE: 2}
 
 
@@ -345,11 +365,11 @@ def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monk
 
 def sandbox_sync(state_dir, items) -> tuple[dict, list]:
     with sandbox_session(state_dir) as options:
-        client = make_ecs_client(options)
-        live = describe_families(client, [i.family for i in items])
+        client = Ecs.connect(options)
+        live = client.describe_families([i.family for i in items])
         todo = [i for i in items if diff_family(i.service, i.family, dict(i.request), live[i.family]).status
                 != "unchanged"]
-        return live, register_families(client, todo)
+        return live, client.register_families(todo)
 
 
 def test_sandbox_keeps_definitions_and_revisions_between_sessions(tmp_path, aws_env, monkeypatch):

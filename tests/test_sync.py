@@ -175,6 +175,17 @@ def test_every_service_is_validated_before_the_first_call(ecs, project):
     assert sum(ecs.calls.values()) == 0
 
 
+def test_two_services_with_one_family_are_refused_before_any_call(ecs, project):
+    # One family per service is the builder's rule (ecsflow.taskdef); nothing is described or registered.
+    edit(project, "      runtime_env: [RUN_DATE]", "      runtime_env: [RUN_DATE]\n      family: shared")
+    edit(project, "      pool: warehouse", "      pool: warehouse\n      family: shared")
+    result = cli(ecs, project, "sync")
+    assert result.exit_code == 1
+    assert "services 'transform' and 'load' both have family 'shared'" in result.stderr
+    assert "x-ecsflow" in result.stderr and "hint" in result.stderr
+    assert sum(ecs.calls.values()) == 0
+
+
 def test_access_denied_is_one_clear_error(ecs, project):
     ecs.fail("DescribeTaskDefinition", "AccessDeniedException",
              "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")

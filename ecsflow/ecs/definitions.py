@@ -2,8 +2,8 @@
 
 - ``describe_families``: one ``describe_task_definition(include=["TAGS"])`` per family; a family ECS does not
   know is ``None`` (new), not an error.
-- ``register_families``: one ``register_task_definition`` per family, at most once per family per run; tags
-  merged, the ``ecsflow:*`` ones added here (see ``RegisterItem``); "Too many concurrent attempts to create a
+- ``register_families``: one ``register_task_definition`` per family, of the request as the builder made it
+  (its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); "Too many concurrent attempts to create a
   new revision" retried with ``Backoff``; one family's failure is reported in its outcome and does not stop
   the others.
 """
@@ -14,16 +14,11 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ecsflow.ecs.errors import aws_error, is_concurrent_revision, is_missing_family, translated
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
-from ecsflow.errors import EcsflowError
-
-# Tags every registered revision carries, so people and tools can tell what ecsflow manages. The builder
-# puts them in the request (so render shows them); they are set here again, so no caller can forget them.
-from ecsflow.taskdef import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG
 
 
 def describe_families(
@@ -57,15 +52,15 @@ def describe_families(
 
 @dataclass(frozen=True)
 class RegisterItem:
-    """One family to register. ``request`` is the RegisterTaskDefinition kwargs; its own ``tags`` (user tags
-    from settings and x-ecsflow) are kept, ``tags`` here are merged over them, and the adapter adds
-    ``ecsflow:managed=true``, ``ecsflow:project=<project>`` and ``ecsflow:service=<service>`` over both."""
+    """One family to register: ``request`` is the RegisterTaskDefinition kwargs, sent as they are."""
 
     service: str
     family: str
     request: Mapping[str, Any]
-    project: str
-    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.request.get("family") != self.family:
+            raise ValueError(f"request family {self.request.get('family')!r} is not {self.family!r}")
 
 
 @dataclass(frozen=True)
@@ -106,11 +101,10 @@ def register_families(
     """Register one new revision per item; outcomes in the order of ``items``.
 
     ``on_done`` is called with each outcome as it completes, on the calling thread (safe for a progress bar).
-    Two items of one family are refused before any call: registering a family twice in one run would make
-    a spurious revision, and two services claiming one family is a configuration error.
+    Each family is listed once: the builder refuses two services with one family
+    (``taskdef.build_task_definitions``).
     """
     items = list(items)
-    _refuse_duplicates(items)
     outcomes: dict[str, RegisterOutcome] = {}
     done = bounded(lambda item: _register(client, item, backoff), items, concurrency, key=lambda item: item.family)
     with closing(done):  # an exception from on_done still shuts the pool down at once
@@ -121,39 +115,12 @@ def register_families(
     return [outcomes[item.family] for item in items]
 
 
-def register_request(item: RegisterItem) -> dict[str, Any]:
-    """The exact kwargs sent for ``item``: its request with the merged tags (sorted by key)."""
-    if item.request.get("family") != item.family:
-        raise ValueError(f"request family {item.request.get('family')!r} is not {item.family!r}")
-    tags = {t["key"]: t["value"] for t in item.request.get("tags") or []}
-    tags.update(item.tags)
-    tags.update({MANAGED_TAG: "true", PROJECT_TAG: item.project, SERVICE_TAG: item.service})
-    return {**item.request, "tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]}
-
-
-def _refuse_duplicates(items: list[RegisterItem]) -> None:
-    seen: dict[str, RegisterItem] = {}
-    for item in items:
-        if item.family in seen:
-            first = seen[item.family]
-            raise EcsflowError(
-                f"services '{first.service}' and '{item.service}' would both register family '{item.family}'"
-                if first.service != item.service
-                else f"family '{item.family}' is listed twice",
-                service=item.service,
-                hint="each family is registered at most once per run; give each service its own "
-                "`x-ecsflow: family:` (or a family pattern with {service} in it)",
-            )
-        seen[item.family] = item
-
-
 def _register(client: Any, item: RegisterItem, backoff: Backoff) -> RegisterOutcome:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    request = register_request(item)
     for attempt in range(1, backoff.attempts + 1):
         try:
-            answer = client.register_task_definition(**request)
+            answer = client.register_task_definition(**item.request)
         except ClientError as exc:
             if is_concurrent_revision(exc) and attempt < backoff.attempts:
                 time.sleep(backoff.delay(attempt))
