@@ -149,7 +149,7 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
         raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
                            hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
     try:
-        from ecsflow.sandbox import DEFAULT_REGION, sandbox_session
+        from ecsflow.sandbox.session import DEFAULT_REGION, sandbox_session
     except ImportError as exc:
         raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
                            hint="pip install 'ecsflow[sandbox]'") from None

@@ -14,7 +14,7 @@ moto keeps its state in the process, so ``reset()`` (moto's ``POST /moto-api/res
 clean ECS. ``EcsEndpoint`` is used as ``with EcsEndpoint(latency=0.02) as endpoint: ...``.
 
 Tasks that run: ``EcsEndpoint(run_tasks=True, workdir=..., environment=...)`` activates ecsflow's local task
-runner (``ecsflow.local_runner.LocalTaskRunner``, the one ``--sandbox`` uses) for the server's moto, which
+runner (``ecsflow.sandbox.runner.LocalTaskRunner``, the one ``--sandbox`` uses) for the server's moto, which
 runs in this process: RunTask's tasks go PROVISIONING -> PENDING -> RUNNING -> STOPPED, their command runs as
 a local process in ``workdir`` (``python`` is this interpreter), its output lines are CloudWatch Logs events
 in the awslogs stream ``PREFIX/CONTAINER/TASK_ID``, and the container gets the exit code; StopTask kills it.
@@ -50,7 +50,7 @@ from pathlib import Path
 import moto.backends
 from moto.server import ThreadedMotoServer
 
-from ecsflow.local_runner import LocalTaskRunner
+from ecsflow.sandbox.runner import LocalTaskRunner
 
 # moto's server logs every request through werkzeug's logger; tests and benchmarks have no use for that.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -6,7 +6,7 @@ as skipped). Airflow reads its configuration when first imported, so AIRFLOW_HOM
 a sqlite database) is set by the session fixture before anything imports `airflow`.
 
 The end-to-end runs use `ecs_server.EcsEndpoint(run_tasks=True, ...)`: moto's ECS, EC2 and CloudWatch Logs
-behind one URL, with ecsflow's local task runner (`ecsflow.local_runner`, the sandbox's), which runs each
+behind one URL, with ecsflow's local task runner (`ecsflow.sandbox.runner`, the sandbox's), which runs each
 started task's command on this machine, writes its output to the task's awslogs stream and stops the task
 with the command's exit code (its docstring lists where moto alone falls short).
 """

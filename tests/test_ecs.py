@@ -21,7 +21,7 @@ from ecsflow.ecs.client import AwsOptions, Ecs, make_ecs_client, make_logs_clien
 from ecsflow.ecs.definitions import Backoff, RegisterItem
 from ecsflow.ecs.errors import aws_error
 from ecsflow.errors import AwsError, EcsflowError
-from ecsflow.sandbox import sandbox_session
+from ecsflow.sandbox.session import sandbox_session
 from ecsflow.settings import Settings
 from ecsflow.taskdef import build_task_definition
 

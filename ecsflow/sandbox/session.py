@@ -1,7 +1,7 @@
 """``--sandbox``: ECS without an AWS account. moto answers in this process; registrations persist in a folder.
 
-The sandbox is the same code path as real ECS: the caller makes its clients with ``ecs.make_ecs_client``
-from the ``AwsOptions`` that ``sandbox_session`` yields, and botocore serialises, signs, retries and parses
+The sandbox is the same code path as real ECS: the caller connects (``ecsflow.ecs.client.Ecs.connect``)
+with the ``AwsOptions`` that ``sandbox_session`` yields, and botocore serialises, signs, retries and parses
 as usual; moto's ``mock_aws`` only answers the HTTP requests instead of AWS.
 
 While the session is open, and only then, the environment is made safe for moto: fake credentials, no AWS
@@ -22,7 +22,7 @@ end, each ACTIVE revision moto holds that is not on disk yet is described and ap
 its request is the described definition cut down to RegisterTaskDefinition's input members (botocore's model),
 so replaying it gives moto the very same definition. Delete the folder to start from an empty ECS.
 
-RunTask works in the sandbox: ``ecsflow.local_runner`` runs the task's command as a process on this machine
+RunTask works in the sandbox: ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine
 (no Docker, the image is not pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
 with the process's exit code. Subnets and security groups are taken as given, not checked.
 """
@@ -34,12 +34,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
-from ecsflow.ecs.client import AwsOptions, make_ecs_client
-from ecsflow.ecs.errors import aws_error
-from ecsflow.errors import EcsflowError
+from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
 DEFAULT_REGION = "us-east-1"
@@ -72,16 +70,14 @@ def sandbox_session(
     also when the body raised (what was registered is registered; re-running converges).
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
-    None: the current folder), through ``ecsflow.local_runner``; any still running when the session closes
+    None: the current folder), through ``ecsflow.sandbox.runner``; any still running when the session closes
     is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         from moto import mock_aws
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
-    from ecsflow.local_runner import LocalTaskRunner
+    from ecsflow.sandbox.runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
     if state_dir.exists() and not state_dir.is_dir():
@@ -89,17 +85,17 @@ def sandbox_session(
                            hint="move the file away (or delete it) and run again")
     with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
         options = AwsOptions(region=region, profile=None, endpoint_url=None)
-        client = make_ecs_client(options)
+        ecs = Ecs.connect(options)
         stored = _load(state_dir)
         try:
-            _replay(client, stored)
-        except (BotoCoreError, ClientError) as exc:
-            raise EcsflowError(f"cannot replay the sandbox state into moto: {aws_error(exc).message}",
+            _replay(ecs, stored)
+        except AwsError as exc:
+            raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}",
                                file=str(state_dir), hint="delete the folder to start from an empty ECS") from exc
         try:
             yield options
         finally:
-            _save_new(client, state_dir, stored)
+            _save_new(ecs, state_dir, stored)
 
 
 @contextmanager
@@ -140,18 +136,18 @@ def _load(state_dir: Path) -> dict[str, list[dict]]:
     return stored
 
 
-def _save_new(client: Any, state_dir: Path, stored: dict[str, list[dict]]) -> None:
+def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]]) -> None:
     known = {(family, int(r["revision"])) for family, revisions in stored.items() for r in revisions}
+    unsaved = [arn for arn in ecs.active_revisions() if _family_and_revision(arn) not in known]
     new: dict[str, list[dict]] = {}
-    for arn in _active_arns(client):
-        family, revision = arn.rsplit("/", 1)[1].rsplit(":", 1)
-        if (family, int(revision)) in known:
+    for arn, answer in ecs.describe_families(unsaved).items():  # ARNs name one revision each
+        family, revision = _family_and_revision(arn)
+        if answer is None:  # deregistered since it was listed
             continue
-        answer = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
         new.setdefault(family, []).append(
             {
-                "revision": int(revision),
-                "request": _as_request(client, answer["taskDefinition"]),
+                "revision": revision,
+                "request": ecs.as_register_request(answer["taskDefinition"]),
                 "tags": {t["key"]: t["value"] for t in answer.get("tags") or []},
             }
         )
@@ -170,23 +166,16 @@ def _save_new(client: Any, state_dir: Path, stored: dict[str, list[dict]]) -> No
         tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
 
 
-def _active_arns(client: Any) -> list[str]:
-    pages = client.get_paginator("list_task_definitions").paginate(status="ACTIVE")
-    return [arn for page in pages for arn in page["taskDefinitionArns"]]
-
-
-def _as_request(client: Any, task_definition: dict) -> dict:
-    """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this
-    drops the ARN, revision, status, compatibilities, registeredAt, ...), tags kept apart."""
-    members = client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
-    return {k: v for k, v in task_definition.items() if k in members and k != "tags" and v is not None}
+def _family_and_revision(arn: str) -> tuple[str, int]:
+    family, revision = arn.rsplit("/", 1)[1].rsplit(":", 1)
+    return family, int(revision)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # moto
 
 
-def _replay(client: Any, stored: dict[str, list[dict]]) -> None:
+def _replay(ecs: Ecs, stored: dict[str, list[dict]]) -> None:
     # moto starts empty (mock_aws resets it) and numbers each family's revisions 1, 2, 3, ...
     for family, revisions in stored.items():
         next_number, placeholders = 1, []
@@ -199,14 +188,14 @@ def _replay(client: Any, stored: dict[str, list[dict]]) -> None:
                 )
             while next_number < number:  # a gap: keep the numbering with a revision deregistered below
                 placeholders.append(next_number)
-                client.register_task_definition(family=family, containerDefinitions=[_PLACEHOLDER_CONTAINER])
+                ecs.register_revision({"family": family, "containerDefinitions": [_PLACEHOLDER_CONTAINER]})
                 next_number += 1
             tags = [{"key": k, "value": v} for k, v in sorted(stored_revision.get("tags", {}).items())]
             request = {**stored_revision["request"], **({"tags": tags} if tags else {})}
-            got = client.register_task_definition(**request)["taskDefinition"]["revision"]
+            got = ecs.register_revision(request)
             if got != number:
                 raise EcsflowError(f"sandbox replay of family '{family}' gave revision {got}, not {number}",
                                    hint="delete the sandbox folder to start from an empty ECS")
             next_number += 1
         for number in placeholders:
-            client.deregister_task_definition(taskDefinition=f"{family}:{number}")
+            ecs.deregister_revision(f"{family}:{number}")

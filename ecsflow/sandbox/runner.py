@@ -31,17 +31,10 @@ shares the same backends) is given the life of a real one:
   the given reason): SIGTERM to the process group, SIGKILL after the container's ``stopTimeout`` (default
   ``stop_timeout``), then STOPPED with the exit code (143 for a process that SIGTERM ended).
 
-Networking: moto creates an ENI for an awsvpc task in the first requested subnet, so a subnet moto's EC2
-does not know fails the call (and one in a VPC without DNS hostnames did too: the runner gives moto's ENI a
-default private DNS name of None). With ``check_network=False`` (the sandbox, and the test endpoint by default),
-subnet ids are taken as given: when moto does not know the first one, the ENI goes to moto's default subnet
-and the task still shows the requested subnet; security groups are never checked (moto does not either).
-With ``check_network=True`` an unknown subnet is an ``InvalidParameterException``, as real ECS answers.
-An empty subnet list is an ``InvalidParameterException`` either way.
-
-Only one container per task runs (moto models only the first; ecsflow's task definitions have one). The
-runner patches moto's ``EC2ContainerServiceBackend`` class while active; runners nest (the innermost active
-one runs new tasks), so a sandbox opened inside a test that has an endpoint running still works.
+Subnets are taken as given, or checked as ECS checks them with ``check_network=True``: see
+``ecsflow.sandbox.moto_patches``, which hooks the runner into moto (runners nest: the innermost active one
+runs new tasks). Only one container per task runs (moto models only the first; ecsflow's task definitions
+have one).
 """
 
 from __future__ import annotations
@@ -54,9 +47,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from ecsflow.ecs.tasks import log_target
+from ecsflow.sandbox.moto_patches import install, now, open_log_stream, take_over, uninstall
 
 DEFAULT_STOP_TIMEOUT = 30.0  # ECS's default stopTimeout for Fargate
 ESSENTIAL_EXITED = "Essential container in task exited"
@@ -138,7 +133,7 @@ class LocalTaskRunner:
 
     def start(self) -> LocalTaskRunner:
         if not self._active:
-            _install(self)
+            install(self)
             self._active = True
         return self
 
@@ -149,7 +144,7 @@ class LocalTaskRunner:
         try:
             self.stop_all("runner stopped", grace=1.0)
         finally:
-            _uninstall(self)
+            uninstall(self)
             self._active = False
 
     def __enter__(self) -> LocalTaskRunner:
@@ -183,64 +178,18 @@ class LocalTaskRunner:
         with self._lock:
             return next((run for run in self.runs if run.task_arn == task_arn), None)
 
+    def owns(self, task_arn: str) -> bool:
+        with self._lock:
+            return task_arn in self._jobs
+
     # -- moto's calls (on the server's request thread) -------------------------------------------------------
 
-    def _network_for_moto(self, backend: Any, config: dict | None) -> dict | None:
-        """The network configuration to give moto's run_task, after ECS's own checks."""
-        from moto.ecs.exceptions import InvalidParameterException
-
-        if not config or "awsvpcConfiguration" not in config:
-            return config
-        vpc = dict(config["awsvpcConfiguration"])
-        subnets = list(vpc.get("subnets") or [])
-        if not subnets:
-            raise InvalidParameterException("subnets can not be empty.")
-        vpc["subnets"] = subnets
-        vpc["securityGroups"] = list(vpc.get("securityGroups") or [])  # moto needs the key; ECS does not
-        ec2 = _ec2_backend(backend)
-        known = _known_subnet(ec2, subnets[0])
-        if not known:
-            if self.check_network:
-                raise InvalidParameterException(
-                    f"Error retrieving subnet information for [{subnets[0]}]: "
-                    f"The subnet ID '{subnets[0]}' does not exist"
-                )
-            vpc["subnets"] = [_default_subnet_id(ec2), *subnets[1:]]
-        return {**config, "awsvpcConfiguration": vpc}
-
-    def _adopt(self, backend: Any, task: Any, requested_network: dict | None) -> None:
-        """A task moto has just created: take over its life (moto's progression off), start its thread."""
-        now = _now()
-        definition = backend.describe_task_definition(task.task_definition_arn)
-        task._transitions = []  # moto's ManagedState: no DescribeTasks-driven progression for this task
-        task.last_status = "PROVISIONING"
-        task.desired_status = "RUNNING"
-        task.created_at = now
-        task.stop_code = None
-        container_definition = definition.container_definitions[0]
-        task_id = task.task_arn.rsplit("/", 1)[-1]
-        for container in task.containers:
-            # moto derives both from the task definition's ARN; ECS's shapes are these.
-            container.task_arn = task.task_arn
-            container.container_arn = task.task_arn.replace(":task/", ":container/", 1).rsplit("/", 1)[0] + (
-                f"/{task_id}/{container.container_arn.rsplit('/', 1)[-1]}")
-            container.last_status = "PENDING"
-            container.exitCode = None  # moto says 0 before the container even started
-            container.reason = None
-        overrides = task.overrides or {}
-        if overrides.get("cpu") or definition.cpu:
-            task.cpu = str(overrides.get("cpu") or definition.cpu)
-        if overrides.get("memory") or definition.memory:
-            task.memory = str(overrides.get("memory") or definition.memory)
-        if requested_network is not None and "awsvpcConfiguration" in requested_network:
-            task.network_configuration = requested_network
-            subnet = requested_network["awsvpcConfiguration"]["subnets"][0]
-            for attachment in task.attachments:
-                for detail in attachment.get("details", []):
-                    if detail.get("name") == "subnetId":
-                        detail["value"] = subnet
+    def adopt(self, backend: Any, task: Any, requested_network: dict | None) -> None:
+        """A task moto has just created (on the server's request thread): take over its life, start its thread."""
+        definition = take_over(backend, task, requested_network)
         run = LocalRun(task_arn=task.task_arn, family=definition.family,
-                       container=container_definition.get("name") or "", argv=[], environment={}, cwd="")
+                       container=definition.container_definitions[0].get("name") or "", argv=[], environment={},
+                       cwd="")
         job = _Job(backend=backend, task=task, definition=definition, run=run)
         thread = threading.Thread(target=self._life, args=(job,), name=f"ecsflow-task-{task.id[:8]}", daemon=True)
         with self._lock:
@@ -249,7 +198,7 @@ class LocalTaskRunner:
             self._threads.append(thread)
         thread.start()
 
-    def _stop_task(self, task: Any, reason: str | None) -> bool:
+    def stop_task(self, task: Any, reason: str | None) -> bool:
         """moto's stop_task for a task of ours: ask it to stop; False when the task is not ours."""
         with self._lock:
             job = self._jobs.get(task.task_arn)
@@ -267,7 +216,7 @@ class LocalTaskRunner:
                 return self._finish(job, None, job.stop_reason)
             with self._lock:
                 task.last_status = "PENDING"
-                task.pull_started_at = _now()
+                task.pull_started_at = now()
             argv, env, cwd, notices = self._plan(job)
             run.argv, run.environment, run.cwd = argv, env, cwd
             self._open_log(job)
@@ -284,8 +233,8 @@ class LocalTaskRunner:
                 raise _CannotStart(f'exec: "{argv[0]}": permission denied') from exc
             with self._lock:
                 job.process = process
-                task.pull_stopped_at = _now()
-                task.started_at = _now()
+                task.pull_stopped_at = now()
+                task.started_at = now()
                 for container in task.containers:
                     container.last_status = "RUNNING"
                 task.last_status = "RUNNING"
@@ -368,7 +317,7 @@ class LocalTaskRunner:
             task.desired_status = "STOPPED"
             task.stopped_reason = reason
             task.stop_code = "UserInitiated"
-            task.stopping_at = _now()
+            task.stopping_at = now()
             running = job.process is not None
         if running:
             self._signal(job, grace=self._grace(job) if grace is None else grace)
@@ -390,7 +339,7 @@ class LocalTaskRunner:
 
     def _finish(self, job: _Job, exit_code: int | None, reason: str | None, start_failed: bool = False) -> None:
         task, run = job.task, job.run
-        now = _now()
+        stopped_at = now()
         with self._lock:
             run.exit_code, run.reason = exit_code, reason
             for container in task.containers:
@@ -406,9 +355,9 @@ class LocalTaskRunner:
             else:
                 task.stop_code = "EssentialContainerExited"
                 task.stopped_reason = ESSENTIAL_EXITED
-            task.stopping_at = getattr(task, "stopping_at", None) or now
-            task.execution_stopped_at = now
-            task.stopped_at = now
+            task.stopping_at = getattr(task, "stopping_at", None) or stopped_at
+            task.execution_stopped_at = stopped_at
+            task.stopped_at = stopped_at
             task.desired_status = "STOPPED"
             task.last_status = "STOPPED"  # last: a reader that sees STOPPED sees the exit code and all logs
             job.finished = True
@@ -417,27 +366,11 @@ class LocalTaskRunner:
     # -- logs -----------------------------------------------------------------------------------------------
 
     def _open_log(self, job: _Job) -> None:
-        container = job.definition.container_definitions[0]
-        config = container.get("logConfiguration") or {}
-        if config.get("logDriver") != "awslogs":
+        target = log_target(job.definition.container_definitions[0], job.task.task_arn.rsplit("/", 1)[-1])
+        if target is None:
             return
-        options = config.get("options") or {}
-        group = options.get("awslogs-group")
-        if not group:
-            return
-        prefix = options.get("awslogs-stream-prefix")
-        task_id = job.task.task_arn.rsplit("/", 1)[-1]
-        stream = f"{prefix}/{container.get('name')}/{task_id}" if prefix else task_id
-        logs = _logs_backend(job.backend, options.get("awslogs-region") or job.task.region_name)
-        if group not in logs.groups:
-            try:
-                logs.create_log_group(group, {})
-            except Exception:  # noqa: BLE001 - created meanwhile by someone else
-                if group not in logs.groups:
-                    raise
-        if stream not in logs.groups[group].streams:
-            logs.create_log_stream(group, stream)
-        job.run.log_group, job.run.log_stream, job.logs = group, stream, logs
+        job.logs = open_log_stream(job.backend, target.region or job.task.region_name, target.group, target.stream)
+        job.run.log_group, job.run.log_stream = target.group, target.stream
 
     def _log(self, job: _Job, line: str) -> None:
         run = job.run
@@ -452,11 +385,7 @@ class LocalTaskRunner:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# moto helpers
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+# processes
 
 
 def _send(process: subprocess.Popen, sig: int) -> None:
@@ -471,148 +400,3 @@ def _send(process: subprocess.Popen, sig: int) -> None:
             process.kill()
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _ec2_backend(backend: Any) -> Any:
-    from moto.ec2 import ec2_backends
-
-    return ec2_backends[backend.account_id][backend.region_name]
-
-
-def _logs_backend(backend: Any, region: str) -> Any:
-    from moto.logs.models import logs_backends
-
-    return logs_backends[backend.account_id][region]
-
-
-def _known_subnet(ec2: Any, subnet_id: str) -> bool:
-    from moto.ec2.exceptions import InvalidSubnetIdError
-
-    try:
-        ec2.get_subnet(subnet_id)
-        return True
-    except InvalidSubnetIdError:
-        return False
-
-
-def _default_subnet_id(ec2: Any) -> str:
-    subnets = ec2.get_default_subnets()
-    if subnets:
-        return sorted(subnets.values(), key=lambda s: s.availability_zone)[0].id
-    vpc = ec2.get_default_vpc() or ec2.create_default_vpc()
-    return ec2.create_subnet(vpc_id=vpc.id, cidr_block="172.31.250.0/24").id
-
-
-# ---------------------------------------------------------------------------------------------------------
-# the patch of moto's ECS backend (one installation, shared by nested runners)
-
-_STACK: list[LocalTaskRunner] = []
-_STACK_LOCK = threading.Lock()
-_PATCHES: list[Any] = []
-
-
-def _install(runner: LocalTaskRunner) -> None:
-    with _STACK_LOCK:
-        if not _STACK:
-            _PATCHES[:] = _make_patches()
-            for patch in _PATCHES:
-                patch.start()
-        _STACK.append(runner)
-
-
-def _uninstall(runner: LocalTaskRunner) -> None:
-    with _STACK_LOCK:
-        if runner in _STACK:
-            _STACK.remove(runner)
-        if not _STACK:
-            for patch in reversed(_PATCHES):
-                patch.stop()
-            _PATCHES.clear()
-
-
-def _current() -> LocalTaskRunner | None:
-    with _STACK_LOCK:
-        return _STACK[-1] if _STACK else None
-
-
-def _owner(task_arn: str) -> LocalTaskRunner | None:
-    with _STACK_LOCK:
-        runners = list(reversed(_STACK))
-    for runner in runners:
-        with runner._lock:
-            if task_arn in runner._jobs:
-                return runner
-    return None
-
-
-def _make_patches() -> list[Any]:
-    from unittest import mock
-
-    from moto.ecs.models import EC2ContainerServiceBackend
-
-    original_run = EC2ContainerServiceBackend.run_task
-    original_stop = EC2ContainerServiceBackend.stop_task
-    original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
-
-    def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any,
-                 started_by: str, tags: Any, launch_type: str | None, networking_configuration: Any = None,
-                 *args: Any, **kwargs: Any) -> list[Any]:
-        runner = _current()
-        if runner is None:
-            return original_run(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
-                                launch_type, networking_configuration, *args, **kwargs)
-        requested = _normalised_request_network(networking_configuration)
-        network = runner._network_for_moto(self, requested)
-        tasks = original_run(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
-                             launch_type, network, *args, **kwargs)
-        for task in tasks:
-            runner._adopt(self, task, requested)
-        return tasks
-
-    def stop_task(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
-        task = _find_task(self, cluster_str, task_str)
-        if task is not None:
-            runner = _owner(task.task_arn)
-            if runner is not None and runner._stop_task(task, reason):
-                return task
-        return original_stop(self, cluster_str, task_str, reason)
-
-    def requirements(task_definition: Any) -> dict[str, Any]:
-        # Fargate sizes the task, not the containers: moto's sum of container memory (int += None) fails.
-        if any(c.get("memory") is None and c.get("memoryReservation") is None and c.get("Memory") is None
-               and c.get("MemoryReservation") is None for c in task_definition.container_definitions):
-            return {"CPU": int(task_definition.cpu or 0), "MEMORY": int(task_definition.memory or 0),
-                    "PORTS": [], "PORTS_UDP": []}
-        return original_requirements(task_definition)
-
-    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-
-    return [
-        # moto's Task reads the ENI's private DNS name, which moto only sets in a VPC with DNS hostnames
-        # enabled (ECS needs no such thing): without a default, RunTask in such a VPC is a 500.
-        mock.patch.object(NetworkInterface, "private_dns_name", None, create=True),
-        mock.patch.object(EC2ContainerServiceBackend, "run_task", run_task),
-        mock.patch.object(EC2ContainerServiceBackend, "stop_task", stop_task),
-        mock.patch.object(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
-                          staticmethod(requirements)),
-    ]
-
-
-def _normalised_request_network(config: Any) -> dict | None:
-    if not isinstance(config, dict) or not isinstance(config.get("awsvpcConfiguration"), dict):
-        return config
-    vpc = dict(config["awsvpcConfiguration"])
-    for key in ("subnets", "securityGroups"):
-        if key in vpc:
-            vpc[key] = list(vpc[key] or [])
-    return {**config, "awsvpcConfiguration": vpc}
-
-
-def _find_task(backend: Any, cluster_str: str, task_str: str) -> Any:
-    task_id = task_str.rsplit("/", 1)[-1]
-    for tasks in backend.tasks.values():
-        for arn, task in tasks.items():
-            if arn.rsplit("/", 1)[-1] == task_id:
-                return task
-    return None
-
