@@ -454,17 +454,19 @@ def _follow(ecs: Ecs, cluster: str, started: TaskState, container_definition: di
             timeout: float | None, poll: float, settle: float, callbacks: RunCallbacks) -> tuple[TaskState, bool]:
     """Follow the started task to STOPPED with its logs: ``(state, timed_out)``. On ``timeout`` the task is
     stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and the interrupt propagates."""
+    from ecsflow.ecs.tasks import FollowOptions
+
     container = container_definition["name"]
     tail = ecs.log_tail(container_definition, started.task_id)
     if tail is None:
         callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
                           "output is not shown")
-    follow: dict[str, Any] = dict(container=container, tail=tail, poll_interval=poll, settle=settle,
-                                  on_status=callbacks.status, on_lines=callbacks.lines,
-                                  on_warning=lambda text: callbacks.message("warning", text))
+    follow = FollowOptions(container=container, tail=tail, poll_interval=poll, settle=settle,
+                           on_status=callbacks.status, on_lines=callbacks.lines,
+                           on_warning=lambda text: callbacks.message("warning", text))
     try:
-        final, timed_out = ecs.follow_task(cluster, started.arn, timeout=timeout, known_status=started.last_status,
-                                           **follow)
+        final, timed_out = ecs.follow_task(cluster, started.arn, follow, timeout=timeout,
+                                           known_status=started.last_status)
     except KeyboardInterrupt:
         reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
         callbacks.message("warning", f"interrupted: asking ECS to stop task {started.task_id}")
@@ -480,5 +482,5 @@ def _follow(ecs: Ecs, cluster: str, started: TaskState, container_definition: di
     grace = float(container_definition.get("stopTimeout") or 30)
     if not ecs.wait_stopped(cluster, started.arn, delay=poll, max_wait=grace + 30):
         callbacks.message("warning", f"task {started.task_id} has not stopped yet; ECS stops it on its own")
-    final, _ = ecs.follow_task(cluster, started.arn, timeout=0, known_status=final.last_status, **follow)
+    final, _ = ecs.follow_task(cluster, started.arn, follow, timeout=0, known_status=final.last_status)
     return final, True

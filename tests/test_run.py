@@ -418,7 +418,7 @@ def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
 
 
 def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
-    from ecsflow.ecs.tasks import follow_task
+    from ecsflow.ecs.tasks import FollowOptions, follow_task
 
     answers = [
         {"tasks": [], "failures": [{"arn": "t", "reason": "MISSING"}]},
@@ -433,8 +433,8 @@ def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
             return answers.pop(0)
 
     seen, sleeps = [], []
-    state, timed_out = follow_task(Client(), "c", "arn:aws:ecs:r:1:task/c/t", container="job", poll_interval=2,
-                                   known_status="PROVISIONING", on_status=lambda s: seen.append(s.last_status),
+    how = FollowOptions(container="job", poll_interval=2, on_status=lambda s: seen.append(s.last_status))
+    state, timed_out = follow_task(Client(), "c", "arn:aws:ecs:r:1:task/c/t", how, known_status="PROVISIONING",
                                    sleep=sleeps.append, clock=lambda: 0.0)
     assert (state.exit_code, timed_out, seen) == (4, False, ["RUNNING", "STOPPED"])
     assert sleeps == [2, 2]

@@ -20,7 +20,7 @@ from ecsflow.ecs import definitions, tasks
 from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
 from ecsflow.ecs.errors import aws_error, translated
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
-from ecsflow.ecs.tasks import LogTail, TaskState
+from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
 
 
@@ -160,26 +160,10 @@ class Ecs:
     def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
         return tasks.run_task(self._client, request, container)
 
-    def follow_task(
-        self,
-        cluster: str,
-        task_arn: str,
-        *,
-        container: str | None = None,
-        tail: LogTail | None = None,
-        poll_interval: float = 2.0,
-        timeout: float | None = None,
-        settle: float = 0.0,
-        known_status: str | None = None,
-        on_status: Callable[[TaskState], None] = lambda state: None,
-        on_lines: Callable[[list[str]], None] = lambda lines: None,
-        on_warning: Callable[[str], None] = lambda message: None,
-    ) -> tuple[TaskState, bool]:
+    def follow_task(self, cluster: str, task_arn: str, how: FollowOptions, *, timeout: float | None = None,
+                    known_status: str | None = None) -> tuple[TaskState, bool]:
         """See ``tasks.follow_task``: ``(state, timed_out)``."""
-        return tasks.follow_task(self._client, cluster, task_arn, container=container, tail=tail,
-                                 poll_interval=poll_interval, timeout=timeout, settle=settle,
-                                 known_status=known_status, on_status=on_status, on_lines=on_lines,
-                                 on_warning=on_warning)
+        return tasks.follow_task(self._client, cluster, task_arn, how, timeout=timeout, known_status=known_status)
 
     def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
         tasks.stop_task(self._client, cluster, task_arn, reason)

@@ -2,7 +2,7 @@
 
 - ``check_run_request`` (botocore's validator), ``ensure_cluster``, ``run_task``, ``describe_task`` (a
   ``TaskState``), ``stop_task``, ``wait_stopped``;
-- ``follow_task``: status changes and new log lines until STOPPED (or a timeout);
+- ``follow_task`` (as ``FollowOptions`` say): status changes and new log lines until STOPPED (or a timeout);
 - ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
   forward token).
 
@@ -214,20 +214,29 @@ class LogTail:
         return lines
 
 
+@dataclass(frozen=True)
+class FollowOptions:
+    """How ``follow_task`` follows a task: the essential ``container``; the ``tail`` of its log (None: no
+    logs); seconds between polls; ``settle`` seconds to wait for the last log lines after STOPPED (CloudWatch
+    Logs may show them a moment later); what to call with each status change, the new log lines, a warning."""
+
+    container: str | None = None
+    tail: LogTail | None = None
+    poll_interval: float = 2.0
+    settle: float = 0.0
+    on_status: Callable[[TaskState], None] = lambda state: None
+    on_lines: Callable[[list[str]], None] = lambda lines: None
+    on_warning: Callable[[str], None] = lambda message: None
+
+
 def follow_task(
     client: Any,
     cluster: str,
     task_arn: str,
+    how: FollowOptions,
     *,
-    container: str | None = None,
-    tail: LogTail | None = None,
-    poll_interval: float = 2.0,
     timeout: float | None = None,
-    settle: float = 0.0,
     known_status: str | None = None,
-    on_status: Callable[[TaskState], None] = lambda state: None,
-    on_lines: Callable[[list[str]], None] = lambda lines: None,
-    on_warning: Callable[[str], None] = lambda message: None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[TaskState, bool]:
@@ -235,9 +244,10 @@ def follow_task(
 
     Returns ``(state, timed_out)``: ``timed_out`` is True when ``timeout`` seconds passed first (the task is
     left running: the caller decides). After STOPPED the log is read to its end, and once more after
-    ``settle`` seconds (CloudWatch Logs may show the last lines a moment after the task stopped). A log that
-    cannot be read (no permission) is a warning, and the task is still followed. ``known_status`` is the
-    status already reported (RunTask's answer), so it is not reported twice."""
+    ``how.settle`` seconds. A log that cannot be read (no permission) is a warning, and the task is still
+    followed. ``known_status`` is the status already reported (RunTask's answer), so it is not reported twice."""
+    container, tail, poll_interval, settle = how.container, how.tail, how.poll_interval, how.settle
+    on_status, on_lines, on_warning = how.on_status, how.on_lines, how.on_warning
     deadline = clock() + timeout if timeout is not None else None
     last_status = known_status
 
