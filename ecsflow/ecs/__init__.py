@@ -1,6 +1,7 @@
 """The ECS adapter: the only code that calls botocore (DESIGN.md sections 2 and 6). Import from the submodules.
 
-- ``client``: ``AwsOptions`` and the botocore clients (session, retries, the known-regions check);
+- ``client``: ``AwsOptions``, the botocore clients (session, retries, the known-regions check), and ``Ecs``,
+  the facade the rest of ecsflow calls (operations and the sandbox never hold a botocore client);
 - ``definitions``: describe and register task definitions, many families at once;
 - ``pool``: the bounded thread pool those calls share;
 - ``tasks``: run one task, follow it to STOPPED with its logs, stop it (`ecsflow run`);

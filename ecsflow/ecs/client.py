@@ -90,11 +90,10 @@ def _data_loader(data_path: str | None) -> Any:
     return botocore.loaders.create_loader(data_path)
 
 
-
 class Ecs:
     """ECS for one command (and CloudWatch Logs for `ecsflow run`): the calls the rest of ecsflow makes, as
-    methods that answer plain values and raise ``AwsError`` s. Nothing outside ``ecsflow.ecs`` (and the
-    sandbox) holds a botocore client.
+    methods that answer plain values and raise ``AwsError`` s, so that no code outside ``ecsflow.ecs`` holds
+    a botocore client.
 
     ``concurrency`` bounds the describe and register pool and sizes the client's connection pool to match.
     """
@@ -108,10 +107,6 @@ class Ecs:
     @classmethod
     def connect(cls, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Ecs:
         return cls(make_ecs_client(options, concurrency), options, concurrency)
-
-    @property
-    def region(self) -> str:
-        return self._client.meta.region_name
 
     # -- task definitions ---------------------------------------------------------------------------------
 
