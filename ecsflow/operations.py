@@ -15,7 +15,7 @@ from ecsflow.compose.model import ComposeProject
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
-    from ecsflow.ecs.tasks import TaskState
+    from ecsflow.ecs.tasks import FollowOptions, TaskState
 
 
 @dataclass(frozen=True)
@@ -380,9 +380,9 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         callbacks.status(state)
         timed_out = False
         if run_options.wait:
-            poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if aws.sandbox else AWS_POLL_INTERVAL)
-            state, timed_out = _follow(ecs, cluster, state, container_definition, run_options.timeout, poll,
-                                       settle=0.0 if aws.sandbox else poll, callbacks=callbacks)
+            how = _follow_options(ecs, state, container_definition, run_options, aws.sandbox, callbacks)
+            state, timed_out = ecs.follow_to_end(cluster, state, how, timeout=run_options.timeout,
+                                                 stop_timeout=float(container_definition.get("stopTimeout") or 30))
     return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
                      status=state.last_status, exit_code=state.exit_code if state.stopped else None,
                      stopped_reason=state.reason if state.stopped or timed_out else None,
@@ -450,10 +450,9 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
     return outcome.revision, outcome.arn, True
 
 
-def _follow(ecs: Ecs, cluster: str, started: TaskState, container_definition: dict[str, Any],
-            timeout: float | None, poll: float, settle: float, callbacks: RunCallbacks) -> tuple[TaskState, bool]:
-    """Follow the started task to STOPPED with its logs: ``(state, timed_out)``. On ``timeout`` the task is
-    stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and the interrupt propagates."""
+def _follow_options(ecs: Ecs, started: TaskState, container_definition: dict[str, Any], run_options: RunOptions,
+                    sandbox: bool, callbacks: RunCallbacks) -> FollowOptions:
+    """How to follow the started task: its log (when it has one), how often to poll, whom to tell."""
     from ecsflow.ecs.tasks import FollowOptions
 
     container = container_definition["name"]
@@ -461,26 +460,8 @@ def _follow(ecs: Ecs, cluster: str, started: TaskState, container_definition: di
     if tail is None:
         callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
                           "output is not shown")
-    follow = FollowOptions(container=container, tail=tail, poll_interval=poll, settle=settle,
-                           on_status=callbacks.status, on_lines=callbacks.lines,
-                           on_warning=lambda text: callbacks.message("warning", text))
-    try:
-        final, timed_out = ecs.follow_task(cluster, started.arn, follow, timeout=timeout,
-                                           known_status=started.last_status)
-    except KeyboardInterrupt:
-        reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
-        callbacks.message("warning", f"interrupted: asking ECS to stop task {started.task_id}")
-        ecs.stop_task(cluster, started.arn, reason)
-        callbacks.message("note", f"task {started.task_id} was asked to stop ({reason})")
-        raise
-    if not timed_out:
-        return final, False
-
-    reason = f"ecsflow run: --timeout of {timeout:g} s reached"
-    callbacks.message("warning", f"--timeout of {timeout:g} s reached: stopping task {started.task_id}")
-    ecs.stop_task(cluster, started.arn, reason)
-    grace = float(container_definition.get("stopTimeout") or 30)
-    if not ecs.wait_stopped(cluster, started.arn, delay=poll, max_wait=grace + 30):
-        callbacks.message("warning", f"task {started.task_id} has not stopped yet; ECS stops it on its own")
-    final, _ = ecs.follow_task(cluster, started.arn, follow, timeout=0, known_status=final.last_status)
-    return final, True
+    poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if sandbox else AWS_POLL_INTERVAL)
+    return FollowOptions(container=container, tail=tail, poll_interval=poll, settle=0.0 if sandbox else poll,
+                         on_status=callbacks.status, on_lines=callbacks.lines,
+                         on_note=lambda text: callbacks.message("note", text),
+                         on_warning=lambda text: callbacks.message("warning", text))

@@ -155,16 +155,10 @@ class Ecs:
     def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
         return tasks.run_task(self._client, request, container)
 
-    def follow_task(self, cluster: str, task_arn: str, how: FollowOptions, *, timeout: float | None = None,
-                    known_status: str | None = None) -> tuple[TaskState, bool]:
-        """See ``tasks.follow_task``: ``(state, timed_out)``."""
-        return tasks.follow_task(self._client, cluster, task_arn, how, timeout=timeout, known_status=known_status)
-
-    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
-        tasks.stop_task(self._client, cluster, task_arn, reason)
-
-    def wait_stopped(self, cluster: str, task_arn: str, *, delay: float, max_wait: float) -> bool:
-        return tasks.wait_stopped(self._client, cluster, task_arn, delay=delay, max_wait=max_wait)
+    def follow_to_end(self, cluster: str, started: TaskState, how: FollowOptions, *, timeout: float | None,
+                      stop_timeout: float) -> tuple[TaskState, bool]:
+        """See ``tasks.follow_to_end``: ``(state, timed_out)``; the task is stopped on a timeout or an interrupt."""
+        return tasks.follow_to_end(self._client, cluster, started, how, timeout=timeout, stop_timeout=stop_timeout)
 
     def log_tail(self, container_definition: Mapping[str, Any], task_id: str) -> LogTail | None:
         """The reader of the container's awslogs stream; None when it does not log to CloudWatch Logs."""

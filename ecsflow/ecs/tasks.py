@@ -3,6 +3,7 @@
 - ``check_run_request`` (botocore's validator), ``ensure_cluster``, ``run_task``, ``describe_task`` (a
   ``TaskState``), ``stop_task``, ``wait_stopped``;
 - ``follow_task`` (as ``FollowOptions`` say): status changes and new log lines until STOPPED (or a timeout);
+  ``follow_to_end``: the same from RunTask's answer, and the task stopped on a timeout or an interrupt;
 - ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
   forward token).
 
@@ -218,7 +219,8 @@ class LogTail:
 class FollowOptions:
     """How ``follow_task`` follows a task: the essential ``container``; the ``tail`` of its log (None: no
     logs); seconds between polls; ``settle`` seconds to wait for the last log lines after STOPPED (CloudWatch
-    Logs may show them a moment later); what to call with each status change, the new log lines, a warning."""
+    Logs may show them a moment later); what to call with each status change, the new log lines, a note, a
+    warning."""
 
     container: str | None = None
     tail: LogTail | None = None
@@ -226,6 +228,7 @@ class FollowOptions:
     settle: float = 0.0
     on_status: Callable[[TaskState], None] = lambda state: None
     on_lines: Callable[[list[str]], None] = lambda lines: None
+    on_note: Callable[[str], None] = lambda message: None
     on_warning: Callable[[str], None] = lambda message: None
 
 
@@ -287,3 +290,31 @@ def follow_task(
         if deadline is not None and now >= deadline:
             return state, True
         sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - now)))
+
+
+def follow_to_end(client: Any, cluster: str, started: TaskState, how: FollowOptions, *, timeout: float | None,
+                  stop_timeout: float) -> tuple[TaskState, bool]:
+    """``follow_task`` from RunTask's answer, as `ecsflow run` follows its task: ``(state, timed_out)``.
+
+    When ``timeout`` seconds pass first, the task is stopped and waited for, boundedly (``stop_timeout``, the
+    container's SIGTERM-to-SIGKILL seconds, and 30 more), then followed to the end of its log; on
+    KeyboardInterrupt it is asked to stop and the interrupt propagates: no task outlives its `ecsflow run`."""
+    try:
+        final, timed_out = follow_task(client, cluster, started.arn, how, timeout=timeout,
+                                       known_status=started.last_status)
+    except KeyboardInterrupt:
+        reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
+        how.on_warning(f"interrupted: asking ECS to stop task {started.task_id}")
+        stop_task(client, cluster, started.arn, reason)
+        how.on_note(f"task {started.task_id} was asked to stop ({reason})")
+        raise
+    if not timed_out:
+        return final, False
+
+    reason = f"ecsflow run: --timeout of {timeout:g} s reached"
+    how.on_warning(f"--timeout of {timeout:g} s reached: stopping task {started.task_id}")
+    stop_task(client, cluster, started.arn, reason)
+    if not wait_stopped(client, cluster, started.arn, delay=how.poll_interval, max_wait=stop_timeout + 30):
+        how.on_warning(f"task {started.task_id} has not stopped yet; ECS stops it on its own")
+    final, _ = follow_task(client, cluster, started.arn, how, timeout=0, known_status=final.last_status)
+    return final, True
