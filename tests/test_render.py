@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from ecsflow.cli import app
 from ecsflow.compose.loader import load_project
+from ecsflow.ecs.validate import check_register_request
 from ecsflow.errors import EcsflowError
 from ecsflow.settings import Settings
-from ecsflow.taskdef import build_task_definitions, validate_request
+from ecsflow.taskdef import build_task_definitions
 
 ROOT = Path(__file__).parent.parent
 ETL = ROOT / "examples" / "etl" / "docker-compose.yml"
@@ -32,7 +33,7 @@ def test_render_prints_one_request_per_service_in_compose_order():
     requests = json.loads(result.stdout)
     assert [r["family"] for r in requests] == ["etl-extract", "etl-transform", "etl-load", "etl-api"]
     for request in requests:
-        validate_request(request)
+        check_register_request(request)
     # Notes (Fargate rounding) go to stderr, never into the JSON.
     assert "note:" in result.stderr and "note:" not in result.stdout
 
@@ -102,7 +103,7 @@ def test_corpus_services_render_or_fail_clearly(case):
         except EcsflowError as exc:
             assert exc.service == service.name, str(exc)
             continue
-        validate_request(build.request)
+        check_register_request(build.request)
         assert build.request["containerDefinitions"][0]["name"]
 
 

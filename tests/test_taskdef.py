@@ -11,10 +11,11 @@ import pytest
 from ecsflow.compose.extension import parse_service_extension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject, Healthcheck, Logging, Port, Service
+from ecsflow.ecs.validate import check_register_request
 from ecsflow.errors import BuildError, ComposeError, EcsflowError
 from ecsflow.fargate import FARGATE_SIZES, smallest_size
 from ecsflow.settings import Settings, resolve_settings
-from ecsflow.taskdef import build_task_definition, build_task_definitions, select_services, validate_request
+from ecsflow.taskdef import build_task_definition, build_task_definitions, select_services
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -761,14 +762,14 @@ def test_validator_rejects_a_made_up_field():
     request = build().request
     request["containerDefinitions"][0]["sparkles"] = True
     with pytest.raises(BuildError, match="sparkles"):
-        validate_request(request)
+        check_register_request(request)
 
 
 def test_validator_rejects_a_wrong_type():
     request = build().request
     request["containerDefinitions"][0]["stopTimeout"] = "30"
     with pytest.raises(BuildError, match="stopTimeout"):
-        validate_request(request)
+        check_register_request(request)
 
 
 def test_port_name_and_app_protocol_map_to_service_connect_fields():

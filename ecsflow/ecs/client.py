@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, tasks
+from ecsflow.ecs import definitions, tasks, validate
 from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
 from ecsflow.ecs.errors import aws_error, translated
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
@@ -147,7 +147,7 @@ class Ecs:
     # -- tasks (`ecsflow run`) ----------------------------------------------------------------------------
 
     def check_run_request(self, request: Mapping[str, Any]) -> None:
-        tasks.check_run_request(self._client, request)
+        validate.check_run_request(request)
 
     def ensure_cluster(self, cluster: str, *, create: bool = False) -> bool:
         return tasks.ensure_cluster(self._client, cluster, create=create)

@@ -1,7 +1,6 @@
 """Tasks in ECS, for `ecsflow run`: start one, follow it to STOPPED with its logs, stop it.
 
-- ``check_run_request`` (botocore's validator), ``ensure_cluster``, ``run_task``, ``describe_task`` (a
-  ``TaskState``), ``stop_task``, ``wait_stopped``;
+- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``, ``wait_stopped``;
 - ``follow_task`` (as ``FollowOptions`` say): status changes and new log lines until STOPPED (or a timeout);
   ``follow_to_end``: the same from RunTask's answer, and the task stopped on a timeout or an interrupt;
 - ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsflow.ecs.errors import aws_error, code_and_message, is_boto_error, run_failures_error, translated
-from ecsflow.errors import AwsError, EcsflowError
+from ecsflow.errors import AwsError
 
 NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
 
@@ -70,16 +69,6 @@ def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskSta
         stopped_reason=task.get("stoppedReason") or None,
         stop_code=task.get("stopCode") or None,
     )
-
-
-def check_run_request(client: Any, request: Mapping[str, Any]) -> None:
-    """Check RunTask's kwargs with botocore's own validator (the service model), before any write."""
-    from botocore.validate import ParamValidator
-
-    report = ParamValidator().validate(request, client.meta.service_model.operation_model("RunTask").input_shape)
-    if report.has_errors():
-        raise EcsflowError("the RunTask request does not fit the ECS API:\n" + report.generate_report(),
-                           hint="check the -e values, the command and the network settings")
 
 
 def ensure_cluster(client: Any, cluster: str, *, create: bool = False) -> bool:

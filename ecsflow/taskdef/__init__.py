@@ -20,7 +20,6 @@ from ecsflow.taskdef.build import (
     TaskDefinitionBuild,
     build_task_definition,
     build_task_definitions,
-    validate_request,
 )
 from ecsflow.taskdef.container import APP_PROTOCOLS, HEALTHCHECK_RANGES, MAX_STOP_TIMEOUT
 from ecsflow.taskdef.select import Selection, select_services
@@ -28,5 +27,5 @@ from ecsflow.taskdef.select import Selection, select_services
 __all__ = [
     "APP_PROTOCOLS", "HEALTHCHECK_RANGES", "MANAGED_TAG", "MAX_STOP_TIMEOUT", "MAX_TASK_DEFINITION_BYTES",
     "PROJECT_TAG", "RESERVED_TAG_PREFIX", "SERVICE_TAG", "Selection", "TaskDefinitionBuild", "build_task_definition",
-    "build_task_definitions", "select_services", "validate_request",
+    "build_task_definitions", "select_services",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -107,27 +106,6 @@ def build_task_definition(
     return _build(Context(project, service, settings, strict, consul_values, consul_secrets, consul_prefix))
 
 
-@functools.lru_cache(maxsize=1)
-def _register_input_shape() -> Any:
-    # Imported here so that `import ecsflow.taskdef` (and `ecsflow --help`) stays fast.
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("ecs")
-    return model.operation_model("RegisterTaskDefinition").input_shape
-
-
-def validate_request(request: dict) -> None:
-    """Check a request with botocore's own validator for ecs.register_task_definition."""
-    from botocore.validate import ParamValidator
-
-    report = ParamValidator().validate(request, _register_input_shape())
-    if report.has_errors():
-        raise BuildError(
-            f"the request for family '{request.get('family')}' does not fit the ECS API:\n" + report.generate_report(),
-            hint="this is a bug in ecsflow's mapping unless the value came verbatim from the compose file",
-        )
-
-
 def _build(ctx: Context) -> TaskDefinitionBuild:
     family = _family(ctx)
     container = container_definition(ctx)
@@ -173,7 +151,6 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
     tags.update({MANAGED_TAG: "true", PROJECT_TAG: ctx.project.name, SERVICE_TAG: ctx.service.name})
     request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
-    validate_request(request)
     size = len(json.dumps(request).encode())
     if size > MAX_TASK_DEFINITION_BYTES:
         raise ctx.error(f"the task definition is {size} bytes; ECS refuses more than 64 KiB",

@@ -1,0 +1,45 @@
+"""ECS requests checked with botocore's own validator against the ECS service model, offline, before any call.
+
+The service model is botocore's data (no network, no credentials), so `render` checks every request even
+offline; `run` checks its RunTask request before the first write.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from ecsflow.errors import BuildError, EcsflowError
+
+
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    import botocore.session  # here, so that importing ecsflow (and `ecsflow --help`) stays fast
+
+    return botocore.session.get_session().get_service_model("ecs").operation_model(operation).input_shape
+
+
+def _problems(operation: str, request: Mapping[str, Any]) -> str | None:
+    from botocore.validate import ParamValidator
+
+    report = ParamValidator().validate(request, _input_shape(operation))
+    return report.generate_report() if report.has_errors() else None
+
+
+def check_register_request(request: Mapping[str, Any], service: str | None = None) -> None:
+    """A RegisterTaskDefinition request that botocore would refuse is a BuildError."""
+    problems = _problems("RegisterTaskDefinition", request)
+    if problems:
+        raise BuildError(
+            f"the request for family '{request.get('family')}' does not fit the ECS API:\n{problems}", service=service,
+            hint="this is a bug in ecsflow's mapping unless the value came verbatim from the compose file",
+        )
+
+
+def check_run_request(request: Mapping[str, Any]) -> None:
+    """A RunTask request that botocore would refuse is an EcsflowError."""
+    problems = _problems("RunTask", request)
+    if problems:
+        raise EcsflowError(f"the RunTask request does not fit the ECS API:\n{problems}",
+                           hint="check the -e values, the command and the network settings")

@@ -1,0 +1,24 @@
+"""One function per command, joining the pure core (load, build, diff) to the adapters (ECS, Consul):
+`core` (what every command shares: load, resolve, render, the ECS session; and `config`), `plan` (`diff` and
+`sync`), `dags` (`gen-dag`), `runs` (`run`)."""
+
+from ecsflow.operations.core import (
+    AwsFlags,
+    ConfigResult,
+    ProjectOptions,
+    RenderResult,
+    aws_session,
+    config,
+    render,
+    resolve,
+    resolve_with_consul,
+)
+from ecsflow.operations.dags import gen_dag
+from ecsflow.operations.plan import PlanResult, SyncResult, plan, sync
+from ecsflow.operations.runs import RunCallbacks, RunOptions, RunResult, run
+
+__all__ = [
+    "AwsFlags", "ConfigResult", "PlanResult", "ProjectOptions", "RenderResult", "RunCallbacks", "RunOptions",
+    "RunResult", "SyncResult", "aws_session", "config", "gen_dag", "plan", "render", "resolve",
+    "resolve_with_consul", "run", "sync",
+]

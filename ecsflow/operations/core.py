@@ -1,0 +1,151 @@
+"""What every command shares: the compose project loaded, its settings resolved (Consul read first when a
+prefix is set), its services rendered into validated task definitions, and the ECS to talk to (sandbox or AWS)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ecsflow.compose.extension import ProjectExtension
+from ecsflow.compose.loader import load_project
+from ecsflow.compose.model import ComposeProject
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import Ecs
+
+
+@dataclass(frozen=True)
+class ProjectOptions:
+    """How to find and read the compose project (the options shared with `docker compose`), and the
+    settings given on the command line (setting name -> value; None or () when not given). ``on_loaded`` is
+    called with the project as soon as it is loaded (the CLI masks its environment's secrets from then on)."""
+
+    files: tuple[Path, ...] = ()
+    project_name: str | None = None
+    env_files: tuple[Path, ...] = ()
+    profiles: tuple[str, ...] = ()
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    on_loaded: Callable[[ComposeProject], None] | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    project: ComposeProject
+    builds: tuple = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    region: str | None = None
+    resolved: Any = None  # ecsflow.settings.ResolvedSettings
+
+
+@dataclass
+class _Messages:
+    warnings: list[str] = field(default_factory=list)
+
+
+def load(options: ProjectOptions, messages: _Messages, services: tuple[str, ...] = ()) -> ComposeProject:
+    """The compose project; services named on the command line are enabled whatever their profiles."""
+    project = load_project(options.files, project_name=options.project_name, env_files=options.env_files,
+                           profiles=options.profiles, warn=messages.warnings.append, services=services)
+    if options.on_loaded is not None:
+        options.on_loaded(project)
+    return project
+
+
+def resolve(project: ComposeProject, options: ProjectOptions, environ: Mapping[str, str] | None = None):
+    """The settings for this project: defaults < Consul < x-ecsflow < ECSFLOW_* < flags."""
+    return resolve_with_consul(project.x_ecsflow, project.files[0].name if project.files else None,
+                               options.flags, os.environ if environ is None else environ)
+
+
+def resolve_with_consul(compose: ProjectExtension | None, compose_file: str | None, flags: Mapping[str, Any],
+                        environ: Mapping[str, str]):
+    """Find the Consul prefix (x-ecsflow < ECSFLOW_CONSUL_PREFIX < --consul-prefix), read it once if there is
+    one (Consul is not contacted otherwise), and resolve the settings with it."""
+    from ecsflow.consul import read_prefix
+    from ecsflow.settings import consul_prefix_of, resolve_settings
+
+    prefix, _ = consul_prefix_of(compose=compose, compose_file=compose_file, environ=environ, flags=flags)
+    raw = read_prefix(prefix, environ=environ) if prefix else None
+    return resolve_settings(consul=raw, consul_prefix=prefix, compose=compose, compose_file=compose_file,
+                            environ=environ, flags=flags)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    project: ComposeProject
+    rows: tuple[tuple[str, str, str], ...]
+    warnings: tuple[str, ...] = ()
+
+
+def config(options: ProjectOptions) -> ConfigResult:
+    from ecsflow.settings import settings_to_rows
+
+    messages = _Messages()
+    project = load(options, messages)
+    resolved = resolve(project, options)
+    return ConfigResult(project=project, rows=tuple(settings_to_rows(resolved)),
+                        warnings=tuple(messages.warnings) + tuple(resolved.warnings))
+
+
+def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
+    from ecsflow.ecs.validate import check_register_request
+    from ecsflow.taskdef import build_task_definitions, select_services
+
+    messages = _Messages()
+    project = load(options, messages, services)
+    resolved = resolve(project, options)
+    # Services left out of ECS (x-ecsflow.skip, provider:) are said once here; naming one is an error.
+    selection = select_services(project, list(services) or None, strict=strict)
+    builds = build_task_definitions(project, resolved.settings, [s.name for s in selection.services],
+                                    strict=strict, consul_values=resolved.values, consul_secrets=resolved.secrets,
+                                    consul_prefix=resolved.consul_prefix)
+    for build in builds:
+        check_register_request(build.request, build.service)
+    warnings = list(messages.warnings) + list(resolved.warnings) + list(selection.warnings)
+    notes: list[str] = []
+    for build in builds:
+        warnings.extend(build.warnings)
+        notes.extend(build.notes)
+    return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
+                        region=resolved.settings.region, resolved=resolved)
+
+
+@dataclass(frozen=True)
+class AwsFlags:
+    """Where ECS is: AWS's usual chain (profile, region, AWS_ENDPOINT_URL), an explicit endpoint, or the sandbox."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    sandbox: bool = False
+    concurrency: int = 8
+
+
+@contextmanager
+def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
+                concurrency: int | None = None) -> Iterator[Ecs]:
+    """ECS for this command: the sandbox's (moto in this process, state kept next to the compose file, tasks
+    run by the local runner in the project's folder) or AWS's usual chain. ``concurrency``: how many families
+    at once (default: ``aws.concurrency``)."""
+    from ecsflow.ecs.client import AwsOptions, Ecs
+    from ecsflow.errors import EcsflowError
+
+    concurrency = aws.concurrency if concurrency is None else concurrency
+    if not aws.sandbox:
+        yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url), concurrency)
+        return
+    if aws.endpoint_url:
+        raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
+                           hint="drop one of them (ECSFLOW_SANDBOX=1 counts as --sandbox)")
+    try:
+        from ecsflow.sandbox.session import DEFAULT_REGION, sandbox_session
+    except ImportError as exc:
+        raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
+                           hint="pip install 'ecsflow[sandbox]'") from None
+    with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
+                         task_workdir=project.working_dir) as options:
+        yield Ecs.connect(options, concurrency)

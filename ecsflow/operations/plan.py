@@ -1,0 +1,92 @@
+"""`ecsflow diff` (plan) and `ecsflow sync`: describe each family once, compare, register what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ecsflow.compose.model import ComposeProject
+from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import Ecs
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    project: ComposeProject
+    builds: tuple
+    changeset: Any  # ecsflow.diff.ChangeSet
+    live: Mapping[str, dict | None]
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
+    from ecsflow.diff import build_changeset
+
+    live = ecs.describe_families([build.family for build in rendered.builds])
+    changeset = build_changeset(
+        (build.service, build.family, build.request, live.get(build.family)) for build in rendered.builds
+    )
+    return PlanResult(project=rendered.project, builds=rendered.builds, changeset=changeset, live=live,
+                      warnings=rendered.warnings, notes=rendered.notes)
+
+
+def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:
+    """`ecsflow diff`: render every service, describe each family once, compare. Writes nothing."""
+    rendered = render(options, services, strict)
+    with aws_session(aws, rendered.project, rendered.region) as ecs:
+        return plan_with(ecs, rendered)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    plan: PlanResult
+    outcomes: tuple  # ecsflow.ecs.definitions.RegisterOutcome, one per family, in compose order
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome.status == "failed" for outcome in self.outcomes)
+
+
+def sync(
+    options: ProjectOptions,
+    aws: AwsFlags,
+    services: tuple[str, ...] = (),
+    strict: bool = False,
+    dry_run: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_done: Callable[[Any], None] | None = None,
+) -> SyncResult:
+    """`ecsflow sync`: register a revision for each new or changed family, nothing else.
+
+    Every service is rendered and validated before the first write; one family's failure is reported with
+    the others' outcomes. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
+    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome
+
+    rendered = render(options, services, strict)
+    with aws_session(aws, rendered.project, rendered.region) as ecs:
+        planned = plan_with(ecs, rendered)
+        builds = {build.family: build for build in planned.builds}
+        to_register = [
+            RegisterItem(service=f.service, family=f.family, request=builds[f.family].request)
+            for f in planned.changeset.families if f.status != "unchanged"
+        ]
+        registered: dict[str, Any] = {}
+        if to_register and not dry_run:
+            if on_start:
+                on_start(len(to_register))
+            for outcome in ecs.register_families(to_register, on_done=on_done):
+                registered[outcome.family] = outcome
+    outcomes = []
+    for family in planned.changeset.families:
+        if family.family in registered:
+            outcomes.append(registered[family.family])
+        elif family.status == "unchanged" or dry_run:
+            live = (planned.live.get(family.family) or {}).get("taskDefinition") or {}
+            status = "unchanged" if family.status == "unchanged" else "would-register"
+            outcomes.append(RegisterOutcome(family.service, family.family, status, live.get("revision"),
+                                            live.get("taskDefinitionArn")))
+    return SyncResult(plan=planned, outcomes=tuple(outcomes))

@@ -1,0 +1,200 @@
+"""`ecsflow run`: one service, once, on ECS, with its logs and its exit code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
+from ecsflow.operations.plan import plan_with
+from ecsflow.status import ExitStatus
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import Ecs
+    from ecsflow.ecs.tasks import FollowOptions, TaskState
+
+
+SANDBOX_POLL_INTERVAL = 0.1  # seconds between DescribeTasks/GetLogEvents polls: moto in this process
+AWS_POLL_INTERVAL = 2.0  # against ECS: two calls every two seconds, well under both APIs' rate limits
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """`ecsflow run`'s own options. ``environment``: the ``-e`` values as given (``NAME=VALUE``, or ``NAME``
+    to take the value from this shell); ``command``: replaces the container's ``command`` (its entryPoint
+    stays), as ``docker compose run SERVICE COMMAND`` does; ``poll_interval``: None for the default
+    (AWS_POLL_INTERVAL, SANDBOX_POLL_INTERVAL in the sandbox)."""
+
+    service: str
+    environment: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    cpu: int | None = None
+    memory: int | None = None
+    wait: bool = True
+    timeout: float | None = None
+    poll_interval: float | None = None
+    strict: bool = False
+
+
+def _ignore(*args: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class RunCallbacks:
+    """How `run` reports as it goes: ``message(kind, text)`` with kind "note" or "warning"; ``status(state)``
+    with an ``ecsflow.ecs.tasks.TaskState`` at each status change; ``lines(lines)`` with the container's new log
+    lines, in order, each once."""
+
+    message: Callable[[str, str], None] = _ignore
+    status: Callable[[Any], None] = _ignore
+    lines: Callable[[list[str]], None] = _ignore
+
+
+@dataclass(frozen=True)
+class RunResult:
+    service: str
+    family: str
+    revision: int | None
+    task_arn: str
+    status: str  # the task's last status seen
+    exit_code: int | None  # the essential container's
+    stopped_reason: str | None
+    registered: bool = False  # a new revision was registered first
+    waited: bool = True
+    timed_out: bool = False
+
+    @property
+    def exit_status(self) -> int:
+        """What `ecsflow run` exits with: the container's exit code; 1 when it stopped without one; 124 on
+        --timeout; 0 with --no-wait (the task was started)."""
+        if not self.waited:
+            return 0
+        if self.timed_out:
+            return ExitStatus.TIMEOUT
+        return 1 if self.exit_code is None else self.exit_code
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task_arn": self.task_arn, "family": self.family, "revision": self.revision,
+                "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason}
+
+
+def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
+        callbacks: RunCallbacks | None = None) -> RunResult:
+    """`ecsflow run`: make the service's family current (as `sync` would, for this family only), start one
+    Fargate task with the run's overrides, and, unless ``wait`` is False, follow it to STOPPED with its logs.
+
+    Everything that can be checked is checked before the first write: the service builds, the network
+    settings, the size, the ``-e`` values, the RunTask request (botocore's validator), the cluster. On
+    --timeout the task is stopped (and waited for, boundedly); on KeyboardInterrupt it is asked to stop and
+    the interrupt propagates."""
+    callbacks = callbacks or RunCallbacks()
+    _check_run_options(aws, run_options)
+    rendered = render(options, (run_options.service,), run_options.strict)
+    for warning in rendered.warnings:
+        callbacks.message("warning", warning)
+    build = rendered.builds[0]
+    container_definition = build.request["containerDefinitions"][0]
+    request = _run_request(rendered, run_options, callbacks)
+    cluster = request["cluster"]
+
+    with aws_session(aws, rendered.project, rendered.region, concurrency=1) as ecs:
+        ecs.check_run_request(request)
+        if aws.sandbox:
+            callbacks.message(
+                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
+                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+        ecs.ensure_cluster(cluster, create=aws.sandbox)
+        revision, arn, registered = _make_current(ecs, rendered, callbacks)
+        request["taskDefinition"] = arn or f"{build.family}:{revision}"
+        state = ecs.run_task(request, container_definition["name"])
+        callbacks.status(state)
+        timed_out = False
+        if run_options.wait:
+            how = _follow_options(ecs, state, container_definition, run_options, aws.sandbox, callbacks)
+            state, timed_out = ecs.follow_to_end(cluster, state, how, timeout=run_options.timeout,
+                                                 stop_timeout=float(container_definition.get("stopTimeout") or 30))
+    return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
+                     status=state.last_status, exit_code=state.exit_code if state.stopped else None,
+                     stopped_reason=state.reason if state.stopped or timed_out else None,
+                     registered=registered, waited=run_options.wait, timed_out=timed_out)
+
+
+def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
+    from ecsflow.errors import EcsflowError
+
+    if aws.sandbox and not run_options.wait:
+        raise EcsflowError(
+            "--no-wait cannot be used with --sandbox: the sandbox's tasks run inside this ecsflow process and "
+            "end with it", hint="run without --no-wait (--timeout bounds the wait), or against ECS")
+    if run_options.timeout is not None and run_options.timeout <= 0:
+        raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
+
+
+def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: RunCallbacks) -> dict[str, Any]:
+    """RunTask's kwargs for the one rendered service, after the checks that need no AWS (network, size, -e).
+    Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one)."""
+    from ecsflow.runtask import (
+        launch_type_warning,
+        parse_environment,
+        require_network,
+        run_overrides,
+        run_request,
+        run_size,
+    )
+
+    settings = rendered.resolved.settings
+    build = rendered.builds[0]
+    network = require_network(settings)
+    size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
+    environment = parse_environment(run_options.environment, os.environ)
+    service = next(s for s in rendered.project.services if s.name == build.service)
+    missing = [n for n in service.x_ecsflow.runtime_env if n not in environment]
+    if missing:
+        callbacks.message("warning", f"service '{build.service}' expects {', '.join(missing)} at run time "
+                          f"(x-ecsflow.runtime_env); pass " + " ".join(f"-e {n}=..." for n in missing))
+    launch_warning = launch_type_warning(settings, "the task runs")
+    if launch_warning:
+        callbacks.message("warning", launch_warning)
+
+    container = build.request["containerDefinitions"][0]["name"]
+    overrides = run_overrides(container, environment, run_options.command, size)
+    return run_request(settings.cluster, f"{build.family}:1", network, overrides)
+
+
+def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> tuple[int | None, str | None, bool]:
+    """The same diff + register as `sync`, for the one family: its revision, ARN, and whether it was registered."""
+    from ecsflow.ecs.definitions import RegisterItem
+    from ecsflow.errors import AwsError
+
+    build = rendered.builds[0]
+    planned = plan_with(ecs, rendered)
+    family = planned.changeset.families[0]
+    if family.status == "unchanged":
+        live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
+        callbacks.message("note", f"{build.family}:{live.get('revision')} is current")
+        return live.get("revision"), live.get("taskDefinitionArn"), False
+    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request)])
+    if outcome.status == "failed":
+        raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
+    callbacks.message("note", f"registered {build.family}:{outcome.revision} ({family.status})")
+    return outcome.revision, outcome.arn, True
+
+
+def _follow_options(ecs: Ecs, started: TaskState, container_definition: dict[str, Any], run_options: RunOptions,
+                    sandbox: bool, callbacks: RunCallbacks) -> FollowOptions:
+    """How to follow the started task: its log (when it has one), how often to poll, whom to tell."""
+    from ecsflow.ecs.tasks import FollowOptions
+
+    container = container_definition["name"]
+    tail = ecs.log_tail(container_definition, started.task_id)
+    if tail is None:
+        callbacks.message("note", f"container '{container}' does not log to CloudWatch Logs (awslogs): its "
+                          "output is not shown")
+    poll = run_options.poll_interval or (SANDBOX_POLL_INTERVAL if sandbox else AWS_POLL_INTERVAL)
+    return FollowOptions(container=container, tail=tail, poll_interval=poll, settle=0.0 if sandbox else poll,
+                         on_status=callbacks.status, on_lines=callbacks.lines,
+                         on_note=lambda text: callbacks.message("note", text),
+                         on_warning=lambda text: callbacks.message("warning", text))

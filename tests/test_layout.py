@@ -1,0 +1,69 @@
+"""The import discipline of DESIGN.md section 7, which keeps the core testable without servers and
+`ecsflow --help` fast: the pure core loads, builds, compares and generates DAGs without importing an AWS SDK,
+rich or a network client, and only the ECS adapter and the sandbox import botocore, boto3 or moto."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from ecsflow.errors import BuildError, EcsflowError
+from ecsflow.status import ExitStatus, Terminated, status_of
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ecsflow"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "etl" / "docker-compose.yml"
+ADAPTERS = ("ecs", "sandbox")  # the only folders of ecsflow/ allowed to import the AWS SDK or moto
+SDK = {"boto3", "botocore", "moto"}
+NOT_IN_THE_CORE = SDK | {"rich", "consul", "requests", "urllib3", "http", "airflow", "typer"}
+
+
+def test_the_pure_core_does_its_work_without_sdk_rich_or_network_modules():
+    code = f"""
+import sys
+from ecsflow.compose.loader import load_project
+from ecsflow.settings import resolve_settings
+from ecsflow.taskdef import build_task_definitions
+from ecsflow.diff import build_changeset
+from ecsflow.masking import looks_sensitive
+from ecsflow.airflow import generate_dag
+from ecsflow.fargate import smallest_size
+from ecsflow.runtask import network_configuration
+project = load_project([{str(EXAMPLE)!r}], environ={{}})
+resolved = resolve_settings(compose=project.x_ecsflow, environ={{}}, flags={{}})
+builds = build_task_definitions(project, resolved.settings)
+build_changeset((b.service, b.family, b.request, None) for b in builds)
+generate_dag(project, resolved, builds)
+print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(NOT_IN_THE_CORE)!r})))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_only_the_ecs_adapter_and_the_sandbox_import_the_aws_sdk():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] in ADAPTERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if n.split(".")[0] in SDK]
+    assert offenders == []
+
+
+def test_the_help_loads_no_sdk_and_no_rich():
+    code = "import sys; from ecsflow.cli import app; print(sorted({m.split('.')[0] for m in sys.modules} & "
+    code += f"set({sorted(SDK | {'rich', 'deepdiff', 'yaml', 'consul'})!r})))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_exit_statuses_come_from_one_mapping():
+    assert status_of(BuildError("x")) == ExitStatus.ERROR == 1
+    assert status_of(EcsflowError("x")) == status_of(ValueError("x")) == ExitStatus.ERROR
+    assert status_of(KeyboardInterrupt()) == ExitStatus.INTERRUPTED == 130
+    assert status_of(Terminated()) == ExitStatus.TERMINATED == 143
+    assert (ExitStatus.CHANGES, ExitStatus.TIMEOUT) == (2, 124)
