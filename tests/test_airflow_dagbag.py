@@ -128,7 +128,8 @@ def dag_bag(folder: Path, known_pools=None):
         dag_folder=str(folder), known_pools=known)
     assert bag.import_errors == {}
     if known is not None:  # (Airflow 2's DagBag has no such check: the same one here)
-        assert {(d.dag_id, t.task_id, t.pool) for d in bag.dags.values() for t in d.tasks if t.pool not in known} == set()
+        tasks = [t for d in bag.dags.values() for t in d.tasks]
+        assert {(t.dag_id, t.task_id, t.pool) for t in tasks if t.pool not in known} == set()
         if AIRFLOW_MAJOR >= 3:
             assert bag.dag_warnings == set()
     return bag
