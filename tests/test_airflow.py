@@ -554,12 +554,25 @@ def test_py_str_round_trips_and_prefers_double_quotes():
     assert py_str('say "hi"') == "'say \"hi\"'"
 
 
+@pytest.mark.parametrize("value", HOSTILE + ["", "a" * 251, "pool name"])
+def test_a_pool_name_airflow_refuses_is_an_error(tmp_path, value):
+    for top in (False, True):
+        block = f"  pools: {{{json.dumps(value)}: 1}}\n" if top else ""
+        text = NETWORK.replace("x-ecsflow:\n", "x-ecsflow:\n" + block) + (
+            "services:\n  a:\n    image: x\n" + ("" if top else f"    x-ecsflow: {{pool: {json.dumps(value)}}}\n"))
+        with pytest.raises(EcsflowError, match="Airflow pool name") as error:
+            compose_project(tmp_path, text)
+        assert error.value.key == ("x-ecsflow.pools" if top else "x-ecsflow.pool")
+        assert error.value.file and (top or error.value.service == "a")
+
+
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_stay_literal(tmp_path, value):
-    """Names, pools, log options, defaults, conditions: both modules compile, ruff accepts them, and every
-    value reads back exactly (templated fields through literal() when Jinja would change them)."""
+    """Names, log options, defaults, conditions: both modules compile, ruff accepts them, and every value reads
+    back exactly (templated fields through literal() when Jinja would change them). (Pool names are Airflow keys:
+    letters, digits, '_', '-' and '.'; anything else is refused when the compose file is read.)"""
     # Service names stay plain: Compose allows only letters, digits, '.', '_' and '-' in them.
-    text = NETWORK.replace("x-ecsflow:\n", f"x-ecsflow:\n  pools: {{{json.dumps('pool ' + value)}: 3}}\n") + f"""\
+    text = NETWORK.replace("x-ecsflow:\n", "x-ecsflow:\n  pools: {night.pool-1_x: 3}\n") + f"""\
 services:
   job:
     image: x
@@ -572,7 +585,7 @@ services:
         awslogs-group: {json.dumps("/ecs/" + value)}
         awslogs-stream-prefix: {json.dumps("pre" + value)}
     x-ecsflow:
-      pool: {json.dumps("pool " + value)}
+      pool: night.pool-1_x
       runtime_env: [{json.dumps("VAR" + value)}, PLAIN_NAME]
   other:
     image: x
@@ -590,11 +603,11 @@ services:
     container = builds[0].request["containerDefinitions"][0]["name"]
     assert call["awslogs_group"] == "/ecs/" + value
     assert call["awslogs_stream_prefix"] == f"pre{value}/{container}"
-    assert call["pool"] == "pool " + value
+    assert call["pool"] == "night.pool-1_x"
     assert call["overrides"]["containerOverrides"][0]["environment"][0]["name"] == "VAR" + value
     assert tasks_namespace(generated)["params"]()["VAR" + value] == StubParam(
         "", type="string", description=f"VAR{value} for job (x-ecsflow.runtime_env)")
-    assert generated.pools["pool " + value]["slots"] == 3
+    assert generated.pools["night.pool-1_x"]["slots"] == 3
     # A value that Jinja would alter is wrapped, the others are plain strings.
     needs = any(c in value for c in "{\r\n")
     assert isinstance(raw["awslogs_group"], StubLiteral) is needs
@@ -644,7 +657,7 @@ _text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=
 @given(
     names=st.lists(st.from_regex(r"[a-z][a-z0-9_. -]{0,70}", fullmatch=True), min_size=1, max_size=4,
                    unique_by=lambda n: re.sub(r"[^A-Za-z0-9_-]", "-", n)),
-    pool=_text,
+    pool=st.from_regex(r"[A-Za-z0-9_.-]{1,250}", fullmatch=True),
     group=_text,
     variables=st.lists(_text, max_size=3, unique=True),
     cluster=_text,

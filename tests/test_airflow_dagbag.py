@@ -318,7 +318,7 @@ def test_every_accepted_schedule_loads_and_has_a_next_run(airflow_home, tmp_path
 
 def test_hostile_values_load_and_render_unchanged(airflow_home, tmp_path):
     name = "VAR " + HOSTILE
-    pool = "pool " + HOSTILE
+    pool = "pool.hostile-1_x"
     text = NETWORK.replace("cluster: jobs", "cluster: " + json.dumps("arn:aws:ecs:eu-west-1:1:cluster/c{{x}}")).replace(
         "x-ecsflow:\n", f"x-ecsflow:\n  pools: {{{json.dumps(pool)}: 2}}\n") + f"""\
 services:
@@ -525,7 +525,8 @@ def test_hostile_values_arrive_unchanged(local_ecs, tmp_path):
     name = "VAR_" + HOSTILE
     project = compose_project(tmp_path, f"""\
 name: hostile
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}]}}
+x-ecsflow:
+  {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], pools: {{hostile.pool: 1}}}}
 services:
   job:
     image: x
@@ -533,7 +534,7 @@ services:
     environment:
       FIXED: {json.dumps(HOSTILE)}
     x-ecsflow:
-      pool: {json.dumps("pool " + HOSTILE)}
+      pool: hostile.pool
       runtime_env: [{json.dumps(name)}, RUN_DATE]
 """)
     generated, builds = generate(project)

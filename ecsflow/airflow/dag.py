@@ -63,7 +63,7 @@ def generate_dag(
 
     groups = [s.x_ecsflow.group for s in selected]
     ids = task_ids([s.name for s in selected], groups)
-    functions = python_names(ids)
+    functions = python_names([s.name for s in selected])
     task_of = {s.name: f"{g}.{i}" if g else i for s, g, i in zip(selected, groups, ids, strict=True)}
     function_of = dict(zip((s.name for s in selected), functions, strict=True))
 

@@ -67,12 +67,13 @@ def task_ids(services: Sequence[str], groups: Sequence[str | None]) -> list[str]
     return out
 
 
-def python_names(task_ids: Sequence[str]) -> list[str]:
-    """A Python name per task id: unique, never a keyword or one of RESERVED."""
+def python_names(services: Sequence[str]) -> list[str]:
+    """A Python name per service (its factory, and its task's variable): unique, never a keyword or one of
+    RESERVED."""
     taken = set(RESERVED)
     out = []
-    for task_id in task_ids:
-        name = re.sub(r"[^A-Za-z0-9_]", "_", task_id)[:_VAR_LEN]
+    for service in services:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", service)[:_VAR_LEN]
         if not name or name[0].isdigit():
             name = ("t_" + name)[:_VAR_LEN]
         out.append(_unique_one(name, _VAR_LEN, taken, python=True))

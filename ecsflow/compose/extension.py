@@ -229,7 +229,15 @@ def _capacity_provider(value: Any) -> str:
     return value
 
 
-_POOL_NAME_LEN = 256  # Airflow's pool name column
+# What Airflow 2 accepts as an operator's pool (validate_key: KEY_REGEX, at most 250), kept to ASCII.
+_POOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+_POOL_NAME_RULE = "letters, digits, '_', '-' and '.', at most 250 characters"
+
+
+def _pool(value: Any) -> str:
+    if not isinstance(value, str) or not _POOL_NAME.fullmatch(value):
+        raise _Bad(f"an Airflow pool name ({_POOL_NAME_RULE}), not {_describe(value)}")
+    return value
 
 
 def _pools(value: Any) -> dict[str, int]:
@@ -237,9 +245,8 @@ def _pools(value: Any) -> dict[str, int]:
         raise _Bad(f"a mapping of pool name: size, like {{warehouse: 4}}, not {_describe(value)}")
     result = {}
     for name, size in value.items():
-        if not isinstance(name, str) or not name or len(name) > _POOL_NAME_LEN:
-            raise _Bad(f"a mapping whose keys are pool names (at most {_POOL_NAME_LEN} characters), "
-                       f"not {_describe(name)}")
+        if not isinstance(name, str) or not _POOL_NAME.fullmatch(name):
+            raise _Bad(f"a mapping whose keys are Airflow pool names ({_POOL_NAME_RULE}), not {_describe(name)}")
         if name == DEFAULT_POOL:
             raise _Bad(f"a mapping of ecsflow's own pools: {DEFAULT_POOL} is Airflow's, sized in Airflow "
                        f"(airflow pools set {DEFAULT_POOL} SLOTS ...), not in the pools file")
@@ -275,7 +282,7 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "environment_values": _names,
     "secret_values": _names,
     "runtime_env": _runtime_env,
-    "pool": _text,
+    "pool": _pool,
     "pool_slots": _pool_slots,
     "group": _group,
     "retries": _retries,
