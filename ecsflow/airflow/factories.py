@@ -18,7 +18,19 @@ from typing import Any
 
 from ecsflow.airflow.model import DagError, Factory
 from ecsflow.airflow.runtime import value_template
-from ecsflow.airflow.source import Call, Dict, List, Raw, Str, flat, lay_out, lay_out_def, tpl, tpl_tree
+from ecsflow.airflow.source import (
+    Call,
+    Dict,
+    List,
+    Raw,
+    Str,
+    airflow_imports,
+    flat,
+    lay_out,
+    lay_out_def,
+    tpl,
+    tpl_tree,
+)
 from ecsflow.compose.model import ComposeProject, Service
 
 LAUNCH_TYPE = "FARGATE"  # what ecsflow's task definitions are registered for
@@ -168,19 +180,8 @@ def tasks_module_text(
     for item in factories:
         body += ["", ""] + _factory_text(item)
 
-    sdk = []
-    if params:
-        sdk.append(("Param", "from airflow.models.param import Param"))
-    if any("literal(" in line and not line.lstrip().startswith("#") for line in body):
-        sdk.append(("literal", "from airflow.utils.template import literal"))
-    if sdk:
-        lines += [
-            "try:  # Airflow 3",
-            f"    from airflow.sdk import {', '.join(name for name, _ in sdk)}",
-            "except ImportError:  # Airflow 2.10+",
-            *(f"    {airflow2}" for _, airflow2 in sdk),
-            "",
-        ]
+    uses_literal = any("literal(" in line and not line.lstrip().startswith("#") for line in body)
+    lines += airflow_imports(["Param"] * bool(params) + ["literal"] * uses_literal)
     return "\n".join(lines + body) + "\n"
 
 

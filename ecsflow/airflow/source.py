@@ -148,6 +148,30 @@ def lay_out(node: Any, indent: int, prefix: str = "", suffix: str = "") -> list[
     return lines
 
 
+# --- one file for Airflow 2 and 3 ---
+
+# Where Airflow 2.10+ keeps what Airflow 3 exports from airflow.sdk (the names the generated modules use).
+_AIRFLOW2_MODULES = {
+    "DAG": "airflow.models.dag",
+    "TaskGroup": "airflow.utils.task_group",
+    "Param": "airflow.models.param",
+    "literal": "airflow.utils.template",
+}
+
+
+def airflow_imports(names: list[str]) -> list[str]:
+    """Lines that import `names` from airflow.sdk on Airflow 3, else from Airflow 2's modules (none: [])."""
+    if not names:
+        return []
+    return [
+        "try:  # Airflow 3",
+        f"    from airflow.sdk import {', '.join(names)}",
+        "except ImportError:  # Airflow 2.10+",
+        *(f"    from {_AIRFLOW2_MODULES[name]} import {name}" for name in names),
+        "",
+    ]
+
+
 # --- values in the operator's templated fields ---
 
 
