@@ -32,8 +32,8 @@ from ecsflow.airflow.source import (
     tpl_tree,
 )
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.runtask import LAUNCH_TYPE, capacity_provider_strategy
 
-LAUNCH_TYPE = "FARGATE"  # what ecsflow's task definitions are registered for
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_. -]+")  # names safe to show in a docstring as they are
 
 
@@ -70,8 +70,7 @@ def factory(
     fixed: list[tuple[str, Any]] = [("task_definition", tpl(task_definition))]
     if x.capacity_provider:
         # RunTask takes a launch type or a capacity provider strategy, not both; the operator sends the strategy.
-        strategy = Dict([(Str("capacityProvider"), Str(x.capacity_provider)), (Str("weight"), Raw("1"))])
-        fixed.append(("capacity_provider_strategy", List([strategy])))
+        fixed.append(("capacity_provider_strategy", tpl_tree(capacity_provider_strategy(x.capacity_provider))))
     else:
         fixed.append(("launch_type", Str(LAUNCH_TYPE)))
     fixed.append(("container_name", tpl(container_name)))
