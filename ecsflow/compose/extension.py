@@ -204,12 +204,15 @@ def _duration(value: Any, *, positive: bool) -> float:
         seconds = float(value) if isinstance(value, int | float) or _NUMBER.fullmatch(value) else parse_duration(value)
     except ValueError:
         raise _Bad(f"a duration like 30s, 5m or 2h (or a number of seconds), not {value!r}") from None
-    if seconds < 0 or seconds != seconds or seconds == float("inf") or (positive and seconds <= 0):
+    if seconds < 0 or (positive and seconds <= 0):
         raise _Bad(f"a duration {'above' if positive else 'of at least'} 0 seconds, not {value!r}")
+    if seconds > _LONGEST:
+        raise _Bad(f"a duration of at most 366 days (8784h), not {value!r}")
     return seconds
 
 
 _NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
+_LONGEST = 366 * 86400  # longer is no Airflow task's timeout or retry delay (and timedelta has its limits)
 
 
 def _retry_delay(value: Any) -> float:
