@@ -2,8 +2,8 @@
 AWS call.
 
 Both run a family's task on Fargate in the configured network, so the network configuration and the
-launch-type rule live here once. `run`'s `-e`, command and `--cpu`/`--memory` become RunTask's `overrides`
-here too (`parse_environment`, `run_size`, `run_overrides`).
+launch type or capacity provider strategy live here once. `run`'s `-e`, command and `--cpu`/`--memory` become
+RunTask's `overrides` here too (`parse_environment`, `run_size`, `run_overrides`).
 """
 
 from __future__ import annotations
@@ -44,13 +44,10 @@ def require_network(settings: Settings) -> dict[str, Any]:
     return network
 
 
-def launch_type_warning(settings: Settings, runner: str) -> str | None:
-    """A warning when the launch_type setting asks for something other than the FARGATE that ecsflow's task
-    definitions are registered for. `runner` says what runs them ("the task runs", "the DAG runs them")."""
-    if settings.launch_type == LAUNCH_TYPE:
-        return None
-    return (f"launch_type is {settings.launch_type}, but ecsflow's task definitions are FARGATE-only: "
-            f"{runner} with launch type {LAUNCH_TYPE}")
+def capacity_provider_strategy(capacity_provider: str) -> list[dict[str, Any]]:
+    """RunTask's capacityProviderStrategy for one capacity provider (x-ecsflow.capacity_provider: FARGATE_SPOT).
+    RunTask takes it or a launch type, not both."""
+    return [{"capacityProvider": capacity_provider, "weight": 1}]
 
 
 def parse_environment(values: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -96,13 +93,18 @@ def run_overrides(container: str, environment: Mapping[str, str], command: Seque
     return overrides
 
 
-def run_request(cluster: str, task_definition: str, network: Mapping[str, Any],
-                overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """RunTask's kwargs for one task of `ecsflow run` (`overrides` from `run_overrides`)."""
+def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], overrides: Mapping[str, Any],
+                capacity_provider: str | None = None) -> dict[str, Any]:
+    """RunTask's kwargs for one task of `ecsflow run` (`overrides` from `run_overrides`): on FARGATE, or on the
+    service's capacity provider."""
+    placement: dict[str, Any] = (
+        {"capacityProviderStrategy": capacity_provider_strategy(capacity_provider)} if capacity_provider
+        else {"launchType": LAUNCH_TYPE}
+    )
     request: dict[str, Any] = {
         "cluster": cluster,
         "taskDefinition": task_definition,
-        "launchType": LAUNCH_TYPE,
+        **placement,
         "count": 1,
         "networkConfiguration": network,
         "startedBy": STARTED_BY,

@@ -77,6 +77,8 @@ class _Bad(ValueError):
 _TRUE = {"true", "1", "yes", "enabled"}
 _FALSE = {"false", "0", "no", "disabled"}
 _LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL")  # ECS's LaunchType enum
+# What ecsflow's task definitions are registered for (requiresCompatibilities), so the only launch type they run on.
+_SUPPORTED_LAUNCH_TYPE = "FARGATE"
 _PATTERN_FIELDS = ("project", "service")
 
 
@@ -120,6 +122,11 @@ def _launch_type(value: Any) -> str:
     text = _text(value).upper()
     if text not in _LAUNCH_TYPES:
         raise _Bad(f"{value!r} is not one of {', '.join(_LAUNCH_TYPES)}")
+    if text != _SUPPORTED_LAUNCH_TYPE:
+        raise _Bad(f"{text} is not supported: ecsflow registers Fargate task definitions (requiresCompatibilities "
+                   "FARGATE, networkMode awsvpc), which run on Fargate only; leave launch_type at FARGATE (for "
+                   "cheaper capacity that may be interrupted, set x-ecsflow.capacity_provider: FARGATE_SPOT on a "
+                   "service)")
     return text
 
 
@@ -464,14 +471,18 @@ def display_value(value: Any) -> str:
 
 
 def settings_to_rows(resolved: ResolvedSettings) -> list[tuple[str, str, str]]:
-    """(name, value, origin) for `ecsflow config`: every setting, then `consul_prefix`.
+    """(name, value, origin) for `ecsflow config`: every setting, then `consul_prefix`, then the names (never
+    the values) of the per-job keys read from Consul's values/ and secrets/ folders (`consul_values`,
+    `consul_secrets`: what x-ecsflow.environment_values and secret_values can name).
 
-    Only settings are shown: Consul's token is not one (it never enters ResolvedSettings), and the
-    values/ and secrets/ keys are per-job data, not settings.
+    Consul's token is not shown: it is not a setting (it never enters ResolvedSettings).
     """
     rows = [
         (name, display_value(getattr(resolved.settings, name)), resolved.origins[name])
         for name in SETTING_NAMES
     ]
     rows.append(("consul_prefix", display_value(resolved.consul_prefix), resolved.consul_prefix_origin))
+    for folder, found in (("values", resolved.values), ("secrets", resolved.secrets)):
+        origin = f"consul:{resolved.consul_prefix}/{folder}/" if resolved.consul_prefix else "default"
+        rows.append((f"consul_{folder}", display_value(sorted(found)), origin))
     return rows

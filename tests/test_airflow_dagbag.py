@@ -1,9 +1,11 @@
-"""Generated DAGs in a real Airflow 3: DagBag loads them, and `dag.test()` runs them against a local ECS.
+"""Generated DAGs in a real Airflow, 3.x or 2.10+: DagBag loads them, and `dag.test()` runs them against a
+local ECS.
 
-Needs the `airflow` extra (apache-airflow-providers-amazon, which brings apache-airflow 3). Without it these
-tests skip, unless ECSFLOW_REQUIRE_AIRFLOW=1, when they fail (CI sets it, so a broken install cannot pass
-as skipped). Airflow reads its configuration when first imported, so AIRFLOW_HOME (a temporary folder with
-a sqlite database) is set by the session fixture before anything imports `airflow`.
+Needs the `airflow` extra (apache-airflow-providers-amazon and apache-airflow 3), or an environment with
+apache-airflow 2.10+ and the provider (`.ci/run` builds one with Airflow 2.11 and runs these tests there too).
+Without Airflow these tests skip, unless ECSFLOW_REQUIRE_AIRFLOW=1, when they fail (CI sets it, so a broken
+install cannot pass as skipped). Airflow reads its configuration when first imported, so AIRFLOW_HOME (a
+temporary folder with a sqlite database) is set by the session fixture before anything imports `airflow`.
 
 The end-to-end runs use `ecs_server.EcsEndpoint(run_tasks=True, ...)`: moto's ECS, EC2 and CloudWatch Logs
 behind one URL, with ecsflow's local task runner (`ecsflow.sandbox.runner`, the sandbox's), which runs each
@@ -17,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +27,7 @@ from pathlib import Path
 import pytest
 from airflow_support import REGION, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
 from ecs_server import EcsEndpoint
-from test_airflow import VALID_SCHEDULES
+from test_airflow_schedule import VALID_SCHEDULES
 
 from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project
@@ -34,12 +37,21 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "etl" / "docker-compose.yml"
 EXAMPLE_DAGS = ROOT / "examples" / "etl" / "dags"
+HAND_WRITTEN = EXAMPLE_DAGS / "orders_rebuild.py"
 AIRFLOW_CLI = Path(sys.executable).parent / "airflow"
+OLDEST_AIRFLOW = (2, 10)  # what the generated files promise to load and run on
 
 NETWORK = SETTINGS_BLOCK
 
 # Quotes, triple quotes, backslashes, line breaks and Jinja syntax, in one value.
 HOSTILE = "it's \"q\" '''t''' \"\"\"t\"\"\" back\\slash\\ {{ dag_run.conf }} {% raw %} {# c #}\nline\r\nend\n"
+
+
+def _airflow_version() -> tuple[int, int] | None:
+    try:
+        return tuple(int(part) for part in importlib.metadata.version("apache-airflow").split(".")[:2])
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _airflow_missing() -> str | None:
@@ -50,9 +62,12 @@ def _airflow_missing() -> str | None:
         importlib.metadata.version("apache-airflow-providers-amazon")
     except importlib.metadata.PackageNotFoundError as error:
         return f"{error.name} is not installed"
-    if int(version.split(".")[0]) < 3:
-        return f"apache-airflow {version} is installed; the generated DAGs need Airflow 3"
+    if _airflow_version() < OLDEST_AIRFLOW:
+        return f"apache-airflow {version} is installed; the generated DAGs need Airflow 2.10 or later"
     return None
+
+
+AIRFLOW_MAJOR = (_airflow_version() or (0, 0))[0]
 
 
 @pytest.fixture(scope="session")
@@ -95,53 +110,95 @@ def run_airflow(*args: str) -> str:
 
 
 def dag_bag(folder: Path, known_pools=None):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(folder), known_pools=known_pools)
+    """The DAGs of a folder as Airflow's DAG processor loads them: the folder (Airflow's DAGs folder, or a
+    bundle's root in Airflow 3) is on sys.path, so a DAG file imports its factories module from beside it.
+    Factories modules imported from another folder before are forgotten first, as each parse is a new
+    process in Airflow. Every pool a task uses must be in `known_pools` (or Airflow's default_pool)."""
+    for module in folder.glob("*_tasks.py"):
+        sys.modules.pop(module.stem, None)
+    if str(folder) in sys.path:
+        sys.path.remove(str(folder))
+    sys.path.insert(0, str(folder))
+    if AIRFLOW_MAJOR >= 3:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    known = None if known_pools is None else set(known_pools) | {"default_pool"}
+    bag = DagBag(dag_folder=str(folder), include_examples=False) if AIRFLOW_MAJOR < 3 else DagBag(
+        dag_folder=str(folder), known_pools=known)
+    assert bag.import_errors == {}
+    if known is not None:  # (Airflow 2's DagBag has no such check: the same one here)
+        tasks = [t for d in bag.dags.values() for t in d.tasks]
+        assert {(t.dag_id, t.task_id, t.pool) for t in tasks if t.pool not in known} == set()
+        if AIRFLOW_MAJOR >= 3:
+            assert bag.dag_warnings == set()
+    return bag
 
 
 def edges(dag) -> set[tuple[str, str]]:
     return {(up, task.task_id) for task in dag.tasks for up in task.upstream_task_ids}
 
 
-def render(task, params: dict[str, str]) -> None:
+def schedule_of(dag):
+    return dag.schedule if AIRFLOW_MAJOR >= 3 else dag.schedule_interval
+
+
+CRON_TIMETABLE = "CronTriggerTimetable" if AIRFLOW_MAJOR >= 3 else "CronDataIntervalTimetable"
+
+
+def render(task, params: dict[str, object], **context) -> None:
     """Render the task's templated fields as Airflow does before execute(), with these params."""
-    task.render_template_fields({"params": params, "dag_run": None})
+    task.render_template_fields({"params": params, "dag_run": None, **context})
 
 
 # --- DagBag ---
 
 
-def test_the_committed_example_dag_loads(airflow_home):
+def test_the_committed_example_dags_load(airflow_home):
     pools = json.loads((EXAMPLE_DAGS / "etl.pools.json").read_text())
-    bag = dag_bag(EXAMPLE_DAGS, known_pools=set(pools) | {"default_pool"})
-    assert bag.import_errors == {}
-    assert bag.dag_warnings == set()  # every pool a task uses is in the pools file (or Airflow's own)
-    assert set(bag.dags) == {"etl"}
+    bag = dag_bag(EXAMPLE_DAGS, known_pools=set(pools))
+    assert set(bag.dags) == {"etl", "orders_rebuild"}
     dag = bag.dags["etl"]
     assert [t.task_id for t in dag.tasks] == ["extract", "transform", "load"]
     assert edges(dag) == {("extract", "transform"), ("transform", "load")}
-    assert {t.task_id: t.pool for t in dag.tasks} == {
-        "extract": "default_pool", "transform": "default_pool", "load": "warehouse"
+    assert {t.task_id: (t.pool, t.pool_slots) for t in dag.tasks} == {
+        "extract": ("default_pool", 1), "transform": ("default_pool", 1), "load": ("warehouse", 1)
     }
-    assert dag.params.dump() == {"RUN_DATE": ""}
-    assert dag.params.get_param("RUN_DATE").schema == {"type": "string"}
-    assert dag.schedule is None and type(dag.timetable).__name__ == "NullTimetable"
+    assert {t.task_id: (t.retries, t.retry_delay.total_seconds(), t.execution_timeout) for t in dag.tasks} == {
+        "extract": (2, 300, None), "transform": (2, 300, dag.get_task("transform").execution_timeout),
+        "load": (2, 300, None)}
+    assert dag.get_task("transform").execution_timeout.total_seconds() == 7200
+    assert dag.params.dump() == {"RUN_DATE": None, "FULL_REFRESH": "false"}
+    assert dag.params.get_param("RUN_DATE").schema == {"type": ["null", "string"]}
+    assert schedule_of(dag) is None and type(dag.timetable).__name__ == "NullTimetable"
+    assert dag.start_date.year == 2024 and not dag.catchup
 
     from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 
     transform = dag.get_task("transform")
     assert isinstance(transform, EcsRunTaskOperator)
-    assert (transform.cluster, transform.task_definition, transform.launch_type) == (
-        "data-jobs", "etl-transform", "FARGATE"
-    )
+    assert (transform.cluster, transform.task_definition) == ("data-jobs", "etl-transform")
+    assert transform.capacity_provider_strategy == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    assert dag.get_task("extract").launch_type == "FARGATE"
     assert transform.region_name == "eu-west-1"
     assert transform.network_configuration["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
     assert (transform.awslogs_group, transform.awslogs_stream_prefix) == ("/ecs/etl/transform", "ecs/transform")
-    render(transform, {"RUN_DATE": "2024-06-01"})
-    assert transform.overrides == {
-        "containerOverrides": [{"name": "transform", "environment": [{"name": "RUN_DATE", "value": "2024-06-01"}]}]
-    }
+    # A scheduled run: the params' defaults; RUN_DATE's default is Jinja, rendered by Airflow.
+    render(transform, dag.params.dump(), ds="2024-06-01")
+    assert transform.overrides == {"containerOverrides": [{"name": "transform", "environment": [
+        {"name": "RUN_DATE", "value": "2024-06-01"}, {"name": "FULL_REFRESH", "value": "false"}]}]}
+
+    # The DAG written by hand: its own Python tasks around the factories' operators.
+    rebuild = bag.dags["orders_rebuild"]
+    assert [t.task_id for t in rebuild.tasks] == [
+        "pick_day", "extract_returns", "extract", "transform", "load", "report"]
+    assert edges(rebuild) == {("pick_day", "extract_returns"), ("pick_day", "extract"),
+                              ("extract_returns", "transform"), ("extract", "transform"), ("transform", "load"),
+                              ("load", "report")}
+    assert rebuild.get_task("load").pool_slots == 2 and rebuild.get_task("transform").retries == 0
+    assert rebuild.get_task("extract_returns").overrides["containerOverrides"][0]["command"][3:5] == [
+        "--source", "returns"]
+    assert rebuild.params.dump() == dag.params.dump()
 
 
 def test_generated_dags_of_every_shape_load(airflow_home, tmp_path):
@@ -162,15 +219,27 @@ services:
       migrate: {condition: service_completed_successfully}
       seed: {condition: service_completed_successfully}
 """),
-        "cron": ("", """\
+        "cron": ("  pools: {nightly: 3}\n  retries: 4\n  execution_timeout: 90m\n", """\
 services:
-  "job.one": {image: app, x-ecsflow: {schedule: "0 3 * * *", pool: nightly, pool_slots: 3}}
-  "job-one": {image: app, x-ecsflow: {family: second, pool: nightly}}
+  "job.one": {image: app, x-ecsflow: {schedule: "0 3 * * *", pool: nightly, pool_slots: 3, retry_delay: 45}}
+  "job-one": {image: app, x-ecsflow: {family: second, pool: nightly, retries: 0, capacity_provider: FARGATE}}
 """),
         "preset": ("  schedule: '@daily'\n", """\
 services:
   class: {image: app, x-ecsflow: {runtime_env: [A, B]}}
-  dag: {image: app, x-ecsflow: {runtime_env: [B]}}
+  dag: {image: app, x-ecsflow: {runtime_env: {B: "", C: "{{ ds_nodash }}", D: 7}}}
+"""),
+        "groups": ("", """\
+services:
+  extract: {image: app, x-ecsflow: {group: etl}}
+  transform:
+    image: app
+    depends_on: {extract: {condition: service_completed_successfully}}
+    x-ecsflow: {group: etl}
+  report:
+    image: app
+    depends_on: {transform: {condition: service_completed_successfully}}
+  etl: {image: app, x-ecsflow: {group: other}}
 """),
     }
     expected = {}
@@ -181,9 +250,7 @@ services:
         generated, _ = generate(compose_project(folder, text), dag_id=name)
         assert write_dag(generated, dags).ok
         expected[name] = generated
-    bag = dag_bag(dags, known_pools={"nightly", "default_pool"})
-    assert bag.import_errors == {}
-    assert bag.dag_warnings == set()
+    bag = dag_bag(dags, known_pools={"nightly"})
     assert set(bag.dags) == set(shapes)
     for name, generated in expected.items():
         dag = bag.dags[name]
@@ -191,23 +258,39 @@ services:
         assert edges(dag) == set(generated.edges)
         assert list(dag.params.dump()) == list(generated.params)
     assert edges(bag.dags["edges"]) == {("migrate", "seed"), ("migrate", "report"), ("seed", "report")}
-    assert bag.dags["cron"].schedule == "0 3 * * *"
-    assert type(bag.dags["cron"].timetable).__name__ == "CronTriggerTimetable"
-    assert [t.pool for t in bag.dags["cron"].tasks] == ["nightly", "nightly"]
+    cron = bag.dags["cron"]
+    assert schedule_of(cron) == "0 3 * * *" and type(cron.timetable).__name__ == CRON_TIMETABLE
+    assert [(t.pool, t.pool_slots, t.retries) for t in cron.tasks] == [("nightly", 3, 4), ("nightly", 1, 0)]
+    assert [t.retry_delay.total_seconds() for t in cron.tasks][0] == 45
+    assert [t.execution_timeout.total_seconds() for t in cron.tasks] == [5400, 5400]
+    assert cron.tasks[1].capacity_provider_strategy == [{"capacityProvider": "FARGATE", "weight": 1}]
     assert expected["cron"].pools["nightly"]["slots"] == 3
-    assert bag.dags["preset"].schedule == "@daily"
-    assert type(bag.dags["preset"].timetable).__name__ == "CronTriggerTimetable"
-    assert [t.task_id for t in bag.dags["preset"].tasks] == ["class", "dag"]
+    preset = bag.dags["preset"]
+    assert schedule_of(preset) == "@daily" and type(preset.timetable).__name__ == CRON_TIMETABLE
+    assert [t.task_id for t in preset.tasks] == ["class", "dag"]
+    assert preset.params.dump() == {"A": "", "B": "", "C": None, "D": "7"}
+    [_, task] = preset.tasks
+    render(task, {"A": "", "B": "b", "C": None, "D": "7"}, ds_nodash="20240601")
+    assert task.overrides["containerOverrides"][0]["environment"] == [
+        {"name": "B", "value": "b"}, {"name": "C", "value": "20240601"}, {"name": "D", "value": "7"}]
+    groups = bag.dags["groups"]
+    assert [t.task_id for t in groups.tasks] == ["etl.extract", "etl.transform", "report", "other.etl"]
+    assert edges(groups) == {("etl.extract", "etl.transform"), ("etl.transform", "report")}
+    assert {t.task_group.group_id for t in groups.tasks} == {"etl", None, "other"}
 
 
 def test_every_accepted_schedule_loads_and_has_a_next_run(airflow_home, tmp_path):
     """The schedule check is never looser than Airflow: a DAG with each accepted form imports, serializes as
     the DAG processor stores it, and the scheduler's timetable finds its next run."""
-    from airflow.serialization.serialized_objects import DagSerialization
     from airflow.timetables.base import TimeRestriction
     from pendulum import datetime
 
     from ecsflow.airflow import SCHEDULE_PRESETS, schedule_problem
+
+    if AIRFLOW_MAJOR >= 3:
+        from airflow.serialization.serialized_objects import DagSerialization as Serialization
+    else:
+        from airflow.serialization.serialized_objects import SerializedDAG as Serialization
 
     assert set(SCHEDULE_PRESETS) <= set(VALID_SCHEDULES)
     dags = tmp_path / "dags"
@@ -218,25 +301,26 @@ def test_every_accepted_schedule_loads_and_has_a_next_run(airflow_home, tmp_path
         generated, _ = generate(project, dag_id=f"schedule_{index}", schedule=schedule)
         assert write_dag(generated, dags).ok
         ids[generated.dag_id] = schedule
-    bag = dag_bag(dags, known_pools={"default_pool"})
-    assert bag.import_errors == {}
+    bag = dag_bag(dags, known_pools=set())
     assert set(bag.dags) == set(ids)
     restriction = TimeRestriction(earliest=datetime(2024, 1, 1, tz="UTC"), latest=None, catchup=False)
     for dag_id, schedule in ids.items():
         dag = bag.dags[dag_id]
-        assert dag.schedule == schedule
-        kind = {"@once": "OnceTimetable", "@continuous": "ContinuousTimetable"}.get(schedule, "CronTriggerTimetable")
+        assert schedule_of(dag) == schedule
+        kind = {"@once": "OnceTimetable", "@continuous": "ContinuousTimetable"}.get(schedule, CRON_TIMETABLE)
         assert type(dag.timetable).__name__ == kind, schedule
         if schedule == "@continuous":
             assert dag.max_active_runs == 1
-        timetable = DagSerialization.from_dict(DagSerialization.to_dict(dag)).timetable
+        timetable = Serialization.from_dict(Serialization.to_dict(dag)).timetable
         info = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
         assert info is not None and info.run_after >= restriction.earliest, schedule
 
 
 def test_hostile_values_load_and_render_unchanged(airflow_home, tmp_path):
     name = "VAR " + HOSTILE
-    text = NETWORK.replace("cluster: jobs", "cluster: " + json.dumps("arn:aws:ecs:eu-west-1:1:cluster/c{{x}}")) + f"""\
+    pool = "pool.hostile-1_x"
+    text = NETWORK.replace("cluster: jobs", "cluster: " + json.dumps("arn:aws:ecs:eu-west-1:1:cluster/c{{x}}")).replace(
+        "x-ecsflow:\n", f"x-ecsflow:\n  pools: {{{json.dumps(pool)}: 2}}\n") + f"""\
 services:
   job:
     image: x
@@ -246,28 +330,29 @@ services:
       options:
         awslogs-group: {json.dumps("/ecs/" + HOSTILE)}
     x-ecsflow:
-      pool: {json.dumps("pool " + HOSTILE)}
-      runtime_env: [{json.dumps(name)}]
+      pool: {json.dumps(pool)}
+      runtime_env: {{{json.dumps(name)}: {json.dumps("default " + HOSTILE.replace("{", "(").replace("}", ")"))}}}
 """
     generated, builds = generate(compose_project(tmp_path, text), dag_id="hostile")
     dags = tmp_path / "dags"
     write_dag(generated, dags)
-    bag = dag_bag(dags, known_pools=set(generated.pools) | {"default_pool"})
-    assert bag.import_errors == {}
-    assert bag.dag_warnings == set()
+    bag = dag_bag(dags, known_pools=set(generated.pools))
     dag = bag.dags["hostile"]
     [task] = dag.tasks
-    assert task.pool == "pool " + HOSTILE
+    assert task.pool == pool
     assert list(dag.params.dump()) == [name]
     conf_value = "given {{ 1 + 1 }} {% raw %}\n" + HOSTILE
-    render(task, {name: conf_value})
     container = builds[0].request["containerDefinitions"][0]["name"]
-    assert task.cluster == "arn:aws:ecs:eu-west-1:1:cluster/c{{x}}"
-    assert task.awslogs_group == "/ecs/" + HOSTILE
-    assert task.awslogs_stream_prefix == f"ecs/{container}"
-    assert task.overrides == {
-        "containerOverrides": [{"name": container, "environment": [{"name": name, "value": conf_value}]}]
-    }
+    for given, sent in ((conf_value, conf_value), (None, dag.params.dump()[name])):
+        render(task, {name: given} if given is not None else dag.params.dump())
+        assert task.cluster == "arn:aws:ecs:eu-west-1:1:cluster/c{{x}}"
+        assert task.awslogs_group == "/ecs/" + HOSTILE
+        assert task.awslogs_stream_prefix == f"ecs/{container}"
+        assert task.overrides == {
+            "containerOverrides": [{"name": container, "environment": [{"name": name, "value": sent}]}]
+        }
+        [task] = dag_bag(dags).dags["hostile"].tasks  # unrendered again
+    assert dag.params.dump()[name].startswith("default it's")
 
 
 # --- end to end: dag.test() against a local ECS endpoint ---
@@ -291,19 +376,27 @@ def fake_jobs(tmp_path: Path) -> Path:
     return root
 
 
-def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None):
-    """Write the DAG into the DAGs folder, register its task definitions, import its pools, run dag.test()."""
+def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None, dag_id: str | None = None,
+            extra: Path | None = None):
+    """Write the DAG (and `extra`, a DAG file of one's own) into the DAGs folder, register its task
+    definitions, import its pools, run dag.test() of `dag_id` (default: the generated DAG)."""
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert write_dag(generated, dags).ok
+    if extra is not None:
+        shutil.copy(extra, dags / extra.name)
     register(ecs, cluster, builds)
     run_airflow("pools", "import", str(dags / generated.pools_file_name))
-    bag = dag_bag(dags)
-    assert bag.import_errors == {}
-    dag = bag.dags[generated.dag_id]
+    dag = dag_bag(dags).dags[dag_id or generated.dag_id]
     run = dag.test(run_conf=conf)
     assert ecs.runner.wait_idle()
     assert ecs.runner.errors == []
     return run
+
+
+def ds_of(run) -> str:
+    """The run's `ds`: its logical date (Airflow 3 may run a manual run without one: then its run_after)."""
+    when = getattr(run, "logical_date", None) or run.run_after
+    return when.strftime("%Y-%m-%d")
 
 
 @pytest.fixture
@@ -326,14 +419,16 @@ def test_the_example_runs_to_success(local_ecs, capfd):
     subnet, group = local_ecs.network()
     project = load_project([EXAMPLE], warn=lambda message: None)
     generated, builds = generate(project, flags={"subnets": [subnet], "security_groups": [group]})
-    run = run_dag(generated, builds, local_ecs, "data-jobs", conf={"RUN_DATE": "2024-06-01"})
+    run = run_dag(generated, builds, local_ecs, "data-jobs", conf={"FULL_REFRESH": "true"})
 
     assert str(run.state) == "success"
     assert states(run) == {"extract": "success", "transform": "success", "load": "success"}
     assert [r.family for r in local_ecs.runner.runs] == ["etl-extract", "etl-transform", "etl-load"]
     extract, transform, load = local_ecs.runner.runs
     assert extract.argv[1:] == ["-m", "etl.extract", "--source", "orders", "--to", "s3://acme-raw/orders/"]
-    assert transform.environment["RUN_DATE"] == "2024-06-01"
+    # RUN_DATE was not given: its default, "{{ ds }}", rendered by Airflow for this run; FULL_REFRESH was.
+    assert transform.environment["RUN_DATE"] == ds_of(run)
+    assert transform.environment["FULL_REFRESH"] == "true"
     assert transform.environment["SPARK_DRIVER_MEMORY"] == "6g"
     assert "RUN_DATE" not in extract.environment
     assert all(r.exit_code == 0 for r in local_ecs.runner.runs)
@@ -341,10 +436,63 @@ def test_the_example_runs_to_success(local_ecs, capfd):
     assert load.log_group == "/ecs/etl/load" and load.log_stream.startswith("ecs/load/")
     out = capfd.readouterr().out
     assert 'job ["--from", "s3://acme-raw/orders/", "--to", "s3://acme-clean/orders/"]' in out
-    assert '"RUN_DATE": "2024-06-01"' in out
+    assert f'"RUN_DATE": "{ds_of(run)}"' in out
     # The pools file was imported by `airflow pools import` as it is.
     pools = {p["pool"]: p for p in json.loads(run_airflow("pools", "list", "--output", "json"))}
     assert pools["warehouse"]["slots"] == "2" or pools["warehouse"]["slots"] == 2
+
+
+def test_a_dag_written_by_hand_with_the_factories_runs(local_ecs, capfd):
+    """The README's pattern: the team's own DAG (examples/etl/dags/orders_rebuild.py) imports the generated
+    factories, mixes them with Python tasks, and changes task_id, environment, command, pool_slots and retries."""
+    subnet, group = local_ecs.network()
+    project = load_project([EXAMPLE], warn=lambda message: None)
+    generated, builds = generate(project, flags={"subnets": [subnet], "security_groups": [group]})
+    run = run_dag(generated, builds, local_ecs, "data-jobs", dag_id="orders_rebuild", extra=HAND_WRITTEN,
+                  conf={"RUN_DATE": "2024-02-29"})
+
+    assert str(run.state) == "success", states(run)
+    assert states(run) == dict.fromkeys(
+        ["pick_day", "extract_returns", "extract", "transform", "load", "report"], "success")
+    by_source = {r.argv[4]: r for r in local_ecs.runner.runs if r.family == "etl-extract"}
+    assert by_source["returns"].argv[1:] == ["-m", "etl.extract", "--source", "returns", "--to",
+                                             "s3://acme-raw/returns/"]
+    assert by_source["orders"].argv[1:] == ["-m", "etl.extract", "--source", "orders", "--to", "s3://acme-raw/orders/"]
+    [transform] = [r for r in local_ecs.runner.runs if r.family == "etl-transform"]
+    assert transform.environment["RUN_DATE"] == "2024-02-29"  # from the Python task, through XCom
+    assert transform.environment["FULL_REFRESH"] == "true"
+    assert [r.family for r in local_ecs.runner.runs][-2:] == ["etl-transform", "etl-load"]
+    assert "orders_rebuild of 2024-02-29 finished" in capfd.readouterr().out
+
+
+def test_groups_and_jinja_defaults_run(local_ecs, tmp_path):
+    subnet, group = local_ecs.network()
+    project = compose_project(tmp_path, f"""\
+name: grouped
+x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], retries: 1}}
+services:
+  first:
+    image: x
+    command: [python, -m, job, one]
+    x-ecsflow:
+      group: nightly
+      runtime_env: {{DAY: "{{{{ ds }}}}", BEFORE: "{{{{ macros.ds_add(ds, -1) }}}}", MODE: full, EMPTY: null}}
+  second:
+    image: x
+    command: [python, -m, job, two]
+    depends_on: {{first: {{condition: service_completed_successfully}}}}
+""")
+    generated, builds = generate(project)
+    run = run_dag(generated, builds, local_ecs, "jobs", conf={"MODE": "partial"})
+    assert str(run.state) == "success", states(run)
+    assert states(run) == {"nightly.first": "success", "second": "success"}
+    first = local_ecs.runner.runs[0]
+    import datetime
+
+    day = ds_of(run)
+    before = (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
+    assert {k: first.environment.get(k) for k in ("DAY", "BEFORE", "MODE", "EMPTY")} == {
+        "DAY": day, "BEFORE": before, "MODE": "partial", "EMPTY": ""}
 
 
 def test_a_non_zero_exit_fails_the_task(local_ecs, tmp_path, capfd):
@@ -377,7 +525,8 @@ def test_hostile_values_arrive_unchanged(local_ecs, tmp_path):
     name = "VAR_" + HOSTILE
     project = compose_project(tmp_path, f"""\
 name: hostile
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}]}}
+x-ecsflow:
+  {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], pools: {{hostile.pool: 1}}}}
 services:
   job:
     image: x
@@ -385,7 +534,7 @@ services:
     environment:
       FIXED: {json.dumps(HOSTILE)}
     x-ecsflow:
-      pool: {json.dumps("pool " + HOSTILE)}
+      pool: hostile.pool
       runtime_env: [{json.dumps(name)}, RUN_DATE]
 """)
     generated, builds = generate(project)

@@ -129,3 +129,55 @@ def test_config_text_shows_values_verbatim(project):
     result = invoke("config", "-f", str(project / "docker-compose.yml"), env={"ECSFLOW_TAGS": "note=c-[bold]-:secret:"})
     assert result.exit_code == 0, result.stderr
     assert "c-[bold]-:secret:" in result.stdout
+
+
+def test_project_wide_environment_from_compose_and_consul(project):
+    """The seed's setup: every job gets ENVIRONMENT, LOG_LEVEL, CONSUL_ADDRESS and DOCKER_ADDRESS (the last two
+    from Consul); a service's own value wins. `config` names what it read from values/ and secrets/."""
+    compose = project / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("  tags:\n    team: data\n", """\
+  environment:
+    ENVIRONMENT: production
+    LOG_LEVEL: info
+  environment_values: [CONSUL_ADDRESS, DOCKER_ADDRESS]
+  tags:
+    team: data
+""").replace("      PAGE_SIZE: \"500\"\n", "      PAGE_SIZE: \"500\"\n      LOG_LEVEL: debug\n"))
+    data = {f"{PREFIX}/values/CONSUL_ADDRESS": "http://consul.internal:8500",
+            f"{PREFIX}/values/DOCKER_ADDRESS": "tcp://docker.internal:2376",
+            f"{PREFIX}/secrets/WAREHOUSE_API_KEY": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:wh-key"}
+    with ConsulKV(data) as consul:
+        env = {"CONSUL_HTTP_ADDR": consul.addr}
+        result = invoke("render", "-f", str(compose), "--consul-prefix", PREFIX, env=env)
+        config = invoke("config", "-f", str(compose), "--consul-prefix", PREFIX, "--format", "json", env=env)
+        text = invoke("config", "-f", str(compose), "--consul-prefix", PREFIX, env=env)
+    assert result.exit_code == 0, result.stderr
+    environments = {r["family"]: {e["name"]: e["value"] for e in r["containerDefinitions"][0]["environment"]}
+                    for r in json.loads(result.stdout)}
+    assert len(environments) == 4
+    for family, environment in environments.items():
+        assert environment["ENVIRONMENT"] == "production", family
+        assert environment["CONSUL_ADDRESS"] == "http://consul.internal:8500"
+        assert environment["DOCKER_ADDRESS"] == "tcp://docker.internal:2376"
+        assert environment["LOG_LEVEL"] == ("debug" if family == "etl-extract" else "info")
+    assert "RUN_DATE" not in environments["etl-transform"]
+    rows = config_rows(config)
+    assert rows["consul_values"] == ("CONSUL_ADDRESS,DOCKER_ADDRESS", f"consul:{PREFIX}/values/")
+    assert rows["consul_secrets"] == ("WAREHOUSE_API_KEY", f"consul:{PREFIX}/secrets/")
+    assert "consul.internal" not in config.stdout and "secretsmanager" not in config.stdout
+    assert text.exit_code == 0 and "CONSUL_ADDRESS,DOCKER_ADDRESS" in text.stdout
+    assert "consul.internal" not in text.stdout
+
+
+def test_project_wide_environment_values_missing_in_consul(project):
+    compose = project / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("  tags:\n    team: data\n",
+                                                   "  environment_values: [CONSUL_ADDRESS]\n  tags:\n    team: data\n"))
+    with ConsulKV({f"{PREFIX}/cluster": "x"}) as consul:
+        result = invoke("render", "-f", str(compose), "extract", "--consul-prefix", PREFIX,
+                        env={"CONSUL_HTTP_ADDR": consul.addr})
+    assert result.exit_code == 1
+    assert "CONSUL_ADDRESS is listed in the top-level x-ecsflow.environment_values" in result.stderr
+    assert f"{PREFIX}/values/CONSUL_ADDRESS" in result.stderr
+    rows = config_rows(invoke("config", "-f", str(compose), "--format", "json"))
+    assert rows["consul_values"] == ("", "default")

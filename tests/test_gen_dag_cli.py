@@ -1,5 +1,6 @@
 """`ecsflow gen-dag` as a user runs it: files written, left alone when unchanged, protected when edited,
---force, --pin against the sandbox, --dag-id and --schedule. (Loading in Airflow: test_airflow_dagbag.py.)"""
+--force, --pin against the sandbox, --dag-id and --schedule, errors for the x-ecsflow keys for Airflow.
+(Loading in Airflow: test_airflow_dagbag.py.)"""
 
 import json
 import shutil
@@ -29,24 +30,29 @@ def test_writes_the_dag_and_pools_then_leaves_them_alone(project, tmp_path):
     first = gen(project, out)
     assert first.exit_code == 0, first.stderr
     source = (out / "etl.py").read_text()
-    assert "EcsRunTaskOperator" in source
+    assert "import etl_tasks as tasks" in source and "EcsRunTaskOperator" in (out / "etl_tasks.py").read_text()
     assert "extract >> transform" in source and "transform >> load" in source
     compile(source, "etl.py", "exec")
     assert json.loads((out / "etl.pools.json").read_text())["warehouse"]["slots"] == 2
-    assert "created" in first.stderr
+    assert [line.split()[1] for line in first.stderr.splitlines() if line.startswith("gen-dag:")] == [
+        "created"] * 3
     second = gen(project, out)
     assert second.exit_code == 0 and "unchanged" in second.stderr
     assert (out / "etl.py").read_text() == source
 
 
 def test_the_committed_example_dags_are_what_gen_dag_writes(project, tmp_path):
-    """examples/etl/dags holds gen-dag's output for the example: byte for byte, so it never goes stale."""
+    """examples/etl/dags holds gen-dag's output for the example, byte for byte, so it never goes stale, and the
+    DAG written by hand that uses its task factories (orders_rebuild.py)."""
     out = tmp_path / "dags"
     result = gen(project, out)
     assert result.exit_code == 0, result.stderr
     committed = EXAMPLE / "dags"
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
-    for name in ("etl.py", "etl.pools.json"):
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["etl.pools.json", "etl.py", "etl_tasks.py"]
+    assert sorted(p.name for p in committed.iterdir() if p.name != "__pycache__") == sorted(
+        written + ["orders_rebuild.py"])
+    for name in written:
         assert (out / name).read_bytes() == (committed / name).read_bytes(), (
             "stale: ecsflow gen-dag -f examples/etl/docker-compose.yml --out examples/etl/dags --force"
         )
@@ -81,7 +87,7 @@ def test_pin_uses_the_registered_revision(project, tmp_path, monkeypatch):
     assert CliRunner().invoke(app, ["sync", "--sandbox"]).exit_code == 0
     pinned = gen(project, out, "--pin", "--sandbox")
     assert pinned.exit_code == 0, pinned.stderr
-    assert "task-definition/etl-transform:1" in (out / "etl.py").read_text()
+    assert "task-definition/etl-transform:1" in (out / "etl_tasks.py").read_text()
 
 
 def test_pin_warns_when_the_compose_file_is_ahead_of_ecs(project, tmp_path, monkeypatch):
@@ -93,3 +99,67 @@ def test_pin_warns_when_the_compose_file_is_ahead_of_ecs(project, tmp_path, monk
     assert result.exit_code == 0, result.stderr
     assert "etl-extract: the compose file has changes not synced yet" in result.stderr
     assert result.stderr.count("changes not synced yet") == 1
+
+
+def test_a_compose_file_in_the_old_pool_form_is_a_clear_error(project, tmp_path):
+    """pool_slots once set the pool's size; now it is Airflow's (the slots one task takes): the error shows the
+    new form, and nothing is written."""
+    compose = project / "docker-compose.yml"
+    text = compose.read_text().replace("  pools:\n    warehouse: 2\n", "")
+    compose.write_text(text.replace("      pool: warehouse\n", "      pool: warehouse\n      pool_slots: 2\n"))
+    out = tmp_path / "dags"
+    result = gen(project, out)
+    assert result.exit_code == 1
+    assert "docker-compose.yml:" in result.stderr and "service 'load'" in result.stderr
+    assert "key 'x-ecsflow.pool_slots'" in result.stderr
+    assert "pool 'warehouse' has no size" in result.stderr
+    assert "`x-ecsflow: {pools: {warehouse: 2}}`" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("block, key, says", [
+    ("retry_delay: soon", "x-ecsflow.retry_delay", "a duration like 30s, 5m or 2h"),
+    ("execution_timeout: 0", "x-ecsflow.execution_timeout", "a duration above 0 seconds"),
+    ("retries: -1", "x-ecsflow.retries", "a whole number"),
+    ("group: 'etl.jobs'", "x-ecsflow.group", "an Airflow task group id"),
+    ("capacity_provider: EC2", "x-ecsflow.capacity_provider", "one of FARGATE, FARGATE_SPOT"),
+    ("pool_slots: 0", "x-ecsflow.pool_slots", "at least 1"),
+    ("runtime_env: {RUN_DATE: [a]}", "x-ecsflow.runtime_env", "text, a number or a boolean"),
+    ("runtime_env: {RUN_DATE: '{{ ds }'}", "x-ecsflow.runtime_env.RUN_DATE", "not a valid Jinja template"),
+    ("pool_slots: 3", "x-ecsflow.pool_slots", "takes 3 slots of pool 'warehouse', which has 2"),
+    ("retry: 2", "x-ecsflow.retry", "did you mean 'retries'?"),
+])
+def test_a_bad_service_key_names_file_service_and_key(project, tmp_path, block, key, says):
+    compose = project / "docker-compose.yml"
+    text = compose.read_text()
+    compose.write_text(text.replace("      pool: warehouse\n", f"      pool: warehouse\n      {block}\n"))
+    result = gen(project, tmp_path / "dags")
+    assert result.exit_code == 1, result.stderr
+    assert "docker-compose.yml:" in result.stderr
+    assert "service 'load'" in result.stderr and f"key '{key}'" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "dags").exists()
+
+
+@pytest.mark.parametrize("block, key, says", [
+    ("pools: {warehouse: 0}", "x-ecsflow.pools", "at least 1"),
+    ("pools: [warehouse]", "x-ecsflow.pools", "a mapping of pool name: size"),
+    ("pools: {default_pool: 8}", "x-ecsflow.pools", "default_pool is Airflow's"),
+    ("retries: many", "x-ecsflow.retries", "a whole number"),
+    ("retry_delay: -5", "x-ecsflow.retry_delay", "a duration of at least 0 seconds"),
+    ("execution_timeout: 1y", "x-ecsflow.execution_timeout", "a duration like 30s"),
+    ("execution_timeout: 9999h", "x-ecsflow.execution_timeout", "at most 366 days"),
+    ("environment: {LOG_LEVEL: null}", "x-ecsflow.environment", "LOG_LEVEL has no value"),
+    ("environment: [LOG_LEVEL]", "x-ecsflow.environment", "a list of NAME=value"),
+    ("environment_values: CONSUL", "x-ecsflow.environment_values", "a list of variable names"),
+    ("pool: warehouse", "x-ecsflow.pool", "unknown key 'pool'"),
+])
+def test_a_bad_top_level_key_names_file_and_key(project, tmp_path, block, key, says):
+    compose = project / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("  pools:\n    warehouse: 2\n  retries: 2\n  retry_delay: 5m\n",
+                                                   f"  {block}\n"))
+    for command in (["gen-dag", "--out", str(tmp_path / "dags")], ["render"]):
+        result = CliRunner().invoke(app, [command[0], "-f", str(compose), *command[1:]])
+        assert result.exit_code == 1, result.stderr
+        assert "docker-compose.yml" in result.stderr and f"key '{key}'" in result.stderr and says in result.stderr
+        assert "Traceback" not in result.stderr

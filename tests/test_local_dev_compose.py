@@ -254,8 +254,8 @@ def test_gen_dag_leaves_skipped_services_out_and_says_so_once(project, tmp_path)
     out = tmp_path / "dags"
     result = cli("gen-dag", "-f", str(project), "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    source = (out / "shop.py").read_text()
-    assert 'task_id="worker"' in source  # api is left out as a long-running server (it publishes ports)
+    source = (out / "shop.py").read_text() + (out / "shop_tasks.py").read_text()
+    assert "worker = tasks.worker()" in source  # api is left out as a long-running server (it publishes ports)
     assert "postgres" not in source and "mail" not in source
     assert result.stderr.count("service 'postgres' is left out of ECS and Airflow") == 1
     named = cli("gen-dag", "-f", str(project), "--out", str(out), "postgres")

@@ -166,10 +166,46 @@ def test_env_values_reach_the_process_and_only_them(ecs, project):
     assert {"name": "GREETING", "value": "hello world"} in override["environment"]
 
 
-def test_missing_runtime_env_is_a_warning(ecs, project):
+def test_runtime_values_not_given_get_their_defaults(ecs, project):
+    """As a scheduled DAG run: the default of each runtime value not given with -e; a Jinja default rendered
+    for a run now (ds is today, UTC)."""
+    import datetime
+
+    edit(project, "      runtime_env: [GREETING]\n",
+         '      runtime_env: {GREETING: "", MODE: full, DAY: "{{ ds }}", BEFORE: "{{ macros.ds_add(ds, -1) }}"}\n')
+    today = datetime.datetime.now(datetime.UTC).date()
+    result = run(ecs, project, "-e", "MODE=partial", "-e", "JOB_SHOW=GREETING,MODE,DAY,BEFORE")
+    assert result.exit_code == 0, result.stderr
+    if datetime.datetime.now(datetime.UTC).date() != today:  # midnight passed during the run
+        return
+    assert result.stdout.splitlines() == [
+        "GREETING=", "MODE=partial", f"DAY={today}", f"BEFORE={today - datetime.timedelta(days=1)}"]
+    assert f"note: DAY='{today}': its default in x-ecsflow.runtime_env (pass -e DAY=... for another value)" in (
+        result.stderr)
+    assert "MODE=" not in result.stderr  # given: no note
+
+
+@pytest.mark.parametrize("default, says", [
+    ("{{ dag_run.conf['day'] }}", "'dag_run' is undefined"),
+    ("{{ ds", "cannot be rendered"),
+])
+def test_a_default_run_cannot_render_is_refused_before_any_call(ecs, project, default, says):
+    edit(project, "      runtime_env: [GREETING]\n", f"      runtime_env: {{DAY: {json.dumps(default)}}}\n")
     result = run(ecs, project)
-    assert result.exit_code == 0
-    assert "expects GREETING at run time" in result.stderr and "-e GREETING=..." in result.stderr
+    assert result.exit_code == 1
+    assert "service 'job'" in result.stderr and "x-ecsflow.runtime_env.DAY" in result.stderr
+    assert says in result.stderr and "-e DAY=VALUE" in result.stderr
+    assert sum(ecs.calls.values()) == 0
+    assert run(ecs, project, "-e", "DAY=2024-01-01").exit_code == 0  # given: no default to render
+
+
+def test_a_capacity_provider_replaces_the_launch_type(ecs, project):
+    edit(project, "      runtime_env: [GREETING]\n",
+         "      runtime_env: [GREETING]\n      capacity_provider: FARGATE_SPOT\n")
+    result = run(ecs, project, "-e", "GREETING=hi")
+    assert result.exit_code == 0, result.stderr
+    # (RunTask refuses a launch type with a capacity provider strategy, as ECS does.)
+    assert only_task(ecs).get("capacityProviderName") == "FARGATE_SPOT"
 
 
 def test_bad_env_values_are_refused_before_any_call(ecs, project):
@@ -491,3 +527,45 @@ def test_sigterm_stops_the_sandbox_task_and_exits_143(tmp_path):
 def test_a_timeout_that_is_not_positive_is_a_usage_error(value):
     result = CliRunner().invoke(app, ["run", "job", "--timeout", value])
     assert result.exit_code == 2 and "Invalid value for '--timeout'" in result.stderr
+
+
+def test_sandbox_with_a_cluster_arn_the_defaults_and_spot_capacity(tmp_path, monkeypatch):
+    """The example as Terraform and Consul set it up: the cluster as an ARN, transform on FARGATE_SPOT, and no
+    -e: RUN_DATE is its default, "{{ ds }}", rendered for today."""
+    import datetime
+
+    target = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
+    monkeypatch.chdir(target)
+    arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/data-jobs"
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    result = CliRunner().invoke(app, ["run", "transform", "--sandbox", "--cluster", arn])
+    assert result.exit_code == 0, result.stderr
+    if datetime.datetime.now(datetime.UTC).date().isoformat() == today:
+        assert f"RUN_DATE {today}: reading" in result.stdout
+    assert "FULL_REFRESH='false': its default in x-ecsflow.runtime_env" in result.stderr
+    again = CliRunner().invoke(app, ["run", "transform", "--sandbox", "--cluster", "data-jobs", "-e",
+                                     "RUN_DATE=2026-01-01"])
+    assert again.exit_code == 0 and "RUN_DATE 2026-01-01" in again.stdout  # the same cluster, by name
+
+
+def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
+    """The job writes the time it ends; `ecsflow run --sandbox` (a process of its own, as a user runs it) must
+    have exited about a second later at most, not after a poll interval and a slow interpreter exit."""
+    import subprocess
+    import sys
+
+    done = tmp_path / "done"
+    job = f"import time; print('working', flush=True); open({str(done)!r}, 'w').write(repr(time.time()))"
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
+    lags = []
+    for _ in range(2):  # the first run registers the family; the second only runs
+        proc = subprocess.run([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+        ended = time.time()
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "working\n"
+        lags.append(ended - float(done.read_text()))
+    assert min(lags) < 1.0, lags

@@ -268,6 +268,8 @@ def test_values_are_normalised():
         ("region", "Europe", "not an AWS region"),
         ("account", 12345, "quote it in YAML"),
         ("launch_type", "SPOT", "not one of FARGATE"),
+        ("launch_type", "ec2", "EC2 is not supported: ecsflow registers Fargate task definitions"),
+        ("launch_type", "EXTERNAL", "capacity_provider: FARGATE_SPOT"),
         ("registry", "https://ghcr.io", "has a scheme"),
         ("cluster", "my cluster", "whitespace"),
         ("cluster", ["a"], "expected a string, got a list"),
@@ -369,8 +371,10 @@ def test_rows_show_every_setting_with_its_origin():
         environ={"ECSFLOW_CONSUL_PREFIX": PREFIX},
     )
     rows = settings_to_rows(r)
-    assert [name for name, _, _ in rows] == [*SETTING_NAMES, "consul_prefix"]
+    assert [name for name, _, _ in rows] == [*SETTING_NAMES, "consul_prefix", "consul_values", "consul_secrets"]
     by_name = {name: (value, origin) for name, value, origin in rows}
+    assert by_name["consul_values"] == ("X", f"consul:{PREFIX}/values/")  # the names read, never the values
+    assert by_name["consul_secrets"] == ("", f"consul:{PREFIX}/secrets/")
     assert by_name["subnets"] == ("subnet-1,subnet-2", f"consul:{PREFIX}/subnets")
     assert by_name["tags"] == ("team=data", f"compose:{FILE}")
     assert by_name["assign_public_ip"] == ("true", f"compose:{FILE}")

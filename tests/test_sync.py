@@ -177,7 +177,7 @@ def test_every_service_is_validated_before_the_first_call(ecs, project):
 
 def test_two_services_with_one_family_are_refused_before_any_call(ecs, project):
     # One family per service is the builder's rule (ecsflow.taskdef); nothing is described or registered.
-    edit(project, "      runtime_env: [RUN_DATE]", "      runtime_env: [RUN_DATE]\n      family: shared")
+    edit(project, "      execution_timeout: 2h", "      execution_timeout: 2h\n      family: shared")
     edit(project, "      pool: warehouse", "      pool: warehouse\n      family: shared")
     result = cli(ecs, project, "sync")
     assert result.exit_code == 1
@@ -254,7 +254,7 @@ def test_a_real_change_against_the_real_shape_is_shown(ecs, tmp_path):
 
 
 def test_runtime_env_from_the_shell_does_not_reach_the_definition(ecs, project):
-    """transform lists `- RUN_DATE` (bare) and x-ecsflow.runtime_env: [RUN_DATE]: a RUN_DATE in the shell
+    """transform lists `- RUN_DATE` (bare) and RUN_DATE in x-ecsflow.runtime_env: a RUN_DATE in the shell
     must not make a new revision."""
     assert cli(ecs, project, "sync").exit_code == 0
     ecs.reset_counts()

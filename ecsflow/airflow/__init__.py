@@ -1,15 +1,20 @@
-"""Airflow DAG source and pools file for the task definitions ecsflow builds (`ecsflow gen-dag`).
+"""Airflow DAG source, task factories and pools file for the task definitions ecsflow builds (`ecsflow gen-dag`).
 
 Pure: this package imports nothing from Airflow and talks to no AWS endpoint. It turns the loaded project,
-the resolved settings and the task-definition builds into the text of one DAG file (one
-`EcsRunTaskOperator` task per service, Airflow 3 imports) and of the pools file that `airflow pools import`
-reads, and it writes them without clobbering a file somebody edited by hand.
+the resolved settings and the task-definition builds into the text of a module of task factories (one
+function per service returning its configured `EcsRunTaskOperator`), of a DAG file that uses them, and of
+the pools file that `airflow pools import` reads, for Airflow 2.10+ and 3.x; it writes them without
+clobbering a file somebody edited by hand.
 
-- model.py: the values (`GeneratedDag`, `WriteResult`, `GenDagResult`, `DagError`) and the pools file text;
+- model.py: the values (`GeneratedDag`, `WriteResult`, `GenDagResult`, `DagError`, `Factory`) and the pools
+  file text;
+- names.py: the DAG id, task ids, the factories module's name, Python names;
 - schedule.py: the DAG's schedule and whether Airflow accepts it;
+- runtime.py: values known at run time (`x-ecsflow.runtime_env`): params, templates, defaults for `run`;
 - source.py: the Python source printer and the safety rules for the generated source;
-- dag.py: `generate_dag`, the DAG module's text;
-- files.py: `write_dag`, the guarded writes (hash header, atomic replace).
+- factories.py: the factories module's text;
+- dag.py: `generate_dag`: selection, params, pools, edges, groups, and the DAG module's text;
+- files.py: `write_dag`, the guarded writes (whole-file hash, atomic replace).
 
 This module holds the entry point `gen_dag` (generate, then write) and the names the rest of ecsflow uses.
 """
@@ -23,6 +28,7 @@ from typing import Any
 from ecsflow.airflow.dag import generate_dag
 from ecsflow.airflow.files import is_edited, parse_header, write_dag
 from ecsflow.airflow.model import DagError, GenDagResult, GeneratedDag, WriteResult, pools_json
+from ecsflow.airflow.runtime import render_default, runtime_environment
 from ecsflow.airflow.schedule import SCHEDULE_HINT, SCHEDULE_PRESETS, schedule_problem
 from ecsflow.airflow.source import py_str
 from ecsflow.compose.model import ComposeProject
@@ -40,6 +46,8 @@ __all__ = [
     "parse_header",
     "pools_json",
     "py_str",
+    "render_default",
+    "runtime_environment",
     "schedule_problem",
     "write_dag",
 ]
@@ -57,7 +65,7 @@ def gen_dag(
     pinned_arns: Mapping[str, str] | None = None,
     force: bool = False,
 ) -> GenDagResult:
-    """`ecsflow gen-dag` without the printing: generate the DAG, then write it and its pools file."""
+    """`ecsflow gen-dag` without the printing: generate the DAG, then write it, its factories and its pools file."""
     generated = generate_dag(
         project, resolved_settings, builds, services=services, dag_id=dag_id, schedule=schedule,
         pinned_arns=pinned_arns,

@@ -1,35 +1,33 @@
-"""The DAG file's source for the task definitions ecsflow builds: one `EcsRunTaskOperator` task per service.
+"""The DAG for the task definitions ecsflow builds: its factories module (factories.py) and the DAG file that
+uses it, for Airflow 2.10+ and 3.x.
 
-`generate_dag` selects the services, derives the dag id, task ids and variable names, the params
-(`x-ecsflow.runtime_env`), the pools and the edges (`depends_on: service_completed_successfully`, checked for
-cycles), builds each operator's arguments from the service's task-definition build and the settings, and prints
-the module (Airflow 3 imports) under a header whose hashes protect it (see files.py). No Consul or ECS call.
+`generate_dag` selects the services, derives the dag id, task ids, group ids and Python names, the params
+(`x-ecsflow.runtime_env`), the pools (the top-level `x-ecsflow.pools` that the tasks use) and the edges
+(`depends_on: service_completed_successfully`, checked for cycles), builds each factory from the service's
+task-definition build and the settings, and prints both modules under headers whose hashes protect them
+(see files.py). No Consul or ECS call.
 """
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ecsflow.airflow.files import hash_lines
-from ecsflow.airflow.model import DagError, GeneratedDag, Task, pools_json
+from ecsflow.airflow.factories import common_arguments, factory, tasks_module_text
+from ecsflow.airflow.files import protect
+from ecsflow.airflow.model import DagError, GeneratedDag, pools_json
+from ecsflow.airflow.names import dag_id_of, python_names, task_ids, tasks_module_of
+from ecsflow.airflow.runtime import check_default, param_node
 from ecsflow.airflow.schedule import choose_schedule
-from ecsflow.airflow.source import PY_LINE, Call, Dict, List, Raw, Str, lay_out, param_template, py_str, tpl, tpl_tree
-from ecsflow.compose.extension import ProjectExtension
+from ecsflow.airflow.source import PY_LINE, Call, List, Raw, Str, airflow_imports, lay_out, py_str
+from ecsflow.compose.extension import DEFAULT_POOL
 from ecsflow.compose.model import ComposeProject, Service
-from ecsflow.runtask import LAUNCH_TYPE, launch_type_warning, network_configuration
+from ecsflow.runtask import network_configuration
 
-# Airflow's KEY_REGEX is `^[\w.-]+$` with a Unicode `\w`; ids are kept to ASCII so they read the same
-# everywhere (file names, URLs, the CLI). ID_LEN is Airflow's limit for dag and task ids.
-_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
-_ID_LEN = 250
-_VAR_LEN = 38  # task variable names: short enough that `a >> b` always fits in one line
-# Names the generated module binds itself; a task variable never takes one of them.
-_RESERVED = {"dag", "DAG", "Param", "EcsRunTaskOperator", "literal"}
 _EDGE_CONDITION = "service_completed_successfully"
-_DEFAULT_POOL = "default_pool"  # Airflow's own pool: it exists already, importing it would resize it
+_ALIAS = "tasks"  # the factories module in the DAG file: `import etl_tasks as tasks` keeps every line short
+# Airflow 2 needs a start date: a fixed one in the past (catchup is off), written as Airflow's docs write it.
+START_DATE = 'pendulum.datetime(2024, 1, 1, tz="UTC")'
 
 
 def generate_dag(
@@ -42,7 +40,7 @@ def generate_dag(
     schedule: str | None = None,
     pinned_arns: Mapping[str, str] | None = None,
 ) -> GeneratedDag:
-    """The DAG file for the selected services (see the module docstring).
+    """The DAG file and its factories module for the selected services (see the module docstring).
 
     `resolved_settings` is a `ResolvedSettings` (or a bare `Settings`); `builds` the `TaskDefinitionBuild`s of
     (at least) the selected services: the family, the container name and the awslogs options come from
@@ -57,105 +55,62 @@ def generate_dag(
     x_project = project.x_ecsflow
     warnings: list[str] = []
 
-    dag_id = _dag_id(dag_id, x_project, project.name)
+    dag_id = dag_id_of(dag_id, x_project, project.name)
+    module = tasks_module_of(dag_id)
     by_service = {build.service: build for build in builds}
     selected = _select(project, by_service, services, warnings)
     schedule_value = choose_schedule(schedule, x_project, selected)
 
-    # Task ids and Python names: derived from service names, unique, valid.
-    task_ids = _unique([_task_id(s.name) for s in selected], _ID_LEN)
-    variables = _unique([_variable(t) for t in task_ids], _VAR_LEN, reserved=_RESERVED, python=True)
-    task_of = dict(zip((s.name for s in selected), task_ids, strict=True))
-    var_of = dict(zip((s.name for s in selected), variables, strict=True))
+    groups = [s.x_ecsflow.group for s in selected]
+    ids = task_ids([s.name for s in selected], groups)
+    functions = python_names([s.name for s in selected])
+    task_of = {s.name: f"{g}.{i}" if g else i for s, g, i in zip(selected, groups, ids, strict=True)}
+    function_of = dict(zip((s.name for s in selected), functions, strict=True))
 
-    launch_warning = launch_type_warning(settings, "the DAG runs them")
-    if launch_warning:
-        warnings.append(launch_warning)
     network = network_configuration(settings)
     if network is None:
         warnings.append(
             "no subnets are set: a Fargate task needs them, so the DAG has no network_configuration and ECS will "
             "refuse to run it (set subnets and security_groups)"
         )
-
-    # Params: one per runtime_env name, in first-use order.
-    params: dict[str, list[str]] = {}
-    for service in selected:
-        for name in service.x_ecsflow.runtime_env:
-            params.setdefault(name, []).append(service.name)
-
-    # Pools: name -> slots (the largest pool_slots given for it) and the services using it.
-    pools: dict[str, dict[str, Any]] = {}
-    for service in selected:
-        pool = service.x_ecsflow.pool
-        if pool is None:
-            continue
-        slots = service.x_ecsflow.pool_slots or 1
-        entry = pools.setdefault(pool, {"slots": slots, "services": []})
-        if slots != entry["slots"]:
-            warnings.append(
-                f"pool {pool!r} gets pool_slots {slots} from {service.name!r} and {entry['slots']} from "
-                f"{', '.join(repr(s) for s in entry['services'])}; the pools file uses the larger"
-            )
-            entry["slots"] = max(slots, entry["slots"])
-        entry["services"].append(service.name)
-
-    edges, notes = _edges(selected, task_of)
+    params = _params(selected)
+    pool_file = _pools(project, selected, dag_id, warnings)
+    edges, notes = _edges(selected, task_of, warnings)
     _check_acyclic(edges, selected)
 
-    tasks = [
-        _task(service, by_service[service.name], settings, network, task_of[service.name], pinned_arns, warnings)
-        for service in selected
+    factories = [
+        factory(s, by_service[s.name], project, function_of[s.name], i, pinned_arns, warnings)
+        for s, i in zip(selected, ids, strict=True)
     ]
-    body = _render_module(
+    param_nodes = [(name, param_node(name, default, users)) for name, (default, users) in params.items()]
+    tasks_text = tasks_module_text(project, module, common_arguments(settings, network), factories, param_nodes)
+    dag_text = _dag_module_text(
         project=project,
         dag_id=dag_id,
+        module=module,
         schedule=schedule_value,
-        params=params,
-        tasks=tasks,
-        variables=[var_of[s.name] for s in selected],
-        edges=[(var_of[a], var_of[b]) for a, b in edges],
+        has_params=bool(params),
+        tasks=[(function_of[s.name], s.x_ecsflow.group) for s in selected],
+        edges=[(function_of[a], function_of[b]) for a, b in edges],
         notes=notes,
     )
-    pool_file = {
-        name: {
-            "slots": entry["slots"],
-            "description": f"ecsflow: DAG {dag_id}, services {', '.join(entry['services'])}",
-            "include_deferred": True,
-        }
-        for name, entry in pools.items()
-        if name != _DEFAULT_POOL
-    }
-    if _DEFAULT_POOL in pools:
-        warnings.append(f"pool {_DEFAULT_POOL!r} is Airflow's own: it is not in the pools file")
-    source = _with_header(project, body, pools_json(pool_file))
+    intro = _intro(project)
     return GeneratedDag(
         dag_id=dag_id,
-        source=source,
+        source=protect(intro, _noqa(intro, dag_text), pools_json(pool_file)),
+        tasks_module=module,
+        tasks_source=protect(intro, _noqa(intro, tasks_text)),
         pools=pool_file,
         warnings=tuple(warnings),
         services=tuple(s.name for s in selected),
         task_ids=task_of,
+        functions=function_of,
         edges=tuple((task_of[a], task_of[b]) for a, b in edges),
         params=tuple(params),
     )
 
 
-# --- selection, ids, settings ---
-
-
-def _dag_id(flag: str | None, x_project: ProjectExtension, project_name: str) -> str:
-    value = flag if flag not in (None, "") else x_project.dag_id or project_name
-    if not isinstance(value, str) or not value:
-        raise DagError(f"dag_id must be a non-empty string, not {value!r}", key="x-ecsflow.dag_id")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or value.startswith(".") or len(value) > _ID_LEN:
-        raise DagError(
-            f"dag_id {value!r} is not a valid Airflow DAG id",
-            key="dag_id",
-            hint=f"use letters, digits, '_', '-' and '.', not first, at most {_ID_LEN} characters "
-            "(it is also the file name)",
-        )
-    return value
+# --- selection, params, pools, edges ---
 
 
 def _long_running(service: Service) -> str | None:
@@ -196,34 +151,68 @@ def _select(
     return chosen
 
 
-
-def _task_id(name: str) -> str:
-    return _ID_CHARS.sub("_", name)[:_ID_LEN] or "_"
-
-
-def _variable(task_id: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", task_id)[:_VAR_LEN]
-    if not name or name[0].isdigit():
-        name = ("t_" + name)[:_VAR_LEN]
-    return name
-
-
-def _unique(names: Sequence[str], limit: int, reserved: Iterable[str] = (), python: bool = False) -> list[str]:
-    """Make names unique with _2, _3... suffixes, within `limit` characters (python: never a keyword)."""
-    taken = set(reserved)
-    out = []
-    for name in names:
-        candidate, n = name, 1
-        while candidate in taken or (python and keyword.iskeyword(candidate)):
-            n += 1
-            suffix = f"_{n}"
-            candidate = name[: limit - len(suffix)] + suffix
-        taken.add(candidate)
-        out.append(candidate)
-    return out
+def _params(selected: Sequence[Service]) -> dict[str, tuple[str, list[str]]]:
+    """One DAG param per runtime_env name, in first-use order: name -> (default, the services using it)."""
+    params: dict[str, tuple[str, list[str]]] = {}
+    for service in selected:
+        for name, default in service.x_ecsflow.runtime_env.items():
+            check_default(name, default, service.name, service.source_file, service.source_line)
+            if name in params and params[name][0] != default:
+                first = params[name][1][0]
+                raise DagError(
+                    f"{name} has the default {default!r} here and {params[name][0]!r} in service {first!r}: one DAG "
+                    "param has one default",
+                    file=service.source_file, line=service.source_line, service=service.name,
+                    key=f"x-ecsflow.runtime_env.{name}",
+                    hint="give it the same default in every service of the DAG, or put them in separate DAGs "
+                    "(gen-dag --dag-id ID SERVICE...)",
+                )
+            params.setdefault(name, (default, []))[1].append(service.name)
+    return params
 
 
-def _edges(selected: Sequence[Service], task_of: Mapping[str, str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
+def _pools(project: ComposeProject, selected: Sequence[Service], dag_id: str,
+           warnings: list[str]) -> dict[str, dict[str, Any]]:
+    """The pools file: the declared pools (top-level x-ecsflow.pools) that the selected services use."""
+    sizes = project.x_ecsflow.pools
+    users: dict[str, list[str]] = {}
+    for service in selected:
+        x = service.x_ecsflow
+        if x.pool is None or x.pool == DEFAULT_POOL:
+            continue
+        where = dict(file=service.source_file, line=service.source_line, service=service.name)
+        if x.pool not in sizes:
+            if x.pool_slots is not None:  # the form before pools: pool_slots was the pool's size
+                raise DagError(
+                    f"pool {x.pool!r} has no size: x-ecsflow.pool_slots is the number of slots one task takes "
+                    "(Airflow's pool_slots), and pool sizes are set in the top-level x-ecsflow.pools",
+                    key="x-ecsflow.pool_slots", **where,
+                    hint=f"write the size at the top level, `x-ecsflow: {{pools: {{{x.pool}: {x.pool_slots}}}}}`, "
+                    f"and keep `pool: {x.pool}` on the service; remove its pool_slots unless each task should "
+                    "take that many slots",
+                )
+            warnings.append(
+                f"service {service.name!r} runs in pool {x.pool!r}, which is not in the top-level x-ecsflow.pools: "
+                f"it is not in the pools file, so create it in Airflow (airflow pools set ...) or declare its size"
+            )
+            continue
+        if x.pool_slots is not None and x.pool_slots > sizes[x.pool]:
+            raise DagError(
+                f"a task of this service takes {x.pool_slots} slots of pool {x.pool!r}, which has {sizes[x.pool]}: "
+                "it could never run",
+                key="x-ecsflow.pool_slots", **where,
+                hint=f"make pool_slots at most {sizes[x.pool]}, or the pool larger in the top-level x-ecsflow.pools",
+            )
+        users.setdefault(x.pool, []).append(service.name)
+    return {
+        name: {"slots": sizes[name], "description": f"ecsflow: DAG {dag_id}, services {', '.join(names)}",
+               "include_deferred": True}
+        for name, names in users.items()
+    }
+
+
+def _edges(selected: Sequence[Service], task_of: Mapping[str, str],
+           warnings: list[str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
     """(upstream service, downstream service) pairs, and comment blocks for depends_on that make no edge."""
     edges: list[tuple[str, str]] = []
     notes: list[list[str]] = []
@@ -235,6 +224,12 @@ def _edges(selected: Sequence[Service], task_of: Mapping[str, str]) -> tuple[lis
                     f"{py_str(service.name)} depends on {py_str(dependency)}, which is not a task of this",
                     "DAG: no edge.",
                 ])
+                if condition == _EDGE_CONDITION:
+                    warnings.append(
+                        f"service {service.name!r} runs after {dependency!r} (depends_on: {_EDGE_CONDITION}), but "
+                        f"{dependency!r} is not in this DAG: the DAG does not wait for it (name it too, or make "
+                        "sure another DAG runs it first)"
+                    )
             elif condition == _EDGE_CONDITION:
                 edges.append((dependency, service.name))
             else:
@@ -276,85 +271,17 @@ def _check_acyclic(edges: Sequence[tuple[str, str]], selected: Sequence[Service]
             visit(service.name)
 
 
-# --- the operator arguments ---
+# --- the DAG module ---
 
 
-def _task(
-    service: Service,
-    build: Any,
-    settings: Any,
-    network: dict[str, Any] | None,
-    task_id: str,
-    pinned: Mapping[str, str] | None,
-    warnings: list[str],
-) -> Task:
-    request = build.request
-    family = build.family
-    containers = request.get("containerDefinitions") or []
-    if len(containers) != 1:
-        raise DagError(f"the task definition of {service.name!r} has {len(containers)} containers, not 1",
-                       service=service.name)
-    container = containers[0]
-    container_name = container["name"]
-    if pinned is not None:
-        if family not in pinned:
-            raise DagError(
-                f"no registered revision is known for family {family!r}",
-                service=service.name,
-                hint="run `ecsflow sync` first, or generate the DAG without --pin",
-            )
-        task_definition = pinned[family]
-    else:
-        task_definition = family
-
-    kwargs: list[tuple[str, Any]] = [
-        ("task_id", Str(task_id)),
-        ("cluster", tpl(settings.cluster)),
-        ("task_definition", tpl(task_definition)),
-        ("launch_type", Str(LAUNCH_TYPE)),
-    ]
-    if settings.region:
-        kwargs.append(("region_name", Str(settings.region)))
-    if network is not None:
-        kwargs.append(("network_configuration", tpl_tree(network)))
-    kwargs.append(("container_name", tpl(container_name)))
-    kwargs.append(("overrides", _overrides(service, container_name)))
-
-    log = container.get("logConfiguration") or {}
-    options = log.get("options") or {}
-    if log.get("logDriver") == "awslogs" and options.get("awslogs-group") and options.get("awslogs-stream-prefix"):
-        kwargs.append(("awslogs_group", tpl(options["awslogs-group"])))
-        if options.get("awslogs-region"):
-            kwargs.append(("awslogs_region", tpl(options["awslogs-region"])))
-        # ECS names the stream PREFIX/CONTAINER/TASK-ID; the operator appends /TASK-ID (and, in recent
-        # providers, /CONTAINER unless the prefix already ends with it).
-        kwargs.append(("awslogs_stream_prefix", tpl(f"{options['awslogs-stream-prefix']}/{container_name}")))
-    else:
-        warnings.append(f"service {service.name!r} does not log with awslogs: Airflow will not show its logs")
-
-    pool = service.x_ecsflow.pool
-    if pool is not None:
-        kwargs.append(("pool", Str(pool)))
-    return Task(service=service.name, kwargs=kwargs)
-
-
-def _overrides(service: Service, container_name: str) -> Any:
-    names = service.x_ecsflow.runtime_env
-    if not names:
-        return Dict([])
-    environment = List([Dict([(Str("name"), tpl(name)), (Str("value"), param_template(name))]) for name in names])
-    container = Dict([(Str("name"), tpl(container_name)), (Str("environment"), environment)])
-    return Dict([(Str("containerOverrides"), List([container]))])
-
-
-def _render_module(
+def _dag_module_text(
     *,
     project: ComposeProject,
     dag_id: str,
+    module: str,
     schedule: str | None,
-    params: Mapping[str, list[str]],
-    tasks: Sequence[Task],
-    variables: Sequence[str],
+    has_params: bool,
+    tasks: Sequence[tuple[str, str | None]],  # (function = variable, group)
     edges: Sequence[tuple[str, str]],
     notes: Sequence[list[str]],
 ) -> str:
@@ -362,39 +289,37 @@ def _render_module(
         ("dag_id", Str(dag_id)),
         ("description", Str(f"ECS Fargate tasks of the compose project {project.name}, generated by ecsflow")),
         ("schedule", Str(schedule) if schedule is not None else Raw("None")),
+        ("start_date", Raw(START_DATE)),
         ("catchup", Raw("False")),
         ("tags", List([Str("ecsflow")])),
     ]
     if schedule == "@continuous":  # ContinuousTimetable refuses more than one active run
-        dag_kwargs.insert(3, ("max_active_runs", Raw("1")))
-    if params:
-        dag_kwargs.append((
-            "params",
-            Dict([
-                (
-                    Str(name),
-                    Call(
-                        "Param",
-                        [Str("")],
-                        [
-                            ("type", Str("string")),
-                            (
-                                "description",
-                                Str(f"{name} for {', '.join(users)} (x-ecsflow.runtime_env)"),
-                            ),
-                        ],
-                    ),
-                )
-                for name, users in params.items()
-            ]),
-        ))
+        dag_kwargs.insert(4, ("max_active_runs", Raw("1")))
+    if has_params:
+        dag_kwargs.append(("params", Call(f"{_ALIAS}.params", [])))
 
     body: list[str] = []
     body.extend(lay_out(Call("DAG", [], dag_kwargs), 0, "with ", " as dag:"))
-    for i, (task, variable) in enumerate(zip(tasks, variables, strict=True)):
-        if i:
+    # Tasks in compose order, a group's tasks together where its first task is; blocks apart by a blank line.
+    blocks: list[tuple[str | None, list[str]]] = []
+    members: dict[str, list[str]] = {}
+    for function, group in tasks:
+        if group is None and blocks and blocks[-1][0] is None:
+            blocks[-1][1].append(function)
+        elif group is None:
+            blocks.append((None, [function]))
+        elif group in members:
+            members[group].append(function)
+        else:
+            members[group] = [function]
+            blocks.append((group, members[group]))
+    for index, (group, functions) in enumerate(blocks):
+        if index:
             body.append("")
-        body.extend(lay_out(Call("EcsRunTaskOperator", [], task.kwargs), 4, f"{variable} = "))
+        if group is not None:
+            body.extend(lay_out(Call("TaskGroup", [Str(group)]), 4, "with ", ":"))
+        indent = " " * (8 if group is not None else 4)
+        body.extend(f"{indent}{function} = {_ALIAS}.{function}()" for function in functions)
     if edges or notes:
         body.append("")
     for a, b in edges:
@@ -402,28 +327,30 @@ def _render_module(
     for note in notes:
         body.extend(f"    # {line}" for line in note)
 
-    uses_literal = any("literal(" in line and not line.lstrip().startswith("#") for line in body)
-    sdk_names = ["DAG", "Param"] if params else ["DAG"]
-    if uses_literal:
-        sdk_names.append("literal")
     head = [
-        '"""Runs ECS Fargate task definitions from Airflow; generated by `ecsflow gen-dag`."""',
+        '"""Runs ECS task definitions from Airflow; generated by `ecsflow gen-dag`.',
         "",
-        "from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator",
-        f"from airflow.sdk import {', '.join(sdk_names)}",
+        f"The tasks come from {module}.py beside this file (the DAGs folder is on sys.path).",
+        '"""',
         "",
+        *sorted([f"import {module} as {_ALIAS}", "import pendulum"], key=str.lower),  # as isort orders them
+        "",
+        *airflow_imports(["DAG", "TaskGroup"] if any(g for _, g in tasks) else ["DAG"]),
     ]
     return "\n".join(head + body) + "\n"
 
 
-def _with_header(project: ComposeProject, body: str, pools_text: str) -> str:
+def _intro(project: ComposeProject) -> list[str]:
     files = ", ".join(p.name for p in project.files) or "(none)"
-    intro = [
+    return [
         f"# Generated by `ecsflow gen-dag` from the compose project {py_str(project.name)} ({py_str(files)}).",
         "# Change the compose file and generate again rather than editing this file: gen-dag",
         "# refuses to overwrite it once its text no longer matches the hash (unless --force).",
     ]
+
+
+def _noqa(intro: list[str], body: str) -> str:
+    """A value longer than a line (black leaves it whole): tell ruff that this is expected here."""
     if any(len(line) > PY_LINE for line in intro + body.split("\n")):
-        # A value longer than a line (black leaves it whole): tell ruff that this is expected here.
-        body = "# ruff: noqa: E501\n" + body
-    return "\n".join(intro + hash_lines(body, pools_text)) + "\n" + body
+        return "# ruff: noqa: E501\n" + body
+    return body

@@ -1,7 +1,7 @@
 """The values of the airflow package: what `gen-dag` generated and wrote, its error, and the pools file text.
 
 Small frozen dataclasses that cross the package's module lines (and reach `operations` and the CLI); no logic
-beyond the names and text of the two files a `GeneratedDag` becomes.
+beyond the names and text of the three files a `GeneratedDag` becomes.
 """
 
 from __future__ import annotations
@@ -21,20 +21,28 @@ class DagError(EcsflowError):
 
 @dataclass(frozen=True)
 class GeneratedDag:
-    """One DAG file's text and the pools it uses (`airflow pools import` format)."""
+    """One DAG file's text, its task factories module's text, and the pools they use (`airflow pools import`
+    format)."""
 
     dag_id: str
-    source: str
+    source: str  # the DAG file
+    tasks_module: str = ""  # the factories module's name (`etl_tasks`)
+    tasks_source: str = ""  # its text
     pools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     services: tuple[str, ...] = ()  # the services that became tasks, in compose order
-    task_ids: Mapping[str, str] = field(default_factory=dict)  # service -> task id
+    task_ids: Mapping[str, str] = field(default_factory=dict)  # service -> task id (with its group's prefix)
+    functions: Mapping[str, str] = field(default_factory=dict)  # service -> its factory's name
     edges: tuple[tuple[str, str], ...] = ()  # (upstream task id, downstream task id)
     params: tuple[str, ...] = ()  # DAG params (runtime_env names)
 
     @property
     def file_name(self) -> str:
         return f"{self.dag_id}.py"
+
+    @property
+    def tasks_file_name(self) -> str:
+        return f"{self.tasks_module}.py"
 
     @property
     def pools_file_name(self) -> str:
@@ -74,8 +82,13 @@ def pools_json(pools: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 @dataclass(frozen=True)
-class Task:
-    """One `EcsRunTaskOperator(...)` of the DAG: its service and its keyword arguments as source nodes."""
+class Factory:
+    """One task factory of the factories module: the function that returns a service's operator."""
 
     service: str
-    kwargs: list[tuple[str, Any]]  # keyword -> node
+    function: str  # its name
+    task_id: str  # the default task_id (a TaskGroup adds its prefix)
+    fixed: list[tuple[str, Any]]  # operator keyword -> source node: what the service's task definition fixes
+    runtime_env: list[tuple[Any, Any]]  # (name node, value template node): the runtime values
+    defaults: list[tuple[str, str, Any]]  # (keyword, annotation, default node): what a caller may change
+    summary: str = ""  # the function's docstring

@@ -6,13 +6,14 @@ Safety rules for the generated source:
   (quotes normalised as black does), never pasted into code; in comments it appears as such a literal too,
   so it cannot end a comment line;
 - a value placed in one of the operator's templated fields that Jinja would change (it holds `{`, or a
-  line break that Jinja would normalise or strip) is wrapped in `airflow.sdk.literal()`, so it reaches ECS
-  unchanged;
-- runtime values (`x-ecsflow.runtime_env`) are the only templates: `{{ params['NAME'] }}`, with NAME a Jinja
-  string literal in which every character but a plain few is a hex escape.
+  line break that Jinja would normalise or strip) is wrapped in `literal()` (Airflow 3's `airflow.sdk.literal`,
+  Airflow 2's `airflow.utils.template.literal`), so it reaches ECS unchanged;
+- runtime values (`x-ecsflow.runtime_env`, see runtime.py) are the only templates Airflow renders, with their
+  names (and plain defaults) as Jinja string literals in which every character but a plain few is a hex
+  escape; only a default the compose file writes as Jinja is Jinja.
 
 `py_str` makes the literals (the `Str` node prints with it), `tpl` / `tpl_tree` the values of templated fields
-and `param_template` the one template.
+and `jinja_str` the string literals inside templates.
 """
 
 from __future__ import annotations
@@ -87,19 +88,37 @@ def _black_quotes(literal: str) -> str:
     return f"{new}{new_body}{new}"
 
 
+def flat(node: Any) -> str:
+    """The node's source on one line."""
+    return _flat(node)
+
+
 def _flat(node: Any) -> str:
     if isinstance(node, Str):
         return py_str(node.value)
     if isinstance(node, Raw):
         return node.code
     if isinstance(node, Call):
-        parts = [_flat(a) for a in node.args] + [f"{k}={_flat(v)}" for k, v in node.kwargs]
+        parts = [_flat(a) for a in node.args] + [f"{_keyword(k)}{_flat(v)}" for k, v in node.kwargs]
         return f"{node.func}({', '.join(parts)})"
     if isinstance(node, List):
         return "[" + ", ".join(_flat(i) for i in node.items) + "]"
     if isinstance(node, Dict):
         return "{" + ", ".join(f"{_flat(k)}: {_flat(v)}" for k, v in node.items) + "}"
     raise TypeError(node)
+
+
+def _keyword(key: str) -> str:
+    """A call's keyword as written before its value: `key=`, or `**` for a keyword "**" (`f(**kwargs)`)."""
+    return "**" if key == "**" else f"{key}="
+
+
+def lay_out_def(name: str, parameters: list[str], returns: str) -> list[str]:
+    """A function's first lines: on one line when it fits, else one parameter a line with a trailing comma."""
+    line = f"def {name}({', '.join(parameters)}) -> {returns}:"
+    if len(line) <= PY_LINE:
+        return [line]
+    return [f"def {name}(", *(f"    {parameter}," for parameter in parameters), f") -> {returns}:"]
 
 
 def lay_out(node: Any, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
@@ -111,7 +130,7 @@ def lay_out(node: Any, indent: int, prefix: str = "", suffix: str = "") -> list[
         return [flat]
     if isinstance(node, Call):
         opening, closing = f"{node.func}(", ")"
-        items = [(None, a) for a in node.args] + [(f"{k}=", v) for k, v in node.kwargs]
+        items = [(None, a) for a in node.args] + [(_keyword(k), v) for k, v in node.kwargs]
     elif isinstance(node, List):
         opening, closing = "[", "]"
         items = [(None, i) for i in node.items]
@@ -127,6 +146,30 @@ def lay_out(node: Any, indent: int, prefix: str = "", suffix: str = "") -> list[
         lines.extend(lay_out(item, indent + 4, item_prefix or "", ","))
     lines.append(f"{pad}{closing}{suffix}")
     return lines
+
+
+# --- one file for Airflow 2 and 3 ---
+
+# Where Airflow 2.10+ keeps what Airflow 3 exports from airflow.sdk (the names the generated modules use).
+_AIRFLOW2_MODULES = {
+    "DAG": "airflow.models.dag",
+    "TaskGroup": "airflow.utils.task_group",
+    "Param": "airflow.models.param",
+    "literal": "airflow.utils.template",
+}
+
+
+def airflow_imports(names: list[str]) -> list[str]:
+    """Lines that import `names` from airflow.sdk on Airflow 3, else from Airflow 2's modules (none: [])."""
+    if not names:
+        return []
+    return [
+        "try:  # Airflow 3",
+        f"    from airflow.sdk import {', '.join(names)}",
+        "except ImportError:  # Airflow 2.10+",
+        *(f"    from {_AIRFLOW2_MODULES[name]} import {name}" for name in names),
+        "",
+    ]
 
 
 # --- values in the operator's templated fields ---
@@ -153,15 +196,10 @@ def tpl_tree(value: Any) -> Any:
     return Raw(repr(value))
 
 
-def param_template(name: str) -> Str:
-    """The template that a DAG param `name` becomes in a templated field: `{{ params['NAME'] }}`."""
-    return Str(f"{{{{ params[{_jinja_str(name)}] }}}}")
-
-
 _JINJA_PLAIN = re.compile(r"[A-Za-z0-9_.-]")
 
 
-def _jinja_str(value: str) -> str:
+def jinja_str(value: str) -> str:
     """A Jinja string literal for any text: characters other than letters, digits and _.- as \\x / \\u
     escapes (Jinja decodes string literals with Python's unicode-escape), so no quote, brace or line break
     of the value ever appears in the template."""

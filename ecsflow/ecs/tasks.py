@@ -72,20 +72,29 @@ def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskSta
 
 
 def ensure_cluster(client: Any, cluster: str, *, create: bool = False) -> bool:
-    """True when the cluster is ACTIVE; with ``create`` (the sandbox) a missing one is created (True, too).
-    Without it a missing or inactive cluster is an ``AwsError``."""
+    """True when the cluster (a name or an ARN) is ACTIVE; with ``create`` (the sandbox) a missing one is
+    created (True, too), named as the ARN names it, with the Fargate capacity providers. Without it a missing
+    or inactive cluster is an ``AwsError``."""
     with translated(client):
         answer = client.describe_clusters(clusters=[cluster])
         if any(c.get("status") == "ACTIVE" for c in answer.get("clusters") or []):
             return True
         if create:
-            client.create_cluster(clusterName=cluster)
+            client.create_cluster(clusterName=cluster_name(cluster), capacityProviders=["FARGATE", "FARGATE_SPOT"])
             return True
     raise AwsError(
         f"the ECS cluster '{cluster}' does not exist (or is not ACTIVE) in {client.meta.region_name}",
         hint="create it (`aws ecs create-cluster --cluster-name ...`), or choose another with --cluster, "
         "ECSFLOW_CLUSTER or x-ecsflow.cluster (`ecsflow config` shows where the value comes from)",
     )
+
+
+def cluster_name(cluster: str) -> str:
+    """A cluster's name, from its name or its ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`, as Terraform writes
+    it into Consul)."""
+    if cluster.startswith("arn:") and ":cluster/" in cluster:
+        return cluster.rsplit(":cluster/", 1)[1]
+    return cluster
 
 
 def run_task(client: Any, request: Mapping[str, Any], container: str | None = None) -> TaskState:

@@ -19,7 +19,8 @@ def gen_dag(
     aws: AwsFlags | None = None,
     strict: bool = False,
 ):
-    """`ecsflow gen-dag`: the Airflow DAG (and pools file) that runs the services' families.
+    """`ecsflow gen-dag`: the Airflow DAG, its task factories module and its pools file, which run the services'
+    families (for Airflow 2.10+ and 3.x).
 
     With `pin`, each task runs the family's current revision (looked up in ECS) instead of the latest ACTIVE
     one at run time; a family not registered yet is an error (sync first)."""

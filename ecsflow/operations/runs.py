@@ -135,33 +135,28 @@ def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
 
 def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: RunCallbacks) -> dict[str, Any]:
     """RunTask's kwargs for the one rendered service, after the checks that need no AWS (network, size, -e).
-    Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one)."""
-    from ecsflow.runtask import (
-        launch_type_warning,
-        parse_environment,
-        require_network,
-        run_overrides,
-        run_request,
-        run_size,
-    )
+    Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one).
+
+    The runtime values (x-ecsflow.runtime_env) not given with ``-e`` get their defaults, as a scheduled DAG run
+    does: a Jinja default is rendered for a run now, or refused with a message that says what to pass."""
+    from ecsflow.airflow.runtime import runtime_environment
+    from ecsflow.runtask import parse_environment, require_network, run_overrides, run_request, run_size
 
     settings = rendered.resolved.settings
     build = rendered.builds[0]
     network = require_network(settings)
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
-    environment = parse_environment(run_options.environment, os.environ)
+    given = parse_environment(run_options.environment, os.environ)
     service = next(s for s in rendered.project.services if s.name == build.service)
-    missing = [n for n in service.x_ecsflow.runtime_env if n not in environment]
-    if missing:
-        callbacks.message("warning", f"service '{build.service}' expects {', '.join(missing)} at run time "
-                          f"(x-ecsflow.runtime_env); pass " + " ".join(f"-e {n}=..." for n in missing))
-    launch_warning = launch_type_warning(settings, "the task runs")
-    if launch_warning:
-        callbacks.message("warning", launch_warning)
+    runtime = runtime_environment(service.x_ecsflow.runtime_env, given, service.name)
+    for name in [n for n in runtime if n not in given]:
+        callbacks.message("note", f"{name}={runtime[name]!r}: its default in x-ecsflow.runtime_env "
+                          f"(pass -e {name}=... for another value)")
+    environment = {**runtime, **given}
 
     container = build.request["containerDefinitions"][0]["name"]
     overrides = run_overrides(container, environment, run_options.command, size)
-    return run_request(settings.cluster, f"{build.family}:1", network, overrides)
+    return run_request(settings.cluster, f"{build.family}:1", network, overrides, service.x_ecsflow.capacity_provider)
 
 
 def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> tuple[int | None, str | None, bool]:

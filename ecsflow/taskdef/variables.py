@@ -7,7 +7,8 @@ from ecsflow.taskdef.context import Context, partition
 
 
 def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    env: dict[str, str | None] = dict(ctx.service.environment)
+    env = _project_environment(ctx)
+    env.update((k, v) for k, v in ctx.service.environment.items() if v is not None or k not in env)
     for name in ctx.x.environment_values:
         if ctx.consul_values is None or name not in ctx.consul_values:
             raise _consul_missing(ctx, name, "environment_values")
@@ -68,7 +69,23 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
     return environment, secrets
 
 
-def _consul_missing(ctx: Context, name: str, key: str) -> BuildError:
+def _project_environment(ctx: Context) -> dict[str, str | None]:
+    """The top-level x-ecsflow environment and environment_values (Consul), for the names this service does not
+    set itself (its environment, env_file, secrets, environment_values, runtime_env): a service's own value wins."""
+    x_project = ctx.project.x_ecsflow
+    own = {k for k, v in ctx.service.environment.items() if v is not None}
+    own |= {*ctx.x.secrets, *ctx.x.secret_values, *ctx.x.environment_values, *ctx.x.runtime_env}
+    env: dict[str, str | None] = {k: v for k, v in x_project.environment.items() if k not in own}
+    for name in x_project.environment_values:
+        if name in own:
+            continue
+        if ctx.consul_values is None or name not in ctx.consul_values:
+            raise _consul_missing(ctx, name, "environment_values", project=True)
+        env[name] = ctx.consul_values[name]
+    return env
+
+
+def _consul_missing(ctx: Context, name: str, key: str, project: bool = False) -> BuildError:
     if ctx.consul_prefix is None:
         hint = ("no Consul values were read: set --consul-prefix, ECSFLOW_CONSUL_PREFIX or x-ecsflow.consul_prefix "
                 "(and CONSUL_HTTP_ADDR)")
@@ -77,7 +94,7 @@ def _consul_missing(ctx: Context, name: str, key: str) -> BuildError:
     folder = "values" if key == "environment_values" else "secrets"
     where = f"Consul key '{ctx.consul_prefix}/{folder}/{name}'" if ctx.consul_prefix else "Consul"
     return ctx.error(
-        f"{name} is listed in x-ecsflow.{key} but {where} has no value for it",
+        f"{name} is listed in {'the top-level ' if project else ''}x-ecsflow.{key} but {where} has no value for it",
         key=f"x-ecsflow.{key}",
         hint=hint,
     )
