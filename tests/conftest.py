@@ -1,3 +1,4 @@
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,3 +42,12 @@ def no_retry_waits(monkeypatch):
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
     monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
+
+
+@pytest.fixture
+def etl_project(tmp_path):
+    """A copy of the ETL example (examples/etl) that a test may edit."""
+    target = tmp_path / "etl"
+    example = Path(__file__).parent.parent / "examples" / "etl"
+    shutil.copytree(example, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
+    return target

@@ -5,8 +5,6 @@ minutes), one used by an ECS service and one by a running task (the local task r
 
 import json
 import math
-import shutil
-from pathlib import Path
 
 import moto.backends
 import pytest
@@ -17,8 +15,6 @@ from ecsflow import operations
 from ecsflow.cli import app
 from ecsflow.prune import DEFAULT_KEEP, Kept, plan_family, revision_ranges, without_newly_used
 
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl"
 REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "data-jobs"  # the example's settings
 LIST, DEREGISTER, DELETE = "ListTaskDefinitions", "DeregisterTaskDefinition", "DeleteTaskDefinitions"
 
@@ -86,10 +82,8 @@ def ecs(endpoint):
 
 
 @pytest.fixture
-def project(tmp_path):
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
-    return target
+def project(etl_project):
+    return etl_project
 
 
 def cli(ecs, project, *args):

@@ -4,8 +4,6 @@ end to end through the CLI against moto's server behind the counting, fault-inje
 --endpoint-url. The example project is given each resource it names, then one of each kind is taken away."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from ecs_server import EcsEndpoint, dummy_credentials_env
@@ -25,8 +23,6 @@ from ecsflow.verify import (
     trusts_ecs_tasks,
 )
 
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl"
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 TRUST_ECS = {"Version": "2012-10-17", "Statement": [
@@ -116,10 +112,9 @@ def endpoint():
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(etl_project):
     """The example, with a Secrets Manager secret and a log group that awslogs does not create."""
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
+    target = etl_project
     compose = target / "docker-compose.yml"
     text = compose.read_text().replace(
         "    stop_grace_period: 30s\n",
