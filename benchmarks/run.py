@@ -1,4 +1,5 @@
-"""Sync benchmark: how many ECS calls a sync makes, and how long it takes, for many families.
+"""Sync and prune benchmarks: how many ECS calls a sync makes, and how long it takes, for many families; the
+same for a prune of one family of 2,000 revisions (``benchmarks/prune.py``).
 
 One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run that writes nothing).
 
@@ -29,6 +30,7 @@ import moto  # noqa: E402
 from ecs_server import RemoteEndpoint  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import prune  # noqa: E402
 import startup  # noqa: E402
 
 from ecsflow.diff import build_changeset  # noqa: E402
@@ -152,12 +154,18 @@ def main(argv: list[str] | None = None) -> None:
                        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
 
     rows: list[dict] = []
+    prune_rows: list[dict] = []
+    revisions = 200 if args.quick else 2000
     with RemoteEndpoint(latency=latency) as endpoint:
         for n, concurrency, scenario_latency in plan:
             rows.extend(scenario(endpoint, n, concurrency, scenario_latency))
             print(f"N={n} concurrency={concurrency} latency={scenario_latency * 1000:g} ms: done", file=sys.stderr)
+        prune_rows = prune.scenario(endpoint, family_request(prune.FAMILY, 0), revisions, 8, latency)
+        print(f"prune of {revisions} revisions: done", file=sys.stderr)
     text = table(rows)
     print(text)
+    prune_text = prune.table(prune_rows)
+    print(prune_text)
     startup.main(repeat=3 if args.quick else 11, write=not args.quick)
     if args.quick:
         return
@@ -175,6 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     (RESULTS / "sync.md").write_text(
         f"# Sync benchmark\n\n{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, "
         f"moto {meta['moto']}, {meta['cpus']} CPUs.\n\n{text}"
+    )
+    (RESULTS / "prune.json").write_text(json.dumps({"meta": meta, "runs": prune_rows}, indent=2) + "\n")
+    (RESULTS / "prune.md").write_text(
+        f"# Prune benchmark\n\n{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, "
+        f"moto {meta['moto']}, {meta['cpus']} CPUs. One family of {revisions} revisions, one of them used by a "
+        f"service.\n\n{prune_text}"
     )
 
 

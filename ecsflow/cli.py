@@ -27,7 +27,8 @@ from ecsflow.status import ExitStatus, raise_terminated, status_of
 
 app = typer.Typer(
     name="ecsflow",
-    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, gen-dag, run.",
+    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, gen-dag, run, "
+    "verify, prune.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -241,7 +242,7 @@ def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> Non
     output.write_settings(result.project.name, list(result.rows), output_format, no_color=shared.no_color)
 
 
-@command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
 def diff(
     services: ServicesArg = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
@@ -249,16 +250,23 @@ def diff(
     show_values: Annotated[bool, typer.Option(
         "--show-values", help="Show every value as it is, secret-looking ones included (not for pull-request "
         "comments).")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Also run `ecsflow verify`'s checks; exit 1 when one fails.")] = False,
     *, shared: Shared,
 ) -> None:
     """Compare the services' task definitions with what ECS holds, and show the change set. Writes nothing."""
     from ecsflow import operations, output
 
-    result = operations.plan(shared.project(), shared.aws(), services=tuple(services or ()), strict=shared.strict)
+    args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
+    result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
     output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
+    if checks is not None:
+        output.print_messages("note", list(checks.notes), no_color=shared.no_color)
     requests = {build.family: build.request for build in result.builds}
     output.write_changeset(result.changeset, output_format, requests=requests, show_values=show_values,
-                           no_color=shared.no_color)
+                           no_color=shared.no_color, checks=checks and checks.results)
+    if checks is not None and checks.failed:
+        raise typer.Exit(ExitStatus.ERROR)
     if exit_code and result.changeset.has_changes:
         raise typer.Exit(ExitStatus.CHANGES)
 
@@ -278,6 +286,57 @@ def sync(
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
     output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
     output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color)
+    if result.failed:
+        raise typer.Exit(ExitStatus.ERROR)
+
+
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+def verify(
+    services: ServicesArg = None,
+    output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
+    *, shared: Shared,
+) -> None:
+    """Check that the images, roles, secrets' parameters, log groups, cluster and network the task definitions
+    name exist (read-only; no secret value is read). Exit 1 when a check fails."""
+    from ecsflow import operations, output
+
+    with output.progress("checking", no_color=shared.no_color) as progress:
+        result = operations.verify(shared.project(), shared.aws(), services=tuple(services or ()),
+                                   strict=shared.strict, on_start=progress.start, on_done=progress.advance)
+    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
+    output.print_messages("note", list(result.notes), no_color=shared.no_color)
+    output.write_verify(result.results, output_format, no_color=shared.no_color)
+    if result.failed:
+        raise typer.Exit(ExitStatus.ERROR)
+
+
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+def prune(
+    services: ServicesArg = None,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="ACTIVE revisions to keep per family, newest first.")] = 5,
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Also delete INACTIVE revisions (and those deregistered now).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it; without --yes, only show the plan.")] = False,
+    all_families: Annotated[bool, typer.Option(
+        "--all", help="Also prune families whose latest revision lacks the ecsflow:managed tag.")] = False,
+    output_format: FormatOpt = TextOrJson.text,
+    *, shared: Shared,
+) -> None:
+    """Deregister (with --delete, then delete) the old revisions of the project's families: never the newest
+    --keep, never one that a service or task of the cluster uses. Plans first: nothing changes without --yes."""
+    from ecsflow import operations, output
+
+    with output.phases(no_color=shared.no_color) as bars:
+        def planned(plan) -> None:
+            bars.stop()
+            output.write_prune_plan(plan, output_format, no_color=shared.no_color)
+
+        how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes)
+        callbacks = operations.PruneCallbacks(phase=bars.start, advance=bars.advance, planned=planned)
+        result = operations.prune(shared.project(), shared.aws(), tuple(services or ()), how, callbacks,
+                                  strict=shared.strict)
+    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
+    output.write_prune_result(result, output_format, no_color=shared.no_color)
     if result.failed:
         raise typer.Exit(ExitStatus.ERROR)
 

@@ -157,9 +157,10 @@ def plan_summary(counts: dict[str, int]) -> str:
 
 
 def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
-                    no_color: bool = False) -> None:
+                    no_color: bool = False, checks: tuple | None = None) -> None:
     """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
-    or the documented JSON. Masked (see ecsflow.masking) unless show_values."""
+    or the documented JSON. Masked (see ecsflow.masking) unless show_values. ``checks`` (`diff --verify`):
+    verify's results, after the plan (JSON: under "verify")."""
     from ecsflow.diff import to_json_dict
 
     requests = requests or {}
@@ -168,11 +169,18 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         changeset = masker.changeset(changeset)
         requests = {family: masker.tree(request) for family, request in requests.items()}
     if fmt == "json":
-        write_document(to_json_dict(changeset), mask=False)
+        document = to_json_dict(changeset)
+        if checks is not None:
+            from ecsflow.verify import to_json
+
+            document["verify"] = _current_masker().tree(to_json(checks))
+        write_document(document, mask=False)
         return
     if fmt == "markdown":
         sys.stdout.write(_changeset_markdown(changeset, requests))
         sys.stdout.flush()
+        if checks is not None:
+            write_verify(checks, fmt)
         return
     from rich.markup import escape
 
@@ -201,6 +209,9 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         console.print(f"[bold]Plan:[/] {plan_summary(counts)}.")
     else:
         console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.")
+    if checks is not None:
+        console.print()
+        write_verify(checks, fmt, no_color=no_color)
 
 
 def _md_cell(value: Any) -> str:
@@ -301,6 +312,102 @@ class progress:
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+class phases:
+    """One progress bar per phase of a long command (`prune`: listing, deregistering, deleting)."""
+
+    def __init__(self, *, no_color: bool = False) -> None:
+        self.no_color = no_color
+        self._bar: progress | None = None
+
+    def __enter__(self) -> phases:
+        return self
+
+    def start(self, label: str, total: int) -> None:
+        self.stop()
+        self._bar = progress(label, no_color=self.no_color)
+        self._bar.start(total)
+
+    def advance(self, *_: Any) -> None:
+        if self._bar is not None:
+            self._bar.advance()
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__()
+            self._bar = None
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ecsflow verify and ecsflow prune
+
+_STYLE = {"ok": "green", "missing": "red", "failed": "red", "error": "bold red", "not checked": "dim",
+          "skip": "dim", "head": "bold", "keep": "green", "remove": "red", "summary": "bold", "skipped": "yellow"}
+
+
+def write_verify(results, fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow verify`: one line per family and check (text table, markdown for a pull request, JSON)."""
+    from ecsflow.verify import FAILING, summary_text, to_json
+
+    if fmt == "json":
+        write_document(to_json(results))
+        return
+    rows = [(r.family or "(settings)", r.check, _mask(r.subject), r.status, _mask(r.detail or "")) for r in results]
+    if fmt == "markdown":
+        lines = ["### ecsflow verify", "", f"**{summary_text(results)}.**", "",
+                 "| family | check | subject | status | detail |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {_md_cell(row[0])} | {row[1]} | {_md_cell(row[2])} | "
+                  f"{f'**{row[3]}**' if row[3] in FAILING else row[3]} | {row[4].replace('|', '/')} |" for row in rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("family", "check", "subject", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for family, check, subject, status, detail in rows:
+        table.add_row(escape(family), check, escape(subject), f"[{_STYLE[status]}]{status}[/]", escape(detail))
+    console = _stdout_console(no_color)
+    console.print(table)
+    console.print(f"verify: {summary_text(results)}.")
+
+
+def write_prune_plan(plan, fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow prune`'s plan, as soon as it is made (before --yes acts on it): its notes on stderr and, in
+    text, the plan on stdout (the JSON document comes whole at the end)."""
+    from ecsflow.prune import plan_lines
+
+    print_messages("note", list(plan.notes), no_color=no_color)
+    if fmt != "json":
+        write_lines(plan_lines(plan), no_color=no_color)
+
+
+def write_prune_result(result, fmt: str, *, no_color: bool = False) -> None:
+    """The end of `ecsflow prune`: the JSON document (plan and outcomes), or (text) what --yes did."""
+    from ecsflow.prune import outcome_lines, plan_to_json
+
+    if fmt == "json":
+        write_document(plan_to_json(result.plan, result.outcomes))
+    elif result.outcomes is not None:
+        write_lines(outcome_lines(result.outcomes), no_color=no_color)
+    elif result.plan.counts["deregister"] or result.plan.counts["delete"]:
+        write_lines([("summary", "Nothing changed: run again with --yes to do it.")], no_color=no_color)
+
+
+def write_lines(lines: list[tuple[str, str]], *, no_color: bool = False) -> None:
+    """``(kind, text)`` lines on stdout (`prune`'s plan and outcomes), masked, styled by kind."""
+    from rich.markup import escape
+
+    console = _stdout_console(no_color)
+    for kind, text in lines:
+        style = _STYLE.get(kind)
+        console.print(f"[{style}]{escape(_mask(text))}[/]" if style else escape(_mask(text)), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

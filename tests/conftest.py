@@ -1,3 +1,4 @@
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,3 +32,22 @@ def ecs(endpoint):
     """The module's endpoint with a clean ECS for each test."""
     endpoint.reset()
     return endpoint
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch):
+    """Keep botocore's retry decisions, skip its waits (backoff delay, adaptive mode's token bucket): these
+    tests count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
+    from botocore.retries import bucket, standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
+
+
+@pytest.fixture
+def etl_project(tmp_path):
+    """A copy of the ETL example (examples/etl) that a test may edit."""
+    target = tmp_path / "etl"
+    example = Path(__file__).parent.parent / "examples" / "etl"
+    shutil.copytree(example, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
+    return target

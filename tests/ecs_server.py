@@ -26,6 +26,10 @@ and ``network()`` make what RunTask needs; subnets are only checked with ``check
 ``respond(action, answer)`` answers chosen calls with a canned 200 answer instead of moto's, e.g. a RunTask
 answer with ``failures`` and no task, which moto never gives.
 
+Paging: moto answers ListTaskDefinitions, ListServices and ListTasks with every item at once; ECS gives at
+most ``maxResults`` a page (100, 10 and 100 by default) and a ``nextToken``. The proxy pages moto's answer as
+ECS would (``paginate=False`` turns that off), so that paginators, and the calls counted, are ECS's.
+
 ``RemoteEndpoint`` runs the same endpoint in a child process (``python tests/ecs_server.py --latency 0.02``),
 so that the server's Python work does not compete with the client's for one GIL: the benchmarks use it.
 """
@@ -84,6 +88,28 @@ class Fault:
         return self.family is None or self.family in (body.get("family"), body.get("taskDefinition"))
 
 
+# Action -> (the answer's list, ECS's default page size). The token is the offset of the next page.
+PAGED = {"ListTaskDefinitions": ("taskDefinitionArns", 100), "ListServices": ("serviceArns", 10),
+         "ListTasks": ("taskArns", 100)}
+
+
+def _page(action: str, request: bytes, status: int, answer: bytes) -> bytes:
+    """One page of moto's complete answer to a list call, as ECS pages it."""
+    if status != 200:
+        return answer
+    key, default = PAGED[action]
+    asked = json.loads(request or b"{}")
+    everything = json.loads(answer)
+    start = int(asked.get("nextToken") or 0)
+    size = int(asked.get("maxResults") or default)
+    items = everything.get(key) or []
+    page = {**everything, key: items[start:start + size]}
+    page.pop("nextToken", None)
+    if start + size < len(items):
+        page["nextToken"] = str(start + size)
+    return json.dumps(page).encode()
+
+
 @dataclass
 class Canned:
     """Answer calls of ``action`` with HTTP 200 and ``answer`` (JSON), ``times`` times or always."""
@@ -104,9 +130,11 @@ class EcsEndpoint:
         environment: dict[str, str] | None = None,
         check_network: bool = False,
         region: str = "us-east-1",
+        paginate: bool = True,
     ) -> None:
         self.latency = latency
         self.region = region
+        self.paginate = paginate
         self.calls: Counter[str] = Counter()
         self.max_in_flight = 0
         self.faults: list[Fault] = []
@@ -229,7 +257,10 @@ class EcsEndpoint:
             canned = self._canned_for(action)
             if canned is not None:
                 return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(canned.answer).encode()
-            return self._forward(method, path, headers, body)
+            status, answer_headers, payload = self._forward(method, path, headers, body)
+            if self.paginate and action in PAGED:
+                payload = _page(action, body, status, payload)
+            return status, answer_headers, payload
         finally:
             with self._lock:
                 self._in_flight -= 1

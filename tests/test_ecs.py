@@ -112,16 +112,6 @@ def endpoint(server, aws_env):
     return server
 
 
-@pytest.fixture
-def no_retry_waits(monkeypatch):
-    """Keep botocore's retry decisions, skip its waits (backoff delay, adaptive mode's token bucket): these
-    tests count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
-    from botocore.retries import bucket, standard
-
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
-    monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
-
-
 def client_for(endpoint: EcsEndpoint, concurrency: int = 8, **options) -> Ecs:
     return Ecs.connect(AwsOptions(region="us-east-1", endpoint_url=endpoint.url, **options), concurrency)
 

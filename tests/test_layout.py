@@ -30,11 +30,15 @@ from ecsflow.masking import looks_sensitive
 from ecsflow.airflow import generate_dag
 from ecsflow.fargate import smallest_size
 from ecsflow.runtask import network_configuration
+from ecsflow.prune import plan_family
+from ecsflow.verify import plan_checks
 project = load_project([{str(EXAMPLE)!r}], environ={{}})
 resolved = resolve_settings(compose=project.x_ecsflow, environ={{}}, flags={{}})
 builds = build_task_definitions(project, resolved.settings)
 build_changeset((b.service, b.family, b.request, None) for b in builds)
 generate_dag(project, resolved, builds)
+plan_family("s", "f", [1, 2, 3], [], {{}}, keep=1)
+plan_checks(((b.service, b.family, b.request) for b in builds), region=None, cluster="c")
 print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(NOT_IN_THE_CORE)!r})))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

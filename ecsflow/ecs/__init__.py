@@ -5,5 +5,8 @@
 - ``definitions``: describe and register task definitions, many families at once;
 - ``pool``: the bounded thread pool those calls share;
 - ``tasks``: run one task, follow it to STOPPED with its logs, stop it (`ecsflow run`);
+- ``prune``: list a family's revisions, find what a cluster uses, deregister and delete (`ecsflow prune`);
+- ``verify``: look up the images, roles, parameters, secrets, log groups and network a definition names
+  (`ecsflow verify`: its own clients, one per service and region);
 - ``errors``: boto3/botocore exceptions and ECS's error answers as ``AwsError`` s with hints.
 """

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, tasks, validate
+from ecsflow.ecs import definitions, prune, tasks, validate
 from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
 from ecsflow.ecs.errors import aws_error, translated
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
+from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
 
@@ -43,6 +44,11 @@ def make_logs_client(options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY
     return _client("logs", options, concurrency)
 
 
+def make_client(service: str, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Any:
+    """A client of any AWS service, made as the ECS client is (`ecsflow verify`: ECR, IAM, SSM, ...)."""
+    return _client(service, options, concurrency)
+
+
 def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
     import botocore.session
     from botocore.config import Config
@@ -63,7 +69,8 @@ def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
         client = session.create_client(service, region_name=options.region, endpoint_url=options.endpoint_url,
                                        config=config)
         region = client.meta.region_name
-        if ".amazonaws.com" in client.meta.endpoint_url and region not in _known_regions(session, service):
+        known = _known_regions(session, service)  # empty for a global service (IAM): its region is aws-global
+        if ".amazonaws.com" in client.meta.endpoint_url and known and region not in known:
             # Fail now: AWS's host for an unknown region does not resolve, and botocore would retry that
             # connection error for several seconds before saying so. A custom endpoint skips the check.
             raise AwsError(
@@ -76,7 +83,8 @@ def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
         raise aws_error(exc, options) from exc
 
 
-_SERVICE_NAMES = {"ecs": "ECS", "logs": "CloudWatch Logs"}
+_SERVICE_NAMES = {"ecs": "ECS", "logs": "CloudWatch Logs", "ecr": "ECR", "ssm": "SSM",
+                  "secretsmanager": "Secrets Manager", "ec2": "EC2", "sts": "STS"}
 
 
 def _known_regions(session: Any, service: str) -> set[str]:
@@ -134,8 +142,15 @@ class Ecs:
 
     def active_revisions(self) -> list[str]:
         """The ARN of every ACTIVE task definition revision, all families."""
+        return self._revisions("ACTIVE")
+
+    def inactive_revisions(self) -> list[str]:
+        """The ARN of every INACTIVE (deregistered, not deleted) task definition revision, all families."""
+        return self._revisions("INACTIVE")
+
+    def _revisions(self, status: str) -> list[str]:
         with translated(self._client):
-            pages = self._client.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+            pages = self._client.get_paginator("list_task_definitions").paginate(status=status)
             return [arn for page in pages for arn in page["taskDefinitionArns"]]
 
     def as_register_request(self, task_definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,6 +158,28 @@ class Ecs:
         drops the ARN, revision, status, compatibilities, registeredAt, ...), tags kept apart."""
         members = self._client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
         return {k: v for k, v in task_definition.items() if k in members and k != "tags" and v is not None}
+
+    # -- revisions (`ecsflow prune`) ----------------------------------------------------------------------
+
+    def list_revisions(self, families: Iterable[str], *, inactive: bool = False,
+                       managed_only: Callable[[dict[str, str]], bool] | None = None,
+                       on_done: Callable[[FamilyRevisions], None] | None = None) -> dict[str, FamilyRevisions]:
+        """See ``prune.list_families``: each family's revision numbers and latest tags, or its error."""
+        return prune.list_families(self._client, families, inactive=inactive, managed_only=managed_only,
+                                   concurrency=self.concurrency, on_done=on_done)
+
+    def revisions_in_use(self, cluster: str, *, missing_cluster_ok: bool = False) -> dict[Ref, tuple[str, ...]]:
+        """See ``prune.revisions_in_use``: what the cluster's services and tasks use."""
+        return prune.revisions_in_use(self._client, cluster, missing_cluster_ok=missing_cluster_ok,
+                                      concurrency=self.concurrency)
+
+    def deregister_revisions(self, refs: Iterable[Ref],
+                             on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
+        return prune.deregister_revisions(self._client, refs, self.concurrency, on_done)
+
+    def delete_revisions(self, refs: Iterable[Ref],
+                         on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
+        return prune.delete_revisions(self._client, refs, self.concurrency, on_done)
 
     # -- tasks (`ecsflow run`) ----------------------------------------------------------------------------
 

@@ -41,9 +41,19 @@ _DEFINITION_PERMISSIONS = ("ecs:DescribeTaskDefinition, ecs:RegisterTaskDefiniti
                            "iam:PassRole on the task and execution roles")
 _RUN_PERMISSIONS = ("ecs:RunTask, ecs:DescribeTasks, ecs:StopTask, ecs:DescribeClusters and iam:PassRole on the "
                     "task and execution roles (and, to see the logs, logs:GetLogEvents on the task's log group)")
+_PRUNE_PERMISSIONS = ("ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition, ecs:ListServices, "
+                      "ecs:DescribeServices, ecs:ListTasks, ecs:DescribeTasks, ecs:DeregisterTaskDefinition (and "
+                      "ecs:DeleteTaskDefinitions for --delete)")
 _PERMISSIONS = {
     **{op: _RUN_PERMISSIONS for op in ("RunTask", "DescribeTasks", "StopTask", "DescribeClusters")},
     "GetLogEvents": "logs:GetLogEvents on the task's log group",
+    **{op: _PRUNE_PERMISSIONS for op in ("ListTaskDefinitions", "ListServices", "DescribeServices", "ListTasks",
+                                         "DeregisterTaskDefinition", "DeleteTaskDefinitions")},
+    # `ecsflow verify`: each check needs its own read-only permission, and no other.
+    **{op: f"{service}:{op}" for service, op in (
+        ("ecr", "DescribeImages"), ("iam", "GetRole"), ("ssm", "DescribeParameters"),
+        ("secretsmanager", "DescribeSecret"), ("logs", "DescribeLogGroups"), ("ec2", "DescribeSubnets"),
+        ("ec2", "DescribeSecurityGroups"))},
 }
 _CREDENTIALS_HINT = (
     "choose credentials with --aws-profile or AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
@@ -147,6 +157,21 @@ def _unreachable(exc: Any, region: str | None) -> AwsError:
     else:
         hint = "check --endpoint-url / AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS, --region, and the network"
     return AwsError(f"cannot reach the AWS endpoint {url}: {type(exc).__name__}", hint=hint)
+
+
+def one_line(error: AwsError) -> str:
+    """An ``AwsError`` as one line of a report (an outcome, a check): its message and its hint."""
+    return f"{error.message} (hint: {error.hint})" if error.hint else error.message
+
+
+def is_session_error(exc: BaseException) -> bool:
+    """True for an error about the session rather than the call (no or bad credentials, an endpoint that
+    cannot be reached): every other call would fail alike, so it ends the command instead of one check."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        return code_and_message(exc)[0] in _BAD_CREDENTIALS | _EXPIRED
+    return isinstance(exc, BotoCoreError)
 
 
 def code_and_message(exc: BaseException) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """One function per command, joining the pure core (load, build, diff) to the adapters (ECS, Consul):
 `core` (what every command shares: load, resolve, render, the ECS session; and `config`), `plan` (`diff` and
-`sync`), `dags` (`gen-dag`), `runs` (`run`)."""
+`sync`), `dags` (`gen-dag`), `runs` (`run`), `prune` (`prune`), `verify` (`verify`, `diff --verify`)."""
 
 from ecsflow.operations.core import (
     AwsFlags,
@@ -15,10 +15,13 @@ from ecsflow.operations.core import (
 )
 from ecsflow.operations.dags import gen_dag
 from ecsflow.operations.plan import PlanResult, SyncResult, plan, sync
+from ecsflow.operations.prune import PruneCallbacks, PruneOptions, PruneResult, prune
 from ecsflow.operations.runs import RunCallbacks, RunOptions, RunResult, run
+from ecsflow.operations.verify import VerifyResult, diff_and_verify, verify
 
 __all__ = [
     "AwsFlags", "ConfigResult", "PlanResult", "ProjectOptions", "RenderResult", "RunCallbacks", "RunOptions",
     "RunResult", "SyncResult", "aws_session", "config", "gen_dag", "plan", "render", "resolve",
     "resolve_with_consul", "run", "sync",
+    "PruneCallbacks", "PruneOptions", "PruneResult", "prune", "VerifyResult", "diff_and_verify", "verify",
 ]

@@ -13,14 +13,16 @@ On disk (``state_dir``, usually ``.ecsflow/sandbox/`` next to the compose file),
 
     {"format": 1, "family": "etl-api",
      "revisions": [{"revision": 1, "request": {<RegisterTaskDefinition kwargs, without tags>},
-                    "tags": {"ecsflow:managed": "true", ...}}, ...]}
+                    "tags": {"ecsflow:managed": "true", ...}, "status": "INACTIVE"}, ...]}
 
-At start every stored revision is registered into moto again through the API, family by family in revision
-order, so moto hands out the same revision numbers. A gap in the numbers (a revision deleted by hand) is
-filled with a placeholder revision that is deregistered again, so the later numbers still line up. At the
-end, each ACTIVE revision moto holds that is not on disk yet is described and appended to its family's file;
-its request is the described definition cut down to RegisterTaskDefinition's input members (botocore's model),
-so replaying it gives moto the very same definition. Delete the folder to start from an empty ECS.
+(``status`` only for a deregistered revision.) At start every stored revision is registered into moto again
+through the API, family by family in revision order, so moto hands out the same revision numbers; those
+stored INACTIVE are deregistered again. A gap in the numbers (a deleted revision) is filled with a placeholder
+revision that is deregistered and deleted again, so the later numbers still line up. At the end, each ACTIVE
+revision moto holds that is not on disk yet is described and appended to its family's file; its request is
+the described definition cut down to RegisterTaskDefinition's input members (botocore's model), so replaying
+it gives moto the very same definition. A stored revision deregistered during the session (`ecsflow prune`)
+is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS.
 
 RunTask works in the sandbox: ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine
 (no Docker, the image is not pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
@@ -138,7 +140,9 @@ def _load(state_dir: Path) -> dict[str, list[dict]]:
 
 def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]]) -> None:
     known = {(family, int(r["revision"])) for family, revisions in stored.items() for r in revisions}
-    unsaved = [arn for arn in ecs.active_revisions() if _family_and_revision(arn) not in known]
+    active = ecs.active_revisions()
+    changed = _status_changes(ecs, stored, {_family_and_revision(arn) for arn in active})
+    unsaved = [arn for arn in active if _family_and_revision(arn) not in known]
     new: dict[str, list[dict]] = {}
     for arn, answer in ecs.describe_families(unsaved).items():  # ARNs name one revision each
         family, revision = _family_and_revision(arn)
@@ -151,19 +155,37 @@ def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]]) -> None:
                 "tags": {t["key"]: t["value"] for t in answer.get("tags") or []},
             }
         )
-    if not new:
+    if not new and not changed:
         return
     state_dir.mkdir(parents=True, exist_ok=True)
-    for family, revisions in new.items():
+    for family in dict.fromkeys([*new, *changed]):
         document = {
             "format": FORMAT,
             "family": family,
-            "revisions": sorted([*stored.get(family, []), *revisions], key=lambda r: r["revision"]),
+            "revisions": sorted([*changed.get(family, stored.get(family, [])), *new.get(family, [])],
+                                key=lambda r: r["revision"]),
         }
         path = state_dir / f"{family}.json"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
+
+
+def _status_changes(ecs: Ecs, stored: dict[str, list[dict]], active: set[tuple[str, int]]) -> dict[str, list[dict]]:
+    """The stored families whose revisions were deregistered or deleted in this session, as they now are."""
+    inactive = {_family_and_revision(arn) for arn in ecs.inactive_revisions()} if stored else set()
+    changed: dict[str, list[dict]] = {}
+    for family, revisions in stored.items():
+        now = []
+        for r in revisions:
+            ref = (family, int(r["revision"]))
+            if ref in active:
+                now.append({k: v for k, v in r.items() if k != "status"})
+            elif ref in inactive:
+                now.append({**r, "status": "INACTIVE"})  # else deleted: dropped
+        if now != revisions:
+            changed[family] = now
+    return changed
 
 
 def _family_and_revision(arn: str) -> tuple[str, int]:
@@ -179,6 +201,7 @@ def _replay(ecs: Ecs, stored: dict[str, list[dict]]) -> None:
     # moto starts empty (mock_aws resets it) and numbers each family's revisions 1, 2, 3, ...
     for family, revisions in stored.items():
         next_number, placeholders = 1, []
+        inactive = [int(r["revision"]) for r in revisions if r.get("status") == "INACTIVE"]
         for stored_revision in revisions:
             number = int(stored_revision["revision"])
             if number < next_number:
@@ -197,5 +220,8 @@ def _replay(ecs: Ecs, stored: dict[str, list[dict]]) -> None:
                 raise EcsflowError(f"sandbox replay of family '{family}' gave revision {got}, not {number}",
                                    hint="delete the sandbox folder to start from an empty ECS")
             next_number += 1
-        for number in placeholders:
+        for number in [*placeholders, *inactive]:
             ecs.deregister_revision(f"{family}:{number}")
+        failed = [r for r in ecs.delete_revisions((family, number) for number in placeholders) if r.error]
+        if failed:
+            raise AwsError(f"cannot delete revision {failed[0].revision} of '{family}': {failed[0].error}")

@@ -1,0 +1,234 @@
+"""The ECS side of `ecsflow prune`: list a family's revisions, find what the cluster uses, deregister and delete.
+
+- ``list_families``: per family, its ACTIVE (and INACTIVE) revision numbers through ListTaskDefinitions'
+  paginator (100 a page: a family may have thousands) and its latest revision's tags; one family's error is
+  its own entry, the other families are still listed;
+- ``revisions_in_use``: the revisions the services (ListServices + DescribeServices, 10 a call: the service's
+  task definition, its deployments' and task sets') and the RUNNING or PENDING tasks (ListTasks +
+  DescribeTasks, 100 a call) of one cluster use;
+- ``deregister_revisions`` / ``delete_revisions``: one DeregisterTaskDefinition per revision, one
+  DeleteTaskDefinitions per 10; each revision's result is reported, a failure does not stop the others.
+
+All through the bounded pool; throttling is botocore's retry mode's business (``ecsflow.ecs.client``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ecsflow.ecs.errors import (
+    aws_error,
+    code_and_message,
+    is_boto_error,
+    is_missing_family,
+    is_session_error,
+    one_line,
+    translated,
+)
+from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
+from ecsflow.errors import AwsError
+
+DESCRIBE_SERVICES_MAX = 10  # DescribeServices: at most 10 services a call
+DESCRIBE_TASKS_MAX = 100  # DescribeTasks: at most 100 tasks a call
+DELETE_MAX = 10  # DeleteTaskDefinitions: at most 10 revisions a call
+
+Ref = tuple[str, int]  # (family, revision)
+
+
+@dataclass(frozen=True)
+class FamilyRevisions:
+    """What ECS holds of one family: ``tags`` of its latest ACTIVE revision (None: no ACTIVE revision),
+    the ACTIVE and INACTIVE revision numbers (INACTIVE only when asked), or the ``error`` that stopped it."""
+
+    family: str
+    tags: dict[str, str] | None = None
+    active: tuple[int, ...] = ()
+    inactive: tuple[int, ...] = ()
+    error: str | None = None
+
+
+def parse_arn(arn: str) -> Ref:
+    """``(family, revision)`` of a task definition ARN (or ``family:revision``)."""
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(revision)
+
+
+def list_families(client: Any, families: Iterable[str], *, inactive: bool = False, managed_only: Callable[
+        [dict[str, str]], bool] | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+        on_done: Callable[[FamilyRevisions], None] | None = None) -> dict[str, FamilyRevisions]:
+    """``FamilyRevisions`` per family. A family whose latest tags fail ``managed_only`` is not listed further
+    (its revisions are not needed: it is left alone)."""
+    unique = list(dict.fromkeys(families))
+
+    def one(family: str) -> FamilyRevisions:
+        try:
+            return _list_family(client, family, inactive, managed_only)
+        except Exception as exc:
+            return FamilyRevisions(family, error=_one_call_error(client, exc))
+
+    results: dict[str, FamilyRevisions] = {}
+    with translated(client):
+        for family, listed in bounded(one, unique, concurrency):
+            results[family] = listed
+            if on_done is not None:
+                on_done(listed)
+    return {family: results[family] for family in unique}
+
+
+def _one_call_error(client: Any, exc: Exception) -> str:
+    """The report line of an error that concerns one family or revision; anything else (an error of the
+    session: credentials, endpoint; or not AWS's at all) is raised, as it would fail every other call too."""
+    if not is_boto_error(exc) or is_session_error(exc):
+        raise exc
+    return one_line(aws_error(exc, client=client))
+
+
+def _list_family(client: Any, family: str, inactive: bool,
+                 managed_only: Callable[[dict[str, str]], bool] | None) -> FamilyRevisions:
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = client.describe_task_definition(taskDefinition=family, include=["TAGS"])
+    except ClientError as exc:
+        if not is_missing_family(exc):
+            raise
+        return FamilyRevisions(family, inactive=_revisions(client, family, "INACTIVE") if inactive else ())
+    tags = {t["key"]: t["value"] for t in answer.get("tags") or []}
+    if managed_only is not None and not managed_only(tags):
+        return FamilyRevisions(family, tags=tags)
+    active = _revisions(client, family, "ACTIVE")
+    # The revision just described is ACTIVE, even if the listing (eventually consistent) missed it.
+    active = tuple(sorted({*active, answer["taskDefinition"]["revision"]}))
+    return FamilyRevisions(family, tags, active, _revisions(client, family, "INACTIVE") if inactive else ())
+
+
+def _revisions(client: Any, family: str, status: str) -> tuple[int, ...]:
+    # familyPrefix is the full family name (ECS's documentation); the filter below guards against a prefix
+    # match all the same, so that `etl-load` never lists `etl-loader`'s revisions.
+    pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
+    refs = (parse_arn(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
+    return tuple(sorted({revision for name, revision in refs if name == family}))
+
+
+def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = False,
+                     concurrency: int = DEFAULT_CONCURRENCY) -> dict[Ref, tuple[str, ...]]:
+    """What uses which revision in ``cluster``: ``{(family, revision): ("service api", "task 1a2b3c", ...)}``.
+
+    A cluster ECS does not know is an ``AwsError`` (a wrong name would make every revision look unused),
+    unless ``missing_cluster_ok`` (the sandbox, which keeps no cluster between runs): then nothing is in use.
+    """
+    users: dict[Ref, list[str]] = {}
+
+    def add(arn: str | None, user: str) -> None:
+        if arn:
+            bucket = users.setdefault(parse_arn(arn), [])
+            if user not in bucket:
+                bucket.append(user)
+
+    from botocore.exceptions import ClientError
+
+    with translated(client):
+        try:
+            service_arns = _paged(client, "list_services", "serviceArns", cluster=cluster)
+            task_arns = list(dict.fromkeys(
+                arn for status in ("RUNNING", "PENDING")
+                for arn in _paged(client, "list_tasks", "taskArns", cluster=cluster, desiredStatus=status)))
+        except ClientError as exc:
+            if code_and_message(exc)[0] != "ClusterNotFoundException":
+                raise
+            if missing_cluster_ok:
+                return {}
+            raise AwsError(
+                f"the ECS cluster '{cluster}' does not exist in {client.meta.region_name}: prune cannot tell which "
+                "revisions its services and tasks use", hint="choose the cluster with --cluster, ECSFLOW_CLUSTER or "
+                "x-ecsflow.cluster (`ecsflow config` shows where the value comes from)") from exc
+
+        def services(chunk: list[str]) -> list[dict]:
+            return client.describe_services(cluster=cluster, services=chunk).get("services") or []
+
+        def tasks(chunk: list[str]) -> list[dict]:
+            return client.describe_tasks(cluster=cluster, tasks=chunk).get("tasks") or []
+
+        for _, answer in bounded(services, _chunks(service_arns, DESCRIBE_SERVICES_MAX), concurrency, key=id):
+            for service in answer:
+                user = f"service {service.get('serviceName')}"
+                add(service.get("taskDefinition"), user)
+                for deployment in (*(service.get("deployments") or ()), *(service.get("taskSets") or ())):
+                    add(deployment.get("taskDefinition"), user)
+        for _, answer in bounded(tasks, _chunks(task_arns, DESCRIBE_TASKS_MAX), concurrency, key=id):
+            for task in answer:
+                add(task.get("taskDefinitionArn"), f"task {task.get('taskArn', '').rsplit('/', 1)[-1]}")
+    return {ref: tuple(names) for ref, names in users.items()}
+
+
+def _paged(client: Any, operation: str, key: str, **kwargs: Any) -> list[str]:
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key) or []]
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class RevisionResult:
+    """The result of one action on one revision: ``error`` is None when it was done."""
+
+    family: str
+    revision: int
+    error: str | None = None
+
+
+def deregister_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAULT_CONCURRENCY,
+                         on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
+    """Deregister each revision (one call each: ECS has no batch form); results in the order they complete,
+    each also handed to ``on_done`` then, on the calling thread."""
+
+    def one(ref: Ref) -> RevisionResult:
+        family, revision = ref
+        try:
+            client.deregister_task_definition(taskDefinition=f"{family}:{revision}")
+        except Exception as exc:
+            return RevisionResult(family, revision, _one_call_error(client, exc))
+        return RevisionResult(family, revision)
+
+    results = []
+    with translated(client):
+        for _, result in bounded(one, list(refs), concurrency):
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
+    return results
+
+
+def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAULT_CONCURRENCY,
+                     on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
+    """Delete INACTIVE revisions, 10 a call; each revision's result from the answer's ``taskDefinitions``
+    and ``failures`` (a failed call fails its 10)."""
+
+    def batch(chunk: list[str]) -> list[RevisionResult]:
+        try:
+            answer = client.delete_task_definitions(taskDefinitions=chunk)
+        except Exception as exc:
+            error = _one_call_error(client, exc)
+            return [RevisionResult(*parse_arn(name), error) for name in chunk]
+        failures = {parse_arn(f.get("arn", "")): f.get("reason") or "failed" for f in answer.get("failures") or []
+                    if f.get("arn")}
+        done = {parse_arn(d["taskDefinitionArn"]) for d in answer.get("taskDefinitions") or []}
+        results = []
+        for name in chunk:
+            ref = parse_arn(name)
+            error = failures.get(ref) or (None if ref in done else "ECS neither deleted it nor said why")
+            results.append(RevisionResult(*ref, error))
+        return results
+
+    names = [f"{family}:{revision}" for family, revision in refs]
+    done: list[RevisionResult] = []
+    with translated(client):
+        for _, results in bounded(batch, _chunks(names, DELETE_MAX), concurrency, key=id):
+            for result in results:
+                done.append(result)
+                if on_done is not None:
+                    on_done(result)
+    return done

@@ -1,0 +1,140 @@
+"""`ecsflow prune`: plan which old revisions of the project's families to deregister (and delete), then, with
+--yes, do exactly that and nothing more.
+
+The plan is made from what ECS holds now (``ecsflow.prune`` decides, ``ecsflow.ecs.prune`` lists). With --yes
+it is handed to ``callbacks.planned`` (the CLI prints it), then executed: what the cluster uses is read again
+right before acting, and a planned revision that came into use since is skipped, so nothing in use is
+deregistered and nothing outside the plan is touched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ecsflow.operations.core import AwsFlags, ProjectOptions, aws_session, render
+from ecsflow.prune import DEFAULT_KEEP, FamilyOutcome, FamilyPlan, OutcomeBuilder, PrunePlan
+
+if TYPE_CHECKING:
+    from ecsflow.ecs.client import Ecs
+
+
+@dataclass(frozen=True)
+class PruneOptions:
+    keep: int = DEFAULT_KEEP
+    delete: bool = False  # also delete INACTIVE revisions (and those deregistered now)
+    include_unmanaged: bool = False  # --all: families whose latest revision lacks ecsflow:managed too
+    execute: bool = False  # --yes
+
+
+@dataclass(frozen=True)
+class PruneCallbacks:
+    """``phase(label, total)`` when a long step starts and ``advance()`` as it goes (a progress bar);
+    ``planned(plan)`` with the plan, before anything is changed."""
+
+    phase: Callable[[str, int], None] = lambda label, total: None
+    advance: Callable[..., None] = lambda *_: None
+    planned: Callable[[PrunePlan], None] = lambda plan: None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    plan: PrunePlan
+    outcomes: Mapping[str, FamilyOutcome] | None = None  # None: not executed (no --yes)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        """A family that could not be read, or a revision that could not be deregistered or deleted."""
+        return bool(self.plan.counts["errors"]) or any(o.failed for o in (self.outcomes or {}).values())
+
+
+def is_managed(tags: Mapping[str, str]) -> bool:
+    from ecsflow.taskdef import MANAGED_TAG
+
+    return tags.get(MANAGED_TAG) == "true"
+
+
+def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), how: PruneOptions = PruneOptions(),
+          callbacks: PruneCallbacks = PruneCallbacks(), strict: bool = False) -> PruneResult:
+    """`ecsflow prune`: every service is rendered first (the families are the project's), then planned; with
+    ``how.execute`` the plan is carried out."""
+    rendered = render(options, services, strict)
+    families = [(build.service, build.family) for build in rendered.builds]
+    cluster = rendered.resolved.settings.cluster
+    with aws_session(aws, rendered.project, rendered.region) as ecs:
+        plan = make_plan(ecs, families, cluster, how, sandbox=aws.sandbox, callbacks=callbacks)
+        callbacks.planned(plan)
+        outcomes = execute(ecs, plan, sandbox=aws.sandbox, callbacks=callbacks) if how.execute else None
+    return PruneResult(plan, outcomes, rendered.warnings)
+
+
+def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: PruneOptions, *, sandbox: bool = False,
+              callbacks: PruneCallbacks = PruneCallbacks()) -> PrunePlan:
+    from ecsflow.prune import plan_family
+
+    callbacks.phase("listing revisions", len(families))
+    listed = ecs.list_revisions([family for _, family in families], inactive=how.delete,
+                                managed_only=None if how.include_unmanaged else is_managed,
+                                on_done=callbacks.advance)
+    users = ecs.revisions_in_use(cluster, missing_cluster_ok=sandbox)
+    plans = []
+    for service, family in families:
+        found = listed[family]
+        if found.error:
+            plans.append(FamilyPlan(service, family, "error", detail=found.error))
+        elif found.tags is None:
+            plans.append(FamilyPlan(service, family, "missing", detail="not in ECS (no ACTIVE revision): nothing "
+                                    "to prune"))
+        elif not how.include_unmanaged and not is_managed(found.tags):
+            plans.append(FamilyPlan(service, family, "unmanaged", detail="left alone: its latest revision has no "
+                                    "ecsflow:managed tag (sync it with ecsflow first, or pass --all)"))
+        else:
+            plans.append(plan_family(service, family, found.active, found.inactive, _users_of(users, family),
+                                     keep=how.keep, delete=how.delete))
+    notes = ("the sandbox keeps no cluster, service or task between commands: no revision is in use there",
+             ) if sandbox else ()
+    return PrunePlan(how.keep, how.delete, cluster, tuple(plans), notes)
+
+
+def _users_of(users: Mapping[tuple[str, int], tuple[str, ...]], family: str) -> dict[int, tuple[str, ...]]:
+    return {revision: names for (name, revision), names in users.items() if name == family}
+
+
+def execute(ecs: Ecs, plan: PrunePlan, *, sandbox: bool = False,
+            callbacks: PruneCallbacks = PruneCallbacks()) -> dict[str, FamilyOutcome]:
+    """Carry out ``plan``'s actions, less the revisions in use right now; every revision's result."""
+    from ecsflow.prune import without_newly_used
+
+    acting = [f for f in plan.families if f.has_actions]
+    if not acting:
+        return {}
+    users = ecs.revisions_in_use(plan.cluster, missing_cluster_ok=sandbox)
+    outcomes = {f.family: OutcomeBuilder(f.family) for f in acting}
+    todo: list[FamilyPlan] = []
+    for family_plan in acting:
+        trimmed, newly_used = without_newly_used(family_plan, _users_of(users, family_plan.family))
+        outcomes[family_plan.family].skipped.extend((k.revision, "; ".join(k.reasons)) for k in newly_used)
+        todo.append(trimmed)
+
+    failed: set[tuple[str, int]] = set()
+    deregister = [(f.family, revision) for f in todo for revision in f.deregister]
+    if deregister:
+        callbacks.phase("deregistering", len(deregister))
+        for result in ecs.deregister_revisions(deregister, on_done=callbacks.advance):
+            if result.error:
+                failed.add((result.family, result.revision))
+                outcomes[result.family].failed.append((result.revision, result.error))
+            else:
+                outcomes[result.family].deregistered.append(result.revision)
+    # A revision whose deregistration failed is still ACTIVE: ECS would refuse to delete it (its failure is
+    # already reported).
+    delete = [(f.family, revision) for f in todo for revision in f.delete if (f.family, revision) not in failed]
+    if delete:
+        callbacks.phase("deleting", len(delete))
+        for result in ecs.delete_revisions(delete, on_done=callbacks.advance):
+            if result.error:
+                outcomes[result.family].failed.append((result.revision, result.error))
+            else:
+                outcomes[result.family].deleted.append(result.revision)
+    return {family: builder.build() for family, builder in outcomes.items()}

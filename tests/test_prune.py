@@ -1,0 +1,316 @@
+"""`ecsflow prune`: the pure planner, then the command end to end through the CLI against moto's server behind
+the counting, paging, fault-injecting proxy (tests/ecs_server.py), with families of thousands of revisions
+(registered straight into the server's moto backend, which runs in this process: the HTTP path would take
+minutes), one used by an ECS service and one by a running task (the local task runner runs it)."""
+
+import json
+import math
+
+import moto.backends
+import pytest
+from ecs_server import EcsEndpoint, dummy_credentials_env
+from typer.testing import CliRunner
+
+from ecsflow import operations
+from ecsflow.cli import app
+from ecsflow.prune import DEFAULT_KEEP, Kept, plan_family, revision_ranges, without_newly_used
+
+REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "data-jobs"  # the example's settings
+LIST, DEREGISTER, DELETE = "ListTaskDefinitions", "DeregisterTaskDefinition", "DeleteTaskDefinitions"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the planner
+
+
+def test_the_newest_n_and_what_is_in_use_are_kept_and_the_rest_deregistered():
+    plan = plan_family("api", "etl-api", range(1, 21), [], {3: ("service api",), 19: ("task 1a2b",)}, keep=5)
+    assert plan.deregister == (1, 2, *range(4, 16))
+    assert [(k.revision, k.reasons) for k in plan.kept] == [
+        (20, ("newest 5",)), (19, ("newest 5", "in use by task 1a2b")), (18, ("newest 5",)), (17, ("newest 5",)),
+        (16, ("newest 5",)), (3, ("in use by service api",))]
+    assert plan.delete == () and plan.status == "planned"
+
+
+def test_delete_takes_the_inactive_and_the_deregistered_but_never_one_in_use():
+    plan = plan_family("api", "etl-api", [7, 8, 9], [1, 2, 3, 4], {2: ("task 9f",), 7: ("service api",)}, keep=1,
+                       delete=True)
+    assert plan.deregister == (8,)
+    assert plan.delete == (1, 3, 4, 8)
+    assert [k.revision for k in plan.kept] == [9, 7, 2]
+
+
+def test_the_latest_is_kept_whatever_keep_says():
+    assert plan_family("a", "f", [4], [], {}, keep=1).deregister == ()
+    assert plan_family("a", "f", [1, 2, 3], [], {}, keep=10).deregister == ()
+    with pytest.raises(ValueError, match="at least 1"):
+        plan_family("a", "f", [1, 2], [], {}, keep=0)
+    assert plan_family("a", "f", [], [1, 2], {}, delete=True).status == "missing"
+    assert DEFAULT_KEEP == 5
+
+
+def test_a_revision_used_since_the_plan_is_taken_out_of_it():
+    plan = plan_family("a", "f", range(1, 11), [], {}, keep=2, delete=True)
+    trimmed, newly = without_newly_used(plan, {4: ("service web",), 9: ("task x",)})
+    assert 4 not in trimmed.deregister and 4 not in trimmed.delete and set(trimmed.deregister) == {1, 2, 3, 5, 6,
+                                                                                                  7, 8}
+    assert newly == (Kept(4, ("in use by service web (since the plan)",)),)  # 9 was kept already
+    assert without_newly_used(plan, {}) == (plan, ())
+
+
+def test_revision_ranges_are_short_for_thousands():
+    assert revision_ranges([*range(1, 37), *range(38, 1996), 1998]) == "1-36, 38-1995, 1998"
+    assert revision_ranges([]) == "" and revision_ranges([5]) == "5"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the command against the server
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    with EcsEndpoint(run_tasks=True, workdir=tmp_path_factory.mktemp("tasks"), region=REGION) as running:
+        yield running
+
+
+@pytest.fixture
+def ecs(endpoint):
+    endpoint.reset()
+    endpoint.create_cluster(CLUSTER)
+    endpoint.reset_counts()
+    return endpoint
+
+
+@pytest.fixture
+def project(etl_project):
+    return etl_project
+
+
+def cli(ecs, project, *args):
+    command, *rest = args
+    return CliRunner().invoke(app, [command, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
+                                    *rest], env=dummy_credentials_env())
+
+
+def prune_json(ecs, project, *args):
+    result = cli(ecs, project, "prune", "--format", "json", *args)
+    assert result.exit_code in (0, 1), result.output
+    return result, json.loads(result.stdout)
+
+
+def backend():
+    return moto.backends.get_backend("ecs")[ACCOUNT][REGION]
+
+
+def register_old(family, count, *, command=("python", "-m", "job")):
+    """``count`` revisions of ``family`` straight into moto (what a team that registered on every deploy has)."""
+    for _ in range(count):
+        backend().register_task_definition(
+            family=family, requires_compatibilities=["FARGATE"], network_mode="awsvpc", cpu="256", memory="512",
+            container_definitions=[{"name": "job", "image": "old/job:1", "command": list(command)}])
+
+
+def revisions(ecs, family, status="ACTIVE"):
+    arns = [a for page in ecs.client("ecs").get_paginator("list_task_definitions").paginate(
+        familyPrefix=family, status=status) for a in page["taskDefinitionArns"]]
+    return sorted(int(a.rsplit(":", 1)[1]) for a in arns)
+
+
+def family_entry(report, family):
+    return next(f for f in report["families"] if f["family"] == family)
+
+
+def test_thousands_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, project):
+    register_old("etl-extract", 1998)
+    register_old("etl-extract", 1, command=("python", "-c", "import time; time.sleep(60)"))  # revision 1999
+    assert cli(ecs, project, "sync").exit_code == 0  # revision 2000, tagged ecsflow:managed, and 1 of the others
+    client = ecs.client("ecs")
+    client.create_service(cluster=CLUSTER, serviceName="legacy", taskDefinition="etl-extract:37", desiredCount=0)
+    task = client.run_task(cluster=CLUSTER, taskDefinition="etl-extract:1999", launchType="FARGATE",
+                           networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})["tasks"][0]
+    ecs.reset_counts()
+
+    planned, report = prune_json(ecs, project)
+    assert planned.exit_code == 0
+    extract = family_entry(report, "etl-extract")
+    assert extract["active"] == 2000 and report["executed"] is False
+    assert extract["deregister"] == [*range(1, 37), *range(38, 1996)]
+    assert {k["revision"]: k["reasons"] for k in extract["keep"]} == {
+        2000: ["newest 5"], 1999: ["newest 5", f"in use by task {task['taskArn'].rsplit('/', 1)[1]}"],
+        1998: ["newest 5"], 1997: ["newest 5"], 1996: ["newest 5"], 37: ["in use by service legacy"]}
+    assert [f["deregister"] for f in report["families"] if f["family"] != "etl-extract"] == [[], [], []]
+    # The plan changed nothing; ListTaskDefinitions was paged as ECS pages it (100 a page).
+    assert DEREGISTER not in ecs.calls and ecs.calls[LIST] == math.ceil(2000 / 100) + 3
+    assert revisions(ecs, "etl-extract") == list(range(1, 2001))
+
+    ecs.reset_counts()
+    done, report = prune_json(ecs, project, "--yes")
+    assert done.exit_code == 0, done.stderr
+    outcome = family_entry(report, "etl-extract")["outcome"]
+    assert outcome["deregistered"] == extract["deregister"] and outcome["failed"] == outcome["skipped"] == []
+    assert ecs.calls[DEREGISTER] == len(extract["deregister"]) and ecs.max_in_flight <= 8
+    # Exactly what the plan showed: the kept ones are still ACTIVE, the others INACTIVE.
+    assert revisions(ecs, "etl-extract") == [37, 1996, 1997, 1998, 1999, 2000]
+    assert revisions(ecs, "etl-extract", "INACTIVE") == extract["deregister"]
+
+    ecs.reset_counts()
+    again, report = prune_json(ecs, project, "--yes")  # converges: nothing left to do
+    assert again.exit_code == 0 and report["counts"]["deregister"] == 0 and DEREGISTER not in ecs.calls
+
+
+def test_delete_removes_inactive_revisions_ten_a_call_and_converges(ecs, project):
+    register_old("etl-load", 254)
+    for revision in range(1, 201):
+        backend().deregister_task_definition(f"etl-load:{revision}")
+    assert cli(ecs, project, "sync").exit_code == 0  # revision 255
+    _, plan = prune_json(ecs, project, "--delete", "load")
+    load = family_entry(plan, "etl-load")
+    assert (load["active"], load["inactive"]) == (55, 200)
+    assert load["deregister"] == list(range(201, 251)) and load["delete"] == list(range(1, 251))
+
+    ecs.reset_counts()
+    text = cli(ecs, project, "prune", "--delete", "--yes", "load")
+    assert text.exit_code == 0, text.output
+    assert "etl-load: deregistered 50: 201-250" in text.stdout and "etl-load: deleted 250: 1-250" in text.stdout
+    assert ecs.calls[DELETE] == 25 and ecs.calls[DEREGISTER] == 50
+    assert revisions(ecs, "etl-load") == [251, 252, 253, 254, 255]
+    assert revisions(ecs, "etl-load", "INACTIVE") == []
+    again = cli(ecs, project, "prune", "--delete", "load")
+    assert "nothing to prune" in again.stdout and "Nothing to prune" in again.stdout
+
+
+def test_the_text_plan_explains_each_family_and_changes_nothing(ecs, project):
+    register_old("etl-api", 12)
+    assert cli(ecs, project, "sync").exit_code == 0
+    ecs.client("ecs").create_service(cluster=CLUSTER, serviceName="metrics", taskDefinition="etl-api:2",
+                                     desiredCount=0)
+    result = cli(ecs, project, "prune", "--keep", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "etl-api (service api): 13 ACTIVE" in lines
+    assert "    keep 11-13: newest 3" in lines and "    keep 2: in use by service metrics" in lines
+    assert "    deregister 9: 1, 3-10" in lines
+    assert "etl-extract (service extract): 1 ACTIVE, nothing to prune" in lines
+    assert lines[-2:] == ["Plan: deregister 9 revision(s) of 1 family(ies) (in use: cluster data-jobs).",
+                          "Nothing changed: run again with --yes to do it."]
+    assert DEREGISTER not in ecs.calls
+
+
+def test_unmanaged_families_are_left_alone_unless_all(ecs, project):
+    register_old("etl-transform", 8)  # registered by hand: no ecsflow:managed tag on the latest
+    _, report = prune_json(ecs, project, "transform")
+    transform = family_entry(report, "etl-transform")
+    assert transform["status"] == "unmanaged" and transform["deregister"] == [] and "--all" in transform["detail"]
+    _, report = prune_json(ecs, project, "--all", "--yes", "transform")
+    assert family_entry(report, "etl-transform")["outcome"]["deregistered"] == [1, 2, 3]
+
+
+def test_a_family_not_in_ecs_is_one_line_and_the_others_are_pruned(ecs, project):
+    register_old("etl-api", 7)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    result = cli(ecs, project, "prune", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "etl-extract (service extract): not in ECS (no ACTIVE revision): nothing to prune" in result.stdout
+    assert "etl-api: deregistered 3: 1-3" in result.stdout
+
+
+def test_access_denied_on_one_family_is_its_line_and_the_others_are_still_pruned(ecs, project):
+    register_old("etl-api", 7)
+    register_old("etl-load", 7)
+    assert cli(ecs, project, "sync").exit_code == 0
+    ecs.fail("DescribeTaskDefinition", "AccessDeniedException", "User: ci is not authorized to perform: "
+             "ecs:DescribeTaskDefinition", family="etl-load")
+    result, report = prune_json(ecs, project, "--yes")
+    assert result.exit_code == 1
+    load = family_entry(report, "etl-load")
+    assert load["status"] == "error" and "not authorized" in load["detail"] and "hint" in load["detail"]
+    assert family_entry(report, "etl-api")["outcome"]["deregistered"] == [1, 2, 3]
+    assert revisions(ecs, "etl-load") == list(range(1, 9))  # nothing of it touched
+
+
+def test_a_deregistration_that_fails_is_reported_the_others_are_done_and_a_rerun_converges(ecs, project):
+    register_old("etl-api", 9)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.fail(DEREGISTER, "ClientException", "The specified task definition is in use.", family="etl-api:2")
+    result = cli(ecs, project, "prune", "--yes", "api")
+    assert result.exit_code == 1
+    assert "etl-api: failed 2: DeregisterTaskDefinition: ClientException: The specified task definition is in use." \
+        in result.stdout
+    assert "etl-api: deregistered 4: 1, 3-5" in result.stdout
+    ecs.faults.clear()
+    ecs.reset_counts()
+    rerun = cli(ecs, project, "prune", "--yes", "api")
+    assert rerun.exit_code == 0 and "etl-api: deregistered 1: 2" in rerun.stdout and ecs.calls[DEREGISTER] == 1
+
+
+def test_throttling_is_retried_and_nothing_is_lost(ecs, project, no_retry_waits):
+    register_old("etl-api", 30)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.fail(LIST, "ThrottlingException", "Rate exceeded", times=2)
+    ecs.fail(DEREGISTER, "ThrottlingException", "Rate exceeded", times=5)
+    ecs.fail("ListServices", "ThrottlingException", "Rate exceeded", times=1)
+    result, report = prune_json(ecs, project, "--yes", "api")
+    assert result.exit_code == 0, result.stderr
+    assert family_entry(report, "etl-api")["outcome"]["deregistered"] == list(range(1, 27))
+    assert ecs.calls[DEREGISTER] == 26 + 5
+    assert revisions(ecs, "etl-api") == list(range(27, 32))
+
+
+def test_nothing_is_deregistered_that_came_into_use_after_the_plan(ecs, project, monkeypatch):
+    """The plan shown is what is executed, less what a deployment started using in between."""
+    for name, value in dummy_credentials_env().items():
+        monkeypatch.setenv(name, value)
+    register_old("etl-api", 10)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    shown = []
+
+    def deploy_an_old_revision(plan):
+        shown.append(plan)
+        ecs.client("ecs").create_service(cluster=CLUSTER, serviceName="rollback", taskDefinition="etl-api:4",
+                                         desiredCount=0)
+
+    options = operations.ProjectOptions(files=(project / "docker-compose.yml",))
+    aws = operations.AwsFlags(endpoint_url=ecs.url)
+    result = operations.prune(options, aws, ("api",), operations.PruneOptions(execute=True),
+                              operations.PruneCallbacks(planned=deploy_an_old_revision))
+    [api] = shown[0].families
+    assert api.deregister == (1, 2, 3, 4, 5, 6)
+    outcome = result.outcomes["etl-api"]
+    assert outcome.deregistered == (1, 2, 3, 5, 6)
+    assert outcome.skipped == ((4, "in use by service rollback (since the plan)"),)
+    assert revisions(ecs, "etl-api") == [4, 7, 8, 9, 10, 11]
+
+
+def test_a_missing_cluster_is_an_error_before_anything_is_deregistered(ecs, project):
+    register_old("etl-api", 9)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.reset_counts()
+    result = cli(ecs, project, "prune", "--yes", "--cluster", "no-such-cluster")
+    assert result.exit_code == 1
+    assert "the ECS cluster 'no-such-cluster' does not exist" in result.stderr and "--cluster" in result.stderr
+    assert "Traceback" not in result.output and DEREGISTER not in ecs.calls
+
+
+def test_keep_must_be_at_least_one(ecs, project):
+    result = cli(ecs, project, "prune", "--keep", "0")
+    assert result.exit_code == 2 and sum(ecs.calls.values()) == 0
+
+
+def test_prune_in_the_sandbox_persists_between_commands(project, monkeypatch):
+    monkeypatch.chdir(project)
+    compose = project / "docker-compose.yml"
+    for tag in range(1, 8):  # seven syncs, seven revisions of etl-api
+        text = compose.read_text()
+        compose.write_text(text.replace("etl/metrics-api:2.3.0", f"etl/metrics-api:2.3.{tag}").replace(
+            f"etl/metrics-api:2.3.{tag - 1}", f"etl/metrics-api:2.3.{tag}"))
+        assert CliRunner().invoke(app, ["sync", "--sandbox", "api"]).exit_code == 0
+    result = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--yes", "api"])
+    assert result.exit_code == 0, result.output
+    assert "etl-api: deregistered 5: 1-5" in result.stdout and "no revision is in use" in result.stderr
+    again = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--delete", "--yes", "api"])
+    assert "etl-api: deleted 5: 1-5" in again.stdout, again.output
+    last = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--delete", "--format", "json", "api"])
+    api = family_entry(json.loads(last.stdout), "etl-api")
+    assert (api["active"], api["inactive"], api["delete"]) == (2, 0, [])
+    diff = CliRunner().invoke(app, ["diff", "--sandbox", "--exit-code", "api"])
+    assert diff.exit_code == 0 and "No changes" in diff.stdout
