@@ -7,6 +7,7 @@ as written (the model parses both `90s` and Compose's `1m30s`).
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections import ChainMap
@@ -14,8 +15,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.envfile import read_env_file
+from ecsflow.compose.casts import CastError, to_float32
+from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
+from ecsflow.compose.references import dependencies
+from ecsflow.compose.scalars import go_text
 from ecsflow.errors import ComposeError
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
@@ -28,6 +32,8 @@ def parse_size(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("invalid size: expected a finite number of bytes, or a number with a unit")
         return int(value)
     match = _SIZE.match(str(value))
     unit = match.group(2).lower() if match else None
@@ -49,14 +55,21 @@ def split_command(value: Any) -> list[str] | None:
 
 
 def _scalar_text(value: Any) -> str:
-    """Compose renders YAML scalars as text the way Go prints them."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value)) if "e" not in repr(value) else repr(value)
-    return str(value)
+    """Compose renders YAML scalars as text the way Go prints them (`1e3` is `1000`, `true`, `1e+06`)."""
+    return go_text(value)
+
+
+def parse_cpus(value: Any) -> float:
+    """A CPU count as Compose keeps it (a float32); Docker and ECS need a finite number, not below zero."""
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError("cpus must be a finite number of CPUs, such as 0.5 or 2")
+    if number < 0:
+        raise ValueError("cpus must not be negative (Docker refuses it, and ECS has no such size)")
+    try:
+        return to_float32(number)
+    except CastError:
+        raise ValueError("cpus is too large") from None
 
 
 def parse_ports(value: Any) -> list[dict[str, Any]]:
@@ -146,7 +159,7 @@ def resolve_environment(
                                    hint="create it, or mark it `required: false` in the long syntax")
             continue
         if entry.get("format") == "raw":
-            environment.update(_read_raw_env(path))
+            environment.update(read_raw_env_file(path))
         else:
             # Later env files see the project's variables first, then what earlier env files set.
             environment.update(read_env_file(path, ChainMap(dict(lookup), dict(environment)), warn))
@@ -163,17 +176,6 @@ def _env_file_entries(value: Any) -> list[dict[str, Any]]:
         return []
     items = value if isinstance(value, list) else [value]
     return [item if isinstance(item, dict) else {"path": str(item)} for item in items]
-
-
-def _read_raw_env(path: Path) -> dict[str, str]:
-    """`format: raw`: KEY=VALUE lines taken literally, quotes and all."""
-    result = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        result[key.strip()] = value
-    return result
 
 
 def normalise_healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,15 +230,16 @@ def normalise_service(
         if "labels" in service:
             out["labels"] = {k: env_value_text(v) or "" for k, v in key_values_to_map(service["labels"]).items()}
         key = "depends_on"
-        if "depends_on" in service:
-            out["depends_on"] = _normalise_depends_on(service["depends_on"])
+        depends_on = dependencies(service)  # with what links, volumes_from and `service:` imply, as Compose
+        if depends_on:
+            out["depends_on"] = depends_on
         for size_key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
             key = size_key
             if service.get(size_key) is not None:
                 out[size_key] = str(parse_size(service[size_key]))
         key = "cpus"
         if service.get("cpus") is not None:
-            out["cpus"] = float(service["cpus"])
+            out["cpus"] = parse_cpus(service["cpus"])
         key = "deploy.resources"
         resources = (service.get("deploy") or {}).get("resources")
         if isinstance(resources, dict):
@@ -264,21 +267,9 @@ def _unique(items: list) -> list:
 def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
     result = dict(values)
     if result.get("cpus") is not None:
-        result["cpus"] = float(result["cpus"])
+        result["cpus"] = parse_cpus(result["cpus"])
     if result.get("memory") is not None:
         result["memory"] = str(parse_size(result["memory"]))
-    return result
-
-
-def _normalise_depends_on(value: Any) -> dict[str, dict[str, Any]]:
-    if isinstance(value, list):
-        return {str(name): {"condition": "service_started", "required": True} for name in value}
-    result = {}
-    for name, spec in (value or {}).items():
-        spec = dict(spec or {})
-        spec.setdefault("condition", "service_started")
-        spec.setdefault("required", True)
-        result[name] = spec
     return result
 
 
