@@ -7,6 +7,7 @@ as written (the model parses both `90s` and Compose's `1m30s`).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import shlex
@@ -77,7 +78,10 @@ def parse_ports(value: Any) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
     for item in value or []:
         if isinstance(item, dict):
-            port = {"mode": item.get("mode", "ingress"), "target": int(item["target"])}
+            target = int(item.get("target") or 0)
+            if not 0 <= target <= 65535:
+                raise ValueError("a port's target must be a port number, 0-65535")
+            port = {"mode": item.get("mode", "ingress"), "target": target}
             if item.get("published") not in (None, ""):
                 port["published"] = str(item["published"])
             port["protocol"] = item.get("protocol", "tcp")
@@ -91,26 +95,28 @@ def parse_ports(value: Any) -> list[dict[str, Any]]:
 
 
 def _parse_short_port(spec: str) -> list[dict[str, Any]]:
+    """`[IP:][HOST:]CONTAINER[/PROTOCOL]` with ranges, as Docker's nat.ParsePortSpec reads it."""
     rest, _, protocol = spec.partition("/")
-    protocol = protocol or "tcp"
-    host_ip = None
-    if rest.startswith("["):  # [::1]:8080:80
-        end = rest.index("]")
-        host_ip, rest = rest[1:end], rest[end + 2 :]
+    protocol = (protocol or "tcp").lower()
     parts = rest.split(":")
-    if len(parts) == 3:
-        host_ip, published, target = parts[0] or host_ip, parts[1], parts[2]
-    elif len(parts) == 2:
-        published, target = parts
-    elif len(parts) == 1:
-        published, target = "", parts[0]
-    else:
-        raise ValueError(f"invalid port {spec!r}")
+    target = parts[-1]
+    host_ip = ":".join(parts[:-2]) if len(parts) > 2 else ""
+    published = parts[-2] if len(parts) > 1 else ""
+    if host_ip.startswith("[") and host_ip.endswith("]"):  # [::1]:8080:80
+        host_ip = host_ip[1:-1]
+    if host_ip and not _is_ip(host_ip):
+        raise ValueError(f"invalid port {spec!r}: {host_ip!r} is not an IP address")
+    if not target:
+        raise ValueError(f"invalid port {spec!r}: no container port")
     start, end = _port_range(target, spec)
     if published:
         host_start, host_end = _port_range(published, spec)
         if end - start != host_end - host_start and end != start:
             raise ValueError(f"invalid port {spec!r}: the container and host ranges differ in size")
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise ValueError(f"invalid port {spec!r}: the protocol must be tcp, udp or sctp")
+    if start == 0:
+        raise ValueError(f"port {spec!r} is missing a target port (the container port must not be 0)")
     ports = []
     for offset, target_port in enumerate(range(start, end + 1)):
         port: dict[str, Any] = {"mode": "ingress", "target": target_port}
@@ -126,15 +132,22 @@ def _parse_short_port(spec: str) -> list[dict[str, Any]]:
     return ports
 
 
-def _port_range(text: str, spec: str) -> tuple[int, int]:
-    low, _, high = text.partition("-")
+def _is_ip(text: str) -> bool:
     try:
-        start = int(low)
-        end = int(high) if high else start
+        ipaddress.ip_address(text)
     except ValueError:
-        raise ValueError(f"invalid port {spec!r}: {text!r} is not a port number or range") from None
-    if not (0 <= start <= end <= 65535):
-        raise ValueError(f"invalid port {spec!r}: ports are 0-65535, low before high")
+        return False
+    return "%" not in text  # Go's net.ParseIP takes no IPv6 zone
+
+
+def _port_range(text: str, spec: str) -> tuple[int, int]:
+    """`8000` or `8000-9000` (Docker reads the first two numbers of `1-2-3`); each 0-65535, low before high."""
+    bounds = text.split("-")[:2] if "-" in text else [text, text]
+    if not all(bound.isascii() and bound.isdigit() and int(bound) <= 65535 for bound in bounds):
+        raise ValueError(f"invalid port {spec!r}: {text!r} is not a port number or range (0-65535)")
+    start, end = int(bounds[0]), int(bounds[1])
+    if end < start:
+        raise ValueError(f"invalid port {spec!r}: the range {text!r} runs backwards")
     return start, end
 
 
@@ -186,8 +199,20 @@ def normalise_healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
     elif isinstance(test, list):
         result["test"] = [_scalar_text(item) for item in test]
     if "retries" in result and result["retries"] is not None:
-        result["retries"] = int(result["retries"])
+        result["retries"] = _retries(result["retries"])
     return result
+
+
+def _retries(value: Any) -> int:
+    """A whole number of retries; Compose truncates a fraction (3.5 is 3), as Go converts a float."""
+    number = float(value) if isinstance(value, float) else int(value)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("healthcheck retries must be a whole number")
+    if number < 0:
+        raise ValueError("healthcheck retries must not be negative")
+    if number >= 2**64:
+        raise ValueError("healthcheck retries is too large")
+    return int(number)
 
 
 def normalise_service(
@@ -222,7 +247,7 @@ def normalise_service(
             out["ports"] = _unique(parse_ports(service["ports"]))
         key = "expose"
         if "expose" in service:
-            out["expose"] = _unique([_scalar_text(item) for item in service["expose"] or []])
+            out["expose"] = _unique([_expose_text(item) for item in service["expose"] or []])
         key = "healthcheck"
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
@@ -233,12 +258,20 @@ def normalise_service(
         depends_on = dependencies(service)  # with what links, volumes_from and `service:` imply, as Compose
         if depends_on:
             out["depends_on"] = depends_on
+        # A zero size or CPU count means "not set" to Docker; Compose leaves it out of its output.
         for size_key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
             key = size_key
-            if service.get(size_key) is not None:
-                out[size_key] = str(parse_size(service[size_key]))
+            out.pop(size_key, None)
+            size = service.get(size_key)
+            if _ignored_size(size):
+                if warn:
+                    warn(f"service '{name}': {size_key} {_scalar_text(size)} is ignored, as Docker Compose ignores a "
+                         "size written as a fraction or exponent (write 1000, 512m or 1g)")
+            elif size is not None and parse_size(size) != 0:
+                out[size_key] = str(parse_size(size))
         key = "cpus"
-        if service.get("cpus") is not None:
+        out.pop("cpus", None)
+        if service.get("cpus") is not None and parse_cpus(service["cpus"]) != 0:
             out["cpus"] = parse_cpus(service["cpus"])
         key = "deploy.resources"
         resources = (service.get("deploy") or {}).get("resources")
@@ -247,6 +280,11 @@ def normalise_service(
             out["deploy"]["resources"] = {
                 level: _normalise_resources(values) for level, values in resources.items() if values is not None
             }
+        key = "ulimits"
+        for limit in (service.get("ulimits") or {}).values():
+            for number in (limit.values() if isinstance(limit, Mapping) else [limit]):
+                if isinstance(number, float):
+                    raise ValueError("a ulimit must be a whole number")
         key = "user"
         if service.get("user") is not None:
             out["user"] = _scalar_text(service["user"])
@@ -254,6 +292,17 @@ def normalise_service(
         raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
                            line=_line_of(service, key.split(".")[0])) from None
     return out
+
+
+def _ignored_size(value: Any) -> bool:
+    """Compose reads a size from text or a whole number (an int64); any other YAML number it drops unread."""
+    return isinstance(value, float) or (isinstance(value, int) and not -(2**63) <= value < 2**63)
+
+
+def _expose_text(item: Any) -> str:
+    if isinstance(item, float):  # Compose's own check: a port is text or a whole number
+        raise ValueError(f"unsupported expose value {_scalar_text(item)}: write a port number or range")
+    return _scalar_text(item)
 
 
 def _unique(items: list) -> list:
@@ -270,7 +319,8 @@ def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
         result["cpus"] = parse_cpus(result["cpus"])
     if result.get("memory") is not None:
         result["memory"] = str(parse_size(result["memory"]))
-    return result
+    # Zero means "not set", as for the service-level keys.
+    return {key: value for key, value in result.items() if not (key in ("cpus", "memory") and not float(value))}
 
 
 def _line_of(mapping: Any, key: str) -> int | None:

@@ -68,9 +68,9 @@ def validate_document(document: Mapping[str, Any], file: str) -> None:
         if len(errors) >= _ERRORS_CONSIDERED:
             break
     if errors:
-        located = [(_locate(document, file, _error_path(error)), error) for error in errors]
-        (where_file, line), error = min(located, key=lambda pair: pair[0][1] or 0)
-        path, message = _describe(error)
+        described = [_describe(error) for error in errors]
+        located = [(_locate(document, file, path), message, path) for path, message in described]
+        (where_file, line), message, path = min(located, key=lambda found: found[0][1] or 0)
         service = path[1] if len(path) > 1 and path[0] == "services" else None
         raise ComposeError(message, file=where_file, line=line, service=service,
                            key=(".".join(str(p) for p in path[2:]) or None) if service else None,
@@ -108,15 +108,6 @@ _DEDUPLICATED = {
 def _is_deduplicated(path: tuple[str, ...]) -> bool:
     return any(len(pattern) == len(path) and all(want in ("*", got) for want, got in zip(pattern, path, strict=True))
                for pattern in _DEDUPLICATED)
-
-
-def _error_path(error: Any) -> list[Any]:
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extra = _extra_keys(error)
-        if extra:
-            path.append(extra[0])
-    return path
 
 
 def _locate(document: Any, file: str, path: list[Any]) -> tuple[str, int | None]:

@@ -259,8 +259,9 @@ for _tag, _constructor in {
 
 def parse_yaml(text: str, file: str) -> list[Any]:
     """Parse compose YAML text into its documents (none for an empty file); errors name the file, line and column."""
-    loader = _ComposeYamlLoader(text, file)
+    loader = None
     try:
+        loader = _ComposeYamlLoader(text, file)  # reads the text at once: may refuse a control character
         documents = []
         while loader.check_node():
             documents.append(loader.construct_document(loader.get_node()))
@@ -281,7 +282,8 @@ def parse_yaml(text: str, file: str) -> list[Any]:
     except yaml.YAMLError as exc:
         raise ComposeError(f"YAML error: {exc}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml_file(path: Path) -> list[Any]:
