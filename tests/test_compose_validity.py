@@ -209,3 +209,22 @@ def test_vendored_schema_is_the_one_compose_embeds():
     del ours["definitions"]["service"]["properties"]["models"], embedded["definitions"]["service"]["properties"][
         "models"]
     assert ours == embedded
+
+
+@pytest.mark.parametrize("line", [
+    "    mem_limit: ${PLAIN}", "    stop_grace_period: ${PLAIN}", "    command: \"run ${PLAIN} 'open\"",
+    "    ports: ['${PLAIN}']", "    cpus: ${PLAIN}", "    ulimits: {nofile: '${PLAIN}'}", "    init: '${PLAIN}'",
+    "    healthcheck: {retries: '${PLAIN}'}", "    environment: {X: \"${PLAIN}${oops\"}",
+    "    deploy: {resources: {limits: {memory: '${PLAIN}'}}}", "    expose: ['${PLAIN}', 1.5]",
+])
+def test_no_loader_error_shows_a_value(tmp_path, line):
+    """Whatever a variable holds, an error about where it ended up names the key, never the value. (Names of
+    networks, volumes and services that a service refers to are shown: they are what the user must fix.)"""
+    from ecsflow.compose.model import service_from_config
+    from ecsflow.errors import ComposeError
+
+    (tmp_path / "compose.yaml").write_text(f"services:\n  a:\n    image: x\n{line}\n")
+    with pytest.raises(ComposeError) as info:
+        config = load_config(cwd=tmp_path, environ={"PLAIN": "v4lue-that-must-not-show"})
+        service_from_config("a", config["services"]["a"])
+    assert "v4lue" not in str(info.value) and "service 'a'" in str(info.value)

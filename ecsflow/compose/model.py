@@ -134,13 +134,13 @@ _DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(h|ms|m|s|us|\u00b5s|\u03
 def parse_duration(value: Any) -> float:
     """A Go/Compose duration (`1m30s`, `500ms`, `1h`, `0`) → seconds, as Go's time.ParseDuration reads it."""
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"invalid duration {value!r}")
+        raise ValueError("invalid duration: expected text such as 30s, 1m30s or 500ms")
     text = str(value)
     sign, text = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
     if text == "0":
         return 0.0
     if sign == "-":
-        raise ValueError(f"invalid duration {value!r}: a duration must not be negative")
+        raise ValueError("invalid duration: a duration must not be negative")
     pos, total = 0, 0.0
     for match in _DURATION.finditer(text):
         if match.start() != pos:
@@ -148,7 +148,7 @@ def parse_duration(value: Any) -> float:
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"invalid duration {value!r}: expected a number with a unit, like 30s, 1m30s or 500ms")
+        raise ValueError("invalid duration: expected a number with a unit, like 30s, 1m30s or 500ms")
     return total
 
 

@@ -31,7 +31,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 def parse_size(value: Any) -> int:
     """`512m`, `1.5g`, `1024`, 1024 → bytes, as Docker's RAMInBytes does (powers of 1024)."""
     if isinstance(value, bool):
-        raise ValueError(f"invalid size {value!r}")
+        raise ValueError("invalid size: expected a number of bytes, or a number with a unit such as 512m")
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("invalid size: expected a finite number of bytes, or a number with a unit")
@@ -39,7 +39,7 @@ def parse_size(value: Any) -> int:
     match = _SIZE.match(str(value))
     unit = match.group(2).lower() if match else None
     if not match or unit not in SIZE_UNITS:
-        raise ValueError(f"invalid size {value!r}: expected a number with an optional unit b, k, m, g or t")
+        raise ValueError("invalid size: expected a number with an optional unit b, k, m, g or t")
     return int(float(match.group(1)) * SIZE_UNITS[unit])
 
 
@@ -52,7 +52,7 @@ def split_command(value: Any) -> list[str] | None:
     try:
         return shlex.split(str(value), posix=True)
     except ValueError as exc:
-        raise ValueError(f"cannot split {value!r} into words: {exc}") from None
+        raise ValueError(f"cannot split the command into words: {exc}") from None
 
 
 def _scalar_text(value: Any) -> str:
@@ -76,22 +76,28 @@ def parse_cpus(value: Any) -> float:
 def parse_ports(value: Any) -> list[dict[str, Any]]:
     """Short (`[ip:][host:]container[/proto]`, with ranges) or long syntax → long-form mappings."""
     result: list[dict[str, Any]] = []
-    for item in value or []:
-        if isinstance(item, dict):
-            target = int(item.get("target") or 0)
-            if not 0 <= target <= 65535:
-                raise ValueError("a port's target must be a port number, 0-65535")
-            port = {"mode": item.get("mode", "ingress"), "target": target}
-            if item.get("published") not in (None, ""):
-                port["published"] = str(item["published"])
-            port["protocol"] = item.get("protocol", "tcp")
-            for extra in ("host_ip", "name", "app_protocol"):
-                if item.get(extra) is not None:
-                    port[extra] = item[extra]
-            result.append(port)
-        else:
-            result.extend(_parse_short_port(str(item)))
+    for index, item in enumerate(value or []):
+        try:
+            result.extend(_parse_port(item))
+        except ValueError as exc:
+            raise ValueError(f"ports.{index}: {exc}") from None  # the value itself is not shown: it may be anything
     return result
+
+
+def _parse_port(item: Any) -> list[dict[str, Any]]:
+    if not isinstance(item, dict):
+        return _parse_short_port(str(item))
+    target = int(item.get("target") or 0)
+    if not 0 <= target <= 65535:
+        raise ValueError("a port's target must be a port number, 0-65535")
+    port = {"mode": item.get("mode", "ingress"), "target": target}
+    if item.get("published") not in (None, ""):
+        port["published"] = str(item["published"])
+    port["protocol"] = item.get("protocol", "tcp")
+    for extra in ("host_ip", "name", "app_protocol"):
+        if item.get(extra) is not None:
+            port[extra] = item[extra]
+    return [port]
 
 
 def _parse_short_port(spec: str) -> list[dict[str, Any]]:
@@ -105,18 +111,18 @@ def _parse_short_port(spec: str) -> list[dict[str, Any]]:
     if host_ip.startswith("[") and host_ip.endswith("]"):  # [::1]:8080:80
         host_ip = host_ip[1:-1]
     if host_ip and not _is_ip(host_ip):
-        raise ValueError(f"invalid port {spec!r}: {host_ip!r} is not an IP address")
+        raise ValueError("invalid port: the host IP is not an IP address")
     if not target:
-        raise ValueError(f"invalid port {spec!r}: no container port")
-    start, end = _port_range(target, spec)
+        raise ValueError("invalid port: no container port")
+    start, end = _port_range(target)
     if published:
-        host_start, host_end = _port_range(published, spec)
+        host_start, host_end = _port_range(published)
         if end - start != host_end - host_start and end != start:
-            raise ValueError(f"invalid port {spec!r}: the container and host ranges differ in size")
+            raise ValueError("invalid port: the container and host ranges differ in size")
     if protocol not in ("tcp", "udp", "sctp"):
-        raise ValueError(f"invalid port {spec!r}: the protocol must be tcp, udp or sctp")
+        raise ValueError("invalid port: the protocol must be tcp, udp or sctp")
     if start == 0:
-        raise ValueError(f"port {spec!r} is missing a target port (the container port must not be 0)")
+        raise ValueError("invalid port: it is missing a target port (the container port must not be 0)")
     ports = []
     for offset, target_port in enumerate(range(start, end + 1)):
         port: dict[str, Any] = {"mode": "ingress", "target": target_port}
@@ -140,14 +146,14 @@ def _is_ip(text: str) -> bool:
     return "%" not in text  # Go's net.ParseIP takes no IPv6 zone
 
 
-def _port_range(text: str, spec: str) -> tuple[int, int]:
+def _port_range(text: str) -> tuple[int, int]:
     """`8000` or `8000-9000` (Docker reads the first two numbers of `1-2-3`); each 0-65535, low before high."""
     bounds = text.split("-")[:2] if "-" in text else [text, text]
     if not all(bound.isascii() and bound.isdigit() and int(bound) <= 65535 for bound in bounds):
-        raise ValueError(f"invalid port {spec!r}: {text!r} is not a port number or range (0-65535)")
+        raise ValueError("invalid port: not a port number or range (0-65535)")
     start, end = int(bounds[0]), int(bounds[1])
     if end < start:
-        raise ValueError(f"invalid port {spec!r}: the range {text!r} runs backwards")
+        raise ValueError("invalid port: a range runs backwards")
     return start, end
 
 
@@ -301,7 +307,7 @@ def _ignored_size(value: Any) -> bool:
 
 def _expose_text(item: Any) -> str:
     if isinstance(item, float):  # Compose's own check: a port is text or a whole number
-        raise ValueError(f"unsupported expose value {_scalar_text(item)}: write a port number or range")
+        raise ValueError("unsupported expose value: write a port number or range, not a fraction")
     return _scalar_text(item)
 
 
