@@ -202,3 +202,17 @@ def test_env_file_parser_is_linear():
         assert len(result) == lines and result[f"OTHER_{lines // 2 - 1}"] == f'value {lines // 2 - 1} with "quotes"/x'
     assert timings[32_000] < 3
     assert timings[32_000] < 8 * max(timings[8_000], 0.01)  # four times the lines: far from sixteen times the time
+
+
+def test_a_dot_env_directory_is_passed_over_as_compose_does(tmp_path, compose_bin):
+    (tmp_path / ".env").mkdir()
+    (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
+    ours, error = agree_with_compose(tmp_path)
+    assert ours is not None, error
+
+
+def test_a_dot_env_fifo_is_refused_not_read_for_ever(tmp_path):
+    os.mkfifo(tmp_path / ".env")
+    started = time.monotonic()
+    assert_clean_error(render(tmp_path, "services:\n  a:\n    image: x\n"), "env file is not a regular file")
+    assert time.monotonic() - started < 5

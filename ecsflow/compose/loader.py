@@ -114,7 +114,7 @@ def load_config(
     # The interpolation environment: .env (or --env-file) under the shell's own variables.
     dotenv: dict[str, str] = {}
     env_paths = [(cwd / Path(f)) if not Path(f).is_absolute() else Path(f) for f in env_files]
-    if not env_files and os.path.lexists(working_dir / ".env"):
+    if not env_files and _dot_env(working_dir):
         env_paths = [working_dir / ".env"]
     for env_path in env_paths:
         try:
@@ -241,7 +241,7 @@ def _merge_include(document, included, path: Path, environment, warn, seen) -> d
         env_file = spec.get("env_file")
         for env_path in ([env_file] if isinstance(env_file, str) else env_file or []):
             include_env.update(read_env_file(path.parent / env_path, environment, warn))
-        if not env_file and os.path.lexists(target.parent / ".env"):
+        if not env_file and _dot_env(target.parent):
             include_env = {**read_env_file(target.parent / ".env", environment, warn), **environment}
         project_dir = Path(spec.get("project_directory") or target.parent)
         sub = _load_file(target, include_env, project_dir, warn, seen)
@@ -257,6 +257,13 @@ def _merge_include(document, included, path: Path, environment, warn, seen) -> d
                                        hint=f"{target} defines it too, differently")
                 existing.setdefault(entry_name, entry)
     return document
+
+
+def _dot_env(directory: Path) -> bool:
+    """Whether `directory` has a .env to read. Compose passes over a directory of that name; anything else
+    named .env is read, so a device or FIFO there is refused rather than read for ever."""
+    path = directory / ".env"
+    return os.path.lexists(path) and not path.is_dir()
 
 
 def _text_timestamps(value: Any) -> Any:
