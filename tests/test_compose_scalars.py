@@ -3,8 +3,9 @@
 PyYAML alone reads YAML 1.1: `22:22` is the base-60 number 1342, `1:30` is 90, `yes` is true. Compose keeps
 them as written. Here scalars are generated (numbers in every base and form, base-60 look-alikes, booleans and
 nulls in every spelling, timestamps, near misses), written unquoted into ports, command, entrypoint,
-environment, labels, healthcheck, expose, user, cpus, sizes, durations, ulimits, and ecsflow's load is compared
-with `docker-compose config --format json`: both refuse the file, or both accept it and agree.
+environment, labels, healthcheck, expose, user, image, platform, cpus, sizes, durations, ulimits, profiles, and
+ecsflow's load is compared with `docker-compose config --format json`: both refuse the file, or both accept it
+and agree.
 """
 
 import math
@@ -60,9 +61,18 @@ POSITIONS = {
     "init": "    init: {}",
     "long port": "    ports:\n      - target: {}",
     "x-extension": "    x-note: {}",
+    "image": "    platform: linux/amd64\n    image: {}",
+    "platform": "    platform: {}",
+    "read_only": "    read_only: {}",
+    "mem_reservation": "    mem_reservation: {}",
+    "limits": "    deploy:\n      resources:\n        limits:\n          cpus: {}\n        reservations:\n"
+              "          memory: 1g",
+    "profiles": "    profiles:\n      - {}",
+    "published port": "    ports:\n      - target: 80\n        published: {}",
 }
 # Compose lets these through `config` (Docker refuses them at `up`, ECS at registration); ecsflow refuses at once.
-ALLOWED = ("cpus must not be negative", "must be a port number, 0-65535", "retries is too large")
+ALLOWED = ("cpus must not be negative", "must be a port number, 0-65535", "retries is too large",
+           "retries must be a whole number", "the size is too large")
 
 
 def compose_file(placed: dict[str, str]) -> str:

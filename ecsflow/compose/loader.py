@@ -154,10 +154,13 @@ def load_config(
     check_project(services, every, merged, paths[0])
 
     normalised = {}
-    for service_name, service in services.items():
-        normalised[service_name] = normalise_service(service_name, service, working_dir, environment, warn)
-        if isinstance(service, PositionedMap):
-            normalised[service_name]["__source__"] = (service.file, service.line)
+    for service_name, service in every.items():
+        enabled_here = service_name in services  # a disabled service's values must read too, as in Compose
+        result = normalise_service(service_name, service, working_dir, environment, warn, enabled=enabled_here)
+        if enabled_here:
+            normalised[service_name] = result
+            if isinstance(service, PositionedMap):
+                normalised[service_name]["__source__"] = (service.file, service.line)
 
     result = {k: _text_timestamps(v) for k, v in merged.items() if k not in ("services", "include", "version", "name")}
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),

@@ -9,38 +9,53 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 import shlex
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.casts import CastError, to_float32
+from ecsflow.compose.casts import CastError, go_parse_float, to_float32
 from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
+from ecsflow.compose.model import parse_duration
 from ecsflow.compose.references import dependencies
 from ecsflow.compose.scalars import go_text
 from ecsflow.errors import ComposeError
 
-SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
-              "t": 1024**4, "tb": 1024**4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
+_SIZE_MULTIPLIERS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+_SIZE_ERROR = "invalid size: expected a number of bytes, or a number with a unit such as 512m or 1.5g"
 
 
 def parse_size(value: Any) -> int:
-    """`512m`, `1.5g`, `1024`, 1024 → bytes, as Docker's RAMInBytes does (powers of 1024)."""
+    """`512m`, `1.5g`, `1024`, `2 GiB`, 1024 → bytes, as Docker's units.RAMInBytes reads them (powers of 1024)."""
     if isinstance(value, bool):
-        raise ValueError("invalid size: expected a number of bytes, or a number with a unit such as 512m")
+        raise ValueError(_SIZE_ERROR)
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("invalid size: expected a finite number of bytes, or a number with a unit")
+            raise ValueError(_SIZE_ERROR)
         return int(value)
-    match = _SIZE.match(str(value))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in SIZE_UNITS:
-        raise ValueError("invalid size: expected a number with an optional unit b, k, m, g or t")
-    return int(float(match.group(1)) * SIZE_UNITS[unit])
+    text = str(value)
+    # The number runs to the last digit, '.' or space; a space before the unit is dropped.
+    split = max(text.rfind(char) for char in "0123456789. ")
+    if split < 0:
+        raise ValueError(_SIZE_ERROR)
+    number, unit = (text[:split], text[split + 1:]) if text[split] == " " else (text[:split + 1], text[split + 1:])
+    try:
+        size = go_parse_float(number)
+    except CastError:
+        raise ValueError(_SIZE_ERROR) from None
+    unit = unit.lower()
+    if size < 0 or len(unit) > 3 or (unit[:1] == "b" and len(unit) > 1):
+        raise ValueError(_SIZE_ERROR)
+    if unit and unit[0] != "b":
+        if unit[0] not in _SIZE_MULTIPLIERS or unit[1:] not in ("", "b", "ib"):
+            raise ValueError(_SIZE_ERROR)
+        size *= _SIZE_MULTIPLIERS[unit[0]]
+    if size >= 2**63:
+        raise ValueError("invalid size: the size is too large")
+    return int(size)
 
 
 def split_command(value: Any) -> list[str] | None:
@@ -91,6 +106,8 @@ def _parse_port(item: Any) -> list[dict[str, Any]]:
     if not 0 <= target <= 65535:
         raise ValueError("a port's target must be a port number, 0-65535")
     port = {"mode": item.get("mode", "ingress"), "target": target}
+    if isinstance(item.get("published"), float):  # Compose reads it as text or a whole number only
+        raise ValueError("a port's published port must be text or a whole number")
     if item.get("published") not in (None, ""):
         port["published"] = str(item["published"])
     port["protocol"] = item.get("protocol", "tcp")
@@ -227,18 +244,28 @@ def normalise_service(
     base_dir: Path,
     lookup: Mapping[str, str],
     warn: Callable[[str], None] | None = None,
+    *,
+    enabled: bool = True,
 ) -> dict[str, Any]:
-    """One merged, interpolated service mapping → Compose's normalised mapping (the parts ecsflow reads)."""
+    """One merged, interpolated service mapping → Compose's normalised mapping (the parts ecsflow reads).
+
+    A service of a profile that is not enabled is checked too, as Compose decodes every service: its values
+    must read (durations, sizes, ports, commands), but its env files are not read nor its CPU count judged."""
     out: dict[str, Any] = {k: v for k, v in service.items() if k not in ("env_file", "extends")}
     key = ""
     try:
+        for key in ("stop_grace_period", *(f"healthcheck.{part}" for part in _HEALTHCHECK_DURATIONS)):
+            holder = service.get("healthcheck") if key.startswith("healthcheck.") else service
+            value = holder.get(key.rsplit(".", 1)[-1]) if isinstance(holder, Mapping) else None
+            if value is not None:
+                parse_duration(value)
         key = "command"
         out["command"] = split_command(service.get("command"))
         key = "entrypoint"
         out["entrypoint"] = split_command(service.get("entrypoint"))
         key = "environment"
         try:
-            out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+            out["environment"] = resolve_environment(service, base_dir, lookup, warn) if enabled else {}
         except ComposeError as exc:
             # The error names the env file; say which service (and compose file) asked for it.
             exc.service = exc.service or name
@@ -269,7 +296,7 @@ def normalise_service(
             key = size_key
             out.pop(size_key, None)
             size = service.get(size_key)
-            if _ignored_size(size):
+            if ignored_size(size):
                 if warn:
                     warn(f"service '{name}': {size_key} {_scalar_text(size)} is ignored, as Docker Compose ignores a "
                          "size written as a fraction or exponent (write 1000, 512m or 1g)")
@@ -277,15 +304,18 @@ def normalise_service(
                 out[size_key] = str(parse_size(size))
         key = "cpus"
         out.pop("cpus", None)
-        if service.get("cpus") is not None and parse_cpus(service["cpus"]) != 0:
+        if enabled and service.get("cpus") is not None and parse_cpus(service["cpus"]) != 0:
             out["cpus"] = parse_cpus(service["cpus"])
         key = "deploy.resources"
         resources = (service.get("deploy") or {}).get("resources")
         if isinstance(resources, dict):
             out["deploy"] = dict(service["deploy"])
             out["deploy"]["resources"] = {
-                level: _normalise_resources(values) for level, values in resources.items() if values is not None
+                level: _normalise_resources(values, enabled) for level, values in resources.items()
+                if values is not None
             }
+        if out.get("read_only") is False:
+            del out["read_only"]  # false is Docker's default: Compose leaves it out
         key = "ulimits"
         for limit in (service.get("ulimits") or {}).values():
             for number in (limit.values() if isinstance(limit, Mapping) else [limit]):
@@ -300,7 +330,7 @@ def normalise_service(
     return out
 
 
-def _ignored_size(value: Any) -> bool:
+def ignored_size(value: Any) -> bool:
     """Compose reads a size from text or a whole number (an int64); any other YAML number it drops unread."""
     return isinstance(value, float) or (isinstance(value, int) and not -(2**63) <= value < 2**63)
 
@@ -319,10 +349,10 @@ def _unique(items: list) -> list:
     return result
 
 
-def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
+def _normalise_resources(values: Mapping[str, Any], enabled: bool) -> dict[str, Any]:
     result = dict(values)
     if result.get("cpus") is not None:
-        result["cpus"] = parse_cpus(result["cpus"])
+        result["cpus"] = parse_cpus(result["cpus"]) if enabled else float(result["cpus"])
     if result.get("memory") is not None:
         result["memory"] = str(parse_size(result["memory"]))
     # Zero means "not set", as for the service-level keys.

@@ -109,18 +109,21 @@ def _named_volume(volume: Any) -> str | None:
 
 def _check_same_values(name: str, service: Mapping[str, Any], first_file: Path) -> None:
     """Compose refuses two different values for one limit; ECS would have to pick one silently."""
-    from ecsflow.compose.normalise import parse_size
+    from ecsflow.compose.normalise import ignored_size, parse_size
 
     resources = (service.get("deploy") or {}).get("resources") if isinstance(service.get("deploy"), Mapping) else None
     if not isinstance(resources, Mapping):
         return
     for key, (level, field), other in _SAME_VALUES:
-        mine = service.get(key)
-        theirs = (resources.get(level) or {}).get(field) if isinstance(resources.get(level), Mapping) else None
-        if not mine or theirs is None:  # Compose only compares a value that is set and not zero
+        mine, block = service.get(key), resources.get(level)
+        if key != "cpus" and ignored_size(mine):
+            mine = None  # Compose reads no size from a YAML float: it is not set
+        if not mine or not isinstance(block, Mapping):  # Compose compares a value that is set and not zero
             continue
-        try:
-            same = float(mine) == float(theirs) if key == "cpus" else parse_size(mine) == parse_size(theirs)
+        theirs = block.get(field)
+        try:  # a limit block without this value holds zero for it, which differs
+            same = theirs is not None and (float(mine) == float(theirs) if key == "cpus"
+                                           else parse_size(mine) == parse_size(theirs))
         except (TypeError, ValueError):
             continue  # the value itself is reported when it is read
         if not same:
