@@ -143,3 +143,13 @@ def test_timestamps_and_special_floats():
     assert math.isnan(resolve_plain(".NaN")) and resolve_plain("-.inf") == -math.inf
     assert [go_float_text(v) for v in (1000.0, 1e6, 1e-5, 0.0001, -0.0, 1.5e300)] == [
         "1000", "1e+06", "1e-05", "0.0001", "-0", "1.5e+300"]
+
+
+def test_timestamps_in_extension_keys_print_as_compose_prints_them(tmp_path, compose_bin):
+    (tmp_path / "compose.yaml").write_text(
+        "x-day: 2001-12-14\nservices:\n  web:\n    image: x\n    x-when: 2001-12-14 21:59:43.10\n")
+    ours = load_config(cwd=tmp_path, environ={})
+    _, theirs, _ = run_compose_config(tmp_path, [], {})
+    assert ours["x-day"] == theirs["x-day"] == "2001-12-14T00:00:00Z"
+    # Compose's output leaves a service's x- keys out; ecsflow keeps them, as text in the same form.
+    assert ours["services"]["web"]["x-when"] == "2001-12-14T21:59:43.1Z"

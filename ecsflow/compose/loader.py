@@ -18,7 +18,7 @@ from ecsflow.compose.merge import merge_documents, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
 from ecsflow.compose.normalise import normalise_service
 from ecsflow.compose.references import check_project
-from ecsflow.compose.scalars import YamlTimestamp
+from ecsflow.compose.scalars import timestamps_as_text
 from ecsflow.compose.schema import validate_document
 from ecsflow.compose.yamlfile import PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
@@ -162,7 +162,8 @@ def load_config(
             if isinstance(service, PositionedMap):
                 normalised[service_name]["__source__"] = (service.file, service.line)
 
-    result = {k: _text_timestamps(v) for k, v in merged.items() if k not in ("services", "include", "version", "name")}
+    result = {key: timestamps_as_text(value) for key, value in merged.items()
+              if key not in ("services", "include", "version", "name")}
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
                   environment=environment)
     return result
@@ -267,17 +268,6 @@ def _dot_env(directory: Path) -> bool:
     named .env is read, so a device or FIFO there is refused rather than read for ever."""
     path = directory / ".env"
     return os.path.lexists(path) and not path.is_dir()
-
-
-def _text_timestamps(value: Any) -> Any:
-    """Timestamps left in free-form places (`x-` keys) become the RFC 3339 text Compose prints for them."""
-    if isinstance(value, YamlTimestamp):
-        return value.text
-    if isinstance(value, dict):
-        return {key: _text_timestamps(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_text_timestamps(item) for item in value]
-    return value
 
 
 __all__ = ["load_project", "load_config", "find_default_files", "normalise_project_name", "Reset"]

@@ -20,7 +20,7 @@ from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
 from ecsflow.compose.model import parse_duration
 from ecsflow.compose.references import dependencies
-from ecsflow.compose.scalars import go_text
+from ecsflow.compose.scalars import go_text, timestamps_as_text
 from ecsflow.errors import ComposeError
 
 _HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
@@ -251,7 +251,8 @@ def normalise_service(
 
     A service of a profile that is not enabled is checked too, as Compose decodes every service: its values
     must read (durations, sizes, ports, commands), but its env files are not read nor its CPU count judged."""
-    out: dict[str, Any] = {k: v for k, v in service.items() if k not in ("env_file", "extends")}
+    out: dict[str, Any] = {k: timestamps_as_text(v) if k.startswith("x-") else v
+                           for k, v in service.items() if k not in ("env_file", "extends")}
     key = ""
     try:
         for key in ("stop_grace_period", *(f"healthcheck.{part}" for part in _HEALTHCHECK_DURATIONS)):

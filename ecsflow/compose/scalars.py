@@ -157,6 +157,18 @@ def _rfc3339(match: re.Match, text: str) -> str:
     return f"{date}T{clock}{'Z' if zone in ('Z', '+00:00', '-00:00') else zone}"
 
 
+def timestamps_as_text(value: Any) -> Any:
+    """A copy of `value` with each timestamp as the RFC 3339 text Compose prints for it (in `x-` keys, where the
+    schema lets one stay)."""
+    if isinstance(value, YamlTimestamp):
+        return value.text
+    if isinstance(value, dict):
+        return {key: timestamps_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [timestamps_as_text(item) for item in value]
+    return value
+
+
 def go_text(value: Any) -> str:
     """A scalar as Go's fmt.Sprint prints it: `true`, `1000`, `1e+06`, `0.5`, `+Inf`, `NaN`; `""` for null."""
     if value is None:
