@@ -19,8 +19,9 @@ from ecsflow.compose.model import Service, service_from_config
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "compose"
 # Fields that matter to ECS; the loader must agree with Compose on each of them.
 FIELDS = (
-    "image", "command", "entrypoint", "environment", "healthcheck", "ports", "cpus", "mem_limit",
-    "mem_reservation", "working_dir", "user", "labels", "stop_grace_period", "platform", "profiles",
+    "image", "command", "entrypoint", "environment", "healthcheck", "ports", "expose", "cpus", "mem_limit",
+    "mem_reservation", "working_dir", "user", "labels", "stop_grace_period", "platform", "profiles", "init",
+    "read_only", "ulimits",
 )
 
 
@@ -78,6 +79,38 @@ def compare_configs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
             if a[field] != b[field]:
                 problems.append(f"{name}.{field}: ours {a[field]!r} compose {b[field]!r}")
     return problems
+
+
+def agree_with_compose(case: Path, args: list[str] | None = None, env: dict[str, str] | None = None,
+                       *, allowed_refusals: tuple[str, ...] = ()) -> tuple[dict | None, str]:
+    """Load `case` with ecsflow and with Docker Compose; both must fail, or both succeed and agree on FIELDS.
+    Returns (ecsflow's config or None, ecsflow's error text or ""). `allowed_refusals`: fragments of ecsflow
+    errors that are deliberate stricter checks (ECS cannot take what Compose lets through)."""
+    from ecsflow.compose.loader import load_config
+    from ecsflow.errors import ComposeError
+
+    args, env = args or [], env or {}
+    code, theirs, stderr = run_compose_config(case, args, env)
+    try:
+        ours = load_config(cwd=case, environ={"PATH": "/usr/bin:/bin", **env}, warn=lambda message: None,
+                           **parse_global_args(args))
+        for name, service in ours["services"].items():  # what load_project reads on top (durations, ...)
+            service_from_config(name, service)
+    except ComposeError as exc:
+        if code == 0 and not any(fragment in str(exc) for fragment in allowed_refusals):
+            raise AssertionError(f"Compose accepts it, ecsflow refuses it: {exc}") from None
+        return None, str(exc)
+    assert code == 0, f"Compose refuses it ({stderr.strip()}), ecsflow accepts it"
+    problems = compare_configs(ours, theirs)
+    assert problems == [], problems
+    return ours, ""
+
+
+def alias_bomb(levels: int) -> str:
+    """Top-level `x-a0` ... `x-aN` keys, each anchor nine aliases of the one before: 9**levels nodes expanded."""
+    lines = ['x-a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"x-a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
 
 
 def case_inputs(case: Path) -> tuple[list[str], dict[str, str]]:

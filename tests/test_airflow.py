@@ -590,7 +590,7 @@ services:
   other:
     image: x
     depends_on:
-      job: {{condition: {json.dumps("service_" + value)}}}
+      job: {{condition: service_healthy}}  # Compose's schema allows only its three conditions
 """
     project = compose_project(tmp_path, text)
     generated, builds = generate(project)
@@ -615,7 +615,7 @@ services:
     for source in (generated.source, generated.tasks_source):
         assert "PLAIN" not in source.replace("PLAIN_NAME", "")
     # The condition is quoted in the comment, and the comment stays one line per line.
-    assert f"with condition {py_str('service_' + value)}: no edge." in generated.source
+    assert f"with condition {py_str('service_healthy')}: no edge." in generated.source
     # Nothing escaped into code: the DAG module is a docstring, two imports, the try of Airflow's imports and
     # the `with DAG(...)` block, which holds only the two task assignments (no edge: the condition makes none).
     module = ast.parse(generated.source).body

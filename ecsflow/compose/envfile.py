@@ -12,10 +12,14 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ecsflow.compose.files import ENV_FILE_LIMIT, read_text
 from ecsflow.compose.interpolate import InterpolationError, interpolate
 from ecsflow.errors import ComposeError
 
 _KEY = re.compile(r"[A-Za-z0-9_.\-\[\]]+")
+_BLANK = re.compile(r"[ \t\r\n]*")
+_SPACES = re.compile(r"[ \t]*")
+_EXPORT = re.compile(r"export [ \t]*")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "$": "$$", "f": "\f", "b": "\b",
             "v": "\v", "a": "\a"}
 
@@ -26,33 +30,37 @@ def parse_env_text(
     lookup: Mapping[str, str],
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
-    """Parse dotenv text. `lookup` supplies variables (the shell) for bare keys and interpolation."""
+    """Parse dotenv text. `lookup` supplies variables (the shell) for bare keys and interpolation.
+
+    One pass over the text: every step moves forward with a regex or `str.find`, and line numbers are
+    counted as the position advances, so the work is linear in the size of the file."""
     result: dict[str, str] = {}
     scope = _Scope(lookup, result)
     pos, length = 0, len(text)
+    line_no, counted = 1, 0  # line_no is the line of position `counted`
+
+    def line_at(position: int) -> int:
+        nonlocal line_no, counted
+        line_no += text.count("\n", counted, position)
+        counted = position
+        return line_no
+
     while pos < length:
-        line_no = text.count("\n", 0, pos) + 1
-        # Skip blank lines and comments.
-        stripped = text[pos:].lstrip(" \t\r\n")
-        pos = length - len(stripped)
+        pos = _BLANK.match(text, pos).end()
         if pos >= length:
             break
-        line_no = text.count("\n", 0, pos) + 1
+        line = line_at(pos)
         if text[pos] == "#":
             pos = _end_of_line(text, pos)
             continue
-        if text.startswith("export ", pos):
-            pos += len("export ")
-            while pos < length and text[pos] in " \t":
-                pos += 1
+        export = _EXPORT.match(text, pos)
+        if export:
+            pos = export.end()
         match = _KEY.match(text, pos)
         if not match:
-            raise ComposeError(f"unexpected character {text[pos]!r} at the start of a variable name",
-                               file=file, line=line_no)
+            raise ComposeError("unexpected character at the start of a variable name", file=file, line=line)
         key = match.group(0)
-        pos = match.end()
-        while pos < length and text[pos] in " \t":
-            pos += 1
+        pos = _SPACES.match(text, match.end()).end()
         if pos >= length or text[pos] in "\r\n#":
             # A bare KEY: its value comes from the environment, else it is left out.
             if key in lookup:
@@ -60,31 +68,24 @@ def parse_env_text(
             pos = _end_of_line(text, pos)
             continue
         if text[pos] not in "=:":
-            raise ComposeError(f"unexpected character {text[pos]!r} in variable name {key!r}",
-                               file=file, line=line_no)
-        pos += 1
-        while pos < length and text[pos] in " \t":
-            pos += 1
+            raise ComposeError(f"unexpected character after the variable name {key!r}", file=file, line=line)
+        pos = _SPACES.match(text, pos + 1).end()
         quote = text[pos] if pos < length else ""
         try:
             if quote in ("'", '"'):
                 end = _closing_quote(text, pos + 1, quote)
                 if end < 0:
-                    raise ComposeError(f"unterminated {quote} quote in the value of {key!r}", file=file,
-                                       line=line_no)
+                    raise ComposeError(f"unterminated {quote} quote in the value of {key!r}", file=file, line=line)
                 raw = text[pos + 1 : end]
                 pos = _end_of_line(text, end + 1)
-                if quote == "'":
-                    value = raw
-                else:
-                    value = interpolate(_unescape(raw), scope, warn)
+                value = raw if quote == "'" else interpolate(_unescape(raw), scope, warn)
             else:
                 end = _end_of_line(text, pos)
                 raw = _strip_inline_comment(text[pos:end]).strip()
                 pos = end
                 value = interpolate(raw, scope, warn)
         except InterpolationError as exc:
-            raise ComposeError(str(exc), file=file, line=line_no, key=key) from None
+            raise ComposeError(str(exc), file=file, line=line, key=key) from None
         result[key] = value
     return result
 
@@ -116,14 +117,19 @@ def _end_of_line(text: str, pos: int) -> int:
 
 
 def _closing_quote(text: str, pos: int, quote: str) -> int:
-    while pos < len(text):
-        if text[pos] == "\\" and quote == '"':
-            pos += 2
-            continue
-        if text[pos] == quote:
-            return pos
-        pos += 1
-    return -1
+    """The index of the quote that closes a value starting at `pos`; in double quotes `\\"` does not close."""
+    if quote == "'":
+        return text.find("'", pos)
+    while True:
+        end = text.find('"', pos)
+        if end < 0:
+            return -1
+        start = end
+        while start > pos and text[start - 1] == "\\":
+            start -= 1
+        if (end - start) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+            return end
+        pos = end + 1
 
 
 def _unescape(raw: str) -> str:
@@ -138,13 +144,16 @@ def _strip_inline_comment(value: str) -> str:
 
 
 def read_env_file(path: Path, lookup: Mapping[str, str], warn: Callable[[str], None] | None = None) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeError("env file not found", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ComposeError(f"not UTF-8 text (byte {exc.start})", file=str(path),
-                           hint="save the file as UTF-8, as Docker Compose expects") from None
-    except OSError as exc:
-        raise ComposeError(f"cannot read env file: {exc.strerror}", file=str(path)) from None
-    return parse_env_text(text, str(path), lookup, warn)
+    """A dotenv file (a regular file of at most ENV_FILE_LIMIT bytes), parsed."""
+    return parse_env_text(read_text(path, "env file", ENV_FILE_LIMIT), str(path), lookup, warn)
+
+
+def read_raw_env_file(path: Path) -> dict[str, str]:
+    """`format: raw`: KEY=VALUE lines taken literally, quotes and all."""
+    result = {}
+    for line in read_text(path, "env file", ENV_FILE_LIMIT).splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        result[key.strip()] = value
+    return result

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ecsflow.compose.scalars import go_text
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
 
@@ -153,10 +154,8 @@ def _variable_name(name: Any) -> str:
 
 def _scalar(value: Any, what: str) -> str:
     """Text as Compose writes an `environment` value: strings as they are, numbers and booleans as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
+    if isinstance(value, str | int | float):  # bool is an int
+        return go_text(value)
     raise _Bad(f"text, a number or a boolean for {what}, not {_describe(value)}")
 
 
@@ -204,6 +203,8 @@ def _duration(value: Any, *, positive: bool) -> float:
         seconds = float(value) if isinstance(value, int | float) or _NUMBER.fullmatch(value) else parse_duration(value)
     except ValueError:
         raise _Bad(f"a duration like 30s, 5m or 2h (or a number of seconds), not {value!r}") from None
+    if seconds != seconds:  # NaN
+        raise _Bad("a duration like 30s, 5m or 2h (or a number of seconds), not NaN")
     if seconds < 0 or (positive and seconds <= 0):
         raise _Bad(f"a duration {'above' if positive else 'of at least'} 0 seconds, not {value!r}")
     if seconds > _LONGEST:

@@ -3,12 +3,16 @@
 Forms: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`,
 `${VAR:+replacement}`, `${VAR+replacement}`, with nested expressions in the default/replacement/error
 text, and `$$` for a literal `$`. An unset `${VAR}` becomes "" with a warning, as Compose does.
+
+The work is linear in the text and uses no recursion, so any nesting depth Compose accepts is accepted here.
+Errors name the variable and the character position, never the text: it may hold a secret.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
@@ -22,50 +26,124 @@ class InterpolationError(ValueError):
         self.required = required
 
 
+@dataclass
+class _Segment:
+    """A stretch of the template being interpolated: the whole text, or the argument of `${NAME<op>...}`."""
+
+    pos: int
+    end: int
+    parts: list[str] = field(default_factory=list)
+    # For an argument: the variable and operator whose argument this is.
+    owner: tuple[str, str] | None = None
+
+
 def interpolate(
     text: str,
     env: Mapping[str, str],
     warn: Callable[[str], None] | None = None,
 ) -> str:
     """Interpolate `text` with `env`. `$$` becomes a single `$` in the result."""
-    value, end = _interpolate(text, 0, env, warn, stop_at_brace=False)
-    assert end == len(text)
-    return value
-
-
-def _interpolate(
-    text: str, pos: int, env: Mapping[str, str], warn: Callable[[str], None] | None, *, stop_at_brace: bool
-) -> tuple[str, int]:
-    """Interpolate from `pos` until the end (or an unmatched `}` when inside `${...}`)."""
-    out: list[str] = []
-    length = len(text)
-    while pos < length:
-        char = text[pos]
-        if stop_at_brace and char == "}":
-            return "".join(out), pos
-        if char != "$":
-            out.append(char)
-            pos += 1
+    if "$" not in text:
+        return text
+    closers = _closing_braces(text)
+    stack = [_Segment(0, len(text))]
+    while True:
+        segment = stack[-1]
+        if segment.pos >= segment.end:
+            stack.pop()
+            value = "".join(segment.parts)
+            if segment.owner is None:
+                return value
+            name, operator = segment.owner
+            if operator in (":?", "?"):
+                raise InterpolationError(
+                    f"required variable {name} is missing a value" + (f": {value}" if value else ""), required=True)
+            stack[-1].parts.append(value)
             continue
-        nxt = text[pos + 1] if pos + 1 < length else ""
-        if nxt == "$":
-            out.append("$")
-            pos += 2
-        elif nxt == "{":
-            value, pos = _braced(text, pos + 2, env, warn)
-            out.append(value)
+        pos, end = segment.pos, segment.end
+        dollar = text.find("$", pos, end)
+        if dollar != pos:
+            stop = end if dollar < 0 else dollar
+            segment.parts.append(text[pos:stop])
+            segment.pos = stop
+            continue
+        following = text[pos + 1] if pos + 1 < end else ""
+        if following == "$":
+            segment.parts.append("$")
+            segment.pos = pos + 2
+        elif following == "{":
+            argument = _braced(text, pos, segment, closers, env, warn)
+            if argument is not None:
+                stack.append(argument)
         else:
-            match = _NAME.match(text, pos + 1)
-            if not match:
+            match = _NAME.match(text, pos + 1, end)
+            if match:
+                segment.parts.append(_lookup(match.group(0), env, warn))
+                segment.pos = match.end()
+            else:
                 # Compose keeps a `$` that starts no variable (`$`, `$1`, `a $ b`) as a literal.
-                out.append("$")
-                pos += 1
-                continue
-            out.append(_lookup(match.group(0), env, warn))
-            pos = match.end()
-    if stop_at_brace:
-        raise InterpolationError(f"invalid interpolation format for {text!r}: missing closing '}}'")
-    return "".join(out), pos
+                segment.parts.append("$")
+                segment.pos = pos + 1
+
+
+def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env: Mapping[str, str],
+            warn: Callable[[str], None] | None) -> _Segment | None:
+    """Handle the `${...}` at `pos`: append its value to `segment`, or return its argument to interpolate first."""
+    end = segment.end
+    match = _NAME.match(text, pos + 2, end)
+    if not match:
+        raise InterpolationError(f"invalid interpolation format: '${{' at character {pos + 1} is not followed by "
+                                 "a variable name")
+    name, after = match.group(0), match.end()
+    if after < end and text[after] == "}":
+        segment.parts.append(_lookup(name, env, warn))
+        segment.pos = after + 1
+        return None
+    operator = next((op for op in _OPERATORS if text.startswith(op, after, end)), None)
+    if after >= end:
+        raise InterpolationError(f"invalid interpolation format: '${{{name}' at character {pos + 1} has no "
+                                 "closing '}'")
+    if operator is None:
+        raise InterpolationError(f"invalid interpolation format: unexpected character after '${{{name}' "
+                                 f"(character {after + 1})")
+    close = closers.get(pos)
+    if close is None or close >= end:
+        raise InterpolationError(f"invalid interpolation format: '${{{name}' at character {pos + 1} has no "
+                                 "closing '}'")
+    segment.pos = close + 1
+    is_set = name in env
+    is_non_empty = is_set and env[name] != ""
+    if operator in (":-", "-"):
+        use_argument = not is_non_empty if operator == ":-" else not is_set
+        fallback = env.get(name, "")
+    elif operator in (":+", "+"):
+        use_argument = is_non_empty if operator == ":+" else is_set
+        fallback = ""
+    else:  # ":?" and "?": the argument is the error message
+        use_argument = not is_non_empty if operator == ":?" else not is_set
+        fallback = env.get(name, "")
+    # The argument is only interpolated when it is used, as in a shell: a nested `${X:?}` must not fire otherwise.
+    if use_argument:
+        return _Segment(after + len(operator), close, owner=(name, operator))
+    segment.parts.append(fallback)
+    return None
+
+
+def _closing_braces(text: str) -> dict[int, int]:
+    """For each `${`, the index of the `}` that closes it. Like Compose, this counts every `${`, even one
+    preceded by another `$`."""
+    closers: dict[int, int] = {}
+    opened: list[int] = []
+    pos, length = 0, len(text)
+    while pos < length:
+        if text.startswith("${", pos):
+            opened.append(pos)
+            pos += 2
+            continue
+        if text[pos] == "}" and opened:
+            closers[opened.pop()] = pos
+        pos += 1
+    return closers
 
 
 def _lookup(name: str, env: Mapping[str, str], warn: Callable[[str], None] | None) -> str:
@@ -74,64 +152,3 @@ def _lookup(name: str, env: Mapping[str, str], warn: Callable[[str], None] | Non
     if warn:
         warn(f'The "{name}" variable is not set. Defaulting to a blank string.')
     return ""
-
-
-def _braced(text: str, pos: int, env: Mapping[str, str], warn: Callable[[str], None] | None) -> tuple[str, int]:
-    """Interpolate the inside of `${...}` starting just after `${`; return the value and the position after `}`."""
-    match = _NAME.match(text, pos)
-    if not match:
-        raise InterpolationError(f"invalid interpolation format for {text!r}: '${{' must be followed by a "
-                                 "variable name")
-    name = match.group(0)
-    pos = match.end()
-    if pos < len(text) and text[pos] == "}":
-        return _lookup(name, env, warn), pos + 1
-    operator = next((op for op in _OPERATORS if text.startswith(op, pos)), None)
-    if operator is None:
-        raise InterpolationError(f"invalid interpolation format for {text!r}: unexpected "
-                                 f"{text[pos:pos + 1]!r} after '${{{name}'")
-    # The argument is only evaluated when it is used, as in a shell: a nested `${X:?}` must not fire otherwise.
-    arg_start = pos + len(operator)
-    arg_end = _matching_brace(text, arg_start)
-    is_set = name in env
-    is_non_empty = is_set and env[name] != ""
-
-    def argument() -> str:
-        value, _ = _interpolate(text[:arg_end], arg_start, env, warn, stop_at_brace=False)
-        return value
-
-    if operator in (":-", "-"):
-        use_default = not is_non_empty if operator == ":-" else not is_set
-        value = argument() if use_default else env[name]
-    elif operator in (":+", "+"):
-        use_alt = is_non_empty if operator == ":+" else is_set
-        value = argument() if use_alt else ""
-    else:  # ":?" and "?"
-        missing = not is_non_empty if operator == ":?" else not is_set
-        if missing:
-            message = argument()
-            raise InterpolationError(
-                f"required variable {name} is missing a value: {message}" if message
-                else f"required variable {name} is missing a value",
-                required=True,
-            )
-        value = env[name]
-    return value, arg_end + 1
-
-
-def _matching_brace(text: str, pos: int) -> int:
-    """Index of the `}` closing the current `${`, skipping nested `${...}`.
-
-    Like Compose, this counts every `${`, even one preceded by another `$`."""
-    depth = 0
-    while pos < len(text):
-        if text.startswith("${", pos):
-            depth += 1
-            pos += 2
-            continue
-        if text[pos] == "}":
-            if depth == 0:
-                return pos
-            depth -= 1
-        pos += 1
-    raise InterpolationError(f"invalid interpolation format for {text!r}: missing closing '}}'")

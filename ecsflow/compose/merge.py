@@ -66,6 +66,33 @@ def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
     return merged
 
 
+def merge_documents(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge one whole compose document (a file, or one `---` document of it) onto another."""
+    merged = PositionedMap(base).copy_positions(base)
+    for key, value in override.items():
+        if key == "services" and (value is None or isinstance(value, dict)):
+            services = PositionedMap(merged.get("services") or {}).copy_positions(merged.get("services"))
+            for name, service in (value or {}).items():
+                if isinstance(service, Reset):
+                    services.pop(name, None)
+                elif isinstance(services.get(name), dict) and isinstance(service, dict):
+                    services[name] = merge_services(services[name], service)
+                else:
+                    services[name] = service
+            merged["services"] = services
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            combined = PositionedMap(merged[key]).copy_positions(merged[key])
+            for name, entry in value.items():
+                if isinstance(entry, dict) and isinstance(combined.get(name), dict):
+                    combined[name] = merge_services(combined[name], entry)
+                else:
+                    combined[name] = entry
+            merged[key] = combined
+        else:
+            merged[key] = value
+    return merged
+
+
 def merge_mappings(base: Any, override: Any, replace: set[str] = frozenset()) -> Any:
     """Recursive mapping merge: override wins for scalars, sequences are appended."""
     if isinstance(override, Reset):

@@ -126,17 +126,21 @@ class ComposeProject:
         return tuple(s for s in self.services if s.name in set(wanted))
 
 
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
+                   "ns": 1e-9}
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(h|ms|m|s|us|\u00b5s|\u03bcs|ns)")
 
 
 def parse_duration(value: Any) -> float:
-    """A Go/Compose duration (`1m30s`, `500ms`, `1h`) → seconds."""
+    """A Go/Compose duration (`1m30s`, `500ms`, `1h`, `0`) → seconds, as Go's time.ParseDuration reads it."""
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"invalid duration {value!r}")
-    text = str(value).strip()
-    if text in ("0", ""):
+        raise ValueError("invalid duration: expected text such as 30s, 1m30s or 500ms")
+    text = str(value)
+    sign, text = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    if text == "0":
         return 0.0
+    if sign == "-":
+        raise ValueError("invalid duration: a duration must not be negative")
     pos, total = 0, 0.0
     for match in _DURATION.finditer(text):
         if match.start() != pos:
@@ -144,7 +148,7 @@ def parse_duration(value: Any) -> float:
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"invalid duration {value!r}: expected a number with a unit, like 30s, 1m30s or 500ms")
+        raise ValueError("invalid duration: expected a number with a unit, like 30s, 1m30s or 500ms")
     return total
 
 
@@ -195,7 +199,8 @@ def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
         environment=dict(config.get("environment") or {}),
         healthcheck=healthcheck,
         ports=tuple(
-            Port(target=int(p["target"]), published=p.get("published"), protocol=p.get("protocol", "tcp"),
+            Port(target=int(p.get("target", 0)), published=p.get("published"),
+                 protocol=p.get("protocol", "tcp"),
                  host_ip=p.get("host_ip"), mode=p.get("mode", "ingress"), name=p.get("name"),
                  app_protocol=p.get("app_protocol"))
             for p in config.get("ports") or []
@@ -210,7 +215,7 @@ def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
         stop_grace_period=stop_grace,
         init=config.get("init"),
         read_only=config.get("read_only"),
-        ulimits=dict(config.get("ulimits") or {}),
+        ulimits={str(k): _ulimit(v) for k, v in (config.get("ulimits") or {}).items()},
         platform=config.get("platform"),
         logging=logging,
         depends_on={
@@ -224,6 +229,14 @@ def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
         source_file=source_file,
         source_line=source_line,
     )
+
+
+def _ulimit(value: Any) -> Any:
+    """A limit as a number, or as {"soft", "hard"} when they differ (Compose prints a zero limit as {})."""
+    if isinstance(value, Mapping):
+        soft, hard = int(value.get("soft", 0)), int(value.get("hard", 0))
+        return soft if soft == hard else {"soft": soft, "hard": hard}
+    return int(value)
 
 
 def _optional(convert, value):

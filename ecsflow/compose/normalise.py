@@ -7,33 +7,55 @@ as written (the model parses both `90s` and Compose's `1m30s`).
 
 from __future__ import annotations
 
-import re
+import ipaddress
+import math
 import shlex
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.envfile import read_env_file
+from ecsflow.compose.casts import CastError, go_parse_float, to_float32
+from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
+from ecsflow.compose.model import parse_duration
+from ecsflow.compose.references import dependencies
+from ecsflow.compose.scalars import go_text, timestamps_as_text
 from ecsflow.errors import ComposeError
 
-SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
-              "t": 1024**4, "tb": 1024**4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
+_SIZE_MULTIPLIERS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+_SIZE_ERROR = "invalid size: expected a number of bytes, or a number with a unit such as 512m or 1.5g"
 
 
 def parse_size(value: Any) -> int:
-    """`512m`, `1.5g`, `1024`, 1024 → bytes, as Docker's RAMInBytes does (powers of 1024)."""
+    """`512m`, `1.5g`, `1024`, `2 GiB`, 1024 → bytes, as Docker's units.RAMInBytes reads them (powers of 1024)."""
     if isinstance(value, bool):
-        raise ValueError(f"invalid size {value!r}")
+        raise ValueError(_SIZE_ERROR)
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(_SIZE_ERROR)
         return int(value)
-    match = _SIZE.match(str(value))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in SIZE_UNITS:
-        raise ValueError(f"invalid size {value!r}: expected a number with an optional unit b, k, m, g or t")
-    return int(float(match.group(1)) * SIZE_UNITS[unit])
+    text = str(value)
+    # The number runs to the last digit, '.' or space; a space before the unit is dropped.
+    split = max(text.rfind(char) for char in "0123456789. ")
+    if split < 0:
+        raise ValueError(_SIZE_ERROR)
+    number, unit = (text[:split], text[split + 1:]) if text[split] == " " else (text[:split + 1], text[split + 1:])
+    try:
+        size = go_parse_float(number)
+    except CastError:
+        raise ValueError(_SIZE_ERROR) from None
+    unit = unit.lower()
+    if size < 0 or len(unit) > 3 or (unit[:1] == "b" and len(unit) > 1):
+        raise ValueError(_SIZE_ERROR)
+    if unit and unit[0] != "b":
+        if unit[0] not in _SIZE_MULTIPLIERS or unit[1:] not in ("", "b", "ib"):
+            raise ValueError(_SIZE_ERROR)
+        size *= _SIZE_MULTIPLIERS[unit[0]]
+    if size >= 2**63:
+        raise ValueError("invalid size: the size is too large")
+    return int(size)
 
 
 def split_command(value: Any) -> list[str] | None:
@@ -45,59 +67,79 @@ def split_command(value: Any) -> list[str] | None:
     try:
         return shlex.split(str(value), posix=True)
     except ValueError as exc:
-        raise ValueError(f"cannot split {value!r} into words: {exc}") from None
+        raise ValueError(f"cannot split the command into words: {exc}") from None
 
 
 def _scalar_text(value: Any) -> str:
-    """Compose renders YAML scalars as text the way Go prints them."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value)) if "e" not in repr(value) else repr(value)
-    return str(value)
+    """Compose renders YAML scalars as text the way Go prints them (`1e3` is `1000`, `true`, `1e+06`)."""
+    return go_text(value)
+
+
+def parse_cpus(value: Any) -> float:
+    """A CPU count as Compose keeps it (a float32); Docker and ECS need a finite number, not below zero."""
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError("cpus must be a finite number of CPUs, such as 0.5 or 2")
+    if number < 0:
+        raise ValueError("cpus must not be negative (Docker refuses it, and ECS has no such size)")
+    try:
+        return to_float32(number)
+    except CastError:
+        raise ValueError("cpus is too large") from None
 
 
 def parse_ports(value: Any) -> list[dict[str, Any]]:
     """Short (`[ip:][host:]container[/proto]`, with ranges) or long syntax → long-form mappings."""
     result: list[dict[str, Any]] = []
-    for item in value or []:
-        if isinstance(item, dict):
-            port = {"mode": item.get("mode", "ingress"), "target": int(item["target"])}
-            if item.get("published") not in (None, ""):
-                port["published"] = str(item["published"])
-            port["protocol"] = item.get("protocol", "tcp")
-            for extra in ("host_ip", "name", "app_protocol"):
-                if item.get(extra) is not None:
-                    port[extra] = item[extra]
-            result.append(port)
-        else:
-            result.extend(_parse_short_port(str(item)))
+    for index, item in enumerate(value or []):
+        try:
+            result.extend(_parse_port(item))
+        except ValueError as exc:
+            raise ValueError(f"ports.{index}: {exc}") from None  # the value itself is not shown: it may be anything
     return result
 
 
+def _parse_port(item: Any) -> list[dict[str, Any]]:
+    if not isinstance(item, dict):
+        return _parse_short_port(str(item))
+    target = int(item.get("target") or 0)
+    if not 0 <= target <= 65535:
+        raise ValueError("a port's target must be a port number, 0-65535")
+    port = {"mode": item.get("mode", "ingress"), "target": target}
+    if isinstance(item.get("published"), float):  # Compose reads it as text or a whole number only
+        raise ValueError("a port's published port must be text or a whole number")
+    if item.get("published") not in (None, ""):
+        port["published"] = str(item["published"])
+    port["protocol"] = item.get("protocol", "tcp")
+    for extra in ("host_ip", "name", "app_protocol"):
+        if item.get(extra) is not None:
+            port[extra] = item[extra]
+    return [port]
+
+
 def _parse_short_port(spec: str) -> list[dict[str, Any]]:
+    """`[IP:][HOST:]CONTAINER[/PROTOCOL]` with ranges, as Docker's nat.ParsePortSpec reads it."""
     rest, _, protocol = spec.partition("/")
-    protocol = protocol or "tcp"
-    host_ip = None
-    if rest.startswith("["):  # [::1]:8080:80
-        end = rest.index("]")
-        host_ip, rest = rest[1:end], rest[end + 2 :]
+    protocol = (protocol or "tcp").lower()
     parts = rest.split(":")
-    if len(parts) == 3:
-        host_ip, published, target = parts[0] or host_ip, parts[1], parts[2]
-    elif len(parts) == 2:
-        published, target = parts
-    elif len(parts) == 1:
-        published, target = "", parts[0]
-    else:
-        raise ValueError(f"invalid port {spec!r}")
-    start, end = _port_range(target, spec)
+    target = parts[-1]
+    host_ip = ":".join(parts[:-2]) if len(parts) > 2 else ""
+    published = parts[-2] if len(parts) > 1 else ""
+    if host_ip.startswith("[") and host_ip.endswith("]"):  # [::1]:8080:80
+        host_ip = host_ip[1:-1]
+    if host_ip and not _is_ip(host_ip):
+        raise ValueError("invalid port: the host IP is not an IP address")
+    if not target:
+        raise ValueError("invalid port: no container port")
+    start, end = _port_range(target)
     if published:
-        host_start, host_end = _port_range(published, spec)
+        host_start, host_end = _port_range(published)
         if end - start != host_end - host_start and end != start:
-            raise ValueError(f"invalid port {spec!r}: the container and host ranges differ in size")
+            raise ValueError("invalid port: the container and host ranges differ in size")
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise ValueError("invalid port: the protocol must be tcp, udp or sctp")
+    if start == 0:
+        raise ValueError("invalid port: it is missing a target port (the container port must not be 0)")
     ports = []
     for offset, target_port in enumerate(range(start, end + 1)):
         port: dict[str, Any] = {"mode": "ingress", "target": target_port}
@@ -113,15 +155,22 @@ def _parse_short_port(spec: str) -> list[dict[str, Any]]:
     return ports
 
 
-def _port_range(text: str, spec: str) -> tuple[int, int]:
-    low, _, high = text.partition("-")
+def _is_ip(text: str) -> bool:
     try:
-        start = int(low)
-        end = int(high) if high else start
+        ipaddress.ip_address(text)
     except ValueError:
-        raise ValueError(f"invalid port {spec!r}: {text!r} is not a port number or range") from None
-    if not (0 <= start <= end <= 65535):
-        raise ValueError(f"invalid port {spec!r}: ports are 0-65535, low before high")
+        return False
+    return "%" not in text  # Go's net.ParseIP takes no IPv6 zone
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    """`8000` or `8000-9000` (Docker reads the first two numbers of `1-2-3`); each 0-65535, low before high."""
+    bounds = text.split("-")[:2] if "-" in text else [text, text]
+    if not all(bound.isascii() and bound.isdigit() and int(bound) <= 65535 for bound in bounds):
+        raise ValueError("invalid port: not a port number or range (0-65535)")
+    start, end = int(bounds[0]), int(bounds[1])
+    if end < start:
+        raise ValueError("invalid port: a range runs backwards")
     return start, end
 
 
@@ -146,7 +195,7 @@ def resolve_environment(
                                    hint="create it, or mark it `required: false` in the long syntax")
             continue
         if entry.get("format") == "raw":
-            environment.update(_read_raw_env(path))
+            environment.update(read_raw_env_file(path))
         else:
             # Later env files see the project's variables first, then what earlier env files set.
             environment.update(read_env_file(path, ChainMap(dict(lookup), dict(environment)), warn))
@@ -165,17 +214,6 @@ def _env_file_entries(value: Any) -> list[dict[str, Any]]:
     return [item if isinstance(item, dict) else {"path": str(item)} for item in items]
 
 
-def _read_raw_env(path: Path) -> dict[str, str]:
-    """`format: raw`: KEY=VALUE lines taken literally, quotes and all."""
-    result = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        result[key.strip()] = value
-    return result
-
-
 def normalise_healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
     result = dict(value)
     test = result.get("test")
@@ -184,8 +222,20 @@ def normalise_healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
     elif isinstance(test, list):
         result["test"] = [_scalar_text(item) for item in test]
     if "retries" in result and result["retries"] is not None:
-        result["retries"] = int(result["retries"])
+        result["retries"] = _retries(result["retries"])
     return result
+
+
+def _retries(value: Any) -> int:
+    """A whole number of retries; Compose truncates a fraction (3.5 is 3), as Go converts a float."""
+    number = float(value) if isinstance(value, float) else int(value)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError("healthcheck retries must be a whole number")
+    if number < 0:
+        raise ValueError("healthcheck retries must not be negative")
+    if number >= 2**64:
+        raise ValueError("healthcheck retries is too large")
+    return int(number)
 
 
 def normalise_service(
@@ -194,18 +244,29 @@ def normalise_service(
     base_dir: Path,
     lookup: Mapping[str, str],
     warn: Callable[[str], None] | None = None,
+    *,
+    enabled: bool = True,
 ) -> dict[str, Any]:
-    """One merged, interpolated service mapping → Compose's normalised mapping (the parts ecsflow reads)."""
-    out: dict[str, Any] = {k: v for k, v in service.items() if k not in ("env_file", "extends")}
+    """One merged, interpolated service mapping → Compose's normalised mapping (the parts ecsflow reads).
+
+    A service of a profile that is not enabled is checked too, as Compose decodes every service: its values
+    must read (durations, sizes, ports, commands), but its env files are not read nor its CPU count judged."""
+    out: dict[str, Any] = {k: timestamps_as_text(v) if k.startswith("x-") else v
+                           for k, v in service.items() if k not in ("env_file", "extends")}
     key = ""
     try:
+        for key in ("stop_grace_period", *(f"healthcheck.{part}" for part in _HEALTHCHECK_DURATIONS)):
+            holder = service.get("healthcheck") if key.startswith("healthcheck.") else service
+            value = holder.get(key.rsplit(".", 1)[-1]) if isinstance(holder, Mapping) else None
+            if value is not None:
+                parse_duration(value)
         key = "command"
         out["command"] = split_command(service.get("command"))
         key = "entrypoint"
         out["entrypoint"] = split_command(service.get("entrypoint"))
         key = "environment"
         try:
-            out["environment"] = resolve_environment(service, base_dir, lookup, warn)
+            out["environment"] = resolve_environment(service, base_dir, lookup, warn) if enabled else {}
         except ComposeError as exc:
             # The error names the env file; say which service (and compose file) asked for it.
             exc.service = exc.service or name
@@ -220,7 +281,7 @@ def normalise_service(
             out["ports"] = _unique(parse_ports(service["ports"]))
         key = "expose"
         if "expose" in service:
-            out["expose"] = _unique([_scalar_text(item) for item in service["expose"] or []])
+            out["expose"] = _unique([_expose_text(item) for item in service["expose"] or []])
         key = "healthcheck"
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
@@ -228,22 +289,39 @@ def normalise_service(
         if "labels" in service:
             out["labels"] = {k: env_value_text(v) or "" for k, v in key_values_to_map(service["labels"]).items()}
         key = "depends_on"
-        if "depends_on" in service:
-            out["depends_on"] = _normalise_depends_on(service["depends_on"])
+        depends_on = dependencies(service)  # with what links, volumes_from and `service:` imply, as Compose
+        if depends_on:
+            out["depends_on"] = depends_on
+        # A zero size or CPU count means "not set" to Docker; Compose leaves it out of its output.
         for size_key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
             key = size_key
-            if service.get(size_key) is not None:
-                out[size_key] = str(parse_size(service[size_key]))
+            out.pop(size_key, None)
+            size = service.get(size_key)
+            if ignored_size(size):
+                if warn:
+                    warn(f"service '{name}': {size_key} {_scalar_text(size)} is ignored, as Docker Compose ignores a "
+                         "size written as a fraction or exponent (write 1000, 512m or 1g)")
+            elif size is not None and parse_size(size) != 0:
+                out[size_key] = str(parse_size(size))
         key = "cpus"
-        if service.get("cpus") is not None:
-            out["cpus"] = float(service["cpus"])
+        out.pop("cpus", None)
+        if enabled and service.get("cpus") is not None and parse_cpus(service["cpus"]) != 0:
+            out["cpus"] = parse_cpus(service["cpus"])
         key = "deploy.resources"
         resources = (service.get("deploy") or {}).get("resources")
         if isinstance(resources, dict):
             out["deploy"] = dict(service["deploy"])
             out["deploy"]["resources"] = {
-                level: _normalise_resources(values) for level, values in resources.items() if values is not None
+                level: _normalise_resources(values, enabled) for level, values in resources.items()
+                if values is not None
             }
+        if out.get("read_only") is False:
+            del out["read_only"]  # false is Docker's default: Compose leaves it out
+        key = "ulimits"
+        for limit in (service.get("ulimits") or {}).values():
+            for number in (limit.values() if isinstance(limit, Mapping) else [limit]):
+                if isinstance(number, float):
+                    raise ValueError("a ulimit must be a whole number")
         key = "user"
         if service.get("user") is not None:
             out["user"] = _scalar_text(service["user"])
@@ -251,6 +329,17 @@ def normalise_service(
         raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
                            line=_line_of(service, key.split(".")[0])) from None
     return out
+
+
+def ignored_size(value: Any) -> bool:
+    """Compose reads a size from text or a whole number (an int64); any other YAML number it drops unread."""
+    return isinstance(value, float) or (isinstance(value, int) and not -(2**63) <= value < 2**63)
+
+
+def _expose_text(item: Any) -> str:
+    if isinstance(item, float):  # Compose's own check: a port is text or a whole number
+        raise ValueError("unsupported expose value: write a port number or range, not a fraction")
+    return _scalar_text(item)
 
 
 def _unique(items: list) -> list:
@@ -261,25 +350,14 @@ def _unique(items: list) -> list:
     return result
 
 
-def _normalise_resources(values: Mapping[str, Any]) -> dict[str, Any]:
+def _normalise_resources(values: Mapping[str, Any], enabled: bool) -> dict[str, Any]:
     result = dict(values)
     if result.get("cpus") is not None:
-        result["cpus"] = float(result["cpus"])
+        result["cpus"] = parse_cpus(result["cpus"]) if enabled else float(result["cpus"])
     if result.get("memory") is not None:
         result["memory"] = str(parse_size(result["memory"]))
-    return result
-
-
-def _normalise_depends_on(value: Any) -> dict[str, dict[str, Any]]:
-    if isinstance(value, list):
-        return {str(name): {"condition": "service_started", "required": True} for name in value}
-    result = {}
-    for name, spec in (value or {}).items():
-        spec = dict(spec or {})
-        spec.setdefault("condition", "service_started")
-        spec.setdefault("required", True)
-        result[name] = spec
-    return result
+    # Zero means "not set", as for the service-level keys.
+    return {key: value for key, value in result.items() if not (key in ("cpus", "memory") and not float(value))}
 
 
 def _line_of(mapping: Any, key: str) -> int | None:

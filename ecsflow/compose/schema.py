@@ -1,123 +1,207 @@
-"""The types Docker Compose's schema demands of the service keys ecsflow reads.
+"""Compose's structural validation: the Compose Specification's JSON Schema, checked with `jsonschema`.
 
-Compose validates every file against the Compose Specification's JSON schema; ecsflow checks the keys it
-uses, after interpolation, with messages in Compose's words (`services.web.command must be a string or a
-list`), so a wrong type is one clear error rather than a crash further on.
+Docker Compose validates each file, after interpolation, against the schema it embeds; `compose-spec.json`
+here is that schema (vendored from check-jsonschema 0.37.4, which ships the same file Docker Compose 2.40.3
+embeds; Apache-2.0, see LICENSE.compose-spec; a test compares it with the binary's). Errors are one line in
+Compose's words (`services.web.ports.0 must be a number, string or mapping`) with the file and line of the
+offending key, and never show the value. jsonschema is imported on first use: `ecsflow --help` loads none of it.
+
+Checks the schema cannot make live elsewhere: references between services, networks, volumes, secrets and
+configs (`references.py`), sizes, durations and port syntax (`normalise.py`, `model.py`), and here the shape of
+ecsflow's own `x-ecsflow` block, which the schema leaves free like every `x-` key.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.yamlfile import Override, Reset
+from ecsflow.compose.yamlfile import Override, PositionedList, PositionedMap, Reset
 from ecsflow.errors import ComposeError
 
-SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
-
-Scalar = str | int | float | bool
-
-
-def _is_list_of(kinds: type | tuple[type, ...]) -> Callable[[Any], bool]:
-    return lambda value: isinstance(value, list) and all(isinstance(item, kinds) for item in value)
+SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
+_TYPE_NAMES = {"object": "mapping", "array": "list"}
+_ERRORS_CONSIDERED = 20  # of these, the one written first in the file is reported
 
 
-def _string_or_list(value: Any) -> bool:
-    return isinstance(value, str) or _is_list_of(Scalar)(value)
+@functools.cache
+def _validator() -> Any:
+    import jsonschema  # ~0.1 s: only when a compose file is loaded
+
+    schema = _whole_text_patterns(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    return jsonschema.Draft7Validator(schema)  # the schema's "$schema" names draft 7
 
 
-def _mapping_or_list(value: Any) -> bool:
-    return isinstance(value, Mapping) or _is_list_of(str)(value)
+def _whole_text_patterns(node: Any) -> Any:
+    """Go's regexp `$` matches only at the end of the text; Python's also before a final newline. Use `\\Z`."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "patternProperties":
+                value = {_end_anchor(pattern): _whole_text_patterns(sub) for pattern, sub in value.items()}
+            elif key == "pattern":
+                value = _end_anchor(value)
+            else:
+                value = _whole_text_patterns(value)
+            out[key] = value
+        return out
+    if isinstance(node, list):
+        return [_whole_text_patterns(item) for item in node]
+    return node
 
 
-def _env_files(value: Any) -> bool:
-    items = value if isinstance(value, list) else [value]
-    return all(isinstance(item, str) or (isinstance(item, Mapping) and isinstance(item.get("path"), str))
-               for item in items)
+def _end_anchor(pattern: str) -> str:
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
 
 
-def _ports(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(item, str | int) or (isinstance(item, Mapping) and "target" in item) for item in value
-    )
+def validate_document(document: Mapping[str, Any], file: str) -> None:
+    """Raise a ComposeError for the first part of `document` (one interpolated compose file or document,
+    `extends` resolved) that Compose's schema refuses."""
+    errors = []
+    for error in _validator().iter_errors(_plain(document)):
+        errors.append(error)
+        if len(errors) >= _ERRORS_CONSIDERED:
+            break
+    if errors:
+        described = [_describe(error) for error in errors]
+        located = [(_locate(document, file, path), message, path) for path, message in described]
+        (where_file, line), message, path = min(located, key=lambda found: found[0][1] or 0)
+        service = path[1] if len(path) > 1 and path[0] == "services" else None
+        raise ComposeError(message, file=where_file, line=line, service=service,
+                           key=(".".join(str(p) for p in path[2:]) or None) if service else None,
+                           hint="Docker Compose refuses this file: see the Compose Specification")
+    _check_extensions(document, file)
 
 
-def _ulimits(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(
-        _integer(item) or (isinstance(item, Mapping) and _integer(item.get("soft")) and _integer(item.get("hard")))
-        for item in value.values()
-    )
+def _plain(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """What Compose's schema sees: `!reset` keys gone, `!override` values unwrapped, and repeated items gone
+    from the lists Compose de-duplicates before it validates (its EnforceUnicity), so `ports: ["80", "80"]`
+    passes while `depends_on: [db, db]` does not."""
+    if isinstance(value, Override):
+        return _plain(value.value, path)
+    if isinstance(value, dict):
+        return {key: _plain(item, (*path, str(key))) for key, item in value.items() if not isinstance(item, Reset)}
+    if isinstance(value, list):
+        items = [_plain(item, (*path, "[]")) for item in value if not isinstance(item, Reset)]
+        if _is_deduplicated(path):
+            items = [item for index, item in enumerate(items) if item not in items[:index]]
+        return items
+    return value
 
 
-def _integer(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.strip().lstrip("-").isdigit()
-    )
-
-
-def _number_or_string(value: Any) -> bool:
-    return isinstance(value, int | float | str) and not isinstance(value, bool)
-
-
-def _healthcheck(value: Any) -> str | None:
-    if not isinstance(value, Mapping):
-        return "must be a mapping"
-    for key in ("interval", "timeout", "start_period", "start_interval"):
-        if key in value and value[key] is not None and not isinstance(value[key], str):
-            return f"{key} must be a string (a duration such as 30s)"
-    if "retries" in value and value["retries"] is not None and not _integer(value["retries"]):
-        return "retries must be an integer"
-    if "test" in value and value["test"] is not None and not _string_or_list(value["test"]):
-        return "test must be a string or a list"
-    return None
-
-
-# key -> (check, what it must be)
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "image": (lambda v: isinstance(v, str), "a string"),
-    "command": (_string_or_list, "a string or a list"),
-    "entrypoint": (_string_or_list, "a string or a list"),
-    "environment": (_mapping_or_list, "a mapping or a list of KEY=VALUE strings"),
-    "labels": (_mapping_or_list, "a mapping or a list of KEY=VALUE strings"),
-    "env_file": (_env_files, "a path, or a list of paths or of mappings with a `path`"),
-    "ports": (_ports, "a list of port specs or of mappings with a `target`"),
-    "expose": (_is_list_of(str | int), "a list of ports"),
-    "ulimits": (_ulimits, "a mapping of limits (a number, or `soft` and `hard` numbers)"),
-    "depends_on": (lambda v: isinstance(v, Mapping) or _is_list_of(str)(v), "a list of services or a mapping"),
-    "profiles": (_is_list_of(str), "a list of strings"),
-    "deploy": (lambda v: isinstance(v, Mapping), "a mapping"),
-    "logging": (lambda v: isinstance(v, Mapping), "a mapping"),
-    "working_dir": (lambda v: isinstance(v, str), "a string"),
-    "platform": (lambda v: isinstance(v, str), "a string"),
-    "user": (lambda v: isinstance(v, str | int) and not isinstance(v, bool), "a string"),
-    "stop_grace_period": (lambda v: isinstance(v, str), "a string (a duration such as 30s)"),
-    "init": (lambda v: isinstance(v, bool | str), "a boolean"),
-    "read_only": (lambda v: isinstance(v, bool | str), "a boolean"),
-    "cpus": (_number_or_string, "a number"),
-    "mem_limit": (_number_or_string, "a size such as 512m"),
-    "mem_reservation": (_number_or_string, "a size such as 512m"),
-    "x-ecsflow": (lambda v: isinstance(v, Mapping), "a mapping"),
+# Lists Compose de-duplicates before validation (checked against the binary: tests/test_compose_schema.py).
+_DEDUPLICATED = {
+    *(("services", "*", key) for key in (
+        "annotations", "cap_add", "cap_drop", "configs", "devices", "dns", "dns_opt", "dns_search", "env_file",
+        "environment", "expose", "labels", "links", "ports", "profiles", "secrets", "sysctls", "tmpfs", "volumes")),
+    *(("services", "*", "build", key) for key in ("args", "additional_contexts", "labels", "platforms", "tags")),
+    ("services", "*", "deploy", "labels"), ("services", "*", "networks", "*", "aliases"),
+    ("services", "*", "networks", "*", "link_local_ips"), ("networks", "*", "labels"),
 }
 
 
-def check_service(
-    name: str, service: Mapping[str, Any], file: str | None, line_of: Callable[[str], int | None]
-) -> None:
-    """Raise a ComposeError for the first key of `service` whose value has a type Compose rejects."""
-    if not SERVICE_NAME.match(name):
-        raise ComposeError(f"invalid service name '{name}': use letters, digits, '.', '_' and '-'", file=file,
-                           service=name)
-    for key, value in service.items():
-        if isinstance(value, Override):
-            value = value.value
-        if value is None or isinstance(value, Reset) or (key not in _CHECKS and key != "healthcheck"):
-            continue
-        if key == "healthcheck":
-            problem = _healthcheck(value)
-            message = f"services.{name}.healthcheck {problem}" if problem else None
+def _is_deduplicated(path: tuple[str, ...]) -> bool:
+    return any(len(pattern) == len(path) and all(want in ("*", got) for want, got in zip(pattern, path, strict=True))
+               for pattern in _DEDUPLICATED)
+
+
+def _locate(document: Any, file: str, path: list[Any]) -> tuple[str, int | None]:
+    """The file and line where `path` was written, as near as the positions the YAML loader kept allow."""
+    node: Any = document
+    where_file, line = getattr(document, "file", None) or file, getattr(document, "line", None)
+    for part in path:
+        if isinstance(node, Override):
+            node = node.value
+        if isinstance(node, dict) and part in node:
+            if isinstance(node, PositionedMap):
+                where_file, line = node.file or where_file, node.line_of(part) or line
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            if isinstance(node, PositionedList):
+                where_file, line = node.file or where_file, node.line_of(part) or line
+            node = node[part]
         else:
-            check, expected = _CHECKS[key]
-            message = None if check(value) else f"services.{name}.{key} must be {expected}"
-        if message:
-            raise ComposeError(message, file=file, line=line_of(key), service=name, key=key)
+            break
+    return where_file, line
+
+
+def _describe(error: Any) -> tuple[list[Any], str]:
+    """(path, one-line message) for a jsonschema error, in Compose's words, without the value."""
+    path = list(error.absolute_path)
+    dotted = ".".join(str(part) for part in path)
+    prefix = f"{dotted} " if dotted else ""
+    kind, schema_value = error.validator, error.validator_value
+    if kind in ("oneOf", "anyOf") and error.context:
+        inner = [sub for sub in error.context if len(sub.relative_path) > 0 or sub.validator != "type"]
+        if inner:  # the value has the type of one form but fails inside it: report that
+            return _describe(max(inner, key=lambda sub: len(sub.absolute_path)))
+        wanted = [sub.validator_value for sub in error.context if sub.validator == "type"]
+        if wanted:
+            return path, f"{prefix}must be {_types(wanted)}"
+        return path, f"{prefix}does not match any allowed form"
+    if kind == "type":
+        return path, f"{prefix}must be {_types([schema_value])}"
+    if kind == "additionalProperties":
+        extra = _extra_keys(error)
+        if path == ["services"]:
+            return [*path, extra[0]], (f"invalid service name '{extra[0]}': use letters, digits, '.', '_' and '-'")
+        known = sorted((error.schema.get("properties") or {}).keys())
+        close = difflib.get_close_matches(extra[0], known, n=1)
+        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+        return [*path, extra[0]], f"{prefix}has an unknown key '{extra[0]}'{suggestion}"
+    if kind == "required":
+        missing = [name for name in schema_value if name not in error.instance]
+        return path, f"{prefix}missing property '{missing[0] if missing else schema_value[0]}'"
+    if kind == "enum":
+        return path, f"{prefix}value must be one of {', '.join(repr(v) for v in schema_value)}"
+    if kind == "const":
+        return path, f"{prefix}value must be {schema_value!r}"
+    if kind in ("minimum", "maximum"):
+        relation = "greater" if kind == "minimum" else "less"
+        return path, f"{prefix}must be {relation} than or equal to {schema_value}"
+    if kind == "uniqueItems":
+        return path, f"{prefix}must not contain the same item twice"
+    if kind == "pattern":
+        return path, f"{prefix}does not match the pattern {schema_value}"
+    return path, f"{prefix}is not valid ({kind})"
+
+
+def _extra_keys(error: Any) -> list[str]:
+    schema = error.schema
+    allowed = set(schema.get("properties") or {})
+    patterns = list((schema.get("patternProperties") or {}).keys())
+    return [key for key in error.instance
+            if key not in allowed and not any(re.search(pattern, key) for pattern in patterns)] or ["?"]
+
+
+def _types(wanted: list[Any]) -> str:
+    names = []
+    for item in wanted:
+        for name in item if isinstance(item, list) else [item]:
+            name = _TYPE_NAMES.get(name, name)
+            if name not in names:
+                names.append(name)
+    if len(names) > 1 and "null" in names:
+        names.remove("null")  # "must be a string or a list" reads better; null is always the default
+    if "number" in names and "integer" in names:
+        names.remove("integer")
+    worded = [("an " if name[0] in "aeiou" else "a ") + name for name in names]
+    return worded[0] if len(worded) == 1 else f"{', '.join(worded[:-1])} or {worded[-1]}"
+
+
+def _check_extensions(document: Mapping[str, Any], file: str) -> None:
+    """ecsflow's own block: `services.NAME.x-ecsflow` must be a mapping (its keys are checked when parsed)."""
+    services = document.get("services")
+    for name, service in (services.items() if isinstance(services, dict) else ()):
+        block = service.get("x-ecsflow") if isinstance(service, dict) else None
+        if isinstance(block, Override):
+            block = block.value
+        if block is not None and not isinstance(block, Reset | Mapping):
+            raise ComposeError(f"services.{name}.x-ecsflow must be a mapping", file=getattr(service, "file", file),
+                               line=service.line_of("x-ecsflow") if isinstance(service, PositionedMap) else None,
+                               service=name, key="x-ecsflow")

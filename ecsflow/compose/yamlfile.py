@@ -1,20 +1,35 @@
-"""Read one compose file with PyYAML, rejecting duplicate keys and keeping line numbers.
+"""Read one compose file with PyYAML the way Docker Compose (go-yaml) reads it, keeping line numbers.
 
-PyYAML's safe loader silently keeps the last of two equal keys; Compose rejects them, and so do we.
-Mappings come back as `PositionedMap`, a dict that remembers where each key was written, so later
-errors can name the file and line. Compose's `!reset` and `!override` tags are kept as markers for merging.
+- Plain scalars resolve as go-yaml resolves them (`compose/scalars.py`): `22:22` and `yes` stay text.
+- Several documents (`---`) are all returned, for the loader to merge as Compose does; an anchor from one
+  document may be used in a later one, and an anchor may be defined again (the later one counts).
+- Two equal keys in one mapping are an error (PyYAML would keep the last silently); so is a key that is not
+  text (`1:`, `true:`, `~:`), as in Compose.
+- Bounded work: nesting deeper than `MAX_DEPTH` and aliases that expand to more than `MAX_ALIAS_NODES` nodes
+  (an alias bomb) are refused before anything walks the tree.
+- Mappings come back as `PositionedMap` and sequences as `PositionedList`, which remember the file and line of
+  each key or item, so later errors can name them. `!reset` and `!override` are kept as markers for merging.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ecsflow.compose.files import COMPOSE_FILE_LIMIT, read_text
+from ecsflow.compose.scalars import ScalarError, resolve_plain, resolve_tagged
 from ecsflow.errors import ComposeError
+
+# go-yaml stops at 10000 levels; ecsflow's tree walks are recursive, and no compose file nests past ~10.
+MAX_DEPTH = 100
+# Nodes that aliases add to a file, counted as if each alias were written out in full.
+MAX_ALIAS_NODES = 100_000
+
+_PLAIN = "tag:ecsflow:plain-scalar"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class PositionedMap(dict):
@@ -39,6 +54,19 @@ class PositionedMap(dict):
         return self.key_lines.get(key, self.line)
 
 
+class PositionedList(list):
+    """A list that also knows the file and the 1-based line of each item."""
+
+    file: str | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_lines: list[int] = []
+
+    def line_of(self, index: int) -> int | None:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else None
+
+
 @dataclass(frozen=True)
 class Reset:
     """`!reset`: remove the value inherited from earlier files or from `extends`."""
@@ -52,21 +80,115 @@ class Override:
 
 
 class _ComposeYamlLoader(yaml.SafeLoader):
-    pass
+    def __init__(self, stream: str, name: str) -> None:
+        super().__init__(stream)
+        self.name = name
+        self.depth = 0
+        self.aliases: list[tuple[yaml.Mark, yaml.Node]] = []  # (where written, target) in this document
+        self.alias_nodes = 0
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _MERGE if value == "<<" else _PLAIN
+        return super().resolve(kind, value, implicit)
+
+    def compose_document(self) -> yaml.Node:
+        self.get_event()  # DOCUMENT-START
+        node = self.compose_node(None, None)
+        self.get_event()  # DOCUMENT-END
+        self._check_aliases()
+        return node  # anchors are kept: go-yaml lets a later document use them
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            if event.anchor not in self.anchors:
+                raise ComposeError(f"unknown anchor '{event.anchor}' referenced", file=self.name,
+                                   line=event.start_mark.line + 1, column=event.start_mark.column + 1)
+            target = self.anchors[event.anchor]
+            self.aliases.append((event.start_mark, target))
+            return target
+        event = self.peek_event()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ComposeError(f"nesting deeper than {MAX_DEPTH} levels", file=self.name,
+                               line=event.start_mark.line + 1, column=event.start_mark.column + 1,
+                               hint="no compose file needs this; ecsflow refuses it to bound its work")
+        self.anchors.pop(event.anchor, None)  # a repeated anchor replaces the earlier one, as in go-yaml
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _check_aliases(self) -> None:
+        """Refuse a document whose aliases expand past MAX_ALIAS_NODES nodes, or that contains itself."""
+        sizes: dict[int, int] = {}
+        for mark, target in self.aliases:
+            self.alias_nodes += _expanded_size(target, sizes, self.name, mark)
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise ComposeError(
+                    f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes", file=self.name,
+                    line=mark.line + 1, column=mark.column + 1,
+                    hint="an anchor used many times inside other anchors (an alias bomb?); write it out plainly",
+                )
+        self.aliases = []
 
 
-# Compose reads YAML 1.2: only true/false are booleans; `yes`, `no`, `on`, `off` stay strings.
-_ComposeYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ComposeYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+def _expanded_size(root: yaml.Node, sizes: dict[int, int], file: str, mark: yaml.Mark) -> int:
+    """How many nodes `root` is once every alias in it is written out; memoised, so linear in distinct nodes."""
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            continue
+        if id(node) in open_nodes:
+            raise ComposeError("an anchor's value contains an alias to itself", file=file, line=mark.line + 1,
+                               column=mark.column + 1)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                raise ComposeError("an anchor's value contains an alias to itself", file=file,
+                                   line=mark.line + 1, column=mark.column + 1)
+            stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _where(loader: _ComposeYamlLoader, node: yaml.Node) -> dict[str, Any]:
+    return {"file": loader.name, "line": node.start_mark.line + 1, "column": node.start_mark.column + 1}
+
+
+def _construct_plain(loader: _ComposeYamlLoader, node: yaml.ScalarNode) -> Any:
+    return resolve_plain(node.value)
+
+
+def _tagged(tag: str):
+    def construct(loader: _ComposeYamlLoader, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise ComposeError(f"!!{tag} needs a scalar", **_where(loader, node))
+        try:
+            return resolve_tagged(tag, node.value)
+        except ScalarError as exc:
+            raise ComposeError(str(exc), **_where(loader, node)) from None
+    return construct
 
 
 def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> PositionedMap:
-    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys the way YAML 1.1 defines them
+    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
     result = PositionedMap()
     result.file = loader.name
     result.line = node.start_mark.line + 1
@@ -74,22 +196,16 @@ def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> Po
     merged_count = getattr(node, "_merged_count", 0)
     for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool) and key is not None:
-            raise ComposeError(
-                "a mapping key must be a plain scalar",
-                file=loader.name,
-                line=key_node.start_mark.line + 1,
-                column=key_node.start_mark.column + 1,
-            )
-        key = str(key) if not isinstance(key, str) else key
+        if not isinstance(key, str):
+            shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+            raise ComposeError(f"non-string key {shown!r}: mapping keys must be text", **_where(loader, key_node),
+                               hint=f'quote it ("{shown}":), as Docker Compose requires'
+                               if isinstance(key_node, yaml.ScalarNode) else None)
         from_merge = index < merged_count
-        if key in result and not from_merge and key in result.key_lines and result.key_lines[key] > 0:
+        if key in result and not from_merge and result.key_lines.get(key, 0) > 0:
             raise ComposeError(
                 f"duplicate key '{key}' (first written on line {result.key_lines[key]})",
-                file=loader.name,
-                line=key_node.start_mark.line + 1,
-                column=key_node.start_mark.column + 1,
-                key=key,
+                **_where(loader, key_node), key=key,
                 hint="YAML keeps only one of them; Docker Compose rejects the file. Remove one.",
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -101,44 +217,55 @@ def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> Po
     return result
 
 
+def _construct_sequence(loader: _ComposeYamlLoader, node: yaml.SequenceNode) -> PositionedList:
+    result = PositionedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.file = loader.name
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
 def _flatten_mapping(self: _ComposeYamlLoader, node: yaml.MappingNode) -> None:
     """PyYAML's flatten_mapping, remembering how many leading pairs came from `<<` merges."""
-    before = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"]
-    explicit = len(before)
+    explicit = len([pair for pair in node.value if pair[0].tag != _MERGE])
     yaml.SafeLoader.flatten_mapping(self, node)
     node._merged_count = len(node.value) - explicit  # type: ignore[attr-defined]
-
-
-_ComposeYamlLoader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]
-_ComposeYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_ComposeYamlLoader.add_constructor("!reset", lambda loader, node: Reset())
 
 
 def _construct_override(loader: _ComposeYamlLoader, node: yaml.Node) -> Override:
     if isinstance(node, yaml.MappingNode):
         return Override(_construct_mapping(loader, node))
     if isinstance(node, yaml.SequenceNode):
-        return Override(loader.construct_sequence(node, deep=True))
-    return Override(loader.construct_scalar(node))
+        return Override(_construct_sequence(loader, node))
+    return Override(resolve_plain(node.value) if node.style is None else node.value)
 
 
-_ComposeYamlLoader.add_constructor("!override", _construct_override)
+def _construct_binary(loader: _ComposeYamlLoader, node: yaml.Node) -> str:
+    # go-yaml decodes !!binary into a string
+    return loader.construct_yaml_binary(node).decode("utf-8", "replace")
 
 
-def _construct_timestamp_as_text(loader: _ComposeYamlLoader, node: yaml.ScalarNode) -> str:
-    # Compose reads YAML 1.2-ish: a date-looking scalar is a string, not a datetime.
-    return loader.construct_scalar(node)
+_ComposeYamlLoader.flatten_mapping = _flatten_mapping  # type: ignore[method-assign]
+for _tag, _constructor in {
+    _PLAIN: _construct_plain,
+    "tag:yaml.org,2002:map": _construct_mapping,
+    "tag:yaml.org,2002:seq": _construct_sequence,
+    "tag:yaml.org,2002:binary": _construct_binary,
+    "!reset": lambda loader, node: Reset(),
+    "!override": _construct_override,
+    **{f"tag:yaml.org,2002:{name}": _tagged(name) for name in ("int", "float", "bool", "null", "timestamp")},
+}.items():
+    _ComposeYamlLoader.add_constructor(_tag, _constructor)
 
 
-_ComposeYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
-
-
-def parse_yaml(text: str, file: str) -> Any:
-    """Parse compose YAML text; errors name the file, line and column."""
-    loader = _ComposeYamlLoader(text)
-    loader.name = file
+def parse_yaml(text: str, file: str) -> list[Any]:
+    """Parse compose YAML text into its documents (none for an empty file); errors name the file, line and column."""
+    loader = None
     try:
-        return loader.get_single_data()
+        loader = _ComposeYamlLoader(text, file)  # reads the text at once: may refuse a control character
+        documents = []
+        while loader.check_node():
+            documents.append(loader.construct_document(loader.get_node()))
+        return documents
     except ComposeError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -155,17 +282,10 @@ def parse_yaml(text: str, file: str) -> Any:
     except yaml.YAMLError as exc:
         raise ComposeError(f"YAML error: {exc}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def read_yaml_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ComposeError("compose file not found", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ComposeError(f"not UTF-8 text (byte {exc.start})", file=str(path),
-                           hint="save the file as UTF-8, as Docker Compose expects") from None
-    except OSError as exc:
-        raise ComposeError(f"cannot read compose file: {exc.strerror}", file=str(path)) from None
-    return parse_yaml(text, str(path))
+def read_yaml_file(path: Path) -> list[Any]:
+    """The documents of one compose file (a regular file of at most COMPOSE_FILE_LIMIT bytes)."""
+    return parse_yaml(read_text(path, "compose file", COMPOSE_FILE_LIMIT), str(path))

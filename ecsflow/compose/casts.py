@@ -1,0 +1,191 @@
+"""Interpolate a compose document, then read text as the type Compose expects at its typed paths.
+
+Compose interpolates every string value of a file (keys are left alone), and where its schema wants a number
+or a boolean it converts the text, interpolated or not, with Go's rules: `cpu_count: "2"` is the integer 2,
+`init: "yes"` is true (with a warning), `cpus: "abc"` is an error. It does this before it validates the file,
+so the schema sees the converted values. Errors name the path and position, never the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ecsflow.compose.interpolate import InterpolationError, interpolate
+from ecsflow.compose.scalars import go_parse_int
+from ecsflow.compose.yamlfile import Override, PositionedList, PositionedMap
+from ecsflow.errors import ComposeError
+
+Warn = Callable[[str], None]
+
+
+class CastError(ValueError):
+    """Text at a typed path that Go cannot read as that type."""
+
+
+def _to_int(text: str) -> int:
+    """strconv.Atoi / ParseInt(text, 10, 64): an optional sign and decimal digits."""
+    value = None if "_" in text else go_parse_int(text, 10, unsigned=False)
+    if value is None:
+        raise CastError("not an integer")
+    return value
+
+
+_GO_DECIMAL = re.compile(r"[+-]?(?=\.?[0-9])([0-9](_?[0-9])*)?(\.([0-9](_?[0-9])*)?)?([eE][+-]?[0-9](_?[0-9])*)?")
+_GO_HEX = re.compile(r"[+-]?0[xX](?=\.?[0-9a-fA-F])([0-9a-fA-F](_?[0-9a-fA-F])*)?(\.([0-9a-fA-F](_?[0-9a-fA-F])*)?)?"
+                     r"[pP][+-]?[0-9](_?[0-9])*")
+_GO_SPECIAL = re.compile(r"[+-]?(inf|infinity)|nan", re.IGNORECASE)
+FLOAT32_MAX = struct.unpack("f", b"\xff\xff\x7f\x7f")[0]
+
+
+def go_parse_float(text: str) -> float:
+    """strconv.ParseFloat(text, 64): decimal or hex syntax with `_` between digits, `inf`, `nan`."""
+    if _GO_SPECIAL.fullmatch(text):
+        return float(text)
+    if _GO_DECIMAL.fullmatch(text):
+        value = float(text.replace("_", ""))
+    elif _GO_HEX.fullmatch(text):
+        sign = -1.0 if text.startswith("-") else 1.0
+        value = sign * float.fromhex(text.lstrip("+-").replace("_", ""))
+    else:
+        raise CastError("not a number")
+    if math.isinf(value):
+        raise CastError("number out of range")
+    return value
+
+
+def to_float32(value: float) -> float:
+    """A float32 as Go prints it (shortest digits that read back as the same float32), as a Python float."""
+    if math.isnan(value) or math.isinf(value):
+        return value
+    if abs(value) > FLOAT32_MAX:
+        raise CastError("number out of range")
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        text = f"{single:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            return float(text)
+    return single
+
+
+def _to_float32(text: str) -> float:
+    return to_float32(go_parse_float(text))
+
+
+def _to_bool(text: str, warn: Warn | None) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("y", "yes", "on", "n", "no", "off"):
+        value = lowered in ("y", "yes", "on")
+        if warn:
+            warn(f"{text!r} for boolean is not supported by YAML 1.2, please use `{'true' if value else 'false'}`")
+        return value
+    raise CastError("not a boolean (true or false)")
+
+
+def _to_bytes(text: str) -> int:
+    from ecsflow.compose.normalise import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise CastError("not a size (a number with an optional unit b, k, m, g)") from None
+
+
+_INT, _INT64, _FLOAT, _FLOAT32, _BOOL, _BYTES = "int", "int64", "float", "float32", "bool", "bytes"
+# Compose's typed paths (compose-go's interpolateTypeCastMapping). "*" is any key, "[]" any list item.
+_SERVICE_CASTS = {
+    "configs.[].mode": _INT, "secrets.[].mode": _INT, "cpu_count": _INT64, "cpu_percent": _FLOAT,
+    "cpu_period": _INT64, "cpu_quota": _INT64, "cpu_rt_period": _INT64, "cpu_rt_runtime": _INT64, "cpus": _FLOAT32,
+    "cpu_shares": _INT64, "init": _BOOL, "deploy.replicas": _INT, "deploy.update_config.parallelism": _INT,
+    "deploy.update_config.max_failure_ratio": _FLOAT, "deploy.rollback_config.parallelism": _INT,
+    "deploy.rollback_config.max_failure_ratio": _FLOAT, "deploy.restart_policy.max_attempts": _INT,
+    "deploy.placement.max_replicas_per_node": _INT, "healthcheck.retries": _INT, "healthcheck.disable": _BOOL,
+    "oom_kill_disable": _BOOL, "oom_score_adj": _INT64, "pids_limit": _INT64, "ports.[].target": _INT,
+    "privileged": _BOOL, "read_only": _BOOL, "scale": _INT, "stdin_open": _BOOL, "tty": _BOOL, "ulimits.*": _INT,
+    "ulimits.*.hard": _INT, "ulimits.*.soft": _INT, "volumes.[].read_only": _BOOL, "volumes.[].volume.nocopy": _BOOL,
+    "volumes.[].tmpfs.size": _BYTES,
+}
+_TOP_CASTS = {
+    **{f"networks.*.{flag}": _BOOL for flag in ("external", "internal", "attachable", "enable_ipv4", "enable_ipv6")},
+    **{f"{kind}.*.external": _BOOL for kind in ("volumes", "secrets", "configs")},
+}
+_CASTS: dict[tuple[str, int], list[tuple[tuple[str, ...], str]]] = {}
+for _pattern, _kind in [
+    *((("services", "*", *path.split(".")), kind) for path, kind in _SERVICE_CASTS.items()),
+    *((tuple(path.split(".")), kind) for path, kind in _TOP_CASTS.items()),
+]:
+    _CASTS.setdefault((_pattern[0], len(_pattern)), []).append((_pattern, _kind))
+
+
+def _cast_for(path: tuple[Any, ...]) -> str | None:
+    if not path:
+        return None
+    for pattern, kind in _CASTS.get((path[0], len(path)), ()):
+        if all(
+            want == "*" and isinstance(got, str) or want == "[]" and isinstance(got, int) or want == got
+            for want, got in zip(pattern, path, strict=True)
+        ):
+            return kind
+    return None
+
+
+def _cast(kind: str, text: str, warn: Warn | None) -> Any:
+    if kind in (_INT, _INT64):
+        return _to_int(text)
+    if kind == _FLOAT:
+        return go_parse_float(text)
+    if kind == _FLOAT32:
+        return _to_float32(text)
+    if kind == _BOOL:
+        return _to_bool(text, warn)
+    return _to_bytes(text)
+
+
+def interpolate_document(document: Any, environment: Mapping[str, str], file: str, warn: Warn | None) -> Any:
+    """A copy of `document` with every string value interpolated and typed paths converted."""
+    return _walk(document, environment, file, (), warn, None)
+
+
+def _walk(value: Any, environment: Mapping[str, str], file: str, path: tuple[Any, ...], warn: Warn | None,
+          line: int | None) -> Any:
+    if isinstance(value, dict):
+        out = PositionedMap().copy_positions(value)
+        for key, item in value.items():
+            key_line = value.line_of(key) if isinstance(value, PositionedMap) else line
+            out[key] = _walk(item, environment, file, (*path, key), warn, key_line)
+        return out
+    if isinstance(value, list):
+        out_list = PositionedList(
+            _walk(item, environment, file, (*path, index), warn,
+                  value.line_of(index) if isinstance(value, PositionedList) else line)
+            for index, item in enumerate(value))
+        if isinstance(value, PositionedList):
+            out_list.file, out_list.item_lines = value.file, value.item_lines
+        return out_list
+    if isinstance(value, Override):
+        return Override(_walk(value.value, environment, file, path, warn, line))
+    if not isinstance(value, str):
+        return value
+    dotted = ".".join(str(part) for part in path)
+    service = path[1] if len(path) > 1 and path[0] == "services" else None
+    where = {"file": file, "line": line, "service": service,
+             "key": ".".join(str(part) for part in path[2:]) if service else dotted}
+    if "$" in value:
+        try:
+            value = interpolate(value, environment, warn)
+        except InterpolationError as exc:
+            raise ComposeError(f"error while interpolating {dotted}: {exc}", **where,
+                               hint=None if exc.required else "write a literal $ as $$") from None
+    kind = _cast_for(path)
+    if kind is None:
+        return value
+    try:
+        return _cast(kind, value, warn)
+    except CastError as exc:
+        raise ComposeError(f"error while interpolating {dotted}: failed to cast to expected type: {exc}",
+                           **where) from None
