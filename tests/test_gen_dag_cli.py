@@ -163,3 +163,31 @@ def test_a_bad_top_level_key_names_file_and_key(project, tmp_path, block, key, s
         assert result.exit_code == 1, result.stderr
         assert "docker-compose.yml" in result.stderr and f"key '{key}'" in result.stderr and says in result.stderr
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["a file", "/dev/null", "under /proc", "a folder in the way"])
+def test_an_out_that_cannot_hold_the_files_is_one_clear_error(project, tmp_path, where):
+    out = {"a file": tmp_path / "afile", "/dev/null": Path("/dev/null"), "under /proc": Path("/proc/ecsflow-x"),
+           "a folder in the way": tmp_path / "dags"}[where]
+    (tmp_path / "afile").write_text("mine\n")
+    (tmp_path / "dags" / "etl.py").mkdir(parents=True)
+    result = gen(project, out)
+    assert result.exit_code == 1
+    assert "unexpected" not in result.stderr and str(out) in result.stderr, result.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n" and not (tmp_path / "dags" / "etl_tasks.py").exists()
+
+
+def test_an_unwritable_out_folder_writes_nothing_and_says_why(project, tmp_path):
+    import subprocess
+
+    out = tmp_path / "dags"
+    out.mkdir()
+    if subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not possible here (it needs root and a file system that supports it)")
+    try:
+        result = gen(project, out)
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], check=True)
+    assert result.exit_code == 1 and "unexpected" not in result.stderr
+    assert f"cannot write {out / 'etl.py'}" in result.stderr and "--out" in result.stderr
+    assert list(out.iterdir()) == []

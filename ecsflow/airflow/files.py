@@ -19,7 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ecsflow.airflow.model import GeneratedDag, WriteResult
+from ecsflow.airflow.model import DagError, GeneratedDag, WriteResult
 
 _HASH_LINE = re.compile(r"^# ecsflow: sha256 ([0-9a-f]{64})$")
 _POOLS_HASH_LINE = re.compile(r"^# ecsflow: pools sha256 ([0-9a-f]{64})$")
@@ -86,6 +86,7 @@ def write_dag(generated: GeneratedDag, out_dir: Path, *, force: bool = False) ->
     `force`; when one file is refused, none is written.
     """
     out_dir = Path(out_dir)
+    _check_folder(out_dir)
     dag_path = out_dir / generated.file_name
     tasks_path = out_dir / generated.tasks_file_name
     pools_path = out_dir / generated.pools_file_name
@@ -116,6 +117,7 @@ def write_dag(generated: GeneratedDag, out_dir: Path, *, force: bool = False) ->
     skipped: list[Path] = []
     messages: list[str] = []
     blocked = not force and any(why for _, _, why in plans)
+    to_write: dict[Path, str] = {}
     for path, text, why in plans:
         current = existing[path]
         if current == text:
@@ -129,9 +131,10 @@ def write_dag(generated: GeneratedDag, out_dir: Path, *, force: bool = False) ->
             messages.append(f"not written {path}: another file was refused")
         else:
             verb = "created" if current is None else "overwrote" if why else "updated"
-            _write_atomic(path, text)
+            to_write[path] = text
             written.append(path)
             messages.append(f"{verb} {path}" + (f" ({why}; --force)" if why else ""))
+    _write_all(to_write)
     return WriteResult(
         written=tuple(written),
         unchanged=tuple(unchanged),
@@ -145,11 +148,31 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _cannot(what: str, path: Path, exc: OSError) -> DagError:
+    return DagError(f"cannot {what} {path}: {exc.strerror or exc}",
+                    hint="choose a folder this user can write to with --out")
+
+
+def _check_folder(folder: Path) -> None:
+    """The output folder exists as a folder (created if missing), before anything is generated into it."""
+    if folder.exists() and not folder.is_dir():
+        raise DagError(f"--out {folder} is not a folder", hint="give the folder to write the DAG into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot("create the folder", folder, exc) from None
+
+
 def _read(path: Path) -> str | None:
+    if path.exists() and not path.is_file():
+        raise DagError(f"{path} is in the way: it is not a regular file",
+                       hint="move it away, or choose another --out folder")
     try:
         return path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise _cannot("read", path, exc) from None
 
 
 def _refusal(existing: str | None) -> str | None:
@@ -162,8 +185,23 @@ def _refusal(existing: str | None) -> str | None:
     return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_all(texts: dict[Path, str]) -> None:
+    """Write every file or none: each text goes to a temporary file beside its target first, and the targets
+    are replaced only once all of them were written (a full disk or an immutable folder changes nothing)."""
+    ready: list[tuple[str, Path]] = []
+    current = None
+    try:
+        for current, text in texts.items():
+            ready.append((_prepare(current, text), current))
+        for tmp, current in ready:
+            os.replace(tmp, current)
+    except OSError as exc:
+        for tmp, _ in ready:
+            Path(tmp).unlink(missing_ok=True)
+        raise _cannot("write", current, exc) from None
+
+
+def _prepare(path: Path, text: str) -> str:
     try:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
@@ -175,7 +213,7 @@ def _write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.chmod(tmp, mode)  # mkstemp makes it 0600; the scheduler may run as another user
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
