@@ -171,10 +171,13 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
         callbacks.message("note", f"{build.family}:{live.get('revision')} is current")
         return live.get("revision"), live.get("taskDefinitionArn"), False
-    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request)])
+    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request,
+                                                    live_revision=family.live_revision)])
     if outcome.status == "failed":
         raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
     callbacks.message("note", f"registered {build.family}:{outcome.revision} ({family.status})")
+    if outcome.note:
+        callbacks.message("note", outcome.note)
     return outcome.revision, outcome.arn, True
 
 

@@ -19,6 +19,10 @@ and the task still shows the requested subnet; security groups are never checked
 With ``check_network=True`` an unknown subnet is an ``InvalidParameterException``, as real ECS answers.
 An empty subnet list is an ``InvalidParameterException`` either way.
 
+Task definitions (``definition_semantics``, active with the sandbox and the tests' endpoint, runner or not):
+DescribeTaskDefinition of a family answers its latest ACTIVE revision, as ECS does; moto answers the highest
+revision even when it is INACTIVE (deregistered), which would make a diff compare with a deregistered one.
+
 moto is held to the minor version these internals were written against (pyproject.toml).
 """
 
@@ -253,3 +257,51 @@ def _find_task(backend: Any, cluster_str: str, task_str: str) -> Any:
                 return task
     return None
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# task definitions as ECS answers them (one installation, counted: the sandbox and the endpoint may nest)
+
+_DEFINITION_PATCHES: list[Any] = []
+_DEFINITION_USERS = 0
+
+
+def install_definition_semantics() -> None:
+    global _DEFINITION_USERS
+    with _STACK_LOCK:
+        if _DEFINITION_USERS == 0:
+            _DEFINITION_PATCHES[:] = [_latest_active_patch()]
+            for patch in _DEFINITION_PATCHES:
+                patch.start()
+        _DEFINITION_USERS += 1
+
+
+def uninstall_definition_semantics() -> None:
+    global _DEFINITION_USERS
+    with _STACK_LOCK:
+        _DEFINITION_USERS = max(0, _DEFINITION_USERS - 1)
+        if _DEFINITION_USERS == 0:
+            for patch in reversed(_DEFINITION_PATCHES):
+                patch.stop()
+            _DEFINITION_PATCHES.clear()
+
+
+def _latest_active_patch() -> Any:
+    from unittest import mock
+
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_task_definition
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original(self, task_definition_str)
+        # ECS: "If a revision isn't specified, the latest ACTIVE revision is used."
+        active = [n for n, d in (self.task_definitions.get(name) or {}).items() if d.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return original(self, f"{name}:{max(active)}")
+
+    return mock.patch.object(EC2ContainerServiceBackend, "describe_task_definition", describe_task_definition)
