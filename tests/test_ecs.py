@@ -368,8 +368,8 @@ def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monk
 
 
 def sandbox_sync(state_dir, items) -> tuple[dict, list]:
-    with sandbox_session(state_dir) as options:
-        client = Ecs.connect(options)
+    with sandbox_session(state_dir) as sandbox:
+        client = Ecs.connect(sandbox.options)
         live = client.describe_families([i.family for i in items])
         todo = [i for i in items if diff_family(i.service, i.family, dict(i.request), live[i.family]).status
                 != "unchanged"]
@@ -413,8 +413,8 @@ def test_sandbox_replays_gaps_in_revision_numbers(tmp_path, aws_env):
     live, outcomes = sandbox_sync(first, [item(1, image="acme/api:9")])
     assert live["fam-1"]["taskDefinition"]["revision"] == 5
     assert [o.revision for o in outcomes] == [6]
-    with sandbox_session(first) as options:
-        client = make_ecs_client(options)
+    with sandbox_session(first) as sandbox:
+        client = make_ecs_client(sandbox.options)
         active = client.list_task_definitions(familyPrefix="fam-1")["taskDefinitionArns"]
         assert [a.rsplit(":", 1)[1] for a in active] == ["1", "5", "6"]
 

@@ -108,6 +108,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
                 f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
         ecs.ensure_cluster(cluster, create=aws.sandbox)
         revision, arn, registered = _make_current(ecs, rendered, callbacks)
+        ecs.done_registering()  # the sandbox is saved and free for other ecsflow processes while the task runs
         request["taskDefinition"] = arn or f"{build.family}:{revision}"
         state = ecs.run_task(request, container_definition["name"])
         callbacks.status(state)
