@@ -44,6 +44,10 @@ import os, sys, time
 for i in range(1, int(os.environ.get("JOB_LINES", "0")) + 1):
     print(f"line {i}", flush=True)
     time.sleep(float(os.environ.get("JOB_PAUSE", "0")))
+    if str(i) == os.environ.get("JOB_WAIT_AFTER"):  # until ecsflow has shown a line (the test says so)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.environ["JOB_WAIT_FOR"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
 for name in filter(None, os.environ.get("JOB_SHOW", "").split(",")):
     print(f"{name}={os.environ.get(name, '<unset>')}", flush=True)
 time.sleep(float(os.environ.get("JOB_SLEEP", "0")))
@@ -124,12 +128,26 @@ def test_the_containers_exit_code_is_the_exit_code(ecs, project, code):
     assert f"exited with code {code}" in result.stderr
 
 
-def test_fifty_lines_arrive_in_order_without_duplicates(ecs, project):
-    result = run(ecs, project, "-e", "JOB_LINES=50", "-e", "JOB_PAUSE=0.004", "-e", "GREETING=hi")
+def test_fifty_lines_arrive_in_order_without_duplicates(ecs, project, monkeypatch, tmp_path):
+    """Lines are shown while the task runs, not only at the end: the job prints 25 lines, then waits until
+    ecsflow has written some (whatever the machine's load), then prints 25 more."""
+    from ecsflow import output
+
+    shown_while_running, marker = [], tmp_path / "shown"
+    write = output.write_log_lines
+
+    def write_and_tell(lines, **kwargs):
+        shown_while_running.append(not ecs.runner.runs[-1].done.is_set())
+        marker.touch()
+        write(lines, **kwargs)
+
+    monkeypatch.setattr(output, "write_log_lines", write_and_tell)
+    result = run(ecs, project, "-e", "JOB_LINES=50", "-e", "JOB_PAUSE=0.002", "-e", "JOB_WAIT_AFTER=25",
+                 "-e", f"JOB_WAIT_FOR={marker}", "-e", "GREETING=hi")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [f"line {i}" for i in range(1, 51)]
-    assert ecs.calls["GetLogEvents"] >= 3  # read while the task ran, not only at the end
-    assert ecs.calls["DescribeTasks"] >= 3
+    assert shown_while_running[0] and len(shown_while_running) >= 2
+    assert ecs.calls["GetLogEvents"] >= 2 and ecs.calls["DescribeTasks"] >= 2
 
 
 def test_log_tail_pages_by_forward_token(ecs):
@@ -476,6 +494,29 @@ def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
     assert sleeps == [2, 2]
 
 
+@pytest.mark.parametrize(("started_at", "expected"), [(1.0, ["PENDING", "RUNNING", "STOPPED"]),
+                                                      (None, ["PENDING", "STOPPED"])])
+def test_a_running_status_between_two_polls_is_still_reported(started_at, expected):
+    """A short job (or a slow poll) goes from PENDING to STOPPED between two polls: its startedAt says it ran; a
+    task that never started (no startedAt) is not said to have run."""
+    from ecsflow.ecs.tasks import FollowOptions, follow_task
+
+    arn = "arn:aws:ecs:r:1:task/c/t"
+    answers = [{"tasks": [{"taskArn": arn, "lastStatus": "PENDING", "containers": []}]},
+               {"tasks": [{"taskArn": arn, "lastStatus": "STOPPED", "startedAt": started_at,
+                           "containers": [{"name": "job", "exitCode": 0}]}]}]
+
+    class Client:
+        def describe_tasks(self, cluster, tasks):
+            return answers.pop(0)
+
+    seen = []
+    how = FollowOptions(container="job", poll_interval=0, on_status=lambda s: seen.append((s.last_status, s.exit_code)))
+    state, _ = follow_task(Client(), "c", arn, how, known_status="PROVISIONING", sleep=lambda _: None)
+    assert [status for status, _ in seen] == expected and state.exit_code == 0
+    assert all(code is None for status, code in seen if status != "STOPPED")
+
+
 def test_run_size_fills_in_the_definitions_half():
     assert run_size(None, None, 256, 512) is None
     assert run_size(512, None, 256, 1024) == (512, 1024)
@@ -521,6 +562,44 @@ def test_sigterm_stops_the_sandbox_task_and_exits_143(tmp_path):
         time.sleep(0.1)
     else:
         pytest.fail("the task's process is still running after ecsflow exited")
+
+
+@pytest.mark.parametrize(("sig", "status"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_an_interrupted_run_waits_for_a_task_that_ignores_sigterm(tmp_path, sig, status):
+    """As ECS's StopTask: SIGTERM, then SIGKILL after the stop timeout (stop_grace_period: 2s), and ecsflow
+    exits only once the task has stopped: no process outlives it."""
+    import signal
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "job.pid"
+    job = ("import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+           f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('ignoring SIGTERM', flush=True); "
+           "time.sleep(120)")
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n"
+        "    stop_grace_period: 2s\n")
+    proc = subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert pid_file.exists(), proc.communicate()
+    time.sleep(0.3)  # the job has set its handler before it wrote its pid
+    job_pid = int(pid_file.read_text())
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=60)
+    waited = time.monotonic() - sent
+    assert proc.returncode == status, stderr
+    with pytest.raises(ProcessLookupError):  # gone the moment ecsflow exited, not some time later
+        os.kill(job_pid, 0)
+    assert 2 <= waited < 30, stderr  # SIGKILL came after the 2 s stop timeout, and ecsflow waited for it
+    assert "(SIGTERM, then SIGKILL after 2 s); Ctrl-C again stops waiting" in stderr
+    assert stderr.index("waiting up to 32 s") < stderr.rindex(": STOPPED")
+    assert "ignoring SIGTERM" in stdout and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("value", ["0", "-5"])

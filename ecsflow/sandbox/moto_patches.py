@@ -8,6 +8,9 @@ sandbox opened inside a test that has an endpoint running still works):
 - ``run_task``: the network is checked as ECS checks it (below), then each new task is handed to the runner
   (``LocalTaskRunner.adopt``), which takes it over with ``take_over`` and runs it;
 - ``stop_task``: a task a runner owns is stopped by that runner, as ECS stops one;
+- ``describe_tasks``: a task a runner owns is answered as a copy taken under the runner's lock, so that one
+  answer never mixes two moments of the task's life (moto reads the containers, with their exit code, before
+  the task's lastStatus: without the copy a poll could see STOPPED and no exit code yet);
 - ``_calculate_task_resource_requirements``: Fargate sizes the task, not the containers (moto sums container
   memory, so a Fargate ``RunTask`` whose containers have no memory of their own would fail).
 
@@ -193,6 +196,7 @@ def _make_patches() -> list[Any]:
 
     original_run = EC2ContainerServiceBackend.run_task
     original_stop = EC2ContainerServiceBackend.stop_task
+    original_describe = EC2ContainerServiceBackend.describe_tasks
     original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 
     def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any,
@@ -218,6 +222,13 @@ def _make_patches() -> list[Any]:
                 return task
         return original_stop(self, cluster_str, task_str, reason)
 
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str], *args: Any, **kwargs: Any) -> list[Any]:
+        answered = []
+        for task in original_describe(self, cluster_str, tasks, *args, **kwargs):
+            runner = _owner(task.task_arn)
+            answered.append(runner.snapshot(task) if runner is not None else task)
+        return answered
+
     def requirements(task_definition: Any) -> dict[str, Any]:
         # Fargate sizes the task, not the containers: moto's sum of container memory (int += None) fails.
         if any(c.get("memory") is None and c.get("memoryReservation") is None and c.get("Memory") is None
@@ -234,6 +245,7 @@ def _make_patches() -> list[Any]:
         mock.patch.object(NetworkInterface, "private_dns_name", None, create=True),
         mock.patch.object(EC2ContainerServiceBackend, "run_task", run_task),
         mock.patch.object(EC2ContainerServiceBackend, "stop_task", stop_task),
+        mock.patch.object(EC2ContainerServiceBackend, "describe_tasks", describe_tasks),
         mock.patch.object(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
                           staticmethod(requirements)),
     ]
