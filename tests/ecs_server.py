@@ -54,11 +54,11 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import moto.backends
+from ecs_faults import DROP, Canned, Fault, Hold, parsed_body
 from moto.server import ThreadedMotoServer
 
 from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
@@ -78,55 +78,6 @@ CONTROL = "/__endpoint__/"
 _HOP = {"host", "connection", "keep-alive", "content-length", "transfer-encoding", "proxy-connection"}
 
 
-@dataclass
-class Fault:
-    """Answer calls of ``action`` (optionally only for one family) with an error, ``times`` times or always.
-
-    ``kind``: ``error`` (ECS's error JSON), ``drop``, ``hang``, ``raw`` (``body`` as it is, with ``status``
-    and ``content_type``) or ``cut``; ``forward``: pass the call to moto first (see the module docstring);
-    ``skip``: let that many matching calls through first."""
-
-    action: str
-    code: str = ""
-    message: str = ""
-    status: int = 400
-    times: int | None = None
-    family: str | None = None
-    kind: str = "error"
-    body: bytes = b""
-    content_type: str = "application/x-amz-json-1.1"
-    forward: bool = False
-    skip: int = 0
-    hits: int = 0
-    skipped: int = 0
-
-    def matches(self, action: str, body: dict) -> bool:
-        if action != self.action or (self.times is not None and self.hits >= self.times):
-            return False
-        if self.family is not None and self.family not in (body.get("family"), body.get("taskDefinition")):
-            return False
-        if self.skipped < self.skip:
-            self.skipped += 1
-            return False
-        return True
-
-
-@dataclass
-class Hold:
-    """Hold calls of ``action`` until ``parties`` of them, for the same family, have arrived (or ``timeout``);
-    only the first ``times`` calls (None: all)."""
-
-    action: str
-    parties: int
-    timeout: float = 30.0
-    times: int | None = None
-    held: int = 0
-    barriers: dict = field(default_factory=dict)
-
-
-_DROP = object()  # an answer that is no answer: the connection is closed
-
-
 # Action -> (the answer's list, ECS's default page size). The token is the offset of the next page.
 PAGED = {"ListTaskDefinitions": ("taskDefinitionArns", 100), "ListServices": ("serviceArns", 10),
          "ListTasks": ("taskArns", 100)}
@@ -142,21 +93,13 @@ def _page(action: str, request: bytes, status: int, answer: bytes) -> bytes:
     start = int(asked.get("nextToken") or 0)
     size = int(asked.get("maxResults") or default)
     items = everything.get(key) or []
+    if action == "ListTaskDefinitions" and asked.get("sort") == "DESC":
+        items = items[::-1]  # moto ignores `sort`; its order is ascending
     page = {**everything, key: items[start:start + size]}
     page.pop("nextToken", None)
     if start + size < len(items):
         page["nextToken"] = str(start + size)
     return json.dumps(page).encode()
-
-
-@dataclass
-class Canned:
-    """Answer calls of ``action`` with HTTP 200 and ``answer`` (JSON), ``times`` times or always."""
-
-    action: str
-    answer: dict
-    times: int | None = None
-    hits: int = 0
 
 
 class EcsEndpoint:
@@ -339,7 +282,7 @@ class EcsEndpoint:
         return 200, {"Content-Type": "application/json"}, json.dumps(stats).encode()
 
     def _fault_for(self, action: str, body: bytes) -> Fault | None:
-        parsed = _parsed(body)
+        parsed = parsed_body(body)
         with self._lock:
             for fault in self.faults:
                 if fault.matches(action, parsed):
@@ -352,16 +295,16 @@ class EcsEndpoint:
             self._forward(method, path, headers, body)  # ECS acts; its answer is thrown away
         if fault.kind == "hang":
             self._release.wait(timeout=600)
-            return _DROP
+            return DROP
         if fault.kind == "drop":
-            return _DROP
+            return DROP
         if fault.kind in ("raw", "cut"):
             return fault.status, {"Content-Type": fault.content_type, "X-Cut": fault.kind == "cut"}, fault.body
         payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
         return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, payload
 
     def _wait_for_others(self, action: str, body: bytes) -> None:
-        parsed = _parsed(body)
+        parsed = parsed_body(body)
         key = parsed.get("family") or parsed.get("taskDefinition")
         for hold in self.holds:
             if hold.action != action:
@@ -419,14 +362,6 @@ class EcsEndpoint:
         return conn
 
 
-def _parsed(body: bytes) -> dict:
-    try:
-        parsed = json.loads(body) if body else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 would refuse a burst of new connections from a big pool
@@ -445,7 +380,7 @@ def _handler(endpoint: EcsEndpoint) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             answer = endpoint._answer(self.command, self.path, headers, body)
-            if answer is _DROP:  # no answer: the client sees the connection close
+            if answer is DROP:  # no answer: the client sees the connection close
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return

@@ -3,7 +3,6 @@
 local process, and its output lines are CloudWatch Logs events. One test runs the ETL example in --sandbox."""
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -528,78 +527,6 @@ def test_run_size_fills_in_the_definitions_half():
 def test_parse_environment():
     assert parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
         "A": "2", "B": "x=y", "C": "", "D": "from shell"}
-
-
-def test_sigterm_stops_the_sandbox_task_and_exits_143(tmp_path):
-    """A cancelled CI job sends SIGTERM: the task must be stopped (no orphan process), exit 128 + 15."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    pid_file = tmp_path / "job.pid"
-    job = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
-    (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
-        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    assert pid_file.exists(), proc.communicate()
-    time.sleep(0.2)  # the pid is written: now the task is RUNNING
-    job_pid = int(pid_file.read_text())
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 143, stderr
-    assert "asking ECS to stop task" in stderr and "Traceback" not in stderr
-    for _ in range(50):
-        try:
-            os.kill(job_pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the task's process is still running after ecsflow exited")
-
-
-@pytest.mark.parametrize(("sig", "status"), [("SIGTERM", 143), ("SIGINT", 130)])
-def test_an_interrupted_run_waits_for_a_task_that_ignores_sigterm(tmp_path, sig, status):
-    """As ECS's StopTask: SIGTERM, then SIGKILL after the stop timeout (stop_grace_period: 2s), and ecsflow
-    exits only once the task has stopped: no process outlives it."""
-    import signal
-    import subprocess
-    import sys
-
-    pid_file = tmp_path / "job.pid"
-    job = ("import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-           f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('ignoring SIGTERM', flush=True); "
-           "time.sleep(120)")
-    (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
-        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n"
-        "    stop_grace_period: 2s\n")
-    proc = subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NO_COLOR": "1"})
-    deadline = time.monotonic() + 60
-    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert pid_file.exists(), proc.communicate()
-    time.sleep(0.3)  # the job has set its handler before it wrote its pid
-    job_pid = int(pid_file.read_text())
-    sent = time.monotonic()
-    proc.send_signal(getattr(signal, sig))
-    stdout, stderr = proc.communicate(timeout=60)
-    waited = time.monotonic() - sent
-    assert proc.returncode == status, stderr
-    with pytest.raises(ProcessLookupError):  # gone the moment ecsflow exited, not some time later
-        os.kill(job_pid, 0)
-    assert 2 <= waited < 30, stderr  # SIGKILL came after the 2 s stop timeout, and ecsflow waited for it
-    assert "(SIGTERM, then SIGKILL after 2 s); Ctrl-C again stops waiting" in stderr
-    assert stderr.index("waiting up to 32 s") < stderr.rindex(": STOPPED")
-    assert "ignoring SIGTERM" in stdout and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("value", ["0", "-5"])
