@@ -86,17 +86,14 @@ def active_since(client: Any, family: str, baseline: int) -> list[int]:
         pages = client.get_paginator("list_task_definitions").paginate(
             familyPrefix=family, status="ACTIVE", sort="DESC")
         for page in pages:
-            below = False
+            found = []
             for arn in page.get("taskDefinitionArns") or []:
                 name, _, number = arn.rsplit("/", 1)[-1].rpartition(":")
-                if name != family or not number.isdigit():
-                    continue
-                if int(number) > baseline:
-                    numbers.append(int(number))
-                else:
-                    below = True
-            if below:  # newest first: the rest is older still
-                break
+                if name == family and number.isdigit():
+                    found.append(int(number))
+            numbers += [n for n in found if n > baseline]
+            if found and found == sorted(found, reverse=True) and found[-1] <= baseline:
+                break  # newest first, as asked: the next pages are older still
     return numbers
 
 
