@@ -161,6 +161,19 @@ def test_garbage_answers_are_one_clear_error(endpoint, kind):
     assert "corporate proxy" not in err.value.message  # the page itself is not printed
 
 
+def test_garbage_instead_of_xml_is_a_clear_error_too(endpoint):
+    """`verify` also calls services that answer XML (STS, IAM, EC2): an HTML page there is no KeyError."""
+    from ecsflow.ecs.client import make_client
+    from ecsflow.ecs.errors import translated
+
+    endpoint.fail("POST /", **GARBAGE["html"])  # the query protocol has no X-Amz-Target
+    sts = make_client("sts", AwsOptions(region="us-east-1", endpoint_url=endpoint.url))
+    with pytest.raises(AwsError) as err, translated(sts):
+        sts.get_caller_identity()
+    assert err.value.message == (f"STS at {endpoint.url} answered GetCallerIdentity with an HTML page (HTTP 200, "
+                                 f"{len(HTML)} bytes), not STS's XML")
+
+
 def test_an_error_page_instead_of_an_aws_error_is_said_so(endpoint, monkeypatch):
     from botocore.retries import standard
 

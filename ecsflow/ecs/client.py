@@ -117,8 +117,10 @@ def _bound(client: Any) -> None:
     name = _SERVICE_NAMES.get(client.meta.service_model.endpoint_prefix, "AWS")
     # First: botocore's own retry handler (same event) would otherwise decide on a retry before us.
     client.meta.events.register_first(f"needs-retry.{event}", _give_up_without_answers)
-    client.meta.events.register_first(
-        f"before-parse.{event}", functools.partial(_check_answer, service=name, endpoint_url=client.meta.endpoint_url))
+    protocol = client.meta.service_model.protocol
+    if protocol in ("json", "query", "ec2"):  # ECS, Logs, ECR, SSM, Secrets Manager; STS, IAM; EC2
+        client.meta.events.register_first(f"before-parse.{event}", functools.partial(
+            _check_answer, service=name, endpoint_url=client.meta.endpoint_url, xml=protocol != "json"))
 
 
 def _give_up_without_answers(attempts: int, caught_exception: Exception | None = None, **_: Any) -> None:
@@ -132,27 +134,35 @@ def _give_up_without_answers(attempts: int, caught_exception: Exception | None =
 
 
 def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], service: str, endpoint_url: str,
-                  **_: Any) -> None:
-    """A 2xx answer must be a JSON object (every operation ecsflow calls answers one); botocore would read an
-    HTML page or an empty body as an empty answer, and fail on a JSON list."""
+                  xml: bool, **_: Any) -> None:
+    """A 2xx answer must be the service's: a JSON object (every JSON operation ecsflow calls answers one), or
+    an XML document whose root is ``<OperationResponse>``. botocore reads an HTML page or an empty body as an
+    empty JSON answer, fails on a JSON list, and on HTML in place of XML with a KeyError."""
     import json
+    import re
 
     status = response_dict.get("status_code") or 0
     output = operation_model.output_shape
     if not 200 <= status < 300 or output is None or not output.members:
         return
     body = response_dict.get("body") or b""
-    try:
-        if isinstance(json.loads(body), dict):
+    text = bytes(body[:512]).lstrip().lower()
+    what = ("an empty body" if not body else
+            "an HTML page" if text.startswith((b"<!doctype html", b"<html")) or b"<body" in text else None)
+    if xml:
+        root = re.match(rb"\s*(?:<\?xml[^>]*\?>\s*)?<([\w:]+)", body[:1024])
+        if what is None and root and root.group(1).decode().lower() == f"{operation_model.name}Response".lower():
             return
-        what = "JSON that is not an object"
-    except ValueError:
-        text = bytes(body[:512]).lstrip().lower()
-        what = ("an empty body" if not body else
-                "an HTML page" if text.startswith((b"<!doctype html", b"<html")) or b"<body" in text else
-                "JSON cut short" if text.startswith((b"{", b"[")) else "text that is not JSON")
+        what = what or "a document that is not its XML answer"
+    else:
+        try:
+            if isinstance(json.loads(body), dict):
+                return
+            what = "JSON that is not an object"
+        except ValueError:
+            what = what or ("JSON cut short" if text.startswith((b"{", b"[")) else "text that is not JSON")
     raise UnreadableAnswer(service=service, endpoint_url=endpoint_url, operation=operation_model.name,
-                           what=f"{what} (HTTP {status}, {len(body)} bytes)")
+                           what=f"{what} (HTTP {status}, {len(body)} bytes)", expected="XML" if xml else "JSON")
 
 
 def _known_regions(session: Any, service: str) -> set[str]:

@@ -80,7 +80,8 @@ def _describe(client: Any, name: str) -> dict | None:
 
 
 def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
-    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what)
+    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what,
+                            expected="JSON")
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class UnreadableAnswer(BotoCoreError):
     """A 2xx answer whose body is not the service's JSON: a proxy's or captive portal's HTML page, an empty
     body, JSON cut short. botocore would parse it as an empty answer (or fail on a JSON list)."""
 
-    fmt = "{service} at {endpoint_url} answered {operation} with {what}, not {service}'s JSON"
+    fmt = "{service} at {endpoint_url} answered {operation} with {what}, not {service}'s {expected}"
 
 
 _TIMES = {1: "once", 2: "twice"}
@@ -241,9 +241,9 @@ _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\])]+)")
 
 
 def _service_of(client: Any) -> str:
-    """"ECS" or "CloudWatch Logs" for a client, "AWS" when unknown."""
+    """The service's name for a client ("ECS", "CloudWatch Logs", "STS", ...), "AWS" when unknown."""
     try:
-        return {"ECS": "ECS", "CloudWatch Logs": "CloudWatch Logs"}.get(client.meta.service_model.service_id, "AWS")
+        return str(client.meta.service_model.service_id)
     except AttributeError:
         return "AWS"
 
@@ -307,7 +307,7 @@ def lost_answer_reason(exc: BaseException) -> str:
     if isinstance(exc, bx.ConnectionClosedError):
         return "a connection closed before the answer"
     if isinstance(exc, UnreadableAnswer):
-        return f"{exc.kwargs.get('what')} instead of ECS's JSON"
+        return f"{exc.kwargs.get('what')} instead of ECS's {exc.kwargs.get('expected', 'JSON')}"
     if isinstance(exc, bx.ClientError):
         code, _ = code_and_message(exc)
         return f"an HTTP {http_status(exc)} answer" + (f" ({code})" if code and not code.isdigit() else "")
