@@ -1,6 +1,7 @@
-"""What the test endpoint (tests/ecs_server.py) answers instead of moto: ECS's error answers, and the faults of
-networks and proxies (a dropped connection, no answer, a body that is not ECS's JSON), and the holds that make
-two processes race. The endpoint applies them; see its module docstring."""
+"""What the test endpoint (tests/ecs_server.py) answers instead of moto's own answer: list calls paged as ECS
+pages them, ECS's error answers, the faults of networks and proxies (a dropped connection, no answer, a body
+that is not ECS's JSON), and the holds that make two processes race. The endpoint applies them; see its
+module docstring."""
 
 from __future__ import annotations
 
@@ -73,3 +74,27 @@ def parsed_body(body: bytes) -> dict:
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+# Action -> (the answer's list, ECS's default page size). The token is the offset of the next page.
+PAGED = {"ListTaskDefinitions": ("taskDefinitionArns", 100), "ListServices": ("serviceArns", 10),
+         "ListTasks": ("taskArns", 100)}
+
+
+def page(action: str, request: bytes, status: int, answer: bytes) -> bytes:
+    """One page of moto's complete answer to a list call, as ECS pages it."""
+    if status != 200:
+        return answer
+    key, default = PAGED[action]
+    asked = json.loads(request or b"{}")
+    everything = json.loads(answer)
+    start = int(asked.get("nextToken") or 0)
+    size = int(asked.get("maxResults") or default)
+    items = everything.get(key) or []
+    if action == "ListTaskDefinitions" and asked.get("sort") == "DESC":
+        items = items[::-1]  # moto ignores `sort`; its order is ascending
+    page = {**everything, key: items[start:start + size]}
+    page.pop("nextToken", None)
+    if start + size < len(items):
+        page["nextToken"] = str(start + size)
+    return json.dumps(page).encode()

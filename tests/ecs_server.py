@@ -58,7 +58,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import moto.backends
-from ecs_faults import DROP, Canned, Fault, Hold, parsed_body
+from ecs_faults import DROP, PAGED, Canned, Fault, Hold, page, parsed_body
 from moto.server import ThreadedMotoServer
 
 from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
@@ -76,30 +76,6 @@ CONTROL = "/__endpoint__/"
 
 # Headers that belong to one hop, not to the request or answer being passed on.
 _HOP = {"host", "connection", "keep-alive", "content-length", "transfer-encoding", "proxy-connection"}
-
-
-# Action -> (the answer's list, ECS's default page size). The token is the offset of the next page.
-PAGED = {"ListTaskDefinitions": ("taskDefinitionArns", 100), "ListServices": ("serviceArns", 10),
-         "ListTasks": ("taskArns", 100)}
-
-
-def _page(action: str, request: bytes, status: int, answer: bytes) -> bytes:
-    """One page of moto's complete answer to a list call, as ECS pages it."""
-    if status != 200:
-        return answer
-    key, default = PAGED[action]
-    asked = json.loads(request or b"{}")
-    everything = json.loads(answer)
-    start = int(asked.get("nextToken") or 0)
-    size = int(asked.get("maxResults") or default)
-    items = everything.get(key) or []
-    if action == "ListTaskDefinitions" and asked.get("sort") == "DESC":
-        items = items[::-1]  # moto ignores `sort`; its order is ascending
-    page = {**everything, key: items[start:start + size]}
-    page.pop("nextToken", None)
-    if start + size < len(items):
-        page["nextToken"] = str(start + size)
-    return json.dumps(page).encode()
 
 
 class EcsEndpoint:
@@ -261,7 +237,7 @@ class EcsEndpoint:
                 return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(canned.answer).encode()
             status, answer_headers, payload = self._forward(method, path, headers, body)
             if self.paginate and action in PAGED:
-                payload = _page(action, body, status, payload)
+                payload = page(action, body, status, payload)
             return status, answer_headers, payload
         finally:
             with self._lock:
