@@ -8,6 +8,8 @@ read from a mapping passed in, so that tests and callers decide what the environ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -113,6 +115,7 @@ def read_prefix(
     # Imported here: py-consul and requests cost ~0.1 s, and most runs read no Consul at all.
     import consul as pyconsul  # the py-consul package; absolute import, not this module
     import requests
+    from consul.callback import CB
     from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
 
     config = consul_config(addr=addr, token=token, environ=environ)
@@ -128,8 +131,10 @@ def read_prefix(
     where = f"{config.url} (reading {prefix}/)"
     try:
         # The trailing slash keeps `team/etl2/...` out of a read of `team/etl`: Consul's recurse is a
-        # plain string-prefix match.
-        _, items = client.kv.get(prefix + "/", recurse=True)
+        # plain string-prefix match. This is `client.kv.get(prefix + "/", recurse=True)` without its
+        # base64 decoding, which fails on a bad value without saying which key holds it (_decode does).
+        _, items = client.http.get(CB.json(index=True), f"/v1/kv/{prefix}/",
+                                   params=[("recurse", "1")], headers=client.prepare_headers())
     except (ACLPermissionDenied, ACLDisabled) as err:
         raise SettingsError(
             f"Consul at {where} refused the read: {_scrub(str(err), config.token)}",
@@ -149,20 +154,32 @@ def read_prefix(
             else f"is the agent running? {_ADDR_HINT}; or run without --consul-prefix",
         ) from None
     except ConsulException as err:
+        text = _scrub(str(err), config.token)
         raise SettingsError(
-            f"Consul at {where} answered with an error: {_scrub(str(err), config.token)}"
+            f"Consul at {where} answered with an error: {text if len(text) <= 300 else text[:297] + '...'}"
         ) from None
-    return _decode(items or [], prefix)
+    return _decode(items or [], prefix, where)
 
 
-def _decode(items: list[dict[str, Any]], prefix: str) -> dict[str, str]:
+def _decode(items: Any, prefix: str, where: str) -> dict[str, str]:
+    """Each entry's base64 ``Value`` as UTF-8 text, by key relative to the prefix; folders left out."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("Key"), str) for i in items):
+        raise SettingsError(f"Consul at {where} answered something that is not a list of KV entries",
+                            hint=f"is {where.split(' ', 1)[0]} a Consul agent? {_ADDR_HINT}")
     values: dict[str, str] = {}
     for item in items:
         key = item["Key"][len(prefix) + 1 :]
         if not key or key.endswith("/"):
             continue
+        encoded = item.get("Value")
         try:
-            values[key] = (item.get("Value") or b"").decode("utf-8")
+            raw = base64.b64decode(encoded or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise SettingsError(f"Consul key '{prefix}/{key}' holds a Value that is not valid base64, as Consul "
+                                "sends every value", hint="is this a Consul agent? write the key again with "
+                                "`consul kv put`") from None
+        try:
+            values[key] = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SettingsError(f"Consul key '{prefix}/{key}' does not hold UTF-8 text") from None
     return values

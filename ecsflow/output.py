@@ -250,14 +250,16 @@ def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
 
 
 def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
-    """`ecsflow sync`: one row per family (registered / unchanged / failed), or the documented JSON."""
+    """`ecsflow sync`: one row per family (registered / unchanged / failed), or the documented JSON; a row's
+    detail is its error, else its note, else its ARN."""
     from dataclasses import replace
 
-    outcomes = [replace(o, error=o.error and _mask(o.error)) for o in outcomes]
+    outcomes = [replace(o, error=o.error and _mask(o.error), note=o.note and _mask(o.note))
+                for o in outcomes]
     if fmt == "json":
         write_document({"families": [
             {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
-             "arn": o.arn, "error": o.error}
+             "arn": o.arn, "error": o.error, "note": o.note}
             for o in outcomes
         ]})
         return
@@ -270,7 +272,7 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
     # `would-register` only appears with --dry-run.
     style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red"}
     for o in outcomes:
-        detail = o.error or o.arn or ""
+        detail = o.error or o.note or o.arn or ""  # a note (a lost answer, a duplicate removed) before the ARN
         table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
                       "" if o.revision is None else str(o.revision), escape(detail))
     console = _stdout_console(no_color)

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class Raw(str):
+    """A value served as the entry's ``Value`` field as it is, not base64-encoded (a broken agent or proxy)."""
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
@@ -84,10 +88,11 @@ class ConsulKV:
     def _entry(self, key: str, i: int) -> dict[str, object]:
         value = self.data[key]
         raw = value.encode() if isinstance(value, str) else value
+        encoded = None if raw is None else base64.b64encode(raw).decode("ascii")
         return {
             "Key": key,
             # Consul sends null for a key without a value (folders made by the UI or Terraform).
-            "Value": None if raw is None else base64.b64encode(raw).decode("ascii"),
+            "Value": str(value) if isinstance(value, Raw) else encoded,
             "Flags": 0,
             "CreateIndex": 10 + i,
             "ModifyIndex": 10 + i,

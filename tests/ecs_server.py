@@ -8,7 +8,14 @@ The proxy is what boto3 talks to (``endpoint.url``). It
 - adds a fixed latency to every call (benchmarks: the round trip to a real region);
 - answers chosen calls with an error instead of passing them on (``fail``), as ECS answers them: HTTP 400
   (or the given status) and ``{"__type": code, "message": ...}``, so the real botocore retry and
-  error-parsing code runs.
+  error-parsing code runs;
+- breaks chosen calls the way networks and proxies do (``fail(..., kind=...)``): ``drop`` closes the
+  connection without an answer, ``hang`` never answers (until ``reset()`` or ``stop()``), ``raw`` answers a
+  given body (an HTML page, an empty body, JSON cut short), ``cut`` sends the headers and part of the body
+  and closes. With ``forward=True`` the call is passed to moto first, so ECS acts and only the answer is
+  lost or garbled: a RegisterTaskDefinition that registered although the client never heard so;
+- holds calls until several have arrived (``hold(action, parties)``): a barrier per family, so that two
+  concurrent ``ecsflow sync`` processes both describe a family before either registers it (a real race).
 
 moto keeps its state in the process, so ``reset()`` (moto's ``POST /moto-api/reset``) gives each test a
 clean ECS. ``EcsEndpoint`` is used as ``with EcsEndpoint(latency=0.02) as endpoint: ...``.
@@ -47,13 +54,14 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import moto.backends
+from ecs_faults import DROP, PAGED, Canned, Fault, Hold, page, parsed_body
 from moto.server import ThreadedMotoServer
 
+from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
 from ecsflow.sandbox.runner import LocalTaskRunner
 
 # moto's server logs every request through werkzeug's logger; tests and benchmarks have no use for that.
@@ -68,56 +76,6 @@ CONTROL = "/__endpoint__/"
 
 # Headers that belong to one hop, not to the request or answer being passed on.
 _HOP = {"host", "connection", "keep-alive", "content-length", "transfer-encoding", "proxy-connection"}
-
-
-@dataclass
-class Fault:
-    """Answer calls of ``action`` (optionally only for one family) with an error, ``times`` times or always."""
-
-    action: str
-    code: str
-    message: str
-    status: int = 400
-    times: int | None = None
-    family: str | None = None
-    hits: int = 0
-
-    def matches(self, action: str, body: dict) -> bool:
-        if action != self.action or (self.times is not None and self.hits >= self.times):
-            return False
-        return self.family is None or self.family in (body.get("family"), body.get("taskDefinition"))
-
-
-# Action -> (the answer's list, ECS's default page size). The token is the offset of the next page.
-PAGED = {"ListTaskDefinitions": ("taskDefinitionArns", 100), "ListServices": ("serviceArns", 10),
-         "ListTasks": ("taskArns", 100)}
-
-
-def _page(action: str, request: bytes, status: int, answer: bytes) -> bytes:
-    """One page of moto's complete answer to a list call, as ECS pages it."""
-    if status != 200:
-        return answer
-    key, default = PAGED[action]
-    asked = json.loads(request or b"{}")
-    everything = json.loads(answer)
-    start = int(asked.get("nextToken") or 0)
-    size = int(asked.get("maxResults") or default)
-    items = everything.get(key) or []
-    page = {**everything, key: items[start:start + size]}
-    page.pop("nextToken", None)
-    if start + size < len(items):
-        page["nextToken"] = str(start + size)
-    return json.dumps(page).encode()
-
-
-@dataclass
-class Canned:
-    """Answer calls of ``action`` with HTTP 200 and ``answer`` (JSON), ``times`` times or always."""
-
-    action: str
-    answer: dict
-    times: int | None = None
-    hits: int = 0
 
 
 class EcsEndpoint:
@@ -139,6 +97,10 @@ class EcsEndpoint:
         self.max_in_flight = 0
         self.faults: list[Fault] = []
         self.canned: list[Canned] = []
+        self.holds: list[Hold] = []
+        self._release = threading.Event()  # set: every hanging call gives up
+        self._semantics = False
+        self._register_lock = threading.Lock()
         self.runner: LocalTaskRunner | None = (
             LocalTaskRunner(workdir, environment=environment, check_network=check_network) if run_tasks else None
         )
@@ -151,6 +113,9 @@ class EcsEndpoint:
     # -- life cycle ---------------------------------------------------------------------------------------
 
     def start(self) -> EcsEndpoint:
+        if not self._semantics:
+            install_definition_semantics()  # DescribeTaskDefinition of a family: its latest ACTIVE revision
+            self._semantics = True
         if self.runner is not None:
             self.runner.start()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -161,6 +126,7 @@ class EcsEndpoint:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._proxy is not None:
             self._proxy.shutdown()
             self._proxy.server_close()
@@ -170,6 +136,9 @@ class EcsEndpoint:
             self._moto = None
         if self.runner is not None:
             self.runner.stop()
+        if self._semantics:
+            uninstall_definition_semantics()
+            self._semantics = False
 
     def __enter__(self) -> EcsEndpoint:
         return self.start()
@@ -194,22 +163,31 @@ class EcsEndpoint:
         """Empty moto's ECS, forget faults, canned answers and counts; stop the tasks still running."""
         if self.runner is not None:
             self.runner.stop_all("endpoint reset")
+        self._release.set()
+        self._release = threading.Event()
         host, port = self.moto_address
         urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
         self.reset_counts()
         self.faults.clear()
         self.canned.clear()
+        self.holds.clear()
 
     def reset_counts(self) -> None:
         with self._lock:
             self.calls.clear()
             self.max_in_flight = 0
 
-    def fail(self, action: str, code: str, message: str, *, status: int = 400, times: int | None = None,
-             family: str | None = None) -> Fault:
-        fault = Fault(action, code, message, status, times, family)
+    def fail(self, action: str, code: str = "", message: str = "", *, status: int = 400, times: int | None = None,
+             family: str | None = None, kind: str = "error", body: bytes = b"",
+             content_type: str = "application/x-amz-json-1.1", forward: bool = False, skip: int = 0) -> Fault:
+        fault = Fault(action, code, message, status, times, family, kind, body, content_type, forward, skip)
         self.faults.append(fault)
         return fault
+
+    def hold(self, action: str, parties: int, *, timeout: float = 30.0, times: int | None = None) -> Hold:
+        hold = Hold(action, parties, timeout, times)
+        self.holds.append(hold)
+        return hold
 
     def respond(self, action: str, answer: dict, *, times: int | None = None) -> Canned:
         canned = Canned(action, answer, times)
@@ -250,16 +228,16 @@ class EcsEndpoint:
         try:
             if self.latency:
                 time.sleep(self.latency)
+            self._wait_for_others(action, body)
             fault = self._fault_for(action, body)
             if fault is not None:
-                payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
-                return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, payload
+                return self._faulty(fault, method, path, headers, body)
             canned = self._canned_for(action)
             if canned is not None:
                 return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(canned.answer).encode()
             status, answer_headers, payload = self._forward(method, path, headers, body)
             if self.paginate and action in PAGED:
-                payload = _page(action, body, status, payload)
+                payload = page(action, body, status, payload)
             return status, answer_headers, payload
         finally:
             with self._lock:
@@ -280,16 +258,42 @@ class EcsEndpoint:
         return 200, {"Content-Type": "application/json"}, json.dumps(stats).encode()
 
     def _fault_for(self, action: str, body: bytes) -> Fault | None:
-        try:
-            parsed = json.loads(body) if body else {}
-        except ValueError:
-            parsed = {}
+        parsed = parsed_body(body)
         with self._lock:
             for fault in self.faults:
-                if fault.matches(action, parsed if isinstance(parsed, dict) else {}):
+                if fault.matches(action, parsed):
                     fault.hits += 1
                     return fault
         return None
+
+    def _faulty(self, fault: Fault, method: str, path: str, headers: dict[str, str], body: bytes):
+        if fault.forward:
+            self._forward(method, path, headers, body)  # ECS acts; its answer is thrown away
+        if fault.kind == "hang":
+            self._release.wait(timeout=600)
+            return DROP
+        if fault.kind == "drop":
+            return DROP
+        if fault.kind in ("raw", "cut"):
+            return fault.status, {"Content-Type": fault.content_type, "X-Cut": fault.kind == "cut"}, fault.body
+        payload = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+        return fault.status, {"Content-Type": "application/x-amz-json-1.1"}, payload
+
+    def _wait_for_others(self, action: str, body: bytes) -> None:
+        parsed = parsed_body(body)
+        key = parsed.get("family") or parsed.get("taskDefinition")
+        for hold in self.holds:
+            if hold.action != action:
+                continue
+            with self._lock:
+                if hold.times is not None and hold.held >= hold.times:
+                    continue
+                hold.held += 1
+                barrier = hold.barriers.setdefault(key, threading.Barrier(hold.parties))
+            try:
+                barrier.wait(timeout=hold.timeout)
+            except threading.BrokenBarrierError:
+                pass
 
     def _canned_for(self, action: str) -> Canned | None:
         with self._lock:
@@ -300,6 +304,13 @@ class EcsEndpoint:
         return None
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        if headers.get("x-amz-target", "").endswith(".RegisterTaskDefinition"):
+            # ECS gives each registration of a family its own number; moto's threads could give two the same.
+            with self._register_lock:
+                return self._send_to_moto(method, path, headers, body)
+        return self._send_to_moto(method, path, headers, body)
+
+    def _send_to_moto(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
         headers = {k: v for k, v in headers.items() if k not in _HOP}
         for attempt in (1, 2):
             conn = self._moto_connection()
@@ -344,16 +355,25 @@ def _handler(endpoint: EcsEndpoint) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, answer_headers, payload = endpoint._answer(self.command, self.path, headers, body)
+            answer = endpoint._answer(self.command, self.path, headers, body)
+            if answer is DROP:  # no answer: the client sees the connection close
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            status, answer_headers, payload = answer
+            cut = answer_headers.pop("X-Cut", False)
             self.send_response(status)
             for key, value in answer_headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(len(payload) * 2 if cut else len(payload)))
             # Headers and body in one write: two small writes would meet Nagle's algorithm and the client's
             # delayed ACK, and every call would take 40 ms more.
             self._headers_buffer.append(b"\r\n")
             self.wfile.write(b"".join(self._headers_buffer) + payload)
             self._headers_buffer = []
+            if cut:  # the rest of the promised body never comes
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
         do_GET = do_POST = do_PUT = do_DELETE = _any
 

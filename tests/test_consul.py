@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from consul_server import ConsulKV, closed_port
+from consul_server import ConsulKV, Raw, closed_port
 
 from ecsflow import operations
 from ecsflow.compose.extension import parse_project_extension, parse_service_extension
@@ -114,6 +114,22 @@ def test_non_utf8_values_name_the_key():
     with ConsulKV({f"{PREFIX}/cluster": b"\xff\xfe"}) as server:
         with pytest.raises(SettingsError, match=f"'{PREFIX}/cluster' does not hold UTF-8"):
             read_prefix(PREFIX, environ=env(server))
+
+
+@pytest.mark.parametrize("value", ["not base64!", "YWJ", "Y"])
+def test_a_value_that_is_not_base64_names_the_key(value):
+    with ConsulKV({f"{PREFIX}/cluster": "fine", f"{PREFIX}/values/DB_HOST": Raw(value)}) as server:
+        with pytest.raises(SettingsError) as err:
+            read_prefix(PREFIX, environ=env(server))
+    assert err.value.message == (f"Consul key '{PREFIX}/values/DB_HOST' holds a Value that is not valid base64, "
+                                 "as Consul sends every value")
+    assert value not in str(err.value)
+
+
+def test_an_answer_that_is_not_a_list_of_entries_is_a_clear_error(kv, monkeypatch):
+    monkeypatch.setattr(kv, "answer", lambda key, query, token: (200, '{"error": "not a KV list"}'))
+    with pytest.raises(SettingsError, match="answered something that is not a list of KV entries"):
+        read_prefix(PREFIX, environ=env(kv))
 
 
 def test_an_empty_prefix_is_refused(kv):

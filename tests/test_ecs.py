@@ -182,22 +182,36 @@ def test_the_registered_revision_has_the_builders_tags_and_the_request_is_sent_a
 
 @pytest.mark.parametrize(("code", "status"), [("ThrottlingException", 400), ("ServerException", 500),
                                               ("ServiceUnavailableException", 503)])
-def test_throttling_and_5xx_are_retried_by_botocore(endpoint, no_retry_waits, code, status):
-    fault = endpoint.fail(REGISTER, code, "Rate exceeded", status=status, times=3)
-    outcomes = client_for(endpoint).register_families([item(1)])
-    assert outcomes[0].status == "registered" and outcomes[0].revision == 1
-    assert fault.hits == 3 and endpoint.calls[REGISTER] == 4
-    endpoint.fail(DESCRIBE, code, "Rate exceeded", status=status, times=2)
+def test_throttling_and_5xx_of_reads_are_retried_by_botocore(endpoint, no_retry_waits, code, status):
+    assert client_for(endpoint).register_families([item(1)])[0].revision == 1
+    fault = endpoint.fail(DESCRIBE, code, "Rate exceeded", status=status, times=2)
     assert client_for(endpoint).describe_families(["fam-1"])["fam-1"]["taskDefinition"]["revision"] == 1
-    assert endpoint.calls[DESCRIBE] == 3
+    assert fault.hits == 2 and endpoint.calls[DESCRIBE] == 3
+
+
+def test_throttled_registration_is_retried_here_not_by_botocore(endpoint, no_retry_waits):
+    # A 4xx answer means ECS did not act: sent again, with our backoff, and nothing is described.
+    fault = endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", times=3)
+    outcomes = client_for(endpoint).register_families([item(1)], backoff=FAST)
+    assert (outcomes[0].status, outcomes[0].revision, outcomes[0].note) == ("registered", 1, None)
+    assert fault.hits == 3 and endpoint.calls == {REGISTER: 4}
+
+
+@pytest.mark.parametrize(("code", "status"), [("ServerException", 500), ("ServiceUnavailableException", 503)])
+def test_a_5xx_registration_is_described_before_it_is_sent_again(endpoint, code, status):
+    # ECS may have acted before failing: each 5xx is followed by a describe; here it had not acted.
+    fault = endpoint.fail(REGISTER, code, "try again", status=status, times=3)
+    outcomes = client_for(endpoint).register_families([item(1)], backoff=FAST)
+    assert (outcomes[0].status, outcomes[0].revision) == ("registered", 1)
+    assert fault.hits == 3 and endpoint.calls == {REGISTER: 4, DESCRIBE: 3}
 
 
 def test_throttling_that_never_ends_is_a_failed_outcome_with_a_hint(endpoint, no_retry_waits):
     endpoint.fail(REGISTER, "ThrottlingException", "Rate exceeded", family="fam-1")
-    outcomes = client_for(endpoint, max_attempts=3).register_families([item(1), item(2)])
+    outcomes = client_for(endpoint).register_families([item(1), item(2)], backoff=FAST)
     assert [o.status for o in outcomes] == ["failed", "registered"]
     assert "throttling RegisterTaskDefinition" in outcomes[0].error and "--concurrency" in outcomes[0].error
-    assert endpoint.calls[REGISTER] == 3 + 1
+    assert endpoint.calls[REGISTER] == FAST.attempts + 1
 
 
 @pytest.mark.slow
@@ -313,7 +327,7 @@ def test_unknown_profile_and_missing_region(aws_env, monkeypatch):
 
 def test_unreachable_endpoint_and_unknown_region(aws_env):
     closed = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=1))
-    with pytest.raises(AwsError, match=r"cannot reach the AWS endpoint http://127.0.0.1:9") as err:
+    with pytest.raises(AwsError, match=r"cannot reach ECS at http://127.0.0.1:9/: Connection refused") as err:
         closed.describe_families(["fam-1"])
     assert "--endpoint-url" in err.value.hint
     # An unknown region is refused before any call (its host would not resolve, after seconds of retries)...
@@ -354,8 +368,8 @@ def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monk
 
 
 def sandbox_sync(state_dir, items) -> tuple[dict, list]:
-    with sandbox_session(state_dir) as options:
-        client = Ecs.connect(options)
+    with sandbox_session(state_dir) as sandbox:
+        client = Ecs.connect(sandbox.options)
         live = client.describe_families([i.family for i in items])
         todo = [i for i in items if diff_family(i.service, i.family, dict(i.request), live[i.family]).status
                 != "unchanged"]
@@ -399,8 +413,8 @@ def test_sandbox_replays_gaps_in_revision_numbers(tmp_path, aws_env):
     live, outcomes = sandbox_sync(first, [item(1, image="acme/api:9")])
     assert live["fam-1"]["taskDefinition"]["revision"] == 5
     assert [o.revision for o in outcomes] == [6]
-    with sandbox_session(first) as options:
-        client = make_ecs_client(options)
+    with sandbox_session(first) as sandbox:
+        client = make_ecs_client(sandbox.options)
         active = client.list_task_definitions(familyPrefix="fam-1")["taskDefinitionArns"]
         assert [a.rsplit(":", 1)[1] for a in active] == ["1", "5", "6"]
 

@@ -2,7 +2,10 @@
 
 - ``client``: ``AwsOptions``, the botocore clients (session, retries, the known-regions check), and ``Ecs``,
   the facade the rest of ecsflow calls (operations and the sandbox never hold a botocore client);
-- ``definitions``: describe and register task definitions, many families at once;
+- ``definitions``: describe and register task definitions, many families at once; a registration whose
+  answer was lost is described, not sent again blindly;
+- ``converge``: after a registration, the duplicates a concurrent sync made are deregistered;
+- ``limits``: the timeouts and attempts that bound every call;
 - ``pool``: the bounded thread pool those calls share;
 - ``tasks``: run one task, follow it to STOPPED with its logs, stop it (`ecsflow run`);
 - ``prune``: list a family's revisions, find what a cluster uses, deregister and delete (`ecsflow prune`);

@@ -5,6 +5,11 @@ calls instead of a client.
 region, credentials, ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS``, which it honours by itself; an explicit
 ``endpoint_url`` wins), with botocore's ``adaptive`` retries, so ThrottlingException and 5xx answers are
 retried, never reported as drift. An unknown region is refused before any call.
+
+Every client is bounded (``ecsflow.ecs.limits``): connect and read timeouts, and a call that got no answer at
+all (timeout, refused or broken connection) is tried ``NO_ANSWER_ATTEMPTS`` times, not ``max_attempts``. A 2xx
+answer that is not JSON is an ``UnreadableAnswer``, not an empty result. RegisterTaskDefinition goes through
+a client of its own that botocore never retries (``Ecs.register_families``: it is not idempotent).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any, Literal
 from ecsflow import __version__
 from ecsflow.ecs import definitions, prune, tasks, validate
 from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
-from ecsflow.ecs.errors import aws_error, translated
+from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
+from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
@@ -52,11 +58,13 @@ def make_client(service: str, options: AwsOptions, concurrency: int = DEFAULT_CO
 def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
     import botocore.session
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import BotoCoreError, CredentialRetrievalError
 
     config = Config(
         # total_max_attempts counts the first attempt; the "max_attempts" key would count retries only.
         retries={"mode": options.retry_mode, "total_max_attempts": options.max_attempts},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
         # One connection per worker, or urllib3 discards connections and warns "Connection pool is full".
         max_pool_connections=max(10, concurrency),
         user_agent_extra=f"ecsflow/{__version__}",
@@ -66,8 +74,24 @@ def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
         # botocore's static data files: parsing the service model and endpoints again costs ~0.1 s a client.
         session = botocore.session.Session(profile=options.profile)
         session.register_component("data_loader", _data_loader(session.get_config_variable("data_path")))
-        client = session.create_client(service, region_name=options.region, endpoint_url=options.endpoint_url,
-                                       config=config)
+        try:
+            # Resolved here (create_client would do it anyway; the session keeps them) to say which profile
+            # failed: a credential_process that cannot run raises OSError, one that prints no JSON ValueError.
+            session.get_credentials()
+        except CredentialRetrievalError as exc:
+            raise credentials_error(exc, session.profile) from exc
+        except (OSError, ValueError) as exc:
+            raise credentials_error(exc, session.profile) from None
+        try:
+            client = session.create_client(service, region_name=options.region, endpoint_url=options.endpoint_url,
+                                           config=config)
+        except ValueError as exc:  # botocore: "Invalid endpoint: ..."
+            if isinstance(exc, BotoCoreError):  # InvalidRegionError is a ValueError too
+                raise
+            raise AwsError(f"the endpoint URL {options.endpoint_url or ''} cannot be used: {exc}",
+                           hint="give --endpoint-url (or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS) as "
+                           "http(s)://host[:port]") from None
+        _bound(client)
         region = client.meta.region_name
         known = _known_regions(session, service)  # empty for a global service (IAM): its region is aws-global
         if ".amazonaws.com" in client.meta.endpoint_url and known and region not in known:
@@ -85,6 +109,60 @@ def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
 
 _SERVICE_NAMES = {"ecs": "ECS", "logs": "CloudWatch Logs", "ecr": "ECR", "ssm": "SSM",
                   "secretsmanager": "Secrets Manager", "ec2": "EC2", "sts": "STS"}
+
+
+def _bound(client: Any) -> None:
+    """Hook the two bounds botocore has no setting for into ``client``'s events (see the module docstring)."""
+    event = client.meta.service_model.service_id.hyphenize()
+    name = _SERVICE_NAMES.get(client.meta.service_model.endpoint_prefix, "AWS")
+    # First: botocore's own retry handler (same event) would otherwise decide on a retry before us.
+    client.meta.events.register_first(f"needs-retry.{event}", _give_up_without_answers)
+    protocol = client.meta.service_model.protocol
+    if protocol in ("json", "query", "ec2"):  # ECS, Logs, ECR, SSM, Secrets Manager; STS, IAM; EC2
+        client.meta.events.register_first(f"before-parse.{event}", functools.partial(
+            _check_answer, service=name, endpoint_url=client.meta.endpoint_url, xml=protocol != "json"))
+
+
+def _give_up_without_answers(attempts: int, caught_exception: Exception | None = None, **_: Any) -> None:
+    """Stop retrying a call that got no answer at all once it was tried ``NO_ANSWER_ATTEMPTS`` times. Raising
+    the attempt's exception is how a botocore handler ends the retries (it is what botocore raises after its
+    last attempt); returning None lets botocore's own handler decide, as for answers (throttling, 5xx)."""
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
+    if isinstance(caught_exception, ConnectionError | HTTPClientError) and attempts >= NO_ANSWER_ATTEMPTS:
+        raise caught_exception
+
+
+def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], service: str, endpoint_url: str,
+                  xml: bool, **_: Any) -> None:
+    """A 2xx answer must be the service's: a JSON object (every JSON operation ecsflow calls answers one), or
+    an XML document whose root is ``<OperationResponse>``. botocore reads an HTML page or an empty body as an
+    empty JSON answer, fails on a JSON list, and on HTML in place of XML with a KeyError."""
+    import json
+    import re
+
+    status = response_dict.get("status_code") or 0
+    output = operation_model.output_shape
+    if not 200 <= status < 300 or output is None or not output.members:
+        return
+    body = response_dict.get("body") or b""
+    text = bytes(body[:512]).lstrip().lower()
+    what = ("an empty body" if not body else
+            "an HTML page" if text.startswith((b"<!doctype html", b"<html")) or b"<body" in text else None)
+    if xml:
+        root = re.match(rb"\s*(?:<\?xml[^>]*\?>\s*)?<([\w:]+)", body[:1024])
+        if what is None and root and root.group(1).decode().lower() == f"{operation_model.name}Response".lower():
+            return
+        what = what or "a document that is not its XML answer"
+    else:
+        try:
+            if isinstance(json.loads(body), dict):
+                return
+            what = "JSON that is not an object"
+        except ValueError:
+            what = what or ("JSON cut short" if text.startswith((b"{", b"[")) else "text that is not JSON")
+    raise UnreadableAnswer(service=service, endpoint_url=endpoint_url, operation=operation_model.name,
+                           what=f"{what} (HTTP {status}, {len(body)} bytes)", expected="XML" if xml else "JSON")
 
 
 def _known_regions(session: Any, service: str) -> set[str]:
@@ -106,15 +184,26 @@ class Ecs:
     ``concurrency`` bounds the describe and register pool and sizes the client's connection pool to match.
     """
 
-    def __init__(self, client: Any, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(self, client: Any, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY, *,
+                 on_done_registering: Callable[[], None] | None = None) -> None:
         self._client = client
+        self._on_done_registering = on_done_registering
+        self._writer: Any = None  # RegisterTaskDefinition's client, never retried by botocore; made when needed
         self._logs: dict[str | None, Any] = {}  # CloudWatch Logs clients by region, made when first needed
         self.options = options
         self.concurrency = concurrency
 
     @classmethod
-    def connect(cls, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Ecs:
-        return cls(make_ecs_client(options, concurrency), options, concurrency)
+    def connect(cls, options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY, *,
+                on_done_registering: Callable[[], None] | None = None) -> Ecs:
+        return cls(make_ecs_client(options, concurrency), options, concurrency,
+                   on_done_registering=on_done_registering)
+
+    def done_registering(self) -> None:
+        """This command registers nothing more: the sandbox saves its task definitions now and lets other
+        ecsflow processes use it (`ecsflow run`, before its task runs). Nothing to do against AWS."""
+        if self._on_done_registering is not None:
+            self._on_done_registering()
 
     # -- task definitions ---------------------------------------------------------------------------------
 
@@ -129,7 +218,10 @@ class Ecs:
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> list[RegisterOutcome]:
         """See ``definitions.register_families``: one outcome per item, failures included."""
-        return definitions.register_families(self._client, items, self.concurrency, on_done, backoff)
+        if self._writer is None:
+            # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
+            self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
+        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff)
 
     def register_revision(self, request: Mapping[str, Any]) -> int:
         """Register ``request`` as it is, once, and return the revision number (the sandbox's replay)."""

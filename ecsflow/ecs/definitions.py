@@ -1,11 +1,19 @@
 """Task definitions in ECS: describe and register many families through the bounded pool (``ecsflow.ecs.pool``).
 
 - ``describe_families``: one ``describe_task_definition(include=["TAGS"])`` per family; a family ECS does not
-  know is ``None`` (new), not an error.
+  know is ``None`` (new), not an error. ``describe_revision``: the same for one name (family or family:N).
 - ``register_families``: one ``register_task_definition`` per family, of the request as the builder made it
-  (its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); "Too many concurrent attempts to create a
-  new revision" retried with ``Backoff``; one family's failure is reported in its outcome and does not stop
-  the others.
+  (its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); one family's failure is reported in its
+  outcome and does not stop the others.
+
+RegisterTaskDefinition is not idempotent (DESIGN.md section 5), so it is sent through a client botocore never
+retries, and retried here only when ECS cannot have acted: a 4xx answer (throttling, "Too many concurrent
+attempts to create a new revision": with ``Backoff``) or a connection that was never made. After an ambiguous
+failure (a read timeout, a connection closed before the answer, an unreadable answer, a 5xx) the family is
+described: when its latest ACTIVE revision is newer than the one the plan compared against and holds the
+desired content, that is the registration (this run's, or a concurrent one's); otherwise it is registered
+again, once. When ECS cannot even be asked, the outcome says the family may have been registered. Every
+registration then goes through ``ecsflow.ecs.converge``, which removes what a race duplicated.
 """
 
 from __future__ import annotations
@@ -17,8 +25,21 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ecsflow.ecs.errors import aws_error, is_concurrent_revision, is_missing_family, translated
+from ecsflow.ecs.errors import (
+    UnreadableAnswer,
+    aws_error,
+    http_status,
+    is_ambiguous,
+    is_boto_error,
+    is_concurrent_revision,
+    is_missing_family,
+    is_throttling,
+    lost_answer_reason,
+    translated,
+)
+from ecsflow.ecs.limits import NO_ANSWER_ATTEMPTS
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
+from ecsflow.errors import AwsError
 
 
 def describe_families(
@@ -30,33 +51,49 @@ def describe_families(
     ``AwsError``.
     """
     unique = list(dict.fromkeys(families))
-
-    def describe(family: str) -> dict | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            answer = client.describe_task_definition(taskDefinition=family, include=["TAGS"])
-        except ClientError as exc:
-            if is_missing_family(exc):
-                return None
-            raise
-        answer.pop("ResponseMetadata", None)
-        return answer
-
     results: dict[str, dict | None] = {}
     with translated(client):
-        for family, answer in bounded(describe, unique, concurrency):
+        for family, answer in bounded(lambda family: _describe(client, family), unique, concurrency):
             results[family] = answer
     return {family: results[family] for family in unique}
 
 
+def describe_revision(client: Any, name: str) -> dict | None:
+    """``describe_families`` for one name: a family (its latest ACTIVE revision) or ``family:N``."""
+    with translated(client):
+        return _describe(client, name)
+
+
+def _describe(client: Any, name: str) -> dict | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = client.describe_task_definition(taskDefinition=name, include=["TAGS"])
+    except ClientError as exc:
+        if is_missing_family(exc):
+            return None
+        raise
+    answer.pop("ResponseMetadata", None)
+    if not isinstance(answer.get("taskDefinition"), dict):
+        raise _unreadable(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
+    return answer
+
+
+def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
+    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what,
+                            expected="JSON")
+
+
 @dataclass(frozen=True)
 class RegisterItem:
-    """One family to register: ``request`` is the RegisterTaskDefinition kwargs, sent as they are."""
+    """One family to register: ``request`` is the RegisterTaskDefinition kwargs, sent as they are;
+    ``live_revision`` is the latest ACTIVE revision the plan compared with (None: the family had none). What
+    ECS registers above it, during this run, may be a concurrent sync's (``ecsflow.ecs.converge``)."""
 
     service: str
     family: str
     request: Mapping[str, Any]
+    live_revision: int | None = None
 
     def __post_init__(self) -> None:
         if self.request.get("family") != self.family:
@@ -65,12 +102,16 @@ class RegisterItem:
 
 @dataclass(frozen=True)
 class RegisterOutcome:
+    """``revision`` is the one that holds the desired content once the run is over; ``note`` says what else
+    happened (a lost answer, a duplicate deregistered)."""
+
     service: str
     family: str
     status: Literal["registered", "failed"]
     revision: int | None = None
     arn: str | None = None
     error: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +133,8 @@ DEFAULT_BACKOFF = Backoff()
 
 
 def register_families(
-    client: Any,
+    reader: Any,
+    writer: Any,
     items: Iterable[RegisterItem],
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RegisterOutcome], None] | None = None,
@@ -100,13 +142,15 @@ def register_families(
 ) -> list[RegisterOutcome]:
     """Register one new revision per item; outcomes in the order of ``items``.
 
-    ``on_done`` is called with each outcome as it completes, on the calling thread (safe for a progress bar).
-    Each family is listed once: the builder refuses two services with one family
+    ``writer`` sends RegisterTaskDefinition and must not retry by itself; ``reader`` (with botocore's retries)
+    makes every other call. ``on_done`` is called with each outcome as it completes, on the calling thread
+    (safe for a progress bar). Each family is listed once: the builder refuses two services with one family
     (``taskdef.build_task_definitions``).
     """
     items = list(items)
     outcomes: dict[str, RegisterOutcome] = {}
-    done = bounded(lambda item: _register(client, item, backoff), items, concurrency, key=lambda item: item.family)
+    done = bounded(lambda item: _register(reader, writer, item, backoff), items, concurrency,
+                   key=lambda item: item.family)
     with closing(done):  # an exception from on_done still shuts the pool down at once
         for family, outcome in done:
             outcomes[family] = outcome
@@ -115,25 +159,77 @@ def register_families(
     return [outcomes[item.family] for item in items]
 
 
-def _register(client: Any, item: RegisterItem, backoff: Backoff) -> RegisterOutcome:
-    from botocore.exceptions import BotoCoreError, ClientError
+def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff) -> RegisterOutcome:
+    from ecsflow.ecs.converge import deduplicate
 
-    for attempt in range(1, backoff.attempts + 1):
+    attempt, unanswered, lost, recovered = 0, 0, None, False
+    while True:
+        attempt += 1
         try:
-            answer = client.register_task_definition(**item.request)
-        except ClientError as exc:
-            if is_concurrent_revision(exc) and attempt < backoff.attempts:
+            td = writer.register_task_definition(**item.request).get("taskDefinition") or {}
+            if not isinstance(td.get("revision"), int):
+                raise _unreadable(writer, "RegisterTaskDefinition", "a JSON object without the new revision")
+            revision, arn = td["revision"], td.get("taskDefinitionArn")
+            break
+        except Exception as exc:
+            if not is_boto_error(exc):
+                raise
+            # No answer at all costs up to a read timeout an attempt: those are bounded apart.
+            no_answer = _is_connection(exc) or (is_ambiguous(exc) and http_status(exc) is None)
+            unanswered += no_answer
+            if is_ambiguous(exc):
+                # ECS may have registered it: ask before sending it again.
+                lost = lost_answer_reason(exc)
+                try:
+                    found = _holds_desired(reader, item)
+                except AwsError as error:
+                    return _failed(item, f"RegisterTaskDefinition got {lost}, and ECS could not be asked what it "
+                                   f"holds ({error.message}): {item.family} may have been registered",
+                                   hint="run `ecsflow diff` to see; running sync again converges")
+                if found is not None:
+                    (revision, arn), recovered = found, True
+                    break
+            retry = is_throttling(exc) or is_concurrent_revision(exc) or is_ambiguous(exc) or _is_connection(exc)
+            if retry and attempt < backoff.attempts and (not no_answer or unanswered < NO_ANSWER_ATTEMPTS):
                 time.sleep(backoff.delay(attempt))
                 continue
-            return _failed(item, exc)
-        except BotoCoreError as exc:
-            return _failed(item, exc)
-        td = answer["taskDefinition"]
-        return RegisterOutcome(item.service, item.family, "registered", td.get("revision"), td.get("taskDefinitionArn"))
-    raise AssertionError("unreachable: the last attempt returns")
+            error = aws_error(exc, client=writer)
+            if is_ambiguous(exc):
+                return _failed(item, f"RegisterTaskDefinition got {lost} (last: {error.message}), and ECS holds no "
+                               f"new revision of {item.family}: it was not registered", hint=error.hint)
+            return _failed(item, error.message + (" (not registered)" if _is_connection(exc) else ""),
+                           hint=error.hint)
+    kept = deduplicate(reader, item, revision, arn, lost=lost)
+    note = None
+    if recovered:
+        note = f"the answer to RegisterTaskDefinition was lost ({lost})"
+        if kept.revision == revision:
+            note += f": ECS holds this content as {item.family}:{revision} (registered by this run or a concurrent one)"
+    note = "; ".join(n for n in (note, kept.note) if n) or None
+    return RegisterOutcome(item.service, item.family, "registered", kept.revision, kept.arn, note=note)
 
 
-def _failed(item: RegisterItem, exc: Exception) -> RegisterOutcome:
-    error = aws_error(exc)
-    text = f"{error.message} (hint: {error.hint})" if error.hint else error.message
-    return RegisterOutcome(item.service, item.family, "failed", error=text)
+def _holds_desired(reader: Any, item: RegisterItem) -> tuple[int, str | None] | None:
+    """``(revision, arn)`` of the family's latest ACTIVE revision when it is newer than the one the plan
+    compared with and holds the desired content; None otherwise."""
+    from ecsflow.diff import diff_family
+
+    live = describe_revision(reader, item.family)
+    if live is None:
+        return None
+    td = live["taskDefinition"]
+    if int(td.get("revision") or 0) <= (item.live_revision or 0):
+        return None
+    if diff_family(item.service, item.family, dict(item.request), live).status != "unchanged":
+        return None
+    return int(td["revision"]), td.get("taskDefinitionArn")
+
+
+def _is_connection(exc: BaseException) -> bool:
+    from botocore.exceptions import ConnectionError
+
+    return isinstance(exc, ConnectionError)
+
+
+def _failed(item: RegisterItem, message: str, hint: str | None = None) -> RegisterOutcome:
+    return RegisterOutcome(item.service, item.family, "failed", error=f"{message} (hint: {hint})" if hint else message)

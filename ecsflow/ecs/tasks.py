@@ -1,29 +1,31 @@
 """Tasks in ECS, for `ecsflow run`: start one, follow it to STOPPED with its logs, stop it.
 
-- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``, ``wait_stopped``;
+- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``;
 - ``follow_task`` (as ``FollowOptions`` say): status changes and new log lines until STOPPED (or a timeout);
-  ``follow_to_end``: the same from RunTask's answer, and the task stopped on a timeout or an interrupt;
+  ``follow_to_end``: the same from RunTask's answer, and on a timeout or an interrupt the task stopped and
+  followed until it is STOPPED (boundedly);
 - ``log_target`` (where the awslogs driver writes a container's output) and ``LogTail`` (GetLogEvents by
   forward token).
 
 boto3's `tasks_stopped` waiter cannot stream logs while it waits (it only sleeps and describes), so the wait
-for a task's end is a plain loop: DescribeTasks, then the new log events, every `poll_interval` seconds. The
-waiter is used where nothing else has to happen meanwhile: after StopTask (timeout). There is no botocore
-paginator for GetLogEvents (its forward token never runs out), so `LogTail` pages by hand.
+for a task's end is a plain loop: DescribeTasks, then the new log events, every `poll_interval` seconds; the
+same loop, bounded, follows a task after StopTask, so that what it prints while it stops is shown. There is
+no botocore paginator for GetLogEvents (its forward token never runs out), so `LogTail` pages by hand.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ecsflow.ecs.errors import aws_error, code_and_message, is_boto_error, run_failures_error, translated
 from ecsflow.errors import AwsError
 
 NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
+# ECS's task life cycle from RUNNING on (PROVISIONING, PENDING, ACTIVATING come before).
+_RUNNING_OR_LATER = frozenset({"RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class TaskState:
     container_reason: str | None = None
     stopped_reason: str | None = None
     stop_code: str | None = None
+    started: bool = False  # it has a startedAt: it was RUNNING, whether or not a poll saw it
 
     @property
     def task_id(self) -> str:
@@ -68,6 +71,7 @@ def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskSta
         container_reason=chosen.get("reason") or None,
         stopped_reason=task.get("stoppedReason") or None,
         stop_code=task.get("stopCode") or None,
+        started=bool(task.get("startedAt")),
     )
 
 
@@ -136,22 +140,6 @@ def stop_task(client: Any, cluster: str, task_arn: str, reason: str) -> None:
     """Ask ECS to stop the task (SIGTERM, then SIGKILL after the container's stop timeout)."""
     with translated(client):
         client.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
-
-
-def wait_stopped(client: Any, cluster: str, task_arn: str, *, delay: float, max_wait: float) -> bool:
-    """boto3's ``tasks_stopped`` waiter, bounded: True once STOPPED, False when ``max_wait`` ran out."""
-    from botocore.exceptions import WaiterError
-
-    attempts = max(1, math.ceil(max_wait / delay)) if delay > 0 else 1
-    try:
-        client.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=[task_arn],
-                                                WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
-        return True
-    except WaiterError as exc:
-        error = (exc.last_response or {}).get("Error") or {}
-        if error:  # DescribeTasks itself failed (the waiter hands back its error answer)
-            raise AwsError(f"DescribeTasks: {error.get('Code')}: {error.get('Message')}") from exc
-        return False
 
 
 @dataclass(frozen=True)
@@ -242,6 +230,7 @@ def follow_task(
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[TaskState, bool]:
     """Poll the task until it is STOPPED, reporting each status change and the new log lines as they come.
+    A task seen STOPPED that has a ``startedAt`` but was never seen RUNNING is reported RUNNING first.
 
     Returns ``(state, timed_out)``: ``timed_out`` is True when ``timeout`` seconds passed first (the task is
     left running: the caller decides). After STOPPED the log is read to its end, and once more after
@@ -276,6 +265,10 @@ def follow_task(
             sleep(poll_interval)
             continue
         if state.last_status != last_status:
+            if state.stopped and state.started and last_status not in _RUNNING_OR_LATER:
+                # It ran between two polls (a short job, a slow poll): say so, as ECS's startedAt does.
+                on_status(replace(state, last_status="RUNNING", exit_code=None, container_reason=None,
+                                  stopped_reason=None, stop_code=None))
             last_status = state.last_status
             on_status(state)
         read_logs()
@@ -294,25 +287,40 @@ def follow_to_end(client: Any, cluster: str, started: TaskState, how: FollowOpti
                   stop_timeout: float) -> tuple[TaskState, bool]:
     """``follow_task`` from RunTask's answer, as `ecsflow run` follows its task: ``(state, timed_out)``.
 
-    When ``timeout`` seconds pass first, the task is stopped and waited for, boundedly (``stop_timeout``, the
-    container's SIGTERM-to-SIGKILL seconds, and 30 more), then followed to the end of its log; on
-    KeyboardInterrupt it is asked to stop and the interrupt propagates: no task outlives its `ecsflow run`."""
+    When ``timeout`` seconds pass first, or on KeyboardInterrupt (Ctrl-C, or SIGTERM made one), the task is
+    asked to stop, as ECS stops one (SIGTERM, then SIGKILL after ``stop_timeout``, the container's stop
+    timeout) and followed, with its last log lines, until it is STOPPED, for at most ``stop_timeout`` and
+    ``STOP_MARGIN`` seconds; then the interrupt propagates. No task outlives its `ecsflow run` unannounced: a
+    second interrupt ends the wait at once, and the note says that ECS goes on stopping the task."""
+    seen = [started.last_status]  # the last status reported, so that the wait after a stop does not repeat it
+    report = how.on_status
+    how = replace(how, on_status=lambda state: (seen.append(state.last_status), report(state)))
     try:
         final, timed_out = follow_task(client, cluster, started.arn, how, timeout=timeout,
                                        known_status=started.last_status)
     except KeyboardInterrupt:
-        reason = "ecsflow run: interrupted (Ctrl-C or SIGTERM)"
         how.on_warning(f"interrupted: asking ECS to stop task {started.task_id}")
-        stop_task(client, cluster, started.arn, reason)
-        how.on_note(f"task {started.task_id} was asked to stop ({reason})")
+        _stop_and_wait(client, cluster, started, how, "ecsflow run: interrupted (Ctrl-C or SIGTERM)", stop_timeout,
+                       seen[-1])
         raise
     if not timed_out:
         return final, False
-
-    reason = f"ecsflow run: --timeout of {timeout:g} s reached"
     how.on_warning(f"--timeout of {timeout:g} s reached: stopping task {started.task_id}")
-    stop_task(client, cluster, started.arn, reason)
-    if not wait_stopped(client, cluster, started.arn, delay=how.poll_interval, max_wait=stop_timeout + 30):
-        how.on_warning(f"task {started.task_id} has not stopped yet; ECS stops it on its own")
-    final, _ = follow_task(client, cluster, started.arn, how, timeout=0, known_status=final.last_status)
+    final = _stop_and_wait(client, cluster, started, how, f"ecsflow run: --timeout of {timeout:g} s reached",
+                           stop_timeout, final.last_status)
     return final, True
+
+
+STOP_MARGIN = 30.0  # seconds, beyond the stop timeout, that ECS may take to show a killed task STOPPED
+
+
+def _stop_and_wait(client: Any, cluster: str, started: TaskState, how: FollowOptions, reason: str,
+                   stop_timeout: float, known_status: str | None) -> TaskState:
+    stop_task(client, cluster, started.arn, reason)
+    wait = stop_timeout + STOP_MARGIN
+    how.on_note(f"task {started.task_id} was asked to stop ({reason}): waiting up to {wait:g} s for it to stop "
+                f"(SIGTERM, then SIGKILL after {stop_timeout:g} s); Ctrl-C again stops waiting")
+    final, timed_out = follow_task(client, cluster, started.arn, how, timeout=wait, known_status=known_status)
+    if timed_out:
+        how.on_warning(f"task {started.task_id} has not stopped after {wait:g} s; ECS goes on stopping it")
+    return final

@@ -147,5 +147,5 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
         raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
-                         task_workdir=project.working_dir) as options:
-        yield Ecs.connect(options, concurrency)
+                         task_workdir=project.working_dir) as sandbox:
+        yield Ecs.connect(sandbox.options, concurrency, on_done_registering=sandbox.release)

@@ -63,7 +63,9 @@ def sync(
     """`ecsflow sync`: register a revision for each new or changed family, nothing else.
 
     Every service is rendered and validated before the first write; one family's failure is reported with
-    the others' outcomes. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
+    the others' outcomes. A registration whose answer was lost is not sent again blindly, and a duplicate
+    that a concurrent sync made is deregistered (``ecsflow.ecs.definitions``, ``ecsflow.ecs.converge``); the
+    outcome's ``note`` says so. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
     from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome
 
     rendered = render(options, services, strict)
@@ -71,7 +73,8 @@ def sync(
         planned = plan_with(ecs, rendered)
         builds = {build.family: build for build in planned.builds}
         to_register = [
-            RegisterItem(service=f.service, family=f.family, request=builds[f.family].request)
+            RegisterItem(service=f.service, family=f.family, request=builds[f.family].request,
+                         live_revision=f.live_revision)
             for f in planned.changeset.families if f.status != "unchanged"
         ]
         registered: dict[str, Any] = {}

@@ -108,6 +108,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
                 f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
         ecs.ensure_cluster(cluster, create=aws.sandbox)
         revision, arn, registered = _make_current(ecs, rendered, callbacks)
+        ecs.done_registering()  # the sandbox is saved and free for other ecsflow processes while the task runs
         request["taskDefinition"] = arn or f"{build.family}:{revision}"
         state = ecs.run_task(request, container_definition["name"])
         callbacks.status(state)
@@ -171,10 +172,13 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
         callbacks.message("note", f"{build.family}:{live.get('revision')} is current")
         return live.get("revision"), live.get("taskDefinitionArn"), False
-    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request)])
+    [outcome] = ecs.register_families([RegisterItem(build.service, build.family, build.request,
+                                                    live_revision=family.live_revision)])
     if outcome.status == "failed":
         raise AwsError(f"cannot register family '{build.family}': {outcome.error}")
     callbacks.message("note", f"registered {build.family}:{outcome.revision} ({family.status})")
+    if outcome.note:
+        callbacks.message("note", outcome.note)
     return outcome.revision, outcome.arn, True
 
 

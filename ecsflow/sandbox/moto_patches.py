@@ -8,6 +8,9 @@ sandbox opened inside a test that has an endpoint running still works):
 - ``run_task``: the network is checked as ECS checks it (below), then each new task is handed to the runner
   (``LocalTaskRunner.adopt``), which takes it over with ``take_over`` and runs it;
 - ``stop_task``: a task a runner owns is stopped by that runner, as ECS stops one;
+- ``describe_tasks``: a task a runner owns is answered as a copy taken under the runner's lock, so that one
+  answer never mixes two moments of the task's life (moto reads the containers, with their exit code, before
+  the task's lastStatus: without the copy a poll could see STOPPED and no exit code yet);
 - ``_calculate_task_resource_requirements``: Fargate sizes the task, not the containers (moto sums container
   memory, so a Fargate ``RunTask`` whose containers have no memory of their own would fail).
 
@@ -18,6 +21,10 @@ subnet ids are taken as given: when moto does not know the first one, the ENI go
 and the task still shows the requested subnet; security groups are never checked (moto does not either).
 With ``check_network=True`` an unknown subnet is an ``InvalidParameterException``, as real ECS answers.
 An empty subnet list is an ``InvalidParameterException`` either way.
+
+Task definitions (``definition_semantics``, active with the sandbox and the tests' endpoint, runner or not):
+DescribeTaskDefinition of a family answers its latest ACTIVE revision, as ECS does; moto answers the highest
+revision even when it is INACTIVE (deregistered), which would make a diff compare with a deregistered one.
 
 moto is held to the minor version these internals were written against (pyproject.toml).
 """
@@ -189,6 +196,7 @@ def _make_patches() -> list[Any]:
 
     original_run = EC2ContainerServiceBackend.run_task
     original_stop = EC2ContainerServiceBackend.stop_task
+    original_describe = EC2ContainerServiceBackend.describe_tasks
     original_requirements = EC2ContainerServiceBackend._calculate_task_resource_requirements
 
     def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any,
@@ -214,6 +222,13 @@ def _make_patches() -> list[Any]:
                 return task
         return original_stop(self, cluster_str, task_str, reason)
 
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str], *args: Any, **kwargs: Any) -> list[Any]:
+        answered = []
+        for task in original_describe(self, cluster_str, tasks, *args, **kwargs):
+            runner = _owner(task.task_arn)
+            answered.append(runner.snapshot(task) if runner is not None else task)
+        return answered
+
     def requirements(task_definition: Any) -> dict[str, Any]:
         # Fargate sizes the task, not the containers: moto's sum of container memory (int += None) fails.
         if any(c.get("memory") is None and c.get("memoryReservation") is None and c.get("Memory") is None
@@ -230,6 +245,7 @@ def _make_patches() -> list[Any]:
         mock.patch.object(NetworkInterface, "private_dns_name", None, create=True),
         mock.patch.object(EC2ContainerServiceBackend, "run_task", run_task),
         mock.patch.object(EC2ContainerServiceBackend, "stop_task", stop_task),
+        mock.patch.object(EC2ContainerServiceBackend, "describe_tasks", describe_tasks),
         mock.patch.object(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
                           staticmethod(requirements)),
     ]
@@ -253,3 +269,51 @@ def _find_task(backend: Any, cluster_str: str, task_str: str) -> Any:
                 return task
     return None
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# task definitions as ECS answers them (one installation, counted: the sandbox and the endpoint may nest)
+
+_DEFINITION_PATCHES: list[Any] = []
+_DEFINITION_USERS = 0
+
+
+def install_definition_semantics() -> None:
+    global _DEFINITION_USERS
+    with _STACK_LOCK:
+        if _DEFINITION_USERS == 0:
+            _DEFINITION_PATCHES[:] = [_latest_active_patch()]
+            for patch in _DEFINITION_PATCHES:
+                patch.start()
+        _DEFINITION_USERS += 1
+
+
+def uninstall_definition_semantics() -> None:
+    global _DEFINITION_USERS
+    with _STACK_LOCK:
+        _DEFINITION_USERS = max(0, _DEFINITION_USERS - 1)
+        if _DEFINITION_USERS == 0:
+            for patch in reversed(_DEFINITION_PATCHES):
+                patch.stop()
+            _DEFINITION_PATCHES.clear()
+
+
+def _latest_active_patch() -> Any:
+    from unittest import mock
+
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_task_definition
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original(self, task_definition_str)
+        # ECS: "If a revision isn't specified, the latest ACTIVE revision is used."
+        active = [n for n, d in (self.task_definitions.get(name) or {}).items() if d.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return original(self, f"{name}:{max(active)}")
+
+    return mock.patch.object(EC2ContainerServiceBackend, "describe_task_definition", describe_task_definition)

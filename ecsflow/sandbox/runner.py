@@ -39,6 +39,7 @@ have one).
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -154,12 +155,18 @@ class LocalTaskRunner:
         self.stop()
 
     def stop_all(self, reason: str = "runner reset", grace: float = 1.0) -> None:
-        """Stop every task this runner still runs (SIGTERM, then SIGKILL after ``grace`` s) and wait for them."""
+        """Stop every task this runner still runs (SIGTERM, then SIGKILL after ``grace`` s) and wait for them.
+        A task asked to stop before (StopTask) is killed after ``grace`` s too: its own, longer, stop timeout
+        runs on a daemon thread that would die with this process and leave the task's process behind."""
         with self._lock:
             jobs = [job for job in self._jobs.values() if not job.finished]
         for job in jobs:
             self._request_stop(job, reason, grace=grace)
-        self.wait_idle(timeout=grace + 5)
+        if not self.wait_idle(timeout=grace):
+            for job in jobs:
+                if job.process is not None:
+                    _send(job.process, signal.SIGKILL)
+        self.wait_idle(timeout=5)
         with self._lock:
             self._jobs = {arn: job for arn, job in self._jobs.items() if not job.finished}
 
@@ -197,6 +204,13 @@ class LocalTaskRunner:
             self.runs.append(run)
             self._threads.append(thread)
         thread.start()
+
+    def snapshot(self, task: Any) -> Any:
+        """A copy of one of this runner's tasks (and of its containers), taken while no field changes."""
+        with self._lock:
+            copied = copy.copy(task)
+            copied.containers = [copy.copy(container) for container in task.containers]
+            return copied
 
     def stop_task(self, task: Any, reason: str | None) -> bool:
         """moto's stop_task for a task of ours: ask it to stop; False when the task is not ours."""

@@ -9,11 +9,19 @@ profile, no AWS config or credentials file, no ``AWS_ENDPOINT_URL*`` (moto answe
 custom endpoint would bypass it). Everything is restored on exit.
 
 On disk (``state_dir``, usually ``.ecsflow/sandbox/`` next to the compose file), one JSON file per family,
-``<family>.json``::
+``<family>.json`` (a family longer than 200 characters, up to ECS's 255, is cut and given a hash of its
+name, as file names hold 255 bytes: ``etl-aaa...aaa-3f2a9c1b0d4e5f67.json``; the family is the one inside)::
 
     {"format": 1, "family": "etl-api",
      "revisions": [{"revision": 1, "request": {<RegisterTaskDefinition kwargs, without tags>},
                     "tags": {"ecsflow:managed": "true", ...}, "status": "INACTIVE"}, ...]}
+
+One ecsflow process at a time uses a state folder: the session holds an exclusive ``flock`` on the folder
+itself from the replay to the save, so that two concurrent `sync --sandbox` runs take turns (each sees what
+the other registered) instead of both registering revision 1 and keeping one. Another process waits, with a
+note after a second, for at most ``LOCK_WAIT`` seconds, then stops with a clear error. ``Sandbox.release``
+saves and unlocks early: `ecsflow run` does, once its family is current, so that a long task does not keep
+other commands waiting.
 
 (``status`` only for a deregistered revision.) At start every stored revision is registered into moto again
 through the API, family by family in revision order, so moto hands out the same revision numbers; those
@@ -31,10 +39,13 @@ with the process's exit code. Subnets and security groups are taken as given, no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -43,6 +54,10 @@ from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
 DEFAULT_REGION = "us-east-1"
+LOCK_WAIT = 120.0  # seconds to wait for another ecsflow process using the same sandbox
+LOCK_NOTE_AFTER = 1.0  # seconds of waiting before saying so
+MAX_STATE_BYTES = 256 * 1024 * 1024  # per family file: 4,000 revisions of ECS's largest definitions
+_PLAIN_NAME_MAX = 200  # longer families get a hashed file name (file names hold 255 bytes, ".tmp" included)
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "sandbox",
     "AWS_SECRET_ACCESS_KEY": "sandbox",
@@ -64,40 +79,83 @@ _CLEARED = (
 _PLACEHOLDER_CONTAINER = {"name": "placeholder", "image": "placeholder", "memory": 128}
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """An open sandbox: the ``options`` to make clients with, and ``release()``, which saves what was
+    registered and lets other ecsflow processes use the sandbox; nothing registered after it is kept."""
+
+    options: AwsOptions
+    release: Callable[[], None]
+
+
 @contextmanager
 def sandbox_session(
-    state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None
-) -> Iterator[AwsOptions]:
-    """Open the sandbox: yields the ``AwsOptions`` to make clients with. Saves new registrations on exit,
-    also when the body raised (what was registered is registered; re-running converges).
+    state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None, *,
+    lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None,
+) -> Iterator[Sandbox]:
+    """Open the sandbox. Saves new registrations on exit (or at ``release()``), also when the body raised
+    (what was registered is registered; re-running converges), unless saving fails too: then the body's error
+    is the one raised.
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
     None: the current folder), through ``ecsflow.sandbox.runner``; any still running when the session closes
-    is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions."""
+    is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions. ``on_note``
+    receives "waiting for another ecsflow" (default: printed as a note)."""
     try:
         from moto import mock_aws
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
+    from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
     from ecsflow.sandbox.runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
     if state_dir.exists() and not state_dir.is_dir():
         raise EcsflowError("the sandbox keeps its state in this folder, but it is a file", file=str(state_dir),
                            hint="move the file away (or delete it) and run again")
-    with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
-        options = AwsOptions(region=region, profile=None, endpoint_url=None)
-        ecs = Ecs.connect(options)
-        stored = _load(state_dir)
-        try:
-            _replay(ecs, stored)
-        except AwsError as exc:
-            raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}",
-                               file=str(state_dir), hint="delete the folder to start from an empty ECS") from exc
-        try:
-            yield options
-        finally:
-            _save_new(ecs, state_dir, stored)
+    lock = _lock(state_dir, lock_wait, on_note or _print_note)
+    try:
+        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
+            install_definition_semantics()
+            try:
+                options = AwsOptions(region=region, profile=None, endpoint_url=None)
+                ecs = Ecs.connect(options)
+                stored, files = _load(state_dir)
+                try:
+                    _replay(ecs, stored, files)
+                except AwsError as exc:
+                    raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
+                                       hint="delete the folder to start from an empty ECS") from exc
+                released = False
+
+                def release() -> None:
+                    nonlocal released
+                    if not released:
+                        released = True
+                        try:
+                            _save_new(ecs, state_dir, stored, files)
+                        finally:
+                            lock.release()
+
+                try:
+                    yield Sandbox(options, release)
+                except BaseException:
+                    try:
+                        release()
+                    except EcsflowError:
+                        pass  # the body's error says more; what was not saved is lost with it
+                    raise
+                release()
+            finally:
+                uninstall_definition_semantics()
+    finally:
+        lock.release()
+
+
+def _print_note(text: str) -> None:
+    from ecsflow.output import print_messages
+
+    print_messages("note", [text])
 
 
 @contextmanager
@@ -111,34 +169,124 @@ def _sandbox_environment(region: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# the lock
+
+
+class _Lock:
+    """An exclusive flock on the state folder, held until ``release()`` (idempotent)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def _lock(state_dir: Path, wait: float, on_note: Callable[[str], None]) -> _Lock:
+    """Lock the state folder (created if missing). No lock where there is no flock (not POSIX) or the folder
+    cannot be created (a read-only project: nothing is stored there, and a save will say why it cannot write)."""
+    try:
+        import fcntl
+    except ImportError:
+        return _Lock(None)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return _Lock(None)
+    fd = os.open(state_dir, os.O_RDONLY)
+    started = time.monotonic()
+    noted = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return _Lock(fd)
+        except BlockingIOError:
+            waited = time.monotonic() - started
+            if waited >= wait:
+                os.close(fd)
+                raise EcsflowError(
+                    f"another ecsflow process has been using the sandbox for {wait:g} s", file=str(state_dir),
+                    hint="wait for it to end (a long `ecsflow sync --sandbox`?) and run again") from None
+            if not noted and waited >= LOCK_NOTE_AFTER:
+                on_note(f"waiting for another ecsflow using the sandbox in {state_dir} (up to {wait:g} s)")
+                noted = True
+            time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # disk
 
 
-def _load(state_dir: Path) -> dict[str, list[dict]]:
-    """Stored revisions per family, sorted by revision number."""
+def _file_name(family: str) -> str:
+    if len(family) <= _PLAIN_NAME_MAX:
+        return f"{family}.json"
+    digest = hashlib.sha256(family.encode()).hexdigest()[:16]
+    return f"{family[:_PLAIN_NAME_MAX - 20]}-{digest}.json"
+
+
+def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
+    """Stored revisions per family, sorted by revision number, and the file each family is kept in."""
     stored: dict[str, list[dict]] = {}
+    files: dict[str, Path] = {}
     if not state_dir.is_dir():
-        return stored
-    for path in sorted(state_dir.glob("*.json")):
+        return stored, files
+    hint = f"delete {state_dir} to start the sandbox from an empty ECS"
+    stray = "this folder holds ecsflow's sandbox state only: move {} elsewhere, or " + hint
+    try:
+        paths = sorted(state_dir.glob("*.json"))
+    except OSError as exc:
+        raise EcsflowError(f"cannot read the sandbox state folder: {exc.strerror}", file=str(state_dir),
+                           hint=hint) from None
+    for path in paths:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT:
-                raise ValueError(f"unknown format {document.get('format')!r}, expected {FORMAT}")
-            family = document["family"]
-            revisions = sorted(document["revisions"], key=lambda r: int(r["revision"]))
-            for r in revisions:
-                if not isinstance(r["request"], dict) or r["request"].get("family") != family:
-                    raise ValueError(f"revision {r['revision']} is not a request of family {family!r}")
+            family, revisions = _read_state(path)
+        except _NotOurs as exc:
+            raise EcsflowError(f"cannot read the sandbox state: {exc}", file=str(path),
+                               hint=stray.format(path.name)) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise EcsflowError(
-                f"cannot read the sandbox state: {exc}", file=str(path),
-                hint=f"delete {state_dir} to start the sandbox from an empty ECS",
-            ) from exc
-        stored[family] = revisions
-    return stored
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise EcsflowError(f"cannot read the sandbox state: {reason}", file=str(path), hint=hint) from exc
+        if family in stored:
+            raise EcsflowError(f"two sandbox state files hold family '{family}'", file=str(path),
+                               hint=f"keep one of {files[family].name} and {path.name}, or {hint}")
+        stored[family], files[family] = revisions, path
+    return stored, files
 
 
-def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]]) -> None:
+class _NotOurs(ValueError):
+    """A file in the state folder that ecsflow did not write: not a regular file, not UTF-8, not JSON."""
+
+
+def _read_state(path: Path) -> tuple[str, list[dict]]:
+    """A stray file is an error, not ignored: a state file broken by hand would be dropped, then overwritten."""
+    if not path.is_file():
+        raise _NotOurs("not a regular file (a stray folder, device or pipe)")
+    if path.stat().st_size > MAX_STATE_BYTES:
+        raise _NotOurs(f"larger than {MAX_STATE_BYTES // 2**20} MiB: not a file ecsflow wrote")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _NotOurs("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _NotOurs(f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        got = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise _NotOurs(f"not a sandbox state file (format {got!r}, expected {FORMAT})")
+    family = document["family"]
+    if not isinstance(family, str) or not family:
+        raise ValueError(f"its family is {family!r}, not a name")
+    if not isinstance(document["revisions"], list):
+        raise ValueError("its revisions are not a list")
+    revisions = sorted(document["revisions"], key=lambda r: int(r["revision"]))
+    for r in revisions:
+        if not isinstance(r["request"], dict) or r["request"].get("family") != family:
+            raise ValueError(f"revision {r['revision']} is not a request of family {family!r}")
+    return family, revisions
+
+
+def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]], files: dict[str, Path]) -> None:
     known = {(family, int(r["revision"])) for family, revisions in stored.items() for r in revisions}
     active = ecs.active_revisions()
     changed = _status_changes(ecs, stored, {_family_and_revision(arn) for arn in active})
@@ -157,18 +305,25 @@ def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]]) -> None:
         )
     if not new and not changed:
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
-    for family in dict.fromkeys([*new, *changed]):
-        document = {
-            "format": FORMAT,
-            "family": family,
-            "revisions": sorted([*changed.get(family, stored.get(family, [])), *new.get(family, [])],
-                                key=lambda r: r["revision"]),
-        }
-        path = state_dir / f"{family}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        for family in dict.fromkeys([*new, *changed]):
+            document = {
+                "format": FORMAT,
+                "family": family,
+                "revisions": sorted([*changed.get(family, stored.get(family, [])), *new.get(family, [])],
+                                    key=lambda r: r["revision"]),
+            }
+            path = files.get(family) or state_dir / _file_name(family)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
+            stored[family], files[family] = document["revisions"], path
+    except OSError as exc:
+        raise EcsflowError(
+            f"cannot save the sandbox state: {exc.strerror or exc}; what this run registered is not kept",
+            file=str(state_dir), hint="make the folder writable (a read-only project or file system?) and run again",
+        ) from None
 
 
 def _status_changes(ecs: Ecs, stored: dict[str, list[dict]], active: set[tuple[str, int]]) -> dict[str, list[dict]]:
@@ -197,7 +352,7 @@ def _family_and_revision(arn: str) -> tuple[str, int]:
 # moto
 
 
-def _replay(ecs: Ecs, stored: dict[str, list[dict]]) -> None:
+def _replay(ecs: Ecs, stored: dict[str, list[dict]], files: dict[str, Path]) -> None:
     # moto starts empty (mock_aws resets it) and numbers each family's revisions 1, 2, 3, ...
     for family, revisions in stored.items():
         next_number, placeholders = 1, []
@@ -207,7 +362,7 @@ def _replay(ecs: Ecs, stored: dict[str, list[dict]]) -> None:
             if number < next_number:
                 raise EcsflowError(
                     f"the sandbox state of family '{family}' lists revision {number} twice",
-                    file=f"{family}.json", hint="delete that file to start the family again",
+                    file=str(files[family]), hint="delete that file to start the family again",
                 )
             while next_number < number:  # a gap: keep the numbering with a revision deregistered below
                 placeholders.append(next_number)

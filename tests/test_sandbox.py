@@ -1,0 +1,239 @@
+"""The sandbox's state folder under concurrency and hostile conditions, with real `ecsflow` processes: two runs
+at once take turns (no registration lost), a long family name, a read-only folder, stray files."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ecsflow.errors import EcsflowError
+from ecsflow.sandbox.session import sandbox_session
+
+COMPOSE = """\
+name: jobs
+x-ecsflow:
+  region: eu-west-1
+  execution_role: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+  subnets: [subnet-1]
+  security_groups: [sg-1]
+services:
+  {service}:
+    image: example/job:${{VERSION:-1.0}}
+    command: {command}
+    stop_grace_period: 2s
+"""
+JOB = ["python", "-c", "import os, time; print('started', flush=True); time.sleep(float(os.environ['JOB_SLEEP']))"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path / "jobs")
+
+
+def make_project(folder: Path, service: str = "job", command: list[str] = JOB) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "compose.yaml").write_text(COMPOSE.format(service=service, command=json.dumps(command)))
+    return folder
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
+    return {**base, "NO_COLOR": "1", "JOB_SLEEP": "0", **extra}
+
+
+def ecsflow(project: Path, *args: str, prefix: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, "-m", "ecsflow", *args, "--sandbox"], cwd=project, env=env(**extra),
+                          capture_output=True, text=True, timeout=120)
+
+
+def start(project: Path, *args: str, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ecsflow", *args, "--sandbox"], cwd=project, env=env(**extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def cli(project: Path, *args: str, **extra: str) -> Any:
+    """ecsflow in this process (no interpreter start-up): for what needs no second process."""
+    from typer.testing import CliRunner
+
+    from ecsflow.cli import app
+
+    return CliRunner().invoke(app, [*args, "-f", str(project / "compose.yaml"), "--sandbox"], env=env(**extra))
+
+
+def stored_revisions(project: Path, family: str = "jobs-job") -> list[int]:
+    document = json.loads((project / ".ecsflow" / "sandbox" / f"{family}.json").read_text())
+    return [r["revision"] for r in document["revisions"]]
+
+
+def outcomes(process: subprocess.Popen) -> list[tuple[str, int]]:
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    return [(f["status"], f["revision"]) for f in json.loads(out)["families"]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# two processes at once
+
+
+def test_two_concurrent_sandbox_syncs_of_other_contents_keep_both_registrations(project):
+    """Without the lock both replayed an empty state, both reported `registered jobs-job:1`, one was kept."""
+    versions = ("1.0", "2.0")
+    processes = [start(project, "sync", "--format", "json", VERSION=version) for version in versions]
+    results = [outcomes(p)[0] for p in processes]
+    assert sorted(results) == [("registered", 1), ("registered", 2)]
+    assert stored_revisions(project) == [1, 2]
+    last = versions[results.index(("registered", 2))]
+    first = versions[results.index(("registered", 1))]
+    assert cli(project, "diff", "--exit-code", VERSION=last).exit_code == 0
+    assert cli(project, "diff", "--exit-code", VERSION=first).exit_code == 2
+
+
+def test_two_concurrent_sandbox_syncs_of_one_content_register_once(project):
+    processes = [start(project, "sync", "--format", "json") for _ in range(2)]
+    results = sorted(o for p in processes for o in outcomes(p))
+    assert results == [("registered", 1), ("unchanged", 1)]  # the second saw the first's registration
+    assert stored_revisions(project) == [1]
+
+
+def test_a_sandbox_in_use_is_waited_for_with_a_note(project):
+    state = project / ".ecsflow" / "sandbox"
+    state.mkdir(parents=True)
+    holder = os.open(state, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
+        waiting = start(project, "sync")
+        time.sleep(3)
+        assert waiting.poll() is None  # still waiting
+    finally:
+        os.close(holder)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert f"note: waiting for another ecsflow using the sandbox in {state}" in err
+    assert "1 registered" in out
+
+
+def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
+    holder = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    notes: list[str] = []
+    started = time.monotonic()
+    try:
+        with pytest.raises(EcsflowError) as err:
+            with sandbox_session(tmp_path, lock_wait=1.5, on_note=notes.append):
+                pass
+    finally:
+        os.close(holder)
+    assert 1.5 <= time.monotonic() - started < 5
+    assert err.value.message == "another ecsflow process has been using the sandbox for 1.5 s"
+    assert err.value.file == str(tmp_path) and "run again" in err.value.hint
+    assert notes == [f"waiting for another ecsflow using the sandbox in {tmp_path} (up to 1.5 s)"]
+
+
+def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
+    running = start(project, "run", "job", "-e", "JOB_SLEEP=30")
+    try:
+        saved = project / ".ecsflow" / "sandbox" / "jobs-job.json"
+        deadline = time.monotonic() + 60
+        while not saved.exists() and time.monotonic() < deadline:  # saved once the family is current
+            time.sleep(0.1)
+        started = time.monotonic()
+        diff = ecsflow(project, "diff", "--exit-code")
+        assert diff.returncode == 0, diff.stderr
+        assert time.monotonic() - started < 20 and "waiting for another ecsflow" not in diff.stderr
+        assert running.poll() is None  # the task still runs: the sandbox was not waited for
+    finally:
+        running.terminate()
+        running.communicate(timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# file names, read-only folders, stray files
+
+
+def test_a_family_name_of_255_characters_is_kept(tmp_path):
+    service = "s" * 250  # family jobs-sss...: 255 characters, ECS's longest
+    project = make_project(tmp_path / "p", service=service, command=["python", "-c", "print('long ok')"])
+    synced = cli(project, "sync")
+    assert synced.exit_code == 0, synced.stderr
+    [path] = (project / ".ecsflow" / "sandbox").iterdir()
+    assert len(path.name.encode()) <= 255 and path.name.endswith(".json")
+    assert json.loads(path.read_text())["family"] == f"jobs-{service}"
+    assert cli(project, "diff", "--exit-code").exit_code == 0
+    ran = cli(project, "run", service)
+    assert ran.exit_code == 0 and ran.stdout == "long ok\n", ran.stderr
+
+
+def read_only(path: Path) -> tuple[str, ...]:
+    """A command prefix that runs the command with ``path`` read-only: a read-only bind mount in a mount
+    namespace of its own when root (who writes through any mode bits), else the mode bits."""
+    if os.geteuid() != 0:
+        for folder in [path, *path.rglob("*")]:
+            if folder.is_dir():
+                folder.chmod(0o555)
+        return ()
+    prefix = ("unshare", "-m", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"',
+              str(path))
+    probe = subprocess.run([*prefix, "touch", str(path / ".probe")], capture_output=True, text=True)
+    if shutil.which("unshare") is None or "Read-only file system" not in probe.stderr:
+        pytest.skip(f"cannot make a read-only folder here as root: {probe.stderr.strip()}")
+    return prefix
+
+
+def test_a_read_only_project(project):
+    prefix = read_only(project)
+    diff = ecsflow(project, "diff", prefix=prefix)
+    assert diff.returncode == 0 and "1 to register as new" in diff.stdout, diff.stderr  # reading needs no write
+    sync = ecsflow(project, "sync", prefix=prefix)
+    assert sync.returncode == 1
+    assert "cannot save the sandbox state: Read-only file system" in sync.stderr or "Permission denied" in sync.stderr
+    assert "what this run registered is not kept" in sync.stderr and "unexpected" not in sync.stderr
+
+
+def test_a_read_only_sandbox_folder(project):
+    assert cli(project, "sync").exit_code == 0
+    prefix = read_only(project / ".ecsflow" / "sandbox")
+    assert ecsflow(project, "diff", "--exit-code", prefix=prefix).returncode == 0
+    sync = ecsflow(project, "sync", prefix=prefix, VERSION="2.0")
+    assert sync.returncode == 1 and "cannot save the sandbox state" in sync.stderr, sync.stderr
+    assert f"{project / '.ecsflow' / 'sandbox'}:" in sync.stderr and "unexpected" not in sync.stderr
+
+
+STRAY = {
+    "folder": lambda path: path.mkdir(),
+    "pipe": lambda path: os.mkfifo(path),
+    "not JSON": lambda path: path.write_text("notes from a colleague\n"),
+    "not UTF-8": lambda path: path.write_bytes(b"\xff\xfe{}"),
+    "other JSON": lambda path: path.write_text('{"name": "some tool\'s settings"}'),
+    "a list": lambda path: path.write_text("[1, 2]"),
+    "family not a name": lambda path: path.write_text('{"format": 1, "family": ["a"], "revisions": []}'),
+}
+
+
+@pytest.mark.parametrize("make", STRAY.values(), ids=STRAY.keys())
+def test_a_stray_file_in_the_state_folder_is_a_clear_error(tmp_path, make):
+    make(tmp_path / "stray.json")
+    with pytest.raises(EcsflowError) as err:
+        with sandbox_session(tmp_path):
+            pass
+    assert err.value.file == str(tmp_path / "stray.json")
+    assert err.value.message.startswith("cannot read the sandbox state: ")
+    assert "move stray.json elsewhere" in err.value.hint or "family" in err.value.message
+
+
+def test_a_stray_file_through_the_cli(project):
+    assert cli(project, "sync").exit_code == 0
+    (project / ".ecsflow" / "sandbox" / "notes.json").write_text("notes from a colleague\n")
+    done = cli(project, "diff")
+    assert done.exit_code == 1 and done.stdout == ""
+    assert "notes.json: cannot read the sandbox state: not JSON (Expecting value at line 1, column 1)" in done.stderr
+    assert "hint: this folder holds ecsflow's sandbox state only: move notes.json elsewhere" in done.stderr
+    assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
