@@ -171,11 +171,7 @@ def _known_regions(session: Any, service: str) -> set[str]:
     return {r for p in session.get_available_partitions() for r in session.get_available_regions(service, p)}
 
 
-@functools.cache
-def _data_loader(data_path: str | None) -> Any:
-    import botocore.loaders
-
-    return botocore.loaders.create_loader(data_path)
+_data_loader = validate.data_loader  # the one the requests were validated with: the ECS model parsed once
 
 
 class Ecs:
