@@ -2,9 +2,10 @@
 throttling errors.
 
 ECS throttles each API action per account and region with a token bucket: RegisterTaskDefinition allows a
-burst of about 20 calls, then about one a second. Retrying throttled calls (botocore's adaptive mode, which
-only slows down once it has been throttled) wastes attempts and, with 8 workers, keeps hitting the limit;
-a sync that knows the rate sends each call when ECS will accept it.
+burst of about 20 calls, then about one a second. Retrying throttled calls (the register loop's backoff,
+``ecsflow.ecs.definitions``) gets there too, but each throttled call is an attempt spent, and with 8 workers
+about half the calls of a first sync of 100 families bounce; a sync that knows the rate sends each call when
+ECS will accept it.
 
 ``TokenBucket`` is that bucket on the client's side, as a GCRA ("virtual scheduling": one theoretical time per
 bucket, no timer): ``take()`` reserves the next free slot and sleeps until it, so concurrent workers queue in
