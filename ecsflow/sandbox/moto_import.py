@@ -1,7 +1,7 @@
 """Import moto for the sandbox at interactive speed: only the parts it uses, and each data file parsed once.
 
 A sandbox command spent most of its time importing moto, not answering calls (on the example, a `diff
---sandbox` took 1.4 s against 0.25 s for `render`), in two places:
+--sandbox` took 1.5 s against 0.3 s for `render`), in two places:
 
 - moto's ECS backend imports moto's EC2 package, which loads every EC2 instance type of every region and lists
   AWS's regions at import time, in all about 0.3 s of CPU. The ECS backend only uses EC2 to give a task that
@@ -12,8 +12,8 @@ A sandbox command spent most of its time importing moto, not answering calls (on
   its request parser loads service models through a loader of its own, and each new botocore session makes
   a new data loader, which reads and parses botocore's JSON data files again (``endpoints.json``, 1.2 MB;
   EC2's service model, 5 MB unzipped): another 0.6 s. ``shared_botocore_loader`` makes every botocore session
-  of this process (boto3's, moto's, ecsflow's own) share one loader per data path, as ``ecsflow.ecs.client``
-  already does for the clients it makes, and moto's own loader (botocore's plus moto's extra model files) is
+  of this process (boto3's, moto's) share the loader ecsflow's own sessions share
+  (``ecsflow.ecs.validate.data_loader``), and moto's own loader (botocore's plus moto's extra model files) is
   made once. The data is botocore's, read-only: the same files, whichever loader reads them.
 
 moto answers the same calls either way, through the same code; ``benchmarks/run.py`` measures the result.
