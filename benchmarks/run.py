@@ -1,13 +1,17 @@
-"""Sync and prune benchmarks: how many ECS calls a sync makes, and how long it takes, for many families; the
-same for a prune of one family of 2,000 revisions (``benchmarks/prune.py``).
+"""Sync, sandbox and prune benchmarks, in one run: how many ECS calls a sync makes and how long it takes for
+many families; each target against its floor (a no-op sync against its round trips, a first sync against
+ECS's rate: ``benchmarks/floors.py``; the sandbox against ``render``: ``benchmarks/startup.py``); a prune of one
+family of 2,000 revisions (``benchmarks/prune.py``).
 
-One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run that writes nothing).
+One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run that writes nothing; ``--out``
+to write elsewhere, e.g. a run of older code with ``PYTHONPATH=<its checkout>``).
 
 A local ECS endpoint (moto's server behind a proxy that adds a fixed latency per call and counts calls per
 action, tests/ecs_server.py) runs in a child process. For each N, the same N families are synced twice,
 with the code ``ecsflow sync`` uses: ``Ecs.describe_families`` -> ``build_changeset`` -> ``Ecs.register_families``
 for the new and changed ones. The first sync must register all N (N describes + N registers), the second
-none (exactly N describes); the script fails otherwise. Results go to benchmarks/results/sync.{json,md}.
+none (exactly N describes); the script fails otherwise. Results go to benchmarks/results/: floors.{json,md}
+(the summary), sync, prune and startup.{json,md}.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import moto  # noqa: E402
 from ecs_server import RemoteEndpoint  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import floors  # noqa: E402
 import prune  # noqa: E402
 import startup  # noqa: E402
 
@@ -37,6 +42,13 @@ from ecsflow.diff import build_changeset  # noqa: E402
 from ecsflow.ecs.client import AwsOptions, Ecs  # noqa: E402
 from ecsflow.ecs.definitions import RegisterItem  # noqa: E402
 from ecsflow.taskdef import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG  # noqa: E402
+
+try:  # absent from ecsflow before it paced registrations (a run of the benchmark against older code)
+    import ecsflow.ecs.pacing  # noqa: F401
+
+    PACING = True
+except ImportError:
+    PACING = False
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"
@@ -138,14 +150,18 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: N=10 only; writes no result files")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small N, scaled-up rates; writes nothing")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="latency added per call (default 20)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the results go (default benchmarks/results)")
     args = parser.parse_args(argv)
     latency = args.latency_ms / 1000
     # (N, concurrency, latency). The last two: with no latency added, what the local endpoint itself costs;
     # with 100 ms, how close the pool gets to the ideal when the round trip dominates that cost.
     plan = [(10, 8, latency), (10, 1, latency)] if args.quick else [
         (10, 8, latency), (100, 8, latency), (100, 1, latency), (500, 8, latency), (100, 8, 0.0), (100, 8, 0.1)]
+    noop_n, slow = (50, 0.05) if args.quick else (500, 0.1)
+    # ECS's RegisterTaskDefinition throttling (a burst of 20, then 1 a second); the quick run scales it up.
+    first_n, burst, per_second = (30, 5, 10.0) if args.quick else (100, 20, 1.0)
 
     # Dummy credentials for the local endpoint, and nothing from this machine's AWS setup.
     for name in [k for k in os.environ if k.startswith("AWS_")]:
@@ -154,22 +170,30 @@ def main(argv: list[str] | None = None) -> None:
                        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
 
     rows: list[dict] = []
-    prune_rows: list[dict] = []
     revisions = 200 if args.quick else 2000
     with RemoteEndpoint(latency=latency) as endpoint:
         for n, concurrency, scenario_latency in plan:
             rows.extend(scenario(endpoint, n, concurrency, scenario_latency))
             print(f"N={n} concurrency={concurrency} latency={scenario_latency * 1000:g} ms: done", file=sys.stderr)
+        items = families(noop_n)
+        noops = [floors.noop(endpoint, items, 8, wait, sync, memo=memo)
+                 for wait in (latency, slow) for memo in (False, True)]
+        print(f"no-op syncs of {noop_n}: done", file=sys.stderr)
+        first = []
+        if PACING:
+            first = [floors.first_sync(endpoint, families(first_n), 8, latency, burst, per_second, paced)
+                     for paced in (True, False)]
+            print(f"first syncs of {first_n} against a throttling endpoint: done", file=sys.stderr)
         prune_rows = prune.scenario(endpoint, family_request(prune.FAMILY, 0), revisions, 8, latency)
         print(f"prune of {revisions} revisions: done", file=sys.stderr)
-    text = table(rows)
-    print(text)
-    prune_text = prune.table(prune_rows)
-    print(prune_text)
-    startup.main(repeat=3 if args.quick else 11, write=not args.quick)
+    startup_doc = startup.main(repeat=3 if args.quick else 11, write=not args.quick, results=args.out)
+    texts = {"sync": table(rows), "noop": floors.noop_table(noops), "first": floors.first_sync_table(first),
+             "prune": prune.table(prune_rows), "startup": startup_doc["table"]}
+    summary = floors_summary(noops, first, startup_doc)
+    print(summary, texts["noop"], texts["first"], texts["sync"], texts["prune"], sep="\n")
     if args.quick:
         return
-    RESULTS.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "latency_ms": args.latency_ms,
@@ -179,17 +203,50 @@ def main(argv: list[str] | None = None) -> None:
         "cpus": os.cpu_count(),
         "retry_mode": "adaptive",
     }
-    (RESULTS / "sync.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
-    (RESULTS / "sync.md").write_text(
-        f"# Sync benchmark\n\n{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, "
-        f"moto {meta['moto']}, {meta['cpus']} CPUs.\n\n{text}"
-    )
-    (RESULTS / "prune.json").write_text(json.dumps({"meta": meta, "runs": prune_rows}, indent=2) + "\n")
-    (RESULTS / "prune.md").write_text(
-        f"# Prune benchmark\n\n{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, "
-        f"moto {meta['moto']}, {meta['cpus']} CPUs. One family of {revisions} revisions, one of them used by a "
-        f"service.\n\n{prune_text}"
-    )
+    about = (f"{meta['date']}, Python {meta['python']}, boto3 {meta['boto3']}, moto {meta['moto']}, "
+             f"{meta['cpus']} CPUs.")
+    (args.out / "floors.json").write_text(json.dumps(
+        {"meta": meta, "no_op_sync": noops, "first_sync": first, "sandbox": startup_doc}, indent=2) + "\n")
+    (args.out / "floors.md").write_text(
+        f"# Sync and the sandbox against their floors\n\n{about} See benchmarks/README.md.\n\n{summary}\n"
+        f"## No-op sync\n\n{NOOP_NOTE}\n\n{texts['noop']}\n## First sync against ECS's rate\n\n{FIRST_NOTE}\n\n"
+        f"{texts['first']}\n## The sandbox\n\nFrom startup.md (the same run).\n\n{texts['startup']}")
+    (args.out / "sync.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
+    (args.out / "sync.md").write_text(f"# Sync benchmark\n\n{about}\n\n{texts['sync']}")
+    (args.out / "prune.json").write_text(json.dumps({"meta": meta, "runs": prune_rows}, indent=2) + "\n")
+    (args.out / "prune.md").write_text(
+        f"# Prune benchmark\n\n{about} One family of {revisions} revisions, one of them used by a service.\n\n"
+        f"{texts['prune']}")
+
+
+NOOP_NOTE = ("Every family registered, then synced again with nothing to do: exactly one DescribeTaskDefinition "
+             "per family, 8 at a time; the median of 3 runs. Floor: ceil(N / 8) x latency. ecsflow's CPU and the "
+             "endpoint's are in seconds of CPU during the run; the machine has 2 CPUs for both. \"moto answers "
+             "once, then memory\": the proxy answers a question it has seen from memory, without moto "
+             "(tests/ecs_rates.py), so what is left is ecsflow's own time and the proxy's.")
+FIRST_NOTE = ("N new families against an endpoint that throttles RegisterTaskDefinition as ECS does (a token bucket: "
+              "the burst, then the rate; ThrottlingException when empty). Paced: ecsflow's pacing "
+              "(ecsflow/ecs/pacing.py), as `ecsflow sync` does against AWS; unpaced: the register loop's retries "
+              "alone. Ideal: max(0, N - burst) / rate.")
+
+
+def families(n: int) -> list[RegisterItem]:
+    return [RegisterItem(f"job{i}", f"bench-{i:04d}", family_request(f"bench-{i:04d}", i)) for i in range(n)]
+
+
+def floors_summary(noops: list[dict], first: list[dict], startup_doc: dict) -> str:
+    """One line per target of the issue: the measured time over its floor, beside the target."""
+    lines = ["| what | measured / floor | target |", "| --- | ---: | ---: |"]
+    for r in noops:
+        target = "1.5" if r["latency_ms"] <= 20 else "1.15"
+        lines.append(f"| no-op sync, N={r['families']}, {r['latency_ms']:g} ms a call, concurrency "
+                     f"{r['concurrency']}, endpoint: {r['endpoint']} | {r['over_floor']} | {target} |")
+    for r in first:
+        lines.append(f"| first sync of {r['families']} against ECS's rate (burst {r['burst']}, {r['per_second']:g}/s), "
+                     f"{r['pacing']}: {r['throttled']} throttled calls | {r['over_ideal']} | ~1, no throttling |")
+    for name, ratio in startup_doc["sandbox_over_render"].items():
+        lines.append(f"| {name} over render (ETL example) | {ratio} | 2.5 |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

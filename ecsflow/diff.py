@@ -1,6 +1,7 @@
 """Compare a desired task definition with the live one, without spurious revisions (DESIGN.md section 5).
 
-Both sides are put in one canonical form and compared with deepdiff:
+Both sides are put in one canonical form and compared: first for strict equality (``same``: the answer for almost
+every family of a sync, in microseconds), then, only when they differ, with deepdiff, which says where:
 
 - desired: the kwargs of ``ecs.register_task_definition``;
 - live: the answer of ``describe_task_definition(..., include=["TAGS"])``, or None when the family is missing.
@@ -29,8 +30,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from deepdiff import DeepDiff
 
 Status = Literal["new", "changed", "unchanged"]
 
@@ -244,7 +243,7 @@ def diff_family(service: str, family: str, desired_request: dict, live_answer: d
     live = normalise_live(live_answer)
     desired = normalise_desired(desired_request)
     revision = live_answer["taskDefinition"].get("revision")
-    changes = _changes(live, desired)
+    changes = () if same(live, desired) else _changes(live, desired)
     return FamilyDiff(service, family, "changed" if changes else "unchanged", revision, changes)
 
 
@@ -253,7 +252,31 @@ def build_changeset(items: Iterable[tuple[str, str, dict, dict | None]]) -> Chan
     return ChangeSet(tuple(diff_family(*item) for item in items))
 
 
+def same(a: Any, b: Any) -> bool:
+    """True when deepdiff would find no difference between two canonical forms (JSON values), at a fraction of
+    its cost. deepdiff's rules, which a property test holds this to: values of different types differ (``1``
+    is not ``1.0`` nor ``True``), except inside a list of plain values, which it compares with ``==``."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return False
+        if all(isinstance(x, _PLAIN) for x in a) and all(isinstance(y, _PLAIN) for y in b):
+            return a == b
+        return all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+_PLAIN = (str, int, float, type(None))  # bool is an int
+
+
 def _changes(live: dict, desired: dict) -> tuple[Change, ...]:
+    from deepdiff import DeepDiff  # only to say what differs: importing it costs ~50 ms
+
     # threshold_to_diff_deeper=0: always go into dicts; by default deepdiff reports a dict with few keys in
     # common (a port whose protocol changed) as one replaced value.
     result = DeepDiff(live, desired, view="tree", verbose_level=2, threshold_to_diff_deeper=0)

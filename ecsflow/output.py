@@ -291,25 +291,28 @@ class progress:
 
     def __init__(self, label: str, *, no_color: bool = False) -> None:
         self.label, self.no_color = label, no_color
-        self._progress = None
-        self._task = None
+        self._progress = self._task = self._eta = None
 
     def __enter__(self) -> progress:
         return self
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, eta: Any = None) -> None:
+        """``eta()``: the seconds left, for paced registrations (a burst, then one a second), where rich's
+        estimate from the speed so far would be wrong; it is asked again as each family is done."""
         console = _stderr_console(self.no_color)
         if total <= self.threshold or not console.is_terminal:
             return
-        from rich.progress import Progress
+        from rich.progress import Progress, TextColumn, TimeRemainingColumn
 
-        self._progress = Progress(console=console, transient=True)
+        self._eta, left = eta, TextColumn("about {task.fields[left]:.0f} s left", style="progress.remaining")
+        columns = [left if eta and isinstance(c, TimeRemainingColumn) else c for c in Progress.get_default_columns()]
+        self._progress = Progress(*columns, console=console, transient=True)
         self._progress.start()
-        self._task = self._progress.add_task(self.label, total=total)
+        self._task = self._progress.add_task(self.label, total=total, left=eta() if eta else 0)
 
     def advance(self, _outcome: Any = None) -> None:
         if self._progress is not None:
-            self._progress.advance(self._task)
+            self._progress.update(self._task, advance=1, **({"left": self._eta()} if self._eta else {}))
 
     def __exit__(self, *exc: Any) -> None:
         if self._progress is not None:

@@ -15,7 +15,8 @@ The proxy is what boto3 talks to (``endpoint.url``). It
   and closes. With ``forward=True`` the call is passed to moto first, so ECS acts and only the answer is
   lost or garbled: a RegisterTaskDefinition that registered although the client never heard so;
 - holds calls until several have arrived (``hold(action, parties)``): a barrier per family, so that two
-  concurrent ``ecsflow sync`` processes both describe a family before either registers it (a real race).
+  concurrent ``ecsflow sync`` processes both describe a family before either registers it (a real race);
+- throttles as ECS does and answers repeated calls from memory, without moto (``rates``: tests/ecs_rates.py).
 
 moto keeps its state in the process, so ``reset()`` (moto's ``POST /moto-api/reset``) gives each test a
 clean ECS. ``EcsEndpoint`` is used as ``with EcsEndpoint(latency=0.02) as endpoint: ...``.
@@ -59,6 +60,7 @@ from pathlib import Path
 
 import moto.backends
 from ecs_faults import DROP, PAGED, Canned, Fault, Hold, page, parsed_body
+from ecs_rates import Rates, RatesControl
 from moto.server import ThreadedMotoServer
 
 from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
@@ -97,6 +99,7 @@ class EcsEndpoint:
         self.max_in_flight = 0
         self.faults: list[Fault] = []
         self.canned: list[Canned] = []
+        self.rates = Rates()
         self.holds: list[Hold] = []
         self._release = threading.Event()  # set: every hanging call gives up
         self._semantics = False
@@ -171,6 +174,7 @@ class EcsEndpoint:
         self.faults.clear()
         self.canned.clear()
         self.holds.clear()
+        self.rates = Rates()
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -235,9 +239,13 @@ class EcsEndpoint:
             canned = self._canned_for(action)
             if canned is not None:
                 return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(canned.answer).encode()
+            early = self.rates.before(action, body)  # throttled, or answered from memory
+            if early is not None:
+                return early
             status, answer_headers, payload = self._forward(method, path, headers, body)
             if self.paginate and action in PAGED:
                 payload = page(action, body, status, payload)
+            self.rates.after(action, body, (status, answer_headers, payload))
             return status, answer_headers, payload
         finally:
             with self._lock:
@@ -251,10 +259,10 @@ class EcsEndpoint:
             self.reset()
         elif command == "reset-counts":
             self.reset_counts()
-        elif command != "stats":
+        elif command != "stats" and not self.rates.control(command):
             return 404, {}, b""
         with self._lock:
-            stats = {"calls": dict(self.calls), "max_in_flight": self.max_in_flight}
+            stats = {"calls": dict(self.calls), "max_in_flight": self.max_in_flight, **self.rates.stats()}
         return 200, {"Content-Type": "application/json"}, json.dumps(stats).encode()
 
     def _fault_for(self, action: str, body: bytes) -> Fault | None:
@@ -392,7 +400,7 @@ def dummy_credentials_env() -> dict[str, str]:
     }
 
 
-class RemoteEndpoint:
+class RemoteEndpoint(RatesControl):
     """An ``EcsEndpoint`` in a child process: ``with RemoteEndpoint(latency=0.02) as endpoint:``."""
 
     def __init__(self, latency: float = 0.0) -> None:
@@ -425,7 +433,8 @@ class RemoteEndpoint:
             return json.loads(response.read() or b"{}")
 
     def stats(self) -> dict:
-        """``{"calls": {action: count}, "max_in_flight": n}``"""
+        """``{"calls": {action: count}, "max_in_flight": n, "throttled": {action: count}, "cpu_s": the endpoint
+        process's CPU seconds so far}``"""
         return self._post("stats")
 
     def reset(self) -> None:

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecsflow.diff import (
     Change,
@@ -21,6 +23,7 @@ from ecsflow.diff import (
     diff_family,
     normalise_desired,
     normalise_live,
+    same,
     to_json_dict,
 )
 
@@ -633,3 +636,78 @@ def test_empty_changeset_has_no_changes():
     changeset = ChangeSet((diff_family("s", "witp-server", req_witp(), answer),))
     assert not changeset.has_changes
     assert changeset.counts == {"new": 0, "changed": 0, "unchanged": 1}
+
+
+# --- the fast equality test agrees with deepdiff ------------------------------------------------------------
+
+# JSON values, as canonical forms hold them; NaN included (json parses it), and ints, floats and bools that
+# Python's == calls equal (1, 1.0, True) but deepdiff does not.
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-3, 3), st.text(max_size=3),
+                    st.sampled_from([0, 1, 1.0, 0.0, True, False, "", "1", "a", "A", float("nan")]))
+_KEYS = st.sampled_from(["name", "image", "cpu", "environment", "a", "b", "1", ""])
+_JSON = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+                     max_leaves=12)
+
+
+def _variant(draw, value):
+    """``value`` rebuilt with a few random edits (a leaf replaced, a key dropped or added, a list cut): often
+    equal, often different by one detail, sometimes by a type alone."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(_JSON)
+    if isinstance(value, dict):
+        out = {k: _variant(draw, v) for k, v in value.items() if draw(st.integers(0, 7))}
+        if draw(st.integers(0, 7)) == 0:
+            out[draw(_KEYS)] = draw(_JSON)
+        return out
+    if isinstance(value, list):
+        items = [_variant(draw, v) for v in value]
+        return items[:-1] if items and draw(st.integers(0, 7)) == 0 else items
+    if isinstance(value, int | float) and value in (0, 1) and draw(st.booleans()):
+        return draw(st.sampled_from([int(value), float(value), bool(value)]))  # equal to ==, not to deepdiff
+    return copy.deepcopy(value)
+
+
+@st.composite
+def _pairs(draw):
+    value = draw(_JSON)
+    return value, draw(st.sampled_from([value, copy.deepcopy(value), _variant(draw, value)]))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_pairs())
+def test_fast_equality_agrees_with_deepdiff(pair):
+    from deepdiff import DeepDiff
+
+    a, b = pair
+    found = DeepDiff(a, b, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
+    assert same(a, b) == (not found)
+    assert same(b, a) == same(a, b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pairs())
+def test_fast_equality_agrees_with_deepdiff_on_task_definitions(pair):
+    """The same, on the canonical forms of a real definition with random values grafted in."""
+    from deepdiff import DeepDiff
+
+    a, b = pair
+    base = normalise_live(live("console_payment_service.json"))
+    left, right = copy.deepcopy(base), copy.deepcopy(base)
+    left["containers"]["Main"]["x"], right["containers"]["Main"]["x"] = a, b
+    assert same(left, right) == (not DeepDiff(left, right, threshold_to_diff_deeper=0))
+
+
+def test_an_unchanged_family_is_compared_without_importing_deepdiff():
+    import subprocess
+    import sys
+
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_diff import live, req_payment
+from ecsflow.diff import diff_family
+assert diff_family("s", "f", req_payment(), live("console_payment_service.json")).status == "unchanged"
+print("deepdiff" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

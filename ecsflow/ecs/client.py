@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, prune, tasks, validate
+from ecsflow.ecs import definitions, pacing, prune, tasks, validate
 from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
 from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
 from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
+from ecsflow.ecs.pacing import Rate, TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
@@ -40,6 +41,7 @@ class AwsOptions:
     endpoint_url: str | None = None
     retry_mode: Literal["adaptive", "standard", "legacy"] = "adaptive"
     max_attempts: int = 10  # all attempts, the first one included
+    register_rate: Rate | None = None  # RegisterTaskDefinition paced to this rate (ecsflow.ecs.pacing)
 
 
 def make_ecs_client(options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Any:
@@ -169,11 +171,7 @@ def _known_regions(session: Any, service: str) -> set[str]:
     return {r for p in session.get_available_partitions() for r in session.get_available_regions(service, p)}
 
 
-@functools.cache
-def _data_loader(data_path: str | None) -> Any:
-    import botocore.loaders
-
-    return botocore.loaders.create_loader(data_path)
+_data_loader = validate.data_loader  # the one the requests were validated with: the ECS model parsed once
 
 
 class Ecs:
@@ -189,6 +187,8 @@ class Ecs:
         self._client = client
         self._on_done_registering = on_done_registering
         self._writer: Any = None  # RegisterTaskDefinition's client, never retried by botocore; made when needed
+        # RegisterTaskDefinition paced to ECS's rate (ecsflow.ecs.pacing); the writer takes its tokens.
+        self._pacer = TokenBucket(options.register_rate) if options.register_rate else None
         self._logs: dict[str | None, Any] = {}  # CloudWatch Logs clients by region, made when first needed
         self.options = options
         self.concurrency = concurrency
@@ -221,7 +221,16 @@ class Ecs:
         if self._writer is None:
             # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
             self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
+            pacing.pace(self._writer, self._pacer)
         return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff)
+
+    def registration_eta(self, count: int) -> Callable[[], float] | None:
+        """For a progress bar, while ``count`` families are registered from now on: the seconds until the last
+        of them is sent, as the pace allows (None when registrations are not paced)."""
+        if self._pacer is None:
+            return None
+        pacer, taken = self._pacer, self._pacer.taken
+        return lambda: pacer.seconds_for(count - (pacer.taken - taken))
 
     def register_revision(self, request: Mapping[str, Any]) -> int:
         """Register ``request`` as it is, once, and return the revision number (the sandbox's replay)."""

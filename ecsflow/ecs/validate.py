@@ -17,7 +17,18 @@ from ecsflow.errors import BuildError, EcsflowError
 def _input_shape(operation: str) -> Any:
     import botocore.session  # here, so that importing ecsflow (and `ecsflow --help`) stays fast
 
-    return botocore.session.get_session().get_service_model("ecs").operation_model(operation).input_shape
+    session = botocore.session.get_session()
+    session.register_component("data_loader", data_loader(session.get_config_variable("data_path")))
+    return session.get_service_model("ecs").operation_model(operation).input_shape
+
+
+@functools.cache
+def data_loader(data_path: str | None) -> Any:
+    """One loader of botocore's static data files per data path, for every session ecsflow makes (and, in the
+    sandbox, moto's): each file (the ECS model, endpoints.json) is then parsed once per process."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader(data_path)
 
 
 def _problems(operation: str, request: Mapping[str, Any]) -> str | None:

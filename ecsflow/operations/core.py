@@ -136,7 +136,10 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
 
     concurrency = aws.concurrency if concurrency is None else concurrency
     if not aws.sandbox:
-        yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url), concurrency)
+        from ecsflow.ecs.pacing import ECS_REGISTER_RATE
+
+        yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url,
+                                     register_rate=ECS_REGISTER_RATE), concurrency)
         return
     if aws.endpoint_url:
         raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",

@@ -57,7 +57,7 @@ def sync(
     services: tuple[str, ...] = (),
     strict: bool = False,
     dry_run: bool = False,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int, Callable[[], float] | None], None] | None = None,
     on_done: Callable[[Any], None] | None = None,
 ) -> SyncResult:
     """`ecsflow sync`: register a revision for each new or changed family, nothing else.
@@ -65,7 +65,8 @@ def sync(
     Every service is rendered and validated before the first write; one family's failure is reported with
     the others' outcomes. A registration whose answer was lost is not sent again blindly, and a duplicate
     that a concurrent sync made is deregistered (``ecsflow.ecs.definitions``, ``ecsflow.ecs.converge``); the
-    outcome's ``note`` says so. `on_start(n)` and `on_done(outcome)` drive a progress bar."""
+    outcome's ``note`` says so. `on_start(n, eta)` and `on_done(outcome)` drive a progress bar (``eta()``: the
+    seconds until the last registration is sent, when they are paced to ECS's rate; else None)."""
     from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome
 
     rendered = render(options, services, strict)
@@ -80,7 +81,7 @@ def sync(
         registered: dict[str, Any] = {}
         if to_register and not dry_run:
             if on_start:
-                on_start(len(to_register))
+                on_start(len(to_register), ecs.registration_eta(len(to_register)))
             for outcome in ecs.register_families(to_register, on_done=on_done):
                 registered[outcome.family] = outcome
     outcomes = []

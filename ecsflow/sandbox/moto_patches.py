@@ -202,6 +202,7 @@ def _make_patches() -> list[Any]:
     def run_task(self: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any,
                  started_by: str, tags: Any, launch_type: str | None, networking_configuration: Any = None,
                  *args: Any, **kwargs: Any) -> list[Any]:
+        _patch_network_interfaces()
         runner = _current()
         if runner is None:
             return original_run(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
@@ -237,18 +238,29 @@ def _make_patches() -> list[Any]:
                     "PORTS": [], "PORTS_UDP": []}
         return original_requirements(task_definition)
 
-    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
-
     return [
-        # moto's Task reads the ENI's private DNS name, which moto only sets in a VPC with DNS hostnames
-        # enabled (ECS needs no such thing): without a default, RunTask in such a VPC is a 500.
-        mock.patch.object(NetworkInterface, "private_dns_name", None, create=True),
         mock.patch.object(EC2ContainerServiceBackend, "run_task", run_task),
         mock.patch.object(EC2ContainerServiceBackend, "stop_task", stop_task),
         mock.patch.object(EC2ContainerServiceBackend, "describe_tasks", describe_tasks),
         mock.patch.object(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
                           staticmethod(requirements)),
     ]
+
+
+def _patch_network_interfaces() -> None:
+    """moto's Task reads the ENI's private DNS name, which moto only sets in a VPC with DNS hostnames enabled
+    (ECS needs no such thing): without a default, RunTask in such a VPC is a 500. Patched at the first RunTask,
+    not with the others: importing moto's EC2 costs a sandbox that runs no task 0.3 s (sandbox/moto_import.py)."""
+    from unittest import mock
+
+    with _STACK_LOCK:
+        if not _STACK or any(getattr(patch, "attribute", None) == "private_dns_name" for patch in _PATCHES):
+            return
+        from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+        patch = mock.patch.object(NetworkInterface, "private_dns_name", None, create=True)
+        patch.start()
+        _PATCHES.append(patch)  # taken off with the others
 
 
 def _normalised_request_network(config: Any) -> dict | None:

@@ -102,7 +102,9 @@ def sandbox_session(
     is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions. ``on_note``
     receives "waiting for another ecsflow" (default: printed as a note)."""
     try:
-        from moto import mock_aws
+        from ecsflow.sandbox.moto_import import import_mock_aws
+
+        mock_aws = import_mock_aws()
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
