@@ -1,0 +1,107 @@
+"""The consoles, the masking of everything printed, errors, messages, and plain documents on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ecsflow.errors import EcsflowError
+from ecsflow.masking import Masker
+
+# The current command's masker (see begin_masking); None: this process's environment only.
+_masker: Masker | None = None
+
+
+def begin_masking(environ: Mapping[str, str] | None = None) -> None:
+    """Start a command: mask the secret-looking values of ``environ`` (this process's environment) from now on."""
+    global _masker
+    _masker = Masker.for_environment(os.environ if environ is None else environ)
+
+
+def mask_environment(environment: Mapping[str, str]) -> None:
+    """Also mask the secret-looking values of ``environment`` (a loaded project's: shell + .env)."""
+    global _masker
+    _masker = current_masker().with_environment(environment)
+
+
+def end_masking() -> None:
+    global _masker
+    _masker = None
+
+
+def current_masker() -> Masker:
+    return _masker if _masker is not None else Masker.for_environment(os.environ)
+
+
+def mask(text: str) -> str:
+    return current_masker().text(text)
+
+
+def stderr_console(no_color: bool = False):
+    from rich.console import Console
+
+    # emoji=False: rich would turn `:secret:` inside a Secrets Manager ARN into an emoji.
+    return Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False, emoji=False)
+
+
+def stdout_console(no_color: bool = False):
+    from rich.console import Console
+
+    console = Console(no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False, emoji=False)
+    if not console.is_terminal:
+        console.width = 240  # piped output: do not fold long ARNs at 80 columns
+    return console
+
+
+def print_error(error: EcsflowError, *, no_color: bool = False) -> None:
+    from rich.markup import escape
+
+    console = stderr_console(no_color)
+    where = error.where()
+    console.print(f"[bold red]error:[/] {escape(mask(where + ': ' if where else ''))}{escape(mask(error.message))}",
+                  soft_wrap=True)
+    if error.hint:
+        console.print(f"[dim]hint:[/] {escape(mask(error.hint))}", soft_wrap=True)
+
+
+def print_unexpected(exc: BaseException, *, no_color: bool = False) -> None:
+    from rich.markup import escape
+
+    console = stderr_console(no_color)
+    console.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(mask(str(exc)))}", soft_wrap=True)
+    console.print("[dim]hint:[/] run again with --debug for the traceback, and report it", soft_wrap=True)
+
+
+def print_messages(kind: str, messages: list[str], *, no_color: bool = False) -> None:
+    """Warnings and notes, one line each, on stderr."""
+    if not messages:
+        return
+    from rich.markup import escape
+
+    console = stderr_console(no_color)
+    style = {"warning": "yellow", "note": "cyan"}.get(kind, "white")
+    for message in messages:
+        console.print(f"[{style}]{kind}:[/] {escape(mask(message))}", soft_wrap=True)
+
+
+def write_document(value: Any, fmt: str = "json", *, mask: bool = True) -> None:
+    """A JSON (or YAML) document on stdout, and nothing else; masked unless `mask` is False (already masked, or
+    --show-values)."""
+    if mask:
+        value = current_masker().tree(value)
+    if fmt == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False))
+    else:
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def md_cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return f"`{text}`" if "`" not in text else text

@@ -1,0 +1,131 @@
+"""`verify`, `prune` and `run` output."""
+
+from __future__ import annotations
+
+import sys
+
+from ecsflow.output.console import (
+    current_masker,
+    mask,
+    md_cell,
+    print_messages,
+    stderr_console,
+    stdout_console,
+    write_document,
+)
+
+_STYLE = {"ok": "green", "missing": "red", "failed": "red", "error": "bold red", "not checked": "dim",
+          "skip": "dim", "head": "bold", "keep": "green", "remove": "red", "summary": "bold", "skipped": "yellow"}
+
+
+def write_verify(results, fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow verify`: one line per family and check (text table, markdown for a pull request, JSON)."""
+    from ecsflow.verify import FAILING, summary_text, to_json
+
+    if fmt == "json":
+        write_document(to_json(results))
+        return
+    rows = [(r.family or "(settings)", r.check, mask(r.subject), r.status, mask(r.detail or "")) for r in results]
+    if fmt == "markdown":
+        lines = ["### ecsflow verify", "", f"**{summary_text(results)}.**", "",
+                 "| family | check | subject | status | detail |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {md_cell(row[0])} | {row[1]} | {md_cell(row[2])} | "
+                  f"{f'**{row[3]}**' if row[3] in FAILING else row[3]} | {row[4].replace('|', '/')} |" for row in rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("family", "check", "subject", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for family, check, subject, status, detail in rows:
+        table.add_row(escape(family), check, escape(subject), f"[{_STYLE[status]}]{status}[/]", escape(detail))
+    console = stdout_console(no_color)
+    console.print(table)
+    console.print(f"verify: {summary_text(results)}.")
+
+
+def write_prune_plan(plan, fmt: str, *, no_color: bool = False) -> None:
+    """`ecsflow prune`'s plan, as soon as it is made (before --yes acts on it): its notes on stderr and, in
+    text, the plan on stdout (the JSON document comes whole at the end)."""
+    from ecsflow.prune import plan_lines
+
+    print_messages("note", list(plan.notes), no_color=no_color)
+    if fmt != "json":
+        write_lines(plan_lines(plan), no_color=no_color)
+
+
+def write_prune_result(result, fmt: str, *, no_color: bool = False) -> None:
+    """The end of `ecsflow prune`: the JSON document (plan and outcomes), or (text) what --yes did."""
+    from ecsflow.prune import outcome_lines, plan_to_json
+
+    if fmt == "json":
+        write_document(plan_to_json(result.plan, result.outcomes))
+    elif result.outcomes is not None:
+        write_lines(outcome_lines(result.outcomes), no_color=no_color)
+    elif result.plan.counts["deregister"] or result.plan.counts["delete"]:
+        write_lines([("summary", "Nothing changed: run again with --yes to do it.")], no_color=no_color)
+
+
+def write_lines(lines: list[tuple[str, str]], *, no_color: bool = False) -> None:
+    """``(kind, text)`` lines on stdout (`prune`'s plan and outcomes), masked, styled by kind."""
+    from rich.markup import escape
+
+    console = stdout_console(no_color)
+    for kind, text in lines:
+        style = _STYLE.get(kind)
+        console.print(f"[{style}]{escape(mask(text))}[/]" if style else escape(mask(text)), soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ecsflow run
+
+
+def print_run_status(state, *, no_color: bool = False) -> None:
+    """A task status change, on stderr: `task 1a2b3c4d: RUNNING`."""
+    from rich.markup import escape
+
+    style = {"STOPPED": "bold", "RUNNING": "green"}.get(state.last_status, "cyan")
+    status = escape(mask(state.last_status))
+    stderr_console(no_color).print(f"[dim]task {escape(state.task_id)}:[/] [{style}]{status}[/]", soft_wrap=True)
+
+
+def write_log_lines(lines: list[str], *, to_stderr: bool = False) -> None:
+    """The container's log lines (no markup, no colour): stdout, or stderr when stdout carries JSON. Known
+    secret values, URL passwords and credential shapes are masked; the job's own words are not guessed at."""
+    stream = sys.stderr if to_stderr else sys.stdout
+    masker = current_masker()
+    stream.write("".join(masker.text(line, arguments=False) + "\n" for line in lines))
+    stream.flush()
+
+
+def write_run_result(result, fmt: str, *, no_color: bool = False) -> None:
+    """The end of `ecsflow run`: the documented JSON on stdout, or (text) one line on stderr; with --no-wait
+    the text form prints the task ARN on stdout."""
+    if fmt == "json":
+        write_document(result.to_json())
+        return
+    from rich.markup import escape
+
+    console = stderr_console(no_color)
+    task_id = result.task_arn.rsplit("/", 1)[-1]
+    if not result.waited:
+        sys.stdout.write(result.task_arn + "\n")
+        sys.stdout.flush()
+        console.print(f"[dim]task {escape(task_id)}:[/] started ({escape(result.status)}); not waiting for it",
+                      soft_wrap=True)
+        return
+    # "Essential container in task exited" says nothing the exit code does not.
+    plain = result.stopped_reason and result.stopped_reason != "Essential container in task exited"
+    reason = f" ({escape(mask(result.stopped_reason))})" if plain else ""
+    if result.timed_out:
+        console.print(f"[red]task {escape(task_id)} timed out[/]: {escape(result.status)}{reason}; exit 124",
+                      soft_wrap=True)
+    elif result.exit_code is None:
+        console.print(f"[bold red]task {escape(task_id)} stopped without an exit code[/]{reason}", soft_wrap=True)
+    else:
+        style = "green" if result.exit_code == 0 else "bold red"
+        console.print(f"[{style}]task {escape(task_id)} exited with code {result.exit_code}[/]{reason}",
+                      soft_wrap=True)
