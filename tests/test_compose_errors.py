@@ -67,6 +67,25 @@ def test_missing_env_file_is_named(tmp_path):
     assert_clean_error(result, "nowhere.env", "env file not found", "service 'app'", "compose.yaml")
 
 
+def test_missing_or_special_label_file_is_named(tmp_path):
+    """As Compose: "label file ... not found"; and, as for env files, /dev/zero is refused, not read for ever."""
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: app
+            label_file: ./labels/nowhere.labels
+        """)
+    assert_clean_error(result, "nowhere.labels", "label file not found", "service 'app'",
+                       "listed in the label_file")
+    result = run(tmp_path, """\
+        services:
+          app:
+            image: app
+            label_file: /dev/zero
+        """)
+    assert_clean_error(result, "/dev/zero", "label file is not a regular file", "service 'app'")
+
+
 def test_optional_env_file_may_be_missing(tmp_path):
     result = run(tmp_path, """\
         services:

@@ -143,9 +143,11 @@ def _strip_inline_comment(value: str) -> str:
     return value.rstrip("\r\n")
 
 
-def read_env_file(path: Path, lookup: Mapping[str, str], warn: Callable[[str], None] | None = None) -> dict[str, str]:
-    """A dotenv file (a regular file of at most ENV_FILE_LIMIT bytes), parsed."""
-    return parse_env_text(read_text(path, "env file", ENV_FILE_LIMIT), str(path), lookup, warn)
+def read_env_file(path: Path, lookup: Mapping[str, str], warn: Callable[[str], None] | None = None,
+                  *, what: str = "env file") -> dict[str, str]:
+    """A dotenv file (a regular file of at most ENV_FILE_LIMIT bytes), parsed. `what` names it in errors
+    (a `label_file` is a dotenv file too)."""
+    return parse_env_text(read_text(path, what, ENV_FILE_LIMIT), str(path), lookup, warn)
 
 
 def read_raw_env_file(path: Path) -> dict[str, str]:

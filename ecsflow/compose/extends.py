@@ -104,10 +104,14 @@ def _load_base_file(path: Path, environment: Mapping[str, str], warn: Warn | Non
 
 
 def absolutise_paths(services: Mapping[str, Any], base_dir: Path) -> None:
-    """Make env_file paths absolute now, while we still know which file they were written in."""
+    """Make env_file and label_file paths absolute now, while we still know which file they were written in."""
     for service in services.values():
         if not isinstance(service, dict):
             continue
+        labels = service.get("label_file")
+        if isinstance(labels, str | list):
+            service["label_file"] = [str(base_dir / str(item)) for item in ([labels] if isinstance(labels, str)
+                                                                           else labels)]
         entries = service.get("env_file")
         if entries is None or isinstance(entries, Reset):
             continue

@@ -1,6 +1,7 @@
 """Normalise one merged compose service into the shape `docker compose config --format json` prints.
 
 Commands become lists, healthcheck tests become lists, environment becomes a map with env_file merged in,
+labels a map with label_file merged in,
 ports become long-form mappings, sizes become byte strings, depends_on becomes a map. Durations stay
 as written (the model parses both `90s` and Compose's `1m30s`).
 """
@@ -178,6 +179,20 @@ def env_value_text(value: Any) -> str | None:
     return None if value is None else _scalar_text(value)
 
 
+def _with_service(name: str, service: Mapping[str, Any], key: str, read: Callable[[], Any]) -> Any:
+    """``read()``; an error about a file it read (it names that file) also says which service, and which
+    compose file, asked for it."""
+    try:
+        return read()
+    except ComposeError as exc:
+        exc.service = exc.service or name
+        source = getattr(service, "file", None)
+        if source:
+            listed = f"listed in the {key} of service '{name}' in {source}"
+            exc.hint = f"{exc.hint} ({listed})" if exc.hint else listed
+        raise
+
+
 def resolve_environment(
     service: Mapping[str, Any],
     base_dir: Path,
@@ -205,6 +220,19 @@ def resolve_environment(
         else:
             environment[key] = env_value_text(value)
     return environment
+
+
+def resolve_labels(service: Mapping[str, Any], base_dir: Path, warn: Callable[[str], None] | None) -> dict[str, str]:
+    """label_file contents, then `labels` over them, as Compose reads them: a label file is a dotenv file whose
+    `${VAR}` sees the labels of the files before it and its own, not the shell nor `labels`."""
+    labels: dict[str, str] = {}
+    files = service.get("label_file")
+    for entry in [files] if isinstance(files, str) else files or []:
+        path = Path(entry) if Path(entry).is_absolute() else base_dir / entry
+        labels.update(read_env_file(path, dict(labels), warn, what="label file"))
+    for key, value in key_values_to_map(service.get("labels")).items():
+        labels[key] = env_value_text(value) or ""
+    return labels
 
 
 def _env_file_entries(value: Any) -> list[dict[str, Any]]:
@@ -252,7 +280,7 @@ def normalise_service(
     A service of a profile that is not enabled is checked too, as Compose decodes every service: its values
     must read (durations, sizes, ports, commands), but its env files are not read nor its CPU count judged."""
     out: dict[str, Any] = {k: timestamps_as_text(v) if k.startswith("x-") else v
-                           for k, v in service.items() if k not in ("env_file", "extends")}
+                           for k, v in service.items() if k not in ("env_file", "label_file", "extends")}
     key = ""
     try:
         for key in ("stop_grace_period", *(f"healthcheck.{part}" for part in _HEALTHCHECK_DURATIONS)):
@@ -265,16 +293,8 @@ def normalise_service(
         key = "entrypoint"
         out["entrypoint"] = split_command(service.get("entrypoint"))
         key = "environment"
-        try:
-            out["environment"] = resolve_environment(service, base_dir, lookup, warn) if enabled else {}
-        except ComposeError as exc:
-            # The error names the env file; say which service (and compose file) asked for it.
-            exc.service = exc.service or name
-            source = getattr(service, "file", None)
-            if source:
-                listed = f"listed in the env_file of service '{name}' in {source}"
-                exc.hint = f"{exc.hint} ({listed})" if exc.hint else listed
-            raise
+        out["environment"] = _with_service(name, service, "env_file", lambda: resolve_environment(
+            service, base_dir, lookup, warn) if enabled else {})
         # Compose drops repeated entries of these lists even within one file.
         key = "ports"
         if "ports" in service:
@@ -286,8 +306,11 @@ def normalise_service(
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
         key = "labels"
-        if "labels" in service:
-            out["labels"] = {k: env_value_text(v) or "" for k, v in key_values_to_map(service["labels"]).items()}
+        if "labels" in service or (enabled and service.get("label_file")):
+            out["labels"] = _with_service(name, service, "label_file",
+                                          lambda: resolve_labels(service, base_dir, warn) if enabled else
+                                          {k: env_value_text(v) or "" for k, v in
+                                           key_values_to_map(service.get("labels")).items()})
         key = "depends_on"
         depends_on = dependencies(service)  # with what links, volumes_from and `service:` imply, as Compose
         if depends_on:

@@ -37,7 +37,7 @@ _MAPPED = frozenset(
 # Keys that only matter to Docker Compose on one machine: nothing to carry over, nothing lost.
 _QUIET = frozenset(
     "networks restart container_name scale attach pull_policy links external_links stdin_open tty extends "
-    "label_file annotations develop".split()
+    "annotations develop".split()
 )
 # Keys whose effect Fargate cannot give: a warning naming service and key, an error under strict.
 _NOT_POSSIBLE = frozenset(
