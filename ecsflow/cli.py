@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -271,18 +271,33 @@ def diff(
         raise typer.Exit(ExitStatus.CHANGES)
 
 
+def _register_rate(text: str | None) -> str | None:
+    from ecsflow.ecs.limits import parse_rate
+
+    try:
+        text is None or parse_rate(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return text
+
+
 @command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT))
 def sync(
     services: ServicesArg = None,
     output_format: FormatOpt = TextOrJson.text,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be registered; register nothing.")] = False,
+    register_rate: Annotated[str | None, typer.Option(
+        "--register-rate", envvar="ECSFLOW_REGISTER_RATE", callback=_register_rate,
+        help="Pace registrations: BURST,PER_SECOND (default: ECS's rate, 20,1), or off.")] = None,
     *, shared: Shared,
 ) -> None:
     """Register a new revision for each new or changed family, and nothing else."""
     from ecsflow import operations, output
+    from ecsflow.ecs.limits import parse_rate
 
+    aws = shared.aws() if register_rate is None else replace(shared.aws(), register_rate=parse_rate(register_rate))
     with output.progress("registering", no_color=shared.no_color) as progress:
-        result = operations.sync(shared.project(), shared.aws(), services=tuple(services or ()), strict=shared.strict,
+        result = operations.sync(shared.project(), aws, services=tuple(services or ()), strict=shared.strict,
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
     output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
     output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color)

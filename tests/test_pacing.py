@@ -138,15 +138,34 @@ def test_pacing_recovers_when_another_client_used_the_burst(throttled):
 
 
 def test_the_cli_paces_registrations_and_shows_an_estimate(throttled, etl_project, monkeypatch):
+    """An ECS-compatible endpoint with other limits than ECS's: --register-rate (ECSFLOW_REGISTER_RATE)."""
     throttled.rates.throttle = Throttle(burst=3, per_second=10.0)
-    monkeypatch.setattr(pacing, "ECS_REGISTER_RATE", Rate(burst=3, per_second=10.0))
     shown = io.StringIO()  # the progress bar, as a terminal would show it
     monkeypatch.setattr(bars, "stderr_console",
                         lambda no_color=False: Console(file=shown, force_terminal=True))
     result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--endpoint-url",
-                                      throttled.url], env=dummy_credentials_env())
+                                      throttled.url], env={**dummy_credentials_env(), "ECSFLOW_REGISTER_RATE": "3,10"})
     assert result.exit_code == 0, result.stderr
     # (a throttled call at most: see test_a_paced_first_sync_is_not_throttled_and_takes_the_ideal_time)
     throttled_calls = throttled.rates.throttle.throttled[REGISTER]
     assert throttled_calls <= 1 and throttled.calls[REGISTER] == 4 + throttled_calls
     assert "registering" in shown.getvalue() and "s left" in shown.getvalue()
+
+
+def test_register_rate_off_sends_every_call_at_once(throttled, etl_project):
+    """`--register-rate off` (an endpoint without ECS's limits): the four registrations go out together, so an
+    endpoint with a burst of 3 throttles one of them (retried, as any throttled call)."""
+    throttled.rates.throttle = Throttle(burst=3, per_second=2.0)
+    result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--endpoint-url",
+                                      throttled.url, "--register-rate", "off"], env=dummy_credentials_env())
+    assert result.exit_code == 0, result.stderr
+    assert throttled.rates.throttle.throttled[REGISTER] >= 1
+    assert throttled.calls[REGISTER] == 4 + throttled.rates.throttle.throttled[REGISTER]
+
+
+@pytest.mark.parametrize("value", ["fast", "0,1", "20,0", "20,-1", "20,x", ""])
+def test_a_bad_register_rate_is_a_usage_error(value, etl_project):
+    result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--register-rate",
+                                      value, "--endpoint-url", "http://127.0.0.1:9"], env=dummy_credentials_env())
+    assert result.exit_code == 2 and "--register-rate" in result.stderr
+    assert "is not a rate: write BURST,PER_SECOND" in " ".join(result.stderr.split())

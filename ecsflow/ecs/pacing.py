@@ -26,28 +26,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ecsflow.ecs.errors import _THROTTLED
+from ecsflow.ecs.limits import Rate
 
 REGISTER = "RegisterTaskDefinition"
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A token bucket's size: ``burst`` calls at once, then ``per_second``."""
-
-    burst: int
-    per_second: float
-
-    def __post_init__(self) -> None:
-        if self.burst < 1 or self.per_second <= 0:
-            raise ValueError("a rate needs a burst of at least 1 and a positive rate")
-
-
-# ECS's published request throttling for RegisterTaskDefinition (per account and region).
-ECS_REGISTER_RATE = Rate(burst=20, per_second=1.0)
 
 
 class TokenBucket:

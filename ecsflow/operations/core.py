@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ecsflow.compose.extension import ProjectExtension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject
+from ecsflow.ecs.limits import ECS_REGISTER_RATE, Rate
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -123,6 +124,7 @@ class AwsFlags:
     endpoint_url: str | None = None
     sandbox: bool = False
     concurrency: int = 8
+    register_rate: Rate | None = ECS_REGISTER_RATE  # sync's pace (ecsflow.ecs.pacing); None: not paced
 
 
 @contextmanager
@@ -136,10 +138,8 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
 
     concurrency = aws.concurrency if concurrency is None else concurrency
     if not aws.sandbox:
-        from ecsflow.ecs.pacing import ECS_REGISTER_RATE
-
         yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url,
-                                     register_rate=ECS_REGISTER_RATE), concurrency)
+                                     register_rate=aws.register_rate), concurrency)
         return
     if aws.endpoint_url:
         raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
