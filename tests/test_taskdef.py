@@ -517,6 +517,9 @@ def test_compose_limits_that_fit_exactly_are_noted_without_rounding():
 def test_compose_limits_beyond_fargate_are_an_error():
     error = build_error(svc(cpus=32.0))
     assert "16384" in error.hint and error.key == "cpus"
+    # The key named is the one that asked for too much.
+    assert build_error(svc(mem_limit=200 * GIB)).key == "mem_limit"
+    assert build_error(svc(mem_limit=1 * GIB, mem_reservation=200 * GIB)).key == "mem_reservation"
 
 
 def test_smallest_size_helper():
@@ -595,6 +598,17 @@ def test_ulimits():
         {"name": "nproc", "softLimit": 65535, "hardLimit": 65535},
         {"name": "nofile", "softLimit": 20000, "hardLimit": 40000},
     ]
+
+
+@pytest.mark.parametrize("ulimit, message", [
+    ({"soft": 2000, "hard": 1000}, "the soft limit 2000 is above the hard limit 1000"),
+    (4294967296, "ulimit nofile 4294967296 is out of ECS's range"),
+])
+def test_ulimits_that_cannot_run_are_errors(ulimit, message):
+    """Compose accepts both; ECS's Integer cannot hold the one, Docker will not start a container with the other."""
+    with pytest.raises(BuildError) as error:
+        container(svc(ulimits={"nofile": ulimit}))
+    assert message in error.value.message and error.value.key == "ulimits.nofile"
 
 
 # -- logging ---------------------------------------------------------------------------------------

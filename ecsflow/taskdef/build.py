@@ -206,9 +206,10 @@ def _task_size(ctx: Context) -> tuple[int, int]:
         if part
     )
     if size is None:
+        memory_key = "mem_limit" if s.mem_limit and mib(s.mem_limit) == need_memory else "mem_reservation"
         raise ctx.error(
             f"no Fargate task size holds {asked}",
-            key="cpus" if need_cpu and need_cpu > 16384 else "mem_limit",
+            key="cpus" if need_cpu and need_cpu > 16384 else memory_key,
             hint=LARGEST_HINT,
         )
     rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)

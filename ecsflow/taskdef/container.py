@@ -23,6 +23,7 @@ HEALTHCHECK_RANGES: dict[str, tuple[int, int]] = {
     "startPeriod": (0, 300),
 }
 MAX_STOP_TIMEOUT = 120  # ContainerDefinition.stopTimeout on Fargate
+ECS_INTEGER_MAX = 2**31 - 1  # ECS's API "Integer" (a Java int)
 
 ULIMIT_NAMES = frozenset(
     "core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split()
@@ -283,7 +284,16 @@ def _ulimits(ctx: Context) -> list[dict[str, Any]]:
             soft, hard = value.get("soft", value.get("hard")), value.get("hard", value.get("soft"))
         else:
             soft = hard = value
-        result.append({"name": name, "softLimit": int(soft), "hardLimit": int(hard)})
+        soft, hard = int(soft), int(hard)
+        for number in (soft, hard):
+            if not -ECS_INTEGER_MAX - 1 <= number <= ECS_INTEGER_MAX:
+                raise ctx.error(f"ulimit {name} {number} is out of ECS's range (a 32-bit integer, at most "
+                                f"{ECS_INTEGER_MAX})", key=f"ulimits.{name}")
+        if hard >= 0 and not 0 <= soft <= hard:  # -1: unlimited
+            raise ctx.error(f"ulimit {name}: the soft limit {soft} is above the hard limit {hard}, and Docker "
+                            "refuses to start such a container", key=f"ulimits.{name}",
+                            hint="make soft at most hard")
+        result.append({"name": name, "softLimit": soft, "hardLimit": hard})
     return result
 
 
