@@ -108,21 +108,18 @@ def absolutise_paths(services: Mapping[str, Any], base_dir: Path) -> None:
     for service in services.values():
         if not isinstance(service, dict):
             continue
-        labels = service.get("label_file")
-        if isinstance(labels, str | list):
-            service["label_file"] = [str(base_dir / str(item)) for item in ([labels] if isinstance(labels, str)
-                                                                           else labels)]
-        entries = service.get("env_file")
-        if entries is None or isinstance(entries, Reset):
-            continue
-        wrapped = isinstance(entries, Override)
-        items = entries.value if wrapped else entries
-        items = items if isinstance(items, list) else [items]
-        fixed = []
-        for item in items:
-            if isinstance(item, dict) and "path" in item:
-                item = PositionedMap(item, path=str(base_dir / str(item["path"]))).copy_positions(item)
-            elif isinstance(item, str):
-                item = str(base_dir / item)
-            fixed.append(item)
-        service["env_file"] = Override(fixed) if wrapped else fixed
+        for key in ("env_file", "label_file"):
+            entries = service.get(key)
+            if entries is None or isinstance(entries, Reset):
+                continue
+            wrapped = isinstance(entries, Override)
+            items = entries.value if wrapped else entries
+            items = items if isinstance(items, list) else [items]
+            fixed = []
+            for item in items:
+                if isinstance(item, dict) and "path" in item:
+                    item = PositionedMap(item, path=str(base_dir / str(item["path"]))).copy_positions(item)
+                elif isinstance(item, str):
+                    item = str(base_dir / item)
+                fixed.append(item)
+            service[key] = Override(fixed) if wrapped else fixed

@@ -222,11 +222,12 @@ def resolve_environment(
     return environment
 
 
-def resolve_labels(service: Mapping[str, Any], base_dir: Path, warn: Callable[[str], None] | None) -> dict[str, str]:
+def resolve_labels(service: Mapping[str, Any], base_dir: Path, warn: Callable[[str], None] | None,
+                   *, read_files: bool = True) -> dict[str, str]:
     """label_file contents, then `labels` over them, as Compose reads them: a label file is a dotenv file whose
     `${VAR}` sees the labels of the files before it and its own, not the shell nor `labels`."""
     labels: dict[str, str] = {}
-    files = service.get("label_file")
+    files = service.get("label_file") if read_files else None
     for entry in [files] if isinstance(files, str) else files or []:
         path = Path(entry) if Path(entry).is_absolute() else base_dir / entry
         labels.update(read_env_file(path, dict(labels), warn, what="label file"))
@@ -308,9 +309,7 @@ def normalise_service(
         key = "labels"
         if "labels" in service or (enabled and service.get("label_file")):
             out["labels"] = _with_service(name, service, "label_file",
-                                          lambda: resolve_labels(service, base_dir, warn) if enabled else
-                                          {k: env_value_text(v) or "" for k, v in
-                                           key_values_to_map(service.get("labels")).items()})
+                                          lambda: resolve_labels(service, base_dir, warn, read_files=enabled))
         key = "depends_on"
         depends_on = dependencies(service)  # with what links, volumes_from and `service:` imply, as Compose
         if depends_on:
