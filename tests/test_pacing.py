@@ -163,7 +163,7 @@ def test_register_rate_off_sends_every_call_at_once(throttled, etl_project):
     assert throttled.calls[REGISTER] == 4 + throttled.rates.throttle.throttled[REGISTER]
 
 
-@pytest.mark.parametrize("value", ["fast", "0,1", "20,0", "20,-1", "20,x", ""])
+@pytest.mark.parametrize("value", ["fast", "20", "0,1", "20,0", "20,-1", "20,x", "20,nan", "20,inf", ""])
 def test_a_bad_register_rate_is_a_usage_error(value, etl_project):
     result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--register-rate",
                                       value, "--endpoint-url", "http://127.0.0.1:9"], env=dummy_credentials_env())

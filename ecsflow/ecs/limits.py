@@ -11,6 +11,7 @@ otherwise (an ECS-compatible endpoint with other limits, or none).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection
@@ -28,8 +29,8 @@ class Rate:
     per_second: float
 
     def __post_init__(self) -> None:
-        if self.burst < 1 or self.per_second <= 0:
-            raise ValueError("a rate needs a burst of at least 1 and a positive rate")
+        if self.burst < 1 or not 0 < self.per_second < math.inf:  # (nan fails both comparisons)
+            raise ValueError("a rate needs a burst of at least 1 and a positive, finite rate")
 
 
 # ECS's published request throttling for RegisterTaskDefinition (per account and region).
@@ -42,7 +43,9 @@ def parse_rate(text: str) -> Rate | None:
         return None
     burst, comma, per_second = text.partition(",")
     try:
-        return Rate(int(burst), float(per_second)) if comma else Rate(int(text), 0)
+        if comma:
+            return Rate(int(burst), float(per_second))
     except ValueError:
-        raise ValueError(f"{text!r} is not a rate: write BURST,PER_SECOND (ECS's is 20,1; a burst of at least 1 "
-                         "and a positive number a second), or off") from None
+        pass
+    raise ValueError(f"{text!r} is not a rate: write BURST,PER_SECOND (ECS's is 20,1; a burst of at least 1 "
+                     "and a positive number a second), or off")
