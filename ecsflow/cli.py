@@ -334,11 +334,15 @@ def prune(
     yes: Annotated[bool, typer.Option("--yes", help="Do it; without --yes, only show the plan.")] = False,
     all_families: Annotated[bool, typer.Option(
         "--all", help="Also prune families whose latest revision lacks the ecsflow:managed tag.")] = False,
+    dags: Annotated[list[Path] | None, typer.Option(
+        "--dags", help="Folder of generated DAGs: keep the revisions they pin (repeatable; gen-dag's --out "
+        "folders are remembered).")] = None,
     output_format: FormatOpt = TextOrJson.text,
     *, shared: Shared,
 ) -> None:
     """Deregister (with --delete, then delete) the old revisions of the project's families: never the newest
-    --keep, never one that a service or task of the cluster uses. Plans first: nothing changes without --yes."""
+    --keep, never one that a service or task of the cluster uses or a generated DAG pins. Plans first: nothing
+    changes without --yes."""
     from ecsflow import operations, output
 
     with output.phases(no_color=shared.no_color) as bars:
@@ -346,7 +350,8 @@ def prune(
             bars.stop()
             output.write_prune_plan(plan, output_format, no_color=shared.no_color)
 
-        how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes)
+        how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes,
+                                      dags=tuple(dags or ()))
         callbacks = operations.PruneCallbacks(phase=bars.start, advance=bars.advance, planned=planned)
         result = operations.prune(shared.project(), shared.aws(), tuple(services or ()), how, callbacks,
                                   strict=shared.strict)

@@ -9,6 +9,8 @@ The rules, for one family:
 - the newest ``keep`` ACTIVE revisions are kept whatever else (so the latest always is: ``keep`` >= 1);
 - a revision that a service (its task definition, or one of its deployments or task sets) or a running or
   pending task of the cluster uses is kept, ACTIVE or INACTIVE;
+- so is a revision that a generated DAG pins (`gen-dag --pin`; ``ecsflow.airflow.pins`` finds them), whatever
+  its age: the DAG could not start a task from it otherwise;
 - every other ACTIVE revision is deregistered;
 - with ``delete``, every INACTIVE revision not in use, and every revision deregistered now, is then deleted
   (DeleteTaskDefinitions: ECS deletes only INACTIVE revisions).
@@ -74,8 +76,9 @@ class PrunePlan:
 
 
 def plan_family(service: str, family: str, active: Iterable[int], inactive: Iterable[int], users: Users,
-                *, keep: int = DEFAULT_KEEP, delete: bool = False) -> FamilyPlan:
-    """The plan for one family that has at least one ACTIVE revision (see the module's rules)."""
+                *, keep: int = DEFAULT_KEEP, delete: bool = False, pinned: Users | None = None) -> FamilyPlan:
+    """The plan for one family that has at least one ACTIVE revision (see the module's rules); ``pinned``:
+    revision -> the DAG files that pin it."""
     if keep < 1:
         raise ValueError("keep must be at least 1: the latest revision is never pruned")
     active = tuple(sorted(set(active)))
@@ -90,6 +93,8 @@ def plan_family(service: str, family: str, active: Iterable[int], inactive: Iter
     for revision in (*active, *inactive):
         for user in users.get(revision, ()):
             reasons.setdefault(revision, []).append(f"in use by {user}")
+        for dag_file in (pinned or {}).get(revision, ()):
+            reasons.setdefault(revision, []).append(f"pinned by {dag_file}")
     deregister = tuple(r for r in active if r not in reasons)
     to_delete = tuple(sorted(r for r in (*inactive, *deregister) if r not in reasons)) if delete else ()
     kept = tuple(Kept(r, tuple(reasons[r])) for r in sorted(reasons, reverse=True))
@@ -168,7 +173,7 @@ def plan_to_json(plan: PrunePlan, outcomes: Mapping[str, FamilyOutcome] | None =
             }
         families.append(entry)
     return {"keep": plan.keep, "delete": plan.delete, "cluster": plan.cluster, "executed": outcomes is not None,
-            "families": families, "counts": plan.counts}
+            "families": families, "counts": plan.counts, "notes": list(plan.notes)}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def dag_tasks(generated: GeneratedDag) -> list[tuple[str | None, str, str]]:
                 assert call.func.value.id == "tasks"
                 found.append((group, node.targets[0].id, call.func.attr))
 
-    visit(ast.parse(generated.source).body, None)
+    visit([node for node in ast.parse(generated.source).body if isinstance(node, ast.With)], None)
     return found
 
 
@@ -155,7 +155,9 @@ def test_example_dag_content():
     # One file for Airflow 2.10+ and 3: airflow.sdk when there is one, else Airflow 2's modules.
     assert "try:  # Airflow 3\n    from airflow.sdk import DAG\nexcept ImportError:  # Airflow 2.10+\n" in source
     assert "    from airflow.models.dag import DAG\n" in source
-    assert "import etl_tasks as tasks\nimport pendulum\n" in source
+    # The factories come by path from beside the DAG file, not from sys.path (test_airflow_dagbag.py loads
+    # them two folders below the DAGs folder).
+    assert "import etl_tasks" not in source and '\ntasks = _beside_this_file("etl_tasks")\n' in source
     assert "EcsRunTaskOperator" not in source and "literal" not in generated.tasks_source
     assert dag_tasks(generated) == [(None, name, name) for name in ("extract", "transform", "load")]
     assert "    extract >> transform\n    transform >> load\n" in source
@@ -517,7 +519,7 @@ def test_gen_dag_generates_and_writes(tmp_path):
     assert result.written.ok
     assert (tmp_path / "etl_daily.py").read_text() == result.generated.source
     assert (tmp_path / "etl_daily_tasks.py").read_text() == result.generated.tasks_source
-    assert "import etl_daily_tasks as tasks\n" in result.generated.source
+    assert 'tasks = _beside_this_file("etl_daily_tasks")\n' in result.generated.source
     assert (tmp_path / "etl_daily.pools.json").exists()
 
 
@@ -616,11 +618,14 @@ services:
         assert "PLAIN" not in source.replace("PLAIN_NAME", "")
     # The condition is quoted in the comment, and the comment stays one line per line.
     assert f"with condition {py_str('service_healthy')}: no edge." in generated.source
-    # Nothing escaped into code: the DAG module is a docstring, two imports, the try of Airflow's imports and
-    # the `with DAG(...)` block, which holds only the two task assignments (no edge: the condition makes none).
+    # Nothing escaped into code: the DAG module is a docstring, four imports, the try of Airflow's imports, the
+    # loader of the factories module and its one call with a string, and the `with DAG(...)` block, which holds
+    # only the two task assignments (no edge: the condition makes none).
     module = ast.parse(generated.source).body
-    assert [type(node).__name__ for node in module] == ["Expr", "Import", "Import", "Try", "With"]
-    assert [type(node).__name__ for node in module[4].body] == ["Assign", "Assign"]
+    assert [type(node).__name__ for node in module] == [
+        "Expr", "Import", "Import", "ImportFrom", "Import", "Try", "FunctionDef", "Assign", "With"]
+    assert ast.unparse(module[7]) == f"tasks = _beside_this_file({generated.tasks_module!r})"
+    assert [type(node).__name__ for node in module[8].body] == ["Assign", "Assign"]
     # The factories module: docstring, imports, _ECS, params, _ecs_task and one function per service.
     module = ast.parse(generated.tasks_source).body
     assert [type(node).__name__ for node in module] == ["Expr"] + ["ImportFrom"] * 5 + ["Try", "Assign"] + [
@@ -697,3 +702,16 @@ def test_any_values_give_valid_source(names, pool, group, variables, cluster, su
         assert dag_tasks(generated)[0][0] == task_group
         assert generated.task_ids[names[0]].startswith(task_group + ".")
         assert len(generated.task_ids[names[0]]) <= 250
+
+
+def test_module_names_that_would_shadow_one_are_named_by_a_fixed_rule():
+    from ecsflow.airflow.module_names import shadowed, untaken
+
+    assert shadowed("json") == "the standard library's json module"
+    assert shadowed("distutils") and shadowed("telnetlib") and shadowed("test")  # removed since 3.8; test package
+    assert shadowed("airflow") == "the airflow package"
+    assert shadowed("yaml") == "the yaml package, which Airflow imports"
+    assert shadowed("etl") is None and shadowed("etl_tasks") is None
+    assert shadowed("json.daily") is None and shadowed("json-daily") is None  # cannot be imported by name
+    assert untaken("json", "_dag") == ("json_dag", "the standard library's json module")
+    assert untaken("etl", "_dag") == ("etl", None)

@@ -109,23 +109,35 @@ def run_airflow(*args: str) -> str:
     return done.stdout
 
 
+_ON_PATH: list[str] = []  # the DAGs folders that tests put on sys.path
+
+
 def dag_bag(folder: Path, known_pools=None):
-    """The DAGs of a folder as Airflow's DAG processor loads them: the folder (Airflow's DAGs folder, or a
-    bundle's root in Airflow 3) is on sys.path, so a DAG file imports its factories module from beside it.
-    Factories modules imported from another folder before are forgotten first, as each parse is a new
-    process in Airflow. Every pool a task uses must be in `known_pools` (or Airflow's default_pool)."""
-    for module in folder.glob("*_tasks.py"):
-        sys.modules.pop(module.stem, None)
-    if str(folder) in sys.path:
-        sys.path.remove(str(folder))
-    sys.path.insert(0, str(folder))
+    """The DAGs of a folder as Airflow's DAG processor loads them: the folder is Airflow 2's dags_folder or
+    Airflow 3's bundle root, and Airflow appends it to sys.path; no other DAGs folder is there (those of
+    earlier tests, and the configured one, are taken off), and modules imported from any of them before are
+    forgotten, as each parse is a new process in Airflow. Every pool a task uses must be in `known_pools` (or
+    Airflow's default_pool)."""
+    configured = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    stale = {*_ON_PATH, str(folder), *([configured] if configured else [])}
+    def inside(module) -> bool:
+        places = [getattr(module, "__file__", None) or "", *getattr(module, "__path__", [])]
+        return any(place and Path(place).is_relative_to(old) for place in places for old in stale)
+
+    for name in [name for name, module in list(sys.modules.items()) if inside(module)]:
+        del sys.modules[name]  # (all found first: a namespace package's __path__ reads its parent's)
+    sys.path[:] = [entry for entry in sys.path if entry not in stale]
+    sys.path.append(str(folder))
+    _ON_PATH.append(str(folder))
+    known = None if known_pools is None else set(known_pools) | {"default_pool"}
     if AIRFLOW_MAJOR >= 3:
         from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(folder), known_pools=known, bundle_path=folder)
     else:
         from airflow.models.dagbag import DagBag
-    known = None if known_pools is None else set(known_pools) | {"default_pool"}
-    bag = DagBag(dag_folder=str(folder), include_examples=False) if AIRFLOW_MAJOR < 3 else DagBag(
-        dag_folder=str(folder), known_pools=known)
+
+        bag = DagBag(dag_folder=str(folder), include_examples=False)
     assert bag.import_errors == {}
     if known is not None:  # (Airflow 2's DagBag has no such check: the same one here)
         tasks = [t for d in bag.dags.values() for t in d.tasks]
@@ -199,6 +211,63 @@ def test_the_committed_example_dags_load(airflow_home):
     assert rebuild.get_task("extract_returns").overrides["containerOverrides"][0]["command"][3:5] == [
         "--source", "returns"]
     assert rebuild.params.dump() == dag.params.dump()
+
+
+def test_dags_two_folders_below_the_dags_folder_load_and_keep_their_own_factories(airflow_home, tmp_path):
+    """`gen-dag --out dags/team_a/ecsflow` and `--out dags/team_b/jobs`, with only the DAGs folder on sys.path
+    (Airflow 2's dags_folder, Airflow 3's bundle root): both DAGs load, each with its own factories although
+    their modules have one name (etl_nightly_tasks.py: DAG ids etl-nightly and etl_nightly), and so does a DAG
+    written by hand beside the first that imports its factories by their dotted path, as the README says."""
+    dags = tmp_path / "dags"
+    team_a, team_b = dags / "team_a" / "ecsflow", dags / "team_b" / "jobs"
+    example = load_project([EXAMPLE], warn=lambda message: None)
+    first, _ = generate(example, dag_id="etl-nightly")
+    other = compose_project(tmp_path, NETWORK.replace("cluster: jobs", "cluster: team-b-jobs") + """\
+services:
+  report: {image: app}
+""")
+    second, _ = generate(other, dag_id="etl_nightly")
+    assert first.tasks_file_name == second.tasks_file_name == "etl_nightly_tasks.py"
+    assert write_dag(first, team_a).ok and write_dag(second, team_b).ok
+    by_hand = HAND_WRITTEN.read_text().replace(
+        "from etl_tasks import", "from team_a.ecsflow.etl_nightly_tasks import")
+    assert "from team_a.ecsflow.etl_nightly_tasks import extract, load, params, transform" in by_hand
+    (team_a / HAND_WRITTEN.name).write_text(by_hand)
+
+    pools = json.loads(first.pools_source)
+    bag = dag_bag(dags, known_pools=set(pools))
+    assert set(bag.dags) == {"etl-nightly", "etl_nightly", "orders_rebuild"}
+    assert {t.task_id: t.cluster for t in bag.dags["etl-nightly"].tasks} == dict.fromkeys(
+        ["extract", "transform", "load"], "data-jobs")
+    assert {t.task_id: t.cluster for t in bag.dags["etl_nightly"].tasks} == {"report": "team-b-jobs"}
+    assert {t.cluster for t in bag.dags["orders_rebuild"].tasks if hasattr(t, "cluster")} == {"data-jobs"}
+    assert [entry for entry in sys.path if entry.startswith(str(dags))] == [str(dags)]
+    assert "etl_nightly_tasks" not in sys.modules  # loaded by path, never by the name a third DAG might import
+
+
+def test_gen_dag_never_takes_a_name_of_a_module_airflow_loads(airflow_home, tmp_path):
+    """module_names.AIRFLOW_MODULES holds every public top-level module this Airflow loads to parse the
+    generated DAGs (a DAG file of that name would shadow it for Python run from the DAGs folder), measured in a
+    fresh process as Airflow's DAG processor parses them."""
+    from ecsflow.airflow.module_names import shadowed
+
+    bag = "airflow.dag_processing.dagbag" if AIRFLOW_MAJOR >= 3 else "airflow.models.dagbag"
+    script = f"""
+import json, sys
+from {bag} import DagBag
+sys.path.append(sys.argv[1])  # as Airflow does: the hand-written DAG imports etl_tasks from there
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors and bag.dags, bag.import_errors
+print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(EXAMPLE_DAGS)], capture_output=True, text=True,
+                          env=os.environ, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = {path.stem for path in EXAMPLE_DAGS.glob("*.py")}  # etl_tasks, imported by the hand-written DAG
+    public = [name for name in loaded if not name.startswith(("_", "unusual_prefix_")) and name not in ours]
+    assert "airflow" in public and "pendulum" in public
+    assert [name for name in public if shadowed(name) is None] == [], "add them to module_names.AIRFLOW_MODULES"
 
 
 def test_generated_dags_of_every_shape_load(airflow_home, tmp_path):
@@ -377,15 +446,18 @@ def fake_jobs(tmp_path: Path) -> Path:
 
 
 def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None, dag_id: str | None = None,
-            extra: Path | None = None):
-    """Write the DAG (and `extra`, a DAG file of one's own) into the DAGs folder, register its task
-    definitions, import its pools, run dag.test() of `dag_id` (default: the generated DAG)."""
+            extra: Path | None = None, below: str = ""):
+    """Write the DAG (and `extra`, a DAG file of one's own) into the DAGs folder (or the folder `below` it),
+    register its task definitions, import its pools, run dag.test() of `dag_id` (default: the generated DAG)."""
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    assert write_dag(generated, dags).ok
+    for earlier in dags.iterdir():  # an earlier test's DAGs (one of them may have this DAG's id elsewhere)
+        shutil.rmtree(earlier) if earlier.is_dir() else earlier.unlink()
+    out = dags / below
+    assert write_dag(generated, out).ok
     if extra is not None:
-        shutil.copy(extra, dags / extra.name)
+        shutil.copy(extra, out / extra.name)
     register(ecs, cluster, builds)
-    run_airflow("pools", "import", str(dags / generated.pools_file_name))
+    run_airflow("pools", "import", str(out / generated.pools_file_name))
     dag = dag_bag(dags).dags[dag_id or generated.dag_id]
     run = dag.test(run_conf=conf)
     assert ecs.runner.wait_idle()
@@ -419,7 +491,8 @@ def test_the_example_runs_to_success(local_ecs, capfd):
     subnet, group = local_ecs.network()
     project = load_project([EXAMPLE], warn=lambda message: None)
     generated, builds = generate(project, flags={"subnets": [subnet], "security_groups": [group]})
-    run = run_dag(generated, builds, local_ecs, "data-jobs", conf={"FULL_REFRESH": "true"})
+    # Two folders below the DAGs folder, as teams keep them (gen-dag --out dags/team_a/ecsflow).
+    run = run_dag(generated, builds, local_ecs, "data-jobs", conf={"FULL_REFRESH": "true"}, below="team_a/ecsflow")
 
     assert str(run.state) == "success"
     assert states(run) == {"extract": "success", "transform": "success", "load": "success"}

@@ -5,6 +5,7 @@ minutes), one used by an ECS service and one by a running task (the local task r
 
 import json
 import math
+import shutil
 
 import moto.backends
 import pytest
@@ -47,6 +48,15 @@ def test_the_latest_is_kept_whatever_keep_says():
         plan_family("a", "f", [1, 2], [], {}, keep=0)
     assert plan_family("a", "f", [], [1, 2], {}, delete=True).status == "missing"
     assert DEFAULT_KEEP == 5
+
+
+def test_a_pinned_revision_is_kept_whatever_its_age_and_never_deleted():
+    plan = plan_family("api", "etl-api", range(3, 11), [1, 2], {}, keep=2, delete=True,
+                       pinned={1: ("dags/a_tasks.py",), 4: ("dags/a_tasks.py", "dags/b_tasks.py")})
+    assert plan.deregister == (3, 5, 6, 7, 8) and plan.delete == (2, 3, 5, 6, 7, 8)
+    assert [(k.revision, k.reasons) for k in plan.kept] == [
+        (10, ("newest 2",)), (9, ("newest 2",)), (4, ("pinned by dags/a_tasks.py", "pinned by dags/b_tasks.py")),
+        (1, ("pinned by dags/a_tasks.py",))]
 
 
 def test_a_revision_used_since_the_plan_is_taken_out_of_it():
@@ -314,3 +324,132 @@ def test_prune_in_the_sandbox_persists_between_commands(project, monkeypatch):
     assert (api["active"], api["inactive"], api["delete"]) == (2, 0, [])
     diff = CliRunner().invoke(app, ["diff", "--sandbox", "--exit-code", "api"])
     assert diff.exit_code == 0 and "No changes" in diff.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# revisions that generated DAGs pin (gen-dag --pin)
+
+
+def sync_a_change(ecs, project, page_size):
+    """A change of the extract service, synced: a new revision of etl-extract."""
+    compose = project / "docker-compose.yml"
+    text = compose.read_text()
+    compose.write_text(text.replace('PAGE_SIZE: "500"', f'PAGE_SIZE: "{page_size}"'))
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    compose.write_text(text)
+
+
+def test_a_revision_a_generated_dag_pins_is_never_deregistered_or_deleted(ecs, project, monkeypatch):
+    """After gen-dag --pin, later syncs make the pinned revision old: prune keeps it (gen-dag remembered the
+    folder), says which DAG file keeps it, and --delete does not delete it; the DAG can still start its task."""
+    monkeypatch.chdir(project)
+    assert cli(ecs, project, "sync").exit_code == 0  # etl-extract:1
+    assert cli(ecs, project, "gen-dag", "--out", "dags", "--pin").exit_code == 0
+    assert "task-definition/etl-extract:1" in (project / "dags" / "etl_tasks.py").read_text()
+    for page_size in (600, 700, 800):
+        sync_a_change(ecs, project, page_size)  # etl-extract:2, 3, 4
+
+    text = cli(ecs, project, "prune", "--keep", "1", "--delete", "extract")
+    assert text.exit_code == 0, text.output
+    assert "    keep 1: pinned by dags/etl_tasks.py" in text.stdout.splitlines()
+    assert "    deregister 2: 2-3" in text.stdout.splitlines()
+    _, plan = prune_json(ecs, project, "--keep", "1", "--delete", "extract")
+    extract = family_entry(plan, "etl-extract")
+    assert {k["revision"]: k["reasons"] for k in extract["keep"]} == {4: ["latest"], 1: ["pinned by dags/etl_tasks.py"]}
+    assert extract["deregister"] == [2, 3] and extract["delete"] == [2, 3]
+
+    done, report = prune_json(ecs, project, "--keep", "1", "--delete", "--yes", "extract")
+    assert done.exit_code == 0, done.stderr
+    assert family_entry(report, "etl-extract")["outcome"]["deleted"] == [2, 3]
+    assert revisions(ecs, "etl-extract") == [1, 4]
+    client = ecs.client("ecs")
+    task = client.run_task(cluster=CLUSTER, taskDefinition=f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/"
+                           "etl-extract:1", launchType="FARGATE",
+                           networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
+    assert task["tasks"] and not task["failures"]
+
+
+def test_dags_named_with_dags_are_read_and_a_recorded_folder_that_is_gone_is_a_note(ecs, project, monkeypatch,
+                                                                                      tmp_path):
+    monkeypatch.chdir(project)
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    elsewhere = tmp_path / "airflow" / "dags"
+    assert cli(ecs, project, "gen-dag", "--out", str(elsewhere / "team" / "etl"), "--pin", "extract").exit_code == 0
+    assert json.loads((project / ".ecsflow" / "dags.json").read_text()) == {
+        "folders": [str(elsewhere / "team" / "etl")]}
+    shutil.move(elsewhere / "team", tmp_path / "deployed")  # the DAGs moved where Airflow reads them
+    sync_a_change(ecs, project, 600)
+
+    result, plan = prune_json(ecs, project, "--keep", "1", "--dags", str(tmp_path / "deployed"), "extract")
+    assert result.exit_code == 0, result.stderr
+    reasons = {k["revision"]: k["reasons"] for k in family_entry(plan, "etl-extract")["keep"]}
+    assert reasons == {2: ["latest"], 1: [f"pinned by {tmp_path / 'deployed' / 'etl' / 'etl_tasks.py'}"]}
+    assert f"{elsewhere / 'team' / 'etl'}, where gen-dag wrote DAGs" in result.stderr
+    assert any("is gone" in note for note in plan["notes"])
+    without, plan = prune_json(ecs, project, "--keep", "1", "extract")  # nothing tells prune where they are now
+    assert without.exit_code == 0 and family_entry(plan, "etl-extract")["deregister"] == [1]
+    missing = cli(ecs, project, "prune", "--dags", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 1 and "--dags" in missing.stderr and "is not a folder" in missing.stderr
+
+
+def test_a_pinned_revision_no_longer_active_is_said(ecs, project, monkeypatch):
+    monkeypatch.chdir(project)
+    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    assert cli(ecs, project, "gen-dag", "--out", "dags", "--pin", "extract").exit_code == 0
+    sync_a_change(ecs, project, 600)
+    ecs.client("ecs").deregister_task_definition(taskDefinition="etl-extract:1")  # by someone else
+    result = cli(ecs, project, "prune", "extract")
+    assert result.exit_code == 0, result.output
+    assert "dags/etl_tasks.py pins etl-extract:1, which is not ACTIVE in ECS: the DAG cannot start it" in (
+        result.stderr)
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_and_a_bad_record_an_error(ecs, project, monkeypatch):
+    monkeypatch.chdir(project)
+    (project / ".ecsflow").write_text("in the way\n")
+    written = cli(ecs, project, "gen-dag", "--out", "dags")
+    assert written.exit_code == 0 and (project / "dags" / "etl.py").exists()
+    assert "cannot record dags in" in written.stderr and "--dags dags" in written.stderr
+    (project / ".ecsflow").unlink()
+    (project / ".ecsflow").mkdir()
+    (project / ".ecsflow" / "dags.json").write_text("{not json")
+    result = cli(ecs, project, "prune", "--yes")
+    assert result.exit_code == 1 and "dags.json is not gen-dag's record of DAG folders" in result.stderr
+    assert "Traceback" not in result.output and DEREGISTER not in ecs.calls
+
+
+def test_the_files_gen_dag_wrote_are_found_by_their_header_and_read_as_text(tmp_path):
+    from ecsflow.airflow.files import protect
+    from ecsflow.airflow.pins import find_pins
+
+    arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/etl-load:{}"
+    deep = tmp_path / "dags" / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "etl_tasks.py").write_text(protect(["# Generated by `ecsflow gen-dag`"], f"x = {arn.format(7)!r}\n"))
+    edited = protect(["# Generated by `ecsflow gen-dag`"], f"x = {arn.format(8)!r}\n") + "raise SystemExit  # :(\n"
+    (deep / "edited_tasks.py").write_text(edited)
+    (deep / "mine.py").write_text(f"x = {arn.format(9)!r}\n")  # no header: not gen-dag's
+    (tmp_path / "dags" / ".git").mkdir()
+    (tmp_path / "dags" / ".git" / "x.py").write_text(protect([], f"x = {arn.format(10)!r}\n"))
+    pins = find_pins([], [tmp_path / "dags"])
+    assert set(pins.files) == {("etl-load", 7), ("etl-load", 8)}
+    assert pins.of("etl-load")[7] == (str(deep / "etl_tasks.py"),)
+
+
+def test_a_dags_folder_that_is_a_whole_disk_is_refused_and_an_unreadable_file_stops_prune(tmp_path, monkeypatch):
+    from ecsflow.airflow import pins
+    from ecsflow.errors import EcsflowError
+
+    monkeypatch.setattr(pins, "MAX_FILES", 30)
+    for index in range(40):
+        (tmp_path / "big" / str(index)).mkdir(parents=True)
+    with pytest.raises(EcsflowError, match="more than 30 files and folders under"):
+        pins.find_pins([], [tmp_path / "big"])
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "x_tasks.py").mkdir()  # not a file: nothing to read
+    (tmp_path / "dags" / "loop_tasks.py").symlink_to(tmp_path / "dags")
+    assert pins.find_pins([], [tmp_path / "dags"]).files == {}
+    # A file whose reading fails (even root gets EIO from /proc/self/mem at offset 0): what it pins is unknown.
+    (tmp_path / "dags" / "etl_tasks.py").symlink_to("/proc/self/mem")
+    with pytest.raises(EcsflowError, match="cannot read .*etl_tasks.py.*prune cannot tell which revisions it pins"):
+        pins.find_pins([], [tmp_path / "dags"])

@@ -8,13 +8,15 @@ clobbering a file somebody edited by hand.
 
 - model.py: the values (`GeneratedDag`, `WriteResult`, `GenDagResult`, `DagError`, `Factory`) and the pools
   file text;
-- names.py: the DAG id, task ids, the factories module's name, Python names;
+- names.py: the DAG id, the file names, task ids, Python names;
+- module_names.py: the module names a generated file must not take (they would shadow a module);
 - schedule.py: the DAG's schedule and whether Airflow accepts it;
 - runtime.py: values known at run time (`x-ecsflow.runtime_env`): params, templates, defaults for `run`;
 - source.py: the Python source printer and the safety rules for the generated source;
 - factories.py: the factories module's text;
 - dag.py: `generate_dag`: selection, params, pools, edges, groups, and the DAG module's text;
-- files.py: `write_dag`, the guarded writes (whole-file hash, atomic replace).
+- files.py: `write_dag`, the guarded writes (whole-file hash, atomic replace);
+- pins.py: the revisions generated DAGs pin (for `prune`), and the record of the folders gen-dag wrote to.
 
 This module holds the entry point `gen_dag` (generate, then write) and the names the rest of ecsflow uses.
 """

@@ -1,5 +1,6 @@
 """The task factories module (`etl_tasks.py`): one function per service that returns its configured
-`EcsRunTaskOperator`, for the generated DAG and for DAGs written by hand (`from etl_tasks import transform`).
+`EcsRunTaskOperator`, for the generated DAG (which loads it by its path) and for DAGs written by hand
+(`from etl_tasks import transform`, or from a subfolder `from team.jobs.etl_tasks import transform`).
 
 Everything a task needs is resolved here, when gen-dag runs: the family (or the pinned revision), the
 container name and awslogs options of the task definition, the cluster, region and network from the settings,
@@ -152,6 +153,9 @@ def tasks_module_text(
         "",
         '    with DAG(dag_id="my_dag", params=params(), ...):',
         f'        {first}(task_id="{first}_again", environment={{"NAME": "value"}})',
+        "",
+        "From a DAG in a folder below the DAGs folder (or bundle root), import it by its",
+        f"dotted path from there: `from team.jobs.{module} import ...`.",
         "",
         "Each takes task_id, environment (more container variables, templated), command",
         "(replaces the container's command), pool, pool_slots, retries, retry_delay and",

@@ -135,6 +135,7 @@ def write_dag(generated: GeneratedDag, out_dir: Path, *, force: bool = False) ->
             written.append(path)
             messages.append(f"{verb} {path}" + (f" ({why}; --force)" if why else ""))
     _write_all(to_write)
+    messages.extend(_left_behind(generated, out_dir))
     return WriteResult(
         written=tuple(written),
         unchanged=tuple(unchanged),
@@ -142,6 +143,22 @@ def write_dag(generated: GeneratedDag, out_dir: Path, *, force: bool = False) ->
         skipped=tuple(skipped),
         messages=tuple(messages),
     )
+
+
+def _left_behind(generated: GeneratedDag, out_dir: Path) -> list[str]:
+    """A DAG file named after the DAG id that an earlier gen-dag wrote, when the id is now a name that shadows a
+    module (see names.dag_module_of): it still shadows it, and Airflow would find the DAG id twice."""
+    old = out_dir / f"{generated.dag_id}.py"
+    if generated.file_name == old.name or not old.is_file():
+        return []
+    try:
+        text = old.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        return []
+    if parse_header(text) is None:
+        return []
+    return [f"delete {old}: an earlier gen-dag wrote it, and its name shadows a module; DAG {generated.dag_id} "
+            f"is in {generated.file_name} now (Airflow would find it twice)"]
 
 
 def _sha(text: str) -> str:

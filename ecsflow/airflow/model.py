@@ -26,6 +26,7 @@ class GeneratedDag:
 
     dag_id: str
     source: str  # the DAG file
+    dag_module: str = ""  # the DAG file's name without .py: the DAG id unless that shadows a module
     tasks_module: str = ""  # the factories module's name (`etl_tasks`)
     tasks_source: str = ""  # its text
     pools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -38,7 +39,7 @@ class GeneratedDag:
 
     @property
     def file_name(self) -> str:
-        return f"{self.dag_id}.py"
+        return f"{self.dag_module or self.dag_id}.py"
 
     @property
     def tasks_file_name(self) -> str:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from ecsflow.airflow.model import DagError
+from ecsflow.airflow.module_names import untaken
 from ecsflow.compose.extension import ProjectExtension
 
 # Airflow's KEY_REGEX is `^[\w.-]+$` with a Unicode `\w`; ids are kept to ASCII so they read the same
@@ -24,7 +25,7 @@ _MODULE_SUFFIX = "_tasks"
 RESERVED = frozenset({
     "annotations", "Any", "Mapping", "Sequence", "timedelta", "datetime", "timezone", "EcsRunTaskOperator",
     "Param", "literal", "DAG", "TaskGroup", "dag", "params", "tasks", "pendulum", "dict", "list", "isinstance",
-    "str", "len", "TypeError", "_ecs_task", "_ECS",
+    "str", "len", "TypeError", "_ecs_task", "_ECS", "importlib", "sys", "Path", "_beside_this_file",
 })
 
 
@@ -44,12 +45,25 @@ def dag_id_of(flag: str | None, x_project: ProjectExtension, project_name: str) 
     return value
 
 
+def dag_module_of(dag_id: str, warnings: list[str]) -> str:
+    """The DAG file's name without `.py`: the DAG id, unless a module of that name would shadow one that Python
+    imports (`json` -> `json_dag`, with a warning; see module_names.py)."""
+    chosen, why = untaken(dag_id, "_dag")
+    if why:
+        warnings.append(
+            f"the DAG file is {chosen}.py, not {dag_id}.py: a {dag_id}.py would shadow {why} for Python run from "
+            "the DAGs folder (or with it on PYTHONPATH); the DAG id stays"
+        )
+    return chosen
+
+
 def tasks_module_of(dag_id: str) -> str:
-    """The factories module's name (`etl` -> `etl_tasks`): a Python module name made from the DAG id."""
+    """The factories module's name (`etl` -> `etl_tasks`): a Python module name made from the DAG id, never one
+    that shadows a module (module_names.py)."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", dag_id)
     if name[0].isdigit():
         name = "dag_" + name
-    return name + _MODULE_SUFFIX
+    return untaken(name + _MODULE_SUFFIX, "_ecs")[0]
 
 
 def task_ids(services: Sequence[str], groups: Sequence[str | None]) -> list[str]:

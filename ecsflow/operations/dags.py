@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, aws_session, render
@@ -43,8 +44,6 @@ def gen_dag(
         if missing:
             raise EcsflowError(f"--pin needs registered task definitions; not in ECS yet: {', '.join(missing)}",
                                hint="run `ecsflow sync` first")
-        from dataclasses import replace
-
         from ecsflow.diff import diff_family
 
         stale = [
@@ -56,4 +55,10 @@ def gen_dag(
     result = generate_and_write(rendered.project, rendered.resolved, rendered.builds, Path(out_dir),
                                 services=list(services) or None, dag_id=dag_id, schedule=schedule,
                                 pinned_arns=pinned, force=force)
+    if result.written.ok:  # so that prune keeps what the DAGs there pin
+        from ecsflow.airflow.pins import record_folder
+
+        warning = record_folder(rendered.project.working_dir, Path(out_dir))
+        if warning:
+            rendered = replace(rendered, warnings=rendered.warnings + (warning,))
     return rendered, result

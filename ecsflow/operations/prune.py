@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, aws_session, render
 from ecsflow.prune import DEFAULT_KEEP, FamilyOutcome, FamilyPlan, OutcomeBuilder, PrunePlan
 
 if TYPE_CHECKING:
+    from ecsflow.airflow.pins import Pins
     from ecsflow.ecs.client import Ecs
 
 
@@ -25,6 +27,7 @@ class PruneOptions:
     delete: bool = False  # also delete INACTIVE revisions (and those deregistered now)
     include_unmanaged: bool = False  # --all: families whose latest revision lacks ecsflow:managed too
     execute: bool = False  # --yes
+    dags: tuple[Path, ...] = ()  # --dags: folders of generated DAGs whose pinned revisions are kept
 
 
 @dataclass(frozen=True)
@@ -57,21 +60,29 @@ def is_managed(tags: Mapping[str, str]) -> bool:
 
 def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), how: PruneOptions = PruneOptions(),
           callbacks: PruneCallbacks = PruneCallbacks(), strict: bool = False) -> PruneResult:
-    """`ecsflow prune`: every service is rendered first (the families are the project's), then planned; with
+    """`ecsflow prune`: every service is rendered first (the families are the project's), and the revisions
+    the generated DAGs pin are read (the folders gen-dag recorded, and ``how.dags``), then planned; with
     ``how.execute`` the plan is carried out."""
+    from ecsflow.airflow.pins import find_pins, recorded_folders
+
     rendered = render(options, services, strict)
     families = [(build.service, build.family) for build in rendered.builds]
     cluster = rendered.resolved.settings.cluster
+    pins = find_pins(recorded_folders(rendered.project.working_dir), how.dags)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        plan = make_plan(ecs, families, cluster, how, sandbox=aws.sandbox, callbacks=callbacks)
+        plan = make_plan(ecs, families, cluster, how, sandbox=aws.sandbox, callbacks=callbacks, pins=pins)
         callbacks.planned(plan)
         outcomes = execute(ecs, plan, sandbox=aws.sandbox, callbacks=callbacks) if how.execute else None
     return PruneResult(plan, outcomes, rendered.warnings)
 
 
 def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: PruneOptions, *, sandbox: bool = False,
-              callbacks: PruneCallbacks = PruneCallbacks()) -> PrunePlan:
+              callbacks: PruneCallbacks = PruneCallbacks(), pins: Pins | None = None) -> PrunePlan:
+    from ecsflow.airflow.pins import Pins
     from ecsflow.prune import plan_family
+
+    pins = pins or Pins({})
+    notes = list(pins.notes)
 
     callbacks.phase("listing revisions", len(families))
     listed = ecs.list_revisions([family for _, family in families], inactive=how.delete,
@@ -90,11 +101,15 @@ def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: Prun
             plans.append(FamilyPlan(service, family, "unmanaged", detail="left alone: its latest revision has no "
                                     "ecsflow:managed tag (sync it with ecsflow first, or pass --all)"))
         else:
+            pinned = pins.of(family)
             plans.append(plan_family(service, family, found.active, found.inactive, _users_of(users, family),
-                                     keep=how.keep, delete=how.delete))
-    notes = ("the sandbox keeps no cluster, service or task between commands: no revision is in use there",
-             ) if sandbox else ()
-    return PrunePlan(how.keep, how.delete, cluster, tuple(plans), notes)
+                                     keep=how.keep, delete=how.delete, pinned=pinned))
+            notes += [f"{', '.join(files)} pins {family}:{revision}, which is not ACTIVE in ECS: the DAG cannot start "
+                      "it (sync, then gen-dag --pin again)"
+                      for revision, files in sorted(pinned.items()) if revision not in found.active]
+    if sandbox:
+        notes.append("the sandbox keeps no cluster, service or task between commands: no revision is in use there")
+    return PrunePlan(how.keep, how.delete, cluster, tuple(plans), tuple(notes))
 
 
 def _users_of(users: Mapping[tuple[str, int], tuple[str, ...]], family: str) -> dict[int, tuple[str, ...]]:
