@@ -99,6 +99,13 @@ AWS = (
         "--sandbox", envvar="ECSFLOW_SANDBOX",
         help="Use the embedded ECS sandbox (moto, state in .ecsflow/sandbox/ next to the compose file).")], False),
 )
+# On the commands that can start a sandbox task (ecsflow.execution: the sandbox executes nothing without it).
+EXECUTE = (
+    _option("execute_locally", Annotated[bool, typer.Option(
+        "--execute-locally", envvar="ECSFLOW_EXECUTE_LOCALLY",
+        help="With --sandbox: run the task's command as a process on this machine (no container, no image). "
+        "Without it the sandbox registers and runs nothing.")], False),
+)
 CONCURRENCY = (
     _option("concurrency", Annotated[int, typer.Option(
         "--concurrency", min=1, max=64, help="Families handled at once.")], 8),
@@ -125,6 +132,7 @@ class Shared:
     aws_profile: str | None = None
     endpoint_url: str | None = None
     sandbox: bool = False
+    execute_locally: bool = False
     concurrency: int = 8
     strict: bool = False
     debug: bool = False
@@ -145,12 +153,25 @@ class Shared:
                               flags=self.settings_flags,
                               on_loaded=lambda project: mask_environment(project.environment))
 
-    def aws(self, concurrency: int | None = None):
-        """Where ECS is: the sandbox, an endpoint, or AWS's usual chain."""
+    def aws(self, concurrency: int | None = None, ctx: typer.Context | None = None):
+        """Where ECS is: the sandbox, an endpoint, or AWS's usual chain; with ``ctx`` (a command that can start
+        a sandbox task), whether the sandbox may execute it here."""
         from ecsflow.operations import AwsFlags
 
         return AwsFlags(profile=self.aws_profile, endpoint_url=self.endpoint_url, sandbox=self.sandbox,
-                        concurrency=concurrency or self.concurrency)
+                        concurrency=concurrency or self.concurrency,
+                        execute_locally=ctx is not None and self.local_execution(ctx).allowed)
+
+    def local_execution(self, ctx: typer.Context):
+        """The opt-in to executing sandbox tasks on this machine, decided (``ecsflow.execution.decide``)."""
+        from ecsflow.execution import MeaninglessOptIn, decide
+
+        source = ctx.get_parameter_source("execute_locally")
+        try:
+            return decide(sandbox=self.sandbox, asked=self.execute_locally,
+                          from_variable=getattr(source, "name", None) == "ENVIRONMENT")
+        except MeaninglessOptIn as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--execute-locally'") from None
 
 
 def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...], ...] = (), **settings: Any):
@@ -171,7 +192,7 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
             output.begin_masking(os.environ)  # and the project's environment once loaded (Shared.project)
             try:
                 function(**kwargs, shared=shared)
-            except (typer.Exit, typer.Abort):
+            except (typer.Exit, typer.Abort, typer.BadParameter):  # a usage error stays one: exit 2
                 raise
             except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: whatever was running was asked to stop
                 raise typer.Exit(status_of(exc)) from None
@@ -356,8 +377,10 @@ def prune(
         raise typer.Exit(ExitStatus.ERROR)
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT), context_settings={"allow_interspersed_args": True})
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
+         context_settings={"allow_interspersed_args": True})
 def run(
+    ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="The service to run once.")],
     command: Annotated[list[str] | None, typer.Argument(
         help="After `--`: the command to run instead of the service's (its entrypoint stays).")] = None,
@@ -376,8 +399,8 @@ def run(
 ) -> None:
     """Run one service once on ECS Fargate: make its task definition current, start a task, stream its logs to
     stdout and exit with its exit code (1 if it stopped without one, 124 on --timeout, 130 on Ctrl-C, which
-    stops the task). Status goes to stderr; with --format json, stdout holds only the final JSON document
-    and the logs go to stderr."""
+    stops the task). In the sandbox, nothing is executed without --execute-locally. Status goes to stderr;
+    with --format json, stdout holds only the final JSON document and the logs go to stderr."""
     from ecsflow import operations, output
 
     no_color = shared.no_color
@@ -389,9 +412,11 @@ def run(
         status=lambda state: output.print_run_status(state, no_color=no_color),
         lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
     )
+    aws = shared.aws(concurrency=1, ctx=ctx)  # a usage error first: --execute-locally without --sandbox
+    output.print_messages("note", [n for n in [shared.local_execution(ctx).note] if n], no_color=no_color)
     # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
     signal.signal(signal.SIGTERM, raise_terminated)
-    result = operations.run(shared.project(), shared.aws(concurrency=1), run_options, callbacks)
+    result = operations.run(shared.project(), aws, run_options, callbacks)
     output.write_run_result(result, output_format, no_color=no_color)
     if result.exit_status:
         raise typer.Exit(result.exit_status)

@@ -139,7 +139,7 @@ def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
 
 
 def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
-    running = start(project, "run", "job", "-e", "JOB_SLEEP=30")
+    running = start(project, "run", "job", "-e", "JOB_SLEEP=30", ECSFLOW_EXECUTE_LOCALLY="1")
     try:
         saved = project / ".ecsflow" / "sandbox" / "jobs-job.json"
         deadline = time.monotonic() + 60
@@ -168,7 +168,7 @@ def test_a_family_name_of_255_characters_is_kept(tmp_path):
     assert len(path.name.encode()) <= 255 and path.name.endswith(".json")
     assert json.loads(path.read_text())["family"] == f"jobs-{service}"
     assert cli(project, "diff", "--exit-code").exit_code == 0
-    ran = cli(project, "run", service)
+    ran = cli(project, "run", service, "--execute-locally")
     assert ran.exit_code == 0 and ran.stdout == "long ok\n", ran.stderr
 
 

@@ -32,9 +32,11 @@ the described definition cut down to RegisterTaskDefinition's input members (bot
 it gives moto the very same definition. A stored revision deregistered during the session (`ecsflow prune`)
 is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS.
 
-RunTask works in the sandbox: ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine
-(no Docker, the image is not pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
-with the process's exit code. Subnets and security groups are taken as given, not checked.
+RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, ``ecsflow.execution``)
+``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
+pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
+with the process's exit code; without it, the task is stopped before anything is executed. Subnets and
+security groups are taken as given, not checked.
 """
 
 from __future__ import annotations
@@ -91,16 +93,17 @@ class Sandbox:
 @contextmanager
 def sandbox_session(
     state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None, *,
-    lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None,
+    lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None, execute_locally: bool = False,
 ) -> Iterator[Sandbox]:
     """Open the sandbox. Saves new registrations on exit (or at ``release()``), also when the body raised
     (what was registered is registered; re-running converges), unless saving fails too: then the body's error
     is the one raised.
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
-    None: the current folder), through ``ecsflow.sandbox.runner``; any still running when the session closes
-    is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions. ``on_note``
-    receives "waiting for another ecsflow" (default: printed as a note)."""
+    None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
+    stop before they start); any still running when the session closes is stopped. Clusters, tasks and logs
+    are not kept between sessions, only task definitions. ``on_note`` receives "waiting for another ecsflow"
+    (default: printed as a note)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
 
@@ -117,7 +120,8 @@ def sandbox_session(
                            hint="move the file away (or delete it) and run again")
     lock = _lock(state_dir, lock_wait, on_note or _print_note)
     try:
-        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
+        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, execute=execute_locally,
+                                                                          step_delay=0.1):
             install_definition_semantics()
             try:
                 options = AwsOptions(region=region, profile=None, endpoint_url=None)
