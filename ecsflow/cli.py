@@ -23,7 +23,7 @@ import typer
 
 from ecsflow import __version__
 from ecsflow.errors import EcsflowError
-from ecsflow.status import ExitStatus, raise_terminated, status_of
+from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
 
 app = typer.Typer(
     name="ecsflow",
@@ -317,11 +317,15 @@ def sync(
     from ecsflow.ecs.limits import parse_rate
 
     aws = shared.aws() if register_rate is None else replace(shared.aws(), register_rate=parse_rate(register_rate))
+    signal.signal(signal.SIGTERM, raise_terminated)  # a cancelled CI job: as Ctrl-C, then exit 143
     with output.progress("registering", no_color=shared.no_color) as progress:
         result = operations.sync(shared.project(), aws, services=tuple(services or ()), strict=shared.strict,
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
     output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
-    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color)
+    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color,
+                               interrupted=result.interrupted and interrupt_name(result.interrupted))
+    if result.interrupted:
+        raise typer.Exit(status_of(result.interrupted))
     if result.failed:
         raise typer.Exit(ExitStatus.ERROR)
 

@@ -217,12 +217,14 @@ class Ecs:
         on_done: Callable[[RegisterOutcome], None] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> list[RegisterOutcome]:
-        """See ``definitions.register_families``: one outcome per item, failures included."""
+        """See ``definitions.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
+        at once and raises ``RegistrationInterrupted`` with every item's outcome."""
         if self._writer is None:
             # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
             self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
             pacing.pace(self._writer, self._pacer)
-        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff)
+        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
+                                             on_stop=self._pacer.stop if self._pacer else None)
 
     def registration_eta(self, count: int) -> Callable[[], float] | None:
         """For a progress bar, while ``count`` families are registered from now on: the seconds until the last
