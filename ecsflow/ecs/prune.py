@@ -7,7 +7,11 @@
   task definition, its deployments' and task sets') and the RUNNING or PENDING tasks (ListTasks +
   DescribeTasks, 100 a call) of one cluster use;
 - ``deregister_revisions`` / ``delete_revisions``: one DeregisterTaskDefinition per revision, one
-  DeleteTaskDefinitions per 10; each revision's result is reported, a failure does not stop the others.
+  DeleteTaskDefinitions per 10; each revision's result is reported, a failure does not stop the others. An
+  error of the session (a dropped connection, no answer, credentials that stopped working) is reported too,
+  as the failure of the revisions it concerns (said to be maybe done when the request may have reached ECS),
+  never as one error that hides what was done; the calls not sent yet are then not sent ("not attempted"),
+  since every one would fail alike.
 
 All through the bounded pool; throttling is botocore's retry mode's business (``ecsflow.ecs.client``).
 """
@@ -21,6 +25,7 @@ from typing import Any
 from ecsflow.ecs.errors import (
     aws_error,
     code_and_message,
+    is_ambiguous,
     is_boto_error,
     is_missing_family,
     is_session_error,
@@ -180,25 +185,50 @@ class RevisionResult:
     error: str | None = None
 
 
+class _Actions:
+    """The calls of one action (deregister, delete) on many revisions: each failure is its revisions' result;
+    after an error of the session, the calls not sent yet are skipped with its reason."""
+
+    def __init__(self, client: Any, done: str) -> None:
+        self.client, self.done = client, done  # done: what the call does, for "it may have been deleted"
+        self.halted: str | None = None
+
+    def skipped(self) -> str | None:
+        return f"not attempted: {self.halted}" if self.halted else None
+
+    def error(self, exc: Exception) -> str:
+        if not is_boto_error(exc):
+            raise exc
+        error = aws_error(exc, client=self.client)
+        if is_session_error(exc):
+            self.halted = self.halted or error.message
+        text = one_line(error)
+        if is_ambiguous(exc):
+            text += f" (the request may have reached ECS: it may have been {self.done}; run prune again to see)"
+        return text
+
+
 def deregister_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAULT_CONCURRENCY,
                          on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
     """Deregister each revision (one call each: ECS has no batch form); results in the order they complete,
     each also handed to ``on_done`` then, on the calling thread."""
+    actions = _Actions(client, "deregistered")
 
     def one(ref: Ref) -> RevisionResult:
         family, revision = ref
+        if skipped := actions.skipped():
+            return RevisionResult(family, revision, skipped)
         try:
             client.deregister_task_definition(taskDefinition=f"{family}:{revision}")
         except Exception as exc:
-            return RevisionResult(family, revision, _one_call_error(client, exc))
+            return RevisionResult(family, revision, actions.error(exc))
         return RevisionResult(family, revision)
 
     results = []
-    with translated(client):
-        for _, result in bounded(one, list(refs), concurrency):
-            results.append(result)
-            if on_done is not None:
-                on_done(result)
+    for _, result in bounded(one, list(refs), concurrency):
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
     return results
 
 
@@ -206,12 +236,15 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
                      on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
     """Delete INACTIVE revisions, 10 a call; each revision's result from the answer's ``taskDefinitions``
     and ``failures`` (a failed call fails its 10)."""
+    actions = _Actions(client, "deleted")
 
     def batch(chunk: list[str]) -> list[RevisionResult]:
+        if skipped := actions.skipped():
+            return [RevisionResult(*parse_arn(name), skipped) for name in chunk]
         try:
             answer = client.delete_task_definitions(taskDefinitions=chunk)
         except Exception as exc:
-            error = _one_call_error(client, exc)
+            error = actions.error(exc)
             return [RevisionResult(*parse_arn(name), error) for name in chunk]
         failures = {parse_arn(f.get("arn", "")): f.get("reason") or "failed" for f in answer.get("failures") or []
                     if f.get("arn")}
@@ -225,10 +258,9 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
 
     names = [f"{family}:{revision}" for family, revision in refs]
     done: list[RevisionResult] = []
-    with translated(client):
-        for _, results in bounded(batch, _chunks(names, DELETE_MAX), concurrency, key=id):
-            for result in results:
-                done.append(result)
-                if on_done is not None:
-                    on_done(result)
+    for _, results in bounded(batch, _chunks(names, DELETE_MAX), concurrency, key=id):
+        for result in results:
+            done.append(result)
+            if on_done is not None:
+                on_done(result)
     return done
