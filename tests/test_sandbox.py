@@ -207,6 +207,46 @@ def test_a_read_only_sandbox_folder(project):
     assert f"{project / '.ecsflow' / 'sandbox'}:" in sync.stderr and "unexpected" not in sync.stderr
 
 
+def without_root_powers(probe_file: Path) -> tuple[str, ...]:
+    """A command prefix under which mode bits hold: root reads any file whatever its mode (CAP_DAC_OVERRIDE),
+    so as root the command runs without that capability (and CAP_DAC_READ_SEARCH); nothing when not root."""
+    if os.geteuid() != 0:
+        return ()
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
+    probe_file.write_text("x")
+    probe_file.chmod(0)
+    probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe_file)!r})"], capture_output=True,
+                           text=True) if shutil.which("setpriv") else None
+    probe_file.unlink()
+    if probe is None or "Permission denied" not in probe.stderr:
+        pytest.skip(f"cannot drop root's power to read any file here: {probe and probe.stderr.strip()}")
+    return prefix
+
+
+@pytest.mark.parametrize("target", ["file", "folder"])
+def test_an_unreadable_state_file_or_folder_names_the_permission_not_a_reset(project, target):
+    """A permission problem on one file (mode 000) or on the folder: the message names it, its mode and who
+    ecsflow runs as; the hint never says to delete the folder (that would drop every family for one file's
+    permission)."""
+    assert cli(project, "sync").exit_code == 0
+    prefix = without_root_powers(project / "probe")
+    state = project / ".ecsflow" / "sandbox"
+    unreadable = state / "jobs-job.json" if target == "file" else state
+    unreadable.chmod(0o000 if target == "file" else 0o333)  # the folder: writable and searchable, not listable
+    try:
+        done = ecsflow(project, "diff", prefix=prefix)
+    finally:
+        unreadable.chmod(0o644 if target == "file" else 0o755)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stderr
+    action = "read" if target == "file" else "list"
+    assert f"{unreadable}: cannot {action} the sandbox state: permission denied (it is " in said
+    assert ("----------" if target == "file" else "d-wx-wx-wx") in said and "ecsflow runs as " in said
+    assert "delete" not in said.replace("do not delete it", "") and "unexpected" not in said
+    assert done.stdout == ""
+    assert ecsflow(project, "diff", "--exit-code").returncode == 0  # the state was intact all along
+
+
 STRAY = {
     "folder": lambda path: path.mkdir(),
     "pipe": lambda path: os.mkfifo(path),
