@@ -60,7 +60,7 @@ def describe_families(
     unique = list(dict.fromkeys(families))
     results: dict[str, dict | None] = {}
     with translated(client):
-        for family, answer in bounded(lambda family: _describe(client, family), unique, concurrency):
+        for family, answer in bounded(lambda family: answer_of(client, family), unique, concurrency):
             results[family] = answer
     return {family: results[family] for family in unique}
 
@@ -68,10 +68,13 @@ def describe_families(
 def describe_revision(client: Any, name: str) -> dict | None:
     """``describe_families`` for one name: a family (its latest ACTIVE revision) or ``family:N``."""
     with translated(client):
-        return _describe(client, name)
+        return answer_of(client, name)
 
 
-def _describe(client: Any, name: str) -> dict | None:
+def answer_of(client: Any, name: str) -> dict | None:
+    """DescribeTaskDefinition of ``name`` (with its tags), None when ECS has no ACTIVE revision of it; an answer
+    without a task definition and its revision is an ``UnreadableAnswer``. botocore's errors are not translated
+    (the callers decide what each means)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -83,7 +86,14 @@ def _describe(client: Any, name: str) -> dict | None:
     answer.pop("ResponseMetadata", None)
     if not isinstance(answer.get("taskDefinition"), dict):
         raise _unreadable(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
+    if not isinstance(answer["taskDefinition"].get("revision"), int):  # the shape is checked (ecs.shapes), not presence
+        raise _unreadable(client, "DescribeTaskDefinition", "a task definition without its revision")
     return answer
+
+
+def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """An answer's ``tags`` (``[{"key", "value"}]``) as a mapping; an entry without a key names nothing."""
+    return {t["key"]: t.get("value") or "" for t in tags or () if isinstance(t.get("key"), str)}
 
 
 def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
@@ -295,11 +305,11 @@ def _holds_desired(reader: Any, item: RegisterItem) -> tuple[int, str | None] | 
     if live is None:
         return None
     td = live["taskDefinition"]
-    if int(td.get("revision") or 0) <= (item.live_revision or 0):
+    if td["revision"] <= (item.live_revision or 0):
         return None
     if diff_family(item.service, item.family, dict(item.request), live).status != "unchanged":
         return None
-    return int(td["revision"]), td.get("taskDefinitionArn")
+    return td["revision"], td.get("taskDefinitionArn")
 
 
 def _is_connection(exc: BaseException) -> bool:

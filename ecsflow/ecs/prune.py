@@ -27,7 +27,6 @@ from ecsflow.ecs.errors import (
     code_and_message,
     is_ambiguous,
     is_boto_error,
-    is_missing_family,
     is_session_error,
     one_line,
     translated,
@@ -55,9 +54,19 @@ class FamilyRevisions:
 
 
 def parse_arn(arn: str) -> Ref:
-    """``(family, revision)`` of a task definition ARN (or ``family:revision``)."""
+    """``(family, revision)`` of a task definition ARN (or ``family:revision``); ValueError for anything else."""
     family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise ValueError(f"not a task definition revision: {arn!r}")
     return family, int(revision)
+
+
+def _ref(arn: Any) -> Ref | None:
+    """``parse_arn`` of an ARN in an answer, None when it names no revision (then it cannot be one of ours)."""
+    try:
+        return parse_arn(arn) if isinstance(arn, str) else None
+    except ValueError:
+        return None
 
 
 def list_families(client: Any, families: Iterable[str], *, inactive: bool = False, managed_only: Callable[
@@ -92,15 +101,12 @@ def _one_call_error(client: Any, exc: Exception) -> str:
 
 def _list_family(client: Any, family: str, inactive: bool,
                  managed_only: Callable[[dict[str, str]], bool] | None) -> FamilyRevisions:
-    from botocore.exceptions import ClientError
+    from ecsflow.ecs.definitions import answer_of, tag_map
 
-    try:
-        answer = client.describe_task_definition(taskDefinition=family, include=["TAGS"])
-    except ClientError as exc:
-        if not is_missing_family(exc):
-            raise
+    answer = answer_of(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
+    if answer is None:
         return FamilyRevisions(family, inactive=_revisions(client, family, "INACTIVE") if inactive else ())
-    tags = {t["key"]: t["value"] for t in answer.get("tags") or []}
+    tags = tag_map(answer.get("tags"))
     if managed_only is not None and not managed_only(tags):
         return FamilyRevisions(family, tags=tags)
     active = _revisions(client, family, "ACTIVE")
@@ -113,8 +119,8 @@ def _revisions(client: Any, family: str, status: str) -> tuple[int, ...]:
     # familyPrefix is the full family name (ECS's documentation); the filter below guards against a prefix
     # match all the same, so that `etl-load` never lists `etl-loader`'s revisions.
     pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
-    refs = (parse_arn(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
-    return tuple(sorted({revision for name, revision in refs if name == family}))
+    refs = (_ref(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
+    return tuple(sorted({ref[1] for ref in refs if ref and ref[0] == family}))
 
 
 def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = False,
@@ -127,8 +133,8 @@ def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = Fa
     users: dict[Ref, list[str]] = {}
 
     def add(arn: str | None, user: str) -> None:
-        if arn:
-            bucket = users.setdefault(parse_arn(arn), [])
+        if ref := _ref(arn):
+            bucket = users.setdefault(ref, [])
             if user not in bucket:
                 bucket.append(user)
 
@@ -246,9 +252,8 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
         except Exception as exc:
             error = actions.error(exc)
             return [RevisionResult(*parse_arn(name), error) for name in chunk]
-        failures = {parse_arn(f.get("arn", "")): f.get("reason") or "failed" for f in answer.get("failures") or []
-                    if f.get("arn")}
-        done = {parse_arn(d["taskDefinitionArn"]) for d in answer.get("taskDefinitions") or []}
+        failures = {_ref(f.get("arn")): f.get("reason") or "failed" for f in answer.get("failures") or []}
+        done = {_ref(d.get("taskDefinitionArn")) for d in answer.get("taskDefinitions") or []}
         results = []
         for name in chunk:
             ref = parse_arn(name)

@@ -53,6 +53,7 @@ from pathlib import Path
 from unittest import mock
 
 from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.definitions import tag_map
 from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
@@ -342,7 +343,7 @@ def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]], files: d
             {
                 "revision": revision,
                 "request": ecs.as_register_request(answer["taskDefinition"]),
-                "tags": {t["key"]: t["value"] for t in answer.get("tags") or []},
+                "tags": tag_map(answer.get("tags")),
             }
         )
     if not new and not changed:
