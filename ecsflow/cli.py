@@ -153,14 +153,12 @@ class Shared:
                               flags=self.settings_flags,
                               on_loaded=lambda project: mask_environment(project.environment))
 
-    def aws(self, concurrency: int | None = None, ctx: typer.Context | None = None):
-        """Where ECS is: the sandbox, an endpoint, or AWS's usual chain; with ``ctx`` (a command that can start
-        a sandbox task), whether the sandbox may execute it here."""
+    def aws(self, concurrency: int | None = None):
+        """Where ECS is: the sandbox, an endpoint, or AWS's usual chain."""
         from ecsflow.operations import AwsFlags
 
         return AwsFlags(profile=self.aws_profile, endpoint_url=self.endpoint_url, sandbox=self.sandbox,
-                        concurrency=concurrency or self.concurrency,
-                        execute_locally=ctx is not None and self.local_execution(ctx).allowed)
+                        concurrency=concurrency or self.concurrency)
 
     def local_execution(self, ctx: typer.Context):
         """The opt-in to executing sandbox tasks on this machine, decided (``ecsflow.execution.decide``)."""
@@ -416,8 +414,9 @@ def run(
         status=lambda state: output.print_run_status(state, no_color=no_color),
         lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
     )
-    aws = shared.aws(concurrency=1, ctx=ctx)  # a usage error first: --execute-locally without --sandbox
-    output.print_messages("note", [n for n in [shared.local_execution(ctx).note] if n], no_color=no_color)
+    execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
+    output.print_messages("note", [execution.note] if execution.note else [], no_color=no_color)
+    aws = replace(shared.aws(concurrency=1), execute_locally=execution.allowed)
     # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
     signal.signal(signal.SIGTERM, raise_terminated)
     result = operations.run(shared.project(), aws, run_options, callbacks)
