@@ -23,7 +23,7 @@ import typer
 
 from ecsflow import __version__
 from ecsflow.errors import EcsflowError
-from ecsflow.status import ExitStatus, raise_terminated, status_of
+from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
 
 app = typer.Typer(
     name="ecsflow",
@@ -99,6 +99,13 @@ AWS = (
         "--sandbox", envvar="ECSFLOW_SANDBOX",
         help="Use the embedded ECS sandbox (moto, state in .ecsflow/sandbox/ next to the compose file).")], False),
 )
+# On the commands that can start a sandbox task (ecsflow.execution: the sandbox executes nothing without it).
+EXECUTE = (
+    _option("execute_locally", Annotated[bool, typer.Option(
+        "--execute-locally", envvar="ECSFLOW_EXECUTE_LOCALLY",
+        help="With --sandbox: run the task's command as a process on this machine (no container, no image). "
+        "Without it the sandbox registers and runs nothing.")], False),
+)
 CONCURRENCY = (
     _option("concurrency", Annotated[int, typer.Option(
         "--concurrency", min=1, max=64, help="Families handled at once.")], 8),
@@ -125,6 +132,7 @@ class Shared:
     aws_profile: str | None = None
     endpoint_url: str | None = None
     sandbox: bool = False
+    execute_locally: bool = False
     concurrency: int = 8
     strict: bool = False
     debug: bool = False
@@ -152,6 +160,17 @@ class Shared:
         return AwsFlags(profile=self.aws_profile, endpoint_url=self.endpoint_url, sandbox=self.sandbox,
                         concurrency=concurrency or self.concurrency)
 
+    def local_execution(self, ctx: typer.Context):
+        """The opt-in to executing sandbox tasks on this machine, decided (``ecsflow.execution.decide``)."""
+        from ecsflow.execution import MeaninglessOptIn, decide
+
+        source = ctx.get_parameter_source("execute_locally")
+        try:
+            return decide(sandbox=self.sandbox, asked=self.execute_locally,
+                          from_variable=getattr(source, "name", None) == "ENVIRONMENT")
+        except MeaninglessOptIn as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--execute-locally'") from None
+
 
 def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...], ...] = (), **settings: Any):
     """Register a command whose last parameter is `shared: Shared`: its signature gains the options of
@@ -171,7 +190,7 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
             output.begin_masking(os.environ)  # and the project's environment once loaded (Shared.project)
             try:
                 function(**kwargs, shared=shared)
-            except (typer.Exit, typer.Abort):
+            except (typer.Exit, typer.Abort, typer.BadParameter):  # a usage error stays one: exit 2
                 raise
             except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: whatever was running was asked to stop
                 raise typer.Exit(status_of(exc)) from None
@@ -296,11 +315,15 @@ def sync(
     from ecsflow.ecs.limits import parse_rate
 
     aws = shared.aws() if register_rate is None else replace(shared.aws(), register_rate=parse_rate(register_rate))
+    signal.signal(signal.SIGTERM, raise_terminated)  # a cancelled CI job: as Ctrl-C, then exit 143
     with output.progress("registering", no_color=shared.no_color) as progress:
         result = operations.sync(shared.project(), aws, services=tuple(services or ()), strict=shared.strict,
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
     output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
-    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color)
+    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color,
+                               interrupted=result.interrupted and interrupt_name(result.interrupted))
+    if result.interrupted:
+        raise typer.Exit(status_of(result.interrupted))
     if result.failed:
         raise typer.Exit(ExitStatus.ERROR)
 
@@ -361,8 +384,10 @@ def prune(
         raise typer.Exit(ExitStatus.ERROR)
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT), context_settings={"allow_interspersed_args": True})
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
+         context_settings={"allow_interspersed_args": True})
 def run(
+    ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="The service to run once.")],
     command: Annotated[list[str] | None, typer.Argument(
         help="After `--`: the command to run instead of the service's (its entrypoint stays).")] = None,
@@ -381,8 +406,8 @@ def run(
 ) -> None:
     """Run one service once on ECS Fargate: make its task definition current, start a task, stream its logs to
     stdout and exit with its exit code (1 if it stopped without one, 124 on --timeout, 130 on Ctrl-C, which
-    stops the task). Status goes to stderr; with --format json, stdout holds only the final JSON document
-    and the logs go to stderr."""
+    stops the task). In the sandbox, nothing is executed without --execute-locally. Status goes to stderr;
+    with --format json, stdout holds only the final JSON document and the logs go to stderr."""
     from ecsflow import operations, output
 
     no_color = shared.no_color
@@ -394,9 +419,12 @@ def run(
         status=lambda state: output.print_run_status(state, no_color=no_color),
         lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
     )
+    execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
+    output.print_messages("note", [execution.note] if execution.note else [], no_color=no_color)
+    aws = replace(shared.aws(concurrency=1), execute_locally=execution.allowed)
     # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
     signal.signal(signal.SIGTERM, raise_terminated)
-    result = operations.run(shared.project(), shared.aws(concurrency=1), run_options, callbacks)
+    result = operations.run(shared.project(), aws, run_options, callbacks)
     output.write_run_result(result, output_format, no_color=no_color)
     if result.exit_status:
         raise typer.Exit(result.exit_status)

@@ -24,9 +24,17 @@ def raise_terminated(signum: int, frame: object) -> None:
 
 
 def status_of(exc: BaseException) -> ExitStatus:
-    """The exit status for an exception that ends a command."""
+    """The exit status for an exception that ends a command. An interrupt raised again with what was done
+    (``raise ... from`` the KeyboardInterrupt) keeps its signal's status."""
+    if isinstance(exc, KeyboardInterrupt) and isinstance(exc.__cause__, KeyboardInterrupt):
+        return status_of(exc.__cause__)
     if isinstance(exc, Terminated):
         return ExitStatus.TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED
     return ExitStatus.ERROR  # an EcsflowError (one clear message) or, the last line of defence, anything else
+
+
+def interrupt_name(exc: BaseException) -> str:
+    """What interrupted a command, in the user's words: "SIGTERM" or "Ctrl-C"."""
+    return "SIGTERM" if status_of(exc) == ExitStatus.TERMINATED else "Ctrl-C"

@@ -105,7 +105,9 @@ class EcsEndpoint:
         self._semantics = False
         self._register_lock = threading.Lock()
         self.runner: LocalTaskRunner | None = (
-            LocalTaskRunner(workdir, environment=environment, check_network=check_network) if run_tasks else None
+            # run_tasks=True is the test's opt-in to processes on this machine (ecsflow.execution).
+            LocalTaskRunner(workdir, execute=True, environment=environment, check_network=check_network)
+            if run_tasks else None
         )
         self._in_flight = 0
         self._lock = threading.Lock()

@@ -69,6 +69,30 @@ def test_concurrent_takers_queue_in_turn():
     assert 0.8 < bucket.waited <= sum(0.05 * i for i in range(1, 7)) + 0.01  # 50 + 100 + ... + 300 ms
 
 
+def test_stop_wakes_the_waiting_takers_at_once_and_refuses_later_ones():
+    """Ctrl-C in a paced sync: the workers waiting for their turn are not sent, and not a second later."""
+    bucket = TokenBucket(Rate(burst=2, per_second=0.2))  # one token, then one every 5 s
+    bucket.take()
+    stopped: list[float] = []
+    start = time.monotonic()
+
+    def worker() -> None:
+        with pytest.raises(pacing.Stopped):
+            bucket.take()
+        stopped.append(time.monotonic() - start)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    bucket.stop()
+    for thread in threads:
+        thread.join(5)
+    assert len(stopped) == 3 and max(stopped) < 1.0
+    with pytest.raises(pacing.Stopped):
+        bucket.take()
+
+
 def test_a_throttling_answer_empties_the_bucket():
     clock = FakeClock()
     bucket = TokenBucket(Rate(burst=20, per_second=1.0), clock=clock, sleep=clock.sleep)

@@ -253,6 +253,50 @@ def test_a_deregistration_that_fails_is_reported_the_others_are_done_and_a_rerun
     assert rerun.exit_code == 0 and "etl-api: deregistered 1: 2" in rerun.stdout and ecs.calls[DEREGISTER] == 1
 
 
+def test_a_dropped_connection_on_delete_reports_each_revision_and_what_was_done(ecs, project):
+    """Revisions 1-4 are deregistered, then DeleteTaskDefinitions loses its connection (each try): the JSON
+    document still comes, with what was deregistered and why each deletion failed; exit 1."""
+    register_old("etl-api", 8)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.fail(DELETE, kind="drop")
+    result, report = prune_json(ecs, project, "--yes", "--delete", "api")
+    assert result.exit_code == 1
+    outcome = family_entry(report, "etl-api")["outcome"]
+    assert outcome["deregistered"] == [1, 2, 3, 4] and outcome["deleted"] == []
+    assert [f["revision"] for f in outcome["failed"]] == [1, 2, 3, 4]
+    error = outcome["failed"][0]["error"]
+    assert "closed the connection before answering" in error and "may have been deleted" in error
+    assert revisions(ecs, "etl-api", "INACTIVE") == [1, 2, 3, 4]  # what the report says
+    assert "unexpected" not in result.stderr and "Traceback" not in result.output
+
+
+def test_a_delete_whose_answer_was_lost_converges_when_run_again(ecs, project):
+    register_old("etl-api", 8)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.fail(DELETE, kind="drop", forward=True, times=2)  # ECS deletes; the answer is lost, twice
+    result = cli(ecs, project, "prune", "--yes", "--delete", "api")
+    assert result.exit_code == 1
+    assert "etl-api: deregistered 4: 1-4" in result.stdout and "may have been deleted" in result.stdout
+    again, report = prune_json(ecs, project, "--yes", "--delete", "api")
+    assert again.exit_code == 0 and report["counts"] == {"deregister": 0, "delete": 0, "families": 0, "errors": 0}
+
+
+def test_a_connection_lost_while_deregistering_stops_sending_and_says_what_was_done(ecs, project):
+    register_old("etl-api", 8)
+    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecs.fail(DEREGISTER, kind="drop", skip=2)  # the first two go through, then the network is gone
+    ecs.reset_counts()
+    result, report = prune_json(ecs, project, "--yes", "--concurrency", "1", "api")
+    assert result.exit_code == 1
+    outcome = family_entry(report, "etl-api")["outcome"]
+    assert outcome["deregistered"] == [1, 2]
+    failed = {f["revision"]: f["error"] for f in outcome["failed"]}
+    assert sorted(failed) == [3, 4] and "closed the connection before answering" in failed[3]
+    assert failed[4].startswith("not attempted: ECS at ")  # not sent: it would fail alike
+    assert ecs.calls[DEREGISTER] == 2 + 2  # revision 3's two tries; nothing for revision 4
+    assert revisions(ecs, "etl-api") == [3, 4, 5, 6, 7, 8, 9]
+
+
 def test_throttling_is_retried_and_nothing_is_lost(ecs, project, no_retry_waits):
     register_old("etl-api", 30)
     assert cli(ecs, project, "sync", "api").exit_code == 0

@@ -376,7 +376,7 @@ def test_json_output_shape(ecs, project):
     document = json.loads(result.stdout)  # stdout is the document only: the logs went to stderr
     assert document == {
         "task_arn": document["task_arn"], "family": "jobs-job", "revision": 1, "status": "STOPPED",
-        "exit_code": 7, "stopped_reason": "Essential container in task exited",
+        "exit_code": 7, "stopped_reason": "Essential container in task exited", "executed": True, "would_run": None,
     }
     assert document["task_arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task/jobs/")
     assert "line 1\nline 2\n" in result.stderr
@@ -435,7 +435,7 @@ def test_sandbox_runs_the_example_transform(tmp_path, monkeypatch):
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
     monkeypatch.chdir(target)
     runner = CliRunner()
-    result = runner.invoke(app, ["run", "transform", "-f", "docker-compose.yml", "--sandbox",
+    result = runner.invoke(app, ["run", "transform", "-f", "docker-compose.yml", "--sandbox", "--execute-locally",
                                  "-e", "RUN_DATE=2026-01-01"])
     assert result.exit_code == 0, result.stderr
     assert "RUN_DATE 2026-01-01: reading s3://acme-raw/orders/2026-01-01/" in result.stdout
@@ -443,7 +443,8 @@ def test_sandbox_runs_the_example_transform(tmp_path, monkeypatch):
     assert "runs on this machine" in result.stderr and "registered etl-transform:1 (new)" in result.stderr
     assert (target / ".ecsflow" / "sandbox" / "etl-transform.json").is_file()
 
-    bad = runner.invoke(app, ["run", "transform", "--sandbox", "--format", "json", "-e", "RUN_DATE=someday"])
+    bad = runner.invoke(app, ["run", "transform", "--sandbox", "--format", "json", "-e", "RUN_DATE=someday"],
+                        env={"ECSFLOW_EXECUTE_LOCALLY": "1"})
     assert bad.exit_code == 2
     assert json.loads(bad.stdout)["revision"] == 1  # the same revision: nothing changed
     assert "RUN_DATE 'someday' is not a date" in bad.stderr
@@ -455,6 +456,7 @@ def test_sandbox_runs_the_example_transform(tmp_path, monkeypatch):
 def test_example_readme_mentions_the_run_command():
     text = (EXAMPLE / "README.md").read_text()
     assert "ecsflow run transform" in text and "--sandbox" in text
+    assert "--sandbox --execute-locally" in text and "without `--execute-locally`" in text
 
 
 def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
@@ -545,6 +547,7 @@ def test_sandbox_with_a_cluster_arn_the_defaults_and_spot_capacity(tmp_path, mon
     monkeypatch.chdir(target)
     arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/data-jobs"
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    monkeypatch.setenv("ECSFLOW_EXECUTE_LOCALLY", "1")  # the opt-in to running the job on this machine
     result = CliRunner().invoke(app, ["run", "transform", "--sandbox", "--cluster", arn])
     assert result.exit_code == 0, result.stderr
     if datetime.datetime.now(datetime.UTC).date().isoformat() == today:
@@ -568,8 +571,8 @@ def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
     lags = []
     for _ in range(2):  # the first run registers the family; the second only runs
-        proc = subprocess.run([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox", "--execute-locally"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
         ended = time.time()
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == "working\n"

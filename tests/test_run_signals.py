@@ -17,8 +17,10 @@ def start_run(folder, job: str, grace: str | None = None) -> subprocess.Popen:
         "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n"
         + (f"    stop_grace_period: {grace}\n" if grace else ""))
+    # ECSFLOW_EXECUTE_LOCALLY: the opt-in to running the job on this machine, as CI gives it.
     return subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=folder, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "NO_COLOR": "1", "ECSFLOW_EXECUTE_LOCALLY": "1"})
 
 
 def wait_for_pid(proc: subprocess.Popen, pid_file) -> int:

@@ -139,7 +139,7 @@ def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
 
 
 def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
-    running = start(project, "run", "job", "-e", "JOB_SLEEP=30")
+    running = start(project, "run", "job", "-e", "JOB_SLEEP=30", ECSFLOW_EXECUTE_LOCALLY="1")
     try:
         saved = project / ".ecsflow" / "sandbox" / "jobs-job.json"
         deadline = time.monotonic() + 60
@@ -168,7 +168,7 @@ def test_a_family_name_of_255_characters_is_kept(tmp_path):
     assert len(path.name.encode()) <= 255 and path.name.endswith(".json")
     assert json.loads(path.read_text())["family"] == f"jobs-{service}"
     assert cli(project, "diff", "--exit-code").exit_code == 0
-    ran = cli(project, "run", service)
+    ran = cli(project, "run", service, "--execute-locally")
     assert ran.exit_code == 0 and ran.stdout == "long ok\n", ran.stderr
 
 
@@ -205,6 +205,46 @@ def test_a_read_only_sandbox_folder(project):
     sync = ecsflow(project, "sync", prefix=prefix, VERSION="2.0")
     assert sync.returncode == 1 and "cannot save the sandbox state" in sync.stderr, sync.stderr
     assert f"{project / '.ecsflow' / 'sandbox'}:" in sync.stderr and "unexpected" not in sync.stderr
+
+
+def without_root_powers(probe_file: Path) -> tuple[str, ...]:
+    """A command prefix under which mode bits hold: root reads any file whatever its mode (CAP_DAC_OVERRIDE),
+    so as root the command runs without that capability (and CAP_DAC_READ_SEARCH); nothing when not root."""
+    if os.geteuid() != 0:
+        return ()
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search")
+    probe_file.write_text("x")
+    probe_file.chmod(0)
+    probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe_file)!r})"], capture_output=True,
+                           text=True) if shutil.which("setpriv") else None
+    probe_file.unlink()
+    if probe is None or "Permission denied" not in probe.stderr:
+        pytest.skip(f"cannot drop root's power to read any file here: {probe and probe.stderr.strip()}")
+    return prefix
+
+
+@pytest.mark.parametrize("target", ["file", "folder"])
+def test_an_unreadable_state_file_or_folder_names_the_permission_not_a_reset(project, target):
+    """A permission problem on one file (mode 000) or on the folder: the message names it, its mode and who
+    ecsflow runs as; the hint never says to delete the folder (that would drop every family for one file's
+    permission)."""
+    assert cli(project, "sync").exit_code == 0
+    prefix = without_root_powers(project / "probe")
+    state = project / ".ecsflow" / "sandbox"
+    unreadable = state / "jobs-job.json" if target == "file" else state
+    unreadable.chmod(0o000 if target == "file" else 0o333)  # the folder: writable and searchable, not listable
+    try:
+        done = ecsflow(project, "diff", prefix=prefix)
+    finally:
+        unreadable.chmod(0o644 if target == "file" else 0o755)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stderr
+    action = "read" if target == "file" else "list"
+    assert f"{unreadable}: cannot {action} the sandbox state: permission denied (it is " in said
+    assert ("----------" if target == "file" else "d-wx-wx-wx") in said and "ecsflow runs as " in said
+    assert "delete" not in said.replace("do not delete it", "") and "unexpected" not in said
+    assert done.stdout == ""
+    assert ecsflow(project, "diff", "--exit-code").returncode == 0  # the state was intact all along
 
 
 STRAY = {

@@ -253,7 +253,7 @@ def test_run_masks_its_messages_and_the_job_output(tmp_path):
         "    environment:\n      NOTE: \"${AWS_SECRET_ACCESS_KEY}\"\n")
     env = {**dummy_credentials_env(), "AWS_SECRET_ACCESS_KEY": secrets_of("one")["ci"]}
     result = CliRunner().invoke(app, ["run", "job", "-f", str(tmp_path / "docker-compose.yml"), "--sandbox",
-                                      "--poll-interval", "0.02"], env=env)
+                                      "--execute-locally", "--poll-interval", "0.02"], env=env)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert f"note is {S}" in result.stdout
     assert_no_secret(result)

@@ -28,6 +28,7 @@ from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.ecs.pacing import Rate, TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
+from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
 
@@ -137,9 +138,10 @@ def _give_up_without_answers(attempts: int, caught_exception: Exception | None =
 
 def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], service: str, endpoint_url: str,
                   xml: bool, **_: Any) -> None:
-    """A 2xx answer must be the service's: a JSON object (every JSON operation ecsflow calls answers one), or
-    an XML document whose root is ``<OperationResponse>``. botocore reads an HTML page or an empty body as an
-    empty JSON answer, fails on a JSON list, and on HTML in place of XML with a KeyError."""
+    """A 2xx answer must be the service's: a JSON object (every JSON operation ecsflow calls answers one) of the
+    operation's output shape (``ecsflow.ecs.shapes``), or an XML document whose root is ``<OperationResponse>``.
+    botocore reads an HTML page or an empty body as an empty JSON answer, fails on a JSON list, on a string
+    where an object belongs with an AttributeError, and on HTML in place of XML with a KeyError."""
     import json
     import re
 
@@ -158,9 +160,11 @@ def _check_answer(operation_model: Any, response_dict: Mapping[str, Any], servic
         what = what or "a document that is not its XML answer"
     else:
         try:
-            if isinstance(json.loads(body), dict):
+            document = json.loads(body)
+            mismatch = first_mismatch(output, document) if isinstance(document, dict) else "not an object"
+            if mismatch is None:
                 return
-            what = "JSON that is not an object"
+            what = f"JSON of another shape ({mismatch})" if isinstance(document, dict) else "JSON that is not an object"
         except ValueError:
             what = what or ("JSON cut short" if text.startswith((b"{", b"[")) else "text that is not JSON")
     raise UnreadableAnswer(service=service, endpoint_url=endpoint_url, operation=operation_model.name,
@@ -217,12 +221,14 @@ class Ecs:
         on_done: Callable[[RegisterOutcome], None] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> list[RegisterOutcome]:
-        """See ``definitions.register_families``: one outcome per item, failures included."""
+        """See ``definitions.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
+        at once and raises ``RegistrationInterrupted`` with every item's outcome."""
         if self._writer is None:
             # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
             self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
             pacing.pace(self._writer, self._pacer)
-        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff)
+        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
+                                             on_stop=self._pacer.stop if self._pacer else None)
 
     def registration_eta(self, count: int) -> Callable[[], float] | None:
         """For a progress bar, while ``count`` families are registered from now on: the seconds until the last
@@ -252,7 +258,7 @@ class Ecs:
     def _revisions(self, status: str) -> list[str]:
         with translated(self._client):
             pages = self._client.get_paginator("list_task_definitions").paginate(status=status)
-            return [arn for page in pages for arn in page["taskDefinitionArns"]]
+            return [arn for page in pages for arn in page.get("taskDefinitionArns") or []]
 
     def as_register_request(self, task_definition: Mapping[str, Any]) -> dict[str, Any]:
         """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this

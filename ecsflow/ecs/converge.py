@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecsflow.ecs.definitions import describe_revision
+from ecsflow.ecs.definitions import describe_revision, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
 
@@ -65,7 +65,7 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
                 continue  # deregistered since it was listed
             present.append(number)
             arns[number] = answer["taskDefinition"].get("taskDefinitionArn")
-            tags = {t.get("key"): t.get("value") for t in answer.get("tags") or []}
+            tags = tag_map(answer.get("tags"))
             if tags.get(MANAGED_TAG) == "true" and diff_family(item.service, item.family, dict(item.request),
                                                                answer).status == "unchanged":
                 same.add(number)

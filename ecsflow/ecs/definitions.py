@@ -14,14 +14,20 @@ described: when its latest ACTIVE revision is newer than the one the plan compar
 desired content, that is the registration (this run's, or a concurrent one's); otherwise it is registered
 again, once. When ECS cannot even be asked, the outcome says the family may have been registered. Every
 registration then goes through ``ecsflow.ecs.converge``, which removes what a race duplicated.
+
+Ctrl-C (or SIGTERM) while families are registered stops new registrations at once: a family not started yet,
+or waiting for its turn in the pace (``ecsflow.ecs.pacing``), is ``not-started`` and never sent; a call in
+flight is waited for, boundedly (its answer, or the lost-answer logic above, decides; a second Ctrl-C stops
+waiting and the family "may have been registered"); then ``RegistrationInterrupted`` carries every family's
+outcome.
 """
 
 from __future__ import annotations
 
 import random
-import time
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import closing
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,6 +44,7 @@ from ecsflow.ecs.errors import (
     translated,
 )
 from ecsflow.ecs.limits import NO_ANSWER_ATTEMPTS
+from ecsflow.ecs.pacing import Stopped
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
 from ecsflow.errors import AwsError
 
@@ -53,7 +60,7 @@ def describe_families(
     unique = list(dict.fromkeys(families))
     results: dict[str, dict | None] = {}
     with translated(client):
-        for family, answer in bounded(lambda family: _describe(client, family), unique, concurrency):
+        for family, answer in bounded(lambda family: answer_of(client, family), unique, concurrency):
             results[family] = answer
     return {family: results[family] for family in unique}
 
@@ -61,10 +68,13 @@ def describe_families(
 def describe_revision(client: Any, name: str) -> dict | None:
     """``describe_families`` for one name: a family (its latest ACTIVE revision) or ``family:N``."""
     with translated(client):
-        return _describe(client, name)
+        return answer_of(client, name)
 
 
-def _describe(client: Any, name: str) -> dict | None:
+def answer_of(client: Any, name: str) -> dict | None:
+    """DescribeTaskDefinition of ``name`` (with its tags), None when ECS has no ACTIVE revision of it; an answer
+    without a task definition and its revision is an ``UnreadableAnswer``. botocore's errors are not translated
+    (the callers decide what each means)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -76,7 +86,14 @@ def _describe(client: Any, name: str) -> dict | None:
     answer.pop("ResponseMetadata", None)
     if not isinstance(answer.get("taskDefinition"), dict):
         raise _unreadable(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
+    if not isinstance(answer["taskDefinition"].get("revision"), int):  # the shape is checked (ecs.shapes), not presence
+        raise _unreadable(client, "DescribeTaskDefinition", "a task definition without its revision")
     return answer
+
+
+def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """An answer's ``tags`` (``[{"key", "value"}]``) as a mapping; an entry without a key names nothing."""
+    return {t["key"]: t.get("value") or "" for t in tags or () if isinstance(t.get("key"), str)}
 
 
 def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
@@ -107,7 +124,8 @@ class RegisterOutcome:
 
     service: str
     family: str
-    status: Literal["registered", "failed"]
+    # not-started: interrupted before its request was sent; interrupted: cut short while it was under way
+    status: Literal["registered", "failed", "not-started", "interrupted"]
     revision: int | None = None
     arn: str | None = None
     error: str | None = None
@@ -132,6 +150,15 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
+class RegistrationInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM (its ``__cause__``) during ``register_families``: ``outcomes``, one per item in order,
+    say what was registered, what was not started and what was cut short."""
+
+    def __init__(self, outcomes: list[RegisterOutcome]) -> None:
+        super().__init__("interrupted while registering")
+        self.outcomes = outcomes
+
+
 def register_families(
     reader: Any,
     writer: Any,
@@ -139,29 +166,81 @@ def register_families(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RegisterOutcome], None] | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
+    on_stop: Callable[[], None] | None = None,
 ) -> list[RegisterOutcome]:
     """Register one new revision per item; outcomes in the order of ``items``.
 
     ``writer`` sends RegisterTaskDefinition and must not retry by itself; ``reader`` (with botocore's retries)
     makes every other call. ``on_done`` is called with each outcome as it completes, on the calling thread
     (safe for a progress bar). Each family is listed once: the builder refuses two services with one family
-    (``taskdef.build_task_definitions``).
+    (``taskdef.build_task_definitions``). On KeyboardInterrupt, ``on_stop()`` (the pace's ``stop``) is called,
+    no new registration starts, and ``RegistrationInterrupted`` is raised (see the module docstring).
     """
     items = list(items)
+    if not items:
+        return []
     outcomes: dict[str, RegisterOutcome] = {}
-    done = bounded(lambda item: _register(reader, writer, item, backoff), items, concurrency,
-                   key=lambda item: item.family)
-    with closing(done):  # an exception from on_done still shuts the pool down at once
-        for family, outcome in done:
-            outcomes[family] = outcome
-            if on_done is not None:
-                on_done(outcome)
+    stop = threading.Event()
+
+    def work(item: RegisterItem) -> RegisterOutcome:
+        return _not_started(item) if stop.is_set() else _register(reader, writer, item, backoff, stop)
+
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)), thread_name_prefix="ecsflow-aws")
+    try:
+        futures = {pool.submit(work, item): item for item in items}
+        try:
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes[outcome.family] = outcome
+                if on_done is not None:
+                    on_done(outcome)
+        except KeyboardInterrupt as exc:
+            stop.set()
+            if on_stop is not None:
+                on_stop()
+            _wait_for_those_under_way(futures, outcomes)
+            raise RegistrationInterrupted([outcomes[item.family] for item in items]) from exc
+    finally:
+        # Normal end: nothing left. An error (from on_done too): drop what has not started; the calls under
+        # way finish on their own.
+        pool.shutdown(wait=True, cancel_futures=True)
     return [outcomes[item.family] for item in items]
 
 
-def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff) -> RegisterOutcome:
+def _wait_for_those_under_way(futures: dict[Future, RegisterItem], outcomes: dict[str, RegisterOutcome]) -> None:
+    """After an interrupt: the items not started are ``not-started``; those under way are waited for (a
+    second interrupt stops waiting: they may have been registered)."""
+    under_way = [future for future, item in futures.items() if item.family not in outcomes and not future.cancel()]
+    try:
+        for future in as_completed(under_way):
+            item = futures[future]
+            error = future.exception()
+            outcomes[item.family] = future.result() if error is None else _failed(item, f"{type(error).__name__}: "
+                                                                                  f"{error}")
+    except KeyboardInterrupt:
+        pass
+    for future, item in futures.items():
+        if item.family in outcomes:
+            continue
+        if future.cancelled():
+            outcomes[item.family] = _not_started(item)
+        else:
+            outcomes[item.family] = RegisterOutcome(
+                item.service, item.family, "interrupted", error=f"interrupted while RegisterTaskDefinition was "
+                f"under way: {item.family} may have been registered (hint: run `ecsflow diff` to see; running "
+                "sync again converges)")
+
+
+def _not_started(item: RegisterItem) -> RegisterOutcome:
+    return RegisterOutcome(item.service, item.family, "not-started",
+                           error="interrupted before it was sent: not registered (run sync again)")
+
+
+def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff,
+              stop: threading.Event | None = None) -> RegisterOutcome:
     from ecsflow.ecs.converge import deduplicate
 
+    stop = stop or threading.Event()
     attempt, unanswered, lost, recovered = 0, 0, None, False
     while True:
         attempt += 1
@@ -171,6 +250,11 @@ def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff) ->
                 raise _unreadable(writer, "RegisterTaskDefinition", "a JSON object without the new revision")
             revision, arn = td["revision"], td.get("taskDefinitionArn")
             break
+        except Stopped:  # the pace was stopped (Ctrl-C) before this attempt was sent
+            if attempt == 1:
+                return _not_started(item)
+            return RegisterOutcome(item.service, item.family, "interrupted", error=f"interrupted between two "
+                                   f"attempts ({lost or 'the last was refused'}): not registered (run sync again)")
         except Exception as exc:
             if not is_boto_error(exc):
                 raise
@@ -191,8 +275,11 @@ def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff) ->
                     break
             retry = is_throttling(exc) or is_concurrent_revision(exc) or is_ambiguous(exc) or _is_connection(exc)
             if retry and attempt < backoff.attempts and (not no_answer or unanswered < NO_ANSWER_ATTEMPTS):
-                time.sleep(backoff.delay(attempt))
-                continue
+                if not stop.wait(backoff.delay(attempt)):
+                    continue
+                return RegisterOutcome(item.service, item.family, "interrupted", error="interrupted before ECS "
+                                       f"registered it ({lost or aws_error(exc, client=writer).message}): not "
+                                       "registered (run sync again)")
             error = aws_error(exc, client=writer)
             if is_ambiguous(exc):
                 return _failed(item, f"RegisterTaskDefinition got {lost} (last: {error.message}), and ECS holds no "
@@ -218,11 +305,11 @@ def _holds_desired(reader: Any, item: RegisterItem) -> tuple[int, str | None] | 
     if live is None:
         return None
     td = live["taskDefinition"]
-    if int(td.get("revision") or 0) <= (item.live_revision or 0):
+    if td["revision"] <= (item.live_revision or 0):
         return None
     if diff_family(item.service, item.family, dict(item.request), live).status != "unchanged":
         return None
-    return int(td["revision"]), td.get("taskDefinitionArn")
+    return td["revision"], td.get("taskDefinitionArn")
 
 
 def _is_connection(exc: BaseException) -> bool:

@@ -13,7 +13,8 @@ order. It leaves a tenth of the burst (at least one call) unused: calls reach EC
 later than they were sent, and once the burst is spent, a call that arrives early finds ECS's bucket a fraction
 of a token short; the tokens left over absorb that. ``drain()`` empties it after a throttling answer (other
 clients of the same account share ECS's bucket, so ours may have been fuller than ECS's); ``seconds_for(n)``
-says when ``n`` more calls will all have been sent (the progress bar's estimate).
+says when ``n`` more calls will all have been sent (the progress bar's estimate); ``stop()`` (Ctrl-C) wakes
+every call waiting for a token and makes it, and every later one, raise ``Stopped`` instead of being sent.
 
 ``pace(client, bucket)`` hooks a bucket into one botocore client's events (``ecsflow.ecs.client.Ecs``: its
 RegisterTaskDefinition client), for RegisterTaskDefinition only: every attempt (the register loop's retries
@@ -34,21 +35,29 @@ from ecsflow.ecs.limits import Rate
 REGISTER = "RegisterTaskDefinition"
 
 
+class Stopped(Exception):
+    """The bucket was stopped (``TokenBucket.stop``): the call waiting for a token is not sent."""
+
+
 class TokenBucket:
     def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.rate = rate
         self._interval = 1.0 / rate.per_second
         self.burst = max(1, rate.burst - max(1, rate.burst // 10))  # the headroom: see the module's docstring
         self._tolerance = (self.burst - 1) * self._interval  # how far ahead of the rate a burst may run
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep = clock, sleep  # sleep None: wait on _stopped, which stop() sets
+        self._stopped = threading.Event()
         self._tat = clock()  # theoretical arrival time of the next call: now means a full bucket
         self._lock = threading.Lock()
         self.taken = 0
         self.waited = 0.0  # seconds spent waiting for tokens, all calls together
 
     def take(self) -> float:
-        """Wait for a token (in turn with the other threads taking one); the seconds waited."""
+        """Wait for a token (in turn with the other threads taking one); the seconds waited. Raises
+        ``Stopped`` once the bucket is stopped, at once, even in the middle of a wait."""
+        if self._stopped.is_set():
+            raise Stopped()
         with self._lock:
             now = self._clock()
             tat = max(self._tat, now)
@@ -57,8 +66,14 @@ class TokenBucket:
             self.taken += 1
             self.waited += wait
         if wait:
-            self._sleep(wait)
+            self._sleep(wait) if self._sleep is not None else self._stopped.wait(wait)
+        if self._stopped.is_set():
+            raise Stopped()
         return wait
+
+    def stop(self) -> None:
+        """No more calls: those waiting for a token, and all later ones, raise ``Stopped`` (Ctrl-C in a sync)."""
+        self._stopped.set()
 
     def drain(self) -> None:
         """ECS said it throttled: its bucket is empty, whatever ours says. The next call waits one interval."""
@@ -82,7 +97,7 @@ def pace(client: Any, bucket: TokenBucket | None) -> None:
     event = f"{client.meta.service_model.service_id.hyphenize()}.{REGISTER}"
 
     def before_send(**_: Any) -> None:
-        bucket.take()  # None: botocore sends the request as usual
+        bucket.take()  # None: botocore sends the request as usual; Stopped: it is never sent
 
     def response_received(parsed_response: dict | None = None, **_: Any) -> None:
         if ((parsed_response or {}).get("Error") or {}).get("Code") in _THROTTLED:

@@ -7,7 +7,11 @@
   task definition, its deployments' and task sets') and the RUNNING or PENDING tasks (ListTasks +
   DescribeTasks, 100 a call) of one cluster use;
 - ``deregister_revisions`` / ``delete_revisions``: one DeregisterTaskDefinition per revision, one
-  DeleteTaskDefinitions per 10; each revision's result is reported, a failure does not stop the others.
+  DeleteTaskDefinitions per 10; each revision's result is reported, a failure does not stop the others. An
+  error of the session (a dropped connection, no answer, credentials that stopped working) is reported too,
+  as the failure of the revisions it concerns (said to be maybe done when the request may have reached ECS),
+  never as one error that hides what was done; the calls not sent yet are then not sent ("not attempted"),
+  since every one would fail alike.
 
 All through the bounded pool; throttling is botocore's retry mode's business (``ecsflow.ecs.client``).
 """
@@ -21,8 +25,8 @@ from typing import Any
 from ecsflow.ecs.errors import (
     aws_error,
     code_and_message,
+    is_ambiguous,
     is_boto_error,
-    is_missing_family,
     is_session_error,
     one_line,
     translated,
@@ -50,9 +54,19 @@ class FamilyRevisions:
 
 
 def parse_arn(arn: str) -> Ref:
-    """``(family, revision)`` of a task definition ARN (or ``family:revision``)."""
+    """``(family, revision)`` of a task definition ARN (or ``family:revision``); ValueError for anything else."""
     family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise ValueError(f"not a task definition revision: {arn!r}")
     return family, int(revision)
+
+
+def _ref(arn: Any) -> Ref | None:
+    """``parse_arn`` of an ARN in an answer, None when it names no revision (then it cannot be one of ours)."""
+    try:
+        return parse_arn(arn) if isinstance(arn, str) else None
+    except ValueError:
+        return None
 
 
 def list_families(client: Any, families: Iterable[str], *, inactive: bool = False, managed_only: Callable[
@@ -87,15 +101,12 @@ def _one_call_error(client: Any, exc: Exception) -> str:
 
 def _list_family(client: Any, family: str, inactive: bool,
                  managed_only: Callable[[dict[str, str]], bool] | None) -> FamilyRevisions:
-    from botocore.exceptions import ClientError
+    from ecsflow.ecs.definitions import answer_of, tag_map
 
-    try:
-        answer = client.describe_task_definition(taskDefinition=family, include=["TAGS"])
-    except ClientError as exc:
-        if not is_missing_family(exc):
-            raise
+    answer = answer_of(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
+    if answer is None:
         return FamilyRevisions(family, inactive=_revisions(client, family, "INACTIVE") if inactive else ())
-    tags = {t["key"]: t["value"] for t in answer.get("tags") or []}
+    tags = tag_map(answer.get("tags"))
     if managed_only is not None and not managed_only(tags):
         return FamilyRevisions(family, tags=tags)
     active = _revisions(client, family, "ACTIVE")
@@ -108,8 +119,8 @@ def _revisions(client: Any, family: str, status: str) -> tuple[int, ...]:
     # familyPrefix is the full family name (ECS's documentation); the filter below guards against a prefix
     # match all the same, so that `etl-load` never lists `etl-loader`'s revisions.
     pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
-    refs = (parse_arn(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
-    return tuple(sorted({revision for name, revision in refs if name == family}))
+    refs = (_ref(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
+    return tuple(sorted({ref[1] for ref in refs if ref and ref[0] == family}))
 
 
 def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = False,
@@ -122,8 +133,8 @@ def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = Fa
     users: dict[Ref, list[str]] = {}
 
     def add(arn: str | None, user: str) -> None:
-        if arn:
-            bucket = users.setdefault(parse_arn(arn), [])
+        if ref := _ref(arn):
+            bucket = users.setdefault(ref, [])
             if user not in bucket:
                 bucket.append(user)
 
@@ -180,25 +191,50 @@ class RevisionResult:
     error: str | None = None
 
 
+class _Actions:
+    """The calls of one action (deregister, delete) on many revisions: each failure is its revisions' result;
+    after an error of the session, the calls not sent yet are skipped with its reason."""
+
+    def __init__(self, client: Any, done: str) -> None:
+        self.client, self.done = client, done  # done: what the call does, for "it may have been deleted"
+        self.halted: str | None = None
+
+    def skipped(self) -> str | None:
+        return f"not attempted: {self.halted}" if self.halted else None
+
+    def error(self, exc: Exception) -> str:
+        if not is_boto_error(exc):
+            raise exc
+        error = aws_error(exc, client=self.client)
+        if is_session_error(exc):
+            self.halted = self.halted or error.message
+        text = one_line(error)
+        if is_ambiguous(exc):
+            text += f" (the request may have reached ECS: it may have been {self.done}; run prune again to see)"
+        return text
+
+
 def deregister_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAULT_CONCURRENCY,
                          on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
     """Deregister each revision (one call each: ECS has no batch form); results in the order they complete,
     each also handed to ``on_done`` then, on the calling thread."""
+    actions = _Actions(client, "deregistered")
 
     def one(ref: Ref) -> RevisionResult:
         family, revision = ref
+        if skipped := actions.skipped():
+            return RevisionResult(family, revision, skipped)
         try:
             client.deregister_task_definition(taskDefinition=f"{family}:{revision}")
         except Exception as exc:
-            return RevisionResult(family, revision, _one_call_error(client, exc))
+            return RevisionResult(family, revision, actions.error(exc))
         return RevisionResult(family, revision)
 
     results = []
-    with translated(client):
-        for _, result in bounded(one, list(refs), concurrency):
-            results.append(result)
-            if on_done is not None:
-                on_done(result)
+    for _, result in bounded(one, list(refs), concurrency):
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
     return results
 
 
@@ -206,16 +242,18 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
                      on_done: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
     """Delete INACTIVE revisions, 10 a call; each revision's result from the answer's ``taskDefinitions``
     and ``failures`` (a failed call fails its 10)."""
+    actions = _Actions(client, "deleted")
 
     def batch(chunk: list[str]) -> list[RevisionResult]:
+        if skipped := actions.skipped():
+            return [RevisionResult(*parse_arn(name), skipped) for name in chunk]
         try:
             answer = client.delete_task_definitions(taskDefinitions=chunk)
         except Exception as exc:
-            error = _one_call_error(client, exc)
+            error = actions.error(exc)
             return [RevisionResult(*parse_arn(name), error) for name in chunk]
-        failures = {parse_arn(f.get("arn", "")): f.get("reason") or "failed" for f in answer.get("failures") or []
-                    if f.get("arn")}
-        done = {parse_arn(d["taskDefinitionArn"]) for d in answer.get("taskDefinitions") or []}
+        failures = {_ref(f.get("arn")): f.get("reason") or "failed" for f in answer.get("failures") or []}
+        done = {_ref(d.get("taskDefinitionArn")) for d in answer.get("taskDefinitions") or []}
         results = []
         for name in chunk:
             ref = parse_arn(name)
@@ -225,10 +263,9 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
 
     names = [f"{family}:{revision}" for family, revision in refs]
     done: list[RevisionResult] = []
-    with translated(client):
-        for _, results in bounded(batch, _chunks(names, DELETE_MAX), concurrency, key=id):
-            for result in results:
-                done.append(result)
-                if on_done is not None:
-                    on_done(result)
+    for _, results in bounded(batch, _chunks(names, DELETE_MAX), concurrency, key=id):
+        for result in results:
+            done.append(result)
+            if on_done is not None:
+                on_done(result)
     return done

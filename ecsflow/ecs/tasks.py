@@ -20,7 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ecsflow.ecs.errors import aws_error, code_and_message, is_boto_error, run_failures_error, translated
+from ecsflow.ecs.errors import (
+    UnreadableAnswer,
+    aws_error,
+    code_and_message,
+    is_boto_error,
+    run_failures_error,
+    translated,
+)
 from ecsflow.errors import AwsError
 
 NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
@@ -117,7 +124,7 @@ def run_task(client: Any, request: Mapping[str, Any], container: str | None = No
         raise error from exc
     tasks = answer.get("tasks") or []
     if tasks:
-        return task_state(tasks[0], container)
+        return task_state(_with_arn(client, "RunTask", tasks[0]), container)
     raise run_failures_error(answer.get("failures") or [], request)
 
 
@@ -129,7 +136,15 @@ def describe_task(client: Any, cluster: str, task_arn: str, container: str | Non
         reasons = ", ".join(str(f.get("reason")) for f in answer.get("failures") or []) or "not found"
         raise TaskNotFound(f"ECS does not know task {task_arn} in cluster '{cluster}' ({reasons})",
                            hint="ECS forgets stopped tasks after about an hour; check the cluster")
-    return task_state(tasks[0], container)
+    return task_state(_with_arn(client, "DescribeTasks", tasks[0]), container)
+
+
+def _with_arn(client: Any, operation: str, task: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A task of an answer, which must name it (the shape of the rest is checked: ``ecsflow.ecs.shapes``)."""
+    if isinstance(task.get("taskArn"), str):
+        return task
+    raise aws_error(UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation,
+                                     what="a task without its taskArn", expected="JSON"), client=client)
 
 
 class TaskNotFound(AwsError):

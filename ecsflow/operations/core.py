@@ -125,6 +125,12 @@ class AwsFlags:
     sandbox: bool = False
     concurrency: int = 8
     register_rate: Rate | None = ECS_REGISTER_RATE  # sync's pace (ecsflow.ecs.pacing); None: not paced
+    execute_locally: bool = False  # the sandbox may run tasks' commands on this machine (ecsflow.execution)
+
+    @property
+    def runs_tasks(self) -> bool:
+        """A task started here runs: on ECS, or in the sandbox when the user opted in to local execution."""
+        return not self.sandbox or self.execute_locally
 
 
 @contextmanager
@@ -150,5 +156,5 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
         raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
-                         task_workdir=project.working_dir) as sandbox:
+                         task_workdir=project.working_dir, execute_locally=aws.execute_locally) as sandbox:
         yield Ecs.connect(sandbox.options, concurrency, on_done_registering=sandbox.release)

@@ -38,7 +38,8 @@ def gen_dag(
         aws = aws or AwsFlags()
         with aws_session(aws, rendered.project, rendered.region) as ecs:
             live = ecs.describe_families([build.family for build in rendered.builds])
-        pinned = {family: answer["taskDefinition"]["taskDefinitionArn"] for family, answer in live.items() if answer}
+        pinned = {family: answer["taskDefinition"].get("taskDefinitionArn")
+                  or f"{family}:{answer['taskDefinition']['revision']}" for family, answer in live.items() if answer}
         wanted = [b for b in rendered.builds if not services or b.service in services]
         missing = [b.family for b in wanted if b.family not in pinned]
         if missing:

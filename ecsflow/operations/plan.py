@@ -45,6 +45,7 @@ def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
 class SyncResult:
     plan: PlanResult
     outcomes: tuple  # ecsflow.ecs.definitions.RegisterOutcome, one per family, in compose order
+    interrupted: BaseException | None = None  # Ctrl-C or SIGTERM stopped the registrations (exit 130 / 143)
 
     @property
     def failed(self) -> bool:
@@ -66,8 +67,11 @@ def sync(
     the others' outcomes. A registration whose answer was lost is not sent again blindly, and a duplicate
     that a concurrent sync made is deregistered (``ecsflow.ecs.definitions``, ``ecsflow.ecs.converge``); the
     outcome's ``note`` says so. `on_start(n, eta)` and `on_done(outcome)` drive a progress bar (``eta()``: the
-    seconds until the last registration is sent, when they are paced to ECS's rate; else None)."""
-    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome
+    seconds until the last registration is sent, when they are paced to ECS's rate; else None).
+
+    Ctrl-C (or SIGTERM) while registering stops new registrations at once; the result then holds every
+    family's outcome (``not-started`` for those not reached) and ``interrupted``, the interrupt to exit with."""
+    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome, RegistrationInterrupted
 
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
@@ -79,10 +83,15 @@ def sync(
             for f in planned.changeset.families if f.status != "unchanged"
         ]
         registered: dict[str, Any] = {}
+        interrupted = None
         if to_register and not dry_run:
             if on_start:
                 on_start(len(to_register), ecs.registration_eta(len(to_register)))
-            for outcome in ecs.register_families(to_register, on_done=on_done):
+            try:
+                done = ecs.register_families(to_register, on_done=on_done)
+            except RegistrationInterrupted as stopped:
+                done, interrupted = stopped.outcomes, stopped.__cause__ or stopped
+            for outcome in done:
                 registered[outcome.family] = outcome
     outcomes = []
     for family in planned.changeset.families:
@@ -93,4 +102,4 @@ def sync(
             status = "unchanged" if family.status == "unchanged" else "would-register"
             outcomes.append(RegisterOutcome(family.service, family.family, status, live.get("revision"),
                                             live.get("taskDefinitionArn")))
-    return SyncResult(plan=planned, outcomes=tuple(outcomes))
+    return SyncResult(plan=planned, outcomes=tuple(outcomes), interrupted=interrupted)

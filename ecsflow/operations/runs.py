@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ecsflow.execution import not_executed
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
 from ecsflow.operations.plan import plan_with
 from ecsflow.status import ExitStatus
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 SANDBOX_POLL_INTERVAL = 0.1  # seconds between DescribeTasks/GetLogEvents polls: moto in this process
 AWS_POLL_INTERVAL = 2.0  # against ECS: two calls every two seconds, well under both APIs' rate limits
+NOT_EXECUTED = "not-executed"  # RunResult.status of a sandbox task run without the opt-in (ecsflow.execution)
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,25 @@ class RunResult:
     service: str
     family: str
     revision: int | None
-    task_arn: str
-    status: str  # the task's last status seen
+    task_arn: str | None  # None: not executed
+    status: str  # the task's last status seen, or NOT_EXECUTED
     exit_code: int | None  # the essential container's
     stopped_reason: str | None
     registered: bool = False  # a new revision was registered first
     waited: bool = True
     timed_out: bool = False
+    would_run: tuple[str, ...] | None = None  # not executed (the sandbox without the opt-in): its command
+    message: str | None = None  # what was not done, and how to opt in
+
+    @property
+    def executed(self) -> bool:
+        return self.would_run is None
 
     @property
     def exit_status(self) -> int:
         """What `ecsflow run` exits with: the container's exit code; 1 when it stopped without one; 124 on
-        --timeout; 0 with --no-wait (the task was started)."""
-        if not self.waited:
+        --timeout; 0 with --no-wait (the task was started) and when nothing was executed (as asked)."""
+        if not self.waited or not self.executed:
             return 0
         if self.timed_out:
             return ExitStatus.TIMEOUT
@@ -78,13 +86,19 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"task_arn": self.task_arn, "family": self.family, "revision": self.revision,
-                "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason}
+                "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason,
+                "executed": self.executed,
+                "would_run": None if self.executed else {"command": list(self.would_run or ()), "note": self.message}}
 
 
 def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
         callbacks: RunCallbacks | None = None) -> RunResult:
     """`ecsflow run`: make the service's family current (as `sync` would, for this family only), start one
     Fargate task with the run's overrides, and, unless ``wait`` is False, follow it to STOPPED with its logs.
+
+    In the sandbox without ``aws.execute_locally`` (the user's opt-in, ``ecsflow.execution``) the family is
+    made current as always, and then no task is started: the result's status is NOT_EXECUTED, with the
+    command that would have run and how to opt in.
 
     Everything that can be checked is checked before the first write: the service builds, the network
     settings, the size, the ``-e`` values, the RunTask request (botocore's validator), the cluster. On
@@ -102,13 +116,19 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
 
     with aws_session(aws, rendered.project, rendered.region, concurrency=1) as ecs:
         ecs.check_run_request(request)
-        if aws.sandbox:
+        if aws.sandbox and aws.runs_tasks:
             callbacks.message(
                 "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
                 f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
         ecs.ensure_cluster(cluster, create=aws.sandbox)
         revision, arn, registered = _make_current(ecs, rendered, callbacks)
         ecs.done_registering()  # the sandbox is saved and free for other ecsflow processes while the task runs
+        if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
+            argv = [*(container_definition.get("entryPoint") or []),
+                    *(run_options.command or container_definition.get("command") or [])]
+            return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
+                             status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
+                             would_run=tuple(argv), message=not_executed(argv, str(rendered.project.working_dir)))
         request["taskDefinition"] = arn or f"{build.family}:{revision}"
         state = ecs.run_task(request, container_definition["name"])
         callbacks.status(state)

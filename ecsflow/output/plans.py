@@ -146,19 +146,24 @@ def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
-    """`ecsflow sync`: one row per family (registered / unchanged / failed), or the documented JSON; a row's
-    detail is its error, else its note, else its ARN."""
+def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False, interrupted: str | None = None) -> None:
+    """`ecsflow sync`: one row per family (registered / unchanged / failed; not-started / interrupted when
+    ``interrupted``, the signal's name, stopped it), or the documented JSON; a row's detail is its error, else
+    its note, else its ARN."""
     from dataclasses import replace
 
     outcomes = [replace(o, error=o.error and mask(o.error), note=o.note and mask(o.note))
                 for o in outcomes]
+    if interrupted:
+        left = sum(o.status in ("not-started", "interrupted") for o in outcomes)
+        print_messages("warning", [f"interrupted ({interrupted}): stopped registering; {left} family(ies) not "
+                                   "registered or cut short (run sync again to converge)"], no_color=no_color)
     if fmt == "json":
         write_document({"families": [
             {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
              "arn": o.arn, "error": o.error, "note": o.note}
             for o in outcomes
-        ]})
+        ], "interrupted": bool(interrupted)})
         return
     from rich.markup import escape
     from rich.table import Table
@@ -167,7 +172,8 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
     for column in ("service", "family", "status", "revision", "detail"):
         table.add_column(column, overflow="fold")
     # `would-register` only appears with --dry-run.
-    style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red"}
+    style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red",
+             "not-started": "yellow", "interrupted": "red"}
     for o in outcomes:
         detail = o.error or o.note or o.arn or ""  # a note (a lost answer, a duplicate removed) before the ARN
         table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
@@ -178,4 +184,7 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False) -> None:
     summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."
     if counts["would-register"]:
         summary = f"dry run: {counts['would-register']} would be registered, {counts['unchanged']} unchanged."
+    if interrupted:
+        summary = (f"interrupted: {summary[:-1]}, {counts['not-started']} not started, {counts['interrupted']} cut "
+                   "short.")
     console.print(summary)

@@ -103,13 +103,17 @@ def write_log_lines(lines: list[str], *, to_stderr: bool = False) -> None:
 
 def write_run_result(result, fmt: str, *, no_color: bool = False) -> None:
     """The end of `ecsflow run`: the documented JSON on stdout, or (text) one line on stderr; with --no-wait
-    the text form prints the task ARN on stdout."""
+    the text form prints the task ARN on stdout. A task not executed (the sandbox without the opt-in) is said
+    so, with the command it would have run (masked)."""
     if fmt == "json":
         write_document(result.to_json())
         return
     from rich.markup import escape
 
     console = stderr_console(no_color)
+    if not result.executed:  # the sandbox without the opt-in: the message says what would have run, and how
+        console.print(f"[yellow]{escape(mask(result.message or 'not executed'))}[/]", soft_wrap=True)
+        return
     task_id = result.task_arn.rsplit("/", 1)[-1]
     if not result.waited:
         sys.stdout.write(result.task_arn + "\n")

@@ -31,6 +31,11 @@ shares the same backends) is given the life of a real one:
   the given reason): SIGTERM to the process group, SIGKILL after the container's ``stopTimeout`` (default
   ``stop_timeout``), then STOPPED with the exit code (143 for a process that SIGTERM ended).
 
+Nothing is executed unless the runner is made with ``execute=True`` (DESIGN.md section 6: the sandbox executes a
+command on this machine only when the user opts in, ``ecsflow.execution``): without it, a task that moto
+starts is stopped before its process would start, without an exit code, ``stopCode: TaskFailedToStart`` and a
+reason that says how to opt in.
+
 Subnets are taken as given, or checked as ECS checks them with ``check_network=True``: see
 ``ecsflow.sandbox.moto_patches``, which hooks the runner into moto (runners nest: the innermost active one
 runs new tasks). Only one container per task runs (moto models only the first; ecsflow's task definitions
@@ -52,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsflow.ecs.tasks import log_target
+from ecsflow.execution import runner_refusal
 from ecsflow.sandbox.moto_patches import install, now, open_log_stream, take_over, uninstall
 
 DEFAULT_STOP_TIMEOUT = 30.0  # ECS's default stopTimeout for Fargate
@@ -103,22 +109,25 @@ class LocalTaskRunner:
     """Runs the tasks moto's ECS starts, as local processes, while active (``with LocalTaskRunner(...):``).
 
     ``workdir``: the folder commands run in (None: the current folder at the time the task starts); it may
-    be changed between runs. ``environment``: variables given to every container below the definition's own
-    (e.g. ``PYTHONPATH`` for job modules in a test). ``step_delay``: seconds spent in PROVISIONING and in
-    PENDING, so that a poller can see them. ``stop_timeout``: SIGTERM-to-SIGKILL seconds when the container
-    definition has no ``stopTimeout``.
+    be changed between runs. ``execute``: run the commands at all (the user's opt-in; see the module's
+    docstring); False: every task is stopped before it starts. ``environment``: variables given to every
+    container below the definition's own (e.g. ``PYTHONPATH`` for job modules in a test). ``step_delay``:
+    seconds spent in PROVISIONING and in PENDING, so that a poller can see them. ``stop_timeout``:
+    SIGTERM-to-SIGKILL seconds when the container definition has no ``stopTimeout``.
     """
 
     def __init__(
         self,
         workdir: Path | str | None = None,
         *,
+        execute: bool = False,
         environment: Mapping[str, str] | None = None,
         check_network: bool = False,
         step_delay: float = 0.02,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
     ) -> None:
         self.workdir = workdir
+        self.execute = execute
         self.environment = dict(environment or {})
         self.check_network = check_network
         self.step_delay = step_delay
@@ -236,6 +245,8 @@ class LocalTaskRunner:
             self._open_log(job)
             if self._pause(job):
                 return self._finish(job, None, job.stop_reason)
+            if not self.execute:
+                raise _CannotStart(runner_refusal())
             try:
                 process = subprocess.Popen(
                     argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

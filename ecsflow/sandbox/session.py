@@ -30,11 +30,14 @@ revision that is deregistered and deleted again, so the later numbers still line
 revision moto holds that is not on disk yet is described and appended to its family's file; its request is
 the described definition cut down to RegisterTaskDefinition's input members (botocore's model), so replaying
 it gives moto the very same definition. A stored revision deregistered during the session (`ecsflow prune`)
-is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS.
+is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS (but a file this user
+may not read is a permission to fix: its error says so, and never to delete the folder).
 
-RunTask works in the sandbox: ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine
-(no Docker, the image is not pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
-with the process's exit code. Subnets and security groups are taken as given, not checked.
+RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, ``ecsflow.execution``)
+``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
+pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
+with the process's exit code; without it, the task is stopped before anything is executed. Subnets and
+security groups are taken as given, not checked.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from pathlib import Path
 from unittest import mock
 
 from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.definitions import tag_map
 from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
@@ -91,16 +95,17 @@ class Sandbox:
 @contextmanager
 def sandbox_session(
     state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None, *,
-    lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None,
+    lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None, execute_locally: bool = False,
 ) -> Iterator[Sandbox]:
     """Open the sandbox. Saves new registrations on exit (or at ``release()``), also when the body raised
     (what was registered is registered; re-running converges), unless saving fails too: then the body's error
     is the one raised.
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
-    None: the current folder), through ``ecsflow.sandbox.runner``; any still running when the session closes
-    is stopped. Clusters, tasks and logs are not kept between sessions, only task definitions. ``on_note``
-    receives "waiting for another ecsflow" (default: printed as a note)."""
+    None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
+    stop before they start); any still running when the session closes is stopped. Clusters, tasks and logs
+    are not kept between sessions, only task definitions. ``on_note`` receives "waiting for another ecsflow"
+    (default: printed as a note)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
 
@@ -117,7 +122,8 @@ def sandbox_session(
                            hint="move the file away (or delete it) and run again")
     lock = _lock(state_dir, lock_wait, on_note or _print_note)
     try:
-        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, step_delay=0.1):
+        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, execute=execute_locally,
+                                                                          step_delay=0.1):
             install_definition_semantics()
             try:
                 options = AwsOptions(region=region, profile=None, endpoint_url=None)
@@ -197,7 +203,10 @@ def _lock(state_dir: Path, wait: float, on_note: Callable[[str], None]) -> _Lock
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError:
         return _Lock(None)
-    fd = os.open(state_dir, os.O_RDONLY)
+    try:
+        fd = os.open(state_dir, os.O_RDONLY)
+    except PermissionError:
+        raise _permission_error(state_dir) from None
     started = time.monotonic()
     noted = False
     while True:
@@ -237,7 +246,10 @@ def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
     hint = f"delete {state_dir} to start the sandbox from an empty ECS"
     stray = "this folder holds ecsflow's sandbox state only: move {} elsewhere, or " + hint
     try:
-        paths = sorted(state_dir.glob("*.json"))
+        # Not glob(), which reads a folder it may not list as an empty one (and the next save would start over).
+        paths = sorted(state_dir / name for name in os.listdir(state_dir) if name.endswith(".json"))
+    except PermissionError:
+        raise _permission_error(state_dir) from None
     except OSError as exc:
         raise EcsflowError(f"cannot read the sandbox state folder: {exc.strerror}", file=str(state_dir),
                            hint=hint) from None
@@ -247,6 +259,8 @@ def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
         except _NotOurs as exc:
             raise EcsflowError(f"cannot read the sandbox state: {exc}", file=str(path),
                                hint=stray.format(path.name)) from None
+        except PermissionError:
+            raise _permission_error(path) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise EcsflowError(f"cannot read the sandbox state: {reason}", file=str(path), hint=hint) from exc
@@ -255,6 +269,33 @@ def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
                                hint=f"keep one of {files[family].name} and {path.name}, or {hint}")
         stored[family], files[family] = revisions, path
     return stored, files
+
+
+def _permission_error(path: Path) -> EcsflowError:
+    """This user may not read a state file (or list the folder): a permission to fix, not a state to drop. The
+    hint names the file's mode and owner and who this process is (never "delete the folder": that would drop
+    every family's revisions for one file's permission)."""
+    import stat
+
+    try:
+        info = path.stat()
+        found = f"it is {stat.filemode(info.st_mode)}, owned by {_user(info.st_uid)}"
+    except OSError:
+        found = "its mode cannot be read either"
+    action, what, grant = ("list", "folder", "a+rx") if path.is_dir() else ("read", "file", "a+r")
+    user = _user(os.geteuid())
+    return EcsflowError(f"cannot {action} the sandbox state: permission denied ({found}; ecsflow runs as {user})",
+                        file=str(path), hint=f"let {user} read the {what} (chown it, or chmod {grant}), or run ecsflow "
+                        "as its owner; the state itself is intact: do not delete it")
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 class _NotOurs(ValueError):
@@ -302,7 +343,7 @@ def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]], files: d
             {
                 "revision": revision,
                 "request": ecs.as_register_request(answer["taskDefinition"]),
-                "tags": {t["key"]: t["value"] for t in answer.get("tags") or []},
+                "tags": tag_map(answer.get("tags")),
             }
         )
     if not new and not changed:

@@ -2,7 +2,7 @@
 
 In the real project each job lives in its image (`etl/extract`, `etl/transform`, `etl/load`); these modules
 only print what the job would do, with the arguments and environment the container gets. `ecsflow run
---sandbox` runs them on this machine (`python -m etl.transform ...` in this folder), and so does
+--sandbox --execute-locally` runs them on this machine (`python -m etl.transform ...` in this folder), and so does
 `python -m etl.transform --help`.
 """
 

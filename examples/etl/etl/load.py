@@ -1,7 +1,8 @@
 """`python -m etl.load --from s3://clean/ --table schema.table`: load the clean files into the warehouse.
 
 The password comes from WAREHOUSE_PASSWORD, which ECS sets from SSM Parameter Store (x-ecsflow.secrets).
-Where it is not set (`ecsflow run --sandbox` resolves no secrets) the stand-in says so and does a dry run.
+Where it is not set (`ecsflow run --sandbox --execute-locally` resolves no secrets) the stand-in says so and
+does a dry run.
 """
 
 import argparse
