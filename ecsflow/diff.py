@@ -1,4 +1,4 @@
-"""Compare a desired task definition with the live one, without spurious revisions (DESIGN.md section 5).
+"""Compare a desired task definition with the live one, without spurious revisions (docs/design.md section 7).
 
 Both sides are put in one canonical form and compared: first for strict equality (``same``: the answer for almost
 every family of a sync, in microseconds), then, only when they differ, with deepdiff, which says where:

@@ -1,4 +1,4 @@
-"""What looks secret, and masking it: the one home of both (DESIGN.md section 6). Pure, no I/O.
+"""What looks secret, and masking it: the one home of both (docs/design.md section 10). Pure, no I/O.
 
 Two complementary mechanisms, applied at the output edge (``output.py``) to what is about to be printed:
 

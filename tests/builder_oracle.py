@@ -1,4 +1,4 @@
-"""What docs/mapping.md says a service's container definition should be, computed from Docker Compose's own
+"""What docs/reference/mapping.md says a service's container definition should be, computed from Docker Compose's own
 normalised output (`docker compose config --format json`) alone, and the same fields read from a request
 ecsflow built. Tests compare the two: a builder that drops, reorders or mistranslates a field disagrees.
 """
@@ -18,7 +18,7 @@ SETTINGS = Settings(region="eu-west-1", account="123456789012",
                     execution_role="arn:aws:iam::123456789012:role/exec")
 MIB = 1024 * 1024
 
-# ECS's HealthCheck ranges and app protocols, as docs/mapping.md states them.
+# ECS's HealthCheck ranges and app protocols, as docs/reference/mapping.md states them.
 RANGES = {"interval": (5, 300), "timeout": (2, 60), "retries": (1, 10), "startPeriod": (0, 300)}
 APP_PROTOCOLS = ("http", "http2", "grpc")
 
@@ -85,7 +85,7 @@ def expected_size(service: dict) -> tuple[str, str]:
 
 
 def expected_container(service: dict, secret_names: tuple[str, ...] = ()) -> dict[str, Any]:
-    """What docs/mapping.md says the container (and task size) should be, from Compose's JSON alone.
+    """What docs/reference/mapping.md says the container (and task size) should be, from Compose's JSON alone.
 
     `secret_names`: the service's x-ecsflow secrets (Compose's JSON leaves service `x-` keys out); a variable
     of the same name is left out of the environment, since on ECS the secret supplies it."""

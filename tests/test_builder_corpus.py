@@ -1,7 +1,7 @@
 """The builder agrees with Docker Compose on the real compose files of the shared corpus.
 
 For every service with an image, the container definition ecsflow builds (from its own loader) is compared,
-field by field, with what the documented mapping (docs/mapping.md) makes of Docker Compose's own normalised
+field by field, with what the documented mapping (docs/reference/mapping.md) makes of Docker Compose's own normalised
 output (`expected.config.json`, printed by Compose 2.40.3). The expected side is computed here from Compose's
 JSON alone, so a builder that drops, reorders or mistranslates a field disagrees. Skipped when
 ../shared/corpus/compose is absent.

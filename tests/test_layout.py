@@ -1,4 +1,4 @@
-"""The import discipline of DESIGN.md section 7, which keeps the core testable without servers and
+"""The import discipline of docs/design.md section 4, which keeps the core testable without servers and
 `ecsflow --help` fast: the pure core loads, builds, compares and generates DAGs without importing an AWS SDK,
 rich or a network client, and only the ECS adapter and the sandbox import botocore, boto3 or moto."""
 

@@ -1,4 +1,4 @@
-"""ecsflow.taskdef: one compose service -> one RegisterTaskDefinition request (DESIGN.md section 3)."""
+"""ecsflow.taskdef: one compose service -> one RegisterTaskDefinition request (docs/design.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ECS adapter: the only code that calls botocore (DESIGN.md sections 2 and 6). Import from the submodules.
+"""The ECS adapter: the only code that calls botocore (docs/design.md sections 2 and 4). Import from the submodules.
 
 - ``client``: ``AwsOptions``, the botocore clients (session, retries, the known-regions check), and ``Ecs``,
   the facade the rest of ecsflow calls (operations and the sandbox never hold a botocore client);

@@ -1,4 +1,4 @@
-"""After a registration: one ACTIVE revision per distinct content, even when two syncs raced (DESIGN.md section 5).
+"""After a registration: one ACTIVE revision per distinct content, even when two syncs raced (docs/design.md section 8).
 
 Two `ecsflow sync` runs at once (two CI pipelines after two merges) both describe a family, both see it
 changed, both register: two identical revisions. There is no lock service to prevent it, so each run checks

@@ -6,7 +6,7 @@
   (its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); one family's failure is reported in its
   outcome and does not stop the others.
 
-RegisterTaskDefinition is not idempotent (DESIGN.md section 5), so it is sent through a client botocore never
+RegisterTaskDefinition is not idempotent (docs/design.md section 8), so it is sent through a client botocore never
 retries, and retried here only when ECS cannot have acted: a 4xx answer (throttling, "Too many concurrent
 attempts to create a new revision": with ``Backoff``) or a connection that was never made. After an ambiguous
 failure (a read timeout, a connection closed before the answer, an unreadable answer, a 5xx) the family is

@@ -1,4 +1,4 @@
-"""How long, and how often, ecsflow waits for AWS: the bounds that keep every call finite (DESIGN.md section 6).
+"""How long, and how often, ecsflow waits for AWS: the bounds that keep every call finite (docs/design.md section 11).
 
 An endpoint that accepts the connection and never answers must end in a clear error within about a minute,
 not after botocore's defaults (60 s a read, up to 10 attempts: over ten minutes). ECS and CloudWatch Logs

@@ -1,9 +1,9 @@
 """One compose service + settings -> the keyword arguments of `ecs.register_task_definition`.
 
-Pure: no AWS client, no printing, no network. The mapping is DESIGN.md section 3 (docs/mapping.md). What a
-compose file written for Docker Compose holds that ECS takes in another form is adapted with a warning or a
-note (an error with strict=True); what would make ECS refuse the request, or silently run something else than
-the user wrote, is a BuildError before any AWS call.
+Pure: no AWS client, no printing, no network. The mapping is docs/design.md section 5 (every rule:
+docs/reference/mapping.md). What a compose file written for Docker Compose holds that ECS takes in another form
+is adapted with a warning or a note (an error with strict=True); what would make ECS refuse the request, or
+silently run something else than the user wrote, is a BuildError before any AWS call.
 
 - select: which services become task definitions (x-ecsflow.skip and provider: services are left out)
 - build: the task level (family, roles, size, platform, tags) and the checks of the whole request

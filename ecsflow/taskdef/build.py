@@ -100,7 +100,7 @@ def build_task_definition(
     consul_secrets: Mapping[str, str] | None = None,
     consul_prefix: str | None = None,
 ) -> TaskDefinitionBuild:
-    """Map one compose service to a validated RegisterTaskDefinition request (DESIGN.md section 3).
+    """Map one compose service to a validated RegisterTaskDefinition request (docs/design.md section 5).
 
     `consul_prefix` only names where the Consul values came from, in errors."""
     return _build(Context(project, service, settings, strict, consul_values, consul_secrets, consul_prefix))

@@ -1,4 +1,4 @@
-"""A service's container definition (DESIGN.md section 3): the container-level fields of the mapping."""
+"""A service's container definition (docs/design.md section 5): the container-level fields of the mapping."""
 
 from __future__ import annotations
 
@@ -314,7 +314,7 @@ def _log_configuration(ctx: Context) -> dict[str, Any]:
 
 
 def _check_other_keys(ctx: Context) -> None:
-    """Every compose key not mapped above: quiet, warned, or not possible (DESIGN.md section 3)."""
+    """Every compose key not mapped above: quiet, warned, or not possible (docs/design.md section 5)."""
     for key, value in ctx.service.raw.items():
         # Compose omits empty values itself; `privileged: false` and the like ask for nothing.
         if key.startswith("x-") or key in _MAPPED or key in _QUIET or value in (None, False, "", [], {}):
