@@ -564,7 +564,8 @@ def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
     done = tmp_path / "done"
     job = f"import time; print('working', flush=True); open({str(done)!r}, 'w').write(repr(time.time()))"
     (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],\n"
+        "  execution_role: arn:aws:iam::123456789012:role/exec}\n"
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
     lags = []
     for _ in range(2):  # the first run registers the family; the second only runs

@@ -248,6 +248,7 @@ def test_run_masks_its_messages_and_the_job_output(tmp_path):
     masked, as a CI system would mask it."""
     (tmp_path / "docker-compose.yml").write_text(
         "name: jobs\nx-ecsflow:\n  subnets: [subnet-0a1b2c3d4e5f60001]\n"
+        "  execution_role: arn:aws:iam::123456789012:role/exec\n"
         "services:\n  job:\n    image: example/job:1\n"
         "    command: [\"python\", \"-c\", \"import os; print('note is', os.environ['NOTE'])\"]\n"
         "    environment:\n      NOTE: \"${AWS_SECRET_ACCESS_KEY}\"\n")

@@ -354,3 +354,20 @@ def test_an_empty_item_label_or_option_is_part_of_the_definition(ecs, tmp_path, 
     sync = run("sync", "--format", "json")
     assert [f["status"] for f in json.loads(sync.stdout)["families"]] == ["registered"]
     assert ecs.calls["RegisterTaskDefinition"] == 1
+
+
+@pytest.mark.parametrize("command", ["render", "diff", "sync", "run", "gen-dag"])
+def test_awslogs_without_an_execution_role_is_refused_before_any_write(ecs, tmp_path, command):
+    """moto registers such a definition; real ECS refuses it. Every command says so before any ECS call."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("x-ecsflow: {region: eu-west-1, subnets: [subnet-1]}\n"
+                       "services:\n  extract:\n    image: busybox\n  load:\n    image: busybox\n")
+    args = {"run": ["extract"], "gen-dag": ["--out", str(tmp_path / "dags")]}.get(command, [])
+    endpoint = ["--endpoint-url", ecs.url] if command in ("diff", "sync", "run") else []
+    result = CliRunner().invoke(app, [command, *args, "-f", str(compose), *endpoint], env=dummy_credentials_env())
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Fargate requires task definition to have execution role ARN to support log driver awslogs" in result.stderr
+    assert "execution role" in result.stderr and "--execution-role" in result.stderr
+    assert ("services 'extract' and 'load'" if command != "run" else "service 'extract'") in result.stderr
+    assert sum(ecs.calls.values()) == 0
+    assert not (tmp_path / "dags").exists()

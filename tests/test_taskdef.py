@@ -137,7 +137,7 @@ def test_golden_etl_example():
 
 
 def test_family_comes_from_the_settings_pattern():
-    assert build(settings=Settings(family="{service}-{project}-v2")).family == "job-etl-v2"
+    assert build(settings=Settings(family="{service}-{project}-v2", execution_role=EXEC_ROLE)).family == "job-etl-v2"
 
 
 def test_family_from_x_ecsflow_overrides_the_pattern():
@@ -152,7 +152,7 @@ def test_family_is_sanitised_to_the_ecs_charset_with_a_note():
 
 
 def test_family_pattern_with_an_unknown_placeholder_is_an_error():
-    error = build_error(svc(), Settings(family="{team}-{service}"))
+    error = build_error(svc(), Settings(family="{team}-{service}", execution_role=EXEC_ROLE))
     assert "{team}-{service}" in error.message and error.service == "job"
 
 
@@ -163,10 +163,28 @@ def test_roles_from_x_ecsflow_override_settings_and_names_become_arns():
     assert request["executionRoleArn"] == "arn:aws:iam::123456789012:role/default-exec"
 
 
-def test_missing_execution_role_is_a_warning():
-    result = build(settings=Settings())
+def test_awslogs_without_an_execution_role_is_refused_as_ecs_refuses_it():
+    error = build_error(svc(), Settings())
+    assert (error.service, error.key) == ("job", "execution_role")
+    assert "Fargate requires task definition to have execution role ARN to support log driver awslogs" in str(error)
+    for way_out in ("x-ecsflow", "ECSFLOW_EXECUTION_ROLE", "--execution-role", "driver: none"):
+        assert way_out in error.hint
+
+
+def test_several_services_without_an_execution_role_are_one_error_naming_them():
+    services = (svc("a"), svc("b"), svc("c", logging=Logging(driver="none")), svc("d"))
+    with pytest.raises(BuildError) as info:
+        build_task_definitions(project(*services), Settings())
+    message = info.value.message
+    assert message.startswith("services 'a', 'b' and 'd' log to CloudWatch Logs") and "'c'" not in message
+    assert info.value.key == "execution_role" and "--execution-role" in info.value.hint
+
+
+def test_logging_driver_none_is_no_log_configuration_and_needs_no_execution_role():
+    result = build(svc(logging=Logging(driver="none")), Settings())
+    assert "logConfiguration" not in result.request["containerDefinitions"][0]
     assert "executionRoleArn" not in result.request
-    assert any("no execution role" in w for w in result.warnings)
+    assert any("no execution role" in w and "secrets" in w for w in result.warnings)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +223,7 @@ def test_ephemeral_storage_out_of_range_is_an_error(size):
 
 
 def test_tags_merge_settings_and_service_service_wins():
-    settings = Settings(tags={"team": "data", "env": "prod"})
+    settings = Settings(tags={"team": "data", "env": "prod"}, execution_role=EXEC_ROLE)
     request = build(svc(x_ecsflow={"tags": {"env": "staging", "cost": 7}}), settings).request
     assert request["tags"] == [
         {"key": "cost", "value": "7"},
@@ -220,7 +238,7 @@ def test_tags_merge_settings_and_service_service_wins():
 def test_ecsflow_tag_keys_are_reserved():
     error = build_error(svc(x_ecsflow={"tags": {"ecsflow:managed": "false"}}))
     assert "reserved" in error.message and error.key == "x-ecsflow.tags"
-    error = build_error(svc(), Settings(tags={"ecsflow:project": "other"}))
+    error = build_error(svc(), Settings(tags={"ecsflow:project": "other"}, execution_role=EXEC_ROLE))
     assert "ecsflow:project" in error.message
 
 
@@ -238,12 +256,12 @@ def test_ecsflow_tag_keys_are_reserved():
     ],
 )
 def test_image_gets_the_registry_prefix_only_without_a_registry_host(image, expected):
-    settings = Settings(registry="registry.example.com/team/")
+    settings = Settings(registry="registry.example.com/team/", execution_role=EXEC_ROLE)
     assert container(svc(image=image), settings)["image"] == expected
 
 
 def test_image_is_kept_without_a_registry_setting():
-    assert container(svc(image="postgres:16"), Settings())["image"] == "postgres:16"
+    assert container(svc(image="postgres:16"), Settings(execution_role=EXEC_ROLE))["image"] == "postgres:16"
 
 
 def test_service_without_image_is_an_error_naming_it():
@@ -627,7 +645,7 @@ def test_default_logging_is_awslogs_with_the_group_pattern():
 
 
 def test_awslogs_region_is_omitted_without_a_region():
-    assert "awslogs-region" not in container(settings=Settings())["logConfiguration"]["options"]
+    assert "awslogs-region" not in container(settings=Settings(execution_role=EXEC_ROLE))["logConfiguration"]["options"]
 
 
 def test_compose_awslogs_options_are_honoured():

@@ -27,6 +27,22 @@ SERVICE_TAG = "ecsflow:service"
 _ARCHITECTURES = {"amd64": "X86_64", "x86_64": "X86_64", "arm64": "ARM64", "aarch64": "ARM64"}
 
 
+# Real ECS's answer to a Fargate definition that logs with awslogs and has no execution role (ClientException).
+ECS_NO_ROLE_RULE = "Fargate requires task definition to have execution role ARN to support log driver awslogs"
+NO_ROLE_HINT = ("set execution_role to the task execution role's ARN (in x-ecsflow: the top-level block or the "
+                "service's; or ECSFLOW_EXECUTION_ROLE, or --execution-role), or give the service a logging driver "
+                "other than awslogs: `logging: {driver: none}` keeps no output")
+
+
+class NoExecutionRole(BuildError):
+    """A Fargate definition that ECS refuses: awslogs without an execution role. Several are said as one."""
+
+
+def _no_role_message(who_logs: str, has: str) -> str:
+    return (f"{who_logs} to CloudWatch Logs (awslogs) on Fargate but {has} no execution role (the execution_role "
+            f"setting), and ECS refuses that: \"{ECS_NO_ROLE_RULE}\"")
+
+
 @dataclass(frozen=True)
 class TaskDefinitionBuild:
     """One service's desired task definition: `request` is exactly the kwargs of register_task_definition."""
@@ -69,6 +85,13 @@ def build_task_definitions(
             )
         except BuildError as error:
             errors.append(error)
+    roleless = [e for e in errors if isinstance(e, NoExecutionRole)]
+    if len(roleless) > 1:  # one setting is missing, not one thing per service
+        names = [f"'{e.service}'" for e in roleless]
+        shown = ", ".join(names[:-1]) + f" and {names[-1]}"
+        errors = [e for e in errors if not isinstance(e, NoExecutionRole)]
+        errors.insert(0, NoExecutionRole(_no_role_message(f"services {shown} log", "have"), key="execution_role",
+                                         hint=NO_ROLE_HINT))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -125,12 +148,14 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         request["taskRoleArn"] = task_role
     if execution_role:
         request["executionRoleArn"] = execution_role
+    elif (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+        # moto (and so the sandbox) registers it; real ECS answers ClientException. Refused here, before any write.
+        raise NoExecutionRole(_no_role_message("logs", "has"), file=ctx.service.source_file,
+                              line=ctx.service.source_line, service=ctx.service.name, key="execution_role",
+                              hint=NO_ROLE_HINT)
     else:
-        # Real ECS refuses awslogs on Fargate without one, so say it now rather than at sync time.
-        ctx.warn(
-            "no execution role: Fargate needs one to write awslogs logs, read secrets and pull from ECR"
-            " (set execution_role)"
-        )
+        ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
+                 " (set execution_role)")
     request.update(
         networkMode="awsvpc",
         containerDefinitions=[container],

@@ -110,7 +110,9 @@ def container_definition(ctx: Context) -> dict[str, Any]:
     ulimits = _ulimits(ctx)
     if ulimits:
         c["ulimits"] = ulimits
-    c["logConfiguration"] = _log_configuration(ctx)
+    log = _log_configuration(ctx)
+    if log:
+        c["logConfiguration"] = log
     _check_other_keys(ctx)
     return c
 
@@ -297,12 +299,15 @@ def _ulimits(ctx: Context) -> list[dict[str, Any]]:
     return result
 
 
-def _log_configuration(ctx: Context) -> dict[str, Any]:
+def _log_configuration(ctx: Context) -> dict[str, Any] | None:
+    logging = ctx.service.logging
+    if logging and logging.driver == "none":
+        # Docker's `none` keeps no output; on ECS a container without a logConfiguration does the same.
+        return None
     options = {"awslogs-group": ctx.pattern("log_group")}
     if ctx.settings.region:
         options["awslogs-region"] = ctx.settings.region
     options.update({"awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"})
-    logging = ctx.service.logging
     if logging and logging.driver == "awslogs":
         options.update({str(k): str(v) for k, v in logging.options.items()})
     elif logging and logging.driver:
