@@ -127,3 +127,14 @@ def test_an_unknown_format_is_a_usage_error(command):
     result = CliRunner().invoke(app, [*args, "-f", str(ETL)])
     assert result.exit_code == 2
     assert "Invalid value for '--format'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("tags", "fragment"), [('{"aws:team": data}', "do not start with aws:"),
+                                                ('{"": data}', "tag keys are not empty")])
+def test_a_tag_key_ecs_refuses_in_a_services_x_ecsflow_is_one_clear_error(tmp_path, tags, fragment):
+    (tmp_path / "compose.yaml").write_text(f"{ROLE_BLOCK}services:\n  job:\n    image: x\n"
+                                           f"    x-ecsflow:\n      tags: {tags}\n")
+    result = render("-f", str(tmp_path / "compose.yaml"))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "service 'job', key 'x-ecsflow.tags'" in result.stderr and fragment in result.stderr
+    assert "bug" not in result.stderr and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from ecsflow.settings import Settings
 from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
+from ecsflow.validators import MAX_TAGS
 
 # ECS's quota: "Task definition max size: 64 KiB".
 MAX_TASK_DEFINITION_BYTES = 64 * 1024
@@ -174,6 +175,10 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
                         "itself", key="x-ecsflow.tags")
     # The tags `sync` registers with, so that render prints exactly the request sync sends.
     tags.update({MANAGED_TAG: "true", PROJECT_TAG: ctx.project.name, SERVICE_TAG: ctx.service.name})
+    if len(tags) > MAX_TAGS:
+        raise ctx.error(f"{len(tags) - 3} tags (the tags setting and x-ecsflow.tags) and ecsflow's 3 are more than "
+                        f"the {MAX_TAGS} ECS allows on a task definition", key="x-ecsflow.tags",
+                        hint=f"keep at most {MAX_TAGS - 3} tags of your own")
     request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
     size = len(json.dumps(request).encode())

@@ -56,6 +56,13 @@ _NOT_CARRIED = {
     "secrets": "compose file secrets are not mounted on ECS; use x-ecsflow.secrets",
     "configs": "compose configs are not mounted on ECS; bake them into the image or use environment",
 }
+# ContainerDefinition.image in the ECS API reference: "up to 255 characters total are allowed, including letters
+# (uppercase and lowercase), numbers, hyphens, underscores, colons, periods, forward slashes, and number signs";
+# with a digest, the limit applies before the @, and after it "sha256:" and exactly 64 hexadecimal digits.
+IMAGE_NAME = re.compile(r"[A-Za-z0-9_.:/#-]{1,255}")
+IMAGE_DIGEST = re.compile(r"sha256:[0-9A-Fa-f]{64}")
+IMAGE_RULE = ("at most 255 letters, digits and - _ . : / # (the registry prefix included), then optionally "
+              "@sha256: and 64 hexadecimal digits")
 # What ECS allows in a family or container name.
 INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -143,7 +150,12 @@ def _image(ctx: Context) -> str:
             hint="build and push the image, then name it with `image:` next to `build:`",
         )
     if registry and not _has_registry_host(image):
-        return f"{registry.rstrip('/')}/{image}"
+        image = f"{registry.rstrip('/')}/{image}"
+    name, at, digest = image.partition("@")
+    if not IMAGE_NAME.fullmatch(name) or (at and not IMAGE_DIGEST.fullmatch(digest)):
+        # botocore does not check it and moto registers it; ECS refuses it (or the task cannot pull it).
+        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key="image",
+                        hint="write the image as REPOSITORY[:TAG] or REPOSITORY@sha256:DIGEST")
     return image
 
 
