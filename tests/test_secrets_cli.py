@@ -293,6 +293,7 @@ INTERPOLATED = "DotEnvTok-9f8e7d6c5b4a"
     ('x-top: 1\n', "x-ecsflow.region"),
     ('x-top: 2\n', "x-ecsflow.retries"),
     ('    image: "acme/job:|${JOB_SETTING}"\n', "image"),
+    ('    platform: "${JOB_SETTING}"\n', "platform"),
 ])
 @pytest.mark.parametrize("source", [".env", "--env-file"])
 @pytest.mark.parametrize("command", ["render", "gen-dag", "diff"])

@@ -198,7 +198,7 @@ def _family(ctx: Context) -> str:
     wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
     family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if not family.strip("-_"):
-        raise ctx.error(f"family '{wanted}' has no letters or digits", key="x-ecsflow.family")
+        raise ctx.error(f"family {ctx.shown(wanted)} has no letters or digits", key="x-ecsflow.family")
     if family != wanted:
         ctx.note(f"family '{wanted}' becomes '{family}' (ECS allows [A-Za-z0-9_-], 255 at most)")
     return family
@@ -256,11 +256,11 @@ def _runtime_platform(ctx: Context, platform: str) -> dict[str, str]:
     if system == "linux" and architecture == "386":
         ctx.adapted("platform", f"platform '{platform}' runs on Fargate as X86_64 (x86-64 CPUs run 32-bit "
                     "x86 programs)",
-                    f"platform '{platform}' is not a Fargate platform", "write platform: linux/amd64")
+                    f"platform {ctx.shown(platform)} is not a Fargate platform", "write platform: linux/amd64")
         architecture = "amd64"
     if system != "linux" or architecture not in _ARCHITECTURES:
         raise ctx.error(
-            f"platform '{platform}' cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
+            f"platform {ctx.shown(platform)} cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
             key="platform",
             hint="leave the service out of ECS with `x-ecsflow: {skip: true}` (it still runs with "
             "docker compose), or build its image for linux/amd64 or linux/arm64",

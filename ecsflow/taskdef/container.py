@@ -193,7 +193,7 @@ def _port_mappings(ctx: Context) -> list[dict[str, Any]]:
         match = re.fullmatch(r"(\d+)(?:/(\w+))?", str(entry))
         if not match:
             raise ctx.error(
-                f"expose '{entry}' is not a single port; port ranges are not possible",
+                f"expose {ctx.shown(entry)} is not a single port; port ranges are not possible",
                 key="expose",
                 hint="list each port on its own",
             )
@@ -214,7 +214,7 @@ def _health_check(ctx: Context) -> dict[str, Any] | None:
         return None
     if hc.test[0] not in ("CMD", "CMD-SHELL"):
         raise ctx.error(
-            f"healthcheck test must start with CMD, CMD-SHELL or NONE, not {hc.test[0]!r}",
+            f"healthcheck test must start with CMD, CMD-SHELL or NONE, not {ctx.shown(hc.test[0])}",
             key="healthcheck.test",
         )
     check: dict[str, Any] = {"command": list(hc.test)}
