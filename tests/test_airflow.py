@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from airflow_support import (
+    ROLE,
     SETTINGS_BLOCK,
     StubLiteral,
     StubParam,
@@ -59,7 +60,6 @@ except ImportError:
     black = None
 
 NETWORK = "name: compose\n" + SETTINGS_BLOCK
-ROLE = "arn:aws:iam::123456789012:role/exec"  # the execution role of SETTINGS_BLOCK
 
 # Everything that has broken generated code somewhere: quotes of both kinds, triple quotes, backslashes
 # (also before a quote and at the end), line breaks of every kind, Jinja syntax, a comment sign, tabs,
