@@ -14,8 +14,10 @@ ECS returns more than it was given, in its own shape, so the canonical form:
   place (TagResource), and the adapter adds its own ``ecsflow:*`` tags. A tag change alone must not
   register a revision, so tags are not compared at all;
 - fills the defaults ECS fills (see ``_container``), so omitting a field and sending its default agree;
-- drops empty values (``[]``, ``{}``, ``""``, None) and ``False`` flags, which all mean "not set" in the
-  API (every boolean of a task definition defaults to false, except ``essential``, filled with true);
+- drops empty fields (``[]``, ``{}``, ``""``, None) and ``False`` flags, which all mean "not set" in the
+  API (every boolean of a task definition defaults to false, except ``essential``, filled with true); but
+  never an item of a list (``command: ["echo", "", "x"]``) nor a value of a label or option map
+  (``traefik.enable: ""``): ECS keeps those, and the container gets them;
 - turns name-keyed lists into maps, so their order does not matter: environment (name -> value; an empty
   value equals an absent variable, since ECS drops those), secrets (name -> valueFrom), portMappings
   ("8080/tcp" -> the rest), containers (name -> definition), and the lists in ``_KEYED``;
@@ -63,6 +65,9 @@ _KEYED = {
 }
 _BRACKETED = frozenset({"containers", "portMappings", *_KEYED})
 _NAMED_MAPS = _BRACKETED | {"environment", "secrets", "dockerLabels", "options"}
+# Maps of the user's own names and values (labels, log and volume driver options): ECS keeps them as given,
+# an empty value included.
+_DATA_MAPS = frozenset({"dockerLabels", "options", "driverOpts", "labels"})
 
 # Defaults from the ECS API reference (botocore's service model carries the same text):
 # HealthCheck "interval ... The default value is 30 seconds", "timeout ... The default value is 5",
@@ -186,7 +191,9 @@ def _port_mapping(pm: dict, network_mode: str | None) -> tuple[str, dict]:
 def _keyed(items: Any, field: str) -> Any:
     if not isinstance(items, list) or not all(isinstance(i, dict) and field in i for i in items):
         return items  # not the shape we know: compare as given rather than guess
-    return {str(i[field]): {k: v for k, v in i.items() if k != field} for i in items}
+    keyed = {str(i[field]): {k: v for k, v in i.items() if k != field} for i in items}
+    # Two items with one key (two extraHosts lines for one hostname) would become one: compare as given.
+    return keyed if len(keyed) == len(items) else items
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -210,8 +217,14 @@ _SIZE_UNITS = {"vcpu": ("vcpu",), "gb": ("gb", "gib")}
 
 
 def _prune(value: Any, key: str | None = None) -> Any:
-    """Drop what means "not set" in ECS's API: None, "", [], {}, and false flags."""
+    """Drop what means "not set" in ECS's API: None, "", [], {}, and false flags, as fields of an object.
+
+    Never inside what the user wrote as data: an item of a list (`command: ["echo", "", "x"]` passes an empty
+    argument) or a value of a label or option map (`traefik.enable: ""`) is kept as it is, since ECS keeps it
+    and the container gets it. (An empty environment value is dropped in `_container`: ECS drops those.)"""
     if isinstance(value, dict):
+        if key in _DATA_MAPS:
+            return value if value else _GONE
         out = {}
         for k, v in value.items():
             v = _prune(v, k)
@@ -222,11 +235,18 @@ def _prune(value: Any, key: str | None = None) -> Any:
             out[k] = v
         return out if out else _GONE
     if isinstance(value, list):
-        items = [v for v in (_prune(v) for v in value) if v is not _GONE]
-        return items if items else _GONE
+        return [_prune_item(v) for v in value] if value else _GONE
     if value is None or value == "" or (value is False and key != "essential"):
         return _GONE
     return value
+
+
+def _prune_item(item: Any) -> Any:
+    """An item of a list, pruned inside but never dropped: its place in the list is meaning."""
+    pruned = _prune(item)
+    if pruned is not _GONE:
+        return pruned
+    return {} if isinstance(item, dict) else [] if isinstance(item, list) else item
 
 
 _GONE = object()
@@ -290,7 +310,7 @@ def _changes(live: dict, desired: dict) -> tuple[Change, ...]:
     changes = []
     for path in paths:
         old, new = _get(live, path), _get(desired, path)
-        if path and path[-1] in _NAMED_MAPS:
+        if path and path[-1] in _NAMED_MAPS and all(isinstance(v, dict | None) for v in (old, new)):
             # A whole map of named things appeared or went away: show each thing, as for one of them.
             old_map, new_map = old or {}, new or {}
             for key in sorted(old_map.keys() | new_map.keys()):

@@ -8,6 +8,7 @@ RunTask's `overrides` here too (`parse_environment`, `run_size`, `run_overrides`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -90,7 +91,40 @@ def run_overrides(container: str, environment: Mapping[str, str], command: Seque
         overrides["containerOverrides"] = [container_override]
     if size is not None:
         overrides.update(cpu=str(size[0]), memory=str(size[1]))
+    _check_overrides_size(overrides, environment, command)
     return overrides
+
+
+# RunTask's `overrides`, in the ECS API reference: "A total of 8192 characters are allowed for overrides. This limit
+# includes the JSON formatting characters of the override structure." ECS's refusal reads "Container Overrides
+# length must be at most 8192" (InvalidParameterException). Which JSON ECS measures is not documented (the
+# containerOverrides or the whole overrides; its own serialisation, with or without spaces; characters or bytes),
+# so this measures the largest reading: the whole `overrides` object as compact JSON with non-ASCII escaped as
+# botocore sends it (`é` is `\u00e9`, 6 characters; that is at least its UTF-8 bytes). It never lets through what
+# ECS refuses; near the limit it may refuse a run ECS would take.
+MAX_OVERRIDES_CHARACTERS = 8192
+
+
+def overrides_size(overrides: Mapping[str, Any]) -> int:
+    """How long RunTask's ``overrides`` are, as ECS's limit counts them (see MAX_OVERRIDES_CHARACTERS)."""
+    return len(json.dumps(overrides, separators=(",", ":"), ensure_ascii=True))
+
+
+def _check_overrides_size(overrides: Mapping[str, Any], environment: Mapping[str, str], command: Sequence[str]) -> None:
+    size = overrides_size(overrides)
+    if size <= MAX_OVERRIDES_CHARACTERS:
+        return
+    # What takes the room, by name and length: never the values (they may be secrets).
+    parts = sorted(((len(json.dumps(v, ensure_ascii=True)), f"-e {k}") for k, v in environment.items()), reverse=True)
+    if command:
+        parts.append((overrides_size({"command": list(command)}), "the command after --"))
+        parts.sort(reverse=True)
+    largest = ", ".join(f"{what} ({length} characters)" for length, what in parts[:3])
+    raise EcsflowError(f"the run's overrides come to {size} characters of JSON, and ECS refuses more than "
+                       f"{MAX_OVERRIDES_CHARACTERS} (RunTask: \"Container Overrides length must be at most 8192\"); "
+                       f"the largest: {largest}", key="-e" if parts and parts[0][1].startswith("-e") else "COMMAND",
+                       hint="pass large values another way: set them in the service's environment (they become "
+                       "part of the task definition), or have the job read them from S3 or SSM Parameter Store")
 
 
 def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], overrides: Mapping[str, Any],

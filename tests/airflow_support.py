@@ -23,6 +23,7 @@ from ecsflow.settings import resolve_settings
 from ecsflow.taskdef import build_task_definitions
 
 REGION = "eu-west-1"
+ROLE = "arn:aws:iam::123456789012:role/exec"  # the execution role (ECS refuses awslogs on Fargate without one)
 # The platform settings every generated-DAG test needs, as a compose file's top-level x-ecsflow block.
 SETTINGS_BLOCK = """\
 x-ecsflow:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from airflow_support import (
+    ROLE,
     SETTINGS_BLOCK,
     StubLiteral,
     StubParam,
@@ -249,7 +250,7 @@ def test_a_subset_warns_about_the_dependencies_it_leaves_out():
 
 def test_unknown_service_is_an_error():
     project = load_project([EXAMPLE], warn=lambda message: None)
-    settings = Settings(subnets=("subnet-1",), region="eu-west-1", account="123456789012")
+    settings = Settings(subnets=("subnet-1",), region="eu-west-1", account="123456789012", execution_role=ROLE)
     builds = build_task_definitions(project, settings)
     with pytest.raises(EcsflowError, match="no such service: 'nope'"):
         generate_dag(project, settings, builds, services=["load", "nope"])
@@ -305,16 +306,16 @@ def test_a_cycle_is_an_error():
 
     project = ComposeProject(name="p", working_dir=Path("."), files=(), services=(svc("a", "c"), svc("b", "a"),
                                                                                    svc("c", "b"), svc("d")))
-    builds = build_task_definitions(project, Settings(subnets=("subnet-1",)))
+    builds = build_task_definitions(project, Settings(subnets=("subnet-1",), execution_role=ROLE))
     with pytest.raises(DagError, match=r"cycle: a -> b -> c -> a"):
-        generate_dag(project, Settings(subnets=("subnet-1",)), builds)
+        generate_dag(project, Settings(subnets=("subnet-1",), execution_role=ROLE), builds)
     # A dependency cycle through a condition that makes no edge is no DAG cycle.
     project = ComposeProject(name="p", working_dir=Path("."), files=(), services=(
         svc("a", "b"),
         Service(name="b", image="x", depends_on={"a": Dependency(condition="service_started")}),
     ))
-    builds = build_task_definitions(project, Settings(subnets=("subnet-1",)))
-    assert generate_dag(project, Settings(subnets=("subnet-1",)), builds).edges == (("b", "a"),)
+    builds = build_task_definitions(project, Settings(subnets=("subnet-1",), execution_role=ROLE))
+    assert generate_dag(project, Settings(subnets=("subnet-1",), execution_role=ROLE), builds).edges == (("b", "a"),)
 
 
 # --- ids and names ---
@@ -376,7 +377,7 @@ services:
 
 def test_no_subnets_warns_and_leaves_out_the_network(tmp_path):
     project = compose_project(tmp_path, "services:\n  a:\n    image: x\n")
-    generated, _ = generate(project)
+    generated, _ = generate(project, flags={"execution_role": ROLE})
     assert any("no subnets" in w for w in generated.warnings)
     assert "network_configuration" not in operator_kwargs(generated)["a"]
     assert_valid_python(generated)
@@ -684,7 +685,8 @@ def test_any_values_give_valid_source(names, pool, group, variables, cluster, su
         for i, name in enumerate(names)
     )
     project = ComposeProject(name="p", working_dir=Path("."), files=(), services=services)
-    config = Settings(cluster=cluster, subnets=tuple(subnets), security_groups=("sg-1",), region="eu-west-1")
+    config = Settings(cluster=cluster, subnets=tuple(subnets), security_groups=("sg-1",), region="eu-west-1",
+                      execution_role=ROLE)
     builds = build_task_definitions(project, config)
     generated = generate_dag(project, config, builds)
     for source in (generated.source, generated.tasks_source):

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_support import REGION, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
+from airflow_support import REGION, ROLE, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
 from ecs_server import EcsEndpoint
 from test_airflow_schedule import VALID_SCHEDULES
 
@@ -542,7 +542,8 @@ def test_groups_and_jinja_defaults_run(local_ecs, tmp_path):
     subnet, group = local_ecs.network()
     project = compose_project(tmp_path, f"""\
 name: grouped
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], retries: 1}}
+x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], retries: 1,
+            execution_role: {ROLE}}}
 services:
   first:
     image: x
@@ -572,7 +573,8 @@ def test_a_non_zero_exit_fails_the_task(local_ecs, tmp_path, capfd):
     subnet, group = local_ecs.network()
     project = compose_project(tmp_path, f"""\
 name: failing
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}]}}
+x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}],
+            execution_role: {ROLE}}}
 services:
   first:
     image: x
@@ -599,7 +601,8 @@ def test_hostile_values_arrive_unchanged(local_ecs, tmp_path):
     project = compose_project(tmp_path, f"""\
 name: hostile
 x-ecsflow:
-  {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], pools: {{hostile.pool: 1}}}}
+  {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], pools: {{hostile.pool: 1}},
+   execution_role: {ROLE}}}
 services:
   job:
     image: x

@@ -202,7 +202,8 @@ def test_invalid_service_name(tmp_path):
 
 def test_empty_file_alone_is_an_error_but_not_beside_others(tmp_path):
     assert_clean_error(run(tmp_path, ""), "empty compose file")
-    (tmp_path / "base.yaml").write_text("services:\n  job:\n    image: x\n")
+    (tmp_path / "base.yaml").write_text("x-ecsflow: {execution_role: arn:aws:iam::123456789012:role/exec}\n"
+                                          "services:\n  job:\n    image: x\n")
     files = ["-f", str(tmp_path / "base.yaml"), "-f", str(tmp_path / "compose.yaml")]
     result = CliRunner().invoke(app, ["render", *files])
     assert result.exit_code == 0, result.stderr

@@ -73,7 +73,8 @@ def test_deep_nesting_is_refused(tmp_path, depth):
 def test_nesting_up_to_the_bound_loads(tmp_path, compose_bin):
     depth = MAX_DEPTH - 5
     (tmp_path / "compose.yaml").write_text(
-        "x-deep: " + "[" * depth + "]" * depth + "\nservices:\n  a:\n    image: x\n    labels:\n      x: y\n")
+        "x-deep: " + "[" * depth + "]" * depth + "\nx-ecsflow: {execution_role: arn:aws:iam::123456789012:role/exec}\n"
+        "services:\n  a:\n    image: x\n    labels:\n      x: y\n")
     ours, error = agree_with_compose(tmp_path)
     assert ours is not None, error
     result = render(tmp_path, (tmp_path / "compose.yaml").read_text())

@@ -126,7 +126,9 @@ def test_sync_uses_flag_settings_over_compose(project):
 
 
 def test_config_text_shows_values_verbatim(project):
-    result = invoke("config", "-f", str(project / "docker-compose.yml"), env={"ECSFLOW_TAGS": "note=c-[bold]-:secret:"})
+    # (A tag may not hold `[`: ECS's rule. A role's ARN is any word.)
+    result = invoke("config", "-f", str(project / "docker-compose.yml"),
+                    env={"ECSFLOW_TASK_ROLE": "arn:aws:iam::1:role/c-[bold]-:secret:"})
     assert result.exit_code == 0, result.stderr
     assert "c-[bold]-:secret:" in result.stdout
 

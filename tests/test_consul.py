@@ -300,7 +300,8 @@ def test_every_list_form_through_consul(value):
 
 def test_a_bad_consul_value_names_the_consul_key():
     with ConsulKV({f"{PREFIX}/subnets": "sg-1"}) as server:
-        with pytest.raises(SettingsError, match=f"Consul key '{PREFIX}/subnets': 'sg-1' is not a subnet ID"):
+        expected = rf"Consul key '{PREFIX}/subnets' must be subnet IDs \(subnet-...\), not 'sg-1'"
+        with pytest.raises(SettingsError, match=expected):
             resolve_with_consul(flags={"consul_prefix": PREFIX}, environ=env(server))
 
 

@@ -71,3 +71,18 @@ def test_exit_statuses_come_from_one_mapping():
     assert status_of(KeyboardInterrupt()) == ExitStatus.INTERRUPTED == 130
     assert status_of(Terminated()) == ExitStatus.TERMINATED == 143
     assert (ExitStatus.CHANGES, ExitStatus.TIMEOUT) == (2, 124)
+
+
+def test_one_validator_kit_for_x_ecsflow_and_the_settings():
+    """The x-ecsflow parser and the settings parsers share one kit (ecsflow/validators.py): neither defines an
+    error class of its own nor its own way of showing a value, so their rules (tags, roles) cannot drift."""
+    for module in ("compose/extension.py", "settings/values.py", "settings/__init__.py"):
+        tree = ast.parse((PACKAGE / module).read_text())
+        classes = [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)
+                   and any(isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception")) for b in n.bases)]
+        own = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+               and n.name.lstrip("_") in ("describe", "text", "tags", "flag", "whole", "names", "bool")]
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "ecsflow.validators"
+                    for a in n.names}
+        assert classes == [] and not [n for n in own if n != "_tags"], (module, classes, own)
+        assert "InvalidValue" in imported, module

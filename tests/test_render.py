@@ -23,6 +23,10 @@ ROOT = Path(__file__).parent.parent
 ETL = ROOT / "examples" / "etl" / "docker-compose.yml"
 
 
+# Fargate definitions that log with awslogs need an execution role (ECS refuses them otherwise).
+ROLE_BLOCK = "x-ecsflow: {execution_role: arn:aws:iam::123456789012:role/exec}\n"
+
+
 def render(*args, env=None):
     return CliRunner().invoke(app, ["render", *args], env=env or {})
 
@@ -66,7 +70,7 @@ def test_environment_variable_setting_is_used():
 
 
 def test_strict_turns_fargate_impossibilities_into_errors(tmp_path):
-    (tmp_path / "compose.yaml").write_text("services:\n  job:\n    image: x\n    privileged: true\n")
+    (tmp_path / "compose.yaml").write_text(f"{ROLE_BLOCK}services:\n  job:\n    image: x\n    privileged: true\n")
     lenient = render("-f", str(tmp_path / "compose.yaml"))
     assert lenient.exit_code == 0 and "privileged" in lenient.stderr
     strict = render("-f", str(tmp_path / "compose.yaml"), "--strict")
@@ -109,7 +113,7 @@ def test_corpus_services_render_or_fail_clearly(case):
 
 def test_a_service_named_on_the_command_line_is_enabled_whatever_its_profile(tmp_path):
     (tmp_path / "compose.yaml").write_text(
-        "services:\n  app:\n    image: a\n  backfill:\n    image: b\n    profiles: [batch]\n")
+        f"{ROLE_BLOCK}services:\n  app:\n    image: a\n  backfill:\n    image: b\n    profiles: [batch]\n")
     everything = json.loads(render("-f", str(tmp_path / "compose.yaml")).stdout)
     assert [r["containerDefinitions"][0]["name"] for r in everything] == ["app"]
     named = render("-f", str(tmp_path / "compose.yaml"), "backfill")
@@ -123,3 +127,14 @@ def test_an_unknown_format_is_a_usage_error(command):
     result = CliRunner().invoke(app, [*args, "-f", str(ETL)])
     assert result.exit_code == 2
     assert "Invalid value for '--format'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("tags", "fragment"), [('{"aws:team": data}', "do not start with aws:"),
+                                                ('{"": data}', "tag keys are not empty")])
+def test_a_tag_key_ecs_refuses_in_a_services_x_ecsflow_is_one_clear_error(tmp_path, tags, fragment):
+    (tmp_path / "compose.yaml").write_text(f"{ROLE_BLOCK}services:\n  job:\n    image: x\n"
+                                           f"    x-ecsflow:\n      tags: {tags}\n")
+    result = render("-f", str(tmp_path / "compose.yaml"))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "service 'job', key 'x-ecsflow.tags'" in result.stderr and fragment in result.stderr
+    assert "bug" not in result.stderr and "Traceback" not in result.stderr

@@ -232,6 +232,36 @@ def test_bad_env_values_are_refused_before_any_call(ecs, project):
     assert sum(ecs.calls.values()) == 0
 
 
+@pytest.mark.parametrize("how", ["-e", "command", "both"])
+def test_overrides_over_ecss_8192_characters_are_refused_before_any_call(ecs, project, how):
+    """ECS refuses RunTask overrides over 8,192 characters of JSON; moto takes them. Nothing is registered first."""
+    big = "B1g-" * 2100  # 8,400 characters
+    args = {"-e": ["-e", "GREETING=hi", "-e", f"BIG={big}"],
+            "command": ["-e", "GREETING=hi", "--", "python", "-c", f"print({big!r})"],
+            "both": ["-e", "GREETING=hi", "-e", f"HALF={big[:4300]}", "--", "python", "-c", big[:4300]]}[how]
+    result = run(ecs, project, *args)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "8192" in result.stderr and "characters" in result.stderr and "Traceback" not in result.stderr
+    assert ("-e BIG" if how == "-e" else "the command after --") in result.stderr
+    assert big[:40] not in result.stderr + result.stdout  # lengths and names, never the values
+    assert sum(ecs.calls.values()) == 0
+
+
+def test_overrides_at_ecss_limit_still_run(ecs, project):
+    from ecsflow.runtask import MAX_OVERRIDES_CHARACTERS, overrides_size, run_overrides
+
+    base = overrides_size(run_overrides("job", {"GREETING": "hi", "FILL": ""}, (), None))
+    fill = "x" * (MAX_OVERRIDES_CHARACTERS - base)
+    assert overrides_size(run_overrides("job", {"GREETING": "hi", "FILL": fill}, (), None)) == 8192
+    result = run(ecs, project, "-e", "GREETING=hi", "-e", f"FILL={fill}")
+    assert result.exit_code == 0, result.stderr
+    with pytest.raises(Exception, match="8193 characters"):
+        run_overrides("job", {"GREETING": "hi", "FILL": fill + "x"}, (), None)
+    # Non-ASCII counts as botocore sends it (é is \u00e9, six characters).
+    with pytest.raises(Exception, match="8193 characters"):
+        run_overrides("job", {"GREETING": "hi", "FILL": fill[:-5] + "é"}, (), None)
+
+
 def test_command_after_double_dash_replaces_the_command(ecs, project):
     result = run(ecs, project, "-e", "GREETING=hi", "--", "python", "-c", "print('override ran'); raise SystemExit(5)")
     assert result.exit_code == 5, result.stderr
@@ -567,7 +597,8 @@ def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
     done = tmp_path / "done"
     job = f"import time; print('working', flush=True); open({str(done)!r}, 'w').write(repr(time.time()))"
     (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],\n"
+        "  execution_role: arn:aws:iam::123456789012:role/exec}\n"
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
     lags = []
     for _ in range(2):  # the first run registers the family; the second only runs

@@ -14,7 +14,8 @@ import pytest
 
 def start_run(folder, job: str, grace: str | None = None) -> subprocess.Popen:
     (folder / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}\n"
+        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],\n"
+        "  execution_role: arn:aws:iam::123456789012:role/exec}\n"
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n"
         + (f"    stop_grace_period: {grace}\n" if grace else ""))
     # ECSFLOW_EXECUTE_LOCALLY: the opt-in to running the job on this machine, as CI gives it.

@@ -248,6 +248,7 @@ def test_run_masks_its_messages_and_the_job_output(tmp_path):
     masked, as a CI system would mask it."""
     (tmp_path / "docker-compose.yml").write_text(
         "name: jobs\nx-ecsflow:\n  subnets: [subnet-0a1b2c3d4e5f60001]\n"
+        "  execution_role: arn:aws:iam::123456789012:role/exec\n"
         "services:\n  job:\n    image: example/job:1\n"
         "    command: [\"python\", \"-c\", \"import os; print('note is', os.environ['NOTE'])\"]\n"
         "    environment:\n      NOTE: \"${AWS_SECRET_ACCESS_KEY}\"\n")
@@ -271,3 +272,56 @@ def test_the_last_line_of_defence_masks_too(capsys):
     err = capsys.readouterr().err
     assert f"connect failed with {S}, postgres://u:{S}@db, --token {S}" in err
     assert "pw-1234567" not in err and "pg-999" not in err and "t0k" not in err
+
+
+# --- values that interpolation made: errors name the variable, never the value ----------------------------
+
+INTERPOLATED = "DotEnvTok-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize(("block", "key"), [
+    ('    x-ecsflow:\n      cpu: "${JOB_API_TOKEN}"\n', "x-ecsflow.cpu"),
+    ('    x-ecsflow:\n      memory: "${JOB_SETTING}"\n', "x-ecsflow.memory"),
+    ('    x-ecsflow:\n      retries: "${JOB_SETTING}"\n', "x-ecsflow.retries"),
+    ('    x-ecsflow:\n      retry_delay: "${JOB_SETTING}"\n', "x-ecsflow.retry_delay"),
+    ('    x-ecsflow:\n      execution_timeout: "${JOB_SETTING}"\n', "x-ecsflow.execution_timeout"),
+    ('    x-ecsflow:\n      capacity_provider: "${JOB_SETTING}"\n', "x-ecsflow.capacity_provider"),
+    ('    x-ecsflow:\n      group: "team ${JOB_SETTING}"\n', "x-ecsflow.group"),
+    ('    x-ecsflow:\n      pool_slots: "${JOB_SETTING}"\n', "x-ecsflow.pool_slots"),
+    ('    x-ecsflow:\n      tags: {team: "${JOB_SETTING},x"}\n', "x-ecsflow.tags"),
+    ('    x-ecsflow:\n      execution_role: "a ${JOB_SETTING}"\n', "x-ecsflow.execution_role"),
+    ('x-top: 1\n', "x-ecsflow.region"),
+    ('x-top: 2\n', "x-ecsflow.retries"),
+    ('    image: "acme/job:|${JOB_SETTING}"\n', "image"),
+    ('    platform: "${JOB_SETTING}"\n', "platform"),
+])
+@pytest.mark.parametrize("source", [".env", "--env-file"])
+@pytest.mark.parametrize("command", ["render", "gen-dag", "diff"])
+def test_an_error_about_an_interpolated_value_names_the_variable_never_the_value(tmp_path, block, key, source,
+                                                                                 command):
+    top = {"x-top: 1\n": '  region: "${JOB_SETTING}"\n', "x-top: 2\n": '  retries: "${JOB_SETTING}"\n'}
+    service = "" if block in top else block
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n" + top.get(block, "")
+        + "services:\n  job:\n" + ("" if "image:" in service else "    image: acme/job:1\n") + service)
+    values = f"JOB_API_TOKEN={INTERPOLATED}\nJOB_SETTING={INTERPOLATED}\n"
+    env_file = tmp_path / ("local.env" if source == "--env-file" else ".env")
+    env_file.write_text(values)
+    args = {"render": [], "gen-dag": ["--out", str(tmp_path / "dags")],
+            "diff": ["--format", "markdown", "--endpoint-url", "http://127.0.0.1:9"]}[command]
+    if source == "--env-file":
+        args += ["--env-file", str(env_file)]
+    result = CliRunner().invoke(app, [command, "-f", str(tmp_path / "compose.yaml"), *args],
+                                env=dummy_credentials_env())
+    assert result.exit_code == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert key in output and "Traceback" not in output
+    assert INTERPOLATED not in output and INTERPOLATED[:9] not in output
+    assert "${JOB_API_TOKEN}" in output if "JOB_API_TOKEN" in block else "${JOB_SETTING}" in output
+
+
+def test_a_literal_value_is_still_shown(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  job:\n    image: x\n    x-ecsflow:\n      cpu: lots\n")
+    (tmp_path / ".env").write_text("OTHER=lots-of-it\n")
+    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
+    assert "x-ecsflow.cpu must be a whole number, not 'lots'" in result.stderr

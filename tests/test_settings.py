@@ -151,10 +151,10 @@ def test_security_groups_in_all_forms():
 @pytest.mark.parametrize(
     "value, problem",
     [
-        ("sg-123", "'sg-123' is not a subnet ID"),
-        ('["subnet-1", ', "not a valid JSON/YAML list"),
-        ({"a": "b"}, "expected a list"),
-        ([["subnet-1"]], "expected a string, got a list"),
+        ("sg-123", r"must be subnet IDs \(subnet-...\), not 'sg-123'"),
+        ('["subnet-1", ', "must be a valid JSON/YAML list"),
+        ({"a": "b"}, "must be a list or a comma-separated string, not a mapping"),
+        ([["subnet-1"]], "must be a string, not a list"),
     ],
 )
 def test_bad_lists_name_the_problem(value, problem):
@@ -182,7 +182,7 @@ def test_false_is_a_value_not_unset():
 
 
 def test_bad_boolean_names_the_env_var():
-    with pytest.raises(SettingsError, match="ECSFLOW_ASSIGN_PUBLIC_IP: 'maybe' is not a boolean"):
+    with pytest.raises(SettingsError, match=r"ECSFLOW_ASSIGN_PUBLIC_IP must be a boolean \(.*\), not 'maybe'"):
         resolve(environ={"ECSFLOW_ASSIGN_PUBLIC_IP": "maybe"})
 
 
@@ -225,9 +225,9 @@ def test_tags_from_a_higher_layer_replace_the_lower_ones():
 @pytest.mark.parametrize(
     "value, problem",
     [
-        ("team", "'team' is not key=value"),
-        ({"aws:x": "y"}, "reserved aws: prefix"),
-        ({"a": [1]}, "tag values"),
+        ("team", "must be tags written key=value, not 'team'"),
+        ({"aws:x": "y"}, "keys do not start with aws:"),
+        ({"a": [1]}, "is not text"),
     ],
 )
 def test_bad_tags(value, problem):
@@ -260,27 +260,27 @@ def test_values_are_normalised():
 @pytest.mark.parametrize(
     "key, value, problem",
     [
-        ("family", "{project}", "must contain {service}"),
-        ("family", "{project}.{service}", "not a valid task definition family"),
+        ("family", "{project}", "a pattern that contains {service}"),
+        ("family", "{project}.{service}", "gives a valid task definition family"),
         ("family", "{env}-{service}", "uses {env}"),
-        ("family", "{service", "not a valid pattern"),
-        ("log_group", "/ecs/{project} {service}", "not a valid CloudWatch log group name"),
-        ("region", "Europe", "not an AWS region"),
+        ("family", "{service", "must be a valid pattern"),
+        ("log_group", "/ecs/{project} {service}", "gives a valid CloudWatch log group name"),
+        ("region", "Europe", "must be an AWS region"),
         ("account", 12345, "quote it in YAML"),
-        ("launch_type", "SPOT", "not one of FARGATE"),
-        ("launch_type", "ec2", "EC2 is not supported: ecsflow registers Fargate task definitions"),
+        ("launch_type", "SPOT", "must be one of FARGATE, EC2, EXTERNAL, not 'SPOT'"),
+        ("launch_type", "ec2", "must be FARGATE: ecsflow registers Fargate task definitions.*, not 'EC2'"),
         ("launch_type", "EXTERNAL", "capacity_provider: FARGATE_SPOT"),
-        ("registry", "https://ghcr.io", "has a scheme"),
-        ("cluster", "my cluster", "whitespace"),
-        ("cluster", ["a"], "expected a string, got a list"),
-        ("task_role", True, "expected a string, got a boolean"),
+        ("registry", "https://ghcr.io", "without a scheme"),
+        ("cluster", "my cluster", "no whitespace"),
+        ("cluster", ["a"], "must be a string, not a list"),
+        ("task_role", True, "must be a string, not a boolean"),
     ],
 )
 def test_bad_values_name_the_source_file(key, value, problem):
     with pytest.raises(SettingsError, match=problem) as err:
         resolve(compose={key: value})
     assert err.value.file == FILE
-    assert str(err.value).startswith(f"{FILE}: x-ecsflow.{key}: ")
+    assert str(err.value).startswith(f"{FILE}: x-ecsflow.{key} must be ")
 
 
 def test_bad_consul_value_names_the_key():
@@ -290,7 +290,8 @@ def test_bad_consul_value_names_the_key():
 
 
 def test_bad_flag_names_the_flag():
-    with pytest.raises(SettingsError, match="flag --security-group: 'subnet-1' is not a security group ID"):
+    expected = r"flag --security-group must be security group IDs \(sg-...\), not 'subnet-1'"
+    with pytest.raises(SettingsError, match=expected):
         resolve(flags={"security_groups": ["subnet-1"]})
 
 

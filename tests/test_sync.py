@@ -300,3 +300,74 @@ def test_sandbox_state_that_is_a_file_is_a_clear_error(project, monkeypatch):
     for command in ("diff", "sync"):
         result = CliRunner().invoke(app, [command, "--sandbox"])
         assert result.exit_code == 1 and "it is a file" in result.stderr, result.stderr
+
+
+EMPTY_ITEMS = """\
+name: empties
+x-ecsflow:
+  region: eu-west-1
+  execution_role: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+services:
+  job:
+    image: busybox
+    command: ["echo", "", "x"]
+    labels:
+      traefik.enable: ""
+    logging:
+      driver: awslogs
+      options:
+        awslogs-datetime-format: ""
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ('command: ["echo", "", "x"]', 'command: ["echo", "x"]', "containers[job].command"),
+        ('traefik.enable: ""', 'traefik.enable: "x"', "containers[job].dockerLabels.traefik.enable"),
+        ('      traefik.enable: ""\n', '      other: "1"\n', "containers[job].dockerLabels.traefik.enable"),
+        ('awslogs-datetime-format: ""', 'awslogs-datetime-format: "%Y"',
+         "containers[job].logConfiguration.options.awslogs-datetime-format"),
+    ],
+    ids=["command-item", "label-value", "label-removed", "log-option"],
+)
+def test_an_empty_item_label_or_option_is_part_of_the_definition(ecs, tmp_path, old, new, path):
+    """An empty argument, an empty label value, an empty log option: each is what the container gets, so
+    after sync diff sees no change, and a change to it is a change that sync registers."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(EMPTY_ITEMS)
+    env = dummy_credentials_env()
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(app, [args[0], "-f", str(compose), "--endpoint-url", ecs.url, *args[1:]], env=env)
+
+    assert run("sync").exit_code == 0
+    again = run("diff", "--exit-code")
+    assert again.exit_code == 0 and "No changes" in again.stdout, again.stdout + again.stderr
+    compose.write_text(EMPTY_ITEMS.replace(old, new))
+    diff = run("diff", "--format", "json")
+    [family] = json.loads(diff.stdout)["families"]
+    assert family["status"] == "changed"
+    assert path in [c["path"] for c in family["changes"]]
+    ecs.reset_counts()
+    sync = run("sync", "--format", "json")
+    assert [f["status"] for f in json.loads(sync.stdout)["families"]] == ["registered"]
+    assert ecs.calls["RegisterTaskDefinition"] == 1
+
+
+@pytest.mark.parametrize("command", ["render", "diff", "sync", "run", "gen-dag"])
+def test_awslogs_without_an_execution_role_is_refused_before_any_write(ecs, tmp_path, command):
+    """moto registers such a definition; real ECS refuses it. Every command says so before any ECS call."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("x-ecsflow: {region: eu-west-1, subnets: [subnet-1]}\n"
+                       "services:\n  extract:\n    image: busybox\n  load:\n    image: busybox\n")
+    args = {"run": ["extract"], "gen-dag": ["--out", str(tmp_path / "dags")]}.get(command, [])
+    endpoint = ["--endpoint-url", ecs.url] if command in ("diff", "sync", "run") else []
+    result = CliRunner().invoke(app, [command, *args, "-f", str(compose), *endpoint], env=dummy_credentials_env())
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Fargate requires task definition to have execution role ARN to support log driver awslogs" in result.stderr
+    assert "execution role" in result.stderr and "--execution-role" in result.stderr
+    assert ("services 'extract' and 'load'" if command != "run" else "service 'extract'") in result.stderr
+    assert sum(ecs.calls.values()) == 0
+    assert not (tmp_path / "dags").exists()

@@ -137,7 +137,7 @@ def test_golden_etl_example():
 
 
 def test_family_comes_from_the_settings_pattern():
-    assert build(settings=Settings(family="{service}-{project}-v2")).family == "job-etl-v2"
+    assert build(settings=Settings(family="{service}-{project}-v2", execution_role=EXEC_ROLE)).family == "job-etl-v2"
 
 
 def test_family_from_x_ecsflow_overrides_the_pattern():
@@ -152,7 +152,7 @@ def test_family_is_sanitised_to_the_ecs_charset_with_a_note():
 
 
 def test_family_pattern_with_an_unknown_placeholder_is_an_error():
-    error = build_error(svc(), Settings(family="{team}-{service}"))
+    error = build_error(svc(), Settings(family="{team}-{service}", execution_role=EXEC_ROLE))
     assert "{team}-{service}" in error.message and error.service == "job"
 
 
@@ -163,10 +163,28 @@ def test_roles_from_x_ecsflow_override_settings_and_names_become_arns():
     assert request["executionRoleArn"] == "arn:aws:iam::123456789012:role/default-exec"
 
 
-def test_missing_execution_role_is_a_warning():
-    result = build(settings=Settings())
+def test_awslogs_without_an_execution_role_is_refused_as_ecs_refuses_it():
+    error = build_error(svc(), Settings())
+    assert (error.service, error.key) == ("job", "execution_role")
+    assert "Fargate requires task definition to have execution role ARN to support log driver awslogs" in str(error)
+    for way_out in ("x-ecsflow", "ECSFLOW_EXECUTION_ROLE", "--execution-role", "driver: none"):
+        assert way_out in error.hint
+
+
+def test_several_services_without_an_execution_role_are_one_error_naming_them():
+    services = (svc("a"), svc("b"), svc("c", logging=Logging(driver="none")), svc("d"))
+    with pytest.raises(BuildError) as info:
+        build_task_definitions(project(*services), Settings())
+    message = info.value.message
+    assert message.startswith("services 'a', 'b' and 'd' log to CloudWatch Logs") and "'c'" not in message
+    assert info.value.key == "execution_role" and "--execution-role" in info.value.hint
+
+
+def test_logging_driver_none_is_no_log_configuration_and_needs_no_execution_role():
+    result = build(svc(logging=Logging(driver="none")), Settings())
+    assert "logConfiguration" not in result.request["containerDefinitions"][0]
     assert "executionRoleArn" not in result.request
-    assert any("no execution role" in w for w in result.warnings)
+    assert any("no execution role" in w and "secrets" in w for w in result.warnings)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +223,7 @@ def test_ephemeral_storage_out_of_range_is_an_error(size):
 
 
 def test_tags_merge_settings_and_service_service_wins():
-    settings = Settings(tags={"team": "data", "env": "prod"})
+    settings = Settings(tags={"team": "data", "env": "prod"}, execution_role=EXEC_ROLE)
     request = build(svc(x_ecsflow={"tags": {"env": "staging", "cost": 7}}), settings).request
     assert request["tags"] == [
         {"key": "cost", "value": "7"},
@@ -220,7 +238,7 @@ def test_tags_merge_settings_and_service_service_wins():
 def test_ecsflow_tag_keys_are_reserved():
     error = build_error(svc(x_ecsflow={"tags": {"ecsflow:managed": "false"}}))
     assert "reserved" in error.message and error.key == "x-ecsflow.tags"
-    error = build_error(svc(), Settings(tags={"ecsflow:project": "other"}))
+    error = build_error(svc(), Settings(tags={"ecsflow:project": "other"}, execution_role=EXEC_ROLE))
     assert "ecsflow:project" in error.message
 
 
@@ -238,12 +256,12 @@ def test_ecsflow_tag_keys_are_reserved():
     ],
 )
 def test_image_gets_the_registry_prefix_only_without_a_registry_host(image, expected):
-    settings = Settings(registry="registry.example.com/team/")
+    settings = Settings(registry="registry.example.com/team/", execution_role=EXEC_ROLE)
     assert container(svc(image=image), settings)["image"] == expected
 
 
 def test_image_is_kept_without_a_registry_setting():
-    assert container(svc(image="postgres:16"), Settings())["image"] == "postgres:16"
+    assert container(svc(image="postgres:16"), Settings(execution_role=EXEC_ROLE))["image"] == "postgres:16"
 
 
 def test_service_without_image_is_an_error_naming_it():
@@ -627,7 +645,7 @@ def test_default_logging_is_awslogs_with_the_group_pattern():
 
 
 def test_awslogs_region_is_omitted_without_a_region():
-    assert "awslogs-region" not in container(settings=Settings())["logConfiguration"]["options"]
+    assert "awslogs-region" not in container(settings=Settings(execution_role=EXEC_ROLE))["logConfiguration"]["options"]
 
 
 def test_compose_awslogs_options_are_honoured():
@@ -922,3 +940,91 @@ def test_provider_service_with_skip_is_no_error_when_strict():
 def test_skip_must_be_a_boolean(value):
     error = x_ecsflow_error({"skip": value})
     assert error.key == "x-ecsflow.skip" and "true or false" in error.message
+
+
+@pytest.mark.parametrize(
+    ("tags", "fragment"),
+    [
+        ({"aws:cost": "1"}, "keys do not start with aws:"),
+        ({"AWS:Team": "1"}, "keys do not start with aws:"),
+        ({"": "1"}, "tag keys are not empty"),
+        ({"team": "aws:x"}, "values do not start with aws:"),
+        ({"k" * 129: "1"}, "keys have at most 128 characters"),
+        ({"team": "v" * 257}, "values have at most 256 characters"),
+        ({"team[x]": "1"}, "keys hold only letters, digits, spaces and _ . : / = + - @"),
+        ({"team": "a,b"}, "values hold only letters, digits, spaces and _ . : / = + - @"),
+        ({f"k{i}": "v" for i in range(51)}, "at most 50 tags"),
+    ],
+)
+def test_a_tag_ecs_refuses_is_refused_alike_in_x_ecsflow_and_in_the_settings(tags, fragment):
+    """One rule for tags (ECS's: TagResource, RegisterTaskDefinition), wherever they are written."""
+    with pytest.raises(ComposeError) as in_service:
+        parse_service_extension({"tags": tags}, service="job")
+    assert in_service.value.key == "x-ecsflow.tags" and fragment in in_service.value.message
+    with pytest.raises(EcsflowError) as in_settings:
+        resolve_settings(environ={"ECSFLOW_TAGS": json.dumps(tags)})
+    assert fragment in in_settings.value.message
+    rule = in_service.value.message.removeprefix("x-ecsflow.tags must be ")
+    assert in_settings.value.message == f"environment variable ECSFLOW_TAGS must be {rule}"
+
+
+def test_tags_ecs_allows_pass():
+    tags = {"team": "", "Kostenstelle/Zähler": "1 + 2 = 3", "owner@corp": "a:b_c.d-e", "k" * 128: "v" * 256}
+    assert dict(parse_service_extension({"tags": tags}).tags) == tags
+    assert resolve_settings(environ={"ECSFLOW_TAGS": json.dumps(tags)}).settings.tags == tags
+
+
+def test_more_tags_than_ecs_allows_with_ecsflows_own_is_an_error():
+    own = {f"team{i}": "x" for i in range(25)}
+    service = svc(x_ecsflow={"tags": {f"cost{i}": "y" for i in range(23)}})
+    error = build_error(service, Settings(tags=own, execution_role=EXEC_ROLE))
+    assert "50" in error.message and error.key == "x-ecsflow.tags" and "47" in error.hint
+    assert build(svc(x_ecsflow={"tags": {f"cost{i}": "y" for i in range(22)}}),
+                 Settings(tags=own, execution_role=EXEC_ROLE)).request["tags"]
+
+
+@pytest.mark.parametrize("image", [
+    "apache/airflow:|version|", "acme/job:1 2", "acme/jöb:1", "a" * 256, "acme/job@sha256:abc",
+    "acme/job@md5:" + "a" * 64, "acme/job@sha256:" + "g" * 64, " ", "acme/job$", "acme/job:1\n", "@sha256:" + "0" * 64,
+])
+def test_an_image_ecs_refuses_is_an_error_naming_service_and_image(image):
+    error = build_error(svc(image=image))
+    assert (error.service, error.key) == ("job", "image")
+    assert "is not an image ECS accepts" in error.message and "255" in error.message
+
+
+@pytest.mark.parametrize("image", [
+    "acme/job:1.2", "ghcr.io/acme/job:v1#x", "localhost:5000/a_b-c.d:tag", "a" * 255,
+    "acme/job@sha256:" + "a" * 64, "acme/job:1@sha256:" + "AbCdEf01" * 8, "a" * 255 + "@sha256:" + "0" * 64,
+])
+def test_an_image_ecs_accepts_passes(image):
+    assert container(svc(image=image))["image"] == image
+
+
+def test_the_registry_prefix_counts_in_the_images_length():
+    settings = Settings(registry="registry.example.com/team", execution_role=EXEC_ROLE)
+    assert build_error(svc(image="a" * 240), settings).key == "image"
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:s3:::bucket/key", "arn:aws:ssm:eu-west-1:123456789012:document/x",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:parameter/x", "arn:aws:ssm:eu-west-1:1234:parameter/x",
+    "arn:aws:kms:eu-west-1:123456789012:key/1", "arn:aws:ssm:eu-west-1:123456789012:parameter/",
+])
+def test_a_secret_arn_of_neither_ssm_nor_secrets_manager_is_an_error(arn):
+    error = build_error(svc(x_ecsflow={"secrets": {"S3_REF": arn}}))
+    assert error.key == "x-ecsflow.secrets" and "S3_REF" in error.message
+    assert "SSM parameter" in error.message and "Secrets Manager secret" in error.message
+    assert arn not in str(error)  # a reference is never echoed: it might be the secret itself
+    consul = build_error(svc(x_ecsflow={"secret_values": ["S3_REF"]}), consul_secrets={"S3_REF": arn})
+    assert consul.key == "x-ecsflow.secret_values" and arn not in str(consul)
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:ssm:eu-west-1:123456789012:parameter/etl/db/password",
+    "arn:aws-cn:ssm:cn-north-1:123456789012:parameter/p",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/db-AbCdEf",
+    "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf:password:AWSCURRENT:",
+])
+def test_a_secret_arn_of_ssm_or_secrets_manager_passes(arn):
+    assert container(svc(x_ecsflow={"secrets": {"DB": arn}}))["secrets"] == [{"name": "DB", "valueFrom": arn}]

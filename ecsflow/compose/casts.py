@@ -146,29 +146,35 @@ def _cast(kind: str, text: str, warn: Warn | None) -> Any:
     return _to_bytes(text)
 
 
-def interpolate_document(document: Any, environment: Mapping[str, str], file: str, warn: Warn | None) -> Any:
-    """A copy of `document` with every string value interpolated and typed paths converted."""
-    return _walk(document, environment, file, (), warn, None)
+# What interpolation made: each text it produced -> the variables (name -> value) it read to produce it.
+Interpolated = dict[str, dict[str, str]]
+
+
+def interpolate_document(document: Any, environment: Mapping[str, str], file: str, warn: Warn | None,
+                         interpolated: Interpolated | None = None) -> Any:
+    """A copy of `document` with every string value interpolated and typed paths converted. Each text made
+    from variables is recorded in `interpolated`, so that an error about it later can name them."""
+    return _walk(document, environment, file, (), warn, None, interpolated)
 
 
 def _walk(value: Any, environment: Mapping[str, str], file: str, path: tuple[Any, ...], warn: Warn | None,
-          line: int | None) -> Any:
+          line: int | None, interpolated: Interpolated | None) -> Any:
     if isinstance(value, dict):
         out = PositionedMap().copy_positions(value)
         for key, item in value.items():
             key_line = value.line_of(key) if isinstance(value, PositionedMap) else line
-            out[key] = _walk(item, environment, file, (*path, key), warn, key_line)
+            out[key] = _walk(item, environment, file, (*path, key), warn, key_line, interpolated)
         return out
     if isinstance(value, list):
         out_list = PositionedList(
             _walk(item, environment, file, (*path, index), warn,
-                  value.line_of(index) if isinstance(value, PositionedList) else line)
+                  value.line_of(index) if isinstance(value, PositionedList) else line, interpolated)
             for index, item in enumerate(value))
         if isinstance(value, PositionedList):
             out_list.file, out_list.item_lines = value.file, value.item_lines
         return out_list
     if isinstance(value, Override):
-        return Override(_walk(value.value, environment, file, path, warn, line))
+        return Override(_walk(value.value, environment, file, path, warn, line, interpolated))
     if not isinstance(value, str):
         return value
     dotted = ".".join(str(part) for part in path)
@@ -176,11 +182,14 @@ def _walk(value: Any, environment: Mapping[str, str], file: str, path: tuple[Any
     where = {"file": file, "line": line, "service": service,
              "key": ".".join(str(part) for part in path[2:]) if service else dotted}
     if "$" in value:
+        read: dict[str, str] = {}
         try:
-            value = interpolate(value, environment, warn)
+            value = interpolate(value, environment, warn, read)
         except InterpolationError as exc:
             raise ComposeError(f"error while interpolating {dotted}: {exc}", **where,
                                hint=None if exc.required else "write a literal $ as $$") from None
+        if read and interpolated is not None:
+            interpolated.setdefault(value, {}).update(read)
     kind = _cast_for(path)
     if kind is None:
         return value

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.casts import interpolate_document
+from ecsflow.compose.casts import Interpolated, interpolate_document
 from ecsflow.compose.merge import merge_documents, merge_services
 from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
@@ -24,7 +24,7 @@ Key = tuple[Path, str]  # (file, service name)
 
 
 def resolve_extends(services: Mapping[str, Any], path: Path, environment: Mapping[str, str],
-                    warn: Warn | None) -> tuple[PositionedMap, set[str]]:
+                    warn: Warn | None, interpolated: Interpolated | None = None) -> tuple[PositionedMap, set[str]]:
     """`services` of the file `path` with every `extends` resolved, and the names of those that took something
     from another file (the only ones whose result holds parts not yet validated with this file)."""
     files: dict[Path, Mapping[str, Any]] = {path: services}
@@ -33,12 +33,14 @@ def resolve_extends(services: Mapping[str, Any], path: Path, environment: Mappin
     result = PositionedMap().copy_positions(services)
     for name, service in services.items():
         reset = isinstance(service, Reset)  # `NAME: !reset`, for a later document or file to remove it
-        result[name] = service if reset else _resolve(path, name, files, resolved, foreign, environment, warn)
+        result[name] = service if reset else _resolve(path, name, files, resolved, foreign, environment, warn,
+                                                      interpolated)
     return result, {name for name in services if foreign.get((path, name))}
 
 
 def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolved: dict[Key, dict[str, Any]],
-             foreign: dict[Key, bool], environment: Mapping[str, str], warn: Warn | None) -> dict[str, Any]:
+             foreign: dict[Key, bool], environment: Mapping[str, str], warn: Warn | None,
+             interpolated: Interpolated | None) -> dict[str, Any]:
     chain: list[tuple[Key, Mapping[str, Any]]] = []  # from the service asked for down to its first base
     key: Key = (path, name)
     while key not in resolved:
@@ -58,7 +60,7 @@ def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolv
         extends = service.get("extends")
         if extends is None or isinstance(extends, Reset):
             break
-        key = _base_of(extends, file, service_name, files, environment, warn)
+        key = _base_of(extends, file, service_name, files, environment, warn, interpolated)
     base, base_foreign = resolved.get(key), foreign.get(key, False)
     for key, service in reversed(chain):
         if base is None or service.get("extends") is None or isinstance(service.get("extends"), Reset):
@@ -72,7 +74,7 @@ def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolv
 
 
 def _base_of(extends: Any, file: Path, service_name: str, files: dict[Path, Mapping[str, Any]],
-             environment: Mapping[str, str], warn: Warn | None) -> Key:
+             environment: Mapping[str, str], warn: Warn | None, interpolated: Interpolated | None) -> Key:
     """The (file, service) that `extends` names; a file named for the first time is read, interpolated and cached."""
     if isinstance(extends, Override):
         extends = extends.value
@@ -84,17 +86,18 @@ def _base_of(extends: Any, file: Path, service_name: str, files: dict[Path, Mapp
         return file, spec["service"]
     base_path = (file.parent / str(spec["file"])).resolve()
     if base_path not in files:
-        files[base_path] = _load_base_file(base_path, environment, warn)
+        files[base_path] = _load_base_file(base_path, environment, warn, interpolated)
     return base_path, spec["service"]
 
 
-def _load_base_file(path: Path, environment: Mapping[str, str], warn: Warn | None) -> Mapping[str, Any]:
+def _load_base_file(path: Path, environment: Mapping[str, str], warn: Warn | None,
+                    interpolated: Interpolated | None) -> Mapping[str, Any]:
     """The services of a file reached through `extends`: interpolated, documents merged, not validated."""
     merged: dict[str, Any] = PositionedMap()
     for document in read_yaml_file(path):
         if not isinstance(document, dict):
             raise ComposeError("top-level object must be a mapping", file=str(path), line=1)
-        merged = merge_documents(merged, interpolate_document(document, environment, str(path), warn))
+        merged = merge_documents(merged, interpolate_document(document, environment, str(path), warn, interpolated))
     services = merged.get("services") or PositionedMap()
     if not isinstance(services, dict):
         raise ComposeError("services must be a mapping", file=str(path))

@@ -20,6 +20,7 @@ from typing import Any
 from ecsflow.compose.scalars import go_text
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
+from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
 
 EPHEMERAL_STORAGE_GIB = (21, 200)  # ECS's EphemeralStorage.sizeInGiB
 
@@ -72,6 +73,9 @@ class ProjectExtension:
     retries: int | None = None  # the DAG's tasks' defaults, under a service's own
     retry_delay: float | None = None  # seconds
     execution_timeout: float | None = None  # seconds
+    # The texts of this block that interpolation made -> the variables read for each (name -> value): the
+    # settings' errors name those variables instead of showing their values.
+    interpolated: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
 
 PROJECT_KEYS: tuple[str, ...] = ("consul_prefix", "schedule", "dag_id")
@@ -80,58 +84,17 @@ PROJECT_TYPED_KEYS: tuple[str, ...] = ("pools", "environment", "environment_valu
                                        "execution_timeout")
 
 
-class _Bad(ValueError):
-    """A value of the wrong shape: the message says what was expected."""
-
-
-def _describe(value: Any) -> str:
-    return {list: "a list", tuple: "a list", dict: "a mapping", bool: "a boolean"}.get(type(value), repr(value))
-
-
-def _whole(value: Any) -> int:
-    """A whole number, written as one or as a string of digits (YAML `cpu: "1024"`)."""
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise _Bad(f"a whole number, not {_describe(value)}")
-    return int(value)
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"true or false, not {_describe(value)}")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or value == "":
-        raise _Bad(f"a non-empty string, not {_describe(value)}")
-    return value
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _Bad(f"a list of variable names, not {_describe(value)}")
-    return tuple(dict.fromkeys(value))
-
-
 def _secrets(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         # The value is not shown: it may be the secret itself.
-        raise _Bad("a mapping of NAME: reference (an ARN, ssm:/path or secretsmanager:name)")
+        raise InvalidValue("a mapping of NAME: reference (an ARN, ssm:/path or secretsmanager:name)")
     return {str(k): v for k, v in value.items()}
 
 
-def _tags(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
-    ):
-        raise _Bad(f"a mapping of key: value, not {_describe(value)}")
-    return {str(k): str(v) for k, v in value.items()}
-
-
 def _pool_slots(value: Any) -> int:
-    slots = _whole(value)
+    slots = whole(value)
     if slots < 1:
-        raise _Bad(f"a whole number of at least 1, not {slots}")
+        raise InvalidValue("a whole number of at least 1", value)
     return slots
 
 
@@ -139,16 +102,16 @@ def _runtime_env(value: Any) -> dict[str, str]:
     """`[NAME, ...]` (no defaults) or `{NAME: default}`; a default is text (numbers and booleans as Compose
     writes them in `environment`), null means none ("")."""
     if isinstance(value, list):
-        return dict.fromkeys(_names(value), "")
+        return dict.fromkeys(names(value), "")
     if not isinstance(value, Mapping):
-        raise _Bad(f"a list of variable names or a mapping of NAME: default, not {_describe(value)}")
+        raise InvalidValue("a list of variable names or a mapping of NAME: default", value)
     return {_variable_name(name): "" if default is None else _scalar(default, f"the default of {name}")
             for name, default in value.items()}
 
 
 def _variable_name(name: Any) -> str:
     if not isinstance(name, str) or not name or "=" in name:
-        raise _Bad(f"a mapping whose keys are variable names, not {_describe(name)}")
+        raise InvalidValue("a mapping whose keys are variable names", name)
     return name
 
 
@@ -156,7 +119,7 @@ def _scalar(value: Any, what: str) -> str:
     """Text as Compose writes an `environment` value: strings as they are, numbers and booleans as text."""
     if isinstance(value, str | int | float):  # bool is an int
         return go_text(value)
-    raise _Bad(f"text, a number or a boolean for {what}, not {_describe(value)}")
+    raise InvalidValue(f"text, a number or a boolean for {what}", value)
 
 
 def _environment(value: Any) -> dict[str, str]:
@@ -166,15 +129,15 @@ def _environment(value: Any) -> dict[str, str]:
         for item in value:
             if not isinstance(item, str) or "=" not in item or item.startswith("="):
                 # The item is not shown: it may hold a value.
-                raise _Bad("a list of NAME=value (every project-wide variable needs a name and a value)")
+                raise InvalidValue("a list of NAME=value (every project-wide variable needs a name and a value)")
             pairs.append(item.split("=", 1))
         return dict(pairs)
     if not isinstance(value, Mapping):
-        raise _Bad(f"a mapping of NAME: value (or a list of NAME=value), not {_describe(value)}")
+        raise InvalidValue("a mapping of NAME: value (or a list of NAME=value)", value)
     result = {}
     for name, item in value.items():
         if item is None:
-            raise _Bad(f"a mapping of NAME: value; {name} has no value (a project-wide variable needs one)")
+            raise InvalidValue(f"a mapping of NAME: value; {name} has no value (a project-wide variable needs one)")
         result[_variable_name(name)] = _scalar(item, name)
     return result
 
@@ -185,12 +148,12 @@ _GROUP_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 def _group(value: Any) -> str:
     if not isinstance(value, str) or not _GROUP_ID.fullmatch(value):
-        raise _Bad(f"an Airflow task group id (letters, digits, '_' and '-', at most 200), not {_describe(value)}")
+        raise InvalidValue("an Airflow task group id (letters, digits, '_' and '-', at most 200)", value)
     return value
 
 
 def _retries(value: Any) -> int:
-    return _whole(value)
+    return whole(value)
 
 
 def _duration(value: Any, *, positive: bool) -> float:
@@ -198,20 +161,21 @@ def _duration(value: Any, *, positive: bool) -> float:
     from ecsflow.compose.model import parse_duration  # model imports this module
 
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Bad(f"a duration like 30s, 5m or 2h (or a number of seconds), not {_describe(value)}")
+        raise InvalidValue(_DURATION_FORMS, value)
     try:
         seconds = float(value) if isinstance(value, int | float) or _NUMBER.fullmatch(value) else parse_duration(value)
     except ValueError:
-        raise _Bad(f"a duration like 30s, 5m or 2h (or a number of seconds), not {value!r}") from None
+        raise InvalidValue(_DURATION_FORMS, value) from None
     if seconds != seconds:  # NaN
-        raise _Bad("a duration like 30s, 5m or 2h (or a number of seconds), not NaN")
+        raise InvalidValue(_DURATION_FORMS, value)
     if seconds < 0 or (positive and seconds <= 0):
-        raise _Bad(f"a duration {'above' if positive else 'of at least'} 0 seconds, not {value!r}")
+        raise InvalidValue(f"a duration {'above' if positive else 'of at least'} 0 seconds", value)
     if seconds > _LONGEST:
-        raise _Bad(f"a duration of at most 366 days (8784h), not {value!r}")
+        raise InvalidValue("a duration of at most 366 days (8784h)", value)
     return seconds
 
 
+_DURATION_FORMS = "a duration like 30s, 5m or 2h (or a number of seconds)"
 _NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")
 _LONGEST = 366 * 86400  # longer is no Airflow task's timeout or retry delay (and timedelta has its limits)
 
@@ -229,7 +193,7 @@ CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")  # the capacity providers a FAR
 
 def _capacity_provider(value: Any) -> str:
     if value not in CAPACITY_PROVIDERS:
-        raise _Bad(f"one of {', '.join(CAPACITY_PROVIDERS)}, not {_describe(value)}")
+        raise InvalidValue(f"one of {', '.join(CAPACITY_PROVIDERS)}", value)
     return value
 
 
@@ -240,27 +204,27 @@ _POOL_NAME_RULE = "letters, digits, '_', '-' and '.', at most 250 characters"
 
 def _pool(value: Any) -> str:
     if not isinstance(value, str) or not _POOL_NAME.fullmatch(value):
-        raise _Bad(f"an Airflow pool name ({_POOL_NAME_RULE}), not {_describe(value)}")
+        raise InvalidValue(f"an Airflow pool name ({_POOL_NAME_RULE})", value)
     return value
 
 
 def _pools(value: Any) -> dict[str, int]:
     if not isinstance(value, Mapping):
-        raise _Bad(f"a mapping of pool name: size, like {{warehouse: 4}}, not {_describe(value)}")
+        raise InvalidValue("a mapping of pool name: size, like {warehouse: 4}", value)
     result = {}
     for name, size in value.items():
         if not isinstance(name, str) or not _POOL_NAME.fullmatch(name):
-            raise _Bad(f"a mapping whose keys are Airflow pool names ({_POOL_NAME_RULE}), not {_describe(name)}")
+            raise InvalidValue(f"a mapping whose keys are Airflow pool names ({_POOL_NAME_RULE})", name)
         if name == DEFAULT_POOL:
-            raise _Bad(f"a mapping of ecsflow's own pools: {DEFAULT_POOL} is Airflow's, sized in Airflow "
+            raise InvalidValue(f"a mapping of ecsflow's own pools: {DEFAULT_POOL} is Airflow's, sized in Airflow "
                        f"(airflow pools set {DEFAULT_POOL} SLOTS ...), not in the pools file")
         try:
-            slots = _whole(size)
-        except _Bad:
+            slots = whole(size)
+        except InvalidValue:
             slots = 0
         if slots < 1:
-            raise _Bad(f"a mapping of pool name: size; the size of {name} must be a whole number of at least 1, "
-                       f"not {_describe(size)}")
+            raise InvalidValue(f"a mapping of pool name: size; the size of {name} must be a whole number of at "
+                               "least 1", size)
         result[name] = slots
     return result
 
@@ -271,20 +235,20 @@ DEFAULT_POOL = "default_pool"  # Airflow's own pool: it exists already, and impo
 def _ephemeral_storage(value: Any) -> int:
     low, high = EPHEMERAL_STORAGE_GIB
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _Bad(f"a whole number of GiB from {low} to {high}, not {_describe(value)}")
+        raise InvalidValue(f"a whole number of GiB from {low} to {high}", value)
     return value
 
 
 _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
-    "skip": _flag,
-    "family": _text,
-    "cpu": _whole,
-    "memory": _whole,
-    "task_role": _text,
-    "execution_role": _text,
+    "skip": flag,
+    "family": text,
+    "cpu": whole,
+    "memory": whole,
+    "task_role": role,
+    "execution_role": role,
     "secrets": _secrets,
-    "environment_values": _names,
-    "secret_values": _names,
+    "environment_values": names,
+    "secret_values": names,
     "runtime_env": _runtime_env,
     "pool": _pool,
     "pool_slots": _pool_slots,
@@ -293,16 +257,16 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "retry_delay": _retry_delay,
     "execution_timeout": _execution_timeout,
     "capacity_provider": _capacity_provider,
-    "schedule": _text,
+    "schedule": text,
     "ephemeral_storage": _ephemeral_storage,
-    "tags": _tags,
+    "tags": tags,
 }
 assert set(_SERVICE_PARSERS) == set(SERVICE_KEYS), "every ServiceExtension field needs a parser"
 
 _PROJECT_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "pools": _pools,
     "environment": _environment,
-    "environment_values": _names,
+    "environment_values": names,
     "retries": _retries,
     "retry_delay": _retry_delay,
     "execution_timeout": _execution_timeout,
@@ -317,8 +281,10 @@ def _suggestion(key: Any, valid: tuple[str, ...]) -> str:
 
 
 def parse_service_extension(block: Any, *, service: str | None = None, file: str | None = None,
-                            line: int | None = None) -> ServiceExtension:
-    """A service's `x-ecsflow` block (None: not there). Errors name the service and the key."""
+                            line: int | None = None,
+                            interpolated: Mapping[str, Mapping[str, str]] | None = None) -> ServiceExtension:
+    """A service's `x-ecsflow` block (None: not there). Errors name the service and the key; a value that
+    interpolation made (``interpolated``: text -> the variables read for it) is named by its variables."""
     if block is None:
         return ServiceExtension()
 
@@ -335,17 +301,20 @@ def parse_service_extension(block: Any, *, service: str | None = None, file: str
             raise error(f"unknown x-ecsflow key '{key}'{close}", f"x-ecsflow.{key}", hint)
         try:
             values[key] = _SERVICE_PARSERS[key](value)
-        except _Bad as bad:
-            raise error(f"x-ecsflow.{key} must be {bad}", f"x-ecsflow.{key}") from None
+        except InvalidValue as bad:
+            shown = bad.message(variables_in(value, interpolated))
+            raise error(f"x-ecsflow.{key} must be {shown}", f"x-ecsflow.{key}") from None
     return ServiceExtension(**values)
 
 
-def parse_project_extension(block: Any, file: str | None = None) -> ProjectExtension:
-    """The top-level `x-ecsflow` block (None: not there): settings and PROJECT_KEYS only."""
+def parse_project_extension(block: Any, file: str | None = None,
+                            interpolated: Mapping[str, Mapping[str, str]] | None = None) -> ProjectExtension:
+    """The top-level `x-ecsflow` block (None: not there): settings and PROJECT_KEYS only. ``interpolated`` as
+    for `parse_service_extension`; what of it the block holds is kept for the settings' errors."""
     if block is None:
         return ProjectExtension()
     if not isinstance(block, Mapping):
-        raise SettingsError(f"top-level x-ecsflow must be a mapping, not {_describe(block)}", file=file)
+        raise SettingsError(f"top-level x-ecsflow must be a mapping, not {describe(block)}", file=file)
     valid = SETTING_NAMES + PROJECT_KEYS + PROJECT_TYPED_KEYS
     typed: dict[str, Any] = {}
     for key, value in block.items():
@@ -355,9 +324,12 @@ def parse_project_extension(block: Any, file: str | None = None) -> ProjectExten
         if key in _PROJECT_PARSERS:
             try:
                 typed[key] = _PROJECT_PARSERS[key](value)
-            except _Bad as bad:
-                raise SettingsError(f"top-level x-ecsflow.{key} must be {bad}", file=file,
+            except InvalidValue as bad:
+                shown = bad.message(variables_in(value, interpolated))
+                raise SettingsError(f"top-level x-ecsflow.{key} must be {shown}", file=file,
                                     key=f"x-ecsflow.{key}") from None
     return ProjectExtension(settings={k: v for k, v in block.items() if k in SETTING_NAMES},
                             consul_prefix=block.get("consul_prefix"), schedule=block.get("schedule"),
-                            dag_id=block.get("dag_id"), **typed)
+                            dag_id=block.get("dag_id"), interpolated={
+                                text: interpolated[text] for text in strings_in(block) if text in interpolated
+                            } if interpolated else {}, **typed)

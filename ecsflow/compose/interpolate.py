@@ -41,8 +41,10 @@ def interpolate(
     text: str,
     env: Mapping[str, str],
     warn: Callable[[str], None] | None = None,
+    read: dict[str, str] | None = None,
 ) -> str:
-    """Interpolate `text` with `env`. `$$` becomes a single `$` in the result."""
+    """Interpolate `text` with `env`. `$$` becomes a single `$` in the result. `read`, when given, gets the
+    variables that were set and read (name -> value): errors about the result name them instead of showing it."""
     if "$" not in text:
         return text
     closers = _closing_braces(text)
@@ -72,13 +74,13 @@ def interpolate(
             segment.parts.append("$")
             segment.pos = pos + 2
         elif following == "{":
-            argument = _braced(text, pos, segment, closers, env, warn)
+            argument = _braced(text, pos, segment, closers, env, warn, read)
             if argument is not None:
                 stack.append(argument)
         else:
             match = _NAME.match(text, pos + 1, end)
             if match:
-                segment.parts.append(_lookup(match.group(0), env, warn))
+                segment.parts.append(_lookup(match.group(0), env, warn, read))
                 segment.pos = match.end()
             else:
                 # Compose keeps a `$` that starts no variable (`$`, `$1`, `a $ b`) as a literal.
@@ -87,7 +89,7 @@ def interpolate(
 
 
 def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env: Mapping[str, str],
-            warn: Callable[[str], None] | None) -> _Segment | None:
+            warn: Callable[[str], None] | None, read: dict[str, str] | None) -> _Segment | None:
     """Handle the `${...}` at `pos`: append its value to `segment`, or return its argument to interpolate first."""
     end = segment.end
     match = _NAME.match(text, pos + 2, end)
@@ -96,7 +98,7 @@ def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env
                                  "a variable name")
     name, after = match.group(0), match.end()
     if after < end and text[after] == "}":
-        segment.parts.append(_lookup(name, env, warn))
+        segment.parts.append(_lookup(name, env, warn, read))
         segment.pos = after + 1
         return None
     operator = next((op for op in _OPERATORS if text.startswith(op, after, end)), None)
@@ -112,6 +114,8 @@ def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env
                                  "closing '}'")
     segment.pos = close + 1
     is_set = name in env
+    if is_set and read is not None:
+        read[name] = env[name]
     is_non_empty = is_set and env[name] != ""
     if operator in (":-", "-"):
         use_argument = not is_non_empty if operator == ":-" else not is_set
@@ -146,8 +150,11 @@ def _closing_braces(text: str) -> dict[int, int]:
     return closers
 
 
-def _lookup(name: str, env: Mapping[str, str], warn: Callable[[str], None] | None) -> str:
+def _lookup(name: str, env: Mapping[str, str], warn: Callable[[str], None] | None,
+            read: dict[str, str] | None = None) -> str:
     if name in env:
+        if read is not None:
+            read[name] = env[name]
         return env[name]
     if warn:
         warn(f'The "{name}" variable is not set. Defaulting to a blank string.')

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.casts import interpolate_document
+from ecsflow.compose.casts import Interpolated, interpolate_document
 from ecsflow.compose.envfile import read_env_file
 from ecsflow.compose.extends import absolutise_paths, resolve_extends
 from ecsflow.compose.extension import parse_project_extension
@@ -73,8 +73,9 @@ def load_project(
     `services` named explicitly are enabled whatever their profiles, as `docker compose up SERVICE` does."""
     config = load_config(files, project_name=project_name, env_files=env_files, profiles=profiles,
                          environ=environ, cwd=cwd, warn=warn, services=services)
+    interpolated = config["interpolated"]
     services = tuple(
-        service_from_config(name, svc) for name, svc in config["services"].items()
+        service_from_config(name, svc, interpolated) for name, svc in config["services"].items()
     )
     return ComposeProject(
         name=config["name"],
@@ -82,8 +83,9 @@ def load_project(
         files=tuple(Path(f) for f in config["files"]),
         services=services,
         extensions={k: v for k, v in config.items() if k.startswith("x-")},
-        x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name),
+        x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],
+        interpolated=interpolated,
     )
 
 
@@ -99,7 +101,8 @@ def load_config(
     services: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The normalised project as a mapping shaped like `docker compose config --format json` output
-    (with literal `$`, not `$$`), plus `files`, `working_dir` and `environment`."""
+    (with literal `$`, not `$$`), plus `files`, `working_dir`, `environment` and `interpolated` (each text that
+    interpolation made -> the variables it read for it, so that errors about it name them)."""
     shell = dict(os.environ if environ is None else environ)
     cwd = Path(cwd or os.getcwd()).resolve()
     if files:
@@ -125,8 +128,9 @@ def load_config(
     environment = {**dotenv, **shell}
 
     merged: dict[str, Any] | None = None
+    interpolated: Interpolated = {}
     for path in paths:
-        document = _load_file(path, environment, working_dir, warn)
+        document = _load_file(path, environment, working_dir, warn, interpolated=interpolated)
         merged = document if merged is None else merge_documents(merged, document)
     if not merged:
         raise ComposeError("empty compose file", file=str(paths[0]), hint="add a `services:` mapping")
@@ -165,7 +169,7 @@ def load_config(
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
-                  environment=environment)
+                  environment=environment, interpolated=interpolated)
     return result
 
 
@@ -196,20 +200,21 @@ def _project_name(flag: str | None, environment: Mapping[str, str], merged: Mapp
 
 
 def _load_file(path: Path, environment: Mapping[str, str], project_dir: Path, warn: Warn | None,
-               seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+               seen: tuple[Path, ...] = (), interpolated: Interpolated | None = None) -> dict[str, Any]:
     """Read one file; each of its documents is interpolated, extended, included and validated, then merged."""
     merged: dict[str, Any] = PositionedMap()
     for document in read_yaml_file(path):
         if not isinstance(document, dict):
             raise ComposeError("top-level object must be a mapping", file=str(path), line=1,
                                hint="a compose file (and each `---` document in it) is a mapping")
-        merged = merge_documents(merged, _load_document(document, path, environment, project_dir, warn, seen))
+        merged = merge_documents(merged, _load_document(document, path, environment, project_dir, warn, seen,
+                                                        interpolated))
     return merged
 
 
 def _load_document(document: dict[str, Any], path: Path, environment: Mapping[str, str], project_dir: Path,
-                   warn: Warn | None, seen: tuple[Path, ...]) -> dict[str, Any]:
-    document = interpolate_document(document, environment, str(path), warn)
+                   warn: Warn | None, seen: tuple[Path, ...], interpolated: Interpolated | None) -> dict[str, Any]:
+    document = interpolate_document(document, environment, str(path), warn, interpolated)
     services = document.get("services")
     if services is not None and not isinstance(services, dict):
         raise ComposeError("services must be a mapping", file=str(path), line=document.line_of("services"))
@@ -224,15 +229,15 @@ def _load_document(document: dict[str, Any], path: Path, environment: Mapping[st
     # another file, finds the same errors without validating an inherited part once per heir.
     validate_document(document, str(path))
     if "services" in document:
-        document["services"], from_other_files = resolve_extends(services, path, environment, warn)
+        document["services"], from_other_files = resolve_extends(services, path, environment, warn, interpolated)
         for name in from_other_files:
             validate_document({"services": {name: document["services"][name]}}, str(path))
     for included in document.pop("include", None) or []:
-        document = _merge_include(document, included, path, environment, warn, (*seen, path))
+        document = _merge_include(document, included, path, environment, warn, (*seen, path), interpolated)
     return document
 
 
-def _merge_include(document, included, path: Path, environment, warn, seen) -> dict[str, Any]:
+def _merge_include(document, included, path: Path, environment, warn, seen, interpolated) -> dict[str, Any]:
     """Import the resources of an included file. A name defined twice is a conflict unless both definitions
     are the same (the same file included twice, directly and through another include, is fine)."""
     spec = included if isinstance(included, dict) else {"path": included}
@@ -248,7 +253,7 @@ def _merge_include(document, included, path: Path, environment, warn, seen) -> d
         if not env_file and _dot_env(target.parent):
             include_env = {**read_env_file(target.parent / ".env", environment, warn), **environment}
         project_dir = Path(spec.get("project_directory") or target.parent)
-        sub = _load_file(target, include_env, project_dir, warn, seen)
+        sub = _load_file(target, include_env, project_dir, warn, seen, interpolated)
         for kind in ("services", "networks", "volumes", "secrets", "configs"):
             entries = sub.get(kind)
             if not isinstance(entries, dict):

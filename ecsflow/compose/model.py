@@ -101,6 +101,9 @@ class ComposeProject:
     x_ecsflow: ProjectExtension = field(default_factory=ProjectExtension)
     # The variables interpolation used (shell environment over .env / --env-file).
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Each text interpolation made -> the variables (name -> value) it read for it: errors about a value name
+    # those variables instead of showing it.
+    interpolated: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     def service(self, name: str) -> Service:
         for service in self.services:
@@ -152,8 +155,10 @@ def parse_duration(value: Any) -> float:
     return total
 
 
-def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
-    """A service mapping in `docker compose config` shape → `Service`. Errors name the service and key."""
+def service_from_config(name: str, config: Mapping[str, Any],
+                        interpolated: Mapping[str, Mapping[str, str]] | None = None) -> Service:
+    """A service mapping in `docker compose config` shape → `Service`. Errors name the service and key, and the
+    variables of a value that interpolation made (``interpolated``: text -> the variables read for it)."""
     key = ""
     try:
         key = "healthcheck"
@@ -224,7 +229,8 @@ def service_from_config(name: str, config: Mapping[str, Any]) -> Service:
             for dep, spec in (config.get("depends_on") or {}).items()
         },
         profiles=tuple(config.get("profiles") or ()),
-        x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, file=source_file, line=source_line),
+        x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, file=source_file, line=source_line,
+                                          interpolated=interpolated),
         raw=raw,
         source_file=source_file,
         source_line=source_line,

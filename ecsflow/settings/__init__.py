@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ecsflow.errors import SettingsError
-from ecsflow.settings.values import PARSERS, Bad, is_unset, word
+from ecsflow.settings.values import PARSERS
+from ecsflow.validators import InvalidValue, is_unset, variables_in, word
 
 if TYPE_CHECKING:  # compose.extension imports SETTING_NAMES from here
     from ecsflow.compose.extension import ProjectExtension
@@ -76,7 +77,7 @@ class _Layer:
 
     raw: Mapping[str, Any]
     origin: Callable[[str], str]  # setting name -> origin string
-    error: Callable[[str, str], SettingsError]  # (setting name, problem) -> error naming the source
+    error: Callable[[str, InvalidValue], SettingsError]  # (setting name, refusal) -> error naming the source
 
 
 def _consul_layer(raw: Mapping[str, str], prefix: str | None) -> _Layer:
@@ -84,20 +85,23 @@ def _consul_layer(raw: Mapping[str, str], prefix: str | None) -> _Layer:
     return _Layer(
         raw=raw,
         origin=lambda name: f"consul:{label}{name}",
-        error=lambda name, problem: SettingsError(
-            f"Consul key '{label}{name}': {problem}",
+        error=lambda name, bad: SettingsError(
+            f"Consul key '{label}{name}' must be {bad.message()}",
             hint=f"fix it with `consul kv put {label}{name} ...`, or override it in x-ecsflow, "
             f"{ENV_PREFIX}{name.upper()} or a flag",
         ),
     )
 
 
-def _compose_layer(raw: Mapping[str, Any], compose_file: str | None) -> _Layer:
+def _compose_layer(raw: Mapping[str, Any], compose_file: str | None,
+                   interpolated: Mapping[str, Mapping[str, str]] | None) -> _Layer:
     shown = compose_file or "compose file"
     return _Layer(
         raw=raw,
         origin=lambda name: f"compose:{shown}",
-        error=lambda name, problem: SettingsError(f"x-ecsflow.{name}: {problem}", file=compose_file),
+        # A value that came from interpolation (.env, --env-file) is named by its variables, never shown.
+        error=lambda name, bad: SettingsError(
+            f"x-ecsflow.{name} must be {bad.message(variables_in(raw.get(name), interpolated))}", file=compose_file),
     )
 
 
@@ -110,9 +114,8 @@ def _env_layer(environ: Mapping[str, str]) -> _Layer:
     return _Layer(
         raw=raw,
         origin=lambda name: f"env:{ENV_PREFIX}{name.upper()}",
-        error=lambda name, problem: SettingsError(
-            f"environment variable {ENV_PREFIX}{name.upper()}: {problem}"
-        ),
+        error=lambda name, bad: SettingsError(
+            f"environment variable {ENV_PREFIX}{name.upper()} must be {bad.message()}"),
     )
 
 
@@ -128,7 +131,7 @@ def _flags_layer(flags: Mapping[str, Any]) -> _Layer:
     return _Layer(
         raw={k: v for k, v in flags.items() if k in SETTING_NAMES},
         origin=lambda name: f"flag:{flag_name(name)}",
-        error=lambda name, problem: SettingsError(f"flag {flag_name(name)}: {problem}"),
+        error=lambda name, bad: SettingsError(f"flag {flag_name(name)} must be {bad.message()}"),
     )
 
 
@@ -161,9 +164,10 @@ def consul_prefix_of(
         if not is_unset(value):
             try:
                 found = (_prefix(value), origin)
-            except Bad as err:
+            except InvalidValue as bad:
+                variables = variables_in(value, compose.interpolated) if compose and "x-ecsflow" in label else None
                 raise SettingsError(
-                    f"{label}: {err}", file=compose_file if "x-ecsflow" in label else None
+                    f"{label} must be {bad.message(variables)}", file=compose_file if "x-ecsflow" in label else None
                 ) from None
     return found
 
@@ -221,7 +225,7 @@ def resolve_settings(
 
     layers = [
         _consul_layer(consul_settings, prefix),
-        _compose_layer(compose.settings if compose else {}, compose_file),
+        _compose_layer(compose.settings if compose else {}, compose_file, compose.interpolated if compose else None),
         _env_layer(environ),
         _flags_layer(flags),
     ]
@@ -234,8 +238,8 @@ def resolve_settings(
                 continue
             try:
                 resolved[name] = PARSERS[name](raw)
-            except Bad as err:
-                raise layer.error(name, str(err)) from None
+            except InvalidValue as bad:
+                raise layer.error(name, bad) from None
             origins[name] = layer.origin(name)
     return ResolvedSettings(
         settings=Settings(**resolved),

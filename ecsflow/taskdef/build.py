@@ -15,6 +15,7 @@ from ecsflow.settings import Settings
 from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
+from ecsflow.validators import MAX_TAGS
 
 # ECS's quota: "Task definition max size: 64 KiB".
 MAX_TASK_DEFINITION_BYTES = 64 * 1024
@@ -25,6 +26,22 @@ PROJECT_TAG = "ecsflow:project"
 SERVICE_TAG = "ecsflow:service"
 
 _ARCHITECTURES = {"amd64": "X86_64", "x86_64": "X86_64", "arm64": "ARM64", "aarch64": "ARM64"}
+
+
+# Real ECS's answer to a Fargate definition that logs with awslogs and has no execution role (ClientException).
+ECS_NO_ROLE_RULE = "Fargate requires task definition to have execution role ARN to support log driver awslogs"
+NO_ROLE_HINT = ("set execution_role to the task execution role's ARN (in x-ecsflow: the top-level block or the "
+                "service's; or ECSFLOW_EXECUTION_ROLE, or --execution-role), or give the service a logging driver "
+                "other than awslogs: `logging: {driver: none}` keeps no output")
+
+
+class NoExecutionRole(BuildError):
+    """A Fargate definition that ECS refuses: awslogs without an execution role. Several are said as one."""
+
+
+def _no_role_message(who_logs: str, has: str) -> str:
+    return (f"{who_logs} to CloudWatch Logs (awslogs) on Fargate but {has} no execution role (the execution_role "
+            f"setting), and ECS refuses that: \"{ECS_NO_ROLE_RULE}\"")
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,13 @@ def build_task_definitions(
             )
         except BuildError as error:
             errors.append(error)
+    roleless = [e for e in errors if isinstance(e, NoExecutionRole)]
+    if len(roleless) > 1:  # one setting is missing, not one thing per service
+        names = [f"'{e.service}'" for e in roleless]
+        shown = ", ".join(names[:-1]) + f" and {names[-1]}"
+        errors = [e for e in errors if not isinstance(e, NoExecutionRole)]
+        errors.insert(0, NoExecutionRole(_no_role_message(f"services {shown} log", "have"), key="execution_role",
+                                         hint=NO_ROLE_HINT))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -125,12 +149,14 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         request["taskRoleArn"] = task_role
     if execution_role:
         request["executionRoleArn"] = execution_role
+    elif (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+        # moto (and so the sandbox) registers it; real ECS answers ClientException. Refused here, before any write.
+        raise NoExecutionRole(_no_role_message("logs", "has"), file=ctx.service.source_file,
+                              line=ctx.service.source_line, service=ctx.service.name, key="execution_role",
+                              hint=NO_ROLE_HINT)
     else:
-        # Real ECS refuses awslogs on Fargate without one, so say it now rather than at sync time.
-        ctx.warn(
-            "no execution role: Fargate needs one to write awslogs logs, read secrets and pull from ECR"
-            " (set execution_role)"
-        )
+        ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
+                 " (set execution_role)")
     request.update(
         networkMode="awsvpc",
         containerDefinitions=[container],
@@ -149,6 +175,10 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
                         "itself", key="x-ecsflow.tags")
     # The tags `sync` registers with, so that render prints exactly the request sync sends.
     tags.update({MANAGED_TAG: "true", PROJECT_TAG: ctx.project.name, SERVICE_TAG: ctx.service.name})
+    if len(tags) > MAX_TAGS:
+        raise ctx.error(f"{len(tags) - 3} tags (the tags setting and x-ecsflow.tags) and ecsflow's 3 are more than "
+                        f"the {MAX_TAGS} ECS allows on a task definition", key="x-ecsflow.tags",
+                        hint=f"keep at most {MAX_TAGS - 3} tags of your own")
     request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
     size = len(json.dumps(request).encode())
@@ -168,7 +198,7 @@ def _family(ctx: Context) -> str:
     wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
     family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if not family.strip("-_"):
-        raise ctx.error(f"family '{wanted}' has no letters or digits", key="x-ecsflow.family")
+        raise ctx.error(f"family {ctx.shown(wanted)} has no letters or digits", key="x-ecsflow.family")
     if family != wanted:
         ctx.note(f"family '{wanted}' becomes '{family}' (ECS allows [A-Za-z0-9_-], 255 at most)")
     return family
@@ -226,11 +256,11 @@ def _runtime_platform(ctx: Context, platform: str) -> dict[str, str]:
     if system == "linux" and architecture == "386":
         ctx.adapted("platform", f"platform '{platform}' runs on Fargate as X86_64 (x86-64 CPUs run 32-bit "
                     "x86 programs)",
-                    f"platform '{platform}' is not a Fargate platform", "write platform: linux/amd64")
+                    f"platform {ctx.shown(platform)} is not a Fargate platform", "write platform: linux/amd64")
         architecture = "amd64"
     if system != "linux" or architecture not in _ARCHITECTURES:
         raise ctx.error(
-            f"platform '{platform}' cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
+            f"platform {ctx.shown(platform)} cannot run on Fargate, which runs linux/amd64 and linux/arm64 images",
             key="platform",
             hint="leave the service out of ECS with `x-ecsflow: {skip: true}` (it still runs with "
             "docker compose), or build its image for linux/amd64 or linux/arm64",

@@ -56,6 +56,13 @@ _NOT_CARRIED = {
     "secrets": "compose file secrets are not mounted on ECS; use x-ecsflow.secrets",
     "configs": "compose configs are not mounted on ECS; bake them into the image or use environment",
 }
+# ContainerDefinition.image in the ECS API reference: "up to 255 characters total are allowed, including letters
+# (uppercase and lowercase), numbers, hyphens, underscores, colons, periods, forward slashes, and number signs";
+# with a digest, the limit applies before the @, and after it "sha256:" and exactly 64 hexadecimal digits.
+IMAGE_NAME = re.compile(r"[A-Za-z0-9_.:/#-]{1,255}")
+IMAGE_DIGEST = re.compile(r"sha256:[0-9A-Fa-f]{64}")
+IMAGE_RULE = ("at most 255 letters, digits and - _ . : / # (the registry prefix included), then optionally "
+              "@sha256: and 64 hexadecimal digits")
 # What ECS allows in a family or container name.
 INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -110,7 +117,9 @@ def container_definition(ctx: Context) -> dict[str, Any]:
     ulimits = _ulimits(ctx)
     if ulimits:
         c["ulimits"] = ulimits
-    c["logConfiguration"] = _log_configuration(ctx)
+    log = _log_configuration(ctx)
+    if log:
+        c["logConfiguration"] = log
     _check_other_keys(ctx)
     return c
 
@@ -141,7 +150,12 @@ def _image(ctx: Context) -> str:
             hint="build and push the image, then name it with `image:` next to `build:`",
         )
     if registry and not _has_registry_host(image):
-        return f"{registry.rstrip('/')}/{image}"
+        image = f"{registry.rstrip('/')}/{image}"
+    name, at, digest = image.partition("@")
+    if not IMAGE_NAME.fullmatch(name) or (at and not IMAGE_DIGEST.fullmatch(digest)):
+        # botocore does not check it and moto registers it; ECS refuses it (or the task cannot pull it).
+        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key="image",
+                        hint="write the image as REPOSITORY[:TAG] or REPOSITORY@sha256:DIGEST")
     return image
 
 
@@ -179,7 +193,7 @@ def _port_mappings(ctx: Context) -> list[dict[str, Any]]:
         match = re.fullmatch(r"(\d+)(?:/(\w+))?", str(entry))
         if not match:
             raise ctx.error(
-                f"expose '{entry}' is not a single port; port ranges are not possible",
+                f"expose {ctx.shown(entry)} is not a single port; port ranges are not possible",
                 key="expose",
                 hint="list each port on its own",
             )
@@ -200,7 +214,7 @@ def _health_check(ctx: Context) -> dict[str, Any] | None:
         return None
     if hc.test[0] not in ("CMD", "CMD-SHELL"):
         raise ctx.error(
-            f"healthcheck test must start with CMD, CMD-SHELL or NONE, not {hc.test[0]!r}",
+            f"healthcheck test must start with CMD, CMD-SHELL or NONE, not {ctx.shown(hc.test[0])}",
             key="healthcheck.test",
         )
     check: dict[str, Any] = {"command": list(hc.test)}
@@ -297,12 +311,15 @@ def _ulimits(ctx: Context) -> list[dict[str, Any]]:
     return result
 
 
-def _log_configuration(ctx: Context) -> dict[str, Any]:
+def _log_configuration(ctx: Context) -> dict[str, Any] | None:
+    logging = ctx.service.logging
+    if logging and logging.driver == "none":
+        # Docker's `none` keeps no output; on ECS a container without a logConfiguration does the same.
+        return None
     options = {"awslogs-group": ctx.pattern("log_group")}
     if ctx.settings.region:
         options["awslogs-region"] = ctx.settings.region
     options.update({"awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"})
-    logging = ctx.service.logging
     if logging and logging.driver == "awslogs":
         options.update({str(k): str(v) for k, v in logging.options.items()})
     elif logging and logging.driver:

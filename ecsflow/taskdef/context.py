@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
 from ecsflow.settings import Settings
+from ecsflow.validators import describe, variables_in
 
 
 class Context:
@@ -47,6 +49,11 @@ class Context:
     def error(self, message: str, key: str | None = None, hint: str | None = None) -> BuildError:
         s = self.service
         return BuildError(message, file=s.source_file, line=s.source_line, service=s.name, key=key, hint=hint)
+
+    def shown(self, value: Any) -> str:
+        """A value of this service as an error shows it: what came from interpolation (.env, --env-file) is
+        named by its variables, never shown."""
+        return describe(value, variables_in(self.service.raw, self.project.interpolated))
 
     def warn(self, message: str) -> None:
         self.warnings.append(f"service '{self.service.name}': {message}")

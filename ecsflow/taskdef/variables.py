@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ecsflow.errors import BuildError
 from ecsflow.taskdef.context import Context, partition
 
@@ -100,10 +102,27 @@ def _consul_missing(ctx: Context, name: str, key: str, project: bool = False) ->
     )
 
 
+# ContainerDefinition.secrets[].valueFrom: "the full ARN of the Secrets Manager secret or the full ARN of the
+# parameter in the SSM Parameter Store" (a secret's ARN may go on with :json-key:version-stage:version-id).
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(?:ssm:[a-z0-9-]+:\d{12}:parameter/|secretsmanager:[a-z0-9-]+:\d{12}:secret:)"
+                         r"\S+")
+
+
 def _secret_arn(ctx: Context, name: str, reference: str, echo: bool) -> str:
     """`valueFrom` for a secret: an ARN as given, or the ssm:/secretsmanager: shorthand expanded."""
     if reference.startswith("arn:"):
-        return reference
+        if _SECRET_ARN.fullmatch(reference):
+            return reference
+        # RegisterTaskDefinition takes any text; the task then fails to start ("ResourceInitializationError").
+        service = reference.split(":")[2] if reference.count(":") >= 2 else ""
+        kind = f"an ARN of {service!r}" if re.fullmatch(r"[a-z0-9-]{1,40}", service) else "an ARN"
+        raise ctx.error(f"secret {name}: {'the value in x-ecsflow.secrets' if echo else 'the value from Consul'} is "
+                        f"{kind}, not of an SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) nor of a "
+                        "Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME): ECS reads "
+                        "secrets from those two only, and the task would fail to start",
+                        key="x-ecsflow.secrets" if echo else "x-ecsflow.secret_values",
+                        hint="name an SSM parameter or a Secrets Manager secret (ssm:/path or "
+                        "secretsmanager:name[:json-key] are short for their ARNs)")
     kind, _, rest = reference.partition(":")
     if kind in ("ssm", "secretsmanager") and rest:
         region, account = ctx.settings.region, ctx.settings.account
