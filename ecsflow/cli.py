@@ -195,7 +195,9 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
             except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: whatever was running was asked to stop
                 raise typer.Exit(status_of(exc)) from None
             except Exception as exc:
-                if shared.debug:
+                # --debug: the traceback. A closed stdout (`| head -1`): typer ends the command as click and rich
+                # do, quietly, with exit 1 (the output was not all delivered).
+                if shared.debug or isinstance(exc, BrokenPipeError) and output.stdout_closed():
                     raise
                 if isinstance(exc, EcsflowError):
                     output.print_error(exc, no_color=shared.no_color)
