@@ -19,7 +19,8 @@ from ecsflow.sandbox.session import sandbox_session
 
 COMPOSE = """\
 name: jobs
-x-ecsflow: {{region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1]}}
+x-ecsflow: {{region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],
+             execution_role: "arn:aws:iam::123456789012:role/exec"}}
 services:
   init:
     image: example/init:1
