@@ -104,7 +104,7 @@ EXECUTE = (
     _option("execute_locally", Annotated[bool, typer.Option(
         "--execute-locally", envvar="ECSFLOW_EXECUTE_LOCALLY",
         help="With --sandbox: run the task's command as a process on this machine (no container, no image). "
-        "Without it the sandbox registers and runs nothing.")], False),
+        "Without it the sandbox makes the family current and executes nothing.")], False),
 )
 CONCURRENCY = (
     _option("concurrency", Annotated[int, typer.Option(
@@ -195,7 +195,9 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
             except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: whatever was running was asked to stop
                 raise typer.Exit(status_of(exc)) from None
             except Exception as exc:
-                if shared.debug:
+                # --debug: the traceback. A closed stdout (`| head -1`): typer ends the command as click and rich
+                # do, quietly, with exit 1 (the output was not all delivered).
+                if shared.debug or isinstance(exc, BrokenPipeError) and output.stdout_closed():
                     raise
                 if isinstance(exc, EcsflowError):
                     output.print_error(exc, no_color=shared.no_color)
@@ -405,9 +407,9 @@ def run(
     *, shared: Shared,
 ) -> None:
     """Run one service once on ECS Fargate: make its task definition current, start a task, stream its logs to
-    stdout and exit with its exit code (1 if it stopped without one, 124 on --timeout, 130 on Ctrl-C, which
-    stops the task). In the sandbox, nothing is executed without --execute-locally. Status goes to stderr;
-    with --format json, stdout holds only the final JSON document and the logs go to stderr."""
+    stdout and exit with its exit code (1 if it stopped without one; 124 on --timeout, 130 on Ctrl-C, 143 on
+    SIGTERM, after stopping the task). In the sandbox, nothing is executed without --execute-locally. Status
+    goes to stderr; with --format json, stdout holds only the final JSON document and the logs go to stderr."""
     from ecsflow import operations, output
 
     no_color = shared.no_color

@@ -1,4 +1,5 @@
-"""Whether the sandbox may execute a task's command on this machine: only when the user says so (DESIGN.md §6).
+"""Whether the sandbox may execute a task's command on this machine: only when the user says so
+(docs/design.md section 12).
 
 The sandbox is a stand-in for AWS, not a container runtime. A task it starts has no image and no container:
 its command would run as a process of the current user, here, in the compose project's folder, so a compose

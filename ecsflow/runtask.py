@@ -3,7 +3,8 @@ AWS call.
 
 Both run a family's task on Fargate in the configured network, so the network configuration and the
 launch type or capacity provider strategy live here once. `run`'s `-e`, command and `--cpu`/`--memory` become
-RunTask's `overrides` here too (`parse_environment`, `run_size`, `run_overrides`).
+RunTask's `overrides` here too (`parse_environment`, `run_size`, `run_overrides`), and ECS's limit on overrides
+is here once (`oversize`): `run` checks its overrides, gen-dag the runtime values' defaults.
 """
 
 from __future__ import annotations
@@ -80,19 +81,32 @@ def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memo
 def run_overrides(container: str, environment: Mapping[str, str], command: Sequence[str],
                   size: tuple[int, int] | None) -> dict[str, Any]:
     """RunTask's ``overrides``: the container's extra environment and its command (replacing the definition's;
-    the entryPoint stays, as with ``docker compose run SERVICE COMMAND``), and the task size. {} when none."""
+    the entryPoint stays, as with ``docker compose run SERVICE COMMAND``), and the task size. {} when none.
+    Overrides ECS would refuse (see MAX_OVERRIDES_CHARACTERS) are an error naming the `-e` values or the
+    command that take the room."""
+    overrides = container_overrides(container, environment, command)
+    if size is not None:
+        overrides.update(cpu=str(size[0]), memory=str(size[1]))
+    parts = [(f"-e {k}", v) for k, v in environment.items()]
+    if command:
+        parts.append(("the command after --", list(command)))
+    if too_long := oversize(overrides, parts):
+        problem, largest = too_long
+        raise EcsflowError(f"the run's overrides {problem}", key="-e" if largest.startswith("-e") else "COMMAND",
+                           hint="pass large values another way: set them in the service's environment (they become "
+                           "part of the task definition), or have the job read them from S3 or SSM Parameter Store")
+    return overrides
+
+
+def container_overrides(container: str, environment: Mapping[str, str], command: Sequence[str]) -> dict[str, Any]:
+    """RunTask's ``overrides`` of one container's environment and command, as `run` and the generated DAGs'
+    tasks send them ({} when there is neither)."""
     container_override: dict[str, Any] = {"name": container}
     if environment:
         container_override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
     if command:
         container_override["command"] = list(command)
-    overrides: dict[str, Any] = {}
-    if len(container_override) > 1:
-        overrides["containerOverrides"] = [container_override]
-    if size is not None:
-        overrides.update(cpu=str(size[0]), memory=str(size[1]))
-    _check_overrides_size(overrides, environment, command)
-    return overrides
+    return {"containerOverrides": [container_override]} if len(container_override) > 1 else {}
 
 
 # RunTask's `overrides`, in the ECS API reference: "A total of 8192 characters are allowed for overrides. This limit
@@ -105,26 +119,24 @@ def run_overrides(container: str, environment: Mapping[str, str], command: Seque
 MAX_OVERRIDES_CHARACTERS = 8192
 
 
-def overrides_size(overrides: Mapping[str, Any]) -> int:
-    """How long RunTask's ``overrides`` are, as ECS's limit counts them (see MAX_OVERRIDES_CHARACTERS)."""
+def overrides_size(overrides: Any) -> int:
+    """How long RunTask's ``overrides`` (or a part of them) are, as ECS's limit counts them (see
+    MAX_OVERRIDES_CHARACTERS)."""
     return len(json.dumps(overrides, separators=(",", ":"), ensure_ascii=True))
 
 
-def _check_overrides_size(overrides: Mapping[str, Any], environment: Mapping[str, str], command: Sequence[str]) -> None:
+def oversize(overrides: Mapping[str, Any], parts: Sequence[tuple[str, Any]]) -> tuple[str, str] | None:
+    """None when ``overrides`` are within ECS's limit. Else (what to say after "the overrides": their size, the
+    limit and the three largest of ``parts`` (label, value) by name and JSON length, never their values since
+    they may be secrets; the label of the largest)."""
     size = overrides_size(overrides)
     if size <= MAX_OVERRIDES_CHARACTERS:
-        return
-    # What takes the room, by name and length: never the values (they may be secrets).
-    parts = sorted(((len(json.dumps(v, ensure_ascii=True)), f"-e {k}") for k, v in environment.items()), reverse=True)
-    if command:
-        parts.append((overrides_size({"command": list(command)}), "the command after --"))
-        parts.sort(reverse=True)
-    largest = ", ".join(f"{what} ({length} characters)" for length, what in parts[:3])
-    raise EcsflowError(f"the run's overrides come to {size} characters of JSON, and ECS refuses more than "
-                       f"{MAX_OVERRIDES_CHARACTERS} (RunTask: \"Container Overrides length must be at most 8192\"); "
-                       f"the largest: {largest}", key="-e" if parts and parts[0][1].startswith("-e") else "COMMAND",
-                       hint="pass large values another way: set them in the service's environment (they become "
-                       "part of the task definition), or have the job read them from S3 or SSM Parameter Store")
+        return None
+    lengths = sorted(((overrides_size(value), label) for label, value in parts), reverse=True)
+    largest = ", ".join(f"{label} ({length} characters)" for length, label in lengths[:3])
+    return (f"come to {size} characters of JSON, and ECS refuses more than {MAX_OVERRIDES_CHARACTERS} (RunTask: "
+            f"\"Container Overrides length must be at most {MAX_OVERRIDES_CHARACTERS}\"); the largest: {largest}",
+            lengths[0][1] if lengths else "")
 
 
 def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], overrides: Mapping[str, Any],

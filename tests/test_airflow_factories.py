@@ -326,3 +326,18 @@ def test_a_task_larger_than_its_pool_is_an_error(tmp_path):
                            top="  pools: {warehouse: 4}\n")
     with pytest.raises(DagError, match="takes 5 slots of pool 'warehouse', which has 4: it could never run"):
         generate(project)
+
+
+@pytest.mark.parametrize("default", ["B1g-" * 2250, "{{ ds }}" + "B1g-" * 2250])
+def test_runtime_defaults_over_ecss_overrides_limit_are_refused_when_the_dag_is_generated(tmp_path, default):
+    """ECS refuses RunTask overrides over 8,192 characters of JSON, so every run of such a DAG would fail: the
+    defaults (a Jinja one measured as written) are checked by run's rule, and named by length, never shown."""
+    project = project_with(tmp_path, f"  job:\n    image: x\n    x-ecsflow:\n"
+                                     f"      runtime_env: {{SMALL: a, BIG: '{default}'}}\n")
+    with pytest.raises(DagError, match="8192") as error:
+        generate(project)
+    assert "runtime_env BIG (its default" in error.value.message and "B1g-B1g-" not in str(error.value)
+    assert (error.value.service, error.value.key) == ("job", "x-ecsflow.runtime_env")
+    within = project_with(tmp_path, "  job:\n    image: x\n    x-ecsflow:\n"
+                                    f"      runtime_env: {{BIG: '{'B1g-' * 1900}'}}\n")
+    assert generate(within)[0].params == ("BIG",)

@@ -159,6 +159,37 @@ def test_invalid_interpolation_syntax(tmp_path):
     assert_clean_error(result, "compose.yaml:3", "invalid interpolation format")
 
 
+@pytest.mark.parametrize(("value", "position"), [
+    ("pw${oopsS3cret", "character 3"),  # an unclosed ${ inside a password
+    ("pw${oopsS3cret-x", "character 3"),  # an operator, then no closing brace
+    ("pw${oopsS3cret%x}", "position 15"),  # a character no variable name holds
+])
+def test_a_bad_interpolation_names_where_it_is_never_the_text(tmp_path, value, position):
+    """A value that is not a valid template may be a password with a `$` in it: the error names the file, line,
+    service, key and position, and quotes nothing of the value (not even what follows the `${`)."""
+    result = run(tmp_path, f"""\
+        services:
+          db:
+            image: x
+            environment:
+              DB_PASSWORD: "{value}"
+        """)
+    assert_clean_error(result, "compose.yaml:5", "service 'db'", "environment.DB_PASSWORD",
+                       "invalid interpolation format", position)
+    assert "oops" not in result.stderr and "S3cret" not in result.stderr
+
+
+def test_a_bad_interpolation_in_an_env_file_names_the_file_and_line(tmp_path):
+    result = run(tmp_path, """\
+        services:
+          db:
+            image: x
+            env_file: db.env
+        """, files={"db.env": "USER=app\nDB_PASSWORD=pw${oopsS3cret\n"})
+    assert_clean_error(result, "db.env:2", "DB_PASSWORD", "character 3")
+    assert "oops" not in result.stderr and "S3cret" not in result.stderr
+
+
 def test_missing_compose_file(tmp_path):
     result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "absent.yaml")])
     assert_clean_error(result, "absent.yaml", "compose file not found")

@@ -1,7 +1,7 @@
-"""The sandbox executes nothing on this machine unless the user opts in (DESIGN.md section 6, ecsflow/execution.py):
-`run --sandbox` validates and registers as on ECS, then reports the task as not executed, with the command it
-would have run and how to opt in; `--execute-locally` or ECSFLOW_EXECUTE_LOCALLY runs it. Real processes, a
-real sandbox: a command that would create a file proves whether anything ran."""
+"""The sandbox executes nothing on this machine unless the user opts in (docs/design.md section 12,
+ecsflow/execution.py): `run --sandbox` validates and registers as on ECS, then reports the task as not
+executed, with the command it would have run and how to opt in; `--execute-locally` or ECSFLOW_EXECUTE_LOCALLY
+runs it. Real processes, a real sandbox: a command that would create a file proves whether anything ran."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ecsflow.sandbox.session import sandbox_session
 COMPOSE = """\
 name: jobs
 x-ecsflow: {{region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],
-            execution_role: arn:aws:iam::123456789012:role/ecsTaskExecutionRole}}
+             execution_role: "arn:aws:iam::123456789012:role/exec"}}
 services:
   init:
     image: example/init:1

@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM during a paced `ecsflow sync`, with a real `ecsflow` process against the test endpoint
 (tests/ecs_server.py): new registrations stop at once, what was registered is printed (text and JSON), and the
-exit status is 128 + the signal. DESIGN.md section 6: "Ctrl-C stops new writes at once and reports what was done"."""
+exit status is 128 + the signal. docs/design.md section 9: "Ctrl-C stops new writes at once and reports what was
+done"."""
 
 from __future__ import annotations
 

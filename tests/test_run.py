@@ -609,3 +609,11 @@ def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
         assert proc.stdout == "working\n"
         lags.append(ended - float(done.read_text()))
     assert min(lags) < 1.0, lags
+
+
+def test_runs_help_names_every_exit_status_of_its_own():
+    """`ecsflow run --help` says what each of run's own exit statuses means: 124, 130 and 143 (SIGTERM)."""
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0
+    assert "124 on --timeout" in text and "130 on Ctrl-C" in text and "143 on SIGTERM" in text, text

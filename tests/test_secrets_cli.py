@@ -325,3 +325,46 @@ def test_a_literal_value_is_still_shown(tmp_path):
     (tmp_path / ".env").write_text("OTHER=lots-of-it\n")
     result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
     assert "x-ecsflow.cpu must be a whole number, not 'lots'" in result.stderr
+
+
+# gen-dag's own checks (the schedule, runtime_env defaults, pools, the DAG id) and run's rendering of a runtime
+# default: the same rule. Each case: (top-level x-ecsflow lines, services, JOB_SETTING's value, the key named).
+_JOB = "  job:\n    image: acme/job:1\n"
+_OTHER = "  other:\n    image: acme/other:1\n"
+
+
+@pytest.mark.parametrize(("top", "services", "value", "key"), [
+    ("", _JOB + '    x-ecsflow: {schedule: "${JOB_SETTING}"}\n', INTERPOLATED, "x-ecsflow.schedule"),
+    ("", _JOB + '    x-ecsflow: {schedule: "${JOB_SETTING} 3 * * *"}\n', INTERPOLATED, "x-ecsflow.schedule"),
+    ('  schedule: "${JOB_SETTING}"\n', _JOB, INTERPOLATED, "x-ecsflow.schedule"),
+    ("", _JOB + "    x-ecsflow: {schedule: '@daily'}\n" + _OTHER + '    x-ecsflow: {schedule: "${JOB_SETTING}"}\n',
+     "17 3 * * 1", "x-ecsflow.schedule"),
+    ("", _JOB + '    x-ecsflow: {runtime_env: {DAY: "${JOB_SETTING}"}}\n' + _OTHER
+     + "    x-ecsflow: {runtime_env: {DAY: x}}\n", INTERPOLATED, "x-ecsflow.runtime_env.DAY"),
+    ("", _JOB + '    x-ecsflow: {runtime_env: {DAY: "{{ ds }}${JOB_SETTING}"}}\n', "{% if DotEnvTok %}",
+     "x-ecsflow.runtime_env.DAY"),
+    ("", _JOB + '    x-ecsflow: {pool: "${JOB_SETTING}", pool_slots: 2}\n', INTERPOLATED, "x-ecsflow.pool_slots"),
+    ('  dag_id: "nightly ${JOB_SETTING}"\n', _JOB, INTERPOLATED, "dag_id"),
+])
+def test_gen_dags_errors_name_the_variables_of_an_interpolated_value(tmp_path, top, services, value, key):
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n" + top + "services:\n" + services)
+    (tmp_path / ".env").write_text(f"JOB_SETTING='{value}'\n")
+    result = CliRunner().invoke(app, ["gen-dag", "-f", str(tmp_path / "compose.yaml"), "--out", str(tmp_path / "d")])
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert key in output and "${JOB_SETTING}" in output and "Traceback" not in output
+    assert value not in output and value[4:13] not in output, output
+    assert not (tmp_path / "d").exists()
+
+
+def test_runs_error_about_an_interpolated_runtime_default_names_the_variable(tmp_path):
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n  subnets: [subnet-1]\nservices:\n"
+        + _JOB + '    x-ecsflow: {runtime_env: {DAY: "{{ ${JOB_SETTING} }}"}}\n')
+    (tmp_path / ".env").write_text(f"JOB_SETTING=dag_run.{INTERPOLATED.replace('-', '_')}\n")
+    result = CliRunner().invoke(app, ["run", "job", "-f", str(tmp_path / "compose.yaml"), "--sandbox"])
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "x-ecsflow.runtime_env.DAY" in output and "${JOB_SETTING}" in output and "-e DAY=VALUE" in output
+    assert "DotEnvTok" not in output and "dag_run" not in output, output

@@ -15,7 +15,7 @@ from typing import Any
 
 from ecsflow.airflow.factories import common_arguments, factory, tasks_module_text
 from ecsflow.airflow.files import protect
-from ecsflow.airflow.model import DagError, GeneratedDag, pools_json
+from ecsflow.airflow.model import DagError, GeneratedDag, pools_json, shown
 from ecsflow.airflow.names import dag_id_of, dag_module_of, python_names, task_ids, tasks_module_of
 from ecsflow.airflow.runtime import check_default, param_node
 from ecsflow.airflow.schedule import choose_schedule
@@ -23,6 +23,7 @@ from ecsflow.airflow.source import PY_LINE, Call, List, Raw, Str, airflow_import
 from ecsflow.compose.extension import DEFAULT_POOL
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.runtask import network_configuration
+from ecsflow.validators import variables_in
 
 _EDGE_CONDITION = "service_completed_successfully"
 _ALIAS = "tasks"  # the factories module in the DAG file: a short name keeps every line short
@@ -52,15 +53,14 @@ def generate_dag(
     `pinned_arns` maps family -> task definition ARN to run that revision instead of the latest ACTIVE one.
     """
     settings = getattr(resolved_settings, "settings", resolved_settings)
-    x_project = project.x_ecsflow
     warnings: list[str] = []
 
-    dag_id = dag_id_of(dag_id, x_project, project.name)
+    dag_id = dag_id_of(dag_id, project)
     dag_module = dag_module_of(dag_id, warnings)
     module = tasks_module_of(dag_id)
     by_service = {build.service: build for build in builds}
     selected = _select(project, by_service, services, warnings)
-    schedule_value = choose_schedule(schedule, x_project, selected)
+    schedule_value = choose_schedule(schedule, project, selected)
 
     groups = [s.x_ecsflow.group for s in selected]
     ids = task_ids([s.name for s in selected], groups)
@@ -74,7 +74,7 @@ def generate_dag(
             "no subnets are set: a Fargate task needs them, so the DAG has no network_configuration and ECS will "
             "refuse to run it (set subnets and security_groups)"
         )
-    params = _params(selected)
+    params = _params(project, selected)
     pool_file = _pools(project, selected, dag_id, warnings)
     edges, notes = _edges(selected, task_of, warnings)
     _check_acyclic(edges, selected)
@@ -153,16 +153,18 @@ def _select(
     return chosen
 
 
-def _params(selected: Sequence[Service]) -> dict[str, tuple[str, list[str]]]:
+def _params(project: ComposeProject, selected: Sequence[Service]) -> dict[str, tuple[str, list[str]]]:
     """One DAG param per runtime_env name, in first-use order: name -> (default, the services using it)."""
     params: dict[str, tuple[str, list[str]]] = {}
     for service in selected:
         for name, default in service.x_ecsflow.runtime_env.items():
-            check_default(name, default, service.name, service.source_file, service.source_line)
+            check_default(name, default, service.name, service.source_file, service.source_line,
+                          variables_in(service.raw, project.interpolated))
             if name in params and params[name][0] != default:
                 first = params[name][1][0]
                 raise DagError(
-                    f"{name} has the default {default!r} here and {params[name][0]!r} in service {first!r}: one DAG "
+                    f"{name} has the default {shown(default, project, service)} here and "
+                    f"{shown(params[name][0], project, project.service(first))} in service {first!r}: one DAG "
                     "param has one default",
                     file=service.source_file, line=service.source_line, service=service.name,
                     key=f"x-ecsflow.runtime_env.{name}",
@@ -183,24 +185,26 @@ def _pools(project: ComposeProject, selected: Sequence[Service], dag_id: str,
         if x.pool is None or x.pool == DEFAULT_POOL:
             continue
         where = dict(file=service.source_file, line=service.source_line, service=service.name)
+        pool = shown(x.pool, project, service)  # interpolation's variables named, never shown
         if x.pool not in sizes:
             if x.pool_slots is not None:  # the form before pools: pool_slots was the pool's size
+                written = x.pool if pool == repr(x.pool) else "NAME"
                 raise DagError(
-                    f"pool {x.pool!r} has no size: x-ecsflow.pool_slots is the number of slots one task takes "
+                    f"pool {pool} has no size: x-ecsflow.pool_slots is the number of slots one task takes "
                     "(Airflow's pool_slots), and pool sizes are set in the top-level x-ecsflow.pools",
                     key="x-ecsflow.pool_slots", **where,
-                    hint=f"write the size at the top level, `x-ecsflow: {{pools: {{{x.pool}: {x.pool_slots}}}}}`, "
-                    f"and keep `pool: {x.pool}` on the service; remove its pool_slots unless each task should "
+                    hint=f"write the size at the top level, `x-ecsflow: {{pools: {{{written}: {x.pool_slots}}}}}`, "
+                    f"and keep `pool: {written}` on the service; remove its pool_slots unless each task should "
                     "take that many slots",
                 )
             warnings.append(
-                f"service {service.name!r} runs in pool {x.pool!r}, which is not in the top-level x-ecsflow.pools: "
+                f"service {service.name!r} runs in pool {pool}, which is not in the top-level x-ecsflow.pools: "
                 f"it is not in the pools file, so create it in Airflow (airflow pools set ...) or declare its size"
             )
             continue
         if x.pool_slots is not None and x.pool_slots > sizes[x.pool]:
             raise DagError(
-                f"a task of this service takes {x.pool_slots} slots of pool {x.pool!r}, which has {sizes[x.pool]}: "
+                f"a task of this service takes {x.pool_slots} slots of pool {pool}, which has {sizes[x.pool]}: "
                 "it could never run",
                 key="x-ecsflow.pool_slots", **where,
                 hint=f"make pool_slots at most {sizes[x.pool]}, or the pool larger in the top-level x-ecsflow.pools",

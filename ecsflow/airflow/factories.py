@@ -33,7 +33,7 @@ from ecsflow.airflow.source import (
     tpl_tree,
 )
 from ecsflow.compose.model import ComposeProject, Service
-from ecsflow.runtask import LAUNCH_TYPE, capacity_provider_strategy
+from ecsflow.runtask import LAUNCH_TYPE, capacity_provider_strategy, container_overrides, oversize
 
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_. -]+")  # names safe to show in a docstring as they are
 
@@ -102,12 +102,30 @@ def factory(
         ("retry_delay", "timedelta | None", _duration(retry_delay)),
         ("execution_timeout", "timedelta | None", _duration(timeout)),
     ]
+    _check_overrides(service, container_name)
     runtime_env = [(tpl(name), Str(value_template(name, default))) for name, default in x.runtime_env.items()]
     where = f"service {service.name}" if _PLAIN_TEXT.fullmatch(service.name) else "a service"
     runs = f", task definition {family}" if _PLAIN_TEXT.fullmatch(family) else ""
     on = f" on {x.capacity_provider}" if x.capacity_provider else ""
     return Factory(service=service.name, function=function, task_id=task_id, fixed=fixed, runtime_env=runtime_env,
                    defaults=defaults, summary=f"Runs {where}{runs}{on}.")
+
+
+def _check_overrides(service: Service, container: str) -> None:
+    """The task's RunTask overrides as far as gen-dag knows them, the runtime values' defaults, within ECS's
+    limit (`ecsflow.runtask.oversize`, run's rule): over it, every run of the DAG would be refused. A plain
+    default is what a run sends when its param is not given. A Jinja default's rendered size is not known here
+    (Airflow renders it, per run), so its template text is measured as written; what a trigger's params or a
+    hand-written DAG's `environment` and `command` add is not known either."""
+    defaults = service.x_ecsflow.runtime_env
+    too_long = oversize(container_overrides(container, defaults, ()),
+                        [(f"runtime_env {name} (its default)", default) for name, default in defaults.items()])
+    if too_long:
+        raise DagError(f"the task's container overrides (x-ecsflow.runtime_env, with their defaults) {too_long[0]}",
+                       file=service.source_file, line=service.source_line, service=service.name,
+                       key="x-ecsflow.runtime_env",
+                       hint="pass large values another way: set them in the service's environment (they become part "
+                       "of the task definition), or have the job read them from S3 or SSM Parameter Store")
 
 
 def common_arguments(settings: Any, network: Mapping[str, Any] | None) -> list[tuple[str, Any]]:

@@ -13,10 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from ecsflow.errors import EcsflowError
+from ecsflow.validators import describe, variables_in
 
 
 class DagError(EcsflowError):
     """The selected services cannot become one Airflow DAG (a cycle, a bad id, a missing build...)."""
+
+
+def shown(value: Any, project: Any, service: Any = None) -> str:
+    """A value of a compose file as a gen-dag error shows it (``ecsflow.validators.describe``, as the builder's
+    errors do): the variables interpolation read for the service's values (without a service: for the top-level
+    x-ecsflow's) are named, never shown, since a `.env` value may be a secret."""
+    if service is not None:
+        variables = variables_in(service.raw, project.interpolated)
+    else:
+        variables = {name: text for read in project.x_ecsflow.interpolated.values() for name, text in read.items()}
+    return describe(value, variables)
 
 
 @dataclass(frozen=True)

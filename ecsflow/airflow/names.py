@@ -9,9 +9,9 @@ import keyword
 import re
 from collections.abc import Sequence
 
-from ecsflow.airflow.model import DagError
+from ecsflow.airflow.model import DagError, shown
 from ecsflow.airflow.module_names import untaken
-from ecsflow.compose.extension import ProjectExtension
+from ecsflow.compose.model import ComposeProject
 
 # Airflow's KEY_REGEX is `^[\w.-]+$` with a Unicode `\w`; ids are kept to ASCII so they read the same
 # everywhere (file names, URLs, the CLI). ID_LEN is Airflow's limit for dag and task ids (a task id in a
@@ -29,15 +29,18 @@ RESERVED = frozenset({
 })
 
 
-def dag_id_of(flag: str | None, x_project: ProjectExtension, project_name: str) -> str:
+def dag_id_of(flag: str | None, project: ComposeProject) -> str:
     """--dag-id, else the top-level x-ecsflow.dag_id, else the project name; a DagError when Airflow (or a file
-    name) cannot take it."""
-    value = flag if flag not in (None, "") else x_project.dag_id or project_name
+    name) cannot take it. A value of the compose file is shown as `shown` shows it (interpolation's variables
+    named)."""
+    from_file = flag in (None, "")
+    value = (project.x_ecsflow.dag_id or project.name) if from_file else flag
+    text = shown(value, project) if from_file else repr(value)
     if not isinstance(value, str) or not value:
-        raise DagError(f"dag_id must be a non-empty string, not {value!r}", key="x-ecsflow.dag_id")
+        raise DagError(f"dag_id must be a non-empty string, not {text}", key="x-ecsflow.dag_id")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or value.startswith(".") or len(value) > ID_LEN:
         raise DagError(
-            f"dag_id {value!r} is not a valid Airflow DAG id",
+            f"dag_id {text} is not a valid Airflow DAG id",
             key="dag_id",
             hint=f"use letters, digits, '_', '-' and '.', not first, at most {ID_LEN} characters "
             "(it is also the file name)",

@@ -23,6 +23,7 @@ from typing import Any
 from ecsflow.airflow.model import DagError
 from ecsflow.airflow.source import Call, List, Raw, Str, jinja_str
 from ecsflow.errors import EcsflowError
+from ecsflow.validators import describe
 
 _JINJA_MARKS = ("{{", "{%", "{#")
 # What `render_default` knows of Airflow's template context (the rest needs a DAG run).
@@ -35,8 +36,10 @@ def is_template(default: str) -> bool:
     return any(mark in default for mark in _JINJA_MARKS)
 
 
-def check_default(name: str, default: str, service: str, file: str | None = None, line: int | None = None) -> None:
-    """A Jinja default must be a whole template by itself (it is placed in the else branch of another)."""
+def check_default(name: str, default: str, service: str, file: str | None = None, line: int | None = None,
+                  variables: Mapping[str, str] | None = None) -> None:
+    """A Jinja default must be a whole template by itself (it is placed in the else branch of another).
+    ``variables`` as `render_default` takes them."""
     if not is_template(default):
         return
     import jinja2
@@ -44,8 +47,12 @@ def check_default(name: str, default: str, service: str, file: str | None = None
     try:
         jinja2.Environment().parse(default)
     except jinja2.TemplateSyntaxError as error:
+        shown = describe(default, variables)
+        # Jinja's message may quote the template's words: not for a default that interpolation made.
+        problem = f": {error.message}" if shown == repr(default) else (
+            f" ({shown}; what is wrong is not said: it would show the value)")
         raise DagError(
-            f"the default of {name} in x-ecsflow.runtime_env is not a valid Jinja template: {error.message}",
+            f"the default of {name} in x-ecsflow.runtime_env is not a valid Jinja template{problem}",
             file=file, line=line, service=service, key=f"x-ecsflow.runtime_env.{name}",
             hint="write a template Airflow can render, e.g. \"{{ ds }}\", or a plain value",
         ) from None
@@ -70,8 +77,10 @@ def param_node(name: str, default: str, users: list[str]) -> Call:
     return Call("Param", [Str(default)], [("type", Str("string")), ("description", Str(description))])
 
 
-def render_default(name: str, default: str, service: str, now: datetime | None = None) -> str:
-    """The default of a runtime value as `ecsflow run` sends it: as written, or rendered for a run now."""
+def render_default(name: str, default: str, service: str, now: datetime | None = None,
+                   variables: Mapping[str, str] | None = None) -> str:
+    """The default of a runtime value as `ecsflow run` sends it: as written, or rendered for a run now.
+    ``variables``: those interpolation read for the service's values, which an error names, never shows."""
     if not is_template(default):
         return default
     import jinja2
@@ -84,21 +93,21 @@ def render_default(name: str, default: str, service: str, now: datetime | None =
     try:
         return environment.from_string(default).render(_context(now))
     except jinja2.UndefinedError as error:
-        raise EcsflowError(
-            f"the default of {name} ({default!r}) cannot be rendered outside Airflow: {error.message}",
-            service=service, key=f"x-ecsflow.runtime_env.{name}", hint=hint,
-        ) from None
+        problem, outside = error.message, " outside Airflow"
     except Exception as error:  # a syntax error, a bad filter argument, the sandbox refusing an attribute...
-        raise EcsflowError(
-            f"the default of {name} ({default!r}) cannot be rendered: {error}",
-            service=service, key=f"x-ecsflow.runtime_env.{name}", hint=hint,
-        ) from None
+        problem, outside = str(error), ""
+    shown = describe(default, variables)
+    if shown != repr(default):  # Jinja's message quotes the template's words: here, part of a variable's value
+        problem = "what is wrong is not said (it would show the value)"
+    raise EcsflowError(f"the default of {name} ({shown}) cannot be rendered{outside}: {problem}",
+                       service=service, key=f"x-ecsflow.runtime_env.{name}", hint=hint)
 
 
 def runtime_environment(runtime_env: Mapping[str, str], given: Mapping[str, str], service: str,
-                        now: datetime | None = None) -> dict[str, str]:
-    """The runtime values `ecsflow run` sends: those given (`-e`), else each default (rendered)."""
-    return {name: given[name] if name in given else render_default(name, default, service, now)
+                        now: datetime | None = None, variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The runtime values `ecsflow run` sends: those given (`-e`), else each default (rendered); ``variables``
+    as `render_default` takes them."""
+    return {name: given[name] if name in given else render_default(name, default, service, now, variables)
             for name, default in runtime_env.items()}
 
 

@@ -11,9 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ecsflow.airflow.model import DagError
-from ecsflow.compose.extension import ProjectExtension
-from ecsflow.compose.model import Service
+from ecsflow.airflow.model import DagError, shown
+from ecsflow.compose.model import ComposeProject, Service
 
 # What Airflow 3's DAG(schedule="...") takes as a preset: "@once" (OnceTimetable), "@continuous"
 # (ContinuousTimetable) and the cron presets of airflow.sdk.definitions.timetables._cron.CRON_PRESETS. Other
@@ -143,49 +142,57 @@ def _cron_value(text: str, low: int, high: int, names: Mapping[str, int]) -> tup
     return 0, f"{text!r} is not {allowed}"
 
 
-def _schedule_value(value: Any, where: str, service: str | None = None) -> str:
-    source = f"x-ecsflow.schedule of service {service!r}" if service else where
+def _schedule_value(value: Any, where: str, project: ComposeProject | None = None,
+                    service: Service | None = None) -> str:
+    """The schedule `value` (from `where`), checked. A value from the compose file is shown as `shown` shows it
+    (interpolation's variables named, not shown: the --schedule flag, without ``project``, is shown as typed)."""
+    source = f"x-ecsflow.schedule of service {service.name!r}" if service else where
     key = "x-ecsflow.schedule" if "x-ecsflow" in where else None
+    where = dict(service=service.name, file=service.source_file, line=service.source_line) if service else {}
+    text = shown(value, project, service) if project is not None else repr(value)
     if not isinstance(value, str) or not value.strip():
         raise DagError(
-            f"{source} must be a cron expression or a preset like '@daily', not {value!r}",
-            service=service,
+            f"{source} must be a cron expression or a preset like '@daily', not {text}",
             key=key,
             hint=SCHEDULE_HINT,
+            **where,
         )
-    value = value.strip()
-    problem = schedule_problem(value)
+    problem = schedule_problem(value.strip())
     if problem:
+        # The problem quotes the fields it is about: for a value that interpolation made, that would show part
+        # of a variable's value, so only the variables are named.
+        why = f": {problem}" if text == repr(value) else " (what is wrong is not said: it would show the value)"
         raise DagError(
-            f"{source} {value!r} is not a schedule Airflow accepts: {problem}",
-            service=service,
+            f"{source} {text} is not a schedule Airflow accepts{why}",
             key=key,
             hint=SCHEDULE_HINT,
+            **where,
         )
-    return value
+    return value.strip()
 
 
 
-def choose_schedule(flag: str | None, x_project: ProjectExtension, selected: Sequence[Service]) -> str | None:
+def choose_schedule(flag: str | None, project: ComposeProject, selected: Sequence[Service]) -> str | None:
     """The DAG's schedule: --schedule, else the selected services' (all the same), else the top-level one.
 
     Every schedule given is checked (even one that another overrides), so that a value Airflow would refuse
     is reported here, before anything is written, instead of as an import error in Airflow."""
     chosen = _schedule_value(flag, "--schedule") if flag not in (None, "") else None
+    by_name = {s.name: s for s in selected}
     per_service = {
-        s.name: _schedule_value(s.x_ecsflow.schedule, "x-ecsflow.schedule", s.name)
+        s.name: _schedule_value(s.x_ecsflow.schedule, "x-ecsflow.schedule", project, s)
         for s in selected
         if s.x_ecsflow.schedule is not None
     }
-    top = x_project.schedule
-    top_value = _schedule_value(top, "top-level x-ecsflow.schedule") if top is not None else None
+    top = project.x_ecsflow.schedule
+    top_value = _schedule_value(top, "top-level x-ecsflow.schedule", project) if top is not None else None
     if chosen is not None:
         return chosen
     distinct = set(per_service.values())
     if len(distinct) > 1:
         raise DagError(
             "the services of one DAG have different schedules: "
-            + ", ".join(f"{name} {value!r}" for name, value in per_service.items()),
+            + ", ".join(f"{name} {shown(value, project, by_name[name])}" for name, value in per_service.items()),
             key="x-ecsflow.schedule",
             hint="generate one DAG per schedule (gen-dag SERVICE... --dag-id ID), or pass --schedule",
         )

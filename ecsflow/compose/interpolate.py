@@ -5,7 +5,8 @@ Forms: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `
 text, and `$$` for a literal `$`. An unset `${VAR}` becomes "" with a warning, as Compose does.
 
 The work is linear in the text and uses no recursion, so any nesting depth Compose accepts is accepted here.
-Errors name the variable and the character position, never the text: it may hold a secret.
+Errors about the syntax name the character position, never the text: a value that is not a valid template is
+often a password with a `$` in it, and what follows an unclosed `${` is then part of the password.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env
     end = segment.end
     match = _NAME.match(text, pos + 2, end)
     if not match:
-        raise InterpolationError(f"invalid interpolation format: '${{' at character {pos + 1} is not followed by "
-                                 "a variable name")
+        raise InterpolationError(f"invalid interpolation format: the '${{' at character {pos + 1} is not followed "
+                                 "by a variable name")
     name, after = match.group(0), match.end()
     if after < end and text[after] == "}":
         segment.parts.append(_lookup(name, env, warn, read))
@@ -103,15 +104,14 @@ def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env
         return None
     operator = next((op for op in _OPERATORS if text.startswith(op, after, end)), None)
     if after >= end:
-        raise InterpolationError(f"invalid interpolation format: '${{{name}' at character {pos + 1} has no "
-                                 "closing '}'")
+        raise _unclosed(pos)
     if operator is None:
-        raise InterpolationError(f"invalid interpolation format: unexpected character after '${{{name}' "
-                                 f"(character {after + 1})")
+        raise InterpolationError(f"invalid interpolation format: the character at position {after + 1}, in the "
+                                 f"'${{' at character {pos + 1}, is neither '}}' nor one of "
+                                 f"{', '.join(_OPERATORS)}")
     close = closers.get(pos)
     if close is None or close >= end:
-        raise InterpolationError(f"invalid interpolation format: '${{{name}' at character {pos + 1} has no "
-                                 "closing '}'")
+        raise _unclosed(pos)
     segment.pos = close + 1
     is_set = name in env
     if is_set and read is not None:
@@ -131,6 +131,10 @@ def _braced(text: str, pos: int, segment: _Segment, closers: dict[int, int], env
         return _Segment(after + len(operator), close, owner=(name, operator))
     segment.parts.append(fallback)
     return None
+
+
+def _unclosed(pos: int) -> InterpolationError:
+    return InterpolationError(f"invalid interpolation format: the '${{' at character {pos + 1} has no closing '}}'")
 
 
 def _closing_braces(text: str) -> dict[int, int]:

@@ -162,6 +162,7 @@ def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: Run
     does: a Jinja default is rendered for a run now, or refused with a message that says what to pass."""
     from ecsflow.airflow.runtime import runtime_environment
     from ecsflow.runtask import parse_environment, require_network, run_overrides, run_request, run_size
+    from ecsflow.validators import variables_in
 
     settings = rendered.resolved.settings
     build = rendered.builds[0]
@@ -169,7 +170,8 @@ def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: Run
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
     given = parse_environment(run_options.environment, os.environ)
     service = next(s for s in rendered.project.services if s.name == build.service)
-    runtime = runtime_environment(service.x_ecsflow.runtime_env, given, service.name)
+    runtime = runtime_environment(service.x_ecsflow.runtime_env, given, service.name,
+                                  variables=variables_in(service.raw, rendered.project.interpolated))
     for name in [n for n in runtime if n not in given]:
         callbacks.message("note", f"{name}={runtime[name]!r}: its default in x-ecsflow.runtime_env "
                           f"(pass -e {name}=... for another value)")

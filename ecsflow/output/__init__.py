@@ -17,6 +17,7 @@ from ecsflow.output.console import (
     print_error,
     print_messages,
     print_unexpected,
+    stdout_closed,
     write_document,
 )
 from ecsflow.output.plans import plan_summary, write_changeset, write_render, write_settings, write_sync_outcomes
@@ -32,7 +33,7 @@ from ecsflow.output.tasks import (
 
 __all__ = [
     "begin_masking", "end_masking", "mask_environment", "phases", "plan_summary", "print_error", "print_messages",
-    "print_run_status", "print_unexpected", "progress", "write_changeset", "write_document", "write_lines",
-    "write_log_lines", "write_prune_plan", "write_prune_result", "write_render", "write_run_result",
+    "print_run_status", "print_unexpected", "progress", "stdout_closed", "write_changeset", "write_document",
+    "write_lines", "write_log_lines", "write_prune_plan", "write_prune_result", "write_render", "write_run_result",
     "write_settings", "write_sync_outcomes", "write_verify",
 ]

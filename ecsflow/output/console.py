@@ -67,6 +67,23 @@ def print_error(error: EcsflowError, *, no_color: bool = False) -> None:
         console.print(f"[dim]hint:[/] {escape(mask(error.hint))}", soft_wrap=True)
 
 
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader went away (`ecsflow diff | head -1`): what a BrokenPipeError then
+    means. poll() reports an error on the write end of such a pipe; where there is no poll(), any
+    BrokenPipeError is taken for one, as Python's documentation does."""
+    import select
+
+    try:
+        fd = sys.__stdout__.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def print_unexpected(exc: BaseException, *, no_color: bool = False) -> None:
     from rich.markup import escape
 

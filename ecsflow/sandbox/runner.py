@@ -31,7 +31,7 @@ shares the same backends) is given the life of a real one:
   the given reason): SIGTERM to the process group, SIGKILL after the container's ``stopTimeout`` (default
   ``stop_timeout``), then STOPPED with the exit code (143 for a process that SIGTERM ended).
 
-Nothing is executed unless the runner is made with ``execute=True`` (DESIGN.md section 6: the sandbox executes a
+Nothing is executed unless the runner is made with ``execute=True`` (docs/design.md section 12: the sandbox executes a
 command on this machine only when the user opts in, ``ecsflow.execution``): without it, a task that moto
 starts is stopped before its process would start, without an exit code, ``stopCode: TaskFailedToStart`` and a
 reason that says how to opt in.
