@@ -41,6 +41,7 @@ class RenderResult:
     notes: tuple[str, ...] = ()
     region: str | None = None
     resolved: Any = None  # ecsflow.settings.ResolvedSettings
+    kinds: tuple = ()  # (compose service, ecsflow.compose.kind.Kind) for each service built, in compose order
 
 
 @dataclass
@@ -94,6 +95,7 @@ def config(options: ProjectOptions) -> ConfigResult:
 
 
 def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
+    from ecsflow.compose.kind import kinds_note, workload_kind
     from ecsflow.ecs.validate import check_register_request
     from ecsflow.taskdef import build_task_definitions, select_services
 
@@ -112,8 +114,12 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     for build in builds:
         warnings.extend(build.warnings)
         notes.extend(build.notes)
+    # Which are servers (deploy) and which jobs (gen-dag, run), said once, so a misread shows before a deploy.
+    kinds = tuple((build.service, workload_kind(project.service(build.service))) for build in builds)
+    note = kinds_note(kinds)
+    notes.extend([note] if note else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
-                        region=resolved.settings.region, resolved=resolved)
+                        region=resolved.settings.region, resolved=resolved, kinds=kinds)
 
 
 @dataclass(frozen=True)
