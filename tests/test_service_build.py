@@ -39,12 +39,13 @@ def load(tmp_path: Path, services: str, head: str = HEAD):
     return load_project([path], environ={}, warn=lambda message: None)
 
 
-def specs(tmp_path: Path, services: str, head: str = HEAD, *, strict: bool = False, api=ApiFeatures(), **flags):
+def specs(tmp_path: Path, services: str, head: str = HEAD, *, strict: bool = False, api: ApiFeatures | None = None,
+          **flags):
     project = load(tmp_path, services, head)
     settings = resolve_settings(compose=project.x_ecsflow, environ={}, flags=flags).settings
     builds = build_task_definitions(project, settings)
     return {spec.service: spec for spec in build_service_specs(project, settings, builds, project_kinds(project),
-                                                               strict=strict, api=api)}
+                                                               strict=strict, api=api or ApiFeatures())}
 
 
 def request(spec) -> dict:
