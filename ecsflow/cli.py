@@ -289,6 +289,7 @@ def diff(
     args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
     result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
     output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
+    output.print_messages("note", [result.kinds_note] if result.kinds_note else [], no_color=shared.no_color)
     if checks is not None:
         output.print_messages("note", list(checks.notes), no_color=shared.no_color)
     requests = {build.family: build.request for build in result.builds}

@@ -133,3 +133,25 @@ def test_compose_reads_the_keys_the_rule_reads_as_ecsflow_does(tmp_path, compose
         assert (service.raw.get("deploy") or {}).get("mode") == (theirs[service.name].get("deploy") or {}).get("mode")
         assert list(service.expose) == theirs[service.name].get("expose", [])
     assert [workload_kind(s).kind for s in project.services] == ["service", "job", "service"]
+
+
+def test_diff_says_the_kinds_once_too(etl_project):
+    result = CliRunner().invoke(app, ["diff", "--sandbox", "-f", str(etl_project / "docker-compose.yml")],
+                                env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("note: kinds: services (inferred): api (it publishes ports); jobs (inferred): "
+                               "extract, transform, load") == 1
+
+
+def test_a_global_service_stops_only_the_commands_that_need_its_kind(tmp_path):
+    """Its task definition is still one (render, sync); as a job or a server it is an error (gen-dag,
+    render --services, deploy), naming the key."""
+    load(tmp_path, "agent:\n  image: acme/agent:1\n  deploy: {mode: global}\nextract:\n  image: acme/extract:1\n")
+    path = str(tmp_path / "compose.yaml")
+    rendered = CliRunner().invoke(app, ["render", "-f", path], env={"NO_COLOR": "1"})
+    assert rendered.exit_code == 0, rendered.stderr
+    assert "warning: service 'agent': deploy.mode: global runs one task on every instance" in rendered.stderr
+    for args in (["render", "--services", "-f", path], ["gen-dag", "-f", path, "--out", str(tmp_path / "dags")]):
+        result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
+        assert result.exit_code == 1 and "service 'agent', key 'deploy.mode'" in result.stderr, (args, result.stderr)
+        assert result.stdout == "" and "Traceback" not in result.stderr

@@ -97,6 +97,7 @@ def config(options: ProjectOptions) -> ConfigResult:
 def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
     from ecsflow.compose.kind import kinds_note, workload_kind
     from ecsflow.ecs.validate import check_register_request
+    from ecsflow.errors import ComposeError
     from ecsflow.taskdef import build_task_definitions, select_services
 
     messages = _Messages()
@@ -114,8 +115,15 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     for build in builds:
         warnings.extend(build.warnings)
         notes.extend(build.notes)
-    # Which are servers (deploy) and which jobs (gen-dag, run), said once, so a misread shows before a deploy.
-    kinds = tuple((build.service, workload_kind(project.service(build.service))) for build in builds)
+    # Which are servers (deploy) and which jobs (gen-dag, run), said once, so a misread shows before a deploy. A
+    # kind that is an error (deploy.mode: global) stops only the commands that need kinds (gen-dag, deploy).
+    kinds = []
+    for build in builds:
+        try:
+            kinds.append((build.service, workload_kind(project.service(build.service))))
+        except ComposeError as error:
+            warnings.append(f"service '{build.service}': {error.message} ({error.hint})")
+    kinds = tuple(kinds)
     note = kinds_note(kinds)
     notes.extend([note] if note else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),

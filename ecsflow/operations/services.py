@@ -28,18 +28,20 @@ class ServicesResult:
 def service_specs(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> ServicesResult:
     """Render the project (the named services, or all), then build the specs of those that are servers. Naming
     a job is an error that names x-ecsflow.kind; every CreateService request is checked with botocore's model."""
-    from ecsflow.compose.kind import not_a_job_error
+    from ecsflow.compose.kind import not_a_job_error, workload_kind
     from ecsflow.ecs.validate import api_features, check_create_service_request
     from ecsflow.service.build import build_service_specs
 
-    rendered = render(options, services, strict)  # a named job, unknown or left-out service: an error there
+    rendered = render(options, services, strict)  # an unknown or left-out service: an error there
     project = rendered.project
-    for name, kind in rendered.kinds:
+    known = dict(rendered.kinds)
+    for build in rendered.builds:
+        kind = known.get(build.service) or workload_kind(project.service(build.service))  # an error, if not known
         if services and not kind.is_service:
-            raise not_a_job_error(project.service(name), kind, "deploy", "runs the servers as ECS services (jobs "
-                                  "run with `ecsflow run` or from Airflow)")
+            raise not_a_job_error(project.service(build.service), kind, "deploy", "runs the servers as ECS services "
+                                  "(jobs run with `ecsflow run` or from Airflow)")
     kinds = project_kinds(project)
-    specs = build_service_specs(project, rendered.resolved.settings, rendered.builds, {**kinds, **dict(rendered.kinds)},
+    specs = build_service_specs(project, rendered.resolved.settings, rendered.builds, {**kinds, **known},
                                 strict=strict, api=api_features())
     for spec in specs:
         check_create_service_request(spec.create_request(spec.family, preview=True), spec.service)
