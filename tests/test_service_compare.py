@@ -234,6 +234,18 @@ def test_every_field_a_user_can_change_shows_and_is_sent_alone(tmp_path, edit):
         assert {c.path for c in diff.changes} == {"launchType", "capacityProviderStrategy"}
 
 
+def test_a_target_group_written_as_a_name_matches_the_arn_of_that_name(tmp_path):
+    spec = specs(tmp_path, API + "  x-ecsflow: {service: {target_group: web}}\n")["api"]
+    answer = ecs_answer(spec.create_request("shop-api:3", TG_ARN))  # the adapter resolved web to TG_ARN
+    assert compare_service(spec, answer).status == "unchanged"
+    other = TG_ARN.replace("targetgroup/web/", "targetgroup/web2/")
+    diff = compare_service(spec, ecs_answer(spec.create_request("shop-api:3", other)))
+    assert [c.path for c in diff.changes] == ["loadBalancers"]
+    with pytest.raises(ValueError, match="resolve it to its ARN first"):
+        spec.update_request(diff.changes)
+    assert spec.update_request(diff.changes, target_group_arn=TG_ARN)["loadBalancers"][0]["targetGroupArn"] == TG_ARN
+
+
 @pytest.mark.parametrize(("written", "compared"), [
     ("deploy: {replicas: 2}", True),
     ("", False),  # unset: created with 1, left alone afterwards

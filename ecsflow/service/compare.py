@@ -121,6 +121,13 @@ def normalise_wanted(spec: ServiceSpec) -> dict[str, Any]:
 def normalise_live(live: Mapping[str, Any], spec: ServiceSpec, namespace_arn: str | None = None) -> dict[str, Any]:
     """The same fields of a DescribeServices item; Service Connect is read from its PRIMARY deployment (the
     service itself does not carry it)."""
+    balancer = spec.load_balancer
+    if balancer is not None and not balancer.target_group_is_arn:
+        # A target group written as a name is the ARN of that name: the name is unique in a region's account.
+        live = {**live, "loadBalancers": [
+            {**lb, "targetGroupArn": balancer.target_group}
+            if str(lb.get("targetGroupArn", "")).split(":targetgroup/")[-1].split("/")[0] == balancer.target_group
+            else lb for lb in live.get("loadBalancers") or []]}
     primary = next((d for d in live.get("deployments") or [] if d.get("status") == "PRIMARY"), {})
     connect = primary.get("serviceConnectConfiguration")
     if connect and spec.namespace and _same_namespace(connect.get("namespace"), spec.namespace, namespace_arn):
