@@ -95,3 +95,21 @@ services:
     ok = render("-f", path, "--subnet", "subnet-1", "api")
     assert ok.exit_code == 0, ok.stderr
     assert [r["serviceName"] for r in json.loads(ok.stdout)] == [f"{tmp_path.name.lower()}-api"]
+
+
+def test_a_service_block_on_a_job_is_a_warning(tmp_path):
+    (tmp_path / "compose.yaml").write_text(f"""\
+x-ecsflow:
+  execution_role: {ROLE}
+  subnets: [subnet-1]
+services:
+  worker:
+    image: acme/worker:1
+    x-ecsflow: {{service: {{autoscaling: {{min: 1, max: 3}}}}}}
+""")
+    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert ("warning: service 'worker' has an x-ecsflow.service block but is a job (nothing marks it as a server "
+            "(no restart: always, ports or expose)): the block is used only by ECS services (x-ecsflow.kind: service "
+            "makes it one)") in result.stderr
+    assert json.loads(render("-f", str(tmp_path / "compose.yaml")).stdout) == []

@@ -234,6 +234,18 @@ def test_every_field_a_user_can_change_shows_and_is_sent_alone(tmp_path, edit):
         assert {c.path for c in diff.changes} == {"launchType", "capacityProviderStrategy"}
 
 
+def test_what_the_compose_file_no_longer_says_is_cleared(tmp_path):
+    old = specs(tmp_path, API + f"  x-ecsflow: {{service: {{target_group: {TG_ARN}, exec: true}}}}\n")["api"]
+    answer = ecs_answer(old.create_request("shop-api:3"))
+    new = specs(tmp_path, API)["api"]
+    diff = compare_service(new, answer)
+    assert {c.path for c in diff.changes} == {"loadBalancers", "healthCheckGracePeriodSeconds", "enableExecuteCommand"}
+    update = new.update_request(diff.changes)
+    check_update_service_request(update)
+    assert update == {"cluster": "apps", "service": "shop-api", "loadBalancers": [],
+                      "healthCheckGracePeriodSeconds": 0, "enableExecuteCommand": False}
+
+
 def test_a_target_group_written_as_a_name_matches_the_arn_of_that_name(tmp_path):
     spec = specs(tmp_path, API + "  x-ecsflow: {service: {target_group: web}}\n")["api"]
     answer = ecs_answer(spec.create_request("shop-api:3", TG_ARN))  # the adapter resolved web to TG_ARN

@@ -96,6 +96,7 @@ def config(options: ProjectOptions) -> ConfigResult:
 
 def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
     from ecsflow.compose.kind import kinds_note, workload_kind
+    from ecsflow.compose.service_block import ServiceBlock
     from ecsflow.ecs.validate import check_register_request
     from ecsflow.errors import ComposeError
     from ecsflow.taskdef import build_task_definitions, select_services
@@ -119,10 +120,16 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     # kind that is an error (deploy.mode: global) stops only the commands that need kinds (gen-dag, deploy).
     kinds = []
     for build in builds:
+        service = project.service(build.service)
         try:
-            kinds.append((build.service, workload_kind(project.service(build.service))))
+            kinds.append((build.service, workload_kind(service)))
         except ComposeError as error:
             warnings.append(f"service '{build.service}': {error.message} ({error.hint})")
+            continue
+        if not kinds[-1][1].is_service and service.x_ecsflow.service != ServiceBlock():
+            warnings.append(f"service '{build.service}' has an x-ecsflow.service block but is a job "
+                            f"({kinds[-1][1].reason}): the block is used only by ECS services (x-ecsflow.kind: "
+                            "service makes it one)")
     kinds = tuple(kinds)
     note = kinds_note(kinds)
     notes.extend([note] if note else [])
