@@ -233,19 +233,29 @@ ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to inclu
 FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]
 
 
-@command(groups=(COMPOSE, SETTINGS, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT))
 def render(
     services: ServicesArg = None,
     output_format: Annotated[RenderFormat, typer.Option("--format", help="json or yaml.")] = RenderFormat.json,
     show_values: Annotated[bool, typer.Option(
         "--show-values", help="Print the requests as they are, secret-looking values included (to pipe into "
         "aws ecs register-task-definition).")] = False,
+    ecs_services: Annotated[bool, typer.Option(
+        "--services", help="Print the CreateService request of each server (x-ecsflow.kind: service, or "
+        "inferred) instead; taskDefinition is its family.")] = False,
     *, shared: Shared,
 ) -> None:
     """Print each service's RegisterTaskDefinition request (offline: no AWS call). Values that look secret are
     masked unless --show-values."""
     from ecsflow import operations, output
 
+    if ecs_services:
+        specs = operations.service_specs(shared.project(), services=tuple(services or ()), strict=shared.strict)
+        output.print_messages("warning", list(specs.warnings), no_color=shared.no_color)
+        output.print_messages("note", list(specs.notes), no_color=shared.no_color)
+        output.write_render([spec.create_request(spec.family, preview=True) for spec in specs.specs], output_format,
+                            show_values=show_values, no_color=shared.no_color, call="create-service")
+        return
     result = operations.render(shared.project(), services=tuple(services or ()), strict=shared.strict)
     output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
     output.print_messages("note", list(result.notes), no_color=shared.no_color)
@@ -281,6 +291,7 @@ def diff(
     args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
     result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
     output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
+    output.print_messages("note", [result.kinds_note] if result.kinds_note else [], no_color=shared.no_color)
     if checks is not None:
         output.print_messages("note", list(checks.notes), no_color=shared.no_color)
     requests = {build.family: build.request for build in result.builds}

@@ -235,8 +235,8 @@ def test_dag_matches_the_task_definitions():
 
 
 def test_a_subset_warns_about_the_dependencies_it_leaves_out():
-    generated = example_dag(services=["api", "load"], dag_id="load_only")
-    assert generated.services == ("load", "api")
+    generated = example_dag(services=["load"], dag_id="load_only")
+    assert generated.services == ("load",)
     assert not any("left out" in w for w in generated.warnings)
     # load runs after transform (service_completed_successfully), which is not in this DAG: no edge, a warning.
     assert generated.edges == ()
@@ -245,7 +245,35 @@ def test_a_subset_warns_about_the_dependencies_it_leaves_out():
         "service 'load' runs after 'transform' (depends_on: service_completed_successfully), but 'transform' is not "
         "in this DAG: the DAG does not wait for it (name it too, or make sure another DAG runs it first)"
     ]
-    assert generated.tasks_module == "load_only_tasks" and set(generated.functions) == {"load", "api"}
+    assert generated.tasks_module == "load_only_tasks" and set(generated.functions) == {"load"}
+
+
+def test_naming_a_server_is_an_error_that_names_the_kind_key():
+    """An Airflow task waits for its ECS task to stop, and a server never stops: naming one (api publishes a port)
+    is refused, and x-ecsflow.kind: job is the way to put it in a DAG anyway."""
+    with pytest.raises(EcsflowError) as error:
+        example_dag(services=["api", "load"], dag_id="load_only")
+    assert error.value.service == "api" and error.value.key == "x-ecsflow.kind"
+    assert "'api' is a service (it publishes ports): gen-dag puts jobs in the DAG" in error.value.message
+    assert "x-ecsflow.kind: job" in error.value.hint
+
+
+def test_a_server_marked_as_a_job_goes_in_the_dag(tmp_path):
+    project = compose_project(tmp_path, NETWORK + """\
+services:
+  report:
+    image: acme/report:1
+    ports: ["8080:8080"]
+    x-ecsflow: {kind: job}
+  web:
+    image: acme/web:1
+    restart: unless-stopped
+""")
+    generated, _ = generate(project)
+    assert generated.services == ("report",)
+    assert generated.warnings == ("service 'web' is left out of the DAG: it is a long-running server (it has "
+                                  "restart: unless-stopped), and an Airflow task waits for its ECS task to stop "
+                                  "(x-ecsflow.kind: job makes it a task)",)
 
 
 def test_unknown_service_is_an_error():

@@ -32,6 +32,10 @@ from ecsflow.fargate import smallest_size
 from ecsflow.runtask import network_configuration
 from ecsflow.prune import plan_family
 from ecsflow.verify import plan_checks
+from ecsflow.compose.kind import workload_kind
+from ecsflow.service.build import build_service_specs
+from ecsflow.service.compare import compare_service
+from ecsflow.service.order import deploy_order
 project = load_project([{str(EXAMPLE)!r}], environ={{}})
 resolved = resolve_settings(compose=project.x_ecsflow, environ={{}}, flags={{}})
 builds = build_task_definitions(project, resolved.settings)
@@ -39,6 +43,10 @@ build_changeset((b.service, b.family, b.request, None) for b in builds)
 generate_dag(project, resolved, builds)
 plan_family("s", "f", [1, 2, 3], [], {{}}, keep=1)
 plan_checks(((b.service, b.family, b.request) for b in builds), region=None, cluster="c")
+kinds = {{s.name: workload_kind(s) for s in project.services}}
+specs = build_service_specs(project, resolved.settings, builds, kinds)
+compare_service(specs[0], specs[0].create_request("etl-api:1"))
+deploy_order(project, [s.service for s in specs], kinds)
 print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(NOT_IN_THE_CORE)!r})))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

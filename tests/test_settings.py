@@ -399,3 +399,30 @@ def test_displayed_values_resolve_back_to_the_same_settings():
 def test_display_value():
     assert display_value(None) == "" and display_value(False) == "false"
     assert display_value(("a", "b")) == "a,b" and display_value({"k": "v"}) == "k=v"
+
+
+# --- the settings of `deploy`: the ECS service name pattern and the Service Connect namespace ---
+
+
+def test_service_name_and_namespace_come_from_every_source_with_their_origins():
+    r = resolve(consul={"namespace": "etl.local"}, compose={"service_name": "{project}-{service}-svc"},
+                environ={"ECSFLOW_CONSUL_PREFIX": PREFIX})
+    rows = {name: (value, origin) for name, value, origin in settings_to_rows(r)}
+    assert rows["service_name"] == ("{project}-{service}-svc", f"compose:{FILE}")
+    assert rows["namespace"] == ("etl.local", f"consul:{PREFIX}/namespace")
+    arn = "arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-ke2ewbfvynxeu2ub"
+    assert resolve(environ={"ECSFLOW_NAMESPACE": arn}).settings.namespace == arn
+    defaults = resolve().settings
+    assert (defaults.service_name, defaults.namespace) == ("{project}-{service}", None)
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("service_name", "{project}", "a pattern that contains {service}"),
+    ("service_name", "{project}/{service}", "gives a valid ECS service name"),
+    ("namespace", "arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-1", "a Cloud Map namespace name or ARN"),
+    ("namespace", "etl local", "no whitespace"),
+])
+def test_bad_deploy_settings_name_the_source(key, value, problem):
+    with pytest.raises(SettingsError, match=problem) as err:
+        resolve(compose={key: value})
+    assert str(err.value).startswith(f"{FILE}: x-ecsflow.{key} must be ")

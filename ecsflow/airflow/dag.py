@@ -21,6 +21,7 @@ from ecsflow.airflow.runtime import check_default, param_node
 from ecsflow.airflow.schedule import choose_schedule
 from ecsflow.airflow.source import PY_LINE, Call, List, Raw, Str, airflow_imports, lay_out, py_str
 from ecsflow.compose.extension import DEFAULT_POOL
+from ecsflow.compose.kind import KIND_KEY, not_a_job_error, workload_kind
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.runtask import network_configuration
 from ecsflow.validators import variables_in
@@ -46,11 +47,12 @@ def generate_dag(
     `resolved_settings` is a `ResolvedSettings` (or a bare `Settings`); `builds` the `TaskDefinitionBuild`s of
     (at least) the selected services: the family, the container name and the awslogs options come from
     their requests, so the DAG runs exactly what `sync` registers. `services=None` selects every built
-    service except long-running ones (ports, expose, restart: always/unless-stopped), with a warning naming
-    them: an `EcsRunTaskOperator` waits for its task to stop. `dag_id` / `schedule` override the top-level
-    `x-ecsflow.dag_id` / `x-ecsflow.schedule` (default: the project name / no schedule, i.e. manual runs);
-    every schedule given must pass `schedule_problem` (else DagError), and `@continuous` adds max_active_runs=1.
-    `pinned_arns` maps family -> task definition ARN to run that revision instead of the latest ACTIVE one.
+    service that is a job (`ecsflow.compose.kind`: the servers are left out, with a warning naming them, since
+    an `EcsRunTaskOperator` waits for its task to stop); naming a server is an error that names x-ecsflow.kind.
+    `dag_id` / `schedule` override the top-level `x-ecsflow.dag_id` / `x-ecsflow.schedule` (default: the
+    project name / no schedule, i.e. manual runs); every schedule given must pass `schedule_problem` (else
+    DagError), and `@continuous` adds max_active_runs=1. `pinned_arns` maps family -> task definition ARN to
+    run that revision instead of the latest ACTIVE one.
     """
     settings = getattr(resolved_settings, "settings", resolved_settings)
     warnings: list[str] = []
@@ -115,33 +117,26 @@ def generate_dag(
 # --- selection, params, pools, edges ---
 
 
-def _long_running(service: Service) -> str | None:
-    """Why a service looks like a server rather than a job that finishes, or None."""
-    if service.ports:
-        return "it publishes ports"
-    if service.expose:
-        return "it exposes ports"
-    restart = service.raw.get("restart")
-    if restart in ("always", "unless-stopped"):
-        return f"it has restart: {restart}"
-    return None
-
-
 def _select(
     project: ComposeProject, by_service: Mapping[str, Any], wanted: Iterable[str] | None, warnings: list[str]
 ) -> list[Service]:
     if wanted is not None:
         chosen = list(project.select(wanted))
+        for service in chosen:
+            kind = workload_kind(service)
+            if kind.is_service:  # an Airflow task waits for its ECS task to stop: a server never does
+                raise not_a_job_error(service, kind, "gen-dag", "puts jobs in the DAG (an Airflow task waits for its "
+                                      "ECS task to stop, and a server never stops)")
     else:
         chosen = []
         for service in project.services:
             if service.name not in by_service:
                 continue
-            why = _long_running(service)
-            if why:
+            kind = workload_kind(service)
+            if kind.is_service:
                 warnings.append(
-                    f"service {service.name!r} is left out of the DAG: {why}, so it looks like a long-running "
-                    "server, and an Airflow task waits for its ECS task to stop (name it to include it)"
+                    f"service {service.name!r} is left out of the DAG: it is a long-running server ({kind.reason}), "
+                    f"and an Airflow task waits for its ECS task to stop ({KIND_KEY}: job makes it a task)"
                 )
                 continue
             chosen.append(service)

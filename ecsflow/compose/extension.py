@@ -12,12 +12,14 @@ This module checks shape only (known keys, types, ranges that need no other valu
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ecsflow.compose.scalars import go_text
+from ecsflow.compose.service_block import SERVICE_BLOCK_KEYS, BlockError, ServiceBlock, one_of, parse_service_block
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
@@ -51,6 +53,8 @@ class ServiceExtension:
     schedule: str | None = None
     ephemeral_storage: int | None = None  # GiB
     tags: Mapping[str, str] = field(default_factory=dict)
+    kind: str | None = None  # "service" or "job"
+    service: ServiceBlock = field(default_factory=ServiceBlock)
 
 
 SERVICE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ServiceExtension))
@@ -239,6 +243,14 @@ def _ephemeral_storage(value: Any) -> int:
     return value
 
 
+KINDS = ("service", "job")  # x-ecsflow.kind (ecsflow/compose/kind.py: the rule when it is not written)
+
+
+def _grace_period(value: Any) -> int:
+    """x-ecsflow.service.health_check_grace_period: whole seconds, rounded up."""
+    return math.ceil(_duration(value, positive=False) - 1e-9)
+
+
 _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "skip": flag,
     "family": text,
@@ -260,6 +272,8 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "schedule": text,
     "ephemeral_storage": _ephemeral_storage,
     "tags": tags,
+    "kind": one_of(KINDS),
+    "service": lambda value: parse_service_block(value, duration=_grace_period),
 }
 assert set(_SERVICE_PARSERS) == set(SERVICE_KEYS), "every ServiceExtension field needs a parser"
 
@@ -301,6 +315,14 @@ def parse_service_extension(block: Any, *, service: str | None = None, file: str
             raise error(f"unknown x-ecsflow key '{key}'{close}", f"x-ecsflow.{key}", hint)
         try:
             values[key] = _SERVICE_PARSERS[key](value)
+        except BlockError as bad:
+            where = f"x-ecsflow.{key}.{bad.key}"
+            if bad.refusal is None:
+                hint = _suggestion(bad.key, SERVICE_BLOCK_KEYS)
+                close = f"; {hint.split('? ')[0]}?" if hint.startswith("did you mean") else ""
+                raise error(f"unknown x-ecsflow.{key} key '{bad.key}'{close}", where, hint) from None
+            shown = bad.message(variables_in(value.get(bad.key), interpolated))
+            raise error(f"{where} must be {shown}", where) from None
         except InvalidValue as bad:
             shown = bad.message(variables_in(value, interpolated))
             raise error(f"x-ecsflow.{key} must be {shown}", f"x-ecsflow.{key}") from None

@@ -54,3 +54,31 @@ def check_run_request(request: Mapping[str, Any]) -> None:
     if problems:
         raise EcsflowError(f"the RunTask request does not fit the ECS API:\n{problems}",
                            hint="check the -e values, the command and the network settings")
+
+
+def check_create_service_request(request: Mapping[str, Any], service: str | None = None) -> None:
+    """A CreateService request that botocore would refuse is a BuildError (a bug in ecsflow's service mapping
+    unless a value came verbatim from the compose file)."""
+    _check_service_request("CreateService", request, service)
+
+
+def check_update_service_request(request: Mapping[str, Any], service: str | None = None) -> None:
+    """An UpdateService request that botocore would refuse is a BuildError."""
+    _check_service_request("UpdateService", request, service)
+
+
+def _check_service_request(operation: str, request: Mapping[str, Any], service: str | None) -> None:
+    problems = _problems(operation, request)
+    if problems:
+        name = request.get("serviceName", request.get("service"))
+        raise BuildError(f"the {operation} request for ECS service '{name}' does not fit the ECS API:\n{problems}",
+                         service=service, hint="this is a bug in ecsflow's mapping unless the value came verbatim "
+                         "from the compose file")
+
+
+def api_features():
+    """What this botocore's ECS model can send that older ones cannot (`ecsflow.service.deployment.ApiFeatures`)."""
+    from ecsflow.service.deployment import ApiFeatures
+
+    breaker = _input_shape("CreateService").members["deploymentConfiguration"].members["deploymentCircuitBreaker"]
+    return ApiFeatures(failure_threshold="thresholdConfiguration" in breaker.members)

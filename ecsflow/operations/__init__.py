@@ -1,6 +1,7 @@
 """One function per command, joining the pure core (load, build, diff) to the adapters (ECS, Consul):
 `core` (what every command shares: load, resolve, render, the ECS session; and `config`), `plan` (`diff` and
-`sync`), `dags` (`gen-dag`), `runs` (`run`), `prune` (`prune`), `verify` (`verify`, `diff --verify`)."""
+`sync`), `dags` (`gen-dag`), `runs` (`run`), `prune` (`prune`), `verify` (`verify`, `diff --verify`),
+`services` (the ECS services: `render --services`)."""
 
 from ecsflow.operations.core import (
     AwsFlags,
@@ -17,6 +18,7 @@ from ecsflow.operations.dags import gen_dag
 from ecsflow.operations.plan import PlanResult, SyncResult, plan, sync
 from ecsflow.operations.prune import PruneCallbacks, PruneOptions, PruneResult, prune
 from ecsflow.operations.runs import RunCallbacks, RunOptions, RunResult, run
+from ecsflow.operations.services import ServicesResult, service_specs
 from ecsflow.operations.verify import VerifyResult, diff_and_verify, verify
 
 __all__ = [
@@ -24,4 +26,5 @@ __all__ = [
     "RunResult", "SyncResult", "aws_session", "config", "gen_dag", "plan", "render", "resolve",
     "resolve_with_consul", "run", "sync",
     "PruneCallbacks", "PruneOptions", "PruneResult", "prune", "VerifyResult", "diff_and_verify", "verify",
+    "ServicesResult", "service_specs",
 ]

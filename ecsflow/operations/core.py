@@ -41,6 +41,7 @@ class RenderResult:
     notes: tuple[str, ...] = ()
     region: str | None = None
     resolved: Any = None  # ecsflow.settings.ResolvedSettings
+    kinds: tuple = ()  # (compose service, ecsflow.compose.kind.Kind) for each service built, in compose order
 
 
 @dataclass
@@ -94,7 +95,10 @@ def config(options: ProjectOptions) -> ConfigResult:
 
 
 def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
+    from ecsflow.compose.kind import kinds_note, workload_kind
+    from ecsflow.compose.service_block import ServiceBlock
     from ecsflow.ecs.validate import check_register_request
+    from ecsflow.errors import ComposeError
     from ecsflow.taskdef import build_task_definitions, select_services
 
     messages = _Messages()
@@ -112,8 +116,25 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     for build in builds:
         warnings.extend(build.warnings)
         notes.extend(build.notes)
+    # Which are servers (deploy) and which jobs (gen-dag, run), said once, so a misread shows before a deploy. A
+    # kind that is an error (deploy.mode: global) stops only the commands that need kinds (gen-dag, deploy).
+    kinds = []
+    for build in builds:
+        service = project.service(build.service)
+        try:
+            kinds.append((build.service, workload_kind(service)))
+        except ComposeError as error:
+            warnings.append(f"service '{build.service}': {error.message} ({error.hint})")
+            continue
+        if not kinds[-1][1].is_service and service.x_ecsflow.service != ServiceBlock():
+            warnings.append(f"service '{build.service}' has an x-ecsflow.service block but is a job "
+                            f"({kinds[-1][1].reason}): the block is used only by ECS services (x-ecsflow.kind: "
+                            "service makes it one)")
+    kinds = tuple(kinds)
+    note = kinds_note(kinds)
+    notes.extend([note] if note else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
-                        region=resolved.settings.region, resolved=resolved)
+                        region=resolved.settings.region, resolved=resolved, kinds=kinds)
 
 
 @dataclass(frozen=True)

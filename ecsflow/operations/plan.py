@@ -21,6 +21,7 @@ class PlanResult:
     live: Mapping[str, dict | None]
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    kinds_note: str | None = None  # which services are servers and which jobs (ecsflow.compose.kind)
 
 
 def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
@@ -30,8 +31,10 @@ def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
     changeset = build_changeset(
         (build.service, build.family, build.request, live.get(build.family)) for build in rendered.builds
     )
+    from ecsflow.compose.kind import kinds_note
+
     return PlanResult(project=rendered.project, builds=rendered.builds, changeset=changeset, live=live,
-                      warnings=rendered.warnings, notes=rendered.notes)
+                      warnings=rendered.warnings, notes=rendered.notes, kinds_note=kinds_note(rendered.kinds))
 
 
 def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:

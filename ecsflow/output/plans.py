@@ -10,15 +10,16 @@ from ecsflow.output.console import current_masker, mask, md_cell, print_messages
 from ecsflow.output.tasks import write_verify
 
 
-def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, no_color: bool = False) -> None:
-    """`ecsflow render`: the RegisterTaskDefinition requests, masked unless show_values; a note on stderr says
-    when something was masked, since a masked request is not the one to register."""
+def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, no_color: bool = False,
+                 call: str = "register-task-definition") -> None:
+    """`ecsflow render`: the RegisterTaskDefinition requests (or, with --services, the CreateService ones:
+    ``call``), masked unless show_values; a note on stderr says when something was masked, since a masked
+    request is not the one to send."""
     masked = requests if show_values else current_masker().tree(requests)
     write_document(masked, fmt, mask=False)
     if masked != requests:
         print_messages("note", ["values that look secret are shown as (sensitive); pass --show-values to print "
-                                "the requests as they are (to pipe into aws ecs register-task-definition)"],
-                       no_color=no_color)
+                                f"the requests as they are (to pipe into aws ecs {call})"], no_color=no_color)
 
 
 def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, no_color: bool = False) -> None:

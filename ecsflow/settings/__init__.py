@@ -38,6 +38,8 @@ class Settings:
     family: str = "{project}-{service}"
     log_group: str = "/ecs/{project}/{service}"
     tags: Mapping[str, str] = field(default_factory=dict)
+    service_name: str = "{project}-{service}"  # the ECS service's name (`deploy`)
+    namespace: str | None = None  # the Service Connect namespace (Cloud Map name or ARN) the services join
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))

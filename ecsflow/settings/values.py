@@ -152,6 +152,19 @@ def _tags(value: Any) -> dict[str, str]:
     return tags(value)
 
 
+# A Cloud Map namespace's ARN, or its name (Cloud Map's rule for HTTP namespace names: 1 to 1024 printable
+# ASCII characters, no spaces).
+_NAMESPACE_ARN = re.compile(r"arn:[a-z-]+:servicediscovery:[a-z0-9-]+:\d{12}:namespace/ns-[a-z0-9]+")
+
+
+def _namespace(value: Any) -> str:
+    text = word(value)
+    if not (_NAMESPACE_ARN.fullmatch(text) or (not text.startswith("arn:") and re.fullmatch(r"[!-~]{1,1024}", text))):
+        raise InvalidValue("a Cloud Map namespace name or ARN (arn:aws:servicediscovery:REGION:ACCOUNT:namespace/"
+                           "ns-...)", text)
+    return text
+
+
 PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "cluster": _cluster,
     "execution_role": role,
@@ -166,4 +179,6 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "family": _pattern(r"[A-Za-z0-9_-]{1,255}", "task definition family", need_service=True),
     "log_group": _pattern(r"[.\-_/#A-Za-z0-9]{1,512}", "CloudWatch log group name", need_service=False),
     "tags": _tags,
+    "service_name": _pattern(r"[A-Za-z0-9_-]{1,255}", "ECS service name", need_service=True),
+    "namespace": _namespace,
 }

@@ -171,8 +171,9 @@ def _port_mappings(ctx: Context) -> list[dict[str, Any]]:
             # With awsvpc the task has its own address: hostPort must equal containerPort.
             mapping: dict[str, Any] = {"containerPort": port, "hostPort": port, "protocol": protocol}
             # Compose's long syntax `name` / `app_protocol` are ECS's (Service Connect) `name` / `appProtocol`.
-            if name:
-                mapping["name"] = name
+            # With a Service Connect namespace every port is named: the ECS service refers to it by name.
+            if name or ctx.settings.namespace:
+                mapping["name"] = name or port_name(ctx.service.name, port, protocol)
             if app_protocol in APP_PROTOCOLS:
                 mapping["appProtocol"] = app_protocol
             elif app_protocol:
@@ -199,6 +200,15 @@ def _port_mappings(ctx: Context) -> list[dict[str, Any]]:
             )
         add(int(match[1]), (match[2] or "tcp").lower(), "expose")
     return mappings
+
+
+def port_name(service: str, port: int, protocol: str = "tcp") -> str:
+    """The name of a port mapping that Compose does not name, for Service Connect (only when a namespace is
+    set): ``{service}-{port}``, in ECS's rule for the name (at most 64 lowercase letters, digits, _ and -, not
+    starting with -)."""
+    suffix = f"-{port}" + ("-udp" if protocol == "udp" else "")
+    base = re.sub(r"[^a-z0-9_-]", "-", service.lower()).lstrip("-") or "port"
+    return base[: 64 - len(suffix)] + suffix
 
 
 def _health_check(ctx: Context) -> dict[str, Any] | None:
