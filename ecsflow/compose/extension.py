@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ecsflow.compose.scalars import go_text
+from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
@@ -158,8 +159,6 @@ def _retries(value: Any) -> int:
 
 def _duration(value: Any, *, positive: bool) -> float:
     """Seconds, as a number or a duration with units (`90`, `30s`, `5m`, `1h30m`)."""
-    from ecsflow.compose.model import parse_duration  # model imports this module
-
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidValue(_DURATION_FORMS, value)
     try:
