@@ -33,7 +33,8 @@ from ecsflow.runtask import network_configuration
 from ecsflow.prune import plan_family
 from ecsflow.verify import plan_checks
 project = load_project([{str(EXAMPLE)!r}], environ={{}})
-resolved = resolve_settings(compose=project.x_ecsflow, environ={{}}, flags={{}})
+resolved = resolve_settings(compose=project.x_ecsflow.settings, compose_interpolated=project.x_ecsflow.interpolated,
+                            environ={{}}, flags={{}})
 builds = build_task_definitions(project, resolved.settings)
 build_changeset((b.service, b.family, b.request, None) for b in builds)
 generate_dag(project, resolved, builds)

@@ -70,10 +70,12 @@ def resolve_with_consul(compose: ProjectExtension | None, compose_file: str | No
     from ecsflow.consul import read_prefix
     from ecsflow.settings import consul_prefix_of, resolve_settings
 
-    prefix, _ = consul_prefix_of(compose=compose, compose_file=compose_file, environ=environ, flags=flags)
+    written, interpolated = (compose.settings, compose.interpolated) if compose else (None, None)
+    prefix, _ = consul_prefix_of(compose=written, compose_file=compose_file, compose_interpolated=interpolated,
+                                 environ=environ, flags=flags)
     raw = read_prefix(prefix, environ=environ) if prefix else None
-    return resolve_settings(consul=raw, consul_prefix=prefix, compose=compose, compose_file=compose_file,
-                            environ=environ, flags=flags)
+    return resolve_settings(consul=raw, consul_prefix=prefix, compose=written, compose_file=compose_file,
+                            compose_interpolated=interpolated, environ=environ, flags=flags)
 
 
 @dataclass(frozen=True)
