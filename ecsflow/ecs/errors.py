@@ -22,7 +22,7 @@ from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.errors import AwsError
 
 if TYPE_CHECKING:
-    from ecsflow.ecs.client import AwsOptions
+    from ecsflow.ecs.options import AwsOptions
 
 # What real ECS and moto answer for a family (or family:revision) with no ACTIVE revision:
 # ClientException, HTTP 400, "Unable to describe task definition." (real ECS: the error quoted in

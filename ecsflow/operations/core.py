@@ -141,7 +141,8 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
     """ECS for this command: the sandbox's (moto in this process, state kept next to the compose file, tasks
     run by the local runner in the project's folder) or AWS's usual chain. ``concurrency``: how many families
     at once (default: ``aws.concurrency``)."""
-    from ecsflow.ecs.client import AwsOptions, Ecs
+    from ecsflow.ecs.client import Ecs
+    from ecsflow.ecs.options import AwsOptions
     from ecsflow.errors import EcsflowError
 
     concurrency = aws.concurrency if concurrency is None else concurrency

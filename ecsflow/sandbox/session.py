@@ -52,8 +52,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import tag_map
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
