@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ecsflow.ecs.errors import (
-    UnreadableAnswer,
     aws_error,
     http_status,
     is_ambiguous,
@@ -42,6 +41,7 @@ from ecsflow.ecs.errors import (
     is_throttling,
     lost_answer_reason,
     translated,
+    unreadable_answer,
 )
 from ecsflow.ecs.limits import NO_ANSWER_ATTEMPTS
 from ecsflow.ecs.pacing import Stopped
@@ -85,20 +85,15 @@ def answer_of(client: Any, name: str) -> dict | None:
         raise
     answer.pop("ResponseMetadata", None)
     if not isinstance(answer.get("taskDefinition"), dict):
-        raise _unreadable(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
+        raise unreadable_answer(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
     if not isinstance(answer["taskDefinition"].get("revision"), int):  # the shape is checked (ecs.shapes), not presence
-        raise _unreadable(client, "DescribeTaskDefinition", "a task definition without its revision")
+        raise unreadable_answer(client, "DescribeTaskDefinition", "a task definition without its revision")
     return answer
 
 
 def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """An answer's ``tags`` (``[{"key", "value"}]``) as a mapping; an entry without a key names nothing."""
     return {t["key"]: t.get("value") or "" for t in tags or () if isinstance(t.get("key"), str)}
-
-
-def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
-    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what,
-                            expected="JSON")
 
 
 @dataclass(frozen=True)
@@ -247,7 +242,7 @@ def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff,
         try:
             td = writer.register_task_definition(**item.request).get("taskDefinition") or {}
             if not isinstance(td.get("revision"), int):
-                raise _unreadable(writer, "RegisterTaskDefinition", "a JSON object without the new revision")
+                raise unreadable_answer(writer, "RegisterTaskDefinition", "a JSON object without the new revision")
             revision, arn = td["revision"], td.get("taskDefinitionArn")
             break
         except Stopped:  # the pace was stopped (Ctrl-C) before this attempt was sent
