@@ -21,14 +21,15 @@ from dataclasses import replace
 from typing import Any
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, pacing, prune, tasks, validate
-from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
+from ecsflow.ecs import definitions, pacing, prune, register, tasks, validate
+from ecsflow.ecs.definitions import RegisterItem
 from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
 from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.pacing import TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
+from ecsflow.ecs.register import DEFAULT_BACKOFF, Backoff, RegisterOutcome
 from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
@@ -210,14 +211,14 @@ class Ecs:
         on_done: Callable[[RegisterOutcome], None] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> list[RegisterOutcome]:
-        """See ``definitions.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
+        """See ``register.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
         at once and raises ``RegistrationInterrupted`` with every item's outcome."""
         if self._writer is None:
             # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
             self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
             pacing.pace(self._writer, self._pacer)
-        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
-                                             on_stop=self._pacer.stop if self._pacer else None)
+        return register.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
+                                          on_stop=self._pacer.stop if self._pacer else None)
 
     def registration_eta(self, count: int) -> Callable[[], float] | None:
         """For a progress bar, while ``count`` families are registered from now on: the seconds until the last
