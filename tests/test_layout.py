@@ -66,6 +66,68 @@ def test_the_help_loads_no_sdk_and_no_rich():
     assert result.stdout.strip() == "[]"
 
 
+def import_graph(package: Path = PACKAGE) -> dict[str, dict[str, str]]:
+    """Each module of ``package`` -> the modules of ``package`` it imports -> where (``path:line``), read from
+    the source: every import, those inside functions and under TYPE_CHECKING included. ``from a.b import c``
+    imports the module ``a.b.c`` when there is one, else ``a.b`` (a package is its ``__init__.py``)."""
+    def name_of(path: Path) -> str:
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(path): path for path in package.rglob("*.py")}
+    graph: dict[str, dict[str, str]] = {}
+    for name, path in modules.items():
+        imports = graph.setdefault(name, {})
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert not node.level, f"{path}:{node.lineno}: a relative import (ecsflow imports absolutely)"
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    imports.setdefault(target, f"{path.relative_to(package.parent)}:{node.lineno}")
+    return graph
+
+
+def import_circles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
+    """Circles of ``graph``, each as the modules that import each other in turn (the first one again last):
+    at least one through every group of modules tied into a loop."""
+    circles: list[list[str]] = []
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = "open"
+        path.append(module)
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                circles.append([*path[path.index(imported):], imported])
+            elif imported not in state:
+                visit(imported)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    return circles
+
+
+def test_no_module_of_ecsflow_imports_itself_back_through_others():
+    """No import circles (docs/design.md section 4): each module can be read, tested and moved with what it
+    imports alone. A circle is named with the imports that tie it."""
+    graph = import_graph()
+    circles = [", ".join(f"{graph[module][imported]} imports {imported}"
+                         for module, imported in zip(circle, circle[1:], strict=False))
+               for circle in import_circles(graph)]
+    assert circles == [], "import circles:\n" + "\n".join(circles)
+
+
 def test_exit_statuses_come_from_one_mapping():
     assert status_of(BuildError("x")) == ExitStatus.ERROR == 1
     assert status_of(EcsflowError("x")) == status_of(ValueError("x")) == ExitStatus.ERROR
