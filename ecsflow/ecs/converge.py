@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ecsflow.ecs.definitions import describe_revision, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
+from ecsflow.tags import is_managed
 
 if TYPE_CHECKING:
     from ecsflow.ecs.definitions import RegisterItem
@@ -48,7 +49,6 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
     """Deregister the duplicates of ``item``'s content that a race produced (see the module docstring).
     ``lost``: this run had an ambiguous failure, so a duplicate may be its own earlier attempt."""
     from ecsflow.diff import diff_family
-    from ecsflow.taskdef import MANAGED_TAG
 
     baseline = item.live_revision or 0
     if revision == baseline + 1:
@@ -66,7 +66,7 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
             present.append(number)
             arns[number] = answer["taskDefinition"].get("taskDefinitionArn")
             tags = tag_map(answer.get("tags"))
-            if tags.get(MANAGED_TAG) == "true" and diff_family(item.service, item.family, dict(item.request),
+            if is_managed(tags) and diff_family(item.service, item.family, dict(item.request),
                                                                answer).status == "unchanged":
                 same.add(number)
     except AwsError as error:
