@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecsflow.ecs.definitions import describe_revision, tag_map
+from ecsflow.ecs.definitions import describe_definition, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
 from ecsflow.tags import is_managed
@@ -60,14 +60,15 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
             if number == revision:
                 present.append(number)
                 continue
-            answer = describe_revision(client, f"{item.family}:{number}")
+            with translated(client):
+                answer = describe_definition(client, f"{item.family}:{number}")
             if answer is None or answer["taskDefinition"].get("status", "ACTIVE") != "ACTIVE":
                 continue  # deregistered since it was listed
             present.append(number)
             arns[number] = answer["taskDefinition"].get("taskDefinitionArn")
             tags = tag_map(answer.get("tags"))
             if is_managed(tags) and diff_family(item.service, item.family, dict(item.request),
-                                                               answer).status == "unchanged":
+                                                answer).status == "unchanged":
                 same.add(number)
     except AwsError as error:
         return Kept(revision, arn, f"could not check for a duplicate from a concurrent sync: {error.message}")
@@ -116,7 +117,8 @@ def _deregister(client: Any, family: str, numbers: list[int]) -> tuple[list[int]
         except AwsError as error:
             # The concurrent run may have deregistered it first (ECS then answers ACTIVE no more).
             try:
-                answer = describe_revision(client, name)
+                with translated(client):
+                    answer = describe_definition(client, name)
             except AwsError:
                 answer = {"taskDefinition": {}}
             if answer is None or answer["taskDefinition"].get("status") == "INACTIVE":

@@ -1,7 +1,8 @@
 """Task definitions in ECS: describe many families at once, through the bounded pool (``ecsflow.ecs.pool``).
 
 - ``describe_families``: one ``describe_task_definition(include=["TAGS"])`` per family; a family ECS does not
-  know is ``None`` (new), not an error. ``describe_revision``: the same for one name (family or family:N).
+  know is ``None`` (new), not an error. ``describe_definition``: the same for one name (family or family:N),
+  botocore's errors left to the caller.
 - ``RegisterItem``: a family to register, with the revision the plan compared with; ``ecsflow.ecs.register``
   registers it and ``ecsflow.ecs.converge`` removes what a race duplicated.
 """
@@ -27,21 +28,16 @@ def describe_families(
     unique = list(dict.fromkeys(families))
     results: dict[str, dict | None] = {}
     with translated(client):
-        for family, answer in bounded(lambda family: answer_of(client, family), unique, concurrency):
+        for family, answer in bounded(lambda family: describe_definition(client, family), unique, concurrency):
             results[family] = answer
     return {family: results[family] for family in unique}
 
 
-def describe_revision(client: Any, name: str) -> dict | None:
-    """``describe_families`` for one name: a family (its latest ACTIVE revision) or ``family:N``."""
-    with translated(client):
-        return answer_of(client, name)
-
-
-def answer_of(client: Any, name: str) -> dict | None:
-    """DescribeTaskDefinition of ``name`` (with its tags), None when ECS has no ACTIVE revision of it; an answer
-    without a task definition and its revision is an ``UnreadableAnswer``. botocore's errors are not translated
-    (the callers decide what each means)."""
+def describe_definition(client: Any, name: str) -> dict | None:
+    """DescribeTaskDefinition of ``name`` (a family: its latest ACTIVE revision; or ``family:N``), with its tags;
+    None when ECS has no ACTIVE revision of it; an answer without a task definition and its revision is an
+    ``UnreadableAnswer``. botocore's errors are not translated: the callers decide what each means (``with
+    translated(client):`` makes them ``AwsError`` s)."""
     from botocore.exceptions import ClientError
 
     try:

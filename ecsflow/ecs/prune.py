@@ -101,9 +101,9 @@ def _one_call_error(client: Any, exc: Exception) -> str:
 
 def _list_family(client: Any, family: str, inactive: bool,
                  managed_only: Callable[[dict[str, str]], bool] | None) -> FamilyRevisions:
-    from ecsflow.ecs.definitions import answer_of, tag_map
+    from ecsflow.ecs.definitions import describe_definition, tag_map
 
-    answer = answer_of(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
+    answer = describe_definition(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
     if answer is None:
         return FamilyRevisions(family, inactive=_revisions(client, family, "INACTIVE") if inactive else ())
     tags = tag_map(answer.get("tags"))

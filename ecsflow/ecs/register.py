@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ecsflow.ecs.converge import deduplicate
-from ecsflow.ecs.definitions import RegisterItem, describe_revision
+from ecsflow.ecs.definitions import RegisterItem, describe_definition
 from ecsflow.ecs.errors import (
     aws_error,
     http_status,
@@ -39,6 +39,7 @@ from ecsflow.ecs.errors import (
     is_concurrent_revision,
     is_throttling,
     lost_answer_reason,
+    translated,
     unreadable_answer,
 )
 from ecsflow.ecs.limits import NO_ANSWER_ATTEMPTS
@@ -229,7 +230,8 @@ def _holds_desired(reader: Any, item: RegisterItem) -> tuple[int, str | None] | 
     compared with and holds the desired content; None otherwise."""
     from ecsflow.diff import diff_family
 
-    live = describe_revision(reader, item.family)
+    with translated(reader):
+        live = describe_definition(reader, item.family)
     if live is None:
         return None
     td = live["taskDefinition"]
