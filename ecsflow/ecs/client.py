@@ -22,13 +22,13 @@ from typing import Any
 
 from ecsflow import __version__
 from ecsflow.ecs import definitions, pacing, prune, register, tasks, validate
-from ecsflow.ecs.definitions import RegisterItem
+from ecsflow.ecs.definitions import Ref, RegisterItem
 from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
 from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.pacing import TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
-from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
+from ecsflow.ecs.prune import FamilyRevisions, RevisionResult
 from ecsflow.ecs.register import DEFAULT_BACKOFF, Backoff, RegisterOutcome
 from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
@@ -247,8 +247,7 @@ class Ecs:
 
     def _revisions(self, status: str) -> list[str]:
         with translated(self._client):
-            pages = self._client.get_paginator("list_task_definitions").paginate(status=status)
-            return [arn for page in pages for arn in page.get("taskDefinitionArns") or []]
+            return definitions.revision_arns(self._client, status)
 
     def as_register_request(self, task_definition: Mapping[str, Any]) -> dict[str, Any]:
         """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this

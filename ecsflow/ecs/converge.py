@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecsflow.ecs.definitions import describe_definition, tag_map
+from ecsflow.ecs.definitions import describe_definition, parse_arn, revision_arns, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
 from ecsflow.tags import is_managed
@@ -80,22 +80,9 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
 
 
 def active_since(client: Any, family: str, baseline: int) -> list[int]:
-    """The revision numbers of ``family``'s ACTIVE revisions above ``baseline``. ListTaskDefinitions'
-    familyPrefix is the whole family on ECS; the family of each ARN is checked all the same."""
-    numbers: list[int] = []
+    """The revision numbers of ``family``'s ACTIVE revisions above ``baseline``."""
     with translated(client):
-        pages = client.get_paginator("list_task_definitions").paginate(
-            familyPrefix=family, status="ACTIVE", sort="DESC")
-        for page in pages:
-            found = []
-            for arn in page.get("taskDefinitionArns") or []:
-                name, _, number = arn.rsplit("/", 1)[-1].rpartition(":")
-                if name == family and number.isdigit():
-                    found.append(int(number))
-            numbers += [n for n in found if n > baseline]
-            if found and found == sorted(found, reverse=True) and found[-1] <= baseline:
-                break  # newest first, as asked: the next pages are older still
-    return numbers
+        return [parse_arn(arn)[1] for arn in revision_arns(client, "ACTIVE", family, above=baseline)]
 
 
 def _kept(present: list[int], same: set[int]) -> int:

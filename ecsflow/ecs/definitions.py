@@ -3,6 +3,8 @@
 - ``describe_families``: one ``describe_task_definition(include=["TAGS"])`` per family; a family ECS does not
   know is ``None`` (new), not an error. ``describe_definition``: the same for one name (family or family:N),
   botocore's errors left to the caller.
+- ``revision_arns``: ListTaskDefinitions, of every family or of one; ``parse_arn``: a revision's family and
+  number.
 - ``RegisterItem``: a family to register, with the revision the plan compared with; ``ecsflow.ecs.register``
   registers it and ``ecsflow.ecs.converge`` removes what a race duplicated.
 """
@@ -52,6 +54,50 @@ def describe_definition(client: Any, name: str) -> dict | None:
     if not isinstance(answer["taskDefinition"].get("revision"), int):  # the shape is checked (ecs.shapes), not presence
         raise unreadable_answer(client, "DescribeTaskDefinition", "a task definition without its revision")
     return answer
+
+
+Ref = tuple[str, int]  # (family, revision)
+
+
+def parse_arn(arn: str) -> Ref:
+    """``(family, revision)`` of a task definition ARN (or ``family:revision``); ValueError for anything else."""
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise ValueError(f"not a task definition revision: {arn!r}")
+    return family, int(revision)
+
+
+def revision_ref(arn: Any) -> Ref | None:
+    """``parse_arn`` of an ARN in an answer, None when it names no revision (then it cannot be one of ours)."""
+    try:
+        return parse_arn(arn) if isinstance(arn, str) else None
+    except ValueError:
+        return None
+
+
+def revision_arns(client: Any, status: str, family: str | None = None, *, above: int | None = None) -> list[str]:
+    """The ARNs of the revisions in ``status`` (ACTIVE or INACTIVE), through ListTaskDefinitions' paginator: of
+    every family, or of ``family`` only. familyPrefix is the full family name on ECS (its documentation); each
+    ARN's family is checked all the same, so that `etl-load` never lists `etl-loader`'s revisions. ``above``
+    (with ``family``): only the revisions numbered above it, asked newest first and paged only until it.
+    botocore's errors are not translated."""
+    query: dict[str, Any] = {"status": status}
+    if family is not None:
+        query["familyPrefix"] = family
+    if above is not None:
+        query["sort"] = "DESC"
+    arns: list[str] = []
+    for page in client.get_paginator("list_task_definitions").paginate(**query):
+        listed = page.get("taskDefinitionArns") or []
+        if family is None:
+            arns += listed
+            continue
+        found = [(arn, ref[1]) for arn in listed if (ref := revision_ref(arn)) and ref[0] == family]
+        arns += [arn for arn, number in found if above is None or number > above]
+        numbers = [number for _, number in found]
+        if above is not None and numbers and numbers == sorted(numbers, reverse=True) and numbers[-1] <= above:
+            break  # newest first, as asked: the next pages are older still
+    return arns
 
 
 def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
