@@ -1,9 +1,10 @@
 """The `ecsflow` command line: options in, pipeline called, output printed. No logic of its own.
 
 Each command declares only its own options; the option groups it shares with other commands (compose,
-settings, AWS, output) are added to its signature by `command()` and handed to it as one `Shared` object.
-Heavy modules (boto3, deepdiff, rich's console) are imported inside the commands that need them, so
-`ecsflow --help` stays fast.
+settings, AWS, output) are added to its signature by `command()` and handed to it as one `Shared` object, with
+the one `Environment` (streams, colour, width) that everything it prints goes through. Every command ends the
+same way, in `finish`: its warnings, its notes, its result, its exit status. Heavy modules (boto3, deepdiff,
+rich's console) are imported inside the commands that need them, so `ecsflow --help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ecsflow import __version__
 from ecsflow.errors import EcsflowError
 from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
+
+if TYPE_CHECKING:
+    from ecsflow.output import Environment
 
 app = typer.Typer(
     name="ecsflow",
@@ -136,12 +140,16 @@ class Shared:
     concurrency: int = 8
     strict: bool = False
     debug: bool = False
-    no_color: bool = False
+    env: Environment | None = None  # where the command prints: from --no-color (and NO_COLOR), made once here
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Shared:
+        from ecsflow.output import Environment
+
+        env = Environment.for_command(no_color=options.pop("no_color", False))
         flags = {_SETTING_OF.get(p.name, p.name): options.pop(p.name) for p in SETTINGS + NETWORK if p.name in options}
-        return cls(settings_flags={k: tuple(v) if isinstance(v, list) else v for k, v in flags.items()}, **options)
+        return cls(settings_flags={k: tuple(v) if isinstance(v, list) else v for k, v in flags.items()}, env=env,
+                   **options)
 
     def project(self):
         """The compose options and the settings flags, as the pipeline takes them."""
@@ -158,7 +166,13 @@ class Shared:
         from ecsflow.operations import AwsFlags
 
         return AwsFlags(profile=self.aws_profile, endpoint_url=self.endpoint_url, sandbox=self.sandbox,
-                        concurrency=concurrency or self.concurrency)
+                        concurrency=concurrency or self.concurrency, on_note=self.note)
+
+    def note(self, text: str) -> None:
+        """A note from the adapters (the sandbox waiting for another ecsflow), printed as the command's own."""
+        from ecsflow import output
+
+        output.print_messages("note", [text], env=self.env)
 
     def local_execution(self, ctx: typer.Context):
         """The opt-in to executing sandbox tasks on this machine, decided (``ecsflow.execution.decide``)."""
@@ -198,9 +212,9 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
                 if shared.debug:
                     raise
                 if isinstance(exc, EcsflowError):
-                    output.print_error(exc, no_color=shared.no_color)
+                    output.print_error(exc, env=shared.env)
                 else:  # the last line of defence: no traceback without --debug
-                    output.print_unexpected(exc, no_color=shared.no_color)
+                    output.print_unexpected(exc, env=shared.env)
                 raise typer.Exit(status_of(exc)) from None
             finally:
                 output.end_masking()
@@ -211,6 +225,20 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
         return wrapper
 
     return decorate
+
+
+def finish(env: Environment | None, *, warnings: Iterable[str] = (), notes: Iterable[str] = (),
+           show: Callable[..., None] | None = None, status: int = ExitStatus.SUCCESS) -> None:
+    """How every command ends: its warnings, then its notes (stderr), then its result (``show(env=env)``),
+    then its exit status (unless 0)."""
+    from ecsflow import output
+
+    output.print_messages("warning", list(warnings), env=env)
+    output.print_messages("note", list(notes), env=env)
+    if show is not None:
+        show(env=env)
+    if status:
+        raise typer.Exit(status)
 
 
 def _version(value: bool) -> None:
@@ -245,10 +273,8 @@ def render(
     from ecsflow import operations, output
 
     result = operations.render(shared.project(), services=tuple(services or ()), strict=shared.strict)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.print_messages("note", list(result.notes), no_color=shared.no_color)
-    output.write_render([build.request for build in result.builds], output_format, show_values=show_values,
-                        no_color=shared.no_color)
+    finish(shared.env, warnings=result.warnings, notes=result.notes, show=functools.partial(
+        output.write_render, [build.request for build in result.builds], output_format, show_values=show_values))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK))
@@ -257,8 +283,8 @@ def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> Non
     from ecsflow import operations, output
 
     result = operations.config(shared.project())
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.write_settings(result.project.name, list(result.rows), output_format, no_color=shared.no_color)
+    finish(shared.env, warnings=result.warnings,
+           show=functools.partial(output.write_settings, result.project.name, list(result.rows), output_format))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -278,16 +304,12 @@ def diff(
 
     args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
     result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    if checks is not None:
-        output.print_messages("note", list(checks.notes), no_color=shared.no_color)
     requests = {build.family: build.request for build in result.builds}
-    output.write_changeset(result.changeset, output_format, requests=requests, show_values=show_values,
-                           no_color=shared.no_color, checks=checks and checks.results)
-    if checks is not None and checks.failed:
-        raise typer.Exit(ExitStatus.ERROR)
-    if exit_code and result.changeset.has_changes:
-        raise typer.Exit(ExitStatus.CHANGES)
+    status = (ExitStatus.ERROR if checks is not None and checks.failed else
+              ExitStatus.CHANGES if exit_code and result.changeset.has_changes else ExitStatus.SUCCESS)
+    finish(shared.env, warnings=result.warnings, notes=checks.notes if checks is not None else (), status=status,
+           show=functools.partial(output.write_changeset, result.changeset, output_format, requests=requests,
+                                  show_values=show_values, checks=checks and checks.results))
 
 
 def _register_rate(text: str | None) -> str | None:
@@ -316,16 +338,14 @@ def sync(
 
     aws = shared.aws() if register_rate is None else replace(shared.aws(), register_rate=parse_rate(register_rate))
     signal.signal(signal.SIGTERM, raise_terminated)  # a cancelled CI job: as Ctrl-C, then exit 143
-    with output.progress("registering", no_color=shared.no_color) as progress:
+    with output.progress("registering", env=shared.env) as progress:
         result = operations.sync(shared.project(), aws, services=tuple(services or ()), strict=shared.strict,
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
-    output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
-    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color,
-                               interrupted=result.interrupted and interrupt_name(result.interrupted))
-    if result.interrupted:
-        raise typer.Exit(status_of(result.interrupted))
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    status = (status_of(result.interrupted) if result.interrupted else
+              ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
+    finish(shared.env, warnings=result.plan.warnings, status=status, show=functools.partial(
+        output.write_sync_outcomes, result.outcomes, output_format,
+        interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -338,14 +358,12 @@ def verify(
     name exist (read-only; no secret value is read). Exit 1 when a check fails."""
     from ecsflow import operations, output
 
-    with output.progress("checking", no_color=shared.no_color) as progress:
+    with output.progress("checking", env=shared.env) as progress:
         result = operations.verify(shared.project(), shared.aws(), services=tuple(services or ()),
                                    strict=shared.strict, on_start=progress.start, on_done=progress.advance)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.print_messages("note", list(result.notes), no_color=shared.no_color)
-    output.write_verify(result.results, output_format, no_color=shared.no_color)
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=result.warnings, notes=result.notes,
+           show=functools.partial(output.write_verify, result.results, output_format),
+           status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -368,20 +386,19 @@ def prune(
     changes without --yes."""
     from ecsflow import operations, output
 
-    with output.phases(no_color=shared.no_color) as bars:
+    with output.phases(env=shared.env) as bars:
         def planned(plan) -> None:
             bars.stop()
-            output.write_prune_plan(plan, output_format, no_color=shared.no_color)
+            output.write_prune_plan(plan, output_format, env=shared.env)
 
         how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes,
                                       dags=tuple(dags or ()))
         callbacks = operations.PruneCallbacks(phase=bars.start, advance=bars.advance, planned=planned)
         result = operations.prune(shared.project(), shared.aws(), tuple(services or ()), how, callbacks,
                                   strict=shared.strict)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.write_prune_result(result, output_format, no_color=shared.no_color)
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=result.warnings, show=functools.partial(output.write_prune_result, result,
+                                                                         output_format),
+           status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
@@ -410,24 +427,22 @@ def run(
     with --format json, stdout holds only the final JSON document and the logs go to stderr."""
     from ecsflow import operations, output
 
-    no_color = shared.no_color
+    out = shared.env  # where run prints (the name env is --env's)
     run_options = operations.RunOptions(
         service=service, environment=tuple(env or ()), command=tuple(command or ()), cpu=cpu, memory=memory,
         wait=not no_wait, timeout=timeout, poll_interval=poll_interval, strict=shared.strict)
     callbacks = operations.RunCallbacks(
-        message=lambda kind, text: output.print_messages(kind, [text], no_color=no_color),
-        status=lambda state: output.print_run_status(state, no_color=no_color),
-        lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
+        message=lambda kind, text: output.print_messages(kind, [text], env=out),
+        status=lambda state: output.print_run_status(state, env=out),
+        lines=lambda lines: output.write_log_lines(lines, env=out, to_stderr=output_format == "json"),
     )
     execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
-    output.print_messages("note", [execution.note] if execution.note else [], no_color=no_color)
+    output.print_messages("note", [execution.note] if execution.note else [], env=out)
     aws = replace(shared.aws(concurrency=1), execute_locally=execution.allowed)
     # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
     signal.signal(signal.SIGTERM, raise_terminated)
     result = operations.run(shared.project(), aws, run_options, callbacks)
-    output.write_run_result(result, output_format, no_color=no_color)
-    if result.exit_status:
-        raise typer.Exit(result.exit_status)
+    finish(out, show=functools.partial(output.write_run_result, result, output_format), status=result.exit_status)
 
 
 @command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT))
@@ -449,11 +464,9 @@ def gen_dag(
     rendered, result = operations.gen_dag(shared.project(), out, tuple(services or ()), dag_id=dag_id,
                                           schedule=schedule, pin=pin, force=force, strict=shared.strict,
                                           aws=shared.aws())
-    output.print_messages("warning", list(rendered.warnings) + list(result.generated.warnings),
-                          no_color=shared.no_color)
-    output.print_messages("gen-dag", list(result.written.messages), no_color=shared.no_color)
-    if not result.written.ok:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=[*rendered.warnings, *result.generated.warnings],
+           show=functools.partial(output.print_messages, "gen-dag", list(result.written.messages)),
+           status=ExitStatus.SUCCESS if result.written.ok else ExitStatus.ERROR)
 
 
 def main() -> None:

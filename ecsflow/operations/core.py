@@ -128,6 +128,7 @@ class AwsFlags:
     concurrency: int = 8
     register_rate: Rate | None = ECS_REGISTER_RATE  # sync's pace (ecsflow.ecs.pacing); None: not paced
     execute_locally: bool = False  # the sandbox may run tasks' commands on this machine (ecsflow.execution)
+    on_note: Callable[[str], None] | None = None  # where the sandbox's notes go (the CLI prints them)
 
     @property
     def runs_tasks(self) -> bool:
@@ -159,5 +160,6 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
         raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
-                         task_workdir=project.working_dir, execute_locally=aws.execute_locally) as sandbox:
+                         task_workdir=project.working_dir, execute_locally=aws.execute_locally,
+                         on_note=aws.on_note) as sandbox:
         yield Ecs.connect(sandbox.options, concurrency, on_done_registering=sandbox.release)
