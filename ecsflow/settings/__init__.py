@@ -17,7 +17,7 @@ from typing import Any
 
 from ecsflow.errors import SettingsError
 from ecsflow.settings.values import PARSERS
-from ecsflow.validators import InvalidValue, is_unset, variables_in, word
+from ecsflow.validators import InvalidValue, is_unset, one_word, variables_in
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _flags_layer(flags: Mapping[str, Any]) -> _Layer:
 
 
 def _prefix(value: Any) -> str:
-    return word(value).strip("/")
+    return one_word(value).strip("/")
 
 
 def consul_prefix_of(
