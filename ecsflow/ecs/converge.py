@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Kept:
+class Deduplicated:
     """The revision that holds the content after the check, and what was done (None: nothing)."""
 
     revision: int
@@ -45,14 +45,15 @@ class Kept:
     note: str | None = None
 
 
-def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None, *, lost: str | None = None) -> Kept:
+def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None, *,
+                lost: str | None = None) -> Deduplicated:
     """Deregister the duplicates of ``item``'s content that a race produced (see the module docstring).
     ``lost``: this run had an ambiguous failure, so a duplicate may be its own earlier attempt."""
     from ecsflow.diff import diff_family
 
     baseline = item.live_revision or 0
     if revision == baseline + 1:
-        return Kept(revision, arn)
+        return Deduplicated(revision, arn)
     try:
         numbers = sorted(set(active_since(client, item.family, baseline)) | {revision})
         present, same, arns = [], {revision}, {revision: arn}
@@ -71,12 +72,12 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
                                                 answer).status == "unchanged":
                 same.add(number)
     except AwsError as error:
-        return Kept(revision, arn, f"could not check for a duplicate from a concurrent sync: {error.message}")
-    keep = _kept(present, same)
+        return Deduplicated(revision, arn, f"could not check for a duplicate from a concurrent sync: {error.message}")
+    keep = _lowest_of_last_run(present, same)
     if keep == revision and len(same) == 1:
-        return Kept(revision, arn)
+        return Deduplicated(revision, arn)
     done, failed = _deregister(client, item.family, sorted(same - {keep}))
-    return Kept(keep, arns.get(keep), _note(item.family, revision, keep, done, failed, lost))
+    return Deduplicated(keep, arns.get(keep), _note(item.family, revision, keep, done, failed, lost))
 
 
 def active_since(client: Any, family: str, baseline: int) -> list[int]:
@@ -85,7 +86,7 @@ def active_since(client: Any, family: str, baseline: int) -> list[int]:
         return [parse_arn(arn)[1] for arn in revision_arns(client, "ACTIVE", family, above=baseline)]
 
 
-def _kept(present: list[int], same: set[int]) -> int:
+def _lowest_of_last_run(present: list[int], same: set[int]) -> int:
     """The lowest revision of the last unbroken run of ``same`` in ``present`` (ascending)."""
     i = present.index(max(same))
     while i > 0 and present[i - 1] in same:
