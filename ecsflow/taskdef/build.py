@@ -162,9 +162,9 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
     )
     if ctx.service.platform:
         request["runtimePlatform"] = _runtime_platform(ctx, ctx.service.platform)
-    if ctx.x.ephemeral_storage is not None:
-        request["ephemeralStorage"] = {"sizeInGiB": ctx.x.ephemeral_storage}
-    tags = {**ctx.settings.tags, **ctx.x.tags}
+    if ctx.x_ecsflow.ephemeral_storage is not None:
+        request["ephemeralStorage"] = {"sizeInGiB": ctx.x_ecsflow.ephemeral_storage}
+    tags = {**ctx.settings.tags, **ctx.x_ecsflow.tags}
     reserved = reserved_keys(tags)
     if reserved:
         raise ctx.error(f"tag key '{reserved[0]}' is reserved: ecsflow sets the {RESERVED_TAG_PREFIX}* tags "
@@ -192,7 +192,7 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
 
 
 def _family(ctx: Context) -> str:
-    wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
+    wanted = ctx.x_ecsflow.family if ctx.x_ecsflow.family is not None else ctx.pattern("family")
     family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if not family.strip("-_"):
         raise ctx.error(f"family {ctx.shown(wanted)} has no letters or digits", key="x-ecsflow.family")
@@ -202,7 +202,7 @@ def _family(ctx: Context) -> str:
 
 
 def _role(ctx: Context, key: str) -> str | None:
-    role = getattr(ctx.x, key) or getattr(ctx.settings, key)
+    role = getattr(ctx.x_ecsflow, key) or getattr(ctx.settings, key)
     if role and not role.startswith("arn:") and ctx.settings.account:
         # ECS answers with the full ARN; sending the same avoids a diff on every run.
         role = f"arn:{partition(ctx.settings.region)}:iam::{ctx.settings.account}:role/{role}"
@@ -214,7 +214,7 @@ def _task_size(ctx: Context) -> tuple[int, int]:
     need_cpu = math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None
     memories = [mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
     need_memory = max(memories) if memories else None
-    x_cpu, x_memory = ctx.x.cpu, ctx.x.memory
+    x_cpu, x_memory = ctx.x_ecsflow.cpu, ctx.x_ecsflow.memory
     if x_cpu is not None or x_memory is not None:
         try:
             return exact_size(x_cpu, x_memory, need_cpu, need_memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))
