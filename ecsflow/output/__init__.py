@@ -8,7 +8,7 @@ as they are.
 Every printer takes the command's ``Environment`` (its streams, colour and width), built once by the CLI.
 
 The modules: `console` (the environment, consoles, masking, errors and messages), `plans` (render, config, diff,
-sync), `bars` (progress bars), `tasks` (verify, prune, run).
+sync), `bars` (progress bars), `verify`, `prune` and `runs` (the output of those commands).
 """
 
 from ecsflow.output.bars import phases, progress
@@ -23,15 +23,9 @@ from ecsflow.output.console import (
     write_document,
 )
 from ecsflow.output.plans import plan_summary, write_changeset, write_render, write_settings, write_sync_outcomes
-from ecsflow.output.tasks import (
-    print_run_status,
-    write_lines,
-    write_log_lines,
-    write_prune_plan,
-    write_prune_result,
-    write_run_result,
-    write_verify,
-)
+from ecsflow.output.prune import write_lines, write_prune_plan, write_prune_result
+from ecsflow.output.runs import print_run_status, write_log_lines, write_run_result
+from ecsflow.output.verify import write_verify
 
 __all__ = [
     "Environment", "begin_masking", "end_masking", "mask_environment", "phases", "plan_summary", "print_error",

@@ -13,6 +13,9 @@ from typing import Any, TextIO
 from ecsflow.errors import EcsflowError
 from ecsflow.masking import Masker
 
+# The style of each status and line kind that `verify` and `prune` print.
+STYLES = {"ok": "green", "missing": "red", "failed": "red", "error": "bold red", "not checked": "dim",
+          "skip": "dim", "head": "bold", "keep": "green", "remove": "red", "summary": "bold", "skipped": "yellow"}
 PIPED_WIDTH = 240  # stdout's width when it is not a terminal: piped output does not fold long ARNs at 80 columns
 
 

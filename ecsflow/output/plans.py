@@ -14,7 +14,7 @@ from ecsflow.output.console import (
     stdout_console,
     write_document,
 )
-from ecsflow.output.tasks import write_verify
+from ecsflow.output.verify import write_verify
 
 
 def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, env: Environment) -> None:
