@@ -1,7 +1,7 @@
 """Register task definitions in ECS, many families at once, through the bounded pool (``ecsflow.ecs.pool``).
 
 ``register_families``: one ``register_task_definition`` per family, of the request as the builder made it
-(its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); one family's failure is reported in its
+(its ``ecsflow:*`` tags included: ``ecsflow.tags``); one family's failure is reported in its
 outcome and does not stop the others.
 
 RegisterTaskDefinition is not idempotent (docs/design.md section 8), so it is sent through a client botocore never
