@@ -124,7 +124,6 @@ def main_callback(
     """ecsflow: docker-compose services as ECS Fargate task definitions."""
 
 
-
 @command(groups=(COMPOSE, SETTINGS, STRICT))
 def render(
     services: ServicesArg = None,
