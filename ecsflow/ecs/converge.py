@@ -25,15 +25,12 @@ DescribeTaskDefinition per other revision above the baseline, then one Deregiste
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ecsflow.ecs.definitions import describe_definition, parse_arn, revision_arns, tag_map
+from ecsflow.ecs.definitions import RegisterItem, describe_definition, parse_arn, revision_arns, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
 from ecsflow.tags import is_managed
-
-if TYPE_CHECKING:
-    from ecsflow.ecs.definitions import RegisterItem
 
 
 @dataclass(frozen=True)
