@@ -21,8 +21,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import RegisterItem
+from ecsflow.ecs.options import AwsOptions
 
 DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"
 

@@ -18,7 +18,8 @@ import time
 
 import boto3
 
-from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.client import Ecs
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.pool import bounded
 from ecsflow.operations.prune import PruneOptions, execute, make_plan
 

@@ -39,9 +39,10 @@ import prune  # noqa: E402
 import startup  # noqa: E402
 
 from ecsflow.diff import build_changeset  # noqa: E402
-from ecsflow.ecs.client import AwsOptions, Ecs  # noqa: E402
+from ecsflow.ecs.client import Ecs  # noqa: E402
 from ecsflow.ecs.definitions import RegisterItem  # noqa: E402
-from ecsflow.taskdef import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG  # noqa: E402
+from ecsflow.ecs.options import AwsOptions  # noqa: E402
+from ecsflow.tags import MANAGED_TAG, PROJECT_TAG, SERVICE_TAG  # noqa: E402
 
 try:  # absent from ecsflow before it paced registrations (a run of the benchmark against older code)
     import ecsflow.ecs.pacing  # noqa: F401

@@ -1,9 +1,10 @@
 """The `ecsflow` command line: options in, pipeline called, output printed. No logic of its own.
 
-Each command declares only its own options; the option groups it shares with other commands (compose,
-settings, AWS, output) are added to its signature by `command()` and handed to it as one `Shared` object.
-Heavy modules (boto3, deepdiff, rich's console) are imported inside the commands that need them, so
-`ecsflow --help` stays fast.
+Each command declares only its own options; the option groups it shares with other commands (compose, settings,
+AWS, output: `ecsflow.cli_options`) are added to its signature by `command()` and handed to it as one `Shared`
+object, with the one `Environment` (streams, colour, width) that everything it prints goes through. Every command
+ends the same way, in `finish`: its warnings, its notes, its result, its exit status. Heavy modules (boto3,
+deepdiff, rich's console) are imported inside the commands that need them, so `ecsflow --help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,17 +14,35 @@ import inspect
 import os
 import signal
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ecsflow import __version__
+from ecsflow.cli_options import (
+    AWS,
+    COMPOSE,
+    CONCURRENCY,
+    EXECUTE,
+    NETWORK,
+    OUTPUT,
+    SETTINGS,
+    STRICT,
+    DiffFormat,
+    FormatOpt,
+    RenderFormat,
+    ServicesArg,
+    Shared,
+    TextOrJson,
+)
 from ecsflow.errors import EcsflowError
 from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
+
+if TYPE_CHECKING:
+    from ecsflow.output import Environment
 
 app = typer.Typer(
     name="ecsflow",
@@ -34,142 +53,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-class TextOrJson(StrEnum):
-    text = "text"
-    json = "json"
-
-
-class RenderFormat(StrEnum):
-    json = "json"
-    yaml = "yaml"
-
-
-class DiffFormat(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-
-
-# --- the option groups that commands share -----------------------------------------------------------------
-
-COMPOSE = (
-    _option("file", Annotated[list[Path] | None, typer.Option(
-        "--file", "-f", help="Compose file (repeatable; merged in order). Default: compose.yaml or "
-        "docker-compose.yml.")], None),
-    _option("project_name", Annotated[str | None, typer.Option(
-        "--project-name", "-p", help="Project name (default: `name:` or the folder).")], None),
-    _option("env_file", Annotated[list[Path] | None, typer.Option(
-        "--env-file", help="Env file for interpolation, instead of .env.")], None),
-    _option("profile", Annotated[list[str] | None, typer.Option(
-        "--profile", help="Enable a compose profile (repeatable).")], None),
-)
-# Settings flags: the highest layer of the settings precedence (see `ecsflow config`). Parameter name ->
-# setting name.
-SETTINGS = (
-    _option("region", Annotated[str | None, typer.Option(
-        "--region", help="AWS region (else ECSFLOW_REGION, x-ecsflow, Consul).")], None),
-    _option("execution_role", Annotated[str | None, typer.Option(
-        "--execution-role", help="Task execution role ARN.")], None),
-    _option("task_role", Annotated[str | None, typer.Option("--task-role", help="Task role ARN.")], None),
-    _option("registry", Annotated[str | None, typer.Option(
-        "--registry", help="Registry prefix for images without a host.")], None),
-    _option("consul_prefix", Annotated[str | None, typer.Option(
-        "--consul-prefix", help="Read settings and values from Consul KV under this prefix (CONSUL_HTTP_ADDR).")],
-        None),
-)
-NETWORK = (
-    _option("cluster", Annotated[str | None, typer.Option("--cluster", help="ECS cluster.")], None),
-    _option("subnet", Annotated[list[str] | None, typer.Option("--subnet", help="Subnet id (repeatable).")], None),
-    _option("security_group", Annotated[list[str] | None, typer.Option(
-        "--security-group", help="Security group id (repeatable).")], None),
-)
-_SETTING_OF = {"subnet": "subnets", "security_group": "security_groups"}
-AWS = (
-    _option("aws_profile", Annotated[str | None, typer.Option(
-        "--aws-profile", envvar="AWS_PROFILE", help="AWS credentials profile (AWS_PROFILE works too).")], None),
-    _option("endpoint_url", Annotated[str | None, typer.Option(
-        "--endpoint-url", help="ECS endpoint (AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECS work too).")], None),
-    _option("sandbox", Annotated[bool, typer.Option(
-        "--sandbox", envvar="ECSFLOW_SANDBOX",
-        help="Use the embedded ECS sandbox (moto, state in .ecsflow/sandbox/ next to the compose file).")], False),
-)
-# On the commands that can start a sandbox task (ecsflow.execution: the sandbox executes nothing without it).
-EXECUTE = (
-    _option("execute_locally", Annotated[bool, typer.Option(
-        "--execute-locally", envvar="ECSFLOW_EXECUTE_LOCALLY",
-        help="With --sandbox: run the task's command as a process on this machine (no container, no image). "
-        "Without it the sandbox makes the family current and executes nothing.")], False),
-)
-CONCURRENCY = (
-    _option("concurrency", Annotated[int, typer.Option(
-        "--concurrency", min=1, max=64, help="Families handled at once.")], 8),
-)
-STRICT = (
-    _option("strict", Annotated[bool, typer.Option("--strict", help="Treat keys impossible on Fargate as errors.")],
-            False),
-)
-OUTPUT = (
-    _option("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks.")], False),
-    _option("no_color", Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR works too).")], False),
-)
-
-
-@dataclass(frozen=True)
-class Shared:
-    """The shared options a command was given; those of groups it does not have keep these defaults."""
-
-    file: list[Path] | None = None
-    project_name: str | None = None
-    env_file: list[Path] | None = None
-    profile: list[str] | None = None
-    settings_flags: dict[str, Any] = field(default_factory=dict)  # setting name -> flag value (None: not given)
-    aws_profile: str | None = None
-    endpoint_url: str | None = None
-    sandbox: bool = False
-    execute_locally: bool = False
-    concurrency: int = 8
-    strict: bool = False
-    debug: bool = False
-    no_color: bool = False
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> Shared:
-        flags = {_SETTING_OF.get(p.name, p.name): options.pop(p.name) for p in SETTINGS + NETWORK if p.name in options}
-        return cls(settings_flags={k: tuple(v) if isinstance(v, list) else v for k, v in flags.items()}, **options)
-
-    def project(self):
-        """The compose options and the settings flags, as the pipeline takes them."""
-        from ecsflow.operations import ProjectOptions
-        from ecsflow.output import mask_environment
-
-        return ProjectOptions(files=tuple(self.file or ()), project_name=self.project_name,
-                              env_files=tuple(self.env_file or ()), profiles=tuple(self.profile or ()),
-                              flags=self.settings_flags,
-                              on_loaded=lambda project: mask_environment(project.environment))
-
-    def aws(self, concurrency: int | None = None):
-        """Where ECS is: the sandbox, an endpoint, or AWS's usual chain."""
-        from ecsflow.operations import AwsFlags
-
-        return AwsFlags(profile=self.aws_profile, endpoint_url=self.endpoint_url, sandbox=self.sandbox,
-                        concurrency=concurrency or self.concurrency)
-
-    def local_execution(self, ctx: typer.Context):
-        """The opt-in to executing sandbox tasks on this machine, decided (``ecsflow.execution.decide``)."""
-        from ecsflow.execution import MeaninglessOptIn, decide
-
-        source = ctx.get_parameter_source("execute_locally")
-        try:
-            return decide(sandbox=self.sandbox, asked=self.execute_locally,
-                          from_variable=getattr(source, "name", None) == "ENVIRONMENT")
-        except MeaninglessOptIn as exc:
-            raise typer.BadParameter(str(exc), param_hint="'--execute-locally'") from None
 
 
 def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...], ...] = (), **settings: Any):
@@ -200,9 +83,9 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
                 if shared.debug or isinstance(exc, BrokenPipeError) and output.stdout_closed():
                     raise
                 if isinstance(exc, EcsflowError):
-                    output.print_error(exc, no_color=shared.no_color)
+                    output.print_error(exc, env=shared.env)
                 else:  # the last line of defence: no traceback without --debug
-                    output.print_unexpected(exc, no_color=shared.no_color)
+                    output.print_unexpected(exc, env=shared.env)
                 raise typer.Exit(status_of(exc)) from None
             finally:
                 output.end_masking()
@@ -213,6 +96,20 @@ def command(name: str | None = None, groups: tuple[tuple[inspect.Parameter, ...]
         return wrapper
 
     return decorate
+
+
+def finish(env: Environment | None, *, warnings: Iterable[str] = (), notes: Iterable[str] = (),
+           show: Callable[..., None] | None = None, status: int = ExitStatus.SUCCESS) -> None:
+    """How every command ends: its warnings, then its notes (stderr), then its result (``show(env=env)``),
+    then its exit status (unless 0)."""
+    from ecsflow import output
+
+    output.print_messages("warning", list(warnings), env=env)
+    output.print_messages("note", list(notes), env=env)
+    if show is not None:
+        show(env=env)
+    if status:
+        raise typer.Exit(status)
 
 
 def _version(value: bool) -> None:
@@ -227,10 +124,6 @@ def main_callback(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """ecsflow: docker-compose services as ECS Fargate task definitions."""
-
-
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to include (default: all).")]
-FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT))
@@ -251,16 +144,13 @@ def render(
 
     if ecs_services:
         specs = operations.service_specs(shared.project(), services=tuple(services or ()), strict=shared.strict)
-        output.print_messages("warning", list(specs.warnings), no_color=shared.no_color)
-        output.print_messages("note", list(specs.notes), no_color=shared.no_color)
-        output.write_render([spec.create_request(spec.family, preview=True) for spec in specs.specs], output_format,
-                            show_values=show_values, no_color=shared.no_color, call="create-service")
+        finish(shared.env, warnings=specs.warnings, notes=specs.notes, show=functools.partial(
+            output.write_render, [spec.create_request(spec.family, preview=True) for spec in specs.specs],
+            output_format, show_values=show_values, call="create-service"))
         return
     result = operations.render(shared.project(), services=tuple(services or ()), strict=shared.strict)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.print_messages("note", list(result.notes), no_color=shared.no_color)
-    output.write_render([build.request for build in result.builds], output_format, show_values=show_values,
-                        no_color=shared.no_color)
+    finish(shared.env, warnings=result.warnings, notes=result.notes, show=functools.partial(
+        output.write_render, [build.request for build in result.builds], output_format, show_values=show_values))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK))
@@ -269,8 +159,8 @@ def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> Non
     from ecsflow import operations, output
 
     result = operations.config(shared.project())
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.write_settings(result.project.name, list(result.rows), output_format, no_color=shared.no_color)
+    finish(shared.env, warnings=result.warnings,
+           show=functools.partial(output.write_settings, result.project.name, list(result.rows), output_format))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -290,17 +180,13 @@ def diff(
 
     args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
     result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.print_messages("note", [result.kinds_note] if result.kinds_note else [], no_color=shared.no_color)
-    if checks is not None:
-        output.print_messages("note", list(checks.notes), no_color=shared.no_color)
     requests = {build.family: build.request for build in result.builds}
-    output.write_changeset(result.changeset, output_format, requests=requests, show_values=show_values,
-                           no_color=shared.no_color, checks=checks and checks.results)
-    if checks is not None and checks.failed:
-        raise typer.Exit(ExitStatus.ERROR)
-    if exit_code and result.changeset.has_changes:
-        raise typer.Exit(ExitStatus.CHANGES)
+    status = (ExitStatus.ERROR if checks is not None and checks.failed else
+              ExitStatus.CHANGES if exit_code and result.changeset.has_changes else ExitStatus.SUCCESS)
+    notes = ((result.kinds_note,) if result.kinds_note else ()) + (tuple(checks.notes) if checks is not None else ())
+    finish(shared.env, warnings=result.warnings, notes=notes, status=status,
+           show=functools.partial(output.write_changeset, result.changeset, output_format, requests=requests,
+                                  show_values=show_values, checks=checks and checks.results))
 
 
 def _register_rate(text: str | None) -> str | None:
@@ -329,16 +215,14 @@ def sync(
 
     aws = shared.aws() if register_rate is None else replace(shared.aws(), register_rate=parse_rate(register_rate))
     signal.signal(signal.SIGTERM, raise_terminated)  # a cancelled CI job: as Ctrl-C, then exit 143
-    with output.progress("registering", no_color=shared.no_color) as progress:
+    with output.progress("registering", env=shared.env) as progress:
         result = operations.sync(shared.project(), aws, services=tuple(services or ()), strict=shared.strict,
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
-    output.print_messages("warning", list(result.plan.warnings), no_color=shared.no_color)
-    output.write_sync_outcomes(result.outcomes, output_format, no_color=shared.no_color,
-                               interrupted=result.interrupted and interrupt_name(result.interrupted))
-    if result.interrupted:
-        raise typer.Exit(status_of(result.interrupted))
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    status = (status_of(result.interrupted) if result.interrupted else
+              ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
+    finish(shared.env, warnings=result.plan.warnings, status=status, show=functools.partial(
+        output.write_sync_outcomes, result.outcomes, output_format,
+        interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -351,14 +235,12 @@ def verify(
     name exist (read-only; no secret value is read). Exit 1 when a check fails."""
     from ecsflow import operations, output
 
-    with output.progress("checking", no_color=shared.no_color) as progress:
+    with output.progress("checking", env=shared.env) as progress:
         result = operations.verify(shared.project(), shared.aws(), services=tuple(services or ()),
                                    strict=shared.strict, on_start=progress.start, on_done=progress.advance)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.print_messages("note", list(result.notes), no_color=shared.no_color)
-    output.write_verify(result.results, output_format, no_color=shared.no_color)
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=result.warnings, notes=result.notes,
+           show=functools.partial(output.write_verify, result.results, output_format),
+           status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
@@ -381,20 +263,19 @@ def prune(
     changes without --yes."""
     from ecsflow import operations, output
 
-    with output.phases(no_color=shared.no_color) as bars:
+    with output.phases(env=shared.env) as bars:
         def planned(plan) -> None:
             bars.stop()
-            output.write_prune_plan(plan, output_format, no_color=shared.no_color)
+            output.write_prune_plan(plan, output_format, env=shared.env)
 
         how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes,
                                       dags=tuple(dags or ()))
         callbacks = operations.PruneCallbacks(phase=bars.start, advance=bars.advance, planned=planned)
         result = operations.prune(shared.project(), shared.aws(), tuple(services or ()), how, callbacks,
                                   strict=shared.strict)
-    output.print_messages("warning", list(result.warnings), no_color=shared.no_color)
-    output.write_prune_result(result, output_format, no_color=shared.no_color)
-    if result.failed:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=result.warnings, show=functools.partial(output.write_prune_result, result,
+                                                                         output_format),
+           status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
@@ -423,24 +304,22 @@ def run(
     goes to stderr; with --format json, stdout holds only the final JSON document and the logs go to stderr."""
     from ecsflow import operations, output
 
-    no_color = shared.no_color
+    out = shared.env  # where run prints (the name env is --env's)
     run_options = operations.RunOptions(
         service=service, environment=tuple(env or ()), command=tuple(command or ()), cpu=cpu, memory=memory,
         wait=not no_wait, timeout=timeout, poll_interval=poll_interval, strict=shared.strict)
     callbacks = operations.RunCallbacks(
-        message=lambda kind, text: output.print_messages(kind, [text], no_color=no_color),
-        status=lambda state: output.print_run_status(state, no_color=no_color),
-        lines=lambda lines: output.write_log_lines(lines, to_stderr=output_format == "json"),
+        message=lambda kind, text: output.print_messages(kind, [text], env=out),
+        status=lambda state: output.print_run_status(state, env=out),
+        lines=lambda lines: output.write_log_lines(lines, env=out, to_stderr=output_format == "json"),
     )
     execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
-    output.print_messages("note", [execution.note] if execution.note else [], no_color=no_color)
+    output.print_messages("note", [execution.note] if execution.note else [], env=out)
     aws = replace(shared.aws(concurrency=1), execute_locally=execution.allowed)
     # SIGTERM (a CI job cancelled, `kill`) takes the Ctrl-C path: the task is asked to stop, then exit 143.
     signal.signal(signal.SIGTERM, raise_terminated)
     result = operations.run(shared.project(), aws, run_options, callbacks)
-    output.write_run_result(result, output_format, no_color=no_color)
-    if result.exit_status:
-        raise typer.Exit(result.exit_status)
+    finish(out, show=functools.partial(output.write_run_result, result, output_format), status=result.exit_status)
 
 
 @command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT))
@@ -462,11 +341,9 @@ def gen_dag(
     rendered, result = operations.gen_dag(shared.project(), out, tuple(services or ()), dag_id=dag_id,
                                           schedule=schedule, pin=pin, force=force, strict=shared.strict,
                                           aws=shared.aws())
-    output.print_messages("warning", list(rendered.warnings) + list(result.generated.warnings),
-                          no_color=shared.no_color)
-    output.print_messages("gen-dag", list(result.written.messages), no_color=shared.no_color)
-    if not result.written.ok:
-        raise typer.Exit(ExitStatus.ERROR)
+    finish(shared.env, warnings=[*rendered.warnings, *result.generated.warnings],
+           show=functools.partial(output.print_messages, "gen-dag", list(result.written.messages)),
+           status=ExitStatus.SUCCESS if result.written.ok else ExitStatus.ERROR)
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Compare a desired task definition with the live one, without spurious revisions (docs/design.md section 7).
 
-Both sides are put in one canonical form and compared: first for strict equality (``same``: the answer for almost
-every family of a sync, in microseconds), then, only when they differ, with deepdiff, which says where:
+Both sides are put in one canonical form and compared: first for strict equality (``strictly_equal``: the answer
+for almost every family of a sync, in microseconds), then, only when they differ, with deepdiff, which says where:
 
 - desired: the kwargs of ``ecs.register_task_definition``;
 - live: the answer of ``describe_task_definition(..., include=["TAGS"])``, or None when the family is missing.
@@ -263,7 +263,7 @@ def diff_family(service: str, family: str, desired_request: dict, live_answer: d
     live = normalise_live(live_answer)
     desired = normalise_desired(desired_request)
     revision = live_answer["taskDefinition"].get("revision")
-    changes = () if same(live, desired) else _changes(live, desired)
+    changes = () if strictly_equal(live, desired) else _changes(live, desired)
     return FamilyDiff(service, family, "changed" if changes else "unchanged", revision, changes)
 
 
@@ -272,7 +272,7 @@ def build_changeset(items: Iterable[tuple[str, str, dict, dict | None]]) -> Chan
     return ChangeSet(tuple(diff_family(*item) for item in items))
 
 
-def same(a: Any, b: Any) -> bool:
+def strictly_equal(a: Any, b: Any) -> bool:
     """True when deepdiff would find no difference between two canonical forms (JSON values), at a fraction of
     its cost. deepdiff's rules, which a property test holds this to: values of different types differ (``1``
     is not ``1.0`` nor ``True``), except inside a list of plain values, which it compares with ``==``."""
@@ -281,13 +281,13 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(value, b[key]) for key, value in a.items())
+        return a.keys() == b.keys() and all(strictly_equal(value, b[key]) for key, value in a.items())
     if isinstance(a, list):
         if len(a) != len(b):
             return False
         if all(isinstance(x, _PLAIN) for x in a) and all(isinstance(y, _PLAIN) for y in b):
             return a == b
-        return all(same(x, y) for x, y in zip(a, b, strict=True))
+        return all(strictly_equal(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 

@@ -5,17 +5,26 @@ Both run a family's task on Fargate in the configured network, so the network co
 launch type or capacity provider strategy live here once. `run`'s `-e`, command and `--cpu`/`--memory` become
 RunTask's `overrides` here too (`parse_environment`, `run_size`, `run_overrides`), and ECS's limit on overrides
 is here once (`oversize`): `run` checks its overrides, gen-dag the runtime values' defaults.
+
+The values known only at run time (`x-ecsflow.runtime_env`) have a default each ("" when none is written),
+which the generated DAGs give their params (`ecsflow.airflow.runtime`) and `run` sends when no `-e` gives the
+value. A default may hold Jinja (`"{{ ds }}"`), which Airflow renders; `run` has no Airflow: `render_default`
+renders it for a manual run now (ds is today, in UTC, as Airflow 3 sets it for a manual run), with the few
+context names that make sense outside Airflow, and refuses anything else with a message that says what to pass
+instead. jinja2 is imported only to render a Jinja default.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecsflow.errors import EcsflowError, SettingsError
 from ecsflow.fargate import SizeError, override_size
 from ecsflow.settings import Settings
+from ecsflow.validators import describe
 
 LAUNCH_TYPE = "FARGATE"  # what ecsflow's task definitions are registered for
 STARTED_BY = "ecsflow-run"  # RunTask's startedBy for the tasks `ecsflow run` starts
@@ -158,3 +167,92 @@ def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], 
     if overrides:
         request["overrides"] = overrides
     return request
+
+
+# --- the runtime values of `run` (x-ecsflow.runtime_env): the defaults the generated DAGs give them too ---
+
+_JINJA_MARKS = ("{{", "{%", "{#")
+# What `render_default` knows of Airflow's template context (the rest needs a DAG run).
+KNOWN_CONTEXT = ("ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz", "logical_date", "data_interval_start",
+                 "data_interval_end", "macros.ds_add", "macros.ds_format", "macros.datetime", "macros.timedelta")
+
+
+def is_template(default: str) -> bool:
+    """True when Jinja would read the default as a template (it holds `{{`, `{%` or `{#`)."""
+    return any(mark in default for mark in _JINJA_MARKS)
+
+
+def render_default(name: str, default: str, service: str, now: datetime | None = None,
+                   variables: Mapping[str, str] | None = None) -> str:
+    """The default of a runtime value as `ecsflow run` sends it: as written, or rendered for a run now.
+    ``variables``: those interpolation read for the service's values, which an error names, never shows."""
+    if not is_template(default):
+        return default
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment.filters.update(_FILTERS)
+    hint = f"pass the value: -e {name}=VALUE (outside Airflow, ecsflow knows {', '.join(KNOWN_CONTEXT)})"
+    try:
+        return environment.from_string(default).render(_context(now))
+    except jinja2.UndefinedError as error:
+        problem, outside = error.message, " outside Airflow"
+    except Exception as error:  # a syntax error, a bad filter argument, the sandbox refusing an attribute...
+        problem, outside = str(error), ""
+    shown = describe(default, variables)
+    if shown != repr(default):  # Jinja's message quotes the template's words: here, part of a variable's value
+        problem = "what is wrong is not said (it would show the value)"
+    raise EcsflowError(f"the default of {name} ({shown}) cannot be rendered{outside}: {problem}",
+                       service=service, key=f"x-ecsflow.runtime_env.{name}", hint=hint)
+
+
+def runtime_environment(runtime_env: Mapping[str, str], given: Mapping[str, str], service: str,
+                        now: datetime | None = None, variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The runtime values `ecsflow run` sends: those given (`-e`), else each default (rendered); ``variables``
+    as `render_default` takes them."""
+    return {name: given[name] if name in given else render_default(name, default, service, now, variables)
+            for name, default in runtime_env.items()}
+
+
+# --- the little of Airflow's template context that a run outside Airflow can know ---
+
+
+def _ds_add(ds: str, days: int) -> str:
+    return (datetime.strptime(ds, "%Y-%m-%d") + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def _ds_format(ds: str, input_format: str, output_format: str) -> str:
+    return datetime.strptime(ds, input_format).strftime(output_format)
+
+
+class _Macros:
+    ds_add = staticmethod(_ds_add)
+    ds_format = staticmethod(_ds_format)
+    datetime = datetime
+    timedelta = timedelta
+
+
+_FILTERS = {
+    "ds": lambda value: value.strftime("%Y-%m-%d"),
+    "ds_nodash": lambda value: value.strftime("%Y%m%d"),
+    "ts": lambda value: value.isoformat(),
+    "ts_nodash": lambda value: value.strftime("%Y%m%dT%H%M%S"),
+    "ts_nodash_with_tz": lambda value: value.isoformat().replace("-", "").replace(":", ""),
+}
+
+
+def _context(now: datetime) -> dict[str, Any]:
+    """As Airflow 3 sets them for a manual run: the logical date and the data interval are the run's time."""
+    return {
+        "ds": now.strftime("%Y-%m-%d"),
+        "ds_nodash": now.strftime("%Y%m%d"),
+        "ts": now.isoformat(),
+        "ts_nodash": now.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": now.isoformat().replace("-", "").replace(":", ""),
+        "logical_date": now,
+        "data_interval_start": now,
+        "data_interval_end": now,
+        "macros": _Macros,
+    }

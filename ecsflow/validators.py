@@ -100,7 +100,7 @@ def setting_text(value: Any) -> str:
     return str(value).strip()
 
 
-def word(value: Any) -> str:
+def one_word(value: Any) -> str:
     """A setting's text without whitespace inside: a name, an ARN, a path."""
     result = setting_text(value)
     if re.search(r"\s", result):
@@ -111,7 +111,7 @@ def word(value: Any) -> str:
 def role(value: Any) -> str:
     """An IAM role's ARN or name (a name becomes an ARN with the account): the same rule in x-ecsflow and in
     the settings."""
-    result = word(value)
+    result = one_word(value)
     if not result:
         raise InvalidValue("an IAM role ARN or name", value)
     return result

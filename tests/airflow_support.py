@@ -55,8 +55,9 @@ def generate(
 ) -> tuple[GeneratedDag, list]:
     """The DAG for a loaded project, with settings resolved as the CLI does (no Consul)."""
     resolved = resolve_settings(
-        compose=project.x_ecsflow,
+        compose=project.x_ecsflow.settings,
         compose_file=project.files[0].name if project.files else None,
+        compose_interpolated=project.x_ecsflow.interpolated,
         environ=environ or {},
         flags=flags or {},
     )

@@ -542,7 +542,8 @@ def test_an_edited_pools_file_is_refused_unless_force(tmp_path):
 
 def test_gen_dag_generates_and_writes(tmp_path):
     project = load_project([EXAMPLE], warn=lambda message: None)
-    resolved = resolve_settings(compose=project.x_ecsflow, environ={})
+    resolved = resolve_settings(compose=project.x_ecsflow.settings, compose_interpolated=project.x_ecsflow.interpolated,
+                                environ={})
     builds = build_task_definitions(project, resolved.settings)
     result = gen_dag(project, resolved, builds, tmp_path, dag_id="etl_daily", schedule="@daily")
     assert result.written.ok

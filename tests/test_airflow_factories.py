@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow_support import SETTINGS_BLOCK, StubParam, compose_project, generate, operator_kwargs, tasks_namespace
 
-from ecsflow.airflow import DagError, render_default, runtime_environment
+from ecsflow.airflow import DagError
 from ecsflow.errors import EcsflowError
+from ecsflow.runtask import render_default, runtime_environment
 
 jinja2 = pytest.importorskip("jinja2")
 

@@ -161,8 +161,8 @@ def test_an_invalid_schedule_from_any_source_is_an_error_and_nothing_is_written(
         if source == "service":
             assert (error.value.service, error.value.key) == ("b", "x-ecsflow.schedule")
         # gen_dag (what the CLI calls) raises before writing anything.
-        resolved = resolve_settings(compose=project.x_ecsflow, compose_file=None, environ={},
-                                    flags={})
+        resolved = resolve_settings(compose=project.x_ecsflow.settings, compose_file=None,
+                                    compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags={})
         builds = build_task_definitions(project, resolved.settings)
         out = tmp_path / f"out-{source}"
         with pytest.raises(DagError):

@@ -23,7 +23,7 @@ from ecsflow.diff import (
     diff_family,
     normalise_desired,
     normalise_live,
-    same,
+    strictly_equal,
     to_json_dict,
 )
 
@@ -680,8 +680,8 @@ def test_fast_equality_agrees_with_deepdiff(pair):
 
     a, b = pair
     found = DeepDiff(a, b, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
-    assert same(a, b) == (not found)
-    assert same(b, a) == same(a, b)
+    assert strictly_equal(a, b) == (not found)
+    assert strictly_equal(b, a) == strictly_equal(a, b)
 
 
 @settings(max_examples=200, deadline=None)
@@ -694,7 +694,7 @@ def test_fast_equality_agrees_with_deepdiff_on_task_definitions(pair):
     base = normalise_live(live("console_payment_service.json"))
     left, right = copy.deepcopy(base), copy.deepcopy(base)
     left["containers"]["Main"]["x"], right["containers"]["Main"]["x"] = a, b
-    assert same(left, right) == (not DeepDiff(left, right, threshold_to_diff_deeper=0))
+    assert strictly_equal(left, right) == (not DeepDiff(left, right, threshold_to_diff_deeper=0))
 
 
 def test_an_unchanged_family_is_compared_without_importing_deepdiff():
@@ -761,8 +761,8 @@ def _data_and_one_difference(draw):
 
 def _never_equal(pair):
     request, other = pair
-    assert same(normalise_desired(request), normalise_desired(request))
-    assert not same(normalise_desired(request), normalise_desired(other))
+    assert strictly_equal(normalise_desired(request), normalise_desired(request))
+    assert not strictly_equal(normalise_desired(request), normalise_desired(other))
     # As sync sees it: the first registered (ECS echoes it back), the other desired.
     assert diff_family("s", "f", other, {"taskDefinition": request}).status == "changed"
     assert diff_family("s", "f", request, {"taskDefinition": other}).status == "changed"

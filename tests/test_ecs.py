@@ -17,9 +17,11 @@ from ecs_server import EcsEndpoint
 from ecsflow.compose.extension import parse_service_extension
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.diff import build_changeset, diff_family
-from ecsflow.ecs.client import AwsOptions, Ecs, make_ecs_client, make_logs_client
-from ecsflow.ecs.definitions import Backoff, RegisterItem
+from ecsflow.ecs.client import Ecs, make_ecs_client, make_logs_client
+from ecsflow.ecs.definitions import RegisterItem
 from ecsflow.ecs.errors import aws_error
+from ecsflow.ecs.options import AwsOptions
+from ecsflow.ecs.register import Backoff
 from ecsflow.errors import AwsError, EcsflowError
 from ecsflow.sandbox.session import sandbox_session
 from ecsflow.settings import Settings

@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 from ecsflow.cli import app
 from ecsflow.ecs import client as ecs_client
 from ecsflow.ecs import errors as ecs_errors
-from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.converge import deduplicate
 from ecsflow.ecs.definitions import RegisterItem
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError
 
 ROOT = Path(__file__).parent.parent

@@ -37,7 +37,8 @@ from ecsflow.service.build import build_service_specs
 from ecsflow.service.compare import compare_service
 from ecsflow.service.order import deploy_order
 project = load_project([{str(EXAMPLE)!r}], environ={{}})
-resolved = resolve_settings(compose=project.x_ecsflow, environ={{}}, flags={{}})
+resolved = resolve_settings(compose=project.x_ecsflow.settings, compose_interpolated=project.x_ecsflow.interpolated,
+                            environ={{}}, flags={{}})
 builds = build_task_definitions(project, resolved.settings)
 build_changeset((b.service, b.family, b.request, None) for b in builds)
 generate_dag(project, resolved, builds)
@@ -71,6 +72,68 @@ def test_the_help_loads_no_sdk_and_no_rich():
     code += f"set({sorted(SDK | {'rich', 'deepdiff', 'yaml', 'consul'})!r})))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def import_graph(package: Path = PACKAGE) -> dict[str, dict[str, str]]:
+    """Each module of ``package`` -> the modules of ``package`` it imports -> where (``path:line``), read from
+    the source: every import, those inside functions and under TYPE_CHECKING included. ``from a.b import c``
+    imports the module ``a.b.c`` when there is one, else ``a.b`` (a package is its ``__init__.py``)."""
+    def name_of(path: Path) -> str:
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(path): path for path in package.rglob("*.py")}
+    graph: dict[str, dict[str, str]] = {}
+    for name, path in modules.items():
+        imports = graph.setdefault(name, {})
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert not node.level, f"{path}:{node.lineno}: a relative import (ecsflow imports absolutely)"
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    imports.setdefault(target, f"{path.relative_to(package.parent)}:{node.lineno}")
+    return graph
+
+
+def import_circles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
+    """Circles of ``graph``, each as the modules that import each other in turn (the first one again last):
+    at least one through every group of modules tied into a loop."""
+    circles: list[list[str]] = []
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = "open"
+        path.append(module)
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                circles.append([*path[path.index(imported):], imported])
+            elif imported not in state:
+                visit(imported)
+        path.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    return circles
+
+
+def test_no_module_of_ecsflow_imports_itself_back_through_others():
+    """No import circles (docs/design.md section 4): each module can be read, tested and moved with what it
+    imports alone. A circle is named with the imports that tie it."""
+    graph = import_graph()
+    circles = [", ".join(f"{graph[module][imported]} imports {imported}"
+                         for module, imported in zip(circle, circle[1:], strict=False))
+               for circle in import_circles(graph)]
+    assert circles == [], "import circles:\n" + "\n".join(circles)
 
 
 def test_exit_statuses_come_from_one_mapping():

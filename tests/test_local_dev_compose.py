@@ -55,7 +55,9 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def builds(compose: Path):
     project = load_project([compose], environ={})
-    return {b.service: b for b in build_task_definitions(project, resolve_settings(compose=project.x_ecsflow).settings)}
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated).settings
+    return {b.service: b for b in build_task_definitions(project, settings)}
 
 
 # -- Docker Compose's reading, and the mapping of it ---------------------------------------------------

@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 
 from ecsflow.cli import app
 from ecsflow.ecs import pacing
-from ecsflow.ecs.client import AwsOptions, Ecs
-from ecsflow.ecs.definitions import Backoff, RegisterItem
+from ecsflow.ecs.client import Ecs
+from ecsflow.ecs.definitions import RegisterItem
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.pacing import Rate, TokenBucket
+from ecsflow.ecs.register import Backoff
 from ecsflow.output import bars
 
 REGISTER = "RegisterTaskDefinition"

@@ -266,7 +266,8 @@ def test_the_last_line_of_defence_masks_too(capsys):
 
     output.begin_masking({"DB_PASSWORD": "pw-1234567"})
     try:
-        output.print_unexpected(RuntimeError("connect failed with pw-1234567, postgres://u:pg-999@db, --token t0k"))
+        output.print_unexpected(RuntimeError("connect failed with pw-1234567, postgres://u:pg-999@db, --token t0k"),
+                                env=output.Environment())
     finally:
         output.end_masking()
     err = capsys.readouterr().err

@@ -42,7 +42,8 @@ def load(tmp_path: Path, services: str, head: str = HEAD):
 def specs(tmp_path: Path, services: str, head: str = HEAD, *, strict: bool = False, api: ApiFeatures | None = None,
           **flags):
     project = load(tmp_path, services, head)
-    settings = resolve_settings(compose=project.x_ecsflow, environ={}, flags=flags).settings
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags=flags).settings
     builds = build_task_definitions(project, settings)
     return {spec.service: spec for spec in build_service_specs(project, settings, builds, project_kinds(project),
                                                                strict=strict, api=api or ApiFeatures())}

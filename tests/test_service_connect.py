@@ -39,11 +39,13 @@ def test_with_a_namespace_servers_answer_under_their_compose_name(tmp_path):
 def test_the_task_definition_names_its_ports_only_with_a_namespace(tmp_path):
     services = API + "  expose: [9000]\n"
     project = load(tmp_path, services, NAMESPACE)
-    settings = resolve_settings(compose=project.x_ecsflow, environ={}, flags={}).settings
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags={}).settings
     mappings = build_task_definitions(project, settings)[0].request["containerDefinitions"][0]["portMappings"]
     assert [m["name"] for m in mappings] == ["api-8000", "api-9000"]
     project = load(tmp_path, services)  # no namespace: the task definition is what it always was
-    settings = resolve_settings(compose=project.x_ecsflow, environ={}, flags={}).settings
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags={}).settings
     mappings = build_task_definitions(project, settings)[0].request["containerDefinitions"][0]["portMappings"]
     assert mappings == [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"},
                         {"containerPort": 9000, "hostPort": 9000, "protocol": "tcp"}]
@@ -58,7 +60,8 @@ def test_several_ports_get_one_discovery_name_each(tmp_path):
 def airflow(namespace: str | None = None):
     project = load_project_airflow()
     flags = {"namespace": namespace} if namespace else {}
-    settings = resolve_settings(compose=project.x_ecsflow, environ={}, flags=flags).settings
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags=flags).settings
     kinds = project_kinds(project)
     return {spec.service: spec for spec in
             build_service_specs(project, settings, build_task_definitions(project, settings), kinds)}

@@ -24,7 +24,8 @@ def resolve(**kwargs) -> ResolvedSettings:
     if "consul" in kwargs:
         kwargs.setdefault("consul_prefix", PREFIX)
     if "compose" in kwargs:  # the top-level x-ecsflow as written, checked as the loader checks it
-        kwargs["compose"] = parse_project_extension(kwargs["compose"], kwargs["compose_file"])
+        extension = parse_project_extension(kwargs["compose"], kwargs["compose_file"])
+        kwargs["compose"], kwargs["compose_interpolated"] = extension.settings, extension.interpolated
     return resolve_settings(**kwargs)
 
 

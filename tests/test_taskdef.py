@@ -126,7 +126,8 @@ def check_golden(name: str, value) -> None:
 
 def test_golden_etl_example():
     project = load_project([ROOT / "examples" / "etl" / "docker-compose.yml"], environ={})
-    settings = resolve_settings(compose=project.x_ecsflow).settings
+    settings = resolve_settings(compose=project.x_ecsflow.settings,
+                                compose_interpolated=project.x_ecsflow.interpolated).settings
     builds = build_task_definitions(project, settings)
     assert all(b.warnings == () for b in builds)
     assert [n for b in builds for n in b.notes if "rounded up" in n] == [

@@ -11,7 +11,8 @@ clobbering a file somebody edited by hand.
 - names.py: the DAG id, the file names, task ids, Python names;
 - module_names.py: the module names a generated file must not take (they would shadow a module);
 - schedule.py: the DAG's schedule and whether Airflow accepts it;
-- runtime.py: values known at run time (`x-ecsflow.runtime_env`): params, templates, defaults for `run`;
+- runtime.py: values known at run time (`x-ecsflow.runtime_env`): params and templates (their defaults for
+  `run`: ecsflow.runtask);
 - source.py: the Python source printer and the safety rules for the generated source;
 - factories.py: the factories module's text;
 - dag.py: `generate_dag`: selection, params, pools, edges, groups, and the DAG module's text;
@@ -30,7 +31,6 @@ from typing import Any
 from ecsflow.airflow.dag import generate_dag
 from ecsflow.airflow.files import is_edited, parse_header, write_dag
 from ecsflow.airflow.model import DagError, GenDagResult, GeneratedDag, WriteResult, pools_json
-from ecsflow.airflow.runtime import render_default, runtime_environment
 from ecsflow.airflow.schedule import SCHEDULE_HINT, SCHEDULE_PRESETS, schedule_problem
 from ecsflow.airflow.source import py_str
 from ecsflow.compose.model import ComposeProject
@@ -48,8 +48,6 @@ __all__ = [
     "parse_header",
     "pools_json",
     "py_str",
-    "render_default",
-    "runtime_environment",
     "schedule_problem",
     "write_dag",
 ]

@@ -8,22 +8,16 @@ so the schema sees the converted values. Errors name the path and position, neve
 
 from __future__ import annotations
 
-import math
-import re
-import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecsflow.compose.interpolate import InterpolationError, interpolate
 from ecsflow.compose.scalars import go_parse_int
+from ecsflow.compose.units import CastError, go_parse_float, parse_size, to_float32
 from ecsflow.compose.yamlfile import Override, PositionedList, PositionedMap
 from ecsflow.errors import ComposeError
 
 Warn = Callable[[str], None]
-
-
-class CastError(ValueError):
-    """Text at a typed path that Go cannot read as that type."""
 
 
 def _to_int(text: str) -> int:
@@ -32,43 +26,6 @@ def _to_int(text: str) -> int:
     if value is None:
         raise CastError("not an integer")
     return value
-
-
-_GO_DECIMAL = re.compile(r"[+-]?(?=\.?[0-9])([0-9](_?[0-9])*)?(\.([0-9](_?[0-9])*)?)?([eE][+-]?[0-9](_?[0-9])*)?")
-_GO_HEX = re.compile(r"[+-]?0[xX](?=\.?[0-9a-fA-F])([0-9a-fA-F](_?[0-9a-fA-F])*)?(\.([0-9a-fA-F](_?[0-9a-fA-F])*)?)?"
-                     r"[pP][+-]?[0-9](_?[0-9])*")
-_GO_SPECIAL = re.compile(r"[+-]?(inf|infinity)|nan", re.IGNORECASE)
-FLOAT32_MAX = struct.unpack("f", b"\xff\xff\x7f\x7f")[0]
-
-
-def go_parse_float(text: str) -> float:
-    """strconv.ParseFloat(text, 64): decimal or hex syntax with `_` between digits, `inf`, `nan`."""
-    if _GO_SPECIAL.fullmatch(text):
-        return float(text)
-    if _GO_DECIMAL.fullmatch(text):
-        value = float(text.replace("_", ""))
-    elif _GO_HEX.fullmatch(text):
-        sign = -1.0 if text.startswith("-") else 1.0
-        value = sign * float.fromhex(text.lstrip("+-").replace("_", ""))
-    else:
-        raise CastError("not a number")
-    if math.isinf(value):
-        raise CastError("number out of range")
-    return value
-
-
-def to_float32(value: float) -> float:
-    """A float32 as Go prints it (shortest digits that read back as the same float32), as a Python float."""
-    if math.isnan(value) or math.isinf(value):
-        return value
-    if abs(value) > FLOAT32_MAX:
-        raise CastError("number out of range")
-    single = struct.unpack("f", struct.pack("f", value))[0]
-    for digits in range(1, 10):
-        text = f"{single:.{digits}g}"
-        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
-            return float(text)
-    return single
 
 
 def _to_float32(text: str) -> float:
@@ -88,8 +45,6 @@ def _to_bool(text: str, warn: Warn | None) -> bool:
 
 
 def _to_bytes(text: str) -> int:
-    from ecsflow.compose.normalise import parse_size
-
     try:
         return parse_size(text)
     except ValueError:

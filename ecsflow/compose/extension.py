@@ -1,8 +1,8 @@
 """The `x-ecsflow` blocks of a compose file, checked once at load into small frozen dataclasses.
 
 Per service (`services.NAME.x-ecsflow`): how the service becomes a task definition and an Airflow task.
-At the top level (`x-ecsflow`): the settings (resolved later with their other sources by
-`ecsflow.settings`), the project's own keys (consul_prefix, schedule, dag_id), the Airflow pools' sizes,
+At the top level (`x-ecsflow`): the settings and consul_prefix (resolved later with their other sources by
+`ecsflow.settings`), the project's own keys (schedule, dag_id), the Airflow pools' sizes,
 the project-wide environment and the DAG-wide Airflow defaults (retries, retry_delay, execution_timeout).
 
 This module checks shape only (known keys, types, ranges that need no other value). Rules that need more
@@ -20,6 +20,7 @@ from typing import Any
 
 from ecsflow.compose.scalars import go_text
 from ecsflow.compose.service_block import SERVICE_BLOCK_KEYS, BlockError, ServiceBlock, one_of, parse_service_block
+from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
@@ -62,13 +63,13 @@ SERVICE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ServiceExtension))
 
 @dataclass(frozen=True)
 class ProjectExtension:
-    """The top-level `x-ecsflow` block. `settings` holds the setting values as written (setting name ->
-    value); `ecsflow.settings` parses them together with the other sources, so errors name their source."""
+    """The top-level `x-ecsflow` block. `settings` holds what `ecsflow.settings` resolves, as written (setting
+    name or consul_prefix -> value): the resolver parses them together with the other sources, so errors name
+    their source."""
 
     settings: Mapping[str, Any] = field(default_factory=dict)
-    # As written: each is checked where its rule lives, with the flag that may override it (the settings
-    # resolver for consul_prefix, gen-dag for the schedule and the DAG id).
-    consul_prefix: Any = None
+    # As written: each is checked where its rule lives, with the flag that may override it (gen-dag for the
+    # schedule and the DAG id).
     schedule: Any = None
     dag_id: Any = None
     pools: Mapping[str, int] = field(default_factory=dict)  # Airflow pool name -> size (slots)
@@ -162,8 +163,6 @@ def _retries(value: Any) -> int:
 
 def _duration(value: Any, *, positive: bool) -> float:
     """Seconds, as a number or a duration with units (`90`, `30s`, `5m`, `1h30m`)."""
-    from ecsflow.compose.model import parse_duration  # model imports this module
-
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidValue(_DURATION_FORMS, value)
     try:
@@ -350,8 +349,8 @@ def parse_project_extension(block: Any, file: str | None = None,
                 shown = bad.message(variables_in(value, interpolated))
                 raise SettingsError(f"top-level x-ecsflow.{key} must be {shown}", file=file,
                                     key=f"x-ecsflow.{key}") from None
-    return ProjectExtension(settings={k: v for k, v in block.items() if k in SETTING_NAMES},
-                            consul_prefix=block.get("consul_prefix"), schedule=block.get("schedule"),
+    return ProjectExtension(settings={k: v for k, v in block.items() if k in SETTING_NAMES or k == "consul_prefix"},
+                            schedule=block.get("schedule"),
                             dag_id=block.get("dag_id"), interpolated={
                                 text: interpolated[text] for text in strings_in(block) if text in interpolated
                             } if interpolated else {}, **typed)

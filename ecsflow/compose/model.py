@@ -7,13 +7,13 @@ sizes are bytes, commands are lists, ports are in long form. Nothing here knows 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ecsflow.compose.extension import ProjectExtension, ServiceExtension, parse_service_extension
+from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError
 
 
@@ -127,32 +127,6 @@ class ComposeProject:
                 hint=f"services in this project: {', '.join(known) or '(none)'}",
             )
         return tuple(s for s in self.services if s.name in set(wanted))
-
-
-_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6,
-                   "ns": 1e-9}
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(h|ms|m|s|us|\u00b5s|\u03bcs|ns)")
-
-
-def parse_duration(value: Any) -> float:
-    """A Go/Compose duration (`1m30s`, `500ms`, `1h`, `0`) → seconds, as Go's time.ParseDuration reads it."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError("invalid duration: expected text such as 30s, 1m30s or 500ms")
-    text = str(value)
-    sign, text = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
-    if text == "0":
-        return 0.0
-    if sign == "-":
-        raise ValueError("invalid duration: a duration must not be negative")
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or pos == 0:
-        raise ValueError("invalid duration: expected a number with a unit, like 30s, 1m30s or 500ms")
-    return total
 
 
 def service_from_config(name: str, config: Mapping[str, Any],

@@ -16,47 +16,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecsflow.compose.casts import CastError, go_parse_float, to_float32
 from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
-from ecsflow.compose.model import parse_duration
 from ecsflow.compose.references import dependencies
 from ecsflow.compose.scalars import go_text, timestamps_as_text
+from ecsflow.compose.units import CastError, ignored_size, parse_duration, parse_size, to_float32
 from ecsflow.errors import ComposeError
 
 _HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
-_SIZE_MULTIPLIERS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_SIZE_ERROR = "invalid size: expected a number of bytes, or a number with a unit such as 512m or 1.5g"
-
-
-def parse_size(value: Any) -> int:
-    """`512m`, `1.5g`, `1024`, `2 GiB`, 1024 → bytes, as Docker's units.RAMInBytes reads them (powers of 1024)."""
-    if isinstance(value, bool):
-        raise ValueError(_SIZE_ERROR)
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(_SIZE_ERROR)
-        return int(value)
-    text = str(value)
-    # The number runs to the last digit, '.' or space; a space before the unit is dropped.
-    split = max(text.rfind(char) for char in "0123456789. ")
-    if split < 0:
-        raise ValueError(_SIZE_ERROR)
-    number, unit = (text[:split], text[split + 1:]) if text[split] == " " else (text[:split + 1], text[split + 1:])
-    try:
-        size = go_parse_float(number)
-    except CastError:
-        raise ValueError(_SIZE_ERROR) from None
-    unit = unit.lower()
-    if size < 0 or len(unit) > 3 or (unit[:1] == "b" and len(unit) > 1):
-        raise ValueError(_SIZE_ERROR)
-    if unit and unit[0] != "b":
-        if unit[0] not in _SIZE_MULTIPLIERS or unit[1:] not in ("", "b", "ib"):
-            raise ValueError(_SIZE_ERROR)
-        size *= _SIZE_MULTIPLIERS[unit[0]]
-    if size >= 2**63:
-        raise ValueError("invalid size: the size is too large")
-    return int(size)
 
 
 def split_command(value: Any) -> list[str] | None:
@@ -351,11 +318,6 @@ def normalise_service(
         raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
                            line=_line_of(service, key.split(".")[0])) from None
     return out
-
-
-def ignored_size(value: Any) -> bool:
-    """Compose reads a size from text or a whole number (an int64); any other YAML number it drops unread."""
-    return isinstance(value, float) or (isinstance(value, int) and not -(2**63) <= value < 2**63)
 
 
 def _expose_text(item: Any) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.units import ignored_size, parse_size
 from ecsflow.compose.yamlfile import PositionedMap
 from ecsflow.errors import ComposeError
 
@@ -109,8 +110,6 @@ def _named_volume(volume: Any) -> str | None:
 
 def _check_same_values(name: str, service: Mapping[str, Any], first_file: Path) -> None:
     """Compose refuses two different values for one limit; ECS would have to pick one silently."""
-    from ecsflow.compose.normalise import ignored_size, parse_size
-
     resources = (service.get("deploy") or {}).get("resources") if isinstance(service.get("deploy"), Mapping) else None
     if not isinstance(resources, Mapping):
         return

@@ -1,9 +1,11 @@
 """The ECS adapter: the only code that calls botocore (docs/design.md sections 2 and 4). Import from the submodules.
 
-- ``client``: ``AwsOptions``, the botocore clients (session, retries, the known-regions check), and ``Ecs``,
-  the facade the rest of ecsflow calls (operations and the sandbox never hold a botocore client);
-- ``definitions``: describe and register task definitions, many families at once; a registration whose
-  answer was lost is described, not sent again blindly;
+- ``options``: ``AwsOptions``, where and as whom to call AWS;
+- ``client``: the botocore clients (session, retries, the known-regions check), and ``Ecs``, the facade the
+  rest of ecsflow calls (operations and the sandbox never hold a botocore client);
+- ``definitions``: describe task definitions, many families at once;
+- ``register``: register them, many families at once; a registration whose answer was lost is described,
+  not sent again blindly;
 - ``converge``: after a registration, the duplicates a concurrent sync made are deregistered;
 - ``limits``: the timeouts and attempts that bound every call;
 - ``pool``: the bounded thread pool those calls share;

@@ -1,5 +1,5 @@
-"""Where and as whom to call AWS (``AwsOptions``), the botocore clients, and ``Ecs``: what the rest of ecsflow
-calls instead of a client.
+"""The botocore clients, made from ``AwsOptions`` (``ecsflow.ecs.options``), and ``Ecs``: what the rest of
+ecsflow calls instead of a client.
 
 ``make_ecs_client`` / ``make_logs_client``: a client from boto3's usual chain (botocore's session: profile,
 region, credentials, ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECS``, which it honours by itself; an explicit
@@ -17,32 +17,22 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, pacing, prune, tasks, validate
-from ecsflow.ecs.definitions import DEFAULT_BACKOFF, Backoff, RegisterItem, RegisterOutcome
+from ecsflow.ecs import definitions, pacing, prune, register, tasks, validate
+from ecsflow.ecs.definitions import Ref, RegisterItem
 from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
 from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
-from ecsflow.ecs.pacing import Rate, TokenBucket
+from ecsflow.ecs.options import AwsOptions
+from ecsflow.ecs.pacing import TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
-from ecsflow.ecs.prune import FamilyRevisions, Ref, RevisionResult
+from ecsflow.ecs.prune import FamilyRevisions, RevisionResult
+from ecsflow.ecs.register import DEFAULT_BACKOFF, Backoff, RegisterOutcome
 from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
-
-
-@dataclass(frozen=True)
-class AwsOptions:
-    """Where and as whom to call AWS. ``None`` means "boto3's usual chain decides"."""
-
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
-    retry_mode: Literal["adaptive", "standard", "legacy"] = "adaptive"
-    max_attempts: int = 10  # all attempts, the first one included
-    register_rate: Rate | None = None  # RegisterTaskDefinition paced to this rate (ecsflow.ecs.pacing)
 
 
 def make_ecs_client(options: AwsOptions, concurrency: int = DEFAULT_CONCURRENCY) -> Any:
@@ -221,14 +211,14 @@ class Ecs:
         on_done: Callable[[RegisterOutcome], None] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
     ) -> list[RegisterOutcome]:
-        """See ``definitions.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
+        """See ``register.register_families``: one outcome per item, failures included; Ctrl-C stops the pace
         at once and raises ``RegistrationInterrupted`` with every item's outcome."""
         if self._writer is None:
             # botocore would retry a RegisterTaskDefinition whose answer was lost, and register twice.
             self._writer = make_ecs_client(replace(self.options, max_attempts=1), self.concurrency)
             pacing.pace(self._writer, self._pacer)
-        return definitions.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
-                                             on_stop=self._pacer.stop if self._pacer else None)
+        return register.register_families(self._client, self._writer, items, self.concurrency, on_done, backoff,
+                                          on_stop=self._pacer.stop if self._pacer else None)
 
     def registration_eta(self, count: int) -> Callable[[], float] | None:
         """For a progress bar, while ``count`` families are registered from now on: the seconds until the last
@@ -257,8 +247,7 @@ class Ecs:
 
     def _revisions(self, status: str) -> list[str]:
         with translated(self._client):
-            pages = self._client.get_paginator("list_task_definitions").paginate(status=status)
-            return [arn for page in pages for arn in page.get("taskDefinitionArns") or []]
+            return definitions.revision_arns(self._client, status)
 
     def as_register_request(self, task_definition: Mapping[str, Any]) -> dict[str, Any]:
         """A described definition as RegisterTaskDefinition kwargs: only the operation's input members (this

@@ -25,18 +25,16 @@ DescribeTaskDefinition per other revision above the baseline, then one Deregiste
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ecsflow.ecs.definitions import describe_revision, tag_map
+from ecsflow.ecs.definitions import RegisterItem, describe_definition, parse_arn, revision_arns, tag_map
 from ecsflow.ecs.errors import translated
 from ecsflow.errors import AwsError
-
-if TYPE_CHECKING:
-    from ecsflow.ecs.definitions import RegisterItem
+from ecsflow.tags import is_managed
 
 
 @dataclass(frozen=True)
-class Kept:
+class Deduplicated:
     """The revision that holds the content after the check, and what was done (None: nothing)."""
 
     revision: int
@@ -44,15 +42,15 @@ class Kept:
     note: str | None = None
 
 
-def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None, *, lost: str | None = None) -> Kept:
+def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None, *,
+                lost: str | None = None) -> Deduplicated:
     """Deregister the duplicates of ``item``'s content that a race produced (see the module docstring).
     ``lost``: this run had an ambiguous failure, so a duplicate may be its own earlier attempt."""
     from ecsflow.diff import diff_family
-    from ecsflow.taskdef import MANAGED_TAG
 
     baseline = item.live_revision or 0
     if revision == baseline + 1:
-        return Kept(revision, arn)
+        return Deduplicated(revision, arn)
     try:
         numbers = sorted(set(active_since(client, item.family, baseline)) | {revision})
         present, same, arns = [], {revision}, {revision: arn}
@@ -60,44 +58,32 @@ def deduplicate(client: Any, item: RegisterItem, revision: int, arn: str | None,
             if number == revision:
                 present.append(number)
                 continue
-            answer = describe_revision(client, f"{item.family}:{number}")
+            with translated(client):
+                answer = describe_definition(client, f"{item.family}:{number}")
             if answer is None or answer["taskDefinition"].get("status", "ACTIVE") != "ACTIVE":
                 continue  # deregistered since it was listed
             present.append(number)
             arns[number] = answer["taskDefinition"].get("taskDefinitionArn")
             tags = tag_map(answer.get("tags"))
-            if tags.get(MANAGED_TAG) == "true" and diff_family(item.service, item.family, dict(item.request),
-                                                               answer).status == "unchanged":
+            if is_managed(tags) and diff_family(item.service, item.family, dict(item.request),
+                                                answer).status == "unchanged":
                 same.add(number)
     except AwsError as error:
-        return Kept(revision, arn, f"could not check for a duplicate from a concurrent sync: {error.message}")
-    keep = _kept(present, same)
+        return Deduplicated(revision, arn, f"could not check for a duplicate from a concurrent sync: {error.message}")
+    keep = _lowest_of_last_run(present, same)
     if keep == revision and len(same) == 1:
-        return Kept(revision, arn)
+        return Deduplicated(revision, arn)
     done, failed = _deregister(client, item.family, sorted(same - {keep}))
-    return Kept(keep, arns.get(keep), _note(item.family, revision, keep, done, failed, lost))
+    return Deduplicated(keep, arns.get(keep), _note(item.family, revision, keep, done, failed, lost))
 
 
 def active_since(client: Any, family: str, baseline: int) -> list[int]:
-    """The revision numbers of ``family``'s ACTIVE revisions above ``baseline``. ListTaskDefinitions'
-    familyPrefix is the whole family on ECS; the family of each ARN is checked all the same."""
-    numbers: list[int] = []
+    """The revision numbers of ``family``'s ACTIVE revisions above ``baseline``."""
     with translated(client):
-        pages = client.get_paginator("list_task_definitions").paginate(
-            familyPrefix=family, status="ACTIVE", sort="DESC")
-        for page in pages:
-            found = []
-            for arn in page.get("taskDefinitionArns") or []:
-                name, _, number = arn.rsplit("/", 1)[-1].rpartition(":")
-                if name == family and number.isdigit():
-                    found.append(int(number))
-            numbers += [n for n in found if n > baseline]
-            if found and found == sorted(found, reverse=True) and found[-1] <= baseline:
-                break  # newest first, as asked: the next pages are older still
-    return numbers
+        return [parse_arn(arn)[1] for arn in revision_arns(client, "ACTIVE", family, above=baseline)]
 
 
-def _kept(present: list[int], same: set[int]) -> int:
+def _lowest_of_last_run(present: list[int], same: set[int]) -> int:
     """The lowest revision of the last unbroken run of ``same`` in ``present`` (ascending)."""
     i = present.index(max(same))
     while i > 0 and present[i - 1] in same:
@@ -116,7 +102,8 @@ def _deregister(client: Any, family: str, numbers: list[int]) -> tuple[list[int]
         except AwsError as error:
             # The concurrent run may have deregistered it first (ECS then answers ACTIVE no more).
             try:
-                answer = describe_revision(client, name)
+                with translated(client):
+                    answer = describe_definition(client, name)
             except AwsError:
                 answer = {"taskDefinition": {}}
             if answer is None or answer["taskDefinition"].get("status") == "INACTIVE":

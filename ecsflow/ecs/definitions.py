@@ -1,52 +1,22 @@
-"""Task definitions in ECS: describe and register many families through the bounded pool (``ecsflow.ecs.pool``).
+"""Task definitions in ECS: describe many families at once, through the bounded pool (``ecsflow.ecs.pool``).
 
 - ``describe_families``: one ``describe_task_definition(include=["TAGS"])`` per family; a family ECS does not
-  know is ``None`` (new), not an error. ``describe_revision``: the same for one name (family or family:N).
-- ``register_families``: one ``register_task_definition`` per family, of the request as the builder made it
-  (its ``ecsflow:*`` tags included: ``ecsflow.taskdef`` owns them); one family's failure is reported in its
-  outcome and does not stop the others.
-
-RegisterTaskDefinition is not idempotent (docs/design.md section 8), so it is sent through a client botocore never
-retries, and retried here only when ECS cannot have acted: a 4xx answer (throttling, "Too many concurrent
-attempts to create a new revision": with ``Backoff``) or a connection that was never made. After an ambiguous
-failure (a read timeout, a connection closed before the answer, an unreadable answer, a 5xx) the family is
-described: when its latest ACTIVE revision is newer than the one the plan compared against and holds the
-desired content, that is the registration (this run's, or a concurrent one's); otherwise it is registered
-again, once. When ECS cannot even be asked, the outcome says the family may have been registered. Every
-registration then goes through ``ecsflow.ecs.converge``, which removes what a race duplicated.
-
-Ctrl-C (or SIGTERM) while families are registered stops new registrations at once: a family not started yet,
-or waiting for its turn in the pace (``ecsflow.ecs.pacing``), is ``not-started`` and never sent; a call in
-flight is waited for, boundedly (its answer, or the lost-answer logic above, decides; a second Ctrl-C stops
-waiting and the family "may have been registered"); then ``RegistrationInterrupted`` carries every family's
-outcome.
+  know is ``None`` (new), not an error. ``describe_definition``: the same for one name (family or family:N),
+  botocore's errors left to the caller.
+- ``revision_arns``: ListTaskDefinitions, of every family or of one; ``parse_arn``: a revision's family and
+  number.
+- ``RegisterItem``: a family to register, with the revision the plan compared with; ``ecsflow.ecs.register``
+  registers it and ``ecsflow.ecs.converge`` removes what a race duplicated.
 """
 
 from __future__ import annotations
 
-import random
-import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from ecsflow.ecs.errors import (
-    UnreadableAnswer,
-    aws_error,
-    http_status,
-    is_ambiguous,
-    is_boto_error,
-    is_concurrent_revision,
-    is_missing_family,
-    is_throttling,
-    lost_answer_reason,
-    translated,
-)
-from ecsflow.ecs.limits import NO_ANSWER_ATTEMPTS
-from ecsflow.ecs.pacing import Stopped
+from ecsflow.ecs.errors import is_missing_family, translated, unreadable_answer
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
-from ecsflow.errors import AwsError
 
 
 def describe_families(
@@ -60,21 +30,16 @@ def describe_families(
     unique = list(dict.fromkeys(families))
     results: dict[str, dict | None] = {}
     with translated(client):
-        for family, answer in bounded(lambda family: answer_of(client, family), unique, concurrency):
+        for family, answer in bounded(lambda family: describe_definition(client, family), unique, concurrency):
             results[family] = answer
     return {family: results[family] for family in unique}
 
 
-def describe_revision(client: Any, name: str) -> dict | None:
-    """``describe_families`` for one name: a family (its latest ACTIVE revision) or ``family:N``."""
-    with translated(client):
-        return answer_of(client, name)
-
-
-def answer_of(client: Any, name: str) -> dict | None:
-    """DescribeTaskDefinition of ``name`` (with its tags), None when ECS has no ACTIVE revision of it; an answer
-    without a task definition and its revision is an ``UnreadableAnswer``. botocore's errors are not translated
-    (the callers decide what each means)."""
+def describe_definition(client: Any, name: str) -> dict | None:
+    """DescribeTaskDefinition of ``name`` (a family: its latest ACTIVE revision; or ``family:N``), with its tags;
+    None when ECS has no ACTIVE revision of it; an answer without a task definition and its revision is an
+    ``UnreadableAnswer``. botocore's errors are not translated: the callers decide what each means (``with
+    translated(client):`` makes them ``AwsError`` s)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -85,20 +50,59 @@ def answer_of(client: Any, name: str) -> dict | None:
         raise
     answer.pop("ResponseMetadata", None)
     if not isinstance(answer.get("taskDefinition"), dict):
-        raise _unreadable(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
+        raise unreadable_answer(client, "DescribeTaskDefinition", "a JSON object without a taskDefinition")
     if not isinstance(answer["taskDefinition"].get("revision"), int):  # the shape is checked (ecs.shapes), not presence
-        raise _unreadable(client, "DescribeTaskDefinition", "a task definition without its revision")
+        raise unreadable_answer(client, "DescribeTaskDefinition", "a task definition without its revision")
     return answer
+
+
+Ref = tuple[str, int]  # (family, revision)
+
+
+def parse_arn(arn: str) -> Ref:
+    """``(family, revision)`` of a task definition ARN (or ``family:revision``); ValueError for anything else."""
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    if not family or not revision.isdigit():
+        raise ValueError(f"not a task definition revision: {arn!r}")
+    return family, int(revision)
+
+
+def revision_ref(arn: Any) -> Ref | None:
+    """``parse_arn`` of an ARN in an answer, None when it names no revision (then it cannot be one of ours)."""
+    try:
+        return parse_arn(arn) if isinstance(arn, str) else None
+    except ValueError:
+        return None
+
+
+def revision_arns(client: Any, status: str, family: str | None = None, *, above: int | None = None) -> list[str]:
+    """The ARNs of the revisions in ``status`` (ACTIVE or INACTIVE), through ListTaskDefinitions' paginator: of
+    every family, or of ``family`` only. familyPrefix is the full family name on ECS (its documentation); each
+    ARN's family is checked all the same, so that `etl-load` never lists `etl-loader`'s revisions. ``above``
+    (with ``family``): only the revisions numbered above it, asked newest first and paged only until it.
+    botocore's errors are not translated."""
+    query: dict[str, Any] = {"status": status}
+    if family is not None:
+        query["familyPrefix"] = family
+    if above is not None:
+        query["sort"] = "DESC"
+    arns: list[str] = []
+    for page in client.get_paginator("list_task_definitions").paginate(**query):
+        listed = page.get("taskDefinitionArns") or []
+        if family is None:
+            arns += listed
+            continue
+        found = [(arn, ref[1]) for arn in listed if (ref := revision_ref(arn)) and ref[0] == family]
+        arns += [arn for arn, number in found if above is None or number > above]
+        numbers = [number for _, number in found]
+        if above is not None and numbers and numbers == sorted(numbers, reverse=True) and numbers[-1] <= above:
+            break  # newest first, as asked: the next pages are older still
+    return arns
 
 
 def tag_map(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """An answer's ``tags`` (``[{"key", "value"}]``) as a mapping; an entry without a key names nothing."""
     return {t["key"]: t.get("value") or "" for t in tags or () if isinstance(t.get("key"), str)}
-
-
-def _unreadable(client: Any, operation: str, what: str) -> UnreadableAnswer:
-    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what,
-                            expected="JSON")
 
 
 @dataclass(frozen=True)
@@ -115,208 +119,3 @@ class RegisterItem:
     def __post_init__(self) -> None:
         if self.request.get("family") != self.family:
             raise ValueError(f"request family {self.request.get('family')!r} is not {self.family!r}")
-
-
-@dataclass(frozen=True)
-class RegisterOutcome:
-    """``revision`` is the one that holds the desired content once the run is over; ``note`` says what else
-    happened (a lost answer, a duplicate deregistered)."""
-
-    service: str
-    family: str
-    # not-started: interrupted before its request was sent; interrupted: cut short while it was under way
-    status: Literal["registered", "failed", "not-started", "interrupted"]
-    revision: int | None = None
-    arn: str | None = None
-    error: str | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Jittered exponential backoff for the errors botocore does not retry by itself."""
-
-    attempts: int = 6  # all attempts, the first one included: waits of up to 0.5+1+2+4+8 s
-    base: float = 0.5
-    cap: float = 8.0
-
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1, 2, ...): "equal jitter", so two CI jobs that
-        collided once spread apart, yet each always waits a little."""
-        ceiling = min(self.cap, self.base * 2 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-DEFAULT_BACKOFF = Backoff()
-
-
-class RegistrationInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM (its ``__cause__``) during ``register_families``: ``outcomes``, one per item in order,
-    say what was registered, what was not started and what was cut short."""
-
-    def __init__(self, outcomes: list[RegisterOutcome]) -> None:
-        super().__init__("interrupted while registering")
-        self.outcomes = outcomes
-
-
-def register_families(
-    reader: Any,
-    writer: Any,
-    items: Iterable[RegisterItem],
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_done: Callable[[RegisterOutcome], None] | None = None,
-    backoff: Backoff = DEFAULT_BACKOFF,
-    on_stop: Callable[[], None] | None = None,
-) -> list[RegisterOutcome]:
-    """Register one new revision per item; outcomes in the order of ``items``.
-
-    ``writer`` sends RegisterTaskDefinition and must not retry by itself; ``reader`` (with botocore's retries)
-    makes every other call. ``on_done`` is called with each outcome as it completes, on the calling thread
-    (safe for a progress bar). Each family is listed once: the builder refuses two services with one family
-    (``taskdef.build_task_definitions``). On KeyboardInterrupt, ``on_stop()`` (the pace's ``stop``) is called,
-    no new registration starts, and ``RegistrationInterrupted`` is raised (see the module docstring).
-    """
-    items = list(items)
-    if not items:
-        return []
-    outcomes: dict[str, RegisterOutcome] = {}
-    stop = threading.Event()
-
-    def work(item: RegisterItem) -> RegisterOutcome:
-        return _not_started(item) if stop.is_set() else _register(reader, writer, item, backoff, stop)
-
-    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)), thread_name_prefix="ecsflow-aws")
-    try:
-        futures = {pool.submit(work, item): item for item in items}
-        try:
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[outcome.family] = outcome
-                if on_done is not None:
-                    on_done(outcome)
-        except KeyboardInterrupt as exc:
-            stop.set()
-            if on_stop is not None:
-                on_stop()
-            _wait_for_those_under_way(futures, outcomes)
-            raise RegistrationInterrupted([outcomes[item.family] for item in items]) from exc
-    finally:
-        # Normal end: nothing left. An error (from on_done too): drop what has not started; the calls under
-        # way finish on their own.
-        pool.shutdown(wait=True, cancel_futures=True)
-    return [outcomes[item.family] for item in items]
-
-
-def _wait_for_those_under_way(futures: dict[Future, RegisterItem], outcomes: dict[str, RegisterOutcome]) -> None:
-    """After an interrupt: the items not started are ``not-started``; those under way are waited for (a
-    second interrupt stops waiting: they may have been registered)."""
-    under_way = [future for future, item in futures.items() if item.family not in outcomes and not future.cancel()]
-    try:
-        for future in as_completed(under_way):
-            item = futures[future]
-            error = future.exception()
-            outcomes[item.family] = future.result() if error is None else _failed(item, f"{type(error).__name__}: "
-                                                                                  f"{error}")
-    except KeyboardInterrupt:
-        pass
-    for future, item in futures.items():
-        if item.family in outcomes:
-            continue
-        if future.cancelled():
-            outcomes[item.family] = _not_started(item)
-        else:
-            outcomes[item.family] = RegisterOutcome(
-                item.service, item.family, "interrupted", error=f"interrupted while RegisterTaskDefinition was "
-                f"under way: {item.family} may have been registered (hint: run `ecsflow diff` to see; running "
-                "sync again converges)")
-
-
-def _not_started(item: RegisterItem) -> RegisterOutcome:
-    return RegisterOutcome(item.service, item.family, "not-started",
-                           error="interrupted before it was sent: not registered (run sync again)")
-
-
-def _register(reader: Any, writer: Any, item: RegisterItem, backoff: Backoff,
-              stop: threading.Event | None = None) -> RegisterOutcome:
-    from ecsflow.ecs.converge import deduplicate
-
-    stop = stop or threading.Event()
-    attempt, unanswered, lost, recovered = 0, 0, None, False
-    while True:
-        attempt += 1
-        try:
-            td = writer.register_task_definition(**item.request).get("taskDefinition") or {}
-            if not isinstance(td.get("revision"), int):
-                raise _unreadable(writer, "RegisterTaskDefinition", "a JSON object without the new revision")
-            revision, arn = td["revision"], td.get("taskDefinitionArn")
-            break
-        except Stopped:  # the pace was stopped (Ctrl-C) before this attempt was sent
-            if attempt == 1:
-                return _not_started(item)
-            return RegisterOutcome(item.service, item.family, "interrupted", error=f"interrupted between two "
-                                   f"attempts ({lost or 'the last was refused'}): not registered (run sync again)")
-        except Exception as exc:
-            if not is_boto_error(exc):
-                raise
-            # No answer at all costs up to a read timeout an attempt: those are bounded apart.
-            no_answer = _is_connection(exc) or (is_ambiguous(exc) and http_status(exc) is None)
-            unanswered += no_answer
-            if is_ambiguous(exc):
-                # ECS may have registered it: ask before sending it again.
-                lost = lost_answer_reason(exc)
-                try:
-                    found = _holds_desired(reader, item)
-                except AwsError as error:
-                    return _failed(item, f"RegisterTaskDefinition got {lost}, and ECS could not be asked what it "
-                                   f"holds ({error.message}): {item.family} may have been registered",
-                                   hint="run `ecsflow diff` to see; running sync again converges")
-                if found is not None:
-                    (revision, arn), recovered = found, True
-                    break
-            retry = is_throttling(exc) or is_concurrent_revision(exc) or is_ambiguous(exc) or _is_connection(exc)
-            if retry and attempt < backoff.attempts and (not no_answer or unanswered < NO_ANSWER_ATTEMPTS):
-                if not stop.wait(backoff.delay(attempt)):
-                    continue
-                return RegisterOutcome(item.service, item.family, "interrupted", error="interrupted before ECS "
-                                       f"registered it ({lost or aws_error(exc, client=writer).message}): not "
-                                       "registered (run sync again)")
-            error = aws_error(exc, client=writer)
-            if is_ambiguous(exc):
-                return _failed(item, f"RegisterTaskDefinition got {lost} (last: {error.message}), and ECS holds no "
-                               f"new revision of {item.family}: it was not registered", hint=error.hint)
-            return _failed(item, error.message + (" (not registered)" if _is_connection(exc) else ""),
-                           hint=error.hint)
-    kept = deduplicate(reader, item, revision, arn, lost=lost)
-    note = None
-    if recovered:
-        note = f"the answer to RegisterTaskDefinition was lost ({lost})"
-        if kept.revision == revision:
-            note += f": ECS holds this content as {item.family}:{revision} (registered by this run or a concurrent one)"
-    note = "; ".join(n for n in (note, kept.note) if n) or None
-    return RegisterOutcome(item.service, item.family, "registered", kept.revision, kept.arn, note=note)
-
-
-def _holds_desired(reader: Any, item: RegisterItem) -> tuple[int, str | None] | None:
-    """``(revision, arn)`` of the family's latest ACTIVE revision when it is newer than the one the plan
-    compared with and holds the desired content; None otherwise."""
-    from ecsflow.diff import diff_family
-
-    live = describe_revision(reader, item.family)
-    if live is None:
-        return None
-    td = live["taskDefinition"]
-    if td["revision"] <= (item.live_revision or 0):
-        return None
-    if diff_family(item.service, item.family, dict(item.request), live).status != "unchanged":
-        return None
-    return td["revision"], td.get("taskDefinitionArn")
-
-
-def _is_connection(exc: BaseException) -> bool:
-    from botocore.exceptions import ConnectionError
-
-    return isinstance(exc, ConnectionError)
-
-
-def _failed(item: RegisterItem, message: str, hint: str | None = None) -> RegisterOutcome:
-    return RegisterOutcome(item.service, item.family, "failed", error=f"{message} (hint: {hint})" if hint else message)

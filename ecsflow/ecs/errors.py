@@ -3,6 +3,7 @@
 - ``aws_error``: any boto3/botocore exception as an ``AwsError``; ``translated`` does it for a block of calls;
   ``credentials_error``: a credential provider (a profile's ``credential_process``) that failed;
 - ``UnreadableAnswer``: a 2xx answer that is not the service's JSON (an HTML page, an empty or cut body);
+  ``unreadable_answer``: an ECS answer without what it must hold (a task definition's revision, a task's ARN);
 - ``is_missing_family``, ``is_concurrent_revision``, ``is_throttling``: the ``ClientException`` s and
   throttling answers the adapter handles itself; ``never_sent`` and ``is_ambiguous``: whether a failed
   call may have been carried out (what RegisterTaskDefinition, which is not idempotent, must know);
@@ -22,7 +23,7 @@ from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
 from ecsflow.errors import AwsError
 
 if TYPE_CHECKING:
-    from ecsflow.ecs.client import AwsOptions
+    from ecsflow.ecs.options import AwsOptions
 
 # What real ECS and moto answer for a family (or family:revision) with no ACTIVE revision:
 # ClientException, HTTP 400, "Unable to describe task definition." (real ECS: the error quoted in
@@ -86,6 +87,13 @@ class UnreadableAnswer(BotoCoreError):
     body, JSON cut short. botocore would parse it as an empty answer (or fail on a JSON list)."""
 
     fmt = "{service} at {endpoint_url} answered {operation} with {what}, not {service}'s {expected}"
+
+
+def unreadable_answer(client: Any, operation: str, what: str) -> UnreadableAnswer:
+    """An ECS answer to ``operation`` that lacks what every such answer holds (``what``: "a task without its
+    taskArn"); the shape of the rest is checked before botocore parses it (``ecsflow.ecs.shapes``)."""
+    return UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation, what=what,
+                            expected="JSON")
 
 
 _TIMES = {1: "once", 2: "twice"}

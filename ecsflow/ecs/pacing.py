@@ -3,7 +3,7 @@ throttling errors.
 
 ECS throttles each API action per account and region with a token bucket: RegisterTaskDefinition allows a
 burst of about 20 calls, then about one a second. Retrying throttled calls (the register loop's backoff,
-``ecsflow.ecs.definitions``) gets there too, but each throttled call is an attempt spent, and with 8 workers
+``ecsflow.ecs.register``) gets there too, but each throttled call is an attempt spent, and with 8 workers
 about half the calls of a first sync of 100 families bounce; a sync that knows the rate sends each call when
 ECS will accept it.
 

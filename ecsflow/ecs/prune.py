@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ecsflow.ecs.definitions import Ref, describe_definition, parse_arn, revision_arns, revision_ref, tag_map
 from ecsflow.ecs.errors import (
     aws_error,
     code_and_message,
@@ -38,9 +39,6 @@ DESCRIBE_SERVICES_MAX = 10  # DescribeServices: at most 10 services a call
 DESCRIBE_TASKS_MAX = 100  # DescribeTasks: at most 100 tasks a call
 DELETE_MAX = 10  # DeleteTaskDefinitions: at most 10 revisions a call
 
-Ref = tuple[str, int]  # (family, revision)
-
-
 @dataclass(frozen=True)
 class FamilyRevisions:
     """What ECS holds of one family: ``tags`` of its latest ACTIVE revision (None: no ACTIVE revision),
@@ -51,22 +49,6 @@ class FamilyRevisions:
     active: tuple[int, ...] = ()
     inactive: tuple[int, ...] = ()
     error: str | None = None
-
-
-def parse_arn(arn: str) -> Ref:
-    """``(family, revision)`` of a task definition ARN (or ``family:revision``); ValueError for anything else."""
-    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
-    if not family or not revision.isdigit():
-        raise ValueError(f"not a task definition revision: {arn!r}")
-    return family, int(revision)
-
-
-def _ref(arn: Any) -> Ref | None:
-    """``parse_arn`` of an ARN in an answer, None when it names no revision (then it cannot be one of ours)."""
-    try:
-        return parse_arn(arn) if isinstance(arn, str) else None
-    except ValueError:
-        return None
 
 
 def list_families(client: Any, families: Iterable[str], *, inactive: bool = False, managed_only: Callable[
@@ -101,9 +83,7 @@ def _one_call_error(client: Any, exc: Exception) -> str:
 
 def _list_family(client: Any, family: str, inactive: bool,
                  managed_only: Callable[[dict[str, str]], bool] | None) -> FamilyRevisions:
-    from ecsflow.ecs.definitions import answer_of, tag_map
-
-    answer = answer_of(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
+    answer = describe_definition(client, family)  # None: no ACTIVE revision; an answer without its revision is an error
     if answer is None:
         return FamilyRevisions(family, inactive=_revisions(client, family, "INACTIVE") if inactive else ())
     tags = tag_map(answer.get("tags"))
@@ -116,11 +96,7 @@ def _list_family(client: Any, family: str, inactive: bool,
 
 
 def _revisions(client: Any, family: str, status: str) -> tuple[int, ...]:
-    # familyPrefix is the full family name (ECS's documentation); the filter below guards against a prefix
-    # match all the same, so that `etl-load` never lists `etl-loader`'s revisions.
-    pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
-    refs = (_ref(arn) for page in pages for arn in page.get("taskDefinitionArns") or [])
-    return tuple(sorted({ref[1] for ref in refs if ref and ref[0] == family}))
+    return tuple(sorted({parse_arn(arn)[1] for arn in revision_arns(client, status, family)}))
 
 
 def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = False,
@@ -133,7 +109,7 @@ def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = Fa
     users: dict[Ref, list[str]] = {}
 
     def add(arn: str | None, user: str) -> None:
-        if ref := _ref(arn):
+        if ref := revision_ref(arn):
             bucket = users.setdefault(ref, [])
             if user not in bucket:
                 bucket.append(user)
@@ -252,8 +228,8 @@ def delete_revisions(client: Any, refs: Iterable[Ref], concurrency: int = DEFAUL
         except Exception as exc:
             error = actions.error(exc)
             return [RevisionResult(*parse_arn(name), error) for name in chunk]
-        failures = {_ref(f.get("arn")): f.get("reason") or "failed" for f in answer.get("failures") or []}
-        done = {_ref(d.get("taskDefinitionArn")) for d in answer.get("taskDefinitions") or []}
+        failures = {revision_ref(f.get("arn")): f.get("reason") or "failed" for f in answer.get("failures") or []}
+        done = {revision_ref(d.get("taskDefinitionArn")) for d in answer.get("taskDefinitions") or []}
         results = []
         for name in chunk:
             ref = parse_arn(name)

@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ecsflow.ecs.errors import (
-    UnreadableAnswer,
     aws_error,
     code_and_message,
     is_boto_error,
     run_failures_error,
     translated,
+    unreadable_answer,
 )
 from ecsflow.errors import AwsError
 
@@ -143,8 +143,7 @@ def _with_arn(client: Any, operation: str, task: Mapping[str, Any]) -> Mapping[s
     """A task of an answer, which must name it (the shape of the rest is checked: ``ecsflow.ecs.shapes``)."""
     if isinstance(task.get("taskArn"), str):
         return task
-    raise aws_error(UnreadableAnswer(service="ECS", endpoint_url=client.meta.endpoint_url, operation=operation,
-                                     what="a task without its taskArn", expected="JSON"), client=client)
+    raise aws_error(unreadable_answer(client, operation, "a task without its taskArn"), client=client)
 
 
 class TaskNotFound(AwsError):

@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from ecsflow.ecs.client import AwsOptions, make_client
+from ecsflow.ecs.client import make_client
 from ecsflow.ecs.errors import aws_error, code_and_message, is_session_error, one_line
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
 from ecsflow.verify import Finding, Target
 

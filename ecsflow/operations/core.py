@@ -71,10 +71,12 @@ def resolve_with_consul(compose: ProjectExtension | None, compose_file: str | No
     from ecsflow.consul import read_prefix
     from ecsflow.settings import consul_prefix_of, resolve_settings
 
-    prefix, _ = consul_prefix_of(compose=compose, compose_file=compose_file, environ=environ, flags=flags)
+    written, interpolated = (compose.settings, compose.interpolated) if compose else (None, None)
+    prefix, _ = consul_prefix_of(compose=written, compose_file=compose_file, compose_interpolated=interpolated,
+                                 environ=environ, flags=flags)
     raw = read_prefix(prefix, environ=environ) if prefix else None
-    return resolve_settings(consul=raw, consul_prefix=prefix, compose=compose, compose_file=compose_file,
-                            environ=environ, flags=flags)
+    return resolve_settings(consul=raw, consul_prefix=prefix, compose=written, compose_file=compose_file,
+                            compose_interpolated=interpolated, environ=environ, flags=flags)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class AwsFlags:
     concurrency: int = 8
     register_rate: Rate | None = ECS_REGISTER_RATE  # sync's pace (ecsflow.ecs.pacing); None: not paced
     execute_locally: bool = False  # the sandbox may run tasks' commands on this machine (ecsflow.execution)
+    on_note: Callable[[str], None] | None = None  # where the sandbox's notes go (the CLI prints them)
 
     @property
     def runs_tasks(self) -> bool:
@@ -160,7 +163,8 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
     """ECS for this command: the sandbox's (moto in this process, state kept next to the compose file, tasks
     run by the local runner in the project's folder) or AWS's usual chain. ``concurrency``: how many families
     at once (default: ``aws.concurrency``)."""
-    from ecsflow.ecs.client import AwsOptions, Ecs
+    from ecsflow.ecs.client import Ecs
+    from ecsflow.ecs.options import AwsOptions
     from ecsflow.errors import EcsflowError
 
     concurrency = aws.concurrency if concurrency is None else concurrency
@@ -177,5 +181,6 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
         raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
-                         task_workdir=project.working_dir, execute_locally=aws.execute_locally) as sandbox:
+                         task_workdir=project.working_dir, execute_locally=aws.execute_locally,
+                         on_note=aws.on_note) as sandbox:
         yield Ecs.connect(sandbox.options, concurrency, on_done_registering=sandbox.release)

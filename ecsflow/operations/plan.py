@@ -47,7 +47,7 @@ def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
 @dataclass(frozen=True)
 class SyncResult:
     plan: PlanResult
-    outcomes: tuple  # ecsflow.ecs.definitions.RegisterOutcome, one per family, in compose order
+    outcomes: tuple  # ecsflow.ecs.register.RegisterOutcome, one per family, in compose order
     interrupted: BaseException | None = None  # Ctrl-C or SIGTERM stopped the registrations (exit 130 / 143)
 
     @property
@@ -68,13 +68,14 @@ def sync(
 
     Every service is rendered and validated before the first write; one family's failure is reported with
     the others' outcomes. A registration whose answer was lost is not sent again blindly, and a duplicate
-    that a concurrent sync made is deregistered (``ecsflow.ecs.definitions``, ``ecsflow.ecs.converge``); the
+    that a concurrent sync made is deregistered (``ecsflow.ecs.register``, ``ecsflow.ecs.converge``); the
     outcome's ``note`` says so. `on_start(n, eta)` and `on_done(outcome)` drive a progress bar (``eta()``: the
     seconds until the last registration is sent, when they are paced to ECS's rate; else None).
 
     Ctrl-C (or SIGTERM) while registering stops new registrations at once; the result then holds every
     family's outcome (``not-started`` for those not reached) and ``interrupted``, the interrupt to exit with."""
-    from ecsflow.ecs.definitions import RegisterItem, RegisterOutcome, RegistrationInterrupted
+    from ecsflow.ecs.definitions import RegisterItem
+    from ecsflow.ecs.register import RegisterOutcome, RegistrationInterrupted
 
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:

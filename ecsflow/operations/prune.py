@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, aws_session, render
 from ecsflow.prune import DEFAULT_KEEP, FamilyOutcome, FamilyPlan, OutcomeBuilder, PrunePlan
+from ecsflow.tags import is_managed
 
 if TYPE_CHECKING:
     from ecsflow.airflow.pins import Pins
@@ -50,12 +51,6 @@ class PruneResult:
     def failed(self) -> bool:
         """A family that could not be read, or a revision that could not be deregistered or deleted."""
         return bool(self.plan.counts["errors"]) or any(o.failed for o in (self.outcomes or {}).values())
-
-
-def is_managed(tags: Mapping[str, str]) -> bool:
-    from ecsflow.taskdef import MANAGED_TAG
-
-    return tags.get(MANAGED_TAG) == "true"
 
 
 def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), how: PruneOptions = PruneOptions(),

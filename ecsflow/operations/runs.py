@@ -160,8 +160,14 @@ def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: Run
 
     The runtime values (x-ecsflow.runtime_env) not given with ``-e`` get their defaults, as a scheduled DAG run
     does: a Jinja default is rendered for a run now, or refused with a message that says what to pass."""
-    from ecsflow.airflow.runtime import runtime_environment
-    from ecsflow.runtask import parse_environment, require_network, run_overrides, run_request, run_size
+    from ecsflow.runtask import (
+        parse_environment,
+        require_network,
+        run_overrides,
+        run_request,
+        run_size,
+        runtime_environment,
+    )
     from ecsflow.validators import variables_in
 
     settings = rendered.resolved.settings

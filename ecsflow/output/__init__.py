@@ -5,12 +5,15 @@ variables of this process's environment and, once the compose project is loaded,
 interpolated with (``mask_environment``). Only ``diff --show-values`` and ``render --show-values`` print values
 as they are.
 
-The modules: `console` (consoles, masking, errors and messages), `plans` (render, config, diff, sync),
-`bars` (progress bars), `tasks` (verify, prune, run).
+Every printer takes the command's ``Environment`` (its streams, colour and width), built once by the CLI.
+
+The modules: `console` (the environment, consoles, masking, errors and messages), `plans` (render, config, diff,
+sync), `bars` (progress bars), `verify`, `prune` and `runs` (the output of those commands).
 """
 
 from ecsflow.output.bars import phases, progress
 from ecsflow.output.console import (
+    Environment,
     begin_masking,
     end_masking,
     mask_environment,
@@ -21,19 +24,14 @@ from ecsflow.output.console import (
     write_document,
 )
 from ecsflow.output.plans import plan_summary, write_changeset, write_render, write_settings, write_sync_outcomes
-from ecsflow.output.tasks import (
-    print_run_status,
-    write_lines,
-    write_log_lines,
-    write_prune_plan,
-    write_prune_result,
-    write_run_result,
-    write_verify,
-)
+from ecsflow.output.prune import write_lines, write_prune_plan, write_prune_result
+from ecsflow.output.runs import print_run_status, write_log_lines, write_run_result
+from ecsflow.output.verify import write_verify
 
 __all__ = [
-    "begin_masking", "end_masking", "mask_environment", "phases", "plan_summary", "print_error", "print_messages",
-    "print_run_status", "print_unexpected", "progress", "stdout_closed", "write_changeset", "write_document",
+    "Environment", "begin_masking", "end_masking", "mask_environment", "phases", "plan_summary", "print_error",
+    "print_messages", "print_run_status", "print_unexpected", "progress", "stdout_closed", "write_changeset",
+    "write_document",
     "write_lines", "write_log_lines", "write_prune_plan", "write_prune_result", "write_render", "write_run_result",
     "write_settings", "write_sync_outcomes", "write_verify",
 ]

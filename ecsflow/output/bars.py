@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecsflow.output.console import stderr_console
+from ecsflow.output.console import Environment, stderr_console
 
 
 class progress:
@@ -12,8 +12,8 @@ class progress:
 
     threshold = 3
 
-    def __init__(self, label: str, *, no_color: bool = False) -> None:
-        self.label, self.no_color = label, no_color
+    def __init__(self, label: str, *, env: Environment) -> None:
+        self.label, self.env = label, env
         self._progress = self._task = self._eta = None
 
     def __enter__(self) -> progress:
@@ -22,7 +22,7 @@ class progress:
     def start(self, total: int, eta: Any = None) -> None:
         """``eta()``: the seconds left, for paced registrations (a burst, then one a second), where rich's
         estimate from the speed so far would be wrong; it is asked again as each family is done."""
-        console = stderr_console(self.no_color)
+        console = stderr_console(self.env)
         if total <= self.threshold or not console.is_terminal:
             return
         from rich.progress import Progress, TextColumn, TimeRemainingColumn
@@ -45,8 +45,8 @@ class progress:
 class phases:
     """One progress bar per phase of a long command (`prune`: listing, deregistering, deleting)."""
 
-    def __init__(self, *, no_color: bool = False) -> None:
-        self.no_color = no_color
+    def __init__(self, *, env: Environment) -> None:
+        self.env = env
         self._bar: progress | None = None
 
     def __enter__(self) -> phases:
@@ -54,7 +54,7 @@ class phases:
 
     def start(self, label: str, total: int) -> None:
         self.stop()
-        self._bar = progress(label, no_color=self.no_color)
+        self._bar = progress(label, env=self.env)
         self._bar.start(total)
 
     def advance(self, *_: Any) -> None:

@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
-from ecsflow.output.console import current_masker, mask, md_cell, print_messages, stdout_console, write_document
-from ecsflow.output.tasks import write_verify
+from ecsflow.output.console import (
+    Environment,
+    current_masker,
+    mask,
+    md_cell,
+    print_messages,
+    stdout_console,
+    write_document,
+)
+from ecsflow.output.verify import write_verify
 
 
-def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, no_color: bool = False,
+def write_render(requests: list[dict], fmt: str = "json", *, show_values: bool = False, env: Environment,
                  call: str = "register-task-definition") -> None:
     """`ecsflow render`: the RegisterTaskDefinition requests (or, with --services, the CreateService ones:
     ``call``), masked unless show_values; a note on stderr says when something was masked, since a masked
     request is not the one to send."""
     masked = requests if show_values else current_masker().tree(requests)
-    write_document(masked, fmt, mask=False)
+    write_document(masked, fmt, env=env, mask=False)
     if masked != requests:
         print_messages("note", ["values that look secret are shown as (sensitive); pass --show-values to print "
-                                f"the requests as they are (to pipe into aws ecs {call})"], no_color=no_color)
+                               f"the requests as they are (to pipe into aws ecs {call})"], env=env)
 
 
-def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, no_color: bool = False) -> None:
+def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, env: Environment) -> None:
     """`ecsflow config`: each setting, its value and its origin."""
     rows = [(name, mask(value) if isinstance(value, str) else value, origin) for name, value, origin in rows]
     if fmt == "json":
         write_document({"project": project,
-                        "settings": [{"name": n, "value": v, "origin": o} for n, v, o in rows]})
+                        "settings": [{"name": n, "value": v, "origin": o} for n, v, o in rows]}, env=env)
         return
     from rich.table import Table
 
@@ -38,7 +45,7 @@ def write_settings(project: str, rows: list[tuple[str, str, str]], fmt: str, *, 
 
     for name, value, origin in rows:
         table.add_row(escape(name), escape(value or "-"), escape(origin))
-    stdout_console(no_color).print(table)
+    stdout_console(env).print(table)
 
 
 def _value_text(value: Any) -> str:
@@ -61,7 +68,7 @@ def plan_summary(counts: dict[str, int]) -> str:
 
 
 def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
-                    no_color: bool = False, checks: tuple | None = None) -> None:
+                    env: Environment, checks: tuple | None = None) -> None:
     """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
     or the documented JSON. Masked (see ecsflow.masking) unless show_values. ``checks`` (`diff --verify`):
     verify's results, after the plan (JSON: under "verify")."""
@@ -78,17 +85,17 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
             from ecsflow.verify import to_json
 
             document["verify"] = current_masker().tree(to_json(checks))
-        write_document(document, mask=False)
+        write_document(document, env=env, mask=False)
         return
     if fmt == "markdown":
-        sys.stdout.write(_changeset_markdown(changeset, requests))
-        sys.stdout.flush()
+        env.stdout.write(_changeset_markdown(changeset, requests))
+        env.stdout.flush()
         if checks is not None:
-            write_verify(checks, fmt)
+            write_verify(checks, fmt, env=env)
         return
     from rich.markup import escape
 
-    console = stdout_console(no_color)
+    console = stdout_console(env)
     for family in changeset.families:
         if family.status == "unchanged":
             continue
@@ -115,7 +122,7 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.")
     if checks is not None:
         console.print()
-        write_verify(checks, fmt, no_color=no_color)
+        write_verify(checks, fmt, env=env)
 
 
 def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
@@ -147,7 +154,7 @@ def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False, interrupted: str | None = None) -> None:
+def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: str | None = None) -> None:
     """`ecsflow sync`: one row per family (registered / unchanged / failed; not-started / interrupted when
     ``interrupted``, the signal's name, stopped it), or the documented JSON; a row's detail is its error, else
     its note, else its ARN."""
@@ -158,13 +165,13 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False, interrupt
     if interrupted:
         left = sum(o.status in ("not-started", "interrupted") for o in outcomes)
         print_messages("warning", [f"interrupted ({interrupted}): stopped registering; {left} family(ies) not "
-                                   "registered or cut short (run sync again to converge)"], no_color=no_color)
+                                   "registered or cut short (run sync again to converge)"], env=env)
     if fmt == "json":
         write_document({"families": [
             {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
              "arn": o.arn, "error": o.error, "note": o.note}
             for o in outcomes
-        ], "interrupted": bool(interrupted)})
+        ], "interrupted": bool(interrupted)}, env=env)
         return
     from rich.markup import escape
     from rich.table import Table
@@ -179,7 +186,7 @@ def write_sync_outcomes(outcomes, fmt: str, *, no_color: bool = False, interrupt
         detail = o.error or o.note or o.arn or ""  # a note (a lost answer, a duplicate removed) before the ARN
         table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
                       "" if o.revision is None else str(o.revision), escape(detail))
-    console = stdout_console(no_color)
+    console = stdout_console(env)
     console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
     summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."

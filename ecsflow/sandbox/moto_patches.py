@@ -33,10 +33,26 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ecsflow.sandbox.runner import LocalTaskRunner
+
+class TaskRunner(Protocol):
+    """What the patch asks of a runner (``ecsflow.sandbox.runner.LocalTaskRunner``, which imports this module):
+    moto's calls for the tasks it runs."""
+
+    check_network: bool  # check RunTask's subnets as ECS does (see the module docstring)
+
+    def adopt(self, backend: Any, task: Any, requested_network: dict | None) -> None:
+        """A task moto has just created: take over its life (``take_over``) and run it."""
+
+    def owns(self, task_arn: str) -> bool:
+        """Whether this runner runs the task."""
+
+    def snapshot(self, task: Any) -> Any:
+        """A copy of one of this runner's tasks, taken while no field changes (DescribeTasks' answer)."""
+
+    def stop_task(self, task: Any, reason: str | None) -> bool:
+        """moto's stop_task: ask one of this runner's tasks to stop; False when the task is not its own."""
 
 
 def now() -> datetime:
@@ -152,12 +168,12 @@ def _default_subnet_id(ec2: Any) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # the patch of moto's ECS backend (one installation, shared by nested runners)
 
-_STACK: list[LocalTaskRunner] = []
+_STACK: list[TaskRunner] = []
 _STACK_LOCK = threading.Lock()
 _PATCHES: list[Any] = []
 
 
-def install(runner: LocalTaskRunner) -> None:
+def install(runner: TaskRunner) -> None:
     """Make ``runner`` the one that runs new tasks; the first one patches moto."""
     with _STACK_LOCK:
         if not _STACK:
@@ -167,7 +183,7 @@ def install(runner: LocalTaskRunner) -> None:
         _STACK.append(runner)
 
 
-def uninstall(runner: LocalTaskRunner) -> None:
+def uninstall(runner: TaskRunner) -> None:
     """``runner`` runs no new tasks; the last one takes the patch off."""
     with _STACK_LOCK:
         if runner in _STACK:
@@ -178,12 +194,12 @@ def uninstall(runner: LocalTaskRunner) -> None:
             _PATCHES.clear()
 
 
-def _current() -> LocalTaskRunner | None:
+def _current() -> TaskRunner | None:
     with _STACK_LOCK:
         return _STACK[-1] if _STACK else None
 
 
-def _owner(task_arn: str) -> LocalTaskRunner | None:
+def _owner(task_arn: str) -> TaskRunner | None:
     with _STACK_LOCK:
         runners = list(reversed(_STACK))
     return next((runner for runner in runners if runner.owns(task_arn)), None)

@@ -52,8 +52,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from ecsflow.ecs.client import AwsOptions, Ecs
+from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import tag_map
+from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
@@ -105,7 +106,7 @@ def sandbox_session(
     None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
     stop before they start); any still running when the session closes is stopped. Clusters, tasks and logs
     are not kept between sessions, only task definitions. ``on_note`` receives "waiting for another ecsflow"
-    (default: printed as a note)."""
+    (the CLI prints it as a note; None: it is not said)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
 
@@ -120,7 +121,7 @@ def sandbox_session(
     if state_dir.exists() and not state_dir.is_dir():
         raise EcsflowError("the sandbox keeps its state in this folder, but it is a file", file=str(state_dir),
                            hint="move the file away (or delete it) and run again")
-    lock = _lock(state_dir, lock_wait, on_note or _print_note)
+    lock = _lock(state_dir, lock_wait, on_note or (lambda text: None))
     try:
         with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, execute=execute_locally,
                                                                           step_delay=0.1):
@@ -158,12 +159,6 @@ def sandbox_session(
                 uninstall_definition_semantics()
     finally:
         lock.release()
-
-
-def _print_note(text: str) -> None:
-    from ecsflow.output import print_messages
-
-    print_messages("note", [text])
 
 
 @contextmanager

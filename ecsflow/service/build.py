@@ -179,7 +179,7 @@ def build_service_spec(project: ComposeProject, service: Service, settings: Sett
                        kind: Kind, *, strict: bool = False, api: ApiFeatures = ApiFeatures()) -> ServiceSpec:  # noqa: B008
     """One service's spec (see the module docstring); ``build`` is its task definition's."""
     ctx = Context(project, service, settings, strict)
-    block = ctx.x.service
+    block = ctx.x_ecsflow.service
     if strict and not kind.explicit:
         raise ctx.error(f"--strict needs {KIND_KEY}: service on every service deployed as one; this one is inferred "
                         f"({kind.reason})", key=KIND_KEY, hint=f"write {KIND_KEY}: service (or job), or drop --strict")
@@ -190,8 +190,8 @@ def build_service_spec(project: ComposeProject, service: Service, settings: Sett
     replicas = (service.raw.get("deploy") or {}).get("replicas")
     desired, owner = _desired_count(ctx, replicas, block.autoscaling)
     request: dict[str, Any] = {"cluster": settings.cluster, "serviceName": _name(ctx), "desiredCount": desired}
-    request.update({"capacityProviderStrategy": capacity_provider_strategy(ctx.x.capacity_provider)}
-                   if ctx.x.capacity_provider else {"launchType": LAUNCH_TYPE})
+    request.update({"capacityProviderStrategy": capacity_provider_strategy(ctx.x_ecsflow.capacity_provider)}
+                   if ctx.x_ecsflow.capacity_provider else {"launchType": LAUNCH_TYPE})
     request["networkConfiguration"] = _network(ctx)
     load_balancer = _load_balancer(ctx, container)
     if load_balancer is not None:
@@ -219,8 +219,8 @@ def build_service_spec(project: ComposeProject, service: Service, settings: Sett
 
 
 def _name(ctx: Context) -> str:
-    if ctx.x.service.service_name is not None:
-        return ctx.x.service.service_name
+    if ctx.x_ecsflow.service.service_name is not None:
+        return ctx.x_ecsflow.service.service_name
     wanted = ctx.pattern("service_name")
     name = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if name != wanted:
@@ -241,7 +241,7 @@ def _desired_count(ctx: Context, replicas: Any, autoscaling: Autoscaling | None)
 
 
 def _network(ctx: Context) -> dict[str, Any]:
-    block, settings = ctx.x.service, ctx.settings
+    block, settings = ctx.x_ecsflow.service, ctx.settings
     chosen = replace(settings, subnets=block.subnets or settings.subnets,
                      security_groups=block.security_groups or settings.security_groups,
                      assign_public_ip=settings.assign_public_ip if block.assign_public_ip is None
@@ -258,7 +258,7 @@ def _network(ctx: Context) -> dict[str, Any]:
 
 
 def _load_balancer(ctx: Context, container: Mapping[str, Any]) -> LoadBalancer | None:
-    block = ctx.x.service
+    block = ctx.x_ecsflow.service
     if block.target_group is None:
         return None
     mapped = [pm["containerPort"] for pm in container.get("portMappings") or [] if pm.get("protocol") == "tcp"]
@@ -285,7 +285,7 @@ def _load_balancer(ctx: Context, container: Mapping[str, Any]) -> LoadBalancer |
 def _grace_period(ctx: Context, load_balancer: LoadBalancer | None) -> int | None:
     """healthCheckGracePeriodSeconds: x-ecsflow's, else the health check's start period; only with a load
     balancer (ecspresso's verify refuses one without, and design/services.md keeps that rule)."""
-    written = ctx.x.service.health_check_grace_period
+    written = ctx.x_ecsflow.service.health_check_grace_period
     if load_balancer is None:
         if written is not None:
             raise ctx.error("x-ecsflow.service.health_check_grace_period applies to a load balancer's health checks, "

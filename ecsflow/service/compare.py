@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ecsflow.diff import Change, same
+from ecsflow.diff import Change, strictly_equal
 from ecsflow.service.build import ServiceSpec
 
 Status = Literal["new", "changed", "unchanged"]
@@ -201,7 +201,7 @@ def _differences(old: Any, new: Any, path: str):
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(dict.fromkeys([*old, *new])):
             yield from _differences(old.get(key), new.get(key), f"{path}.{key}" if path else key)
-    elif not same(old, new):
+    elif not strictly_equal(old, new):
         yield Change(path, old, new)
 
 

@@ -38,7 +38,7 @@ def deployment_configuration(ctx: Context, replicas: int | None, api: ApiFeature
     """The deploymentConfiguration of a service whose compose `deploy.replicas` is ``replicas``."""
     deploy = ctx.service.raw.get("deploy") or {}
     update = deploy.get("update_config") or {}
-    block = ctx.x.service
+    block = ctx.x_ecsflow.service
     low, high = _percentages(ctx, update, replicas)
     if block.minimum_healthy_percent is not None:
         low = block.minimum_healthy_percent
@@ -91,7 +91,7 @@ def _circuit_breaker(ctx: Context, update: Mapping[str, Any], api: ApiFeatures) 
     if action is not None and action not in _FAILURE_ACTIONS:
         raise ctx.error(f"deploy.update_config.failure_action {action!r} is not one of {', '.join(_FAILURE_ACTIONS)}"
                         + _guess(action, _FAILURE_ACTIONS), key="deploy.update_config.failure_action")
-    chosen = ctx.x.service.circuit_breaker or action or "rollback"
+    chosen = ctx.x_ecsflow.service.circuit_breaker or action or "rollback"
     breaker = dict(_BREAKERS[chosen])
     ratio = update.get("max_failure_ratio")
     if ratio is not None:

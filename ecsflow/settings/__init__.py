@@ -13,14 +13,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecsflow.errors import SettingsError
 from ecsflow.settings.values import PARSERS
-from ecsflow.validators import InvalidValue, is_unset, variables_in, word
-
-if TYPE_CHECKING:  # compose.extension imports SETTING_NAMES from here
-    from ecsflow.compose.extension import ProjectExtension
+from ecsflow.validators import InvalidValue, is_unset, one_word, variables_in
 
 
 @dataclass(frozen=True)
@@ -138,24 +135,26 @@ def _flags_layer(flags: Mapping[str, Any]) -> _Layer:
 
 
 def _prefix(value: Any) -> str:
-    return word(value).strip("/")
+    return one_word(value).strip("/")
 
 
 def consul_prefix_of(
     *,
-    compose: ProjectExtension | None = None,
+    compose: Mapping[str, Any] | None = None,
     compose_file: str | None = None,
+    compose_interpolated: Mapping[str, Mapping[str, str]] | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> tuple[str | None, str]:
     """Where to read Consul from, and the origin of that: x-ecsflow < ECSFLOW_CONSUL_PREFIX < --consul-prefix.
+    ``compose`` and ``compose_interpolated`` as for `resolve_settings`.
 
     Needed before the resolver runs, since the Consul layer depends on it.
     """
     found: tuple[str | None, str] = (None, "default")
     candidates = [
         (
-            compose.consul_prefix if compose else None,
+            (compose or {}).get("consul_prefix"),
             f"compose:{compose_file or 'compose file'}",
             "x-ecsflow.consul_prefix",
         ),
@@ -167,7 +166,7 @@ def consul_prefix_of(
             try:
                 found = (_prefix(value), origin)
             except InvalidValue as bad:
-                variables = variables_in(value, compose.interpolated) if compose and "x-ecsflow" in label else None
+                variables = variables_in(value, compose_interpolated) if "x-ecsflow" in label else None
                 raise SettingsError(
                     f"{label} must be {bad.message(variables)}", file=compose_file if "x-ecsflow" in label else None
                 ) from None
@@ -202,24 +201,27 @@ def resolve_settings(
     defaults: Settings = Settings(),  # noqa: B008 - frozen, so sharing one instance is safe
     consul: Mapping[str, str] | None = None,
     consul_prefix: str | None = None,
-    compose: ProjectExtension | None = None,
+    compose: Mapping[str, Any] | None = None,
     compose_file: str | None = None,
+    compose_interpolated: Mapping[str, Mapping[str, str]] | None = None,
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> ResolvedSettings:
     """Resolve every setting: defaults < Consul < x-ecsflow < ECSFLOW_* < flags.
 
     `consul` holds the keys read under `consul_prefix`, relative to it (`cluster`, `values/DB_HOST`, ...).
-    `compose` is the top-level `x-ecsflow` block (`project.x_ecsflow`), and
-    `compose_file` the name origins show for it. `flags` maps setting names (and `consul_prefix`) to what
+    `compose` holds the settings and `consul_prefix` of the top-level `x-ecsflow` block as written
+    (`project.x_ecsflow.settings`), `compose_file` the name origins show for it, and `compose_interpolated` the
+    texts of that block that interpolation made -> the variables read for each (`project.x_ecsflow.interpolated`:
+    errors name those variables instead of showing the values). `flags` maps setting names (and `consul_prefix`) to what
     the command line gave, None or [] meaning "not given". Every source is validated, even where a higher
     one overrides it, so a bad value is reported where it lives.
     """
     environ = environ if environ is not None else {}
     flags = flags or {}
     prefix, prefix_origin = consul_prefix_of(
-        compose=compose, compose_file=compose_file, environ=environ, flags=flags
-    )
+        compose=compose, compose_file=compose_file, compose_interpolated=compose_interpolated, environ=environ,
+        flags=flags)
     if consul_prefix is not None and consul_prefix.strip("/") != prefix:
         # The caller read `consul` from a prefix of its own choosing: trust it, and say so.
         prefix, prefix_origin = consul_prefix.strip("/"), "argument"
@@ -227,7 +229,7 @@ def resolve_settings(
 
     layers = [
         _consul_layer(consul_settings, prefix),
-        _compose_layer(compose.settings if compose else {}, compose_file, compose.interpolated if compose else None),
+        _compose_layer(compose or {}, compose_file, compose_interpolated),
         _env_layer(environ),
         _flags_layer(flags),
     ]

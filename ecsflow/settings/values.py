@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ecsflow.validators import InvalidValue, boolean, role, setting_text, tags, word
+from ecsflow.validators import InvalidValue, boolean, one_word, role, setting_text, tags
 
 _LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL")  # ECS's LaunchType enum
 # What ecsflow's task definitions are registered for (requiresCompatibilities), so the only launch type they run on.
@@ -23,7 +23,7 @@ _PATTERN_FIELDS = ("project", "service")
 
 
 def _cluster(value: Any) -> str:
-    text = word(value)
+    text = one_word(value)
     if not (text.startswith("arn:") or re.fullmatch(r"[A-Za-z0-9_-]{1,255}", text)):
         raise InvalidValue("a cluster name (letters, digits, - and _) or ARN", text)
     return text
@@ -97,7 +97,7 @@ def _account(value: Any) -> str:
 
 
 def _registry(value: Any) -> str:
-    text = word(value)
+    text = one_word(value)
     if "://" in text:
         raise InvalidValue("a registry host (and path) without a scheme, like ghcr.io/org", text)
     return text.rstrip("/")
@@ -158,7 +158,7 @@ _NAMESPACE_ARN = re.compile(r"arn:[a-z-]+:servicediscovery:[a-z0-9-]+:\d{12}:nam
 
 
 def _namespace(value: Any) -> str:
-    text = word(value)
+    text = one_word(value)
     if not (_NAMESPACE_ARN.fullmatch(text) or (not text.startswith("arn:") and re.fullmatch(r"[!-~]{1,1024}", text))):
         raise InvalidValue("a Cloud Map namespace name or ARN (arn:aws:servicediscovery:REGION:ACCOUNT:namespace/"
                            "ns-...)", text)

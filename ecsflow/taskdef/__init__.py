@@ -12,11 +12,7 @@ silently run something else than the user wrote, is a BuildError before any AWS 
 """
 
 from ecsflow.taskdef.build import (
-    MANAGED_TAG,
     MAX_TASK_DEFINITION_BYTES,
-    PROJECT_TAG,
-    RESERVED_TAG_PREFIX,
-    SERVICE_TAG,
     TaskDefinitionBuild,
     build_task_definition,
     build_task_definitions,
@@ -25,7 +21,6 @@ from ecsflow.taskdef.container import APP_PROTOCOLS, HEALTHCHECK_RANGES, MAX_STO
 from ecsflow.taskdef.select import Selection, select_services
 
 __all__ = [
-    "APP_PROTOCOLS", "HEALTHCHECK_RANGES", "MANAGED_TAG", "MAX_STOP_TIMEOUT", "MAX_TASK_DEFINITION_BYTES",
-    "PROJECT_TAG", "RESERVED_TAG_PREFIX", "SERVICE_TAG", "Selection", "TaskDefinitionBuild", "build_task_definition",
-    "build_task_definitions", "select_services",
+    "APP_PROTOCOLS", "HEALTHCHECK_RANGES", "MAX_STOP_TIMEOUT", "MAX_TASK_DEFINITION_BYTES", "Selection",
+    "TaskDefinitionBuild", "build_task_definition", "build_task_definitions", "select_services",
 ]

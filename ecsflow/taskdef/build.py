@@ -12,6 +12,7 @@ from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
 from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, smallest_size
 from ecsflow.settings import Settings
+from ecsflow.tags import RESERVED_TAG_PREFIX, managed_tags, reserved_keys
 from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
@@ -19,11 +20,6 @@ from ecsflow.validators import MAX_TAGS
 
 # ECS's quota: "Task definition max size: 64 KiB".
 MAX_TASK_DEFINITION_BYTES = 64 * 1024
-# Tags ecsflow puts on every revision it registers (and that no compose file or setting may set).
-RESERVED_TAG_PREFIX = "ecsflow:"
-MANAGED_TAG = "ecsflow:managed"
-PROJECT_TAG = "ecsflow:project"
-SERVICE_TAG = "ecsflow:service"
 
 _ARCHITECTURES = {"amd64": "X86_64", "x86_64": "X86_64", "arm64": "ARM64", "aarch64": "ARM64"}
 
@@ -166,19 +162,20 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
     )
     if ctx.service.platform:
         request["runtimePlatform"] = _runtime_platform(ctx, ctx.service.platform)
-    if ctx.x.ephemeral_storage is not None:
-        request["ephemeralStorage"] = {"sizeInGiB": ctx.x.ephemeral_storage}
-    tags = {**ctx.settings.tags, **ctx.x.tags}
-    reserved = sorted(k for k in tags if k.startswith(RESERVED_TAG_PREFIX))
+    if ctx.x_ecsflow.ephemeral_storage is not None:
+        request["ephemeralStorage"] = {"sizeInGiB": ctx.x_ecsflow.ephemeral_storage}
+    tags = {**ctx.settings.tags, **ctx.x_ecsflow.tags}
+    reserved = reserved_keys(tags)
     if reserved:
         raise ctx.error(f"tag key '{reserved[0]}' is reserved: ecsflow sets the {RESERVED_TAG_PREFIX}* tags "
                         "itself", key="x-ecsflow.tags")
     # The tags `sync` registers with, so that render prints exactly the request sync sends.
-    tags.update({MANAGED_TAG: "true", PROJECT_TAG: ctx.project.name, SERVICE_TAG: ctx.service.name})
+    own = managed_tags(ctx.project.name, ctx.service.name)
+    tags.update(own)
     if len(tags) > MAX_TAGS:
-        raise ctx.error(f"{len(tags) - 3} tags (the tags setting and x-ecsflow.tags) and ecsflow's 3 are more than "
-                        f"the {MAX_TAGS} ECS allows on a task definition", key="x-ecsflow.tags",
-                        hint=f"keep at most {MAX_TAGS - 3} tags of your own")
+        raise ctx.error(f"{len(tags) - len(own)} tags (the tags setting and x-ecsflow.tags) and ecsflow's "
+                        f"{len(own)} are more than the {MAX_TAGS} ECS allows on a task definition",
+                        key="x-ecsflow.tags", hint=f"keep at most {MAX_TAGS - len(own)} tags of your own")
     request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
     size = len(json.dumps(request).encode())
@@ -195,7 +192,7 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
 
 
 def _family(ctx: Context) -> str:
-    wanted = ctx.x.family if ctx.x.family is not None else ctx.pattern("family")
+    wanted = ctx.x_ecsflow.family if ctx.x_ecsflow.family is not None else ctx.pattern("family")
     family = INVALID_NAME_CHARS.sub("-", wanted)[:255]
     if not family.strip("-_"):
         raise ctx.error(f"family {ctx.shown(wanted)} has no letters or digits", key="x-ecsflow.family")
@@ -205,7 +202,7 @@ def _family(ctx: Context) -> str:
 
 
 def _role(ctx: Context, key: str) -> str | None:
-    role = getattr(ctx.x, key) or getattr(ctx.settings, key)
+    role = getattr(ctx.x_ecsflow, key) or getattr(ctx.settings, key)
     if role and not role.startswith("arn:") and ctx.settings.account:
         # ECS answers with the full ARN; sending the same avoids a diff on every run.
         role = f"arn:{partition(ctx.settings.region)}:iam::{ctx.settings.account}:role/{role}"
@@ -217,7 +214,7 @@ def _task_size(ctx: Context) -> tuple[int, int]:
     need_cpu = math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None
     memories = [mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
     need_memory = max(memories) if memories else None
-    x_cpu, x_memory = ctx.x.cpu, ctx.x.memory
+    x_cpu, x_memory = ctx.x_ecsflow.cpu, ctx.x_ecsflow.memory
     if x_cpu is not None or x_memory is not None:
         try:
             return exact_size(x_cpu, x_memory, need_cpu, need_memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))

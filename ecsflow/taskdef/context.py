@@ -28,7 +28,7 @@ class Context:
     ) -> None:
         self.project = project
         self.service = service
-        self.x = service.x_ecsflow
+        self.x_ecsflow = service.x_ecsflow  # the service's x-ecsflow block
         self.settings = settings
         self.strict = strict
         self.consul_values = consul_values

@@ -11,7 +11,7 @@ from ecsflow.taskdef.context import Context, partition
 def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     env = _project_environment(ctx)
     env.update((k, v) for k, v in ctx.service.environment.items() if v is not None or k not in env)
-    for name in ctx.x.environment_values:
+    for name in ctx.x_ecsflow.environment_values:
         if ctx.consul_values is None or name not in ctx.consul_values:
             raise _consul_missing(ctx, name, "environment_values")
         if env.get(name) is not None:
@@ -19,9 +19,9 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
         env[name] = ctx.consul_values[name]
 
     references: dict[str, tuple[str, bool]] = {  # name -> (reference, written in the compose file)
-        name: (ref, True) for name, ref in ctx.x.secrets.items()
+        name: (ref, True) for name, ref in ctx.x_ecsflow.secrets.items()
     }
-    for name in ctx.x.secret_values:
+    for name in ctx.x_ecsflow.secret_values:
         if name in references:
             raise ctx.error(
                 f"secret {name} is both in x-ecsflow.secrets and in x-ecsflow.secret_values",
@@ -35,7 +35,7 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
         {"name": name, "valueFrom": _secret_arn(ctx, name, ref, echo)}
         for name, (ref, echo) in sorted(references.items())
     ]
-    for name in ctx.x.environment_values:
+    for name in ctx.x_ecsflow.environment_values:
         if name in references:
             raise ctx.error(f"{name} is both in x-ecsflow.environment_values and a secret",
                             key="x-ecsflow.environment_values", hint="keep it in one of them")
@@ -51,7 +51,7 @@ def environment_and_secrets(ctx: Context) -> tuple[list[dict[str, str]], list[di
                 ctx.note(f"{name} is both an environment variable and a secret: on ECS the secret "
                          "supplies it, and the compose value is left out of the task definition")
             continue
-        if name in ctx.x.runtime_env:
+        if name in ctx.x_ecsflow.runtime_env:
             # Given at run time (DAG params, `run -e`). A value the shell happens to hold now must not
             # reach the definition: it would make a new revision whenever the shell differs.
             if value is not None:
@@ -76,7 +76,8 @@ def _project_environment(ctx: Context) -> dict[str, str | None]:
     set itself (its environment, env_file, secrets, environment_values, runtime_env): a service's own value wins."""
     x_project = ctx.project.x_ecsflow
     own = {k for k, v in ctx.service.environment.items() if v is not None}
-    own |= {*ctx.x.secrets, *ctx.x.secret_values, *ctx.x.environment_values, *ctx.x.runtime_env}
+    own |= {*ctx.x_ecsflow.secrets, *ctx.x_ecsflow.secret_values, *ctx.x_ecsflow.environment_values,
+            *ctx.x_ecsflow.runtime_env}
     env: dict[str, str | None] = {k: v for k, v in x_project.environment.items() if k not in own}
     for name in x_project.environment_values:
         if name in own:
