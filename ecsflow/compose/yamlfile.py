@@ -188,6 +188,8 @@ def _tagged(tag: str):
 
 
 def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> PositionedMap:
+    if not isinstance(node, yaml.MappingNode):  # `!!map` written on a scalar or a list
+        raise ComposeError("!!map needs a mapping", **_where(loader, node))
     loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
     result = PositionedMap()
     result.file = loader.name
@@ -218,6 +220,8 @@ def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> Po
 
 
 def _construct_sequence(loader: _ComposeYamlLoader, node: yaml.SequenceNode) -> PositionedList:
+    if not isinstance(node, yaml.SequenceNode):  # `!!seq` written on a scalar or a mapping
+        raise ComposeError("!!seq needs a list", **_where(loader, node))
     result = PositionedList(loader.construct_object(child, deep=True) for child in node.value)
     result.file = loader.name
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
