@@ -16,6 +16,9 @@ from ecsflow.compose.files import COMPOSE_FILE_LIMIT
 from ecsflow.compose.loader import load_config
 from ecsflow.compose.yamlfile import MAX_ALIAS_NODES, MAX_DEPTH
 
+# Every test here runs with each YAML path (conftest.yaml_parser): they must give the same results.
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def render(tmp_path, text, *args, env=None):
     (tmp_path / "compose.yaml").write_text(text)
