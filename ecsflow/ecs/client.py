@@ -288,6 +288,19 @@ class Ecs:
     def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
         return tasks.run_task(self._client, request, container)
 
+    def tasks_started_by(self, cluster: str, started_by: str, desired_status: str = "RUNNING",
+                         container: str | None = None) -> list[TaskState]:
+        """See ``tasks.tasks_started_by``: the tasks of one startedBy (`run --idempotency-key`), oldest first."""
+        return tasks.tasks_started_by(self._client, cluster, started_by, desired_status, container)
+
+    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
+        tasks.stop_task(self._client, cluster, task_arn, reason)
+
+    def describe_revision(self, task_definition: str) -> dict[str, Any]:
+        """DescribeTaskDefinition of one revision (an ARN or FAMILY:REVISION): its taskDefinition."""
+        with translated(self._client):
+            return self._client.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+
     def follow_to_end(self, cluster: str, started: TaskState, how: FollowOptions, *, timeout: float | None,
                       stop_timeout: float) -> tuple[TaskState, bool]:
         """See ``tasks.follow_to_end``: ``(state, timed_out)``; the task is stopped on a timeout or an interrupt."""
