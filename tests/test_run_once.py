@@ -342,7 +342,7 @@ def test_the_containers_own_failure_is_its_own(ecs, project):
     document = json.loads(result.stdout)
     assert (document["stop_code"], document["stop_kind"], document["infrastructure_cause"]) == (
         "EssentialContainerExited", "container", None)
-    cannot_start = run(ecs, project, "--format", "json", service="other", *["--", "no-such-command-ecsflow"])
+    cannot_start = run(ecs, project, "--format", "json", "--", "no-such-command-ecsflow", service="other")
     assert cannot_start.exit_code == 1
     assert json.loads(cannot_start.stdout)["stop_kind"] == "container"  # its own command: not the platform's
 
