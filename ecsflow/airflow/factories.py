@@ -298,8 +298,8 @@ def _ecs_task(
 _DEFAULTS_TEXT = '''\
 # Every task's, unless its call passes another value (reattach=False, do_xcom_push=True):
 # reattach: a try that finds this task instance's ECS task still running (its worker
-#   was lost) follows it instead of starting a second copy; the Amazon provider (9.x)
-#   finds it by startedBy, a UUID of the dag, task, run and map index.
+#   was lost) follows it instead of starting a second copy; the Amazon provider finds
+#   it by startedBy, a UUID of the dag, task, run and map index (on Airflow 3: 9.9.0+).
 # do_xcom_push: no XCom; the provider would push the ECS task's ARN and return the
 #   last line of its log, which Airflow keeps in its database, whatever the job printed.
 _DEFAULTS = {"reattach": True, "do_xcom_push": False}'''.split("\n")
