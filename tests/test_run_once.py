@@ -214,6 +214,21 @@ def test_the_key_is_the_tasks_started_by(ecs, project):
     assert "attached" not in result.stderr
 
 
+def test_a_running_task_of_another_key_or_of_none_is_not_attached_to(ecs, project):
+    """ListTasks is asked by startedBy: the same family running under another key, or under none (a run
+    without a key, an Airflow task), is another job's run, not this key's."""
+    for key in (["--idempotency-key", "nightly-2026-01-01"], []):
+        started = run(ecs, project, *key, "--no-wait", "-e", "JOB_SLEEP=2", service="other")
+        assert started.exit_code == 0, started.stderr
+    result = run(ecs, project, "--idempotency-key", "nightly-2026-01-02", "--format", "json", service="other")
+    assert result.exit_code == 0, result.stderr
+    assert ecs.calls["RunTask"] == 3 and "attached to task" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["attached"] is False
+    [ours] = [t for t in tasks(ecs, desiredStatus="STOPPED") if t["taskArn"] == document["task_arn"]]
+    assert ours["startedBy"] == "nightly-2026-01-02"
+
+
 def test_a_run_with_the_key_of_a_running_task_follows_it_instead_of_starting_another(ecs, project):
     """A CI job re-run after its runner was lost: the first run's task is still running."""
     started = run(ecs, project, "--idempotency-key", "deploy-42", "--no-wait", "-e", "JOB_SLEEP=1.5",
