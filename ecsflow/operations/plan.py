@@ -22,6 +22,12 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     kinds_note: str | None = None  # which services are servers and which jobs (ecsflow.compose.kind)
+    services: Any = None  # ecsflow.operations.service_plan.ServicesPlan: the ECS services (None: not compared)
+
+    @property
+    def has_changes(self) -> bool:
+        """What `diff --exit-code` counts: a family to register, an ECS service to create or update."""
+        return self.changeset.has_changes or bool(self.services and self.services.has_changes)
 
 
 def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
@@ -37,11 +43,39 @@ def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
                       warnings=rendered.warnings, notes=rendered.notes, kinds_note=kinds_note(rendered.kinds))
 
 
-def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:
-    """`ecsflow diff`: render every service, describe each family once, compare. Writes nothing."""
+def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False, *,
+         with_services: bool = True) -> PlanResult:
+    """`ecsflow diff`: render every service, describe each family once, compare; with ``with_services``, the
+    ECS services too (``plan_services_with``). Writes nothing."""
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        return plan_with(ecs, rendered)
+        planned = plan_with(ecs, rendered)
+        return plan_services_with(ecs, planned, rendered, services, strict, sandbox=aws.sandbox) \
+            if with_services else planned
+
+
+def plan_services_with(ecs: Ecs, planned: PlanResult, rendered: RenderResult, named: tuple[str, ...] = (),
+                       strict: bool = False, *, sandbox: bool = False) -> PlanResult:
+    """``planned`` with its services section: the servers' specs compared with what ECS holds
+    (``ecsflow.operations.service_plan``), and the project's services that no compose service has (notes). A
+    server that cannot be deployed as it is written is a warning here (`deploy` stops on it), so that the
+    families' diff still shows."""
+    from dataclasses import replace
+
+    from ecsflow.errors import EcsflowError
+    from ecsflow.operations.service_plan import plan_services
+    from ecsflow.operations.services import specs_for
+
+    try:
+        found = specs_for(rendered, named, strict, refuse_jobs=False)
+    except EcsflowError as error:
+        warning = (f"the ECS services are not compared: {error.where() + ': ' if error.where() else ''}"
+                   f"{error.message} (`ecsflow deploy` stops here; --no-services leaves the services out)")
+        return replace(planned, warnings=planned.warnings + (warning,))
+    builds = {build.family: build for build in rendered.builds}
+    services = plan_services(ecs, found.specs, builds, planned, scalable_lookup=not sandbox,
+                             project=rendered.project.name)
+    return replace(planned, services=services)
 
 
 @dataclass(frozen=True)

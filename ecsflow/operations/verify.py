@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
-from ecsflow.operations.plan import PlanResult, plan_with
+from ecsflow.operations.plan import PlanResult, plan_services_with, plan_with
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -58,8 +58,12 @@ def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (
 
 
 def diff_and_verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
-                    strict: bool = False) -> tuple[PlanResult, VerifyResult]:
-    """`ecsflow diff --verify`: the change set and the checks, in one session (one sandbox)."""
+                    strict: bool = False, *, with_services: bool = True) -> tuple[PlanResult, VerifyResult]:
+    """`ecsflow diff --verify`: the change set (with the ECS services unless not ``with_services``) and the
+    checks, in one session (one sandbox)."""
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        return plan_with(ecs, rendered), verify_with(ecs, rendered, sandbox=aws.sandbox)
+        planned = plan_with(ecs, rendered)
+        if with_services:
+            planned = plan_services_with(ecs, planned, rendered, services, strict, sandbox=aws.sandbox)
+        return planned, verify_with(ecs, rendered, sandbox=aws.sandbox)
