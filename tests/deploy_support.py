@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ecs_server import dummy_credentials_env
+from ecs_faults import parsed_body
+from ecs_server import EcsEndpoint, dummy_credentials_env
 from typer.testing import CliRunner
 
 from ecsflow.cli import app
@@ -14,6 +15,30 @@ from ecsflow.cli import app
 ROLE = "arn:aws:iam::123456789012:role/ecs-exec"
 WRITES = {"CreateService", "UpdateService", "TagResource", "UntagResource", "RegisterTaskDefinition", "RunTask",
           "CreateCluster", "DeleteService"}
+
+class RecordingEndpoint(EcsEndpoint):
+    """The test endpoint, keeping each JSON request it is sent (action, body), in order: what a deploy sent."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: list[tuple[str, dict]] = []
+
+    def _answer(self, method, path, headers, body):
+        target = headers.get("x-amz-target", "")
+        if target:
+            self.requests.append((target.rsplit(".", 1)[-1], parsed_body(body)))
+        return super()._answer(method, path, headers, body)
+
+    def reset(self) -> None:
+        super().reset()
+        self.requests.clear()
+
+    def sent(self, action: str) -> list[dict]:
+        return [body for name, body in self.requests if name == action]
+
+    def actions(self) -> list[str]:
+        return [name for name, _ in self.requests]
+
 
 API = """\
   api:

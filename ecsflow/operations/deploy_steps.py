@@ -292,7 +292,8 @@ class Executor:
         callbacks = RunCallbacks(message=self.callbacks.message,
                                  status=lambda state: self.callbacks.progress(name, state.last_status.lower()),
                                  lines=lambda lines: self.callbacks.job_lines(name, lines))
-        run_options = RunOptions(service=name, timeout=self.how.timeout, strict=self.how.strict)
+        run_options = RunOptions(service=name, timeout=self.how.timeout, poll_interval=self.how.poll_interval,
+                                 strict=self.how.strict)
         try:
             result = run_current(self.ecs, self.aws, self.rendered, job.build, job.request, self.current[family],
                                  run_options, callbacks, on_started=lambda arn: self.tasks.__setitem__(name, arn))
