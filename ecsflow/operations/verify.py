@@ -39,6 +39,7 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     checks = plan_checks(((b.service, b.family, b.request) for b in rendered.builds), region=ecs.options.region,
                          cluster=settings.cluster, subnets=settings.subnets, security_groups=settings.security_groups,
                          account=resources.account())
+    checks += _service_checks(rendered, ecs.options.region)
     targets = list(dict.fromkeys(check.target for check in checks if check.target is not None))
     if on_start is not None:
         on_start(len(targets))
@@ -46,6 +47,22 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     notes = ("the sandbox holds no image, role, parameter, secret, log group, cluster or network: verify there "
              "shows what would be checked, and reports those missing",) if sandbox else ()
     return VerifyResult(tuple(evaluate(check, findings.get(check.target)) for check in checks), notes=notes)
+
+
+def _service_checks(rendered: RenderResult, region: str | None) -> list:
+    """The ECS services' checks; a server that cannot become one as written is a failing line of its own."""
+    from ecsflow.errors import EcsflowError
+    from ecsflow.operations.services import specs_for
+    from ecsflow.verify import plan_service_checks, service_build_failure
+
+    try:
+        specs = specs_for(rendered, refuse_jobs=False).specs
+    except EcsflowError as error:
+        service = error.service
+        family = next((b.family for b in rendered.builds if b.service == service), None)
+        where = f"{error.where()}: " if error.where() else ""
+        return [service_build_failure(family, service, f"{where}{error.message}; deploy stops here")]
+    return plan_service_checks(specs, region=region)
 
 
 def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False,
