@@ -37,6 +37,8 @@ from ecsflow.cli_options import (
     ServicesArg,
     Shared,
     TextOrJson,
+    duration_option,
+    seconds_of,
 )
 from ecsflow.errors import EcsflowError
 from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
@@ -231,28 +233,6 @@ def sync(
         interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 
-def _duration(text: str | None) -> str | None:
-    if text is not None:
-        try:
-            _seconds(text)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return text
-
-
-def _seconds(text: str) -> float:
-    """A duration as Compose writes one (`15m`, `1m30s`, `90s`), or a number of seconds; more than 0."""
-    from ecsflow.compose.units import parse_duration
-
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = parse_duration(text.strip())
-    if not 0 < seconds < float("inf"):
-        raise ValueError(f"{text!r} is not a duration of more than 0 seconds (write 15m, 90s or 1h)")
-    return seconds
-
-
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, CONCURRENCY, STRICT),
          context_settings={"allow_interspersed_args": True})
 def deploy(
@@ -262,7 +242,8 @@ def deploy(
         "--wait/--no-wait", help="Wait for each rollout to end (--no-wait: `started` once ECS accepted it; a "
         "service others depend on is still waited for).")] = True,
     timeout: Annotated[str, typer.Option(
-        "--timeout", callback=_duration, help="How long each rollout (and each job) may take: 15m, 90s, 1h.")] = "15m",
+        "--timeout", callback=duration_option,
+        help="How long each rollout (and each job) may take: 15m, 90s, 1h.")] = "15m",
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Say what would be created or updated, field by field; write nothing.")] = False,
     force_new_deployment: Annotated[bool, typer.Option(
@@ -283,7 +264,7 @@ def deploy(
 
     execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
     aws = replace(shared.aws(), execute_locally=execution.allowed)
-    how = operations.DeployOptions(wait=wait, timeout=_seconds(timeout), dry_run=dry_run,
+    how = operations.DeployOptions(wait=wait, timeout=seconds_of(timeout), dry_run=dry_run,
                                    force_new_deployment=force_new_deployment, poll_interval=poll_interval,
                                    strict=shared.strict)
     live = DeployProgress(shared.env)
