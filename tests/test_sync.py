@@ -106,7 +106,8 @@ def test_diff_writes_nothing(ecs, project):
     result = cli(ecs, project, "diff", "--format", "json")
     assert result.exit_code == 0
     assert {f["status"] for f in json.loads(result.stdout)["families"]} == {"new"}
-    assert set(ecs.calls) <= {"DescribeTaskDefinition", "DescribeServices", "ListServices"}  # reads only
+    assert set(ecs.calls) <= {"DescribeTaskDefinition", "DescribeServices", "ListServices",  # reads only
+                              "DescribeScalableTargets"}
 
 
 def test_json_diff_shape(ecs, project):

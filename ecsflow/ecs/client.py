@@ -30,7 +30,7 @@ from ecsflow.ecs.pacing import TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, RevisionResult
 from ecsflow.ecs.register import DEFAULT_BACKOFF, Backoff, RegisterOutcome
-from ecsflow.ecs.services import Services
+from ecsflow.ecs.services import Read, Services, read_together
 from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
@@ -278,6 +278,11 @@ class Ecs:
             self._services = Services(self._client, lambda service: make_client(service, options, concurrency),
                                       concurrency)
         return self._services
+
+    def read_with_services(self, families: Iterable[str], services: Mapping[str, list[str]], *,
+                           scalable: bool) -> Read:
+        """See ``services.read_together``: the families' and the services' describes in one bounded pool."""
+        return read_together(self._client, self.services(), families, services, scalable)
 
     # -- revisions (`ecsflow prune`) ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ Balancing (design/services.md sections 4.4 to 4.7). ``Services`` is the facade (
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ecsflow.ecs.errors import aws_error, code_and_message, is_ambiguous, is_boto_error, lost_answer_reason, translated
@@ -72,6 +73,7 @@ class Services:
     def __init__(self, client: Any, make_client: Callable[[str], Any], concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self._client, self._make_client, self.concurrency = client, make_client, concurrency
         self._others: dict[str, Any] = {}
+        self.missing_clusters: set[str] = set()  # the clusters DescribeServices said do not exist
 
     def _other(self, service: str) -> Any:
         if service not in self._others:
@@ -82,28 +84,30 @@ class Services:
 
     def describe(self, cluster: str, names: Iterable[str], *, tags: bool = True) -> dict[str, dict | None]:
         """Each name's DescribeServices item (``tags``: with include=["TAGS"]), None when ECS has none; ten a
-        call, the calls through the bounded pool. A cluster that does not exist holds no service."""
+        call, the calls through the bounded pool. A cluster that does not exist holds no service (and is
+        remembered in ``missing_clusters``)."""
         unique = list(dict.fromkeys(names))
-        batches = [unique[i:i + DESCRIBE_BATCH] for i in range(0, len(unique), DESCRIBE_BATCH)]
         found: dict[str, dict | None] = {}
-
-        def one(batch: list[str]) -> dict[str, dict]:
-            from botocore.exceptions import ClientError
-
-            try:
-                answer = self._client.describe_services(cluster=cluster, services=batch,
-                                                        **({"include": ["TAGS"]} if tags else {}))
-            except ClientError as exc:
-                if code_and_message(exc)[0] == "ClusterNotFoundException":
-                    return {}
-                raise
-            return {str(item.get("serviceName")): item for item in answer.get("services") or []
-                    if isinstance(item, dict)}
-
         with translated(self._client):
-            for _, items in bounded(one, batches, self.concurrency, key=lambda batch: batch[0]):
+            for _, items in bounded(lambda batch: self.describe_batch(cluster, batch, tags=tags),
+                                    batches(unique, DESCRIBE_BATCH), self.concurrency, key=lambda batch: batch[0]):
                 found.update(items)
         return {name: found.get(name) for name in unique}
+
+    def describe_batch(self, cluster: str, batch: list[str], *, tags: bool = True) -> dict[str, dict]:
+        """One DescribeServices call (at most ten names): the items ECS has, by name. botocore's errors are
+        not translated (the callers do it)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self._client.describe_services(cluster=cluster, services=batch,
+                                                    **({"include": ["TAGS"]} if tags else {}))
+        except ClientError as exc:
+            if code_and_message(exc)[0] == "ClusterNotFoundException":
+                self.missing_clusters.add(cluster)
+                return {}
+            raise
+        return {str(item.get("serviceName")): item for item in answer.get("services") or [] if isinstance(item, dict)}
 
     def create(self, request: Mapping[str, Any]) -> dict:
         """CreateService (``request`` with its clientToken): the new service (see the module docstring)."""
@@ -173,9 +177,8 @@ class Services:
         ids = {f"service/{cluster_name(cluster)}/{name}": name for name in dict.fromkeys(names)}
         client = self._other("application-autoscaling")
         scaled: set[str] = set()
-        batches = [list(ids)[i:i + SCALABLE_BATCH] for i in range(0, len(ids), SCALABLE_BATCH)]
         with translated(client):
-            for batch in batches:
+            for batch in batches(list(ids), SCALABLE_BATCH):
                 for page in client.get_paginator("describe_scalable_targets").paginate(
                         ServiceNamespace="ecs", ResourceIds=batch, ScalableDimension=DESIRED_COUNT):
                     scaled.update(ids[t["ResourceId"]] for t in page.get("ScalableTargets") or []
@@ -211,6 +214,65 @@ class Services:
             return {k: v for one in batch for k, v in self._target_group_batch(client, key, [one]).items()}
         field = "TargetGroupArn" if key == "TargetGroupArns" else "TargetGroupName"
         return {group[field]: group for group in groups if group.get(field) in batch}
+
+
+@dataclass(frozen=True)
+class Read:
+    """What `diff` and `deploy` read before they decide, in one bounded pool: each family's DescribeTaskDefinition
+    answer, each service's DescribeServices item (by (cluster, name)), which of them Application Auto Scaling
+    scales (``scaled``; the ``AwsError`` when it could not be asked; None when not asked), and the clusters that
+    do not exist."""
+
+    families: dict[str, dict | None]
+    services: dict[tuple[str, str], dict | None]
+    scaled: set[tuple[str, str]] | AwsError | None
+    missing_clusters: frozenset[str]
+
+
+def read_together(client: Any, api: Services, families: Iterable[str], services: Mapping[str, list[str]],
+                  scalable: bool) -> Read:
+    """The describes `diff` and `deploy` make, in one pool of ``api.concurrency`` workers, so that their round
+    trips overlap: one DescribeTaskDefinition per family, one DescribeServices per ten services, and (with
+    ``scalable``) one DescribeScalableTargets per cluster for its services."""
+    from ecsflow.ecs.definitions import describe_definition
+
+    work: list[tuple[str, Any]] = [("family", family) for family in dict.fromkeys(families)]
+    work += [("services", (cluster, tuple(batch))) for cluster, names in services.items()
+             for batch in batches(list(dict.fromkeys(names)), DESCRIBE_BATCH)]
+    work += [("scalable", (cluster, tuple(names))) for cluster, names in services.items() if scalable and names]
+
+    def one(item: tuple[str, Any]) -> Any:
+        kind, what = item
+        if kind == "family":
+            return describe_definition(client, what)
+        if kind == "services":
+            return api.describe_batch(what[0], list(what[1]))
+        try:
+            return api.scalable_targets(what[0], what[1])
+        except AwsError as error:
+            return error
+
+    found_families: dict[str, dict | None] = {}
+    found_services: dict[tuple[str, str], dict | None] = {}
+    scaled: set[tuple[str, str]] | AwsError | None = set() if scalable else None
+    with translated(client):
+        for (kind, what), result in bounded(one, work, api.concurrency):
+            if kind == "family":
+                found_families[what] = result
+            elif kind == "services":
+                found_services.update({(what[0], name): item for name, item in result.items()})
+            elif isinstance(result, AwsError) or isinstance(scaled, AwsError):
+                scaled = scaled if isinstance(scaled, AwsError) else result
+            else:
+                scaled |= {(what[0], name) for name in result}
+    names = {(cluster, name): found_services.get((cluster, name)) for cluster, listed in services.items()
+             for name in listed}
+    return Read({f: found_families.get(f) for f in dict.fromkeys(families)}, names, scaled,
+                frozenset(api.missing_clusters))
+
+
+def batches(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _tag(item: Mapping[str, Any], key: str) -> str | None:

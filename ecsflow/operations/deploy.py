@@ -31,7 +31,7 @@ from ecsflow.operations.deploy_work import (
     Work,
     update_request,
 )
-from ecsflow.operations.plan import plan_with
+from ecsflow.operations.plan import plan_with_services
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -57,7 +57,6 @@ def deploy(options: ProjectOptions, aws: AwsFlags, named: tuple[str, ...] = (), 
     from ecsflow.compose.kind import kinds_note
     from ecsflow.operations.deploy_steps import Executor
     from ecsflow.operations.runs import RunOptions, run_request_for
-    from ecsflow.operations.service_plan import plan_services
 
     found, order = _prepare(options, named, how.strict)
     rendered = found.rendered
@@ -69,15 +68,13 @@ def deploy(options: ProjectOptions, aws: AwsFlags, named: tuple[str, ...] = (), 
         return DeployResult(warnings=found.warnings, notes=tuple(notes))
     needed = {s.service for s in found.specs} | set(order.jobs)
     rendered = replace(rendered, builds=tuple(b for b in rendered.builds if b.service in needed))
-    builds = {b.family: b for b in rendered.builds}
     by_service = {b.service: b for b in rendered.builds}
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         clusters = list(dict.fromkeys(spec.cluster for spec in found.specs))
+        planned, read = plan_with_services(ecs, rendered, found.specs, scalable_lookup=not aws.sandbox)
+        services = planned.services
         if not aws.sandbox:
-            for cluster in clusters:
-                ecs.ensure_cluster(cluster)  # a missing cluster: an error before any write
-        planned = plan_with(ecs, rendered)
-        services = plan_services(ecs, found.specs, builds, planned, scalable_lookup=not aws.sandbox)
+            _cluster_exists(ecs, read.missing_clusters)
         notes += services.notes
         _refuse(services.services)
         works = _decide(services.services, how)
@@ -113,6 +110,12 @@ def _prepare(options: ProjectOptions, named: tuple[str, ...], strict: bool):
         rendered = render(options, named + tuple(missing), strict)
         found = specs_for(rendered, named, strict)
     return found, order
+
+
+def _cluster_exists(ecs: Ecs, missing: frozenset[str]) -> None:
+    """A cluster DescribeServices did not find: an error before any write (``ensure_cluster`` says it)."""
+    for cluster in sorted(missing):
+        ecs.ensure_cluster(cluster)
 
 
 def _refuse(plans) -> None:

@@ -3,13 +3,15 @@
 For the specs of a project (``ecsflow.operations.services``) and the families' plan (``plan_with``), in one ECS
 session:
 
-- DescribeServices, ten names a call, through the bounded pool, with the tags;
+- DescribeServices, ten names a call, with the tags, in the same bounded pool as the families' describes
+  (``Ecs.read_with_services``: their round trips overlap);
 - a live service that ecsflow must not touch: without ``ecsflow:managed`` (someone else's), or one
   ``ecsflow.service.compare.refusal`` names (CODE_DEPLOY, EC2, DAEMON): ``refusal``;
-- one DescribeScalableTargets call for the services that exist and do not say x-ecsflow.service.autoscaling:
-  where Application Auto Scaling scales one, it owns the desired count (never sent, never compared); when the
-  lookup fails the count is left alone as well, and a note says so. The sandbox holds no scalable target
-  (ecsflow never registers one), so there it is not asked;
+- one DescribeScalableTargets call for the services, in the same pool (asked before it is known which exist,
+  so that it costs no round trip of its own); where Application Auto Scaling scales a live service that does
+  not say x-ecsflow.service.autoscaling, it owns the desired count (never sent, never compared); when the lookup
+  fails the count is left alone as well, and a note says so. The sandbox holds no scalable target (ecsflow never
+  registers one), so there it is not asked;
 - the task definition a service runs is compared by content: the family's latest revision when that is the one
   it runs (already described), else DescribeTaskDefinition of that revision (once per revision).
 """
@@ -67,22 +69,19 @@ class ServicesPlan:
         return counts
 
 
-def plan_services(ecs: Ecs, specs, builds, planned, *, scalable_lookup: bool = True,
-                  project: str | None = None) -> ServicesPlan:
+def plan_services(ecs: Ecs, specs, builds, planned, read, *, project: str | None = None) -> ServicesPlan:
     """``specs``: the ServiceSpecs; ``builds``: family -> TaskDefinitionBuild; ``planned``: the families'
-    PlanResult (``live`` and ``changeset``). ``project``: also look for the cluster's services of this project
-    that no spec has (a note each)."""
+    PlanResult (``live`` and ``changeset``); ``read``: what ``Ecs.read_with_services`` read (the services, the
+    scalable targets). ``project``: also look for the cluster's services of this project that no spec has (a
+    note each)."""
     from ecsflow.diff import diff_family
     from ecsflow.service.compare import compare_service
 
     specs = list(specs)
     if not specs:
         return ServicesPlan()
-    api = ecs.services()
-    live: dict[str, dict | None] = {}
-    for cluster in dict.fromkeys(spec.cluster for spec in specs):
-        live.update(api.describe(cluster, [s.ecs_service for s in specs if s.cluster == cluster]))
-    specs, notes = _owners(api, specs, live, scalable_lookup)
+    live = {spec.ecs_service: read.services.get((spec.cluster, spec.ecs_service)) for spec in specs}
+    specs, notes = _owners(specs, live, read.scaled)
     families = {f.family: f for f in planned.changeset.families}
     latest = {family: (answer or {}).get("taskDefinition", {}).get("taskDefinitionArn")
               for family, answer in planned.live.items()}
@@ -103,7 +102,8 @@ def plan_services(ecs: Ecs, specs, builds, planned, *, scalable_lookup: bool = T
         diff = compare_service(spec, item, task_definition_same=same, wanted_task_definition=wanted)
         plans.append(ServicePlan(spec, active, diff, family.status, latest.get(spec.family), refused))
     if project is not None:
-        for cluster in dict.fromkeys(spec.cluster for spec in specs):
+        api = ecs.services()
+        for cluster in dict.fromkeys(spec.cluster for spec in specs if spec.cluster not in read.missing_clusters):
             for name in api.project_services(cluster, project, [s.ecs_service for s in specs]):
                 notes.append(f"ECS service {name} carries ecsflow:project={project} but no compose service has it "
                              "(ecsflow deletes no service: `aws ecs delete-service` does, once it is not needed)")
@@ -133,25 +133,22 @@ def refusal_of(live: dict) -> str | None:
     return None
 
 
-def _owners(api, specs: list, live: dict, lookup: bool) -> tuple[list, list[str]]:
-    """The specs with Application Auto Scaling as their count's owner where it scales the live service."""
-    asked = [s for s in specs if s.desired_count_owner != "autoscaling" and live.get(s.ecs_service)
-             and live[s.ecs_service].get("status") == "ACTIVE"]
-    if not asked or not lookup:
-        return specs, []
+def _owners(specs: list, live: dict, scaled) -> tuple[list, list[str]]:
+    """The specs with Application Auto Scaling as their count's owner where it scales the live service, or
+    where it could not be asked (``scaled`` an AwsError: the count is left alone, and a note says so)."""
     from ecsflow.errors import AwsError
 
-    scaled: set[tuple[str, str]] = set()
-    try:
-        for cluster in dict.fromkeys(s.cluster for s in asked):
-            scaled |= {(cluster, name) for name in api.scalable_targets(
-                cluster, [s.ecs_service for s in asked if s.cluster == cluster])}
-    except AwsError as error:
+    asked = [s for s in specs if s.desired_count_owner != "autoscaling" and live.get(s.ecs_service)
+             and live[s.ecs_service].get("status") == "ACTIVE"]
+    if not asked or scaled is None:
+        return specs, []
+    if isinstance(scaled, AwsError):
         names = ", ".join(s.ecs_service for s in asked)
-        note = (f"cannot ask Application Auto Scaling whether it scales {names} ({error.message}): their desired "
+        note = (f"cannot ask Application Auto Scaling whether it scales {names} ({scaled.message}): their desired "
                 "count is left as it is (application-autoscaling:DescribeScalableTargets allows the lookup)")
         return [s.with_autoscaling_owner() if s in asked else s for s in specs], [note]
-    return [s.with_autoscaling_owner() if (s.cluster, s.ecs_service) in scaled else s for s in specs], []
+    return [s.with_autoscaling_owner() if s in asked and (s.cluster, s.ecs_service) in scaled else s
+            for s in specs], []
 
 
 def _running_definitions(ecs: Ecs, specs: list, live: dict, families: dict, latest: dict) -> dict[str, Any]:

@@ -80,7 +80,6 @@ def diff_and_verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str,
     checks, in one session (one sandbox)."""
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        planned = plan_with(ecs, rendered)
-        if with_services:
-            planned = plan_services_with(ecs, planned, rendered, services, strict, sandbox=aws.sandbox)
+        planned = (plan_services_with(ecs, rendered, services, strict, sandbox=aws.sandbox) if with_services else
+                   plan_with(ecs, rendered))
         return planned, verify_with(ecs, rendered, sandbox=aws.sandbox)
