@@ -19,7 +19,7 @@ updated, unchanged or started (and, with --dry-run, would be created or updated)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, aws_session, render
 from ecsflow.operations.deploy_work import (
@@ -50,49 +50,78 @@ class DeployResult:
         return not all(o.done for o in self.services) or not all(j.done for j in self.jobs)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What `deploy` knows before it asks AWS anything: the servers' specs (``found``: a ServicesResult, its
+    rendering cut down to the servers and the jobs they wait for), their order, and what to say about them."""
+
+    found: Any
+    order: Any
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rendered(self):
+        return self.found.rendered
+
+
 def deploy(options: ProjectOptions, aws: AwsFlags, named: tuple[str, ...] = (), how: DeployOptions = DeployOptions(),  # noqa: B008
            callbacks: DeployCallbacks = DeployCallbacks()) -> DeployResult:  # noqa: B008 - frozen
     """`ecsflow deploy` (see the module docstring). Ctrl-C (or SIGTERM) stops new writes at once; the result then
     holds what was done and ``interrupted``."""
-    from ecsflow.compose.kind import kinds_note
-    from ecsflow.operations.deploy_steps import Executor
-    from ecsflow.operations.runs import RunOptions, run_request_for
+    prepared = prepare(options, named, how.strict)
+    if not prepared.found.specs:
+        return DeployResult(warnings=prepared.found.warnings, notes=prepared.notes + (
+            "no service of this project is a server: nothing to deploy (x-ecsflow.kind: service makes one)",))
+    with aws_session(aws, prepared.rendered.project, prepared.rendered.region) as ecs:
+        return deploy_with(ecs, prepared, aws, how, callbacks)
 
-    found, order = _prepare(options, named, how.strict)
+
+def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool = False) -> Prepared:
+    """Render and check everything `deploy` can without AWS: the specs (naming a job is an error), their
+    order, the jobs they wait for rendered too."""
+    from ecsflow.compose.kind import kinds_note
+
+    found, order = _prepare(options, named, strict)
     rendered = found.rendered
+    needed = {s.service for s in found.specs} | set(order.jobs)
+    found = replace(found, rendered=replace(rendered, builds=tuple(b for b in rendered.builds if b.service in needed)))
     kinds = kinds_note(rendered.kinds)
     # What is said about the services deployed (not every rendered family's size notes, as sync says none).
     notes = ([kinds] if kinds else []) + [note for spec in found.specs for note in spec.notes] + list(order.notes)
-    if not found.specs:
-        notes.append("no service of this project is a server: nothing to deploy (x-ecsflow.kind: service makes one)")
-        return DeployResult(warnings=found.warnings, notes=tuple(notes))
-    needed = {s.service for s in found.specs} | set(order.jobs)
-    rendered = replace(rendered, builds=tuple(b for b in rendered.builds if b.service in needed))
+    return Prepared(found, order, tuple(notes))
+
+
+def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions = DeployOptions(),  # noqa: B008
+                callbacks: DeployCallbacks = DeployCallbacks()) -> DeployResult:  # noqa: B008 - frozen
+    """The deploy of ``prepared`` on ``ecs``: read, decide and check, then (unless ``how.dry_run``) write."""
+    from ecsflow.operations.deploy_steps import Executor
+    from ecsflow.operations.runs import RunOptions, run_request_for
+
+    found, order, rendered = prepared.found, prepared.order, prepared.rendered
+    notes = list(prepared.notes)
     by_service = {b.service: b for b in rendered.builds}
-    with aws_session(aws, rendered.project, rendered.region) as ecs:
-        clusters = list(dict.fromkeys(spec.cluster for spec in found.specs))
-        planned, read = plan_with_services(ecs, rendered, found.specs, scalable_lookup=not aws.sandbox)
-        services = planned.services
-        if not aws.sandbox:
-            _cluster_exists(ecs, read.missing_clusters)
-        notes += services.notes
-        _refuse(services.services)
-        works = _decide(services.services, how)
-        works = _with_target_groups(ecs, works, aws.sandbox, rendered.resolved.settings)
-        notes += [note for work in works for note in work.notes]
-        jobs = _jobs(order, works, by_service, planned, how, lambda job, build: run_request_for(
-            rendered, build, RunOptions(service=job, timeout=how.timeout, strict=how.strict),
-            _run_callbacks(callbacks)))
-        _check_requests(ecs, works, jobs, how)
-        if how.dry_run:
-            return DeployResult(tuple(_would(work) for work in works), tuple(_would_run(j) for j in jobs.values()),
-                                found.warnings, tuple(notes))
-        if aws.sandbox:
-            for cluster in clusters:
-                ecs.ensure_cluster(cluster, create=True)
-        executor = Executor(ecs, aws, rendered, order, works, jobs, how, callbacks,
-                            {f.family: f for f in planned.changeset.families})
-        outcomes, job_outcomes, interrupted = executor.run()
+    clusters = list(dict.fromkeys(spec.cluster for spec in found.specs))
+    planned, read = plan_with_services(ecs, rendered, found.specs, scalable_lookup=not aws.sandbox)
+    services = planned.services
+    if not aws.sandbox:
+        _cluster_exists(ecs, read.missing_clusters)
+    notes += services.notes
+    _refuse(services.services)
+    works = _decide(services.services, how)
+    works = _with_target_groups(ecs, works, aws.sandbox, rendered.resolved.settings)
+    notes += [note for work in works for note in work.notes]
+    jobs = _jobs(order, works, by_service, planned, how, lambda job, build: run_request_for(
+        rendered, build, RunOptions(service=job, timeout=how.timeout, strict=how.strict), _run_callbacks(callbacks)))
+    _check_requests(ecs, works, jobs, how)
+    if how.dry_run:
+        return DeployResult(tuple(_would(work) for work in works), tuple(_would_run(j) for j in jobs.values()),
+                            found.warnings, tuple(notes))
+    if aws.sandbox:
+        for cluster in clusters:
+            ecs.ensure_cluster(cluster, create=True)
+    executor = Executor(ecs, aws, rendered, order, works, jobs, how, callbacks,
+                        {f.family: f for f in planned.changeset.families})
+    outcomes, job_outcomes, interrupted = executor.run()
     return DeployResult(outcomes, job_outcomes, found.warnings, tuple(notes), interrupted)
 
 

@@ -95,9 +95,12 @@ def plan_services(ecs: Ecs, specs, builds, planned, read, *, project: str | None
         same, wanted = True, None
         if active is not None:
             arn = active.get("taskDefinition")
-            answer = planned.live.get(spec.family) if arn == latest.get(spec.family) else running.get(arn)
-            same = family.status != "new" and answer is not None and diff_family(
-                spec.service, spec.family, dict(builds[spec.family].request), answer).status == "unchanged"
+            if arn == latest.get(spec.family):  # the family's latest revision: the families' plan compared it
+                same = family.status == "unchanged"
+            else:
+                answer = running.get(arn)
+                same = family.status != "new" and answer is not None and diff_family(
+                    spec.service, spec.family, dict(builds[spec.family].request), answer).status == "unchanged"
             wanted = "new revision" if family.status != "unchanged" else short_revision(latest.get(spec.family))
         diff = compare_service(spec, item, task_definition_same=same, wanted_task_definition=wanted)
         plans.append(ServicePlan(spec, active, diff, family.status, latest.get(spec.family), refused))
