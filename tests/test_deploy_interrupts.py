@@ -63,7 +63,7 @@ def test_an_interrupted_deploy_stops_writing_and_says_what_it_did(endpoint, tmp_
     assert document["interrupted"] is True
     api, web = document["services"]
     assert api["status"] == "started" and "interrupted while its rollout was under way" in api["note"]
-    assert (web["status"], web["error"]) == ("not-started", "interrupted before it was started: nothing was sent "
-                                                            "for it (run deploy again)")
+    assert (web["status"], web["error"]) == ("not-started", "interrupted before it was created, updated or run "
+                                                            "(run deploy again)")
     assert [body["serviceName"] for body in endpoint.sent("CreateService")] == ["shop-api"]
     assert "interrupted (" in err and "Traceback" not in err

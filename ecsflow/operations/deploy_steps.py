@@ -69,8 +69,8 @@ class Executor:
             interrupted = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else exc
         for step in self.steps:
             if step.name not in self.outcomes:
-                self.outcomes[step.name] = self._not_started(step.name, "interrupted before it was started: "
-                                                             "nothing was sent for it (run deploy again)")
+                self.outcomes[step.name] = self._not_started(step.name, "interrupted before it was created, "
+                                                             "updated or run (run deploy again)")
         services = tuple(self.outcomes[name] for name in self.works)
         return services, tuple(self.outcomes[name] for name in self.jobs), interrupted
 
