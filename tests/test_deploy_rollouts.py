@@ -188,3 +188,25 @@ def test_tags_that_differ_are_tagged_and_untagged_without_an_update(ecs, folder)
     assert tag == {"resourceArn": live["serviceArn"], "tags": [{"key": "team", "value": "data"}]}
     assert untag == {"resourceArn": live["serviceArn"], "tagKeys": ["old"]}
     assert ecs.sent("UpdateService") == []
+
+
+def test_a_capacity_provider_change_is_sent_with_a_forced_deployment(ecs, folder):
+    """UpdateService's reference: the capacity provider strategy "doesn't trigger a new service deployment", and
+    moving a service from a launch type to a strategy needs forceNewDeployment."""
+    assert cli(ecs, folder, "sync").exit_code == 0
+    live = service_item(create_request(folder), [deployment("ecs-svc/1", TD.format(1), rollout="COMPLETED",
+                                                            running=1)])
+    (folder / "compose.yaml").write_text((folder / "compose.yaml").read_text()
+                                         + "    x-ecsflow: {capacity_provider: FARGATE_SPOT}\n")
+    spot = create_request(folder)
+    ecs.respond("DescribeServices", described(live), times=1)
+    ecs.respond("UpdateService", answered(service_item(spot, [deployment("ecs-svc/2", TD.format(1))])), times=1)
+    poll(ecs, spot, deployment("ecs-svc/2", TD.format(1), rollout="COMPLETED", running=1))
+    ecs.requests.clear()
+    result, document = deploy_json(ecs, folder)
+    assert result.exit_code == 0, result.output
+    assert document["services"][0]["status"] == "updated"
+    assert "may refuse that change" in document["services"][0]["note"]
+    assert ecs.sent("UpdateService") == [{"cluster": "default", "service": "shop-api", "forceNewDeployment": True,
+                                          "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT",
+                                                                        "weight": 1}]}]
