@@ -162,12 +162,17 @@ def sandbox_session(
 
 @contextmanager
 def _ecs_semantics() -> Iterator[None]:
-    """moto's ECS answering task definitions as ECS does (``moto_patches``)."""
+    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``)."""
     from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+    from ecsflow.sandbox.moto_services import install_service_semantics, uninstall_service_semantics
 
     install_definition_semantics()
     try:
-        yield
+        install_service_semantics()
+        try:
+            yield
+        finally:
+            uninstall_service_semantics()
     finally:
         uninstall_definition_semantics()
 
