@@ -33,6 +33,10 @@ it gives moto the very same definition. A stored revision deregistered during th
 is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS (but a file this user
 may not read is a permission to fix: its error says so, and never to delete the folder).
 
+ECS services are answered as ECS runs them (``ecsflow.sandbox.moto_services``) and kept too, in ``services/``
+(``ecsflow.sandbox.services_state``): read with the families, restored after them (their clusters created),
+saved with them, under the same lock.
+
 RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, ``ecsflow.execution``)
 ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
 pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
@@ -108,9 +112,9 @@ def sandbox_session(
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
     None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
-    stop before they start); any still running when the session closes is stopped. Clusters, tasks and logs
-    are not kept between sessions, only task definitions. ``on_note`` receives "waiting for another ecsflow"
-    (the CLI prints it as a note; None: it is not said)."""
+    stop before they start); any still running when the session closes is stopped. Tasks and logs are not kept
+    between sessions, only task definitions and services (and the clusters of those). ``on_note`` receives
+    "waiting for another ecsflow" (the CLI prints it as a note; None: it is not said)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
 
@@ -118,6 +122,7 @@ def sandbox_session(
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
+    from ecsflow.sandbox import services_state
     from ecsflow.sandbox.runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
@@ -131,11 +136,13 @@ def sandbox_session(
             options = AwsOptions(region=region, profile=None, endpoint_url=None)
             ecs = Ecs.connect(options)
             stored, files = _load(state_dir)
+            services = services_state.load(state_dir)
             try:
                 _replay(ecs, stored, files)
             except AwsError as exc:
                 raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
                                    hint="delete the folder to start from an empty ECS") from exc
+            services_state.replay(region, services)
             released = False
 
             def release() -> None:
@@ -144,6 +151,7 @@ def sandbox_session(
                     released = True
                     try:
                         _save_new(ecs, state_dir, stored, files)
+                        services_state.save(region, state_dir, services)
                     finally:
                         lock.release()
 
