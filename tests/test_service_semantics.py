@@ -401,3 +401,34 @@ def test_the_switch_is_off_by_default_and_names_services_by_glob(ecs, monkeypatc
     create(ecs, "shop-worker")
     assert [d["rolloutState"] for s in describe(ecs, "shop-api", "shop-worker")["services"]
             for d in s["deployments"]] == ["COMPLETED", "COMPLETED"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the endpoint: the semantics over HTTP, with its scripting and faults on top
+
+
+def test_canned_answers_are_given_on_top_of_the_semantics(endpoint):
+    endpoint.reset()
+    ecs = endpoint.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    register(ecs)
+    created = create(ecs)
+    scripted = json.loads(json.dumps(created, default=str))  # the answer as JSON (boto3 parsed its times)
+    scripted["deployments"][0].update(rolloutState="FAILED", rolloutStateReason="scripted")
+    endpoint.respond("DescribeServices", {"services": [scripted], "failures": []}, times=1)
+    assert service(ecs)["deployments"][0]["rolloutStateReason"] == "scripted"
+    assert deployments(service(ecs)) == [("PRIMARY", "COMPLETED", "shop-api:1")]  # moto's next answer
+
+
+def test_a_create_whose_answer_was_lost_is_retried_into_the_same_service(endpoint):
+    """ECS created the service, the answer never came back, botocore sent the request again: with its
+    clientToken, the retry is answered with the service the first one made."""
+    endpoint.reset()
+    ecs = endpoint.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    register(ecs)
+    endpoint.fail("CreateService", kind="drop", forward=True, times=1)
+    created = create(ecs, clientToken="f00d")
+    assert endpoint.calls["CreateService"] == 2
+    assert ecs.list_services(cluster=CLUSTER)["serviceArns"] == [created["serviceArn"]]
+    assert deployments(service(ecs)) == [("PRIMARY", "COMPLETED", "shop-api:1")]
