@@ -325,6 +325,11 @@ def test_ecs_checks_the_service_against_its_task_definition(ecs):
     assert refused(create, ecs, loadBalancers=[{**balancer, "containerName": "api", "containerPort": 80}])[1] == (
         "The container api did not have a container port 80 defined.")
     assert ecs.list_services(cluster=CLUSTER)["serviceArns"] == []
+    create(ecs, loadBalancers=[{**balancer, "containerName": "api"}])
+    register(ecs, port=9090)  # an update to a revision the load balancer cannot send to is refused too
+    assert refused(ecs.update_service, cluster=CLUSTER, service="shop-api", taskDefinition="shop-api")[1] == (
+        "The container api did not have a container port 8080 defined.")
+    assert deployments(service(ecs)) == [("PRIMARY", "COMPLETED", "shop-api:1")]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -177,15 +177,14 @@ def _make_patches() -> list[Any]:
             if state.status != "ACTIVE":
                 raise ECSException("ServiceNotActiveException", service_life.NOT_ACTIVE)
             family = state.primary.platform_family
-            if "taskDefinition" in changes:
-                definition = backend.describe_task_definition(changes["taskDefinition"])
-                changes["taskDefinition"], family = definition.arn, _platform_family(definition)
             if {"taskDefinition", "networkConfiguration", "loadBalancers"} & set(changes):
                 definition = backend.describe_task_definition(changes.get("taskDefinition")
                                                               or state.request["taskDefinition"])
                 ecs_error(_check, definition, changes.get("networkConfiguration",
                                                           state.request.get("networkConfiguration")),
                           changes.get("loadBalancers", state.request.get("loadBalancers")))
+                if "taskDefinition" in changes:
+                    changes["taskDefinition"], family = definition.arn, _platform_family(definition)
             ecs_error(service_life.update, state, changes, now(), platform_family=family,
                       fails=failure_chosen(name))
             _mirror(service, state)
