@@ -8,6 +8,9 @@ from typer.testing import CliRunner
 
 from ecsflow.cli import app
 
+# Every test here runs with each YAML path (conftest.yaml_parser): they must give the same results.
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def run(tmp_path, compose_text, *args, files=None, env=None):
     (tmp_path / "compose.yaml").write_text(textwrap.dedent(compose_text))
