@@ -76,17 +76,50 @@ def test_throttled_create_service_is_retried_and_converges(ecs, folder, no_retry
 def test_not_idempotent_takes_the_update_path_of_the_service_a_concurrent_deploy_created(ecs, folder):
     assert cli(ecs, folder, "sync").exit_code == 0
     request = create_request(folder)
-    ecs.client("ecs").create_service(**{k: v for k, v in request.items() if k != "clientToken"})  # the other deploy
+    other = {k: v for k, v in request.items() if k != "clientToken"}  # another deploy, of an older compose file
+    other["deploymentConfiguration"] = {**other["deploymentConfiguration"], "maximumPercent": 150}
+    ecs.client("ecs").create_service(**other)
     ecs.respond("DescribeServices", described(missing=("shop-api",)), times=1)  # it described before it
-    ecs.fail("CreateService", "InvalidParameterException", NOT_IDEMPOTENT, times=1)
     ecs.requests.clear()
     result, document = deploy_json(ecs, folder)
     assert result.exit_code == 0, result.output
     [api] = document["services"]
     assert api["status"] == "created" and "not idempotent" in api["note"]
-    # moto kept less than it was given (design/services.md section 3): what differs is sent, once.
-    assert len(ecs.sent("UpdateService")) == 1 and "taskDefinition" not in ecs.sent("UpdateService")[0]
+    # ECS answered "not idempotent" (another request made it): what differs is sent, once, and only that.
+    [update] = ecs.sent("UpdateService")
+    assert set(update) == {"cluster", "service", "deploymentConfiguration"}
+    assert update["deploymentConfiguration"].get("maximumPercent", 200) == 200
     assert services_in_moto(ecs) == ["shop-api"]
+
+
+def test_two_deploys_at_once_converge_to_one_service_and_one_revision(ecs, folder):
+    """Two `ecsflow deploy` processes; each describe is held until both made it, so both see the family and the
+    service new: both register (the duplicate revision is deregistered), both create, with the same request and
+    client token, and ECS answers both with the one service."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from ecs_server import dummy_credentials_env
+
+    ecs.hold("DescribeTaskDefinition", 2, times=2)
+    ecs.hold("DescribeServices", 2, times=2)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))},
+           **dummy_credentials_env(), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "ecsflow", "deploy", "-f", str(folder / "compose.yaml"), "--endpoint-url",
+               ecs.url, "--format", "json", "--poll-interval", "0.01"]
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    results = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    assert [code for _, code in results] == [0, 0], [err for (_, err), _ in results]
+    for (out, _), _ in results:
+        [api] = json.loads(out)["services"]
+        assert (api["status"], api["task_definition"], api["note"]) == ("created", TD.format(1), None)
+    assert ecs.calls["RegisterTaskDefinition"] == 2 and ecs.calls["CreateService"] == 2
+    assert services_in_moto(ecs) == ["shop-api"]
+    active = ecs.client("ecs").list_task_definitions(familyPrefix="shop-api", status="ACTIVE")["taskDefinitionArns"]
+    assert active == [TD.format(1)]
 
 
 def scaled_live(ecs, folder, desired: int) -> dict:

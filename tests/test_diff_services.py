@@ -92,12 +92,15 @@ def test_one_describe_services_asks_for_ten_services(ecs, tmp_path):
 
 def test_a_service_of_the_project_no_compose_service_has_is_a_note(ecs, folder):
     subnet, group = ecs.network()
+    old = ecs.client("ecs").register_task_definition(
+        family="shop-old", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "old", "image": "acme/old:1"}])["taskDefinition"]["taskDefinitionArn"]
     ecs.client("ecs").create_service(
-        cluster="default", serviceName="shop-old", desiredCount=0, launchType="FARGATE",
+        cluster="default", serviceName="shop-old", desiredCount=0, launchType="FARGATE", taskDefinition=old,
         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
         tags=[{"key": "ecsflow:managed", "value": "true"}, {"key": "ecsflow:project", "value": "shop"}])
     ecs.client("ecs").create_service(
-        cluster="default", serviceName="theirs", desiredCount=0, launchType="FARGATE",
+        cluster="default", serviceName="theirs", desiredCount=0, launchType="FARGATE", taskDefinition=old,
         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}})
     result = cli(ecs, folder, "diff")
     assert result.exit_code == 0, result.stderr

@@ -13,6 +13,7 @@ OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:6"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:7"
 REQUEST = {"cluster": "default", "serviceName": "shop-api", "taskDefinition": NEW, "desiredCount": 2,
            "launchType": "FARGATE", "tags": [{"key": "ecsflow:managed", "value": "true"}]}
+BREAKER = "ECS deployment circuit breaker: tasks failed to start."
 TRACKED = Tracked("ecs-svc/2", NEW, OLD, before="ecs-svc/1", rollback=True)
 
 
@@ -93,3 +94,9 @@ def test_events_are_reported_once_oldest_first_and_failures_picked_out():
     assert failure_events(["has started 1 tasks", "is unable to consistently start tasks successfully",
                            "deployment failed: tasks failed to start"]) == [
         "is unable to consistently start tasks successfully", "deployment failed: tasks failed to start"]
+
+
+def test_a_new_services_first_deployment_failing_is_failed_there_is_nothing_to_roll_back_to():
+    first = Tracked("ecs-svc/1", NEW, None, before=None, rollback=True)
+    verdict = judge(item(deployment("ecs-svc/1", NEW, rollout="FAILED", reason=BREAKER)), first)
+    assert (verdict.state, verdict.reason) == ("failed", BREAKER)

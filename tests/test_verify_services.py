@@ -76,10 +76,17 @@ def test_a_capacity_provider_the_cluster_lacks_fails(ecs, tmp_path):
     assert result.exit_code == 0 and checks[("api", "capacity provider")][0] == "ok"
 
 
+def theirs(ecs) -> str:
+    """A task definition someone else registered, for a service of theirs."""
+    return ecs.client("ecs").register_task_definition(
+        family="theirs", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": "nginx"}])["taskDefinition"]["taskDefinitionArn"]
+
+
 def test_someone_elses_service_of_that_name_fails(ecs, tmp_path):
     subnet, group = ecs.ids
     ecs.client("ecs").create_service(
-        cluster="default", serviceName="shop-api", desiredCount=0, launchType="FARGATE",
+        cluster="default", serviceName="shop-api", desiredCount=0, launchType="FARGATE", taskDefinition=theirs(ecs),
         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}})
     result, checks = verify(ecs, served(tmp_path, ecs))
     assert result.exit_code == 1

@@ -7,7 +7,8 @@ PRIMARY one):
 
 - its `rolloutState` COMPLETED, while it is the PRIMARY deployment: done;
 - FAILED: when the circuit breaker rolls back, ECS starts a rollback deployment (a newer PRIMARY, on the
-  previous task definition): once that one completes the service is `rolled-back`; without rollback, `failed`;
+  previous task definition): once that one completes the service is `rolled-back`; without rollback, or with
+  nothing to roll back to (a new service's first deployment), `failed`;
 - a newer PRIMARY that ECS did not start for a rollback, on another task definition: someone else deployed
   (another CI run), `superseded`; on the same task definition (a concurrent `ecsflow deploy` of the same
   content): that deployment is followed instead, as if it were this one;
@@ -83,7 +84,8 @@ def judge(service: Mapping[str, Any], tracked: Tracked) -> Verdict:
         counts = _counts(mine)
         if mine.get("rolloutState") == "COMPLETED":
             return Verdict("completed", tracked, counts, mine.get("rolloutStateReason"))
-        if mine.get("rolloutState") == "FAILED" and not tracked.rollback:
+        if mine.get("rolloutState") == "FAILED" and (not tracked.rollback or tracked.before is None):
+            # No rollback, or nothing to roll back to (a new service's first deployment): ECS leaves it FAILED.
             return Verdict("failed", tracked, counts, tracked.failed_reason)
         return Verdict("waiting", tracked, counts)
     if primary is None:  # no PRIMARY at all: ECS has not listed the deployment yet
