@@ -236,10 +236,12 @@ def read_together(client: Any, api: Services, families: Iterable[str], services:
     ``scalable``) one DescribeScalableTargets per cluster for its services."""
     from ecsflow.ecs.definitions import describe_definition
 
-    work: list[tuple[str, Any]] = [("family", family) for family in dict.fromkeys(families)]
-    work += [("services", (cluster, tuple(batch))) for cluster, names in services.items()
-             for batch in batches(list(dict.fromkeys(names)), DESCRIBE_BATCH)]
+    # The services' answers first: they are the largest to read (each with its deployments and up to 100
+    # events), so they are read while the families' describes are still under way, not after the last of them.
+    work: list[tuple[str, Any]] = [("services", (cluster, tuple(batch))) for cluster, names in services.items()
+                                   for batch in batches(list(dict.fromkeys(names)), DESCRIBE_BATCH)]
     work += [("scalable", (cluster, tuple(names))) for cluster, names in services.items() if scalable and names]
+    work += [("family", family) for family in dict.fromkeys(families)]
 
     def one(item: tuple[str, Any]) -> Any:
         kind, what = item

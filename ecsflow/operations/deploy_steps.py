@@ -133,17 +133,31 @@ class Executor:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _start_ready(self, pool: ThreadPoolExecutor, futures: dict, state: dict) -> None:
-        for step in self.steps:
-            if state[step.name] != "pending" or any(state[before] != "done" for before in step.after):
-                continue
-            blocked = [before for before in step.after if not self.outcomes[before].done]
-            if blocked:
-                why = ", ".join(f"{b} ({self.outcomes[b].status})" for b in blocked)
-                self.outcomes[step.name] = self._not_started(step.name, f"not deployed: it waits for {why}")
-                state[step.name] = "done"
-                continue
-            state[step.name] = "running"
-            futures[pool.submit(self._job if step.kind == "job" else self._service, step.name)] = step.name
+        """Start each step whose steps before it are done; one with nothing to send (an unchanged service, a job
+        not needed) ends here at once, which may make others ready: until none is."""
+        ready = True
+        while ready:
+            ready = False
+            for step in self.steps:
+                if state[step.name] != "pending" or any(state[before] != "done" for before in step.after):
+                    continue
+                blocked = [before for before in step.after if not self.outcomes[before].done]
+                if blocked:
+                    why = ", ".join(f"{b} ({self.outcomes[b].status})" for b in blocked)
+                    self.outcomes[step.name] = self._not_started(step.name, f"not deployed: it waits for {why}")
+                    state[step.name] = ready = "done"
+                elif not self._sends(step.name):
+                    state[step.name] = ready = self._took(step.name, self._step(step.name))
+                else:
+                    state[step.name] = "running"
+                    futures[pool.submit(self._step, step.name)] = step.name
+
+    def _step(self, name: str) -> Any:
+        return self._job(name) if name in self.jobs else self._service(name)
+
+    def _sends(self, name: str) -> bool:
+        """Whether the step calls AWS (else it is decided here: unchanged, or not needed)."""
+        return self.jobs[name].runs if name in self.jobs else self.works[name].action != "unchanged"
 
     def _took(self, name: str, result: Any) -> str:
         if isinstance(result, tuple):  # (outcome so far, Tracked, events seen): its rollout is followed
