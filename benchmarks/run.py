@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"first syncs of {first_n} against a throttling endpoint: done", file=sys.stderr)
         prune_rows = prune.scenario(endpoint, family_request(prune.FAMILY, 0), revisions, 8, latency)
         print(f"prune of {revisions} revisions: done", file=sys.stderr)
-        deploys = [deploy.noop(endpoint, 50, 8, latency)]
+        deploys = [deploy.noop(endpoint, 50, 8, latency, memo=memo) for memo in (False, True)]
         print("no-op deploy of 50 services: done", file=sys.stderr)
     # The same no-op sync against an endpoint answering in real ECS's shape (defaults filled, empty lists, its own
     # fields): in this process (the sync phase), and as the whole `ecsflow sync` process of the generated project.
@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
              "prune": prune.table(prune_rows), "startup": startup_doc["table"], "render": render_doc["table"],
              "process": floors.noop_process_table(processes), "deploy": deploy.table(deploys)}
     summary = floors_summary(noops, first, startup_doc, render_doc, processes) + "".join(
-        f"| no-op deploy of {r['services']} services, {r['latency_ms']:g} ms a call | {r['over_floor']} | 1.3 |\n"
+        f"| no-op deploy of {r['services']} services, {r['latency_ms']:g} ms a call, endpoint: {r['endpoint']} "
+        f"| {r['over_floor']} | 1.3 |\n"
         for r in deploys)
     print(summary, texts["noop"], texts["process"], texts["first"], texts["sync"], texts["prune"], texts["deploy"],
           sep="\n")
