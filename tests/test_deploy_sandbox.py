@@ -126,7 +126,8 @@ def test_a_deployment_the_sandbox_fails_is_rolled_back_and_exit_1(etl_project):
 def test_a_target_group_named_is_taken_as_given_in_the_sandbox(etl_project):
     compose = etl_project / "docker-compose.yml"
     compose.write_text(compose.read_text().replace(
-        "    stop_grace_period: 30s\n", "    stop_grace_period: 30s\n    x-ecsflow: {service: {target_group: etl-api}}\n"))
+        "    stop_grace_period: 30s\n",
+        "    stop_grace_period: 30s\n    x-ecsflow: {service: {target_group: etl-api}}\n"))
     first = sandbox(etl_project, "deploy", "--format", "json")
     assert first.returncode == 0, first.stderr
     assert statuses(first) == {"api": "created"}
