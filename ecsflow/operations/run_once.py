@@ -232,7 +232,8 @@ def _definition_of(ecs: Ecs, task: TaskState, how: OnceOptions) -> Mapping[str, 
     arn = task.task_definition_arn
     if not arn or arn == current or arn.endswith(f"/{current}"):
         return how.container_definition
-    containers = ecs.describe_revision(arn).get("containerDefinitions") or []
+    described = ecs.describe_revision(arn) or {}  # None (deregistered since): the current log options are used
+    containers = (described.get("taskDefinition") or {}).get("containerDefinitions") or []
     name = how.container_definition["name"]
     return next((c for c in containers if c.get("name") == name), containers[0] if containers else
                 how.container_definition)

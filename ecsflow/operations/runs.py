@@ -135,37 +135,55 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     for warning in rendered.warnings:
         callbacks.message("warning", warning)
     build = rendered.builds[0]
-    container_definition = build.request["containerDefinitions"][0]
-    request = _run_request(rendered, run_options, callbacks)
-    cluster = request["cluster"]
-    x_ecsflow = next(s for s in rendered.project.services if s.name == build.service).x_ecsflow
-    spot_fallback = x_ecsflow.spot_fallback if run_options.spot_fallback is None else run_options.spot_fallback
+    request = run_request_for(rendered, build, run_options, callbacks)
 
     with aws_session(aws, rendered.project, rendered.region, concurrency=1) as ecs:
         ecs.check_run_request(request)
-        if aws.sandbox and aws.runs_tasks:
-            callbacks.message(
-                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
-                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
-        ecs.ensure_cluster(cluster, create=aws.sandbox)
+        ecs.ensure_cluster(request["cluster"], create=aws.sandbox)
         revision, arn, registered = _make_current(ecs, rendered, callbacks)
         ecs.done_registering()  # the sandbox is saved and free for other ecsflow processes while the task runs
-        if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
-            argv = [*(container_definition.get("entryPoint") or []),
-                    *(run_options.command or container_definition.get("command") or [])]
-            message = not_executed(argv, str(rendered.project.working_dir)) + _spot_plan(x_ecsflow.capacity_provider,
-                                                                                        spot_fallback)
-            return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
-                             status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
-                             would_run=tuple(argv), message=message, idempotency_key=run_options.idempotency_key,
-                             spot_fallback=spot_fallback)
-        request["taskDefinition"] = arn or f"{build.family}:{revision}"
-        once = run_once(ecs, OnceOptions(
-            request=request, container_definition=container_definition, family=build.family,
-            follow=lambda state, definition: _follow_options(ecs, state, definition, run_options, aws.sandbox,
-                                                             callbacks),
-            idempotency_key=run_options.idempotency_key, spot_fallback=spot_fallback, timeout=run_options.timeout,
-            wait=run_options.wait, capacity_backoff=run_options.capacity_backoff), callbacks.message, callbacks.status)
+        return run_current(ecs, aws, rendered, build, request, (revision, arn, registered), run_options, callbacks)
+
+
+def run_current(ecs: Ecs, aws: AwsFlags, rendered: RenderResult, build: Any, request: dict[str, Any],
+                current: tuple[int | None, str | None, bool], run_options: RunOptions, callbacks: RunCallbacks,
+                on_started: Callable[[str], None] | None = None) -> RunResult:
+    """Run ``build``'s family, made current (``current``: its revision, ARN and whether it was just registered),
+    once (``run_once``: the idempotency key's task attached to, capacity retries, Spot's fallback), with the
+    RunTask ``request`` (``run_request_for``), and follow it to its end unless ``run_options.wait`` is False
+    (`ecsflow run`, and `deploy` for the jobs its services wait for). ``on_started(task_arn)`` is called for
+    each task started or attached to (a second one after a Spot interruption). In the sandbox without the
+    opt-in nothing is started: the result is NOT_EXECUTED."""
+    revision, arn, registered = current
+    container_definition = build.request["containerDefinitions"][0]
+    x_ecsflow = next(s for s in rendered.project.services if s.name == build.service).x_ecsflow
+    spot_fallback = x_ecsflow.spot_fallback if run_options.spot_fallback is None else run_options.spot_fallback
+    if aws.sandbox and aws.runs_tasks:
+        callbacks.message(
+            "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
+            f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+    if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
+        argv = [*(container_definition.get("entryPoint") or []),
+                *(run_options.command or container_definition.get("command") or [])]
+        message = not_executed(argv, str(rendered.project.working_dir)) + _spot_plan(x_ecsflow.capacity_provider,
+                                                                                    spot_fallback)
+        return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
+                         status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
+                         would_run=tuple(argv), message=message, idempotency_key=run_options.idempotency_key,
+                         spot_fallback=spot_fallback)
+    request = {**request, "taskDefinition": arn or f"{build.family}:{revision}"}
+
+    def started(state: TaskState) -> None:
+        if on_started is not None:
+            on_started(state.arn)
+        callbacks.status(state)
+
+    once = run_once(ecs, OnceOptions(
+        request=request, container_definition=container_definition, family=build.family,
+        follow=lambda state, definition: _follow_options(ecs, state, definition, run_options, aws.sandbox,
+                                                         callbacks),
+        idempotency_key=run_options.idempotency_key, spot_fallback=spot_fallback, timeout=run_options.timeout,
+        wait=run_options.wait, capacity_backoff=run_options.capacity_backoff), callbacks.message, started)
     state = once.state
     return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
                      status=state.last_status, exit_code=state.exit_code if state.stopped else None,
@@ -210,8 +228,9 @@ def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
             raise EcsflowError(f"--idempotency-key cannot be ECS's startedBy: {problem}", key="--idempotency-key")
 
 
-def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: RunCallbacks) -> dict[str, Any]:
-    """RunTask's kwargs for the one rendered service, after the checks that need no AWS (network, size, -e).
+def run_request_for(rendered: RenderResult, build: Any, run_options: RunOptions,
+                    callbacks: RunCallbacks) -> dict[str, Any]:
+    """RunTask's kwargs for the rendered service ``build``, after the checks that need no AWS (network, size, -e).
     Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one).
 
     The runtime values (x-ecsflow.runtime_env) not given with ``-e`` get their defaults, as a scheduled DAG run
@@ -227,7 +246,6 @@ def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: Run
     from ecsflow.validators import variables_in
 
     settings = rendered.resolved.settings
-    build = rendered.builds[0]
     network = require_network(settings)
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
     given = parse_environment(run_options.environment, os.environ)
