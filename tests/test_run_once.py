@@ -247,6 +247,20 @@ def test_a_run_with_the_key_of_a_running_task_follows_it_instead_of_starting_ano
     assert (document["task_arn"], document["attached"], document["idempotency_key"]) == (arn, True, "deploy-42")
 
 
+def test_an_attached_task_of_an_older_revision_is_followed_in_its_own_log_group(ecs, project):
+    """The compose file changed since the first run (a new log group: revision 2): the task attached to runs
+    revision 1, whose awslogs group holds its log, not the current revision's."""
+    started = run(ecs, project, "--idempotency-key", "backfill-7", "--no-wait", "-e", "JOB_SLEEP=1.5",
+                  "-e", "WHO=first", service="other")
+    assert started.exit_code == 0, started.stderr
+    result = run(ecs, project, "--idempotency-key", "backfill-7", service="other",
+                 env={"ECSFLOW_LOG_GROUP": "/ecs/moved/{service}"})
+    assert result.exit_code == 0, result.stderr
+    assert "registered jobs-other:2" in result.stderr
+    assert "attached to task" in result.stderr and "(jobs-other:1)" in result.stderr
+    assert "working first" in result.stdout and "done" in result.stdout  # read from revision 1's log group
+
+
 def test_the_key_may_come_from_the_environment(ecs, project):
     started = run(ecs, project, "--no-wait", "-e", "JOB_SLEEP=1", service="other",
                   env={"ECSFLOW_IDEMPOTENCY_KEY": "from-ci"})
@@ -336,6 +350,10 @@ def scripted(ecs, stop_code, reason, container):
     ("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: execution "
      "resource retrieval failed", {}, "ResourceInitializationError"),
     ("SpotInterruption", "Your Spot Task was interrupted.", {}, "SpotInterruption"),
+    # an exit code the container gave while it was stopped (its SIGTERM handler exited 0) is not its result
+    ("SpotInterruption", "Your Spot Task was interrupted.", {"exitCode": 0}, "SpotInterruption"),
+    ("TerminationNotice", "Your task was stopped because of a Fargate task retirement", {"exitCode": 0},
+     "TerminationNotice"),
 ])
 def test_an_infrastructure_stop_is_told_apart_from_the_containers_exit(ecs, project, stop_code, reason, container,
                                                                        cause):
