@@ -38,6 +38,7 @@ from ecsflow.cli_options import (
     Shared,
     TextOrJson,
     duration_option,
+    idempotency_key_option,
     seconds_of,
 )
 from ecsflow.errors import EcsflowError
@@ -353,6 +354,12 @@ def run(
         "--timeout", min=0.001, help="Stop the task after this many seconds and exit 124.")] = None,
     poll_interval: Annotated[float | None, typer.Option(
         "--poll-interval", min=0.01, help="Seconds between status/log polls (default 2; 0.1 in the sandbox).")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", envvar="ECSFLOW_IDEMPOTENCY_KEY", callback=idempotency_key_option,
+        help="Start the task with startedBy=KEY; if a task with it runs already, follow that one instead.")] = None,
+    no_spot_fallback: Annotated[bool, typer.Option(
+        "--no-spot-fallback", help="On FARGATE_SPOT, a Spot interruption is the result (exit 1), not a second "
+        "task on FARGATE.")] = False,
     output_format: FormatOpt = TextOrJson.text,
     *, shared: Shared,
 ) -> None:
@@ -365,7 +372,8 @@ def run(
     out = shared.env  # where run prints (the name env is --env's)
     run_options = operations.RunOptions(
         service=service, environment=tuple(env or ()), command=tuple(command or ()), cpu=cpu, memory=memory,
-        wait=not no_wait, timeout=timeout, poll_interval=poll_interval, strict=shared.strict)
+        wait=not no_wait, timeout=timeout, poll_interval=poll_interval, strict=shared.strict,
+        idempotency_key=idempotency_key, spot_fallback=False if no_spot_fallback else None)
     callbacks = operations.RunCallbacks(
         message=lambda kind, text: output.print_messages(kind, [text], env=out),
         status=lambda state: output.print_run_status(state, env=out),

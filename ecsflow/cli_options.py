@@ -188,5 +188,16 @@ def seconds_of(text: str) -> float:
     return seconds
 
 
+def idempotency_key_option(value: str | None) -> str | None:
+    """`run --idempotency-key` (or ECSFLOW_IDEMPOTENCY_KEY): one that cannot be ECS's startedBy is a usage error."""
+    if value is None:
+        return None
+    from ecsflow.runtask import idempotency_key_problem
+
+    if problem := idempotency_key_problem(value):
+        raise typer.BadParameter(problem)
+    return value
+
+
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to include (default: all).")]
 FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]

@@ -9,6 +9,12 @@ sandbox executes nothing unless asked: ``--execute-locally`` on the commands tha
 on/off, t/f, y/n; another value is a usage error). Without it a command still validates and registers as it
 would on ECS, and says what it did not run and how to opt in.
 
+The sandbox's Spot switch (``SPOT_INTERRUPT_VARIABLE``, read by the sandbox's session): a task there on
+FARGATE_SPOT whose command runs is interrupted that many seconds after it started, as Spot interrupts one
+(SIGTERM, then SIGKILL after the stop timeout; ``stopCode: SpotInterruption``, no exit code), so that `run`'s
+fallback to FARGATE can be seen without AWS. Without the opt-in no task is started, so there is nothing to
+interrupt: `run` says what the fallback would do.
+
 This module is the one place that decides (``decide``) and words what was not done (``not_executed``); the CLI
 reads the flag and the variable, the operations act on the decision, and the sandbox's task runner enforces
 it (``runner_refusal``: a task that reaches it without consent is stopped, never started).
@@ -23,6 +29,24 @@ from dataclasses import dataclass
 FLAG = "--execute-locally"
 VARIABLE = "ECSFLOW_EXECUTE_LOCALLY"
 HOW_TO_OPT_IN = f"pass {FLAG} (or set {VARIABLE}=1) to run it on this machine"
+
+
+SPOT_INTERRUPT_VARIABLE = "ECSFLOW_SANDBOX_SPOT_INTERRUPT_AFTER"
+
+
+def spot_interrupt_after(value: str | None) -> float | None:
+    """The Spot switch's seconds (None: unset or empty); ValueError with what to write when it is no number of
+    seconds from 0 to a day."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # (NaN fails this too)
+        raise ValueError(f"{SPOT_INTERRUPT_VARIABLE} must be a number of seconds from 0 to 86400 (a Spot task of "
+                         "the sandbox is interrupted that long after it starts), or empty for none")
+    return seconds
 
 
 class MeaninglessOptIn(ValueError):

@@ -17,6 +17,7 @@ instead. jinja2 is imported only to render a Jinja default.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,8 @@ from ecsflow.settings import Settings
 from ecsflow.validators import describe
 
 LAUNCH_TYPE = "FARGATE"  # what ecsflow's task definitions are registered for
-STARTED_BY = "ecsflow-run"  # RunTask's startedBy for the tasks `ecsflow run` starts
+STARTED_BY = "ecsflow-run"  # RunTask's startedBy for the tasks `ecsflow run` starts (without --idempotency-key)
+SPOT, ON_DEMAND = "FARGATE_SPOT", "FARGATE"  # the capacity providers of a Fargate task
 
 
 def network_configuration(settings: Settings) -> dict[str, Any] | None:
@@ -59,6 +61,24 @@ def capacity_provider_strategy(capacity_provider: str) -> list[dict[str, Any]]:
     """RunTask's capacityProviderStrategy for one capacity provider (x-ecsflow.capacity_provider: FARGATE_SPOT).
     RunTask takes it or a launch type, not both."""
     return [{"capacityProvider": capacity_provider, "weight": 1}]
+
+
+# RunTask's startedBy, as the ECS API reference states it: "Up to 128 letters (uppercase and lowercase), numbers,
+# hyphens (-), forward slash (/), and underscores (_)". ecsflow leaves the slash out, so that a key is one word
+# in a shell, a file name and a CI variable alike.
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def idempotency_key_problem(key: str) -> str | None:
+    """None when ``key`` can be RunTask's startedBy (`run --idempotency-key`), else what is wrong with it (the
+    key is not shown: a CI variable may hold anything)."""
+    if _IDEMPOTENCY_KEY.fullmatch(key):
+        return None
+    if not key:
+        return "the key is empty"
+    if len(key) > 128:
+        return f"the key has {len(key)} characters; ECS's startedBy takes at most 128"
+    return "the key may hold only letters, digits, '-' and '_' (ECS's startedBy), at most 128 of them"
 
 
 def parse_environment(values: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -149,9 +169,9 @@ def oversize(overrides: Mapping[str, Any], parts: Sequence[tuple[str, Any]]) -> 
 
 
 def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], overrides: Mapping[str, Any],
-                capacity_provider: str | None = None) -> dict[str, Any]:
+                capacity_provider: str | None = None, started_by: str = STARTED_BY) -> dict[str, Any]:
     """RunTask's kwargs for one task of `ecsflow run` (`overrides` from `run_overrides`): on FARGATE, or on the
-    service's capacity provider."""
+    service's capacity provider; ``started_by``: the run's idempotency key, when it has one."""
     placement: dict[str, Any] = (
         {"capacityProviderStrategy": capacity_provider_strategy(capacity_provider)} if capacity_provider
         else {"launchType": LAUNCH_TYPE}
@@ -162,7 +182,7 @@ def run_request(cluster: str, task_definition: str, network: Mapping[str, Any], 
         **placement,
         "count": 1,
         "networkConfiguration": network,
-        "startedBy": STARTED_BY,
+        "startedBy": started_by,
     }
     if overrides:
         request["overrides"] = overrides

@@ -90,10 +90,14 @@ def register(endpoint, cluster: str, builds: Iterable[Any]) -> dict[str, str]:
 
 
 class StubOperator:
-    """Stands in for EcsRunTaskOperator: keeps the keyword arguments a factory passes."""
+    """Stands in for EcsRunTaskOperator: keeps the keyword arguments a factory passes, and has the attributes
+    the factories module reads back (the operator's defaults where not given)."""
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
+        self.execution_timeout = kwargs.get("execution_timeout")
+        self.waiter_delay = kwargs.get("waiter_delay", 6)
+        self.waiter_max_attempts = kwargs.get("waiter_max_attempts", 1000000)
 
 
 class StubParam:

@@ -186,6 +186,8 @@ def test_example_dag_content():
             "cluster": "data-jobs",
             "region_name": "eu-west-1",
             "network_configuration": NETWORK_CONFIGURATION,
+            "reattach": True,  # _DEFAULTS (tests/test_airflow_runs_once.py)
+            "do_xcom_push": False,
             "task_definition": "etl-extract",
             "launch_type": "FARGATE",
             "container_name": "extract",
@@ -199,7 +201,8 @@ def test_example_dag_content():
         }
         transform = calls["transform"]
         assert "launch_type" not in transform  # RunTask takes a launch type or a capacity provider strategy
-        assert transform["capacity_provider_strategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+        assert transform["capacity_provider_strategy"] == [  # Spot, then FARGATE for the retries
+            {"capacityProvider": "{{ 'FARGATE_SPOT' if ti.try_number <= 1 else 'FARGATE' }}", "weight": 1}]
         assert transform["execution_timeout"] == timedelta(hours=2)
         assert transform["overrides"] == {"containerOverrides": [{"name": "transform", "environment": [
             {"name": "RUN_DATE", "value": "{% if params.get('RUN_DATE') is not none %}{{ params['RUN_DATE'] }}"
@@ -656,14 +659,14 @@ services:
         "Expr", "Import", "Import", "ImportFrom", "Import", "Try", "FunctionDef", "Assign", "With"]
     assert ast.unparse(module[7]) == f"tasks = _beside_this_file({generated.tasks_module!r})"
     assert [type(node).__name__ for node in module[8].body] == ["Assign", "Assign"]
-    # The factories module: docstring, imports, _ECS, params, _ecs_task and one function per service.
+    # The factories module: docstring, imports, _ECS, _DEFAULTS, params, _ecs_task and one function per service.
     module = ast.parse(generated.tasks_source).body
-    assert [type(node).__name__ for node in module] == ["Expr"] + ["ImportFrom"] * 5 + ["Try", "Assign"] + [
-        "FunctionDef"] * 4
+    assert [type(node).__name__ for node in module] == ["Expr", "ImportFrom", "Import"] + ["ImportFrom"] * 4 + [
+        "Try", "Assign", "Assign"] + ["FunctionDef"] * 4
     for function in module[-4:]:
         assert [type(node).__name__ for node in function.body] in (["Expr", "Return"], [
             "Expr", "If", "Assign", "Assign", "AugAssign", "AnnAssign", "If", "If", "Assign", "Assign", "Expr",
-            "Return"])
+            "Assign", "Assign", "If", "Return"])
     assert generated.edges == ()
 
 

@@ -100,3 +100,44 @@ def test_no_wait_still_waits_for_a_service_another_one_waits_for(ecs, folder):
     result, document = deploy_json(ecs, folder, "--no-wait")
     assert result.exit_code == 0, result.output
     assert [(s["service"], s["status"]) for s in document["services"]] == [("api", "created"), ("web", "started")]
+
+
+SPOT_JOB = """\
+  migrate:
+    image: acme/api:1
+    command: ["python", "-c", "import time; time.sleep(1); print('migrated')"]
+    x-ecsflow: {capacity_provider: FARGATE_SPOT, spot_fallback: FALLBACK}
+  api:
+    image: acme/api:1
+    ports: ["8000:8000"]
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"""
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_job_spot_interrupts_runs_again_on_fargate_as_run_does(ecs, tmp_path, fallback):
+    """deploy runs a job as `ecsflow run` does (runs.run_current): Spot's interruption starts it again once on
+    FARGATE; without the fallback the interruption fails the job, and its error names it."""
+    subnet, group = ecs.network()
+    folder = project(tmp_path, SPOT_JOB.replace("FALLBACK", str(fallback).lower()), subnet=subnet, group=group)
+    ecs.runner.spot_interrupt_after = 0.2
+    try:
+        result, document = deploy_json(ecs, folder)
+    finally:
+        ecs.runner.spot_interrupt_after = None
+    client = ecs.client("ecs")
+    arns = client.list_tasks(cluster="default", desiredStatus="STOPPED")["taskArns"]
+    tasks = sorted(client.describe_tasks(cluster="default", tasks=arns)["tasks"], key=lambda t: t["createdAt"])
+    [job] = document["jobs"]
+    if fallback:
+        assert result.exit_code == 0, result.output
+        assert "was interrupted by Spot" in result.stderr
+        assert [t["capacityProviderName"] for t in tasks] == ["FARGATE_SPOT", "FARGATE"]
+        assert (job["status"], job["exit_code"], job["task_arn"]) == ("succeeded", 0, tasks[1]["taskArn"])
+        assert created(ecs) == ["shop-api"]
+    else:
+        assert result.exit_code == 1
+        assert [t["capacityProviderName"] for t in tasks] == ["FARGATE_SPOT"]
+        assert job["status"] == "failed" and "SpotInterruption" in job["error"]
+        assert created(ecs) == []

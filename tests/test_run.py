@@ -320,7 +320,11 @@ def test_command_not_found_exits_1_with_the_reason(ecs, project):
     assert task["stopCode"] == "TaskFailedToStart" and "exitCode" not in task["containers"][0]
 
 
-def test_run_task_failures_answer_is_a_clear_error(ecs, project):
+def test_run_task_failures_answer_is_a_clear_error(ecs, project, monkeypatch):
+    from ecsflow.ecs.register import Backoff
+    from ecsflow.operations import run_once
+
+    monkeypatch.setattr(run_once, "CAPACITY_BACKOFF", Backoff(attempts=2, base=0.01, cap=0.01))
     ecs.respond("RunTask", {"tasks": [], "failures": [
         {"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs", "reason": "RESOURCE:MEMORY",
          "detail": "no Fargate capacity"}]})
@@ -407,6 +411,10 @@ def test_json_output_shape(ecs, project):
     assert document == {
         "task_arn": document["task_arn"], "family": "jobs-job", "revision": 1, "status": "STOPPED",
         "exit_code": 7, "stopped_reason": "Essential container in task exited", "executed": True, "would_run": None,
+        # (added by issue 27: tests/test_run_once.py checks them)
+        "stop_code": "EssentialContainerExited", "stop_kind": "container", "infrastructure_cause": None,
+        "capacity_provider": None, "attached": False, "idempotency_key": None, "spot_fallback": True,
+        "interrupted_tasks": [], "capacity_retries": 0,
     }
     assert document["task_arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task/jobs/")
     assert "line 1\nline 2\n" in result.stderr

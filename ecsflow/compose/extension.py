@@ -51,6 +51,8 @@ class ServiceExtension:
     retry_delay: float | None = None  # seconds
     execution_timeout: float | None = None  # seconds
     capacity_provider: str | None = None  # FARGATE or FARGATE_SPOT (RunTask's capacityProviderStrategy)
+    # On FARGATE_SPOT: a retry (Airflow) or a second task after a Spot interruption (`run`) runs on FARGATE.
+    spot_fallback: bool = True
     schedule: str | None = None
     ephemeral_storage: int | None = None  # GiB
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -268,6 +270,7 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "retry_delay": _retry_delay,
     "execution_timeout": _execution_timeout,
     "capacity_provider": _capacity_provider,
+    "spot_fallback": flag,
     "schedule": text,
     "ephemeral_storage": _ephemeral_storage,
     "tags": tags,

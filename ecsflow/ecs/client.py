@@ -317,6 +317,11 @@ class Ecs:
     def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
         return tasks.run_task(self._client, request, container)
 
+    def tasks_started_by(self, cluster: str, started_by: str, desired_status: str = "RUNNING",
+                         container: str | None = None) -> list[TaskState]:
+        """See ``tasks.tasks_started_by``: the tasks of one startedBy (`run --idempotency-key`), oldest first."""
+        return tasks.tasks_started_by(self._client, cluster, started_by, desired_status, container)
+
     def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
         tasks.stop_task(self._client, cluster, task_arn, reason)
 

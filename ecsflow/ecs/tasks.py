@@ -1,6 +1,8 @@
 """Tasks in ECS, for `ecsflow run`: start one, follow it to STOPPED with its logs, stop it.
 
-- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``;
+- ``ensure_cluster``, ``run_task``, ``describe_task`` (a ``TaskState``), ``stop_task``; ``tasks_started_by``
+  (the tasks of one ``startedBy``, `run --idempotency-key`); RunTask refused for lack of capacity is a
+  ``CapacityUnavailable``;
 - ``follow_task`` (as ``FollowOptions`` say): status changes and new log lines until STOPPED (or a timeout);
   ``follow_to_end``: the same from RunTask's answer, and on a timeout or an interrupt the task stopped and
   followed until it is STOPPED (boundedly);
@@ -29,6 +31,7 @@ from ecsflow.ecs.errors import (
     unreadable_answer,
 )
 from ecsflow.errors import AwsError
+from ecsflow.stops import is_capacity_failure
 
 NOT_FOUND_GRACE = 30.0  # seconds during which a task DescribeTasks does not know yet is waited for
 # ECS's task life cycle from RUNNING on (PROVISIONING, PENDING, ACTIVATING come before).
@@ -48,6 +51,10 @@ class TaskState:
     stopped_reason: str | None = None
     stop_code: str | None = None
     started: bool = False  # it has a startedAt: it was RUNNING, whether or not a poll saw it
+    capacity_provider: str | None = None  # FARGATE_SPOT, FARGATE; None with a launch type
+    task_definition_arn: str | None = None
+    created_at: Any = None  # DescribeTasks' createdAt (a datetime), to order tasks
+    stopped_at: Any = None
 
     @property
     def task_id(self) -> str:
@@ -79,6 +86,10 @@ def task_state(task: Mapping[str, Any], container: str | None = None) -> TaskSta
         stopped_reason=task.get("stoppedReason") or None,
         stop_code=task.get("stopCode") or None,
         started=bool(task.get("startedAt")),
+        capacity_provider=task.get("capacityProviderName") or None,
+        task_definition_arn=task.get("taskDefinitionArn") or None,
+        created_at=task.get("createdAt"),
+        stopped_at=task.get("stoppedAt"),
     )
 
 
@@ -125,7 +136,38 @@ def run_task(client: Any, request: Mapping[str, Any], container: str | None = No
     tasks = answer.get("tasks") or []
     if tasks:
         return task_state(_with_arn(client, "RunTask", tasks[0]), container)
-    raise run_failures_error(answer.get("failures") or [], request)
+    failures = answer.get("failures") or []
+    error = run_failures_error(failures, request)
+    if failures and all(is_capacity_failure(f.get("reason")) for f in failures):
+        raise CapacityUnavailable(error.message, hint=error.hint)
+    raise error
+
+
+class CapacityUnavailable(AwsError):
+    """RunTask started no task because there is no capacity now (``ecsflow.stops.is_capacity_failure``): worth
+    trying again later, or on other capacity."""
+
+
+def tasks_started_by(client: Any, cluster: str, started_by: str, desired_status: str,
+                     container: str | None = None) -> list[TaskState]:
+    """The tasks of the cluster started with ``started_by`` whose desired status is ``desired_status``
+    (RUNNING: not asked to stop; STOPPED: stopping or stopped, for about an hour after), described, in the
+    order they were created. ListTasks with startedBy and desiredStatus, as the Amazon provider's reattach
+    lists them (one page: 100 tasks is more than one key ever has)."""
+    with translated(client):
+        arns = client.list_tasks(cluster=cluster, startedBy=started_by, desiredStatus=desired_status,
+                                 maxResults=100).get("taskArns") or []
+        if not arns:
+            return []
+        answer = client.describe_tasks(cluster=cluster, tasks=arns)
+    states = [task_state(_with_arn(client, "DescribeTasks", task), container) for task in answer.get("tasks") or []]
+    # (ListTasks may be a moment behind the tasks: what it listed is checked against what DescribeTasks says.)
+    return sorted((s for s in states if s.desired_status == desired_status), key=_creation)
+
+
+def _creation(state: TaskState) -> tuple[float, str]:
+    when = state.created_at
+    return (when.timestamp() if hasattr(when, "timestamp") else 0.0, state.arn)
 
 
 def describe_task(client: Any, cluster: str, task_arn: str, container: str | None = None) -> TaskState:

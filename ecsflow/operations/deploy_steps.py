@@ -320,11 +320,15 @@ class Executor:
         if result.timed_out:
             return JobOutcome(name, family, "timeout", result.revision, result.task_arn, error=(
                 f"it did not end within {self.how.timeout:g} s; it was stopped"))
+        reason = result.stopped_reason or "no reason given"
+        if result.stop is not None and result.stop.infrastructure:  # as `run` judges it: not the job's result
+            return JobOutcome(name, family, "failed", result.revision, result.task_arn, result.exit_code, error=(
+                f"stopped by the infrastructure, not by its container ({result.stop.cause}: {reason})"))
         if result.exit_code == 0:
             return JobOutcome(name, family, "succeeded", result.revision, result.task_arn, 0)
         return JobOutcome(name, family, "failed", result.revision, result.task_arn, result.exit_code, error=(
             f"exited with {result.exit_code}" if result.exit_code is not None else
-            f"stopped without an exit code: {result.stopped_reason or 'no reason given'}"))
+            f"stopped without an exit code: {reason}"))
 
 
 def _count(plan: Any) -> int | None:

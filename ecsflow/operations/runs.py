@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from ecsflow.execution import not_executed
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
 from ecsflow.operations.plan import plan_with
+from ecsflow.operations.run_once import Interrupted, OnceOptions, run_once
 from ecsflow.status import ExitStatus
+from ecsflow.stops import Stop, classify_stop
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -38,6 +40,12 @@ class RunOptions:
     timeout: float | None = None
     poll_interval: float | None = None
     strict: bool = False
+    # `run_once`'s: the task's startedBy, attached to when it runs already (None: ecsflow-run, never attached
+    # to); Spot's fallback to FARGATE (None: x-ecsflow.spot_fallback, true unless written); RunTask's backoff
+    # while there is no capacity (None: run_once's default).
+    idempotency_key: str | None = None
+    spot_fallback: bool | None = None
+    capacity_backoff: Any = None
 
 
 def _ignore(*args: Any) -> None:
@@ -69,6 +77,14 @@ class RunResult:
     timed_out: bool = False
     would_run: tuple[str, ...] | None = None  # not executed (the sandbox without the opt-in): its command
     message: str | None = None  # what was not done, and how to opt in
+    stop_code: str | None = None  # ECS's, of the last task
+    stop: Stop | None = None  # how the last task stopped (ecsflow.stops); None: it has not stopped
+    capacity_provider: str | None = None  # the last task's (FARGATE_SPOT, FARGATE); None: the FARGATE launch type
+    attached: bool = False  # the idempotency key's running task was followed; none was started
+    idempotency_key: str | None = None
+    interrupted: tuple[Interrupted, ...] = ()  # tasks of this run that Spot interrupted, each replaced
+    spot_fallback: bool = True
+    capacity_retries: int = 0
 
     @property
     def executed(self) -> bool:
@@ -76,19 +92,28 @@ class RunResult:
 
     @property
     def exit_status(self) -> int:
-        """What `ecsflow run` exits with: the container's exit code; 1 when it stopped without one; 124 on
+        """What `ecsflow run` exits with: the container's exit code; 1 when it stopped without one, or when the
+        infrastructure stopped it (an exit code given while Spot stopped it is not the job's result); 124 on
         --timeout; 0 with --no-wait (the task was started) and when nothing was executed (as asked)."""
         if not self.waited or not self.executed:
             return 0
         if self.timed_out:
             return ExitStatus.TIMEOUT
+        if self.stop is not None and self.stop.infrastructure:
+            return ExitStatus.ERROR
         return 1 if self.exit_code is None else self.exit_code
 
     def to_json(self) -> dict[str, Any]:
         return {"task_arn": self.task_arn, "family": self.family, "revision": self.revision,
                 "status": self.status, "exit_code": self.exit_code, "stopped_reason": self.stopped_reason,
                 "executed": self.executed,
-                "would_run": None if self.executed else {"command": list(self.would_run or ()), "note": self.message}}
+                "would_run": None if self.executed else {"command": list(self.would_run or ()), "note": self.message},
+                "stop_code": self.stop_code, "stop_kind": self.stop.kind if self.stop else None,
+                "infrastructure_cause": self.stop.cause if self.stop else None,
+                "capacity_provider": self.capacity_provider, "attached": self.attached,
+                "idempotency_key": self.idempotency_key, "spot_fallback": self.spot_fallback,
+                "interrupted_tasks": [task.to_json() for task in self.interrupted],
+                "capacity_retries": self.capacity_retries}
 
 
 def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
@@ -124,12 +149,15 @@ def run_current(ecs: Ecs, aws: AwsFlags, rendered: RenderResult, build: Any, req
                 current: tuple[int | None, str | None, bool], run_options: RunOptions, callbacks: RunCallbacks,
                 on_started: Callable[[str], None] | None = None) -> RunResult:
     """Run ``build``'s family, made current (``current``: its revision, ARN and whether it was just registered),
-    once, with the RunTask ``request`` (``run_request_for``), and follow it to its end unless
-    ``run_options.wait`` is False (`ecsflow run`, and `deploy` for the jobs its services wait for).
-    ``on_started(task_arn)`` is called once the task is started. In the sandbox without the opt-in nothing is
-    started: the result is NOT_EXECUTED."""
+    once (``run_once``: the idempotency key's task attached to, capacity retries, Spot's fallback), with the
+    RunTask ``request`` (``run_request_for``), and follow it to its end unless ``run_options.wait`` is False
+    (`ecsflow run`, and `deploy` for the jobs its services wait for). ``on_started(task_arn)`` is called for
+    each task started or attached to (a second one after a Spot interruption). In the sandbox without the
+    opt-in nothing is started: the result is NOT_EXECUTED."""
     revision, arn, registered = current
     container_definition = build.request["containerDefinitions"][0]
+    x_ecsflow = next(s for s in rendered.project.services if s.name == build.service).x_ecsflow
+    spot_fallback = x_ecsflow.spot_fallback if run_options.spot_fallback is None else run_options.spot_fallback
     if aws.sandbox and aws.runs_tasks:
         callbacks.message(
             "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
@@ -137,23 +165,51 @@ def run_current(ecs: Ecs, aws: AwsFlags, rendered: RenderResult, build: Any, req
     if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
         argv = [*(container_definition.get("entryPoint") or []),
                 *(run_options.command or container_definition.get("command") or [])]
+        message = not_executed(argv, str(rendered.project.working_dir)) + _spot_plan(x_ecsflow.capacity_provider,
+                                                                                    spot_fallback)
         return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
                          status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
-                         would_run=tuple(argv), message=not_executed(argv, str(rendered.project.working_dir)))
+                         would_run=tuple(argv), message=message, idempotency_key=run_options.idempotency_key,
+                         spot_fallback=spot_fallback)
     request = {**request, "taskDefinition": arn or f"{build.family}:{revision}"}
-    state = ecs.run_task(request, container_definition["name"])
-    if on_started is not None:
-        on_started(state.arn)
-    callbacks.status(state)
-    timed_out = False
-    if run_options.wait:
-        how = _follow_options(ecs, state, container_definition, run_options, aws.sandbox, callbacks)
-        state, timed_out = ecs.follow_to_end(request["cluster"], state, how, timeout=run_options.timeout,
-                                             stop_timeout=float(container_definition.get("stopTimeout") or 30))
+
+    def started(state: TaskState) -> None:
+        if on_started is not None:
+            on_started(state.arn)
+        callbacks.status(state)
+
+    once = run_once(ecs, OnceOptions(
+        request=request, container_definition=container_definition, family=build.family,
+        follow=lambda state, definition: _follow_options(ecs, state, definition, run_options, aws.sandbox,
+                                                         callbacks),
+        idempotency_key=run_options.idempotency_key, spot_fallback=spot_fallback, timeout=run_options.timeout,
+        wait=run_options.wait, capacity_backoff=run_options.capacity_backoff), callbacks.message, started)
+    state = once.state
     return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
                      status=state.last_status, exit_code=state.exit_code if state.stopped else None,
-                     stopped_reason=state.reason if state.stopped or timed_out else None,
-                     registered=registered, waited=run_options.wait, timed_out=timed_out)
+                     stopped_reason=state.reason if state.stopped or once.timed_out else None,
+                     registered=registered, waited=run_options.wait, timed_out=once.timed_out,
+                     stop_code=state.stop_code if state.stopped else None,
+                     stop=classify_stop(state.stop_code, state.stopped_reason, state.container_reason)
+                     if state.stopped else None,
+                     capacity_provider=once.capacity_provider, attached=once.attached,
+                     idempotency_key=run_options.idempotency_key, interrupted=once.interrupted,
+                     spot_fallback=spot_fallback, capacity_retries=once.capacity_retries)
+
+
+def _spot_plan(capacity_provider: str | None, spot_fallback: bool) -> str:
+    """What a task not executed would have done on Spot: the fallback, and where the sandbox's Spot switch
+    acts (only on a task whose command runs)."""
+    from ecsflow.execution import SPOT_INTERRUPT_VARIABLE
+    from ecsflow.runtask import ON_DEMAND, SPOT
+
+    if capacity_provider != SPOT:
+        return ""
+    after = (f"if Spot interrupted it, once more on {ON_DEMAND} (on-demand)" if spot_fallback
+             else "if Spot interrupted it, that would be the result (spot_fallback is off)")
+    switch = (f"; {SPOT_INTERRUPT_VARIABLE} interrupts only a task whose command runs (with --execute-locally): "
+              "here no task was started" if os.environ.get(SPOT_INTERRUPT_VARIABLE) else "")
+    return f". On ECS it would start on {SPOT}, and {after}{switch}"
 
 
 def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
@@ -165,6 +221,11 @@ def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
             "end with it", hint="run without --no-wait (--timeout bounds the wait), or against ECS")
     if run_options.timeout is not None and run_options.timeout <= 0:
         raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
+    if run_options.idempotency_key is not None:
+        from ecsflow.runtask import idempotency_key_problem
+
+        if problem := idempotency_key_problem(run_options.idempotency_key):
+            raise EcsflowError(f"--idempotency-key cannot be ECS's startedBy: {problem}", key="--idempotency-key")
 
 
 def run_request_for(rendered: RenderResult, build: Any, run_options: RunOptions,
@@ -198,7 +259,8 @@ def run_request_for(rendered: RenderResult, build: Any, run_options: RunOptions,
 
     container = build.request["containerDefinitions"][0]["name"]
     overrides = run_overrides(container, environment, run_options.command, size)
-    return run_request(settings.cluster, f"{build.family}:1", network, overrides, service.x_ecsflow.capacity_provider)
+    return run_request(settings.cluster, f"{build.family}:1", network, overrides, service.x_ecsflow.capacity_provider,
+                       **({"started_by": run_options.idempotency_key} if run_options.idempotency_key else {}))
 
 
 def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> tuple[int | None, str | None, bool]:

@@ -46,12 +46,32 @@ def write_run_result(result, fmt: str, *, env: Environment) -> None:
     # "Essential container in task exited" says nothing the exit code does not.
     plain = result.stopped_reason and result.stopped_reason != "Essential container in task exited"
     reason = f" ({escape(mask(result.stopped_reason))})" if plain else ""
+    after = ""
+    if result.interrupted:  # the last task replaced one (or more) that Spot interrupted
+        earlier = ", ".join(escape(task.task_arn.rsplit("/", 1)[-1]) for task in result.interrupted)
+        after = f" (on {escape(result.capacity_provider or 'FARGATE')}, after Spot interrupted task {earlier})"
     if result.timed_out:
         console.print(f"[red]task {escape(task_id)} timed out[/]: {escape(result.status)}{reason}; exit 124",
                       soft_wrap=True)
+    elif result.stop is not None and result.stop.infrastructure:
+        cause = escape(_cause(result.stop.cause or "", mask(result.stopped_reason or "")))
+        if result.stop.cause == "SpotInterruption" and not result.spot_fallback:
+            console.print(f"[bold red]task {escape(task_id)} was interrupted by Spot[/] ({cause}): --no-spot-fallback "
+                          "(or x-ecsflow.spot_fallback: false) makes that the run's result; exit 1", soft_wrap=True)
+        else:
+            console.print(f"[bold red]task {escape(task_id)} was stopped by the infrastructure, not by its "
+                          f"container[/] ({cause}){after}; exit 1", soft_wrap=True)
     elif result.exit_code is None:
-        console.print(f"[bold red]task {escape(task_id)} stopped without an exit code[/]{reason}", soft_wrap=True)
+        console.print(f"[bold red]task {escape(task_id)} stopped without an exit code[/]{reason}{after}",
+                      soft_wrap=True)
     else:
         style = "green" if result.exit_code == 0 else "bold red"
-        console.print(f"[{style}]task {escape(task_id)} exited with code {result.exit_code}[/]{reason}",
+        console.print(f"[{style}]task {escape(task_id)} exited with code {result.exit_code}[/]{reason}{after}",
                       soft_wrap=True)
+
+
+def _cause(cause: str, reason: str) -> str:
+    """`CAUSE: REASON`, the cause said once: a reason that names it already is said as it is."""
+    if not reason:
+        return cause
+    return reason if cause in reason else f"{cause}: {reason}"

@@ -31,6 +31,11 @@ shares the same backends) is given the life of a real one:
   the given reason): SIGTERM to the process group, SIGKILL after the container's ``stopTimeout`` (default
   ``stop_timeout``), then STOPPED with the exit code (143 for a process that SIGTERM ended).
 
+With ``spot_interrupt_after`` (seconds; the sandbox's test switch, ``ecsflow.execution.SPOT_INTERRUPT_VARIABLE``)
+a task on FARGATE_SPOT is interrupted that long after its process started, as Spot interrupts one: SIGTERM,
+SIGKILL after the stop timeout, then STOPPED with ``stopCode: SpotInterruption``, ``stoppedReason: "Your
+Spot Task was interrupted."`` and no exit code (the shape ECS gives). Tasks on FARGATE are never interrupted.
+
 Nothing is executed unless the runner is made with ``execute=True`` (docs/design.md section 12: the sandbox executes a
 command on this machine only when the user opts in, ``ecsflow.execution``): without it, a task that moto
 starts is stopped before its process would start, without an exit code, ``stopCode: TaskFailedToStart`` and a
@@ -62,6 +67,7 @@ from ecsflow.sandbox.moto_patches import install, now, open_log_stream, take_ove
 
 DEFAULT_STOP_TIMEOUT = 30.0  # ECS's default stopTimeout for Fargate
 ESSENTIAL_EXITED = "Essential container in task exited"
+SPOT_INTERRUPTED = "Your Spot Task was interrupted."  # ECS's stoppedReason (stopCode SpotInterruption)
 # What the container's process inherits from this machine: only what a process needs to start and to find
 # its executable. Nothing else (not the sandbox's fake AWS credentials, not the user's shell variables).
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
@@ -100,6 +106,7 @@ class _Job:
     run: LocalRun
     process: subprocess.Popen | None = None
     stop_reason: str | None = None
+    interrupted: bool = False  # by Spot (spot_interrupt_after): no exit code
     finished: bool = False
     logs: Any = None  # moto's logs backend of the awslogs region, once the stream exists
     last_timestamp: int = 0
@@ -113,7 +120,8 @@ class LocalTaskRunner:
     docstring); False: every task is stopped before it starts. ``environment``: variables given to every
     container below the definition's own (e.g. ``PYTHONPATH`` for job modules in a test). ``step_delay``:
     seconds spent in PROVISIONING and in PENDING, so that a poller can see them. ``stop_timeout``:
-    SIGTERM-to-SIGKILL seconds when the container definition has no ``stopTimeout``.
+    SIGTERM-to-SIGKILL seconds when the container definition has no ``stopTimeout``. ``spot_interrupt_after``:
+    seconds after which a FARGATE_SPOT task is interrupted (None: never; it may be changed between runs).
     """
 
     def __init__(
@@ -125,6 +133,7 @@ class LocalTaskRunner:
         check_network: bool = False,
         step_delay: float = 0.02,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        spot_interrupt_after: float | None = None,
     ) -> None:
         self.workdir = workdir
         self.execute = execute
@@ -132,6 +141,7 @@ class LocalTaskRunner:
         self.check_network = check_network
         self.step_delay = step_delay
         self.stop_timeout = stop_timeout
+        self.spot_interrupt_after = spot_interrupt_after
         self.runs: list[LocalRun] = []
         self.errors: list[str] = []  # unexpected runner failures (each also stops its task with a reason)
         self._jobs: dict[str, _Job] = {}
@@ -266,13 +276,14 @@ class LocalTaskRunner:
                 stop_now = job.stop_reason is not None
             if stop_now:
                 self._signal(job, grace=self._grace(job))
+            self._arm_spot_interruption(job)
             for notice in notices:
                 self._log(job, notice)
             assert process.stdout is not None
             for raw in process.stdout:
                 self._log(job, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
             code = process.wait()
-            self._finish(job, 128 - code if code < 0 else code, None)
+            self._finish(job, None if job.interrupted else 128 - code if code < 0 else code, None)
         except _CannotStart as exc:
             self._finish(job, None, f"CannotStartContainerError: {exc}", start_failed=True)
         except Exception as exc:  # noqa: BLE001 - a runner bug or a moto reset: stop the task, say why
@@ -333,15 +344,27 @@ class LocalTaskRunner:
         timeout = job.definition.container_definitions[0].get("stopTimeout")
         return float(timeout) if timeout is not None else self.stop_timeout
 
-    def _request_stop(self, job: _Job, reason: str, grace: float | None = None) -> None:
+    def _arm_spot_interruption(self, job: _Job) -> None:
+        after = self.spot_interrupt_after
+        if after is None or getattr(job.task, "capacity_provider_name", None) != "FARGATE_SPOT":
+            return
+
+        timer = threading.Timer(after, self._request_stop, args=(job, SPOT_INTERRUPTED),
+                                kwargs={"stop_code": "SpotInterruption"})
+        timer.daemon = True
+        timer.start()
+
+    def _request_stop(self, job: _Job, reason: str, grace: float | None = None,
+                      stop_code: str = "UserInitiated") -> None:
         with self._lock:
             if job.finished or job.stop_reason is not None:
                 return
             job.stop_reason = reason
+            job.interrupted = stop_code == "SpotInterruption"
             task = job.task
             task.desired_status = "STOPPED"
             task.stopped_reason = reason
-            task.stop_code = "UserInitiated"
+            task.stop_code = stop_code
             task.stopping_at = now()
             running = job.process is not None
         if running:

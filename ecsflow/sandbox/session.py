@@ -41,7 +41,8 @@ RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, `
 ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
 pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
 with the process's exit code; without it, the task is stopped before anything is executed. Subnets and
-security groups are taken as given, not checked.
+security groups are taken as given, not checked. ``ECSFLOW_SANDBOX_SPOT_INTERRUPT_AFTER`` (seconds) makes the
+runner interrupt a FARGATE_SPOT task that long after its process started, as Spot would.
 """
 
 from __future__ import annotations
@@ -122,17 +123,23 @@ def sandbox_session(
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
+    from ecsflow.execution import SPOT_INTERRUPT_VARIABLE, spot_interrupt_after
     from ecsflow.sandbox import services_state
     from ecsflow.sandbox.runner import LocalTaskRunner
 
+    try:  # the sandbox's Spot switch (ecsflow.execution): read before anything is written
+        interrupt_after = spot_interrupt_after(os.environ.get(SPOT_INTERRUPT_VARIABLE))
+    except ValueError as exc:
+        raise EcsflowError(str(exc)) from None
     state_dir = Path(state_dir)
     if state_dir.exists() and not state_dir.is_dir():
         raise EcsflowError("the sandbox keeps its state in this folder, but it is a file", file=str(state_dir),
                            hint="move the file away (or delete it) and run again")
     lock = _lock(state_dir, lock_wait, on_note or (lambda text: None))
     try:
-        with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, execute=execute_locally,
-                                                                          step_delay=0.1), _ecs_semantics():
+        runner = LocalTaskRunner(task_workdir, execute=execute_locally, step_delay=0.1,
+                                 spot_interrupt_after=interrupt_after)
+        with _sandbox_environment(region), mock_aws(), runner, _ecs_semantics():
             options = AwsOptions(region=region, profile=None, endpoint_url=None)
             ecs = Ecs.connect(options)
             stored, files = _load(state_dir)
