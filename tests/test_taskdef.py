@@ -527,10 +527,10 @@ def test_compose_limits_round_up_to_the_smallest_fargate_size(cpus, mem_limit, s
     assert f"cpu {size[0]} / memory {size[1]} MiB" in note and ("rounded up" in note) == rounded
 
 
-def test_compose_limits_that_fit_exactly_are_noted_without_rounding():
+def test_compose_limits_that_are_a_fargate_size_exactly_need_no_note():
     result = build(svc(cpus=0.25, mem_limit=512 * MIB))
     assert (result.request["cpu"], result.request["memory"]) == ("256", "512")
-    assert result.notes and not any("rounded up" in n for n in result.notes)
+    assert result.notes == ()
 
 
 def test_compose_limits_beyond_fargate_are_an_error():
@@ -893,7 +893,7 @@ def test_skipped_service_is_left_out_and_said_once():
     p = project(svc("job"), svc("postgres", x_ecsflow={"skip": True}), svc("load"))
     selection = select_services(p, strict=True)
     assert [s.name for s in selection.services] == ["job", "load"]
-    assert selection.warnings == ("service 'postgres' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+    assert selection.warnings == ("service 'postgres': left out of ECS and Airflow (x-ecsflow.skip: true)",)
     assert [b.service for b in build_task_definitions(p, SETTINGS, strict=True)] == ["job", "load"]
 
 
@@ -923,7 +923,7 @@ def test_provider_service_is_left_out_with_a_warning_and_an_error_when_strict():
     selection = select_services(p)
     assert [s.name for s in selection.services] == ["job"]
     [warning] = selection.warnings
-    assert warning.startswith("service 'db' is left out of ECS and Airflow: it is a provider service")
+    assert warning.startswith("service 'db': left out of ECS and Airflow: it is a provider service")
     assert "x-ecsflow: {skip: true}" in warning
     with pytest.raises(BuildError) as info:
         select_services(p, strict=True)
@@ -934,7 +934,7 @@ def test_provider_service_with_skip_is_no_error_when_strict():
     p = project(svc("db", image=None, raw={"provider": {"type": "x"}}, x_ecsflow={"skip": True}))
     selection = select_services(p, strict=True)
     assert selection.services == ()
-    assert selection.warnings == ("service 'db' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+    assert selection.warnings == ("service 'db': left out of ECS and Airflow (x-ecsflow.skip: true)",)
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None, []])

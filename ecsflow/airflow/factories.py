@@ -33,6 +33,7 @@ from ecsflow.airflow.source import (
     tpl_tree,
 )
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.messages import Message
 from ecsflow.runtask import LAUNCH_TYPE, capacity_provider_strategy, container_overrides, oversize
 
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_. -]+")  # names safe to show in a docstring as they are
@@ -85,7 +86,7 @@ def factory(
         # providers, /CONTAINER unless the prefix already ends with it).
         fixed.append(("awslogs_stream_prefix", tpl(f"{options['awslogs-stream-prefix']}/{container_name}")))
     else:
-        warnings.append(f"service {service.name!r} does not log with awslogs: Airflow will not show its logs")
+        warnings.append(Message("does not log with awslogs: Airflow will not show its logs", (service.name,)))
 
     x_project = project.x_ecsflow
     retries = x.retries if x.retries is not None else x_project.retries

@@ -86,6 +86,7 @@ def load_project(
         x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],
         interpolated=interpolated,
+        profiled_out=config["profiled_out"],
     )
 
 
@@ -101,8 +102,9 @@ def load_config(
     services: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The normalised project as a mapping shaped like `docker compose config --format json` output
-    (with literal `$`, not `$$`), plus `files`, `working_dir`, `environment` and `interpolated` (each text that
-    interpolation made -> the variables it read for it, so that errors about it name them)."""
+    (with literal `$`, not `$$`), plus `files`, `working_dir`, `environment`, `interpolated` (each text that
+    interpolation made -> the variables it read for it, so that errors about it name them) and `profiled_out`
+    (the services of profiles not enabled -> their profiles)."""
     shell = dict(os.environ if environ is None else environ)
     cwd = Path(cwd or os.getcwd()).resolve()
     if files:
@@ -141,10 +143,12 @@ def load_config(
     named = set(services)
     every = merged.get("services") or {}
     services = {}
+    profiled_out: dict[str, tuple[str, ...]] = {}  # services of profiles not enabled -> their profiles
     for service_name, service in every.items():
         service_profiles = service.get("profiles") or []
         enabled_here = "*" in enabled or enabled.intersection(service_profiles) or service_name in named
         if service_profiles and not enabled_here:
+            profiled_out[service_name] = tuple(str(p) for p in service_profiles)
             continue
         services[service_name] = service
     for service_name, service in services.items():
@@ -169,7 +173,7 @@ def load_config(
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
-                  environment=environment, interpolated=interpolated)
+                  environment=environment, interpolated=interpolated, profiled_out=profiled_out)
     return result
 
 

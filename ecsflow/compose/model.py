@@ -104,6 +104,8 @@ class ComposeProject:
     # Each text interpolation made -> the variables (name -> value) it read for it: errors about a value name
     # those variables instead of showing it.
     interpolated: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    # The services left out because none of their profiles is enabled -> those profiles.
+    profiled_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         for service in self.services:

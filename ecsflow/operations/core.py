@@ -102,6 +102,7 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     from ecsflow.ecs.validate import check_register_request
     from ecsflow.errors import ComposeError
     from ecsflow.taskdef import build_task_definitions, select_services
+    from ecsflow.taskdef.dropped import dropped_note
 
     messages = _Messages()
     project = load(options, messages, services)
@@ -135,6 +136,9 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     kinds = tuple(kinds)
     note = kinds_note(kinds)
     notes.extend([note] if note else [])
+    dropped = dropped_note(project, [project.service(build.service) for build in builds],
+                           [name for name, kind in kinds if not kind.is_service])
+    notes.extend([dropped] if dropped else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
                         region=resolved.settings.region, resolved=resolved, kinds=kinds)
 

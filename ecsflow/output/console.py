@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ecsflow.errors import EcsflowError
 from ecsflow.masking import Masker
+from ecsflow.messages import grouped
 
 # The style of each status and line kind that `verify` and `prune` print.
 STYLES = {"ok": "green", "missing": "red", "failed": "red", "error": "bold red", "not checked": "dim",
@@ -124,14 +125,15 @@ def print_unexpected(exc: BaseException, *, env: Environment) -> None:
 
 
 def print_messages(kind: str, messages: list[str], *, env: Environment) -> None:
-    """Warnings and notes, one line each, on stderr."""
+    """Warnings and notes, one line each, on stderr: each once, what is said of several services said once
+    naming them all (``ecsflow.messages.grouped``)."""
     if not messages:
         return
     from rich.markup import escape
 
     console = stderr_console(env)
     style = {"warning": "yellow", "note": "cyan"}.get(kind, "white")
-    for message in messages:
+    for message in grouped(messages):
         console.print(f"[{style}]{kind}:[/] {escape(mask(message))}", soft_wrap=True)
 
 

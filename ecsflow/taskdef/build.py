@@ -239,6 +239,8 @@ def _task_size(ctx: Context) -> tuple[int, int]:
             key="cpus" if need_cpu and need_cpu > 16384 else memory_key,
             hint=LARGEST_HINT,
         )
+    if size == (need_cpu, need_memory):
+        return size  # a Fargate size exactly as written: nothing to say
     rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
     ctx.note(
         f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
+from ecsflow.messages import Message
 from ecsflow.settings import Settings
 from ecsflow.validators import describe, variables_in
 
@@ -34,8 +35,8 @@ class Context:
         self.consul_values = consul_values
         self.consul_secrets = consul_secrets
         self.consul_prefix = consul_prefix  # only names where the Consul values came from, in errors
-        self.warnings: list[str] = []
-        self.notes: list[str] = []
+        self.warnings: list[Message] = []
+        self.notes: list[Message] = []
 
     def pattern(self, setting: str) -> str:
         """The `family` or `log_group` setting with {project} and {service} filled in."""
@@ -56,10 +57,10 @@ class Context:
         return describe(value, variables_in(self.service.raw, self.project.interpolated))
 
     def warn(self, message: str) -> None:
-        self.warnings.append(f"service '{self.service.name}': {message}")
+        self.warnings.append(Message(message, (self.service.name,)))
 
     def note(self, message: str) -> None:
-        self.notes.append(f"service '{self.service.name}': {message}")
+        self.notes.append(Message(message, (self.service.name,)))
 
     def not_possible(self, key: str, detail: str = "") -> None:
         what = f"key '{key}'" + (f" ({detail})" if detail else "")
