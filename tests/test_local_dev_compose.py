@@ -42,9 +42,12 @@ def cli(*args, env=None):
     return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), **(env or {})})
 
 
-def first_key_line(path: Path, service: str) -> int:
-    """The line errors name for a service: its first key's (1-based)."""
-    return path.read_text().splitlines().index(f"  {service}:") + 2
+def key_position(path: Path, service: str, key: str) -> str:
+    """Where errors about a key of a service point: the key's own line and column (1-based)."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  {service}:")
+    offset = next(i for i, line in enumerate(lines[start:]) if line.startswith(f"    {key}:"))
+    return f"{start + offset + 1}:5"
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -126,13 +129,13 @@ def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(project):
 def test_strict_refuses_with_one_message_naming_file_line_service_and_key(project):
     result = cli("render", "-f", str(project), "--strict")
     assert result.exit_code == 1 and result.stdout == ""
-    assert f"{project}:{first_key_line(project, 'mail')}, service 'mail', key 'provider'" in result.stderr
+    assert f"{project}:{key_position(project, 'mail', 'provider')}, service 'mail', key 'provider'" in result.stderr
     assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
     # Skipping it explicitly is the way out; then api's first adaptation is refused, named the same way.
     edit(project, "  mail:\n", "  mail:\n    x-ecsflow: {skip: true}\n")
     again = cli("render", "-f", str(project), "--strict")
     assert again.exit_code == 1 and again.stdout == "" and again.stderr.count("error:") == 1
-    assert f"{project}:{first_key_line(project, 'api')}, service 'api', key 'ports'" in again.stderr
+    assert f"{project}:{key_position(project, 'api', 'ports')}, service 'api', key 'ports'" in again.stderr
     assert "app_protocol 'smtp'" in again.stderr and "without --strict" in again.stderr
 
 
@@ -200,7 +203,7 @@ def test_a_platform_fargate_cannot_run_stops_sync_before_any_call_and_says_how_t
     edit(project, "    image: acme/shop-worker:1.0\n", "    image: acme/shop-worker:1.0\n    platform: wasi/wasm\n")
     result = cli("sync", "-f", str(project), "--endpoint-url", ecs.url)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert f"{project}:{first_key_line(project, 'worker')}, service 'worker', key 'platform'" in result.stderr
+    assert f"{project}:{key_position(project, 'worker', 'platform')}, service 'worker', key 'platform'" in result.stderr
     assert "x-ecsflow: {skip: true}" in result.stderr
     assert sum(ecs.calls.values()) == 0
     edit(project, "    platform: wasi/wasm\n", "    platform: wasi/wasm\n    x-ecsflow: {skip: true}\n")

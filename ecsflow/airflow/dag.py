@@ -172,15 +172,14 @@ def _params(project: ComposeProject, selected: Sequence[Service]) -> dict[str, t
     params: dict[str, tuple[str, list[str]]] = {}
     for service in selected:
         for name, default in service.x_ecsflow.runtime_env.items():
-            check_default(name, default, service.name, service.source_file, service.source_line,
-                          variables_in(service.raw, project.interpolated))
+            check_default(name, default, service, variables_in(service.raw, project.interpolated))
             if name in params and params[name][0] != default:
                 first = params[name][1][0]
                 raise DagError(
                     f"{name} has the default {shown(default, project, service)} here and "
                     f"{shown(params[name][0], project, project.service(first))} in service {first!r}: one DAG "
                     "param has one default",
-                    file=service.source_file, line=service.source_line, service=service.name,
+                    **service.where(f"x-ecsflow.runtime_env.{name}"), service=service.name,
                     key=f"x-ecsflow.runtime_env.{name}",
                     hint="give it the same default in every service of the DAG, or put them in separate DAGs "
                     "(gen-dag --dag-id ID SERVICE...)",

@@ -123,8 +123,7 @@ def _check_overrides(service: Service, container: str) -> None:
                         [(f"runtime_env {name} (its default)", default) for name, default in defaults.items()])
     if too_long:
         raise DagError(f"the task's container overrides (x-ecsflow.runtime_env, with their defaults) {too_long[0]}",
-                       file=service.source_file, line=service.source_line, service=service.name,
-                       key="x-ecsflow.runtime_env",
+                       **service.where("x-ecsflow.runtime_env"), service=service.name, key="x-ecsflow.runtime_env",
                        hint="pass large values another way: set them in the service's environment (they become part "
                        "of the task definition), or have the job read them from S3 or SSM Parameter Store")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ecsflow.compose.model import Service
 from ecsflow.errors import ComposeError
@@ -111,13 +111,4 @@ def not_a_job_error(service: Service, kind: Kind, command: str, what: str) -> Co
 
 
 def _error(service: Service, message: str, key: str, hint: str) -> ComposeError:
-    return ComposeError(message, file=service.source_file, line=_line(service.raw, key) or service.source_line,
-                        service=service.name, key=key, hint=hint)
-
-
-def _line(raw: Any, key: str) -> int | None:
-    """The line of a dotted key, when the loader kept it (its mappings remember their keys' lines)."""
-    parts = key.split(".")
-    node = raw.get(parts[0]) if key.startswith("deploy") else None
-    line_of = getattr(node, "line_of", None)
-    return line_of(parts[-1]) if line_of and len(parts) == 2 else None
+    return ComposeError(message, **service.where(key), service=service.name, key=key, hint=hint)

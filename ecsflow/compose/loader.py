@@ -17,6 +17,7 @@ from ecsflow.compose.extension import parse_project_extension
 from ecsflow.compose.merge import merge_documents, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
 from ecsflow.compose.normalise import normalise_service
+from ecsflow.compose.positions import service_positions
 from ecsflow.compose.references import check_project
 from ecsflow.compose.scalars import timestamps_as_text
 from ecsflow.compose.schema import validate_document
@@ -155,8 +156,7 @@ def load_config(
         if not service.get("image") and not service.get("build") and not service.get("provider"):
             raise ComposeError(
                 f'service "{service_name}" has neither an image nor a build context specified',
-                service=service_name, file=service.file if isinstance(service, PositionedMap) else None,
-                line=service.line if isinstance(service, PositionedMap) else None,
+                service=service_name, **service_positions(every, service_name).of(),
                 hint="add `image:` (ECS runs images; a build-only service cannot run on Fargate)",
             )
     check_project(services, every, merged, paths[0])
@@ -167,8 +167,7 @@ def load_config(
         result = normalise_service(service_name, service, working_dir, environment, warn, enabled=enabled_here)
         if enabled_here:
             normalised[service_name] = result
-            if isinstance(service, PositionedMap):
-                normalised[service_name]["__source__"] = (service.file, service.line)
+            normalised[service_name]["__positions__"] = service_positions(every, service_name)
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}

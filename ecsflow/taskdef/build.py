@@ -147,9 +147,8 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         request["executionRoleArn"] = execution_role
     elif (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
         # moto (and so the sandbox) registers it; real ECS answers ClientException. Refused here, before any write.
-        raise NoExecutionRole(_no_role_message("logs", "has"), file=ctx.service.source_file,
-                              line=ctx.service.source_line, service=ctx.service.name, key="execution_role",
-                              hint=NO_ROLE_HINT)
+        raise NoExecutionRole(_no_role_message("logs", "has"), **ctx.service.where("x-ecsflow.execution_role"),
+                              service=ctx.service.name, key="execution_role", hint=NO_ROLE_HINT)
     else:
         ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
                  " (set execution_role)")

@@ -11,6 +11,14 @@ from ecsflow.messages import Message
 from ecsflow.settings import Settings
 from ecsflow.validators import describe, variables_in
 
+# Keys the mapping names by the value it reads, which a compose file may write in another place (the deploy one
+# wins, as in the model): an error about it points at the one written.
+_WRITTEN_AS = {
+    "cpus": ("deploy.resources.limits.cpus", "cpus"),
+    "mem_limit": ("deploy.resources.limits.memory", "mem_limit"),
+    "mem_reservation": ("deploy.resources.reservations.memory", "mem_reservation"),
+}
+
 
 class Context:
     """The service, its project and settings, the Consul values read for it, and its messages.
@@ -48,8 +56,10 @@ class Context:
                              key=setting, hint="the pattern may use {project} and {service}") from None
 
     def error(self, message: str, key: str | None = None, hint: str | None = None) -> BuildError:
+        """An error about ``key`` of this service, pointing where the key was written (else at the service)."""
         s = self.service
-        return BuildError(message, file=s.source_file, line=s.source_line, service=s.name, key=key, hint=hint)
+        written = next((k for k in _WRITTEN_AS.get(key or "", ()) if k in s.positions.keys), key)
+        return BuildError(message, **s.where(written), service=s.name, key=key, hint=hint)
 
     def shown(self, value: Any) -> str:
         """A value of this service as an error shows it: what came from interpolation (.env, --env-file) is

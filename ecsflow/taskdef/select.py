@@ -34,7 +34,7 @@ def select_services(project: ComposeProject, service_names: Iterable[str] | None
             kept.append(service)
             continue
         why, key, hint = reason
-        where = {"file": service.source_file, "line": service.source_line, "service": service.name, "key": key}
+        where = {**service.where(key), "service": service.name, "key": key}
         if named:
             raise BuildError(f"service '{service.name}' is left out of ECS: {why}", **where,
                              hint=f"{hint}, or do not name it")
