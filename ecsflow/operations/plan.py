@@ -39,7 +39,7 @@ def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
 
 def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:
     """`ecsflow diff`: render every service, describe each family once, compare. Writes nothing."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         return plan_with(ecs, rendered)
 
@@ -77,7 +77,7 @@ def sync(
     from ecsflow.ecs.definitions import RegisterItem
     from ecsflow.ecs.register import RegisterOutcome, RegistrationInterrupted
 
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         planned = plan_with(ecs, rendered)
         builds = {build.family: build for build in planned.builds}

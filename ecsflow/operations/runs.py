@@ -106,7 +106,7 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     the interrupt propagates."""
     callbacks = callbacks or RunCallbacks()
     _check_run_options(aws, run_options)
-    rendered = render(options, (run_options.service,), run_options.strict)
+    rendered = render(options, (run_options.service,), run_options.strict, aws)
     for warning in rendered.warnings:
         callbacks.message("warning", warning)
     build = rendered.builds[0]

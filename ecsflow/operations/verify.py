@@ -51,7 +51,7 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
 def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False,
            on_start: Callable[[int], None] | None = None, on_done: Callable[..., Any] | None = None) -> VerifyResult:
     """`ecsflow verify`: render every service, then check each definition's resources. Writes nothing."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         result = verify_with(ecs, rendered, sandbox=aws.sandbox, on_start=on_start, on_done=on_done)
     return VerifyResult(result.results, rendered.warnings, result.notes)
@@ -60,6 +60,6 @@ def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (
 def diff_and_verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
                     strict: bool = False) -> tuple[PlanResult, VerifyResult]:
     """`ecsflow diff --verify`: the change set and the checks, in one session (one sandbox)."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         return plan_with(ecs, rendered), verify_with(ecs, rendered, sandbox=aws.sandbox)

@@ -59,6 +59,7 @@ from ecsflow.errors import AwsError, EcsflowError
 
 FORMAT = 1
 DEFAULT_REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's: the account of every ARN the sandbox makes, and of its caller
 LOCK_WAIT = 120.0  # seconds to wait for another ecsflow process using the same sandbox
 LOCK_NOTE_AFTER = 1.0  # seconds of waiting before saying so
 MAX_STATE_BYTES = 256 * 1024 * 1024  # per family file: 4,000 revisions of ECS's largest definitions
