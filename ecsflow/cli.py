@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="ecsflow",
-    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, gen-dag, run, "
-    "verify, prune.",
+    help="Run your docker-compose services on ECS Fargate and from Airflow. New here? `ecsflow init` proposes the "
+    "settings from your AWS account, `ecsflow render` shows what ECS would get.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -126,7 +126,7 @@ def main_callback(
     """ecsflow: docker-compose services as ECS Fargate task definitions."""
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT), short_help="Print the task definitions (offline).")
 def render(
     services: ServicesArg = None,
     output_format: Annotated[RenderFormat, typer.Option("--format", help="json or yaml.")] = RenderFormat.json,
@@ -153,7 +153,7 @@ def render(
         output.write_render, [build.request for build in result.builds], output_format, show_values=show_values))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK))
+@command(groups=(COMPOSE, SETTINGS, NETWORK), short_help="Show each setting and where it came from.")
 def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> None:
     """Show every resolved setting with where it came from (default, consul, compose, env, flag)."""
     from ecsflow import operations, output
@@ -163,7 +163,8 @@ def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> Non
            show=functools.partial(output.write_settings, result.project.name, list(result.rows), output_format))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Show what would change in ECS (writes nothing).")
 def diff(
     services: ServicesArg = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
@@ -199,7 +200,7 @@ def _register_rate(text: str | None) -> str | None:
     return text
 
 
-@command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT), short_help="Register what is new or changed.")
 def sync(
     services: ServicesArg = None,
     output_format: FormatOpt = TextOrJson.text,
@@ -225,7 +226,8 @@ def sync(
         interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Check that what the definitions name exists.")
 def verify(
     services: ServicesArg = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
@@ -243,7 +245,8 @@ def verify(
            status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Deregister old revisions (plans first).")
 def prune(
     services: ServicesArg = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="ACTIVE revisions to keep per family, newest first.")] = 5,
@@ -279,7 +282,7 @@ def prune(
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
-         context_settings={"allow_interspersed_args": True})
+         context_settings={"allow_interspersed_args": True}, short_help="Run one service once and follow its logs.")
 def run(
     ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="The service to run once.")],
@@ -322,10 +325,12 @@ def run(
     finish(out, show=functools.partial(output.write_run_result, result, output_format), status=result.exit_status)
 
 
-@command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT))
+@command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT), short_help="Write an Airflow DAG of the jobs.")
 def gen_dag(
     services: ServicesArg = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for <dag_id>.py and <dag_id>.pools.json.")] = ...,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for the three files: the DAG (<dag_id>.py), its task factories (<dag_id>_tasks.py, "
+        "with _ for - and .) and its pools (<dag_id>.pools.json).")] = ...,
     dag_id: Annotated[str | None, typer.Option("--dag-id", help="DAG id (default: the project name).")] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="Cron expression or preset (default: x-ecsflow.schedule, else manual).")] = None,
