@@ -351,6 +351,23 @@ def gen_dag(
            status=ExitStatus.SUCCESS if result.written.ok else ExitStatus.ERROR)
 
 
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS), short_help="Propose the settings from your AWS account.")
+def init(
+    write: Annotated[bool, typer.Option(
+        "--write", help="Add the block to the compose file (the first one) if it has no top-level x-ecsflow; "
+        "every other byte of the file is kept.")] = False,
+    *, shared: Shared,
+) -> None:
+    """Propose the top-level x-ecsflow block from the AWS account the credentials can see: region, account
+    (STS), cluster, an execution role trusted by ecs-tasks.amazonaws.com, the default VPC's subnets and security
+    group, each with a comment saying where it came from. Read-only calls; settings already set are kept."""
+    from ecsflow import operations, output
+
+    result = operations.init(shared.project(), shared.aws(), write=write)
+    finish(shared.env, warnings=result.warnings, notes=result.notes,
+           show=functools.partial(output.write_text, result.block))
+
+
 def main() -> None:
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")

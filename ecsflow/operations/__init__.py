@@ -15,6 +15,7 @@ from ecsflow.operations.core import (
     resolve_with_consul,
 )
 from ecsflow.operations.dags import gen_dag
+from ecsflow.operations.init import InitResult, init
 from ecsflow.operations.plan import PlanResult, SyncResult, plan, sync
 from ecsflow.operations.prune import PruneCallbacks, PruneOptions, PruneResult, prune
 from ecsflow.operations.runs import RunCallbacks, RunOptions, RunResult, run
@@ -26,5 +27,5 @@ __all__ = [
     "RunResult", "SyncResult", "aws_session", "config", "gen_dag", "plan", "render", "resolve",
     "resolve_with_consul", "run", "sync",
     "PruneCallbacks", "PruneOptions", "PruneResult", "prune", "VerifyResult", "diff_and_verify", "verify",
-    "ServicesResult", "service_specs",
+    "ServicesResult", "service_specs", "InitResult", "init",
 ]

@@ -151,6 +151,12 @@ def write_document(value: Any, fmt: str = "json", *, env: Environment, mask: boo
     env.stdout.flush()
 
 
+def write_text(text: str, *, env: Environment) -> None:
+    """Plain text on stdout (``init``'s block), masked as everything printed is."""
+    env.stdout.write(mask(text))
+    env.stdout.flush()
+
+
 def md_cell(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = text.replace("|", "\\|").replace("\n", " ")
