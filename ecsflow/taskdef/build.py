@@ -279,13 +279,10 @@ def _task_size(ctx: Context) -> tuple[int, int]:
             key="cpus" if need_cpu and need_cpu > 16384 else memory_key,
             hint=LARGEST_HINT,
         )
-    if size == (need_cpu, need_memory):
-        return size  # a Fargate size exactly as written: nothing to say
     rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
-    ctx.note(
-        f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked}"
-        + (" (rounded up)" if rounded else "")
-    )
+    if rounded:  # what was written is a Fargate size (the other half its smallest match): nothing to say
+        ctx.note(f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked} "
+                 "(rounded up)")
     return size
 
 

@@ -332,10 +332,10 @@ def _log_configuration(ctx: Context) -> dict[str, Any] | None:
     if logging and logging.driver == "awslogs":
         options.update({str(k): str(v) for k, v in logging.options.items()})
     elif logging and logging.driver:
-        ctx.warn(
-            f"logging driver '{logging.driver}' is not used on ECS; logs go to CloudWatch Logs "
-            f"group {options['awslogs-group']} (awslogs)"
-        )
+        # The group's pattern, not this service's group: one warning for every service that says the same.
+        group = ctx.settings.log_group.format(project=ctx.project.name, service="{service}")
+        ctx.warn(f"logging driver '{logging.driver}' is not used on ECS; logs go to CloudWatch Logs group {group} "
+                 "(awslogs)")
     return {"logDriver": "awslogs", "options": options}
 
 
