@@ -107,7 +107,9 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     callbacks = callbacks or RunCallbacks()
     _check_run_options(aws, run_options)
     rendered = render(options, (run_options.service,), run_options.strict, aws)
-    for warning in rendered.warnings:
+    from ecsflow.messages import grouped
+
+    for warning in grouped(rendered.warnings):  # said as they come, each once
         callbacks.message("warning", warning)
     build = rendered.builds[0]
     container_definition = build.request["containerDefinitions"][0]
