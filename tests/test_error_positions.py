@@ -160,3 +160,20 @@ def test_a_schema_error_in_the_override_names_its_line(tmp_path):
     over = write(tmp_path, "compose.ecs.yaml", "services:\n  app:\n    environment:\n      B: '2'\n    restart: [1]\n")
     stderr = render(tmp_path, base, over)
     assert f"error: {position(over, 'restart:')}, service 'app', key 'restart'" in stderr
+
+
+def test_gen_dag_names_the_pool_slots_where_the_override_wrote_them(tmp_path):
+    base = write(tmp_path, "compose.yaml", BASE.replace("services:", "  pools: {etl: 2}\nservices:"))
+    over = write(tmp_path, "compose.ecs.yaml", """\
+    services:
+      app:
+        x-ecsflow:
+          pool: etl
+
+          pool_slots: 3
+    """)
+    result = CliRunner().invoke(app, ["gen-dag", "-f", str(base), "-f", str(over), "--out", str(tmp_path / "dags")],
+                                env={"NO_COLOR": "1"})
+    assert result.exit_code == 1 and not (tmp_path / "dags").exists(), result.stderr
+    assert result.stderr.startswith(f"error: {position(over, 'pool_slots:')}, service 'app', key "
+                                    "'x-ecsflow.pool_slots': a task of this service takes 3 slots"), result.stderr

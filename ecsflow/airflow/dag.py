@@ -197,7 +197,7 @@ def _pools(project: ComposeProject, selected: Sequence[Service], dag_id: str,
         x = service.x_ecsflow
         if x.pool is None or x.pool == DEFAULT_POOL:
             continue
-        where = dict(file=service.source_file, line=service.source_line, service=service.name)
+        where = {**service.where("x-ecsflow.pool_slots"), "service": service.name}
         pool = shown(x.pool, project, service)  # interpolation's variables named, never shown
         if x.pool not in sizes:
             if x.pool_slots is not None:  # the form before pools: pool_slots was the pool's size

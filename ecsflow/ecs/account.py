@@ -1,5 +1,5 @@
 """The account the credentials belong to: STS GetCallerIdentity, which every identity may call (no IAM permission
-is needed). `diff`, `sync`, `run`, `verify`, `prune` and `init` talk to AWS anyway; this completes what a bare
+is needed). `diff`, `sync`, `deploy`, `run`, `verify`, `prune` and `init` talk to AWS anyway; this completes what a bare
 role name or an `ssm:` shorthand needs when the account setting is not set."""
 
 from __future__ import annotations

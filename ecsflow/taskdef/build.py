@@ -219,8 +219,8 @@ def _bare(role: str | None) -> bool:
 
 # ECS would register a bare role name, and every task would then fail to start: its ARN needs the account.
 BARE_ROLE_HINT = ("set account (x-ecsflow.account, ECSFLOW_ACCOUNT; `ecsflow init` finds it), or write the role's "
-                  "ARN; diff, sync, run, verify and prune take the account from the credentials (STS) when it is "
-                  "not set")
+                  "ARN; diff, sync, deploy, run, verify and prune take the account from the credentials (STS) when "
+                  "it is not set")
 
 
 def _bare_role_message(what: str, shown: str) -> str:
