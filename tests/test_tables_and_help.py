@@ -98,3 +98,10 @@ def test_gen_dag_help_names_its_three_files():
     assert result.exit_code == 0
     for name in ("<dag_id>.py", "<dag_id>_tasks.py", "<dag_id>.pools.json"):
         assert name in result.stdout
+
+
+def test_the_role_options_say_a_name_is_taken():
+    # `--execution-role ecsTaskExecutionRole` is how a newcomer writes it; the help must not say "ARN" only
+    text = " ".join(cli("render", "--help", columns=200).stdout.split())  # the help column wraps
+    assert "Task execution role: its ARN, or its name (with the account)." in text
+    assert "Task role: its ARN, or its name (with the account)." in text
