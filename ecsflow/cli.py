@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="ecsflow",
-    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, deploy, gen-dag, "
-    "run, verify, prune.",
+    help="Run your docker-compose services on ECS Fargate and from Airflow. New here? `ecsflow init` proposes the "
+    "settings from your AWS account, `ecsflow render` shows what ECS would get.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -129,7 +129,7 @@ def main_callback(
     """ecsflow: docker-compose services as ECS Fargate task definitions."""
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, STRICT), short_help="Print the task definitions (offline).")
 def render(
     services: ServicesArg = None,
     output_format: Annotated[RenderFormat, typer.Option("--format", help="json or yaml.")] = RenderFormat.json,
@@ -156,7 +156,7 @@ def render(
         output.write_render, [build.request for build in result.builds], output_format, show_values=show_values))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK))
+@command(groups=(COMPOSE, SETTINGS, NETWORK), short_help="Show each setting and where it came from.")
 def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> None:
     """Show every resolved setting with where it came from (default, consul, compose, env, flag)."""
     from ecsflow import operations, output
@@ -166,7 +166,8 @@ def config(output_format: FormatOpt = TextOrJson.text, *, shared: Shared) -> Non
            show=functools.partial(output.write_settings, result.project.name, list(result.rows), output_format))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Show what would change in ECS (writes nothing).")
 def diff(
     services: ServicesArg = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
@@ -208,7 +209,7 @@ def _register_rate(text: str | None) -> str | None:
     return text
 
 
-@command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, AWS, CONCURRENCY, STRICT), short_help="Register what is new or changed.")
 def sync(
     services: ServicesArg = None,
     output_format: FormatOpt = TextOrJson.text,
@@ -235,7 +236,8 @@ def sync(
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, CONCURRENCY, STRICT),
-         context_settings={"allow_interspersed_args": True})
+         context_settings={"allow_interspersed_args": True},
+         short_help="Run the servers as ECS services and follow each rollout.")
 def deploy(
     ctx: typer.Context,
     services: ServicesArg = None,
@@ -284,7 +286,8 @@ def deploy(
         interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Check that what the definitions name exists.")
 def verify(
     services: ServicesArg = None,
     output_format: Annotated[DiffFormat, typer.Option("--format", help="text, markdown or json.")] = DiffFormat.text,
@@ -302,7 +305,8 @@ def verify(
            status=ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
 
 
-@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT))
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, CONCURRENCY, STRICT),
+         short_help="Deregister old revisions (plans first).")
 def prune(
     services: ServicesArg = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="ACTIVE revisions to keep per family, newest first.")] = 5,
@@ -338,7 +342,7 @@ def prune(
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, STRICT),
-         context_settings={"allow_interspersed_args": True})
+         context_settings={"allow_interspersed_args": True}, short_help="Run one service once and follow its logs.")
 def run(
     ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="The service to run once.")],
@@ -388,10 +392,12 @@ def run(
     finish(out, show=functools.partial(output.write_run_result, result, output_format), status=result.exit_status)
 
 
-@command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT))
+@command("gen-dag", groups=(COMPOSE, SETTINGS, NETWORK, AWS, STRICT), short_help="Write an Airflow DAG of the jobs.")
 def gen_dag(
     services: ServicesArg = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for <dag_id>.py and <dag_id>.pools.json.")] = ...,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for the three files: the DAG (<dag_id>.py), its task factories (<dag_id>_tasks.py, "
+        "with _ for - and .) and its pools (<dag_id>.pools.json).")] = ...,
     dag_id: Annotated[str | None, typer.Option("--dag-id", help="DAG id (default: the project name).")] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="Cron expression or preset (default: x-ecsflow.schedule, else manual).")] = None,
@@ -410,6 +416,23 @@ def gen_dag(
     finish(shared.env, warnings=[*rendered.warnings, *result.generated.warnings],
            show=functools.partial(output.print_messages, "gen-dag", list(result.written.messages)),
            status=ExitStatus.SUCCESS if result.written.ok else ExitStatus.ERROR)
+
+
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS), short_help="Propose the settings from your AWS account.")
+def init(
+    write: Annotated[bool, typer.Option(
+        "--write", help="Add the block to the compose file (the first one) if it has no top-level x-ecsflow; "
+        "every other byte of the file is kept.")] = False,
+    *, shared: Shared,
+) -> None:
+    """Propose the top-level x-ecsflow block from the AWS account the credentials can see: region, account
+    (STS), cluster, an execution role trusted by ecs-tasks.amazonaws.com, the default VPC's subnets and security
+    group, each with a comment saying where it came from. Read-only calls; settings already set are kept."""
+    from ecsflow import operations, output
+
+    result = operations.init(shared.project(), shared.aws(), write=write)
+    finish(shared.env, warnings=result.warnings, notes=result.notes,
+           show=functools.partial(output.write_text, result.block))
 
 
 def main() -> None:

@@ -59,8 +59,9 @@ SETTINGS = (
     _option("region", Annotated[str | None, typer.Option(
         "--region", help="AWS region (else ECSFLOW_REGION, x-ecsflow, Consul).")], None),
     _option("execution_role", Annotated[str | None, typer.Option(
-        "--execution-role", help="Task execution role ARN.")], None),
-    _option("task_role", Annotated[str | None, typer.Option("--task-role", help="Task role ARN.")], None),
+        "--execution-role", help="Task execution role: its ARN, or its name (with the account).")], None),
+    _option("task_role", Annotated[str | None, typer.Option(
+        "--task-role", help="Task role: its ARN, or its name (with the account).")], None),
     _option("registry", Annotated[str | None, typer.Option(
         "--registry", help="Registry prefix for images without a host.")], None),
     _option("consul_prefix", Annotated[str | None, typer.Option(

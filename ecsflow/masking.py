@@ -17,7 +17,9 @@ Two complementary mechanisms, applied at the output edge (``output.py``) to what
    than ``MIN_SECRET_LENGTH`` (and ``true``/``false``/...) are not collected: they would mask everything.
 
 A masked value becomes ``(sensitive)``; inside a longer string only the secret part is replaced
-(``redis://:(sensitive)@host``). Masking errs on the side of hiding: a path after ``--password-file`` is masked.
+(``redis://:(sensitive)@host``). A value that names a thing is not a secret, whatever its name: a file path
+(``POSTGRES_PASSWORD_FILE=/run/secrets/db``, ``--password-file /run/secrets/db``) or a dotted class name
+(``AIRFLOW__CORE__AUTH_MANAGER``); ``names_a_thing`` says which, narrowly, as masking errs on the side of hiding.
 """
 
 from __future__ import annotations
@@ -58,9 +60,31 @@ def _words(name: str) -> list[str]:
 
 def looks_sensitive(name: str, value: Any = None) -> bool:
     """A name (of a variable, label, option or flag) whose words look secret; given a value, also a value with
-    a password in a URL (the builder warns about both)."""
-    return _name_looks_sensitive(name) or (isinstance(value, str) and "://" in value
-                                           and _URL_PASSWORD.search(value) is not None)
+    a password in a URL (the builder warns about both), and not a value that names a thing (``names_a_thing``:
+    a secret-looking name may hold the path of a file or the name of a class, which are not secrets)."""
+    if isinstance(value, str) and "://" in value and _URL_PASSWORD.search(value) is not None:
+        return True
+    return _secret_under(name, value)
+
+
+# What a secret-looking name may hold that is not a secret: the path of a file (POSTGRES_PASSWORD_FILE:
+# /run/secrets/db; absolute with two parts or more, or ./, ../, ~/) and a dotted class name, or a list of them
+# (AIRFLOW__CORE__AUTH_MANAGER: airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager:
+# three lowercase package parts or more, then a capitalised class). Narrow on purpose: `hunter2`, `/pw`,
+# `my.secret.pass` or `my.Secret` still look like secrets, and masking errs on the side of hiding.
+_FILE_PATH = re.compile(r"(?:/[\w.-]+(?:/[\w.-]+)+|(?:\.\.?|~)(?:/[\w.-]+)+)/?", re.ASCII)
+_CLASS_NAME = r"(?:[a-z_][a-z0-9_]+\.){3,}[A-Z][A-Za-z0-9_]*"
+_CLASS_NAMES = re.compile(rf"{_CLASS_NAME}(?:,\s*{_CLASS_NAME})*")
+
+
+def names_a_thing(value: str) -> bool:
+    """Whether a value is a file path or a dotted class name (see above): shown, even under a secret-looking name."""
+    return bool(_FILE_PATH.fullmatch(value) or _CLASS_NAMES.fullmatch(value))
+
+
+def _secret_under(name: str, value: Any) -> bool:
+    """Whether ``value``, held by a variable, option, label or flag called ``name``, is masked for its name."""
+    return _name_looks_sensitive(name) and not (isinstance(value, str) and names_a_thing(value))
 
 
 @functools.lru_cache(maxsize=4096)  # the same names and flags come up again and again
@@ -140,10 +164,10 @@ def _mask_words(words: list[str]) -> list[str]:
         assignment = _ASSIGNMENT.match(word)
         option = _LONG_OPTION.match(word)
         masked_next = None
-        if assignment and looks_sensitive(assignment["name"]):
+        if assignment and _secret_under(assignment["name"], assignment["secret"]):
             if not assignment["secret"].startswith(SENSITIVE[:-1]):  # not masked already
                 out[i] = assignment["keep"] + SENSITIVE + assignment["tail"]
-        elif option and looks_sensitive(option["name"]) and value_follows:
+        elif option and value_follows and _secret_under(option["name"], following):
             masked_next = SENSITIVE
         elif word in _USER_FLAGS and following and ":" in following and programs & _USER_PROGRAMS:
             masked_next = following.split(":", 1)[0] + ":" + SENSITIVE
@@ -211,7 +235,7 @@ def secret_values(environment: Mapping[str, Any]) -> frozenset[str]:
     for name, value in environment.items():
         if not isinstance(value, str):
             continue
-        if looks_sensitive(name) and name not in _SHELL_VARIABLES:
+        if _secret_under(name, value) and name not in _SHELL_VARIABLES:
             found.update((value, value.strip()))
         found.update(m["secret"] for m in _URL_PASSWORD.finditer(value))
     return frozenset(v for v in found if len(v) >= MIN_SECRET_LENGTH and v.lower() not in _NOT_SECRET_VALUES)
@@ -259,7 +283,7 @@ class Masker:
         """The value of a variable or option called ``name``."""
         if value is None or value == "":
             return value
-        if looks_sensitive(str(name)):
+        if _secret_under(str(name), value):
             return SENSITIVE
         return self.tree(value)
 
@@ -268,7 +292,7 @@ class Masker:
         entries when its key names users (`basicauth.users: admin:pw,bob:pw2`)."""
         if not isinstance(value, str) or value == "":
             return self.tree(value)
-        if looks_sensitive(key):
+        if _secret_under(key, value):
             return SENSITIVE
         if {"USER", "USERS"} & set(_words(key)) and ":" in value:
             value = ",".join(

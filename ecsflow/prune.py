@@ -203,8 +203,18 @@ def plan_lines(plan: PrunePlan) -> list[tuple[str, str]]:
     counts = plan.counts
     what = f"deregister {counts['deregister']}" + (f" and delete {counts['delete']}" if plan.delete else "")
     lines.append(("summary", f"Plan: {what} revision(s) of {counts['families']} family(ies) (in use: cluster "
-                  f"{plan.cluster})." if counts["families"] else f"Nothing to prune (in use: cluster {plan.cluster})."))
+                  f"{plan.cluster})." if counts["families"] else _nothing_to_prune(plan)))
     return lines
+
+
+def _nothing_to_prune(plan: PrunePlan) -> str:
+    """What was checked when nothing is to be pruned: how many families, and what each keeps."""
+    checked = sum(f.status == "planned" for f in plan.families)
+    others = len(plan.families) - checked
+    inactive = " and has no INACTIVE revision to delete" if plan.delete else ""
+    return (f"Nothing to prune: {checked} family(ies) checked{f', {others} not (see above)' if others else ''}; each "
+            f"keeps its newest {plan.keep} ACTIVE revision(s) and those in use in cluster {plan.cluster} or pinned "
+            f"by a generated DAG{inactive}.")
 
 
 def outcome_lines(outcomes: Mapping[str, FamilyOutcome]) -> list[tuple[str, str]]:

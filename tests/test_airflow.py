@@ -151,7 +151,7 @@ def test_example_dag_content():
     assert generated.services == ("extract", "transform", "load")
     assert generated.edges == (("extract", "transform"), ("transform", "load"))
     assert generated.params == ("RUN_DATE", "FULL_REFRESH")
-    assert any("'api' is left out" in w for w in generated.warnings)
+    assert any("service 'api': left out of the DAG" in w for w in generated.warnings)
     source = generated.source
     # One file for Airflow 2.10+ and 3: airflow.sdk when there is one, else Airflow 2's modules.
     assert "try:  # Airflow 3\n    from airflow.sdk import DAG\nexcept ImportError:  # Airflow 2.10+\n" in source
@@ -274,8 +274,8 @@ services:
 """)
     generated, _ = generate(project)
     assert generated.services == ("report",)
-    assert generated.warnings == ("service 'web' is left out of the DAG: it is a long-running server (it has "
-                                  "restart: unless-stopped), and an Airflow task waits for its ECS task to stop "
+    assert generated.warnings == ("service 'web': left out of the DAG: a long-running server (it has restart: "
+                                  "unless-stopped), and an Airflow task waits for its ECS task to stop "
                                   "(x-ecsflow.kind: job makes it a task)",)
 
 

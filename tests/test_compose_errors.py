@@ -119,7 +119,7 @@ def test_service_without_image_or_build(tmp_path):
           job:
             command: run
         """)
-    assert_clean_error(result, "compose.yaml:3", "service 'job'", "neither an image nor a build")
+    assert_clean_error(result, "compose.yaml:2:3,", "service 'job'", "neither an image nor a build")  # `job:`
 
 
 def test_unknown_key_suggests_the_nearest(tmp_path):

@@ -65,7 +65,7 @@ def test_the_rule(tmp_path, keys, kind, reason, explicit):
 def test_global_mode_is_an_error_naming_file_line_service_and_key(tmp_path):
     with pytest.raises(ComposeError) as error:
         kind_of(tmp_path, "deploy:\n  replicas: 1\n  mode: global\n")
-    assert error.value.where() == f"{tmp_path / 'compose.yaml'}:10, service 'app', key 'deploy.mode'"
+    assert error.value.where() == f"{tmp_path / 'compose.yaml'}:10:7, service 'app', key 'deploy.mode'"
     assert "Fargate does not have" in error.value.message and "x-ecsflow.kind: job" in error.value.hint
 
 

@@ -42,9 +42,12 @@ def cli(*args, env=None):
     return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), **(env or {})})
 
 
-def first_key_line(path: Path, service: str) -> int:
-    """The line errors name for a service: its first key's (1-based)."""
-    return path.read_text().splitlines().index(f"  {service}:") + 2
+def key_position(path: Path, service: str, key: str) -> str:
+    """Where errors about a key of a service point: the key's own line and column (1-based)."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  {service}:")
+    offset = next(i for i, line in enumerate(lines[start:]) if line.startswith(f"    {key}:"))
+    return f"{start + offset + 1}:5"
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -111,13 +114,14 @@ def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(project):
         "service 'api': healthcheck start_period 10m is outside ECS's range (0 to 300 seconds): startPeriod 300",
         "service 'api': platform 'linux/386' runs on Fargate as X86_64",
         "service 'api': port 25: app_protocol 'smtp' is not one ECS knows",
-        "service 'api': DB_PASSWORD is both an environment variable and a secret",
+        "services 'api' and 'worker': DB_PASSWORD is both an environment variable and a secret",
         "service 'api': environment variable DBT_API_KEY is registered in plain text",
-        "service 'worker': entrypoint: [] clears the image's ENTRYPOINT: the command becomes the ECS entryPoint",
+        "services 'api' and 'worker': entrypoint: [] clears the image's ENTRYPOINT: the command becomes the ECS "
+        "entryPoint",
     ):
         assert err.count(expected) == 1, (expected, err)
-    assert err.count("service 'postgres' is left out of ECS and Airflow: it has x-ecsflow.skip: true") == 1
-    assert err.count("service 'mail' is left out of ECS and Airflow: it is a provider service") == 1
+    assert err.count("service 'postgres': left out of ECS and Airflow (x-ecsflow.skip: true)") == 1
+    assert err.count("service 'mail': left out of ECS and Airflow: it is a provider service") == 1
     assert LOCAL_VALUE not in result.stdout + err and "s3cr3t-plain" not in err
     assert "Traceback" not in err
 
@@ -125,13 +129,13 @@ def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(project):
 def test_strict_refuses_with_one_message_naming_file_line_service_and_key(project):
     result = cli("render", "-f", str(project), "--strict")
     assert result.exit_code == 1 and result.stdout == ""
-    assert f"{project}:{first_key_line(project, 'mail')}, service 'mail', key 'provider'" in result.stderr
+    assert f"{project}:{key_position(project, 'mail', 'provider')}, service 'mail', key 'provider'" in result.stderr
     assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
     # Skipping it explicitly is the way out; then api's first adaptation is refused, named the same way.
     edit(project, "  mail:\n", "  mail:\n    x-ecsflow: {skip: true}\n")
     again = cli("render", "-f", str(project), "--strict")
     assert again.exit_code == 1 and again.stdout == "" and again.stderr.count("error:") == 1
-    assert f"{project}:{first_key_line(project, 'api')}, service 'api', key 'ports'" in again.stderr
+    assert f"{project}:{key_position(project, 'api', 'ports')}, service 'api', key 'ports'" in again.stderr
     assert "app_protocol 'smtp'" in again.stderr and "without --strict" in again.stderr
 
 
@@ -147,9 +151,11 @@ def test_profiles_and_named_services_keep_working_with_skip(project):
     edit(project, "    x-ecsflow:\n      skip: true\n", "    profiles: [local]\n    x-ecsflow:\n      skip: true\n")
     edit(project, "    depends_on: [postgres]\n", "")
     quiet = cli("render", "-f", str(project))
-    assert quiet.exit_code == 0 and "postgres" not in quiet.stderr  # not enabled: nothing to say
+    # not enabled: only the note on what profiles leave out names it, not the skip's warning
+    assert quiet.exit_code == 0 and "service 'postgres'" not in quiet.stderr
+    assert "services of profiles not enabled are left out: postgres (profile local)" in quiet.stderr
     enabled = cli("render", "-f", str(project), "--profile", "local")
-    assert enabled.exit_code == 0 and enabled.stderr.count("service 'postgres' is left out") == 1
+    assert enabled.exit_code == 0 and enabled.stderr.count("service 'postgres': left out") == 1
     assert [r["family"] for r in json.loads(enabled.stdout)] == ["shop-api", "shop-worker"]
     only = cli("render", "-f", str(project), "worker")
     assert [r["family"] for r in json.loads(only.stdout)] == ["shop-worker"]
@@ -163,7 +169,7 @@ def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, 
     assert first.exit_code == 0, first.stderr
     assert [(f["service"], f["status"]) for f in json.loads(first.stdout)["families"]] == [
         ("api", "registered"), ("worker", "registered")]
-    assert first.stderr.count("service 'postgres' is left out of ECS and Airflow") == 1
+    assert first.stderr.count("service 'postgres': left out of ECS and Airflow") == 1
     assert ecs.calls["RegisterTaskDefinition"] == 2
     assert LOCAL_VALUE not in first.stdout + first.stderr
     client = boto3.client("ecs", region_name="eu-west-1", endpoint_url=ecs.url, aws_access_key_id="testing",
@@ -178,7 +184,7 @@ def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, 
     ecs.reset_counts()
     diff = cli("diff", "-f", str(project), "--endpoint-url", ecs.url, "--exit-code", "--show-values")
     assert diff.exit_code == 0, diff.stdout + diff.stderr
-    assert "No changes" in diff.stdout and diff.stderr.count("service 'postgres' is left out") == 1
+    assert "No changes" in diff.stdout and diff.stderr.count("service 'postgres': left out") == 1
     assert LOCAL_VALUE not in diff.stdout + diff.stderr
     again = cli("sync", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json")
     assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged", "unchanged"]
@@ -197,7 +203,7 @@ def test_a_platform_fargate_cannot_run_stops_sync_before_any_call_and_says_how_t
     edit(project, "    image: acme/shop-worker:1.0\n", "    image: acme/shop-worker:1.0\n    platform: wasi/wasm\n")
     result = cli("sync", "-f", str(project), "--endpoint-url", ecs.url)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert f"{project}:{first_key_line(project, 'worker')}, service 'worker', key 'platform'" in result.stderr
+    assert f"{project}:{key_position(project, 'worker', 'platform')}, service 'worker', key 'platform'" in result.stderr
     assert "x-ecsflow: {skip: true}" in result.stderr
     assert sum(ecs.calls.values()) == 0
     edit(project, "    platform: wasi/wasm\n", "    platform: wasi/wasm\n    x-ecsflow: {skip: true}\n")
@@ -259,6 +265,6 @@ def test_gen_dag_leaves_skipped_services_out_and_says_so_once(project, tmp_path)
     source = (out / "shop.py").read_text() + (out / "shop_tasks.py").read_text()
     assert "worker = tasks.worker()" in source  # api is left out as a long-running server (it publishes ports)
     assert "postgres" not in source and "mail" not in source
-    assert result.stderr.count("service 'postgres' is left out of ECS and Airflow") == 1
+    assert result.stderr.count("service 'postgres': left out of ECS and Airflow") == 1
     named = cli("gen-dag", "-f", str(project), "--out", str(out), "postgres")
     assert named.exit_code == 1 and "left out of ECS" in named.stderr and "Traceback" not in named.stderr

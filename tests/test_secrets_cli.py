@@ -230,7 +230,7 @@ def test_an_error_names_the_secret_not_its_value(ecs, tmp_path):
         assert result.exit_code == 1, result.stdout + result.stderr
         assert "hunter2" not in result.stdout + result.stderr
         assert "secret DB_PASSWORD: the value in x-ecsflow.secrets is not an ARN" in result.stderr
-        assert "docker-compose.yml:3, service 'api', key 'x-ecsflow.secrets'" in result.stderr
+        assert "docker-compose.yml:5:7, service 'api', key 'x-ecsflow.secrets'" in result.stderr  # the key's line
         assert result.stdout == ""
 
 

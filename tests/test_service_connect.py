@@ -77,7 +77,7 @@ def load_project_airflow():
 def test_without_a_namespace_each_service_naming_another_as_a_host_gets_one_warning():
     got = airflow()
     assert got["airflow-worker"].warnings == (
-        "service 'airflow-worker': its environment names compose services as hosts (airflow-apiserver in "
+        "service 'airflow-worker': the environment names compose services as hosts (airflow-apiserver in "
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL; postgres in AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, "
         "AIRFLOW__CELERY__RESULT_BACKEND; redis in AIRFLOW__CELERY__BROKER_URL), which do not resolve on ECS "
         "without a Service Connect namespace (set the namespace setting, and the ECS services answer under their "
@@ -90,7 +90,7 @@ def test_without_a_namespace_each_service_naming_another_as_a_host_gets_one_warn
 def test_with_a_namespace_only_the_hosts_service_connect_cannot_answer_are_said():
     got = airflow("airflow.local")
     assert got["airflow-worker"].warnings == (
-        "service 'airflow-worker': its environment names compose services as hosts (postgres in "
+        "service 'airflow-worker': the environment names compose services as hosts (postgres in "
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, AIRFLOW__CELERY__RESULT_BACKEND; redis in AIRFLOW__CELERY__BROKER_URL), "
         "which Service Connect cannot answer (postgres is left out of ECS; redis is left out of ECS; point the "
         "variables at the real hosts)",)
@@ -115,7 +115,7 @@ def test_hosts_are_read_from_urls_host_port_and_host_variables_never_from_other_
             DBX: "postgres://dbx/app"
         """, head=f"name: shop\nx-ecsflow:\n  execution_role: {ROLE}\n  subnets: [subnet-1]\n")
     assert got["api"].warnings == (
-        "service 'api': its environment names compose services as hosts (db in DATABASE_URL, DB_ADDR, DB_HOST), "
+        "service 'api': the environment names compose services as hosts (db in DATABASE_URL, DB_ADDR, DB_HOST), "
         "which do not resolve on ECS without a Service Connect namespace (set the namespace setting, and the ECS "
         "services answer under their compose names; or point the variables at the real hosts)",)
     assert "s3cret" not in got["api"].warnings[0]

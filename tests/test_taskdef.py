@@ -523,14 +523,17 @@ def test_fargate_table_matches_the_documented_ranges():
 def test_compose_limits_round_up_to_the_smallest_fargate_size(cpus, mem_limit, size, rounded):
     result = build(svc(cpus=cpus, mem_limit=mem_limit))
     assert (result.request["cpu"], result.request["memory"]) == size
-    [note] = result.notes
-    assert f"cpu {size[0]} / memory {size[1]} MiB" in note and ("rounded up" in note) == rounded
+    if rounded:
+        [note] = result.notes
+        assert f"cpu {size[0]} / memory {size[1]} MiB" in note and "rounded up" in note
+    else:  # a Fargate size as written (the other half its smallest match): no note
+        assert result.notes == ()
 
 
-def test_compose_limits_that_fit_exactly_are_noted_without_rounding():
+def test_compose_limits_that_are_a_fargate_size_exactly_need_no_note():
     result = build(svc(cpus=0.25, mem_limit=512 * MIB))
     assert (result.request["cpu"], result.request["memory"]) == ("256", "512")
-    assert result.notes and not any("rounded up" in n for n in result.notes)
+    assert result.notes == ()
 
 
 def test_compose_limits_beyond_fargate_are_an_error():
@@ -893,7 +896,7 @@ def test_skipped_service_is_left_out_and_said_once():
     p = project(svc("job"), svc("postgres", x_ecsflow={"skip": True}), svc("load"))
     selection = select_services(p, strict=True)
     assert [s.name for s in selection.services] == ["job", "load"]
-    assert selection.warnings == ("service 'postgres' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+    assert selection.warnings == ("service 'postgres': left out of ECS and Airflow (x-ecsflow.skip: true)",)
     assert [b.service for b in build_task_definitions(p, SETTINGS, strict=True)] == ["job", "load"]
 
 
@@ -923,7 +926,7 @@ def test_provider_service_is_left_out_with_a_warning_and_an_error_when_strict():
     selection = select_services(p)
     assert [s.name for s in selection.services] == ["job"]
     [warning] = selection.warnings
-    assert warning.startswith("service 'db' is left out of ECS and Airflow: it is a provider service")
+    assert warning.startswith("service 'db': left out of ECS and Airflow: it is a provider service")
     assert "x-ecsflow: {skip: true}" in warning
     with pytest.raises(BuildError) as info:
         select_services(p, strict=True)
@@ -934,7 +937,7 @@ def test_provider_service_with_skip_is_no_error_when_strict():
     p = project(svc("db", image=None, raw={"provider": {"type": "x"}}, x_ecsflow={"skip": True}))
     selection = select_services(p, strict=True)
     assert selection.services == ()
-    assert selection.warnings == ("service 'db' is left out of ECS and Airflow: it has x-ecsflow.skip: true",)
+    assert selection.warnings == ("service 'db': left out of ECS and Airflow (x-ecsflow.skip: true)",)
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None, []])

@@ -23,7 +23,9 @@ from ecsflow.airflow.source import PY_LINE, Call, List, Raw, Str, airflow_import
 from ecsflow.compose.extension import DEFAULT_POOL
 from ecsflow.compose.kind import KIND_KEY, not_a_job_error, workload_kind
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.messages import Message
 from ecsflow.runtask import network_configuration
+from ecsflow.taskdef.select import left_out_reason
 from ecsflow.validators import variables_in
 
 _EDGE_CONDITION = "service_completed_successfully"
@@ -128,24 +130,41 @@ def _select(
                 raise not_a_job_error(service, kind, "gen-dag", "puts jobs in the DAG (an Airflow task waits for its "
                                       "ECS task to stop, and a server never stops)")
     else:
-        chosen = []
+        chosen, servers, left_out = [], [], []  # left out: (service, why)
         for service in project.services:
             if service.name not in by_service:
+                reason = left_out_reason(service)
+                left_out.append((service.name, reason[0] if reason else "no task definition was built for it"))
                 continue
             kind = workload_kind(service)
             if kind.is_service:
-                warnings.append(
-                    f"service {service.name!r} is left out of the DAG: it is a long-running server ({kind.reason}), "
-                    f"and an Airflow task waits for its ECS task to stop ({KIND_KEY}: job makes it a task)"
-                )
+                servers.append(Message(
+                    f"left out of the DAG: a long-running server ({kind.reason}), and an Airflow task waits for "
+                    f"its ECS task to stop ({KIND_KEY}: job makes it a task)", (service.name,)))
+                left_out.append((service.name, f"it is a long-running server ({kind.reason})"))
                 continue
             chosen.append(service)
+        if not chosen:
+            raise _nothing_to_run(project, left_out)
+        warnings.extend(servers)
     missing = [s.name for s in chosen if s.name not in by_service]
     if missing:
         raise DagError(f"no task definition was built for {', '.join(repr(n) for n in missing)}")
-    if not chosen:
-        raise DagError("no services to put in the DAG", hint="name the services to include")
     return chosen
+
+
+def _nothing_to_run(project: ComposeProject, left_out: list[tuple[str, str]]) -> DagError:
+    """The error when no service is left for the DAG: each service, and why it was left out."""
+    for name, profiles in project.profiled_out.items():
+        several = len(profiles) > 1
+        left_out.append((name, f"its profile{'s' if several else ''} {', '.join(profiles)} "
+                               f"{'are' if several else 'is'} not enabled"))
+    if not left_out:
+        return DagError("no services to put in the DAG: the project has no services", hint="add a service")
+    lines = "".join(f"\n- '{name}': {why}" for name, why in left_out)
+    return DagError(f"no services to put in the DAG; each service was left out:{lines}",
+                    hint=f"a DAG runs jobs, services that run and stop: set {KIND_KEY}: job on one that does, or "
+                    "enable a profile (--profile NAME, or name the service)")
 
 
 def _params(project: ComposeProject, selected: Sequence[Service]) -> dict[str, tuple[str, list[str]]]:
@@ -153,15 +172,14 @@ def _params(project: ComposeProject, selected: Sequence[Service]) -> dict[str, t
     params: dict[str, tuple[str, list[str]]] = {}
     for service in selected:
         for name, default in service.x_ecsflow.runtime_env.items():
-            check_default(name, default, service.name, service.source_file, service.source_line,
-                          variables_in(service.raw, project.interpolated))
+            check_default(name, default, service, variables_in(service.raw, project.interpolated))
             if name in params and params[name][0] != default:
                 first = params[name][1][0]
                 raise DagError(
                     f"{name} has the default {shown(default, project, service)} here and "
                     f"{shown(params[name][0], project, project.service(first))} in service {first!r}: one DAG "
                     "param has one default",
-                    file=service.source_file, line=service.source_line, service=service.name,
+                    **service.where(f"x-ecsflow.runtime_env.{name}"), service=service.name,
                     key=f"x-ecsflow.runtime_env.{name}",
                     hint="give it the same default in every service of the DAG, or put them in separate DAGs "
                     "(gen-dag --dag-id ID SERVICE...)",
@@ -179,7 +197,7 @@ def _pools(project: ComposeProject, selected: Sequence[Service], dag_id: str,
         x = service.x_ecsflow
         if x.pool is None or x.pool == DEFAULT_POOL:
             continue
-        where = dict(file=service.source_file, line=service.source_line, service=service.name)
+        where = {**service.where("x-ecsflow.pool_slots"), "service": service.name}
         pool = shown(x.pool, project, service)  # interpolation's variables named, never shown
         if x.pool not in sizes:
             if x.pool_slots is not None:  # the form before pools: pool_slots was the pool's size

@@ -51,6 +51,7 @@ from ecsflow.airflow.source import (
     tpl_tree,
 )
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.messages import Message
 from ecsflow.runtask import (
     LAUNCH_TYPE,
     ON_DEMAND,
@@ -114,7 +115,7 @@ def factory(
         # providers, /CONTAINER unless the prefix already ends with it).
         fixed.append(("awslogs_stream_prefix", tpl(f"{options['awslogs-stream-prefix']}/{container_name}")))
     else:
-        warnings.append(f"service {service.name!r} does not log with awslogs: Airflow will not show its logs")
+        warnings.append(Message("does not log with awslogs: Airflow will not show its logs", (service.name,)))
 
     x_project = project.x_ecsflow
     retries = x.retries if x.retries is not None else x_project.retries
@@ -152,8 +153,7 @@ def _check_overrides(service: Service, container: str) -> None:
                         [(f"runtime_env {name} (its default)", default) for name, default in defaults.items()])
     if too_long:
         raise DagError(f"the task's container overrides (x-ecsflow.runtime_env, with their defaults) {too_long[0]}",
-                       file=service.source_file, line=service.source_line, service=service.name,
-                       key="x-ecsflow.runtime_env",
+                       **service.where("x-ecsflow.runtime_env"), service=service.name, key="x-ecsflow.runtime_env",
                        hint="pass large values another way: set them in the service's environment (they become part "
                        "of the task definition), or have the job read them from S3 or SSM Parameter Store")
 

@@ -13,15 +13,18 @@ jinja2 is imported only to check a Jinja default.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ecsflow.airflow.model import DagError
 from ecsflow.airflow.source import Call, List, Raw, Str, jinja_str
 from ecsflow.runtask import is_template
 from ecsflow.validators import describe
 
+if TYPE_CHECKING:
+    from ecsflow.compose.model import Service
 
-def check_default(name: str, default: str, service: str, file: str | None = None, line: int | None = None,
-                  variables: Mapping[str, str] | None = None) -> None:
+
+def check_default(name: str, default: str, service: Service, variables: Mapping[str, str] | None = None) -> None:
     """A Jinja default must be a whole template by itself (it is placed in the else branch of another).
     ``variables`` as `render_default` takes them."""
     if not is_template(default):
@@ -37,7 +40,7 @@ def check_default(name: str, default: str, service: str, file: str | None = None
             f" ({shown}; what is wrong is not said: it would show the value)")
         raise DagError(
             f"the default of {name} in x-ecsflow.runtime_env is not a valid Jinja template{problem}",
-            file=file, line=line, service=service, key=f"x-ecsflow.runtime_env.{name}",
+            **service.where(f"x-ecsflow.runtime_env.{name}"), service=service.name, key=f"x-ecsflow.runtime_env.{name}",
             hint="write a template Airflow can render, e.g. \"{{ ds }}\", or a plain value",
         ) from None
 

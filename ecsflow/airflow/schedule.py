@@ -148,7 +148,7 @@ def _schedule_value(value: Any, where: str, project: ComposeProject | None = Non
     (interpolation's variables named, not shown: the --schedule flag, without ``project``, is shown as typed)."""
     source = f"x-ecsflow.schedule of service {service.name!r}" if service else where
     key = "x-ecsflow.schedule" if "x-ecsflow" in where else None
-    where = dict(service=service.name, file=service.source_file, line=service.source_line) if service else {}
+    where = dict(service=service.name, **service.where(key)) if service else {}
     text = shown(value, project, service) if project is not None else repr(value)
     if not isinstance(value, str) or not value.strip():
         raise DagError(

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecsflow.compose.scalars import go_text
 from ecsflow.compose.service_block import SERVICE_BLOCK_KEYS, BlockError, ServiceBlock, one_of, parse_service_block
@@ -24,6 +24,9 @@ from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.settings import SETTING_NAMES
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
+
+if TYPE_CHECKING:
+    from ecsflow.compose.positions import Positions
 
 EPHEMERAL_STORAGE_GIB = (21, 200)  # ECS's EphemeralStorage.sizeInGiB
 
@@ -296,16 +299,17 @@ def _suggestion(key: Any, valid: tuple[str, ...]) -> str:
     return (f"did you mean '{close[0]}'? " if close else "") + f"valid keys: {', '.join(valid)}"
 
 
-def parse_service_extension(block: Any, *, service: str | None = None, file: str | None = None,
-                            line: int | None = None,
+def parse_service_extension(block: Any, *, service: str | None = None, positions: Positions | None = None,
                             interpolated: Mapping[str, Mapping[str, str]] | None = None) -> ServiceExtension:
-    """A service's `x-ecsflow` block (None: not there). Errors name the service and the key; a value that
-    interpolation made (``interpolated``: text -> the variables read for it) is named by its variables."""
+    """A service's `x-ecsflow` block (None: not there). Errors name the service and the key, where it was written
+    (``positions``: the service's); a value that interpolation made (``interpolated``: text -> the variables read
+    for it) is named by its variables."""
     if block is None:
         return ServiceExtension()
 
     def error(message: str, key: str, hint: str | None = None) -> ComposeError:
-        return ComposeError(message, file=file, line=line, service=service, key=key, hint=hint)
+        where = positions.of(key) if positions is not None else {}
+        return ComposeError(message, **where, service=service, key=key, hint=hint)
 
     if not isinstance(block, Mapping):
         raise error("x-ecsflow must be a mapping", "x-ecsflow")

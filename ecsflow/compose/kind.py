@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ecsflow.compose.model import Service
 from ecsflow.errors import ComposeError
@@ -74,22 +74,32 @@ def kinds_note(kinds: Iterable[tuple[str, Kind]]) -> str | None:
     """One note for a list of (compose service, kind), grouped: "kinds: services (inferred): api (it publishes
     ports); services: web; jobs (inferred): extract, load". A reason is shown where the rule, not the file, decided,
     except for a job by default (the last rule). None when there is nothing to say."""
-    groups: dict[tuple[str, bool], list[str]] = {}
+    groups: dict[tuple[str, bool], dict[str | None, list[str]]] = {}  # kind -> reason shown -> services
     for name, kind in kinds:
-        shown = name if kind.explicit or kind.reason.startswith("nothing marks") else f"{name} ({kind.reason})"
-        groups.setdefault((kind.kind, kind.explicit), []).append(shown)
+        reason = None if kind.explicit or kind.reason.startswith("nothing marks") else kind.reason
+        groups.setdefault((kind.kind, kind.explicit), {}).setdefault(reason, []).append(name)
     parts = []
     for (kind, explicit), label in (
         (("service", False), "services (inferred)"), (("service", True), "services"),
         (("job", False), "jobs (inferred)"), (("job", True), "jobs"),
     ):
         if (kind, explicit) in groups:
-            parts.append(f"{label}: {', '.join(groups[kind, explicit])}")
+            shown = ", ".join(_with_reason(names, reason) for reason, names in groups[kind, explicit].items())
+            parts.append(f"{label}: {shown}")
     if not parts:
         return None
     inferred = any(explicit is False for _, explicit in groups)
     advice = f". Where a guess is wrong, set {KIND_KEY}: service or job" if inferred else ""
     return "kinds: " + "; ".join(parts) + advice
+
+
+def _with_reason(names: list[str], reason: str | None) -> str:
+    """``api (it publishes ports)``; several services with one reason: ``a, b (each has restart: always)``."""
+    if reason is None:
+        return ", ".join(names)
+    if len(names) > 1:
+        reason = "each " + reason.removeprefix("it ") if reason.startswith("it ") else reason
+    return f"{', '.join(names)} ({reason})"
 
 
 def not_a_job_error(service: Service, kind: Kind, command: str, what: str) -> ComposeError:
@@ -101,13 +111,4 @@ def not_a_job_error(service: Service, kind: Kind, command: str, what: str) -> Co
 
 
 def _error(service: Service, message: str, key: str, hint: str) -> ComposeError:
-    return ComposeError(message, file=service.source_file, line=_line(service.raw, key) or service.source_line,
-                        service=service.name, key=key, hint=hint)
-
-
-def _line(raw: Any, key: str) -> int | None:
-    """The line of a dotted key, when the loader kept it (its mappings remember their keys' lines)."""
-    parts = key.split(".")
-    node = raw.get(parts[0]) if key.startswith("deploy") else None
-    line_of = getattr(node, "line_of", None)
-    return line_of(parts[-1]) if line_of and len(parts) == 2 else None
+    return ComposeError(message, **service.where(key), service=service.name, key=key, hint=hint)

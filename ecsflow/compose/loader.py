@@ -17,6 +17,7 @@ from ecsflow.compose.extension import parse_project_extension
 from ecsflow.compose.merge import merge_documents, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
 from ecsflow.compose.normalise import normalise_service
+from ecsflow.compose.positions import service_positions
 from ecsflow.compose.references import check_project
 from ecsflow.compose.scalars import timestamps_as_text
 from ecsflow.compose.schema import validate_document
@@ -86,6 +87,7 @@ def load_project(
         x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],
         interpolated=interpolated,
+        profiled_out=config["profiled_out"],
     )
 
 
@@ -101,8 +103,9 @@ def load_config(
     services: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The normalised project as a mapping shaped like `docker compose config --format json` output
-    (with literal `$`, not `$$`), plus `files`, `working_dir`, `environment` and `interpolated` (each text that
-    interpolation made -> the variables it read for it, so that errors about it name them)."""
+    (with literal `$`, not `$$`), plus `files`, `working_dir`, `environment`, `interpolated` (each text that
+    interpolation made -> the variables it read for it, so that errors about it name them) and `profiled_out`
+    (the services of profiles not enabled -> their profiles)."""
     shell = dict(os.environ if environ is None else environ)
     cwd = Path(cwd or os.getcwd()).resolve()
     if files:
@@ -141,18 +144,19 @@ def load_config(
     named = set(services)
     every = merged.get("services") or {}
     services = {}
+    profiled_out: dict[str, tuple[str, ...]] = {}  # services of profiles not enabled -> their profiles
     for service_name, service in every.items():
         service_profiles = service.get("profiles") or []
         enabled_here = "*" in enabled or enabled.intersection(service_profiles) or service_name in named
         if service_profiles and not enabled_here:
+            profiled_out[service_name] = tuple(str(p) for p in service_profiles)
             continue
         services[service_name] = service
     for service_name, service in services.items():
         if not service.get("image") and not service.get("build") and not service.get("provider"):
             raise ComposeError(
                 f'service "{service_name}" has neither an image nor a build context specified',
-                service=service_name, file=service.file if isinstance(service, PositionedMap) else None,
-                line=service.line if isinstance(service, PositionedMap) else None,
+                service=service_name, **service_positions(every, service_name).of(),
                 hint="add `image:` (ECS runs images; a build-only service cannot run on Fargate)",
             )
     check_project(services, every, merged, paths[0])
@@ -163,13 +167,12 @@ def load_config(
         result = normalise_service(service_name, service, working_dir, environment, warn, enabled=enabled_here)
         if enabled_here:
             normalised[service_name] = result
-            if isinstance(service, PositionedMap):
-                normalised[service_name]["__source__"] = (service.file, service.line)
+            normalised[service_name]["__positions__"] = service_positions(every, service_name)
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
-                  environment=environment, interpolated=interpolated)
+                  environment=environment, interpolated=interpolated, profiled_out=profiled_out)
     return result
 
 

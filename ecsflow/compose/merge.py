@@ -79,6 +79,7 @@ def merge_documents(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
                     services[name] = merge_services(services[name], service)
                 else:
                     services[name] = service
+                    _copy_line_of(services, value, name)  # defined here: its name's position is this file's
             merged["services"] = services
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             combined = PositionedMap(merged[key]).copy_positions(merged[key])
@@ -87,10 +88,17 @@ def merge_documents(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
                     combined[name] = merge_services(combined[name], entry)
                 else:
                     combined[name] = entry
+                    _copy_line_of(combined, value, name)
             merged[key] = combined
         else:
             merged[key] = value
+            _copy_line_of(merged, override, key)
     return merged
+
+
+def _copy_line_of(target: dict, source: Any, key: str) -> None:
+    if isinstance(target, PositionedMap) and isinstance(source, PositionedMap) and key in source.key_lines:
+        target.take_position(key, source)
 
 
 def merge_mappings(base: Any, override: Any, replace: set[str] = frozenset()) -> Any:
@@ -138,11 +146,12 @@ def _copy_map(value: dict) -> dict:
 
 
 def _copy_line(target: dict, source: Any) -> None:
+    """The keys ``source`` wrote were written there: its file, line and column (the map stays where it was
+    first written, so that the keys it keeps from there still name their own file)."""
     if isinstance(target, PositionedMap) and isinstance(source, PositionedMap):
         for key in source:
             if key in source.key_lines:
-                target.key_lines[key] = source.key_lines[key]
-                target.file = source.file
+                target.take_position(key, source)
 
 
 def _as_list(value: Any) -> list:

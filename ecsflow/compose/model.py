@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsflow.compose.extension import ProjectExtension, ServiceExtension, parse_service_extension
+from ecsflow.compose.positions import Positions
 from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError
 
@@ -86,8 +87,16 @@ class Service:
     profiles: tuple[str, ...] = ()
     x_ecsflow: ServiceExtension = field(default_factory=ServiceExtension)
     raw: Mapping[str, Any] = field(default_factory=dict)
-    source_file: str | None = None
+    source_file: str | None = None  # where the service is written: its name under `services:`
     source_line: int | None = None
+    positions: Positions = field(default_factory=Positions, compare=False, repr=False)
+
+    def where(self, key: str | None = None) -> dict[str, Any]:
+        """``file``, ``line`` and ``column`` for an error about ``key`` (dotted), as ``EcsflowError`` takes them:
+        where the key was written, else where the service was (``compose/positions.py``)."""
+        if not self.positions.keys and self.positions.service == (None, None, None):
+            return {"file": self.source_file, "line": self.source_line, "column": None}
+        return self.positions.of(key)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class ComposeProject:
     # Each text interpolation made -> the variables (name -> value) it read for it: errors about a value name
     # those variables instead of showing it.
     interpolated: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    # The services left out because none of their profiles is enabled -> those profiles.
+    profiled_out: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def service(self, name: str) -> Service:
         for service in self.services:
@@ -159,16 +170,17 @@ def service_from_config(name: str, config: Mapping[str, Any],
         key = "stop_grace_period"
         stop_grace = _optional(parse_duration, config.get("stop_grace_period"))
     except (TypeError, ValueError) as exc:
-        source_file, source_line = config.get("__source__") or (None, None)
-        raise ComposeError(str(exc), service=name, key=key, file=source_file, line=source_line) from None
+        where = (config.get("__positions__") or Positions()).of(key)
+        raise ComposeError(str(exc), service=name, key=key, **where) from None
     logging = None
     if isinstance(config.get("logging"), Mapping):
         logging = Logging(
             driver=config["logging"].get("driver"),
             options={k: str(v) for k, v in (config["logging"].get("options") or {}).items()},
         )
-    source_file, source_line = config.get("__source__") or (None, None)
-    raw = {k: v for k, v in config.items() if k != "__source__"}
+    positions = config.get("__positions__") or Positions()
+    source_file, source_line, _ = positions.service
+    raw = {k: v for k, v in config.items() if k != "__positions__"}
     return Service(
         name=name,
         image=config.get("image"),
@@ -203,11 +215,12 @@ def service_from_config(name: str, config: Mapping[str, Any],
             for dep, spec in (config.get("depends_on") or {}).items()
         },
         profiles=tuple(config.get("profiles") or ()),
-        x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, file=source_file, line=source_line,
+        x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, positions=positions,
                                           interpolated=interpolated),
         raw=raw,
         source_file=source_file,
         source_line=source_line,
+        positions=positions,
     )
 
 

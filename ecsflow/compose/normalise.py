@@ -18,6 +18,7 @@ from typing import Any
 
 from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
+from ecsflow.compose.positions import position_in
 from ecsflow.compose.references import dependencies
 from ecsflow.compose.scalars import go_text, timestamps_as_text
 from ecsflow.compose.units import CastError, ignored_size, parse_duration, parse_size, to_float32
@@ -315,8 +316,8 @@ def normalise_service(
         if service.get("user") is not None:
             out["user"] = _scalar_text(service["user"])
     except ValueError as exc:
-        raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
-                           line=_line_of(service, key.split(".")[0])) from None
+        file, line, column = position_in(service, key) or (getattr(service, "file", None), None, None)
+        raise ComposeError(str(exc), service=name, key=key, file=file, line=line, column=column) from None
     return out
 
 
@@ -343,7 +344,3 @@ def _normalise_resources(values: Mapping[str, Any], enabled: bool) -> dict[str, 
     # Zero means "not set", as for the service-level keys.
     return {key: value for key, value in result.items() if not (key in ("cpus", "memory") and not float(value))}
 
-
-def _line_of(mapping: Any, key: str) -> int | None:
-    line_of = getattr(mapping, "line_of", None)
-    return line_of(key) if line_of else None

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.positions import position_in
 from ecsflow.compose.units import ignored_size, parse_size
-from ecsflow.compose.yamlfile import PositionedMap
 from ecsflow.errors import ComposeError
 
 _NAMESPACE_KEYS = ("network_mode", "ipc", "pid", "uts")
@@ -57,9 +57,9 @@ def check_project(enabled: Mapping[str, Any], every: Mapping[str, Any], top: Map
 
 
 def _error(message: str, name: str, service: Any, key: str, first_file: Path, hint: str | None = None) -> ComposeError:
-    positioned = isinstance(service, PositionedMap)
-    return ComposeError(message, service=name, key=key, file=getattr(service, "file", None) or str(first_file),
-                        line=service.line_of(key) if positioned else None, hint=hint)
+    file, line, column = position_in(service, key) or (getattr(service, "file", None), None, None)
+    return ComposeError(message, service=name, key=key, file=file or str(first_file), line=line, column=column,
+                        hint=hint)
 
 
 def _check_references(name: str, service: Mapping[str, Any], top: Mapping[str, Any], first_file: Path) -> None:
@@ -81,7 +81,7 @@ def _check_references(name: str, service: Mapping[str, Any], top: Mapping[str, A
     test = (service.get("healthcheck") or {}).get("test") if isinstance(service.get("healthcheck"), Mapping) else None
     if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
         raise _error('healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"', name, service,
-                     "healthcheck", first_file, hint='a list runs a program ("CMD", ...); a string runs a shell')
+                     "healthcheck.test", first_file, hint='a list runs a program ("CMD", ...); a string runs a shell')
 
 
 def _undefined(name: str, service: Any, singular: str, target: Any, key: str, first_file: Path) -> ComposeError:

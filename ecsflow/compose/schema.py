@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.positions import position_in
 from ecsflow.compose.schema_check import Check, Unsure, compile_schema
 from ecsflow.compose.yamlfile import Override, PositionedList, PositionedMap, Reset
 from ecsflow.errors import ComposeError
@@ -87,9 +88,9 @@ def validate_document(document: Mapping[str, Any], file: str) -> None:
     if errors:
         described = [_describe(error) for error in errors]
         located = [(_locate(document, file, path), message, path) for path, message in described]
-        (where_file, line), message, path = min(located, key=lambda found: found[0][1] or 0)
+        (where_file, line, column), message, path = min(located, key=lambda found: found[0][1] or 0)
         service = path[1] if len(path) > 1 and path[0] == "services" else None
-        raise ComposeError(message, file=where_file, line=line, service=service,
+        raise ComposeError(message, file=where_file, line=line, column=column, service=service,
                            key=(".".join(str(p) for p in path[2:]) or None) if service else None,
                            hint="Docker Compose refuses this file: see the Compose Specification")
     _check_extensions(document, file)
@@ -127,24 +128,25 @@ def _is_deduplicated(path: tuple[str, ...]) -> bool:
                for pattern in _DEDUPLICATED)
 
 
-def _locate(document: Any, file: str, path: list[Any]) -> tuple[str, int | None]:
-    """The file and line where `path` was written, as near as the positions the YAML loader kept allow."""
+def _locate(document: Any, file: str, path: list[Any]) -> tuple[str, int | None, int | None]:
+    """The file, line and column where `path` was written, as near as the positions the YAML loader kept allow."""
     node: Any = document
-    where_file, line = getattr(document, "file", None) or file, getattr(document, "line", None)
+    where_file, line, column = getattr(document, "file", None) or file, getattr(document, "line", None), None
     for part in path:
         if isinstance(node, Override):
             node = node.value
         if isinstance(node, dict) and part in node:
-            if isinstance(node, PositionedMap):
-                where_file, line = node.file or where_file, node.line_of(part) or line
+            if isinstance(node, PositionedMap) and node.position_of(part) is not None:
+                key_file, line, column = node.position_of(part)
+                where_file = key_file or where_file
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            if isinstance(node, PositionedList):
-                where_file, line = node.file or where_file, node.line_of(part) or line
+            if isinstance(node, PositionedList) and node.line_of(part) is not None:
+                where_file, line, column = node.file or where_file, node.line_of(part), None
             node = node[part]
         else:
             break
-    return where_file, line
+    return where_file, line, column
 
 
 def _describe(error: Any) -> tuple[list[Any], str]:
@@ -219,6 +221,6 @@ def _check_extensions(document: Mapping[str, Any], file: str) -> None:
         if isinstance(block, Override):
             block = block.value
         if block is not None and not isinstance(block, Reset | Mapping):
-            raise ComposeError(f"services.{name}.x-ecsflow must be a mapping", file=getattr(service, "file", file),
-                               line=service.line_of("x-ecsflow") if isinstance(service, PositionedMap) else None,
-                               service=name, key="x-ecsflow")
+            where_file, line, column = position_in(service, "x-ecsflow") or (file, None, None)
+            raise ComposeError(f"services.{name}.x-ecsflow must be a mapping", file=where_file or file, line=line,
+                               column=column, service=name, key="x-ecsflow")

@@ -37,7 +37,8 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class PositionedMap(dict):
-    """A dict that also knows the file and the 1-based line of itself and of each of its keys."""
+    """A dict that also knows the file and the 1-based line of itself and of each of its keys, with the key's
+    column and, when it differs from the map's (a key merged in from another file), its file."""
 
     file: str | None = None
     line: int | None = None
@@ -45,17 +46,43 @@ class PositionedMap(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.key_lines: dict[str, int] = {}
+        self.key_columns: dict[str, int] = {}
+        self.key_files: dict[str, str] = {}  # only the keys written in another file than `file`
 
     def copy_positions(self, other: Any) -> PositionedMap:
+        """Take the positions of ``other`` for what this map does not know yet."""
         if isinstance(other, PositionedMap):
             self.file = self.file or other.file
             self.line = self.line or other.line
-            for key, line in other.key_lines.items():
-                self.key_lines.setdefault(key, line)
+            for key in other.key_lines:
+                if key not in self.key_lines:
+                    self.take_position(key, other)
         return self
+
+    def take_position(self, key: str, other: PositionedMap) -> None:
+        """``key`` was written where ``other`` says (a later file's key overrides an earlier one's)."""
+        self.key_lines[key] = other.key_lines[key]
+        if key in other.key_columns:
+            self.key_columns[key] = other.key_columns[key]
+        else:
+            self.key_columns.pop(key, None)
+        file = other.file_of(key)
+        if file is not None and file != self.file:
+            self.key_files[key] = file
+        else:
+            self.key_files.pop(key, None)
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key, self.line)
+
+    def file_of(self, key: str) -> str | None:
+        return self.key_files.get(key, self.file)
+
+    def position_of(self, key: str) -> tuple[str | None, int | None, int | None] | None:
+        """(file, line, column) where ``key`` was written; None when not known."""
+        if key not in self.key_lines:
+            return None
+        return self.file_of(key), self.key_lines[key], self.key_columns.get(key)
 
 
 class PositionedList(list):
@@ -312,6 +339,7 @@ def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> Po
         # Negative line marks a key inherited through `<<`, which an explicit key may override.
         line = key_node.start_mark.line + 1
         result.key_lines[key] = -line if from_merge else line
+        result.key_columns[key] = key_node.start_mark.column + 1
     for key, line in result.key_lines.items():
         result.key_lines[key] = abs(line)
     return result

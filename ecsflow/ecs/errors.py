@@ -130,7 +130,8 @@ def aws_error(exc: BaseException, options: AwsOptions | None = None, client: Any
         )
     if isinstance(exc, bx.NoRegionError):
         return AwsError("no AWS region set", hint="pass --region, set ECSFLOW_REGION or AWS_REGION, or set `region` "
-                        "in the compose file's x-ecsflow block or in the AWS profile")
+                        "in the compose file's x-ecsflow block or in the AWS profile; or try --sandbox to use a local "
+                        "ECS that needs no AWS account")
     if isinstance(exc, bx.InvalidRegionError):
         return AwsError(f"'{exc.kwargs.get('region_name')}' is not an AWS region name",
                         hint="pass a region such as eu-west-1 with --region or AWS_REGION")

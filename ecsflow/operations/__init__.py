@@ -2,7 +2,7 @@
 `core` (what every command shares: load, resolve, render, the ECS session; and `config`), `plan` (`diff` and
 `sync`), `dags` (`gen-dag`), `runs` (`run`), `prune` (`prune`), `verify` (`verify`, `diff --verify`),
 `services` (the ECS services: `render --services`), `service_plan` (the services against ECS: `diff`,
-`deploy`), `deploy` with `deploy_work`, `deploy_steps` and `rollouts` (`deploy`)."""
+`deploy`), `deploy` with `deploy_work`, `deploy_steps` and `rollouts` (`deploy`), `init` (`init`)."""
 
 from ecsflow.operations.core import (
     AwsFlags,
@@ -18,6 +18,7 @@ from ecsflow.operations.core import (
 from ecsflow.operations.dags import gen_dag
 from ecsflow.operations.deploy import DeployResult, deploy
 from ecsflow.operations.deploy_work import DeployCallbacks, DeployOptions
+from ecsflow.operations.init import InitResult, init
 from ecsflow.operations.plan import PlanResult, SyncResult, plan, sync
 from ecsflow.operations.prune import PruneCallbacks, PruneOptions, PruneResult, prune
 from ecsflow.operations.runs import RunCallbacks, RunOptions, RunResult, run
@@ -30,4 +31,5 @@ __all__ = [
     "resolve_with_consul", "run", "sync",
     "PruneCallbacks", "PruneOptions", "PruneResult", "prune", "VerifyResult", "diff_and_verify", "verify",
     "ServicesResult", "service_specs", "DeployCallbacks", "DeployOptions", "DeployResult", "deploy",
+    "InitResult", "init",
 ]

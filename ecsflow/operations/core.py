@@ -96,16 +96,22 @@ def config(options: ProjectOptions) -> ConfigResult:
                         warnings=tuple(messages.warnings) + tuple(resolved.warnings))
 
 
-def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> RenderResult:
+def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False,
+           aws: AwsFlags | None = None) -> RenderResult:
+    """Load, resolve and build every selected service into a validated request, offline. With ``aws`` (the
+    commands that talk to AWS anyway), an account the build needs and no setting gives is the caller's."""
     from ecsflow.compose.kind import kinds_note, workload_kind
     from ecsflow.compose.service_block import ServiceBlock
     from ecsflow.ecs.validate import check_register_request
     from ecsflow.errors import ComposeError
     from ecsflow.taskdef import build_task_definitions, select_services
+    from ecsflow.taskdef.dropped import dropped_note
 
     messages = _Messages()
     project = load(options, messages, services)
     resolved = resolve(project, options)
+    if aws is not None:
+        resolved = _with_caller_account(project, resolved, aws)
     # Services left out of ECS (x-ecsflow.skip, provider:) are said once here; naming one is an error.
     selection = select_services(project, list(services) or None, strict=strict)
     builds = build_task_definitions(project, resolved.settings, [s.name for s in selection.services],
@@ -135,8 +141,35 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     kinds = tuple(kinds)
     note = kinds_note(kinds)
     notes.extend([note] if note else [])
+    dropped = dropped_note(project, [project.service(build.service) for build in builds],
+                           [name for name, kind in kinds if not kind.is_service])
+    notes.extend([dropped] if dropped else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
                         region=resolved.settings.region, resolved=resolved, kinds=kinds)
+
+
+def _with_caller_account(project: ComposeProject, resolved: Any, aws: AwsFlags) -> Any:
+    """``resolved`` with the caller's account (STS GetCallerIdentity; the sandbox's own) when building needs the
+    account (a role given by its name, an `ssm:` shorthand) and no setting gives it."""
+    from dataclasses import replace
+
+    from ecsflow.taskdef.build import needs_account
+
+    if not needs_account(project, resolved.settings):
+        return resolved
+    if aws.sandbox:
+        from ecsflow.sandbox.session import ACCOUNT
+
+        account, origin = ACCOUNT, "sandbox"
+    else:
+        from ecsflow.ecs.account import caller_account
+        from ecsflow.ecs.options import AwsOptions
+
+        account = caller_account(AwsOptions(region=resolved.settings.region, profile=aws.profile,
+                                            endpoint_url=aws.endpoint_url))
+        origin = "sts:GetCallerIdentity"
+    return replace(resolved, settings=replace(resolved.settings, account=account),
+                   origins={**resolved.origins, "account": origin})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def gen_dag(
     from ecsflow.airflow import gen_dag as generate_and_write
     from ecsflow.errors import EcsflowError
 
-    rendered = render(options, (), strict)
+    rendered = render(options, (), strict, (aws or AwsFlags()) if pin else None)
     if services:  # a named service left out of ECS is an error, as in render
         from ecsflow.taskdef import select_services
 

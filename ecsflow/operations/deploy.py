@@ -68,7 +68,7 @@ def deploy(options: ProjectOptions, aws: AwsFlags, named: tuple[str, ...] = (), 
            callbacks: DeployCallbacks = DeployCallbacks()) -> DeployResult:  # noqa: B008 - frozen
     """`ecsflow deploy` (see the module docstring). Ctrl-C (or SIGTERM) stops new writes at once; the result then
     holds what was done and ``interrupted``."""
-    prepared = prepare(options, named, how.strict)
+    prepared = prepare(options, named, how.strict, aws)
     if not prepared.found.specs:
         return DeployResult(warnings=prepared.found.warnings, notes=prepared.notes + (
             "no service of this project is a server: nothing to deploy (x-ecsflow.kind: service makes one)",))
@@ -76,12 +76,14 @@ def deploy(options: ProjectOptions, aws: AwsFlags, named: tuple[str, ...] = (), 
         return deploy_with(ecs, prepared, aws, how, callbacks)
 
 
-def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool = False) -> Prepared:
-    """Render and check everything `deploy` can without AWS: the specs (naming a job is an error), their
-    order, the jobs they wait for rendered too."""
+def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool = False,
+            aws: AwsFlags | None = None) -> Prepared:
+    """Render and check everything `deploy` can without writing: the specs (naming a job is an error), their
+    order, the jobs they wait for rendered too. With ``aws``, a role given by its name and no account setting
+    takes the caller's account, as the other commands that talk to AWS do (``render``)."""
     from ecsflow.compose.kind import kinds_note
 
-    found, order = _prepare(options, named, strict)
+    found, order = _prepare(options, named, strict, aws)
     rendered = found.rendered
     needed = {s.service for s in found.specs} | set(order.jobs)
     found = replace(found, rendered=replace(rendered, builds=tuple(b for b in rendered.builds if b.service in needed)))
@@ -108,7 +110,7 @@ def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions 
     notes += services.notes
     _refuse(services.services)
     works = _decide(services.services, how)
-    works = _with_target_groups(ecs, works, aws.sandbox, rendered.resolved.settings)
+    works = _with_target_groups(ecs, works, aws.sandbox, rendered)
     notes += [note for work in works for note in work.notes]
     jobs = _jobs(order, works, by_service, planned, how, lambda job, build: run_request_for(
         rendered, build, RunOptions(service=job, timeout=how.timeout, strict=how.strict), _run_callbacks(callbacks)))
@@ -125,18 +127,18 @@ def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions 
     return DeployResult(outcomes, job_outcomes, found.warnings, tuple(notes), interrupted)
 
 
-def _prepare(options: ProjectOptions, named: tuple[str, ...], strict: bool):
+def _prepare(options: ProjectOptions, named: tuple[str, ...], strict: bool, aws: AwsFlags | None):
     """The specs of the servers to deploy and their order; the jobs they wait for are rendered too."""
     from ecsflow.operations.services import project_kinds, specs_for
     from ecsflow.service.order import deploy_order
 
-    rendered = render(options, named, strict)
+    rendered = render(options, named, strict, aws)
     found = specs_for(rendered, named, strict)
     kinds = {**project_kinds(rendered.project), **dict(rendered.kinds)}
     order = deploy_order(rendered.project, [spec.service for spec in found.specs], kinds)
     missing = [job for job in order.jobs if job not in {b.service for b in rendered.builds}]
     if missing:
-        rendered = render(options, named + tuple(missing), strict)
+        rendered = render(options, named + tuple(missing), strict, aws)
         found = specs_for(rendered, named, strict)
     return found, order
 
@@ -171,7 +173,7 @@ def _decide(plans, how: DeployOptions) -> list[Work]:
     return works
 
 
-def _with_target_groups(ecs: Ecs, works: list[Work], sandbox: bool, settings) -> list[Work]:
+def _with_target_groups(ecs: Ecs, works: list[Work], sandbox: bool, rendered) -> list[Work]:
     """The target groups written as names, resolved to their ARNs where a request sends them. One that does not
     exist is an error before any write; the sandbox holds no load balancer, so there it is taken as given."""
     from ecsflow.errors import EcsflowError
@@ -186,6 +188,7 @@ def _with_target_groups(ecs: Ecs, works: list[Work], sandbox: bool, settings) ->
     if not names:
         return works
     found = {} if sandbox else ecs.services().target_groups(names)
+    settings = rendered.resolved.settings
     out, missing = [], []
     for work in works:
         if not sends(work):
@@ -205,8 +208,11 @@ def _with_target_groups(ecs: Ecs, works: list[Work], sandbox: bool, settings) ->
     if missing:
         first = missing[0].plan.spec
         listed = ", ".join(f"{w.plan.spec.load_balancer.target_group} ({w.plan.spec.service})" for w in missing)
+        where = (rendered.project.service(first.service).where("x-ecsflow.service.target_group")
+                 if len(missing) == 1 else {})
         raise EcsflowError(f"no target group named {listed} in {ecs.options.region or 'this region'}",
                            service=first.service if len(missing) == 1 else None, key="x-ecsflow.service.target_group",
+                           **where,
                            hint="create it first (ecsflow creates no load balancer or target group), or write its "
                            "ARN; nothing was written")
     return out

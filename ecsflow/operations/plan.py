@@ -49,7 +49,7 @@ def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
          with_services: bool = True) -> PlanResult:
     """`ecsflow diff`: render every service, describe each family once, compare; with ``with_services``, the
     ECS services too (``plan_services_with``). Writes nothing."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         if with_services:
             return plan_services_with(ecs, rendered, services, strict, sandbox=aws.sandbox)
@@ -130,7 +130,7 @@ def sync(
     from ecsflow.ecs.definitions import RegisterItem
     from ecsflow.ecs.register import RegisterOutcome, RegistrationInterrupted
 
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         planned = plan_with(ecs, rendered)
         builds = {build.family: build for build in planned.builds}

@@ -60,7 +60,7 @@ def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = ()
     ``how.execute`` the plan is carried out."""
     from ecsflow.airflow.pins import find_pins, recorded_folders
 
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     families = [(build.service, build.family) for build in rendered.builds]
     cluster = rendered.resolved.settings.cluster
     pins = find_pins(recorded_folders(rendered.project.working_dir), how.dags)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecsflow.execution import not_executed
+from ecsflow.messages import grouped
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
 from ecsflow.operations.plan import plan_with
 from ecsflow.operations.run_once import Interrupted, OnceOptions, run_once
@@ -131,8 +132,8 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     the interrupt propagates."""
     callbacks = callbacks or RunCallbacks()
     _check_run_options(aws, run_options)
-    rendered = render(options, (run_options.service,), run_options.strict)
-    for warning in rendered.warnings:
+    rendered = render(options, (run_options.service,), run_options.strict, aws)
+    for warning in grouped(rendered.warnings):  # said as they come, each once
         callbacks.message("warning", warning)
     build = rendered.builds[0]
     request = run_request_for(rendered, build, run_options, callbacks)

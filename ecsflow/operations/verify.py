@@ -68,7 +68,7 @@ def _service_checks(rendered: RenderResult, region: str | None) -> list:
 def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False,
            on_start: Callable[[int], None] | None = None, on_done: Callable[..., Any] | None = None) -> VerifyResult:
     """`ecsflow verify`: render every service, then check each definition's resources. Writes nothing."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         result = verify_with(ecs, rendered, sandbox=aws.sandbox, on_start=on_start, on_done=on_done)
     return VerifyResult(result.results, rendered.warnings, result.notes)
@@ -78,7 +78,7 @@ def diff_and_verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str,
                     strict: bool = False, *, with_services: bool = True) -> tuple[PlanResult, VerifyResult]:
     """`ecsflow diff --verify`: the change set (with the ECS services unless not ``with_services``) and the
     checks, in one session (one sandbox)."""
-    rendered = render(options, services, strict)
+    rendered = render(options, services, strict, aws)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
         planned = (plan_services_with(ecs, rendered, services, strict, sandbox=aws.sandbox) if with_services else
                    plan_with(ecs, rendered))

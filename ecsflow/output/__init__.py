@@ -22,6 +22,7 @@ from ecsflow.output.console import (
     print_unexpected,
     stdout_closed,
     write_document,
+    write_text,
 )
 from ecsflow.output.plans import plan_summary, write_changeset, write_render, write_settings, write_sync_outcomes
 from ecsflow.output.prune import write_lines, write_prune_plan, write_prune_result
@@ -31,7 +32,6 @@ from ecsflow.output.verify import write_verify
 __all__ = [
     "Environment", "begin_masking", "end_masking", "mask_environment", "phases", "plan_summary", "print_error",
     "print_messages", "print_run_status", "print_unexpected", "progress", "stdout_closed", "write_changeset",
-    "write_document",
-    "write_lines", "write_log_lines", "write_prune_plan", "write_prune_result", "write_render", "write_run_result",
-    "write_settings", "write_sync_outcomes", "write_verify",
+    "write_document", "write_lines", "write_log_lines", "write_prune_plan", "write_prune_result", "write_render",
+    "write_run_result", "write_settings", "write_sync_outcomes", "write_text", "write_verify",
 ]

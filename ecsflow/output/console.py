@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ecsflow.errors import EcsflowError
 from ecsflow.masking import Masker
+from ecsflow.messages import grouped
 
 # The style of each status and line kind that `verify` and `prune` print.
 STYLES = {"ok": "green", "missing": "red", "failed": "red", "error": "bold red", "not checked": "dim",
@@ -124,14 +125,15 @@ def print_unexpected(exc: BaseException, *, env: Environment) -> None:
 
 
 def print_messages(kind: str, messages: list[str], *, env: Environment) -> None:
-    """Warnings and notes, one line each, on stderr."""
+    """Warnings and notes, one line each, on stderr: each once, what is said of several services said once
+    naming them all (``ecsflow.messages.grouped``)."""
     if not messages:
         return
     from rich.markup import escape
 
     console = stderr_console(env)
     style = {"warning": "yellow", "note": "cyan"}.get(kind, "white")
-    for message in messages:
+    for message in grouped(messages):
         console.print(f"[{style}]{kind}:[/] {escape(mask(message))}", soft_wrap=True)
 
 
@@ -146,6 +148,12 @@ def write_document(value: Any, fmt: str = "json", *, env: Environment, mask: boo
         env.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False))
     else:
         env.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    env.stdout.flush()
+
+
+def write_text(text: str, *, env: Environment) -> None:
+    """Plain text on stdout (``init``'s block), masked as everything printed is."""
+    env.stdout.write(mask(text))
     env.stdout.flush()
 
 

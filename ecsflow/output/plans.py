@@ -165,8 +165,9 @@ def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
 
 def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: str | None = None) -> None:
     """`ecsflow sync`: one row per family (registered / unchanged / failed; not-started / interrupted when
-    ``interrupted``, the signal's name, stopped it), or the documented JSON; a row's detail is its error, else
-    its note, else its ARN."""
+    ``interrupted``, the signal's name, stopped it), or the documented JSON. A row's revision is the one that
+    holds its content (with --dry-run: ``live N``, the one it would replace, or ``new``), its detail its error,
+    else its note: family and revision name the definition (the JSON has its ARN)."""
     from dataclasses import replace
 
     outcomes = [replace(o, error=o.error and mask(o.error), note=o.note and mask(o.note))
@@ -186,15 +187,18 @@ def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: st
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("service", "family", "status", "revision", "detail"):
+    details = [o.error or o.note or "" for o in outcomes]  # a note: a lost answer, a duplicate removed
+    for column in ("service", "family", "status", "revision", "detail")[:5 if any(details) else 4]:
         table.add_column(column, overflow="fold")
     # `would-register` only appears with --dry-run.
     style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red",
              "not-started": "yellow", "interrupted": "red"}
-    for o in outcomes:
-        detail = o.error or o.note or o.arn or ""  # a note (a lost answer, a duplicate removed) before the ARN
-        table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
-                      "" if o.revision is None else str(o.revision), escape(detail))
+    for o, detail in zip(outcomes, details, strict=True):
+        revision = "" if o.revision is None else str(o.revision)
+        if o.status == "would-register":  # not a revision to be made: the live one it would replace
+            revision = f"live {revision}" if revision else "new"
+        cells = [escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]", revision]
+        table.add_row(*cells, *([escape(detail)] if any(details) else []))
     console = stdout_console(env)
     console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}

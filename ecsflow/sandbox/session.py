@@ -70,6 +70,7 @@ from ecsflow.sandbox.state_files import (
 )
 
 DEFAULT_REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's: the account of every ARN the sandbox makes, and of its caller
 LOCK_WAIT = 120.0  # seconds to wait for another ecsflow process using the same sandbox
 LOCK_NOTE_AFTER = 1.0  # seconds of waiting before saying so
 _FAKE_CREDENTIALS = {

@@ -170,6 +170,7 @@ def build_service_specs(project: ComposeProject, settings: Settings, builds: Ite
             raise BuildError(f"services '{owners[spec.ecs_service]}' and '{spec.service}' would both be the ECS "
                              f"service '{spec.ecs_service}'", service=spec.service,
                              key="x-ecsflow.service.service_name",
+                             **project.service(spec.service).where("x-ecsflow.service.service_name"),
                              hint="give one of them its own x-ecsflow.service.service_name")
         owners[spec.ecs_service] = spec.service
     return [replace(spec, warnings=spec.warnings + _host_warnings(project, spec, kinds, settings)) for spec in specs]

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ecsflow.compose.model import Service
+from ecsflow.messages import Message
 
 # A variable whose plain value may be a host name ("DB_HOST: postgres"); URLs and host:port are read anywhere.
 _HOST_VARIABLE = re.compile(r"HOST|ADDR|SERVER|ENDPOINT|BROKER", re.IGNORECASE)
@@ -62,9 +63,10 @@ def host_references(service: Service, others: Iterable[str]) -> dict[str, list[s
 
 
 def host_warning(service: Service, references: Mapping[str, list[str]], namespace: str | None,
-                 answering: Mapping[str, str]) -> str | None:
-    """One warning for the hosts ``service`` names that will not resolve on ECS. ``answering``: the compose
-    services that would answer under their name with Service Connect -> "" (they do), or why they do not."""
+                 answering: Mapping[str, str]) -> Message | None:
+    """One warning for the hosts ``service`` names that will not resolve on ECS (a Message: the services whose
+    environment names the same hosts in the same variables are said once). ``answering``: the compose services
+    that would answer under their name with Service Connect -> "" (they do), or why they do not."""
     if namespace is None:
         unresolved = dict(references)
         why = ("which do not resolve on ECS without a Service Connect namespace (set the namespace setting, and the "
@@ -76,4 +78,4 @@ def host_warning(service: Service, references: Mapping[str, list[str]], namespac
     if not unresolved:
         return None
     listed = "; ".join(f"{host} in {', '.join(names)}" for host, names in sorted(unresolved.items()))
-    return f"service '{service.name}': its environment names compose services as hosts ({listed}), {why}"
+    return Message(f"the environment names compose services as hosts ({listed}), {why}", (service.name,))

@@ -71,7 +71,7 @@ def deploy_order(project: ComposeProject, deployed: Iterable[str], kinds: Mappin
             elif kind.is_service and spec.condition == COMPLETED:
                 raise ComposeError(
                     f"depends on {dependency!r} with {COMPLETED}, but {dependency!r} is a service ({kind.reason}), "
-                    "which never completes", file=service.source_file, line=service.source_line, service=name,
+                    "which never completes", **service.where(f"depends_on.{dependency}"), service=name,
                     key=f"depends_on.{dependency}",
                     hint=f"if {dependency} is a job that runs to its end, set {KIND_KEY}: job on it; else use "
                     "condition: service_healthy or service_started")

@@ -64,6 +64,8 @@ def build_task_definitions(
     """Build the selected services (all when None) in compose order, less those `select_services` leaves
     out; all are checked before raising."""
     services = select_services(project, service_names, strict=strict).services
+    if services:
+        _check_roles(settings)
 
     builds: list[TaskDefinitionBuild] = []
     errors: list[BuildError] = []
@@ -147,9 +149,8 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         request["executionRoleArn"] = execution_role
     elif (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
         # moto (and so the sandbox) registers it; real ECS answers ClientException. Refused here, before any write.
-        raise NoExecutionRole(_no_role_message("logs", "has"), file=ctx.service.source_file,
-                              line=ctx.service.source_line, service=ctx.service.name, key="execution_role",
-                              hint=NO_ROLE_HINT)
+        raise NoExecutionRole(_no_role_message("logs", "has"), **ctx.service.where("x-ecsflow.execution_role"),
+                              service=ctx.service.name, key="execution_role", hint=NO_ROLE_HINT)
     else:
         ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
                  " (set execution_role)")
@@ -203,10 +204,49 @@ def _family(ctx: Context) -> str:
 
 def _role(ctx: Context, key: str) -> str | None:
     role = getattr(ctx.x_ecsflow, key) or getattr(ctx.settings, key)
-    if role and not role.startswith("arn:") and ctx.settings.account:
+    if _bare(role):
+        if not ctx.settings.account:  # the setting itself was checked once (build_task_definitions)
+            raise ctx.error(_bare_role_message(f"x-ecsflow.{key}", ctx.shown(role)), key=f"x-ecsflow.{key}",
+                            hint=BARE_ROLE_HINT)
         # ECS answers with the full ARN; sending the same avoids a diff on every run.
         role = f"arn:{partition(ctx.settings.region)}:iam::{ctx.settings.account}:role/{role}"
     return role or None
+
+
+def _bare(role: str | None) -> bool:
+    return bool(role) and not role.startswith("arn:")
+
+
+# ECS would register a bare role name, and every task would then fail to start: its ARN needs the account.
+BARE_ROLE_HINT = ("set account (x-ecsflow.account, ECSFLOW_ACCOUNT; `ecsflow init` finds it), or write the role's "
+                  "ARN; diff, sync, deploy, run, verify and prune take the account from the credentials (STS) when "
+                  "it is not set")
+
+
+def _bare_role_message(what: str, shown: str) -> str:
+    return (f"{what} {shown} is a role name, and ECS needs the role's ARN (arn:aws:iam::ACCOUNT:role/NAME), which "
+            "needs the account setting: it is not set")
+
+
+def _check_roles(settings: Settings) -> None:
+    """A project-wide role given by its name, without the account: one error, not one per service."""
+    for key in ("execution_role", "task_role"):
+        role = getattr(settings, key)
+        if _bare(role) and not settings.account:
+            raise BuildError(_bare_role_message(f"the {key} setting", f"'{role}'"), key="account",
+                             hint=BARE_ROLE_HINT)
+
+
+def needs_account(project: ComposeProject, settings: Settings) -> bool:
+    """Whether building the project needs the account setting, which is not set: a role given by its name, or
+    an `ssm:` / `secretsmanager:` shorthand of a secret."""
+    if settings.account:
+        return False
+    if _bare(settings.execution_role) or _bare(settings.task_role):
+        return True
+    return any(_bare(s.x_ecsflow.execution_role) or _bare(s.x_ecsflow.task_role)
+               or any(not ref.startswith("arn:") for ref in s.x_ecsflow.secrets.values())
+               for s in project.services)
 
 
 def _task_size(ctx: Context) -> tuple[int, int]:
@@ -240,10 +280,9 @@ def _task_size(ctx: Context) -> tuple[int, int]:
             hint=LARGEST_HINT,
         )
     rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
-    ctx.note(
-        f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked}"
-        + (" (rounded up)" if rounded else "")
-    )
+    if rounded:  # what was written is a Fargate size (the other half its smallest match): nothing to say
+        ctx.note(f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked} "
+                 "(rounded up)")
     return size
 
 

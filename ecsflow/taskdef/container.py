@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecsflow.taskdef.context import Context
+from ecsflow.taskdef.dropped import DROPPED_KEYS
 from ecsflow.taskdef.variables import environment_and_secrets
 
 MIB = 1024 * 1024
@@ -35,11 +36,9 @@ _MAPPED = frozenset(
     "mem_reservation deploy working_dir user labels stop_grace_period init read_only ulimits platform "
     "logging depends_on profiles cap_add cap_drop".split()
 )
-# Keys that only matter to Docker Compose on one machine: nothing to carry over, nothing lost.
-_QUIET = frozenset(
-    "networks restart container_name scale attach pull_policy links external_links stdin_open tty extends "
-    "annotations develop".split()
-)
+# Keys that only matter to Docker Compose on one machine: nothing to carry over; said once for the project
+# (taskdef/dropped.py), not per service. `extends` is the loader's, already resolved.
+_QUIET = frozenset({*DROPPED_KEYS, "extends"})
 # Keys whose effect Fargate cannot give: a warning naming service and key, an error under strict.
 _NOT_POSSIBLE = frozenset(
     "privileged devices tmpfs extra_hosts dns dns_search dns_opt network_mode pid ipc sysctls shm_size "
@@ -333,10 +332,10 @@ def _log_configuration(ctx: Context) -> dict[str, Any] | None:
     if logging and logging.driver == "awslogs":
         options.update({str(k): str(v) for k, v in logging.options.items()})
     elif logging and logging.driver:
-        ctx.warn(
-            f"logging driver '{logging.driver}' is not used on ECS; logs go to CloudWatch Logs "
-            f"group {options['awslogs-group']} (awslogs)"
-        )
+        # The group's pattern, not this service's group: one warning for every service that says the same.
+        group = ctx.settings.log_group.format(project=ctx.project.name, service="{service}")
+        ctx.warn(f"logging driver '{logging.driver}' is not used on ECS; logs go to CloudWatch Logs group {group} "
+                 "(awslogs)")
     return {"logDriver": "awslogs", "options": options}
 
 

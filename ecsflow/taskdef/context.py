@@ -7,8 +7,17 @@ from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
+from ecsflow.messages import Message
 from ecsflow.settings import Settings
 from ecsflow.validators import describe, variables_in
+
+# Keys the mapping names by the value it reads, which a compose file may write in another place (the deploy one
+# wins, as in the model): an error about it points at the one written.
+_WRITTEN_AS = {
+    "cpus": ("deploy.resources.limits.cpus", "cpus"),
+    "mem_limit": ("deploy.resources.limits.memory", "mem_limit"),
+    "mem_reservation": ("deploy.resources.reservations.memory", "mem_reservation"),
+}
 
 
 class Context:
@@ -34,8 +43,8 @@ class Context:
         self.consul_values = consul_values
         self.consul_secrets = consul_secrets
         self.consul_prefix = consul_prefix  # only names where the Consul values came from, in errors
-        self.warnings: list[str] = []
-        self.notes: list[str] = []
+        self.warnings: list[Message] = []
+        self.notes: list[Message] = []
 
     def pattern(self, setting: str) -> str:
         """The `family` or `log_group` setting with {project} and {service} filled in."""
@@ -47,8 +56,10 @@ class Context:
                              key=setting, hint="the pattern may use {project} and {service}") from None
 
     def error(self, message: str, key: str | None = None, hint: str | None = None) -> BuildError:
+        """An error about ``key`` of this service, pointing where the key was written (else at the service)."""
         s = self.service
-        return BuildError(message, file=s.source_file, line=s.source_line, service=s.name, key=key, hint=hint)
+        written = next((k for k in _WRITTEN_AS.get(key or "", ()) if k in s.positions.keys), key)
+        return BuildError(message, **s.where(written), service=s.name, key=key, hint=hint)
 
     def shown(self, value: Any) -> str:
         """A value of this service as an error shows it: what came from interpolation (.env, --env-file) is
@@ -56,10 +67,10 @@ class Context:
         return describe(value, variables_in(self.service.raw, self.project.interpolated))
 
     def warn(self, message: str) -> None:
-        self.warnings.append(f"service '{self.service.name}': {message}")
+        self.warnings.append(Message(message, (self.service.name,)))
 
     def note(self, message: str) -> None:
-        self.notes.append(f"service '{self.service.name}': {message}")
+        self.notes.append(Message(message, (self.service.name,)))
 
     def not_possible(self, key: str, detail: str = "") -> None:
         what = f"key '{key}'" + (f" ({detail})" if detail else "")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
+from ecsflow.messages import Message
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Selection:
     diff, sync and gen-dag print warnings only, and a service missing from ECS should be seen)."""
 
     services: tuple[Service, ...]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Message, ...] = ()
 
 
 def select_services(project: ComposeProject, service_names: Iterable[str] | None = None, *,
@@ -25,26 +26,32 @@ def select_services(project: ComposeProject, service_names: Iterable[str] | None
 
     A left-out service named explicitly is an error: the command asked for something it will not do."""
     named = service_names is not None
-    warnings: list[str] = []
+    warnings: list[Message] = []
     kept = []
     for service in project.select(None if service_names is None else list(service_names)):
-        if service.x_ecsflow.skip:
-            why, key, hint = "it has x-ecsflow.skip: true", "x-ecsflow.skip", "remove skip to put it on ECS"
-        elif service.raw.get("provider") is not None and not service.image:
-            why, key = "it is a provider service (no image: Compose delegates it to a provider plugin)", "provider"
-            hint = "run what it provides outside ECS, and say so with `x-ecsflow: {skip: true}`"
-        else:
+        reason = left_out_reason(service)
+        if reason is None:
             kept.append(service)
             continue
-        where = {"file": service.source_file, "line": service.source_line, "service": service.name, "key": key}
+        why, key, hint = reason
+        where = {**service.where(key), "service": service.name, "key": key}
         if named:
             raise BuildError(f"service '{service.name}' is left out of ECS: {why}", **where,
                              hint=f"{hint}, or do not name it")
-        message = f"service '{service.name}' is left out of ECS and Airflow: {why}"
         if key == "x-ecsflow.skip":
-            warnings.append(message)
+            warnings.append(Message("left out of ECS and Airflow (x-ecsflow.skip: true)", (service.name,)))
         elif strict:
             raise BuildError(f"service '{service.name}' cannot run on ECS: {why}", **where, hint=hint)
         else:
-            warnings.append(f"{message}; {hint}")
+            warnings.append(Message(f"left out of ECS and Airflow: {why}; {hint}", (service.name,)))
     return Selection(tuple(kept), tuple(warnings))
+
+
+def left_out_reason(service: Service) -> tuple[str, str, str] | None:
+    """Why a service is left out of ECS, the key that says so and how to put it on ECS; None if it is not."""
+    if service.x_ecsflow.skip:
+        return "it has x-ecsflow.skip: true", "x-ecsflow.skip", "remove skip to put it on ECS"
+    if service.raw.get("provider") is not None and not service.image:
+        return ("it is a provider service (no image: Compose delegates it to a provider plugin)", "provider",
+                "run what it provides outside ECS, and say so with `x-ecsflow: {skip: true}`")
+    return None
