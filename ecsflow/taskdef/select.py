@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.compose.sidecars import TaskLayout, task_layout
 from ecsflow.errors import BuildError
 
 
@@ -16,6 +17,9 @@ class Selection:
 
     services: tuple[Service, ...]
     warnings: tuple[str, ...] = ()
+    # main service -> its sidecars (compose/sidecars.py), the other containers of its task, in compose order
+    sidecars: Mapping[str, tuple[Service, ...]] = field(default_factory=dict)
+    layout: TaskLayout = field(default_factory=TaskLayout)
 
 
 def select_services(project: ComposeProject, service_names: Iterable[str] | None = None, *,
@@ -23,19 +27,23 @@ def select_services(project: ComposeProject, service_names: Iterable[str] | None
     """The named services (all when None) in compose order, less those left out of ECS: `x-ecsflow.skip`
     and `provider:` services, which have no image (an error with strict, unless skipped explicitly).
 
-    A left-out service named explicitly is an error: the command asked for something it will not do."""
+    A sidecar (compose/sidecars.py) is not a task of its own: it comes with its main service, and naming it is an
+    error that names that service. A left-out service named explicitly is an error: the command asked for
+    something it will not do."""
     named = service_names is not None
     warnings: list[str] = []
     kept = []
+    left_out = {s.name: reason for s in project.services if (reason := _left_out(s)) is not None}
+    layout = task_layout(project.services, {name: why for name, (why, _, _) in left_out.items()})
     for service in project.select(None if service_names is None else list(service_names)):
-        if service.x_ecsflow.skip:
-            why, key, hint = "it has x-ecsflow.skip: true", "x-ecsflow.skip", "remove skip to put it on ECS"
-        elif service.raw.get("provider") is not None and not service.image:
-            why, key = "it is a provider service (no image: Compose delegates it to a provider plugin)", "provider"
-            hint = "run what it provides outside ECS, and say so with `x-ecsflow: {skip: true}`"
-        else:
+        if service.name in layout.main_of:
+            if named:
+                raise layout.sidecar_error(service)
+            continue
+        if service.name not in left_out:
             kept.append(service)
             continue
+        why, key, hint = left_out[service.name]
         where = {"file": service.source_file, "line": service.source_line, "service": service.name, "key": key}
         if named:
             raise BuildError(f"service '{service.name}' is left out of ECS: {why}", **where,
@@ -47,4 +55,15 @@ def select_services(project: ComposeProject, service_names: Iterable[str] | None
             raise BuildError(f"service '{service.name}' cannot run on ECS: {why}", **where, hint=hint)
         else:
             warnings.append(f"{message}; {hint}")
-    return Selection(tuple(kept), tuple(warnings))
+    sidecars = {main.name: tuple(project.service(n) for n in layout.sidecars(main.name)) for main in kept}
+    return Selection(tuple(kept), tuple(warnings), {k: v for k, v in sidecars.items() if v}, layout)
+
+
+def _left_out(service: Service) -> tuple[str, str, str] | None:
+    """(why, key, hint) when the service is left out of ECS: `x-ecsflow.skip`, or a `provider:` without an image."""
+    if service.x_ecsflow.skip:
+        return "it has x-ecsflow.skip: true", "x-ecsflow.skip", "remove skip to put it on ECS"
+    if service.raw.get("provider") is not None and not service.image:
+        return ("it is a provider service (no image: Compose delegates it to a provider plugin)", "provider",
+                "run what it provides outside ECS, and say so with `x-ecsflow: {skip: true}`")
+    return None
