@@ -416,3 +416,21 @@ def test_run_runs_the_task_by_its_main_service_and_exits_with_its_code(tmp_path)
     assert "loaded" in done.stdout
     assert "only job's command runs, not its task's other containers (agent)" in done.stderr
     assert sorted(p.name for p in (tmp_path / ".ecsflow" / "sandbox").glob("*.json")) == [f"{tmp_path.name}-job.json"]
+
+
+def test_deploy_orders_a_task_by_what_its_sidecars_depend_on(tmp_path):
+    """A sidecar that waits for a job to complete makes its task wait for it: the job runs before the rollout."""
+    from ecsflow.operations.services import project_kinds
+    from ecsflow.service.order import deploy_order
+    from ecsflow.taskdef import select_services
+
+    path = write(tmp_path, "services:\n"
+                 "  web:\n    image: acme/web:1\n    ports: ['8080:8080']\n"
+                 "  warm:\n    image: acme/web:1\n    x-ecsflow: {task: web}\n"
+                 "    depends_on: {migrate: {condition: service_completed_successfully}}\n"
+                 "  migrate:\n    image: acme/web:1\n")
+    project = load_project([path], warn=lambda message: None)
+    order = deploy_order(project, ["web"], project_kinds(project), select_services(project).layout.main_of)
+    assert [(s.name, s.kind, s.after) for s in order.steps] == [
+        ("migrate", "job", ()), ("web", "service", ("migrate",))]
+    assert "warm" not in project_kinds(project)
