@@ -434,3 +434,20 @@ def test_deploy_orders_a_task_by_what_its_sidecars_depend_on(tmp_path):
     assert [(s.name, s.kind, s.after) for s in order.steps] == [
         ("migrate", "job", ()), ("web", "service", ("migrate",))]
     assert "warm" not in project_kinds(project)
+
+
+def test_a_sidecar_that_runs_once_beside_a_server_is_warned_about_unless_essential_is_said(tmp_path):
+    """docker-elk's setup exits when it is done: essential (the default), its exit would stop Elasticsearch's
+    task. The warning says so, and x-ecsflow.essential (either way) says it is meant."""
+    text = ("x-ecsflow: {execution_role: 'arn:aws:iam::123456789012:role/exec'}\nservices:\n"
+            "  search:\n    image: acme/search:1\n    restart: unless-stopped\n"
+            "  setup:\n    image: acme/setup:1\n    network_mode: service:search\n")
+    _, _, [build] = builds_of(write(tmp_path, text))
+    assert [w for w in build.warnings if "a server" in w] == [
+        "service 'setup': a container of the task of 'search', a server, that nothing marks as long-running (no "
+        "restart: always, ports or expose): it is essential, so when it exits ECS stops the whole task and replaces "
+        "it; `x-ecsflow.essential: false` lets it exit alone, as Compose does (`true` says that is meant)"]
+    for said in ("false", "true"):
+        _, _, [build] = builds_of(write(tmp_path, text + f"    x-ecsflow: {{essential: {said}}}\n"))
+        assert not [w for w in build.warnings if "a server" in w]
+        assert containers_of(build.request)["setup"]["essential"] is (said == "true")

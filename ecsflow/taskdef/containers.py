@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ecsflow.compose.kind import workload_kind
+from ecsflow.errors import ComposeError
 from ecsflow.taskdef.container import mib
 from ecsflow.taskdef.context import Context
 
@@ -42,6 +44,11 @@ def link_containers(contexts: Sequence[Context], containers: list[dict[str, Any]
                             f"complete ({COMPLETED}), and ECS refuses that on an essential container",
                             key="x-ecsflow.essential", hint="remove x-ecsflow.essential")
         container["essential"] = False if name in completes else (True if written is None else written)
+        if written is None and name not in completes and _runs_once_beside_a_server(contexts[0], ctx):
+            ctx.warn(f"a container of the task of '{main}', a server, that nothing marks as long-running (no "
+                     "restart: always, ports or expose): it is essential, so when it exits ECS stops the whole task "
+                     "and replaces it; `x-ecsflow.essential: false` lets it exit alone, as Compose does (`true` "
+                     "says that is meant)")
     for ctx, container in zip(contexts, containers, strict=True):
         depends = []
         for name, spec in ctx.service.depends_on.items():
@@ -60,6 +67,13 @@ def link_containers(contexts: Sequence[Context], containers: list[dict[str, Any]
             depends.append({"containerName": target["name"], "condition": condition})
         if depends:
             container["dependsOn"] = depends
+
+
+def _runs_once_beside_a_server(main: Context, sidecar: Context) -> bool:
+    try:
+        return workload_kind(main.service).is_service and not workload_kind(sidecar.service).is_service
+    except ComposeError:  # deploy.mode: global, said where kinds are needed
+        return False
 
 
 def _limits(ctx: Context, container: dict[str, Any]) -> None:
