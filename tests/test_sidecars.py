@@ -451,3 +451,24 @@ def test_a_sidecar_that_runs_once_beside_a_server_is_warned_about_unless_essenti
         _, _, [build] = builds_of(write(tmp_path, text + f"    x-ecsflow: {{essential: {said}}}\n"))
         assert not [w for w in build.warnings if "a server" in w]
         assert containers_of(build.request)["setup"]["essential"] is (said == "true")
+
+
+def test_a_load_balancer_sends_to_the_sidecar_that_maps_the_port(tmp_path):
+    """A proxy joined with x-ecsflow.task publishes the port: the ECS service's target group sends to its
+    container; the request passes botocore's validator for CreateService."""
+    from ecsflow.ecs.validate import check_create_service_request
+    from ecsflow.operations.services import project_kinds
+    from ecsflow.service.build import build_service_specs
+
+    path = write(tmp_path, "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n"
+                 "  subnets: [subnet-0a1]\nservices:\n"
+                 "  web:\n    image: acme/web:1\n    restart: always\n"
+                 "    x-ecsflow:\n      service: {target_group: web-tg}\n"
+                 "  nginx:\n    image: nginx:1.27\n    ports: ['443:443']\n    x-ecsflow: {task: web}\n")
+    project, resolved, builds = builds_of(path)
+    [spec] = build_service_specs(project, resolved.settings, builds, project_kinds(project))
+    assert (spec.load_balancer.container_name, spec.load_balancer.container_port) == ("nginx", 443)
+    request = spec.create_request("arn:aws:ecs:eu-west-1:123456789012:task-definition/x-web:1",
+                                  "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-tg/0123456789abcdef")
+    assert request["loadBalancers"][0]["containerName"] == "nginx"
+    check_create_service_request(request, "web")
