@@ -30,7 +30,7 @@ from ecsflow.compose.loader import load_project
 from ecsflow.diff import diff_family
 from ecsflow.ecs.request_check import operation_check
 from ecsflow.ecs.validate import check_register_request
-from ecsflow.errors import ComposeError
+from ecsflow.errors import BuildError, ComposeError
 from ecsflow.settings import resolve_settings
 from ecsflow.taskdef import build_task_definitions
 
@@ -472,3 +472,13 @@ def test_a_load_balancer_sends_to_the_sidecar_that_maps_the_port(tmp_path):
                                   "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-tg/0123456789abcdef")
     assert request["loadBalancers"][0]["containerName"] == "nginx"
     check_create_service_request(request, "web")
+
+
+def test_two_containers_of_one_name_are_an_error(tmp_path):
+    """`web.proxy` and `web-proxy` are both the container `web-proxy` on ECS, which refuses two of one name."""
+    path = write(tmp_path, "x-ecsflow: {execution_role: 'arn:aws:iam::123456789012:role/exec'}\nservices:\n"
+                 "  web.proxy:\n    image: nginx:1.27\n"
+                 "  web-proxy:\n    image: nginx:1.27\n    network_mode: service:web.proxy\n")
+    with pytest.raises(BuildError) as info:
+        builds_of(path)
+    assert info.value.service == "web-proxy" and "'web-proxy' is also that of 'web.proxy'" in info.value.message

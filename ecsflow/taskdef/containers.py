@@ -24,6 +24,13 @@ def link_containers(contexts: Sequence[Context], containers: list[dict[str, Any]
     one waits for to complete is not essential, and that cannot be the main service's (the task lives as long as
     it does); HEALTHY "requires that the dependent container has health checks configured"."""
     by_service = {ctx.service.name: (ctx, container) for ctx, container in zip(contexts, containers, strict=True)}
+    names: dict[str, str] = {}
+    for ctx, container in zip(contexts, containers, strict=True):
+        if container["name"] in names:  # ECS refuses two containers of one name in a task
+            raise ctx.error(f"its container name '{container['name']}' is also that of '{names[container['name']]}', "
+                            "in the same task (ECS allows letters, digits, '-' and '_' in a container name)",
+                            hint="rename one of the two services")
+        names[container["name"]] = ctx.service.name
     completes = {name for ctx in contexts for name, spec in ctx.service.depends_on.items()
                  if name in by_service and spec.condition == COMPLETED}
     main = contexts[0].service.name
