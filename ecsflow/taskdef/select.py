@@ -55,8 +55,13 @@ def select_services(project: ComposeProject, service_names: Iterable[str] | None
             raise BuildError(f"service '{service.name}' cannot run on ECS: {why}", **where, hint=hint)
         else:
             warnings.append(f"{message}; {hint}")
-    sidecars = {main.name: tuple(project.service(n) for n in layout.sidecars(main.name)) for main in kept}
-    return Selection(tuple(kept), tuple(warnings), {k: v for k, v in sidecars.items() if v}, layout)
+    by_name = {s.name: s for s in project.services}
+    sidecars: dict[str, list[Service]] = {}
+    for sidecar, main in layout.main_of.items():  # in compose order
+        sidecars.setdefault(main, []).append(by_name[sidecar])
+    kept_names = {s.name for s in kept}
+    return Selection(tuple(kept), tuple(warnings),
+                     {main: tuple(them) for main, them in sidecars.items() if main in kept_names}, layout)
 
 
 def _left_out(service: Service) -> tuple[str, str, str] | None:
