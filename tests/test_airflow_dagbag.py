@@ -363,6 +363,39 @@ services:
     assert {t.task_group.group_id for t in groups.tasks} == {"etl", None, "other"}
 
 
+def test_a_task_with_sidecars_is_one_airflow_task_of_its_main_service(airflow_home, tmp_path):
+    """A sidecar (network_mode: service:X, x-ecsflow.task: X) is a container of X's task definition, not a task
+    of the DAG: what it depends on orders X's task (compose/sidecars.py)."""
+    project = compose_project(tmp_path, SETTINGS_BLOCK + """\
+services:
+  extract:
+    image: app
+    command: [extract]
+  load:
+    image: app
+    command: [load]
+    depends_on: {warm: {condition: service_completed_successfully}}
+  proxy:
+    image: envoyproxy/envoy:v1.31
+    network_mode: service:load
+  warm:
+    image: app
+    x-ecsflow: {task: load}
+    depends_on: {extract: {condition: service_completed_successfully}}
+""")
+    dags = tmp_path / "dags"
+    generated, builds = generate(project)
+    write_dag(generated, dags)
+    [load] = [b for b in builds if b.service == "load"]
+    assert [c["name"] for c in load.request["containerDefinitions"]] == ["load", "proxy", "warm"]
+    bag = dag_bag(dags)
+    dag = bag.dags[generated.dag_id]
+    assert sorted(t.task_id for t in dag.tasks) == ["extract", "load"]
+    assert edges(dag) == {("extract", "load")}  # warm's dependency is its task's
+    task = dag.get_task("load")
+    assert (task.task_definition, task.container_name) == (f"{project.name}-load", "load")
+
+
 def test_every_accepted_schedule_loads_and_has_a_next_run(airflow_home, tmp_path):
     """The schedule check is never looser than Airflow: a DAG with each accepted form imports, serializes as
     the DAG processor stores it, and the scheduler's timetable finds its next run."""

@@ -685,7 +685,7 @@ def test_not_possible_key_is_an_error_when_strict():
         {"tmpfs": ["/tmp"]},
         {"extra_hosts": ["db:10.0.0.1"]},
         {"dns": ["8.8.8.8"]},
-        {"network_mode": "host"},
+        {"network_mode": "none"},
         {"pid": "host"},
         {"sysctls": {"net.core.somaxconn": "1024"}},
         {"shm_size": "268435456"},

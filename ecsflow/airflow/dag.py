@@ -23,6 +23,7 @@ from ecsflow.airflow.source import PY_LINE, Call, List, Raw, Str, airflow_import
 from ecsflow.compose.extension import DEFAULT_POOL
 from ecsflow.compose.kind import KIND_KEY, not_a_job_error, workload_kind
 from ecsflow.compose.model import ComposeProject, Service
+from ecsflow.compose.sidecars import outside_dependencies
 from ecsflow.messages import Message
 from ecsflow.runtask import network_configuration
 from ecsflow.taskdef.select import left_out_reason
@@ -80,7 +81,11 @@ def generate_dag(
         )
     params = _params(project, selected)
     pool_file = _pools(project, selected, dag_id, warnings)
-    edges, notes = _edges(selected, task_of, warnings)
+    # A task's sidecars (compose/sidecars.py) are no tasks of the DAG: what they depend on is their task's.
+    main_of = {sidecar: build.service for build in builds for sidecar in build.sidecars}
+    dependencies = {s.name: outside_dependencies(
+        (s, *(project.service(n) for n in by_service[s.name].sidecars)), main_of) for s in selected}
+    edges, notes = _edges(selected, dependencies, task_of, warnings)
     _check_acyclic(edges, selected)
 
     factories = [
@@ -230,13 +235,14 @@ def _pools(project: ComposeProject, selected: Sequence[Service], dag_id: str,
     }
 
 
-def _edges(selected: Sequence[Service], task_of: Mapping[str, str],
+def _edges(selected: Sequence[Service], dependencies: Mapping[str, Mapping[str, Any]], task_of: Mapping[str, str],
            warnings: list[str]) -> tuple[list[tuple[str, str]], list[list[str]]]:
-    """(upstream service, downstream service) pairs, and comment blocks for depends_on that make no edge."""
+    """(upstream service, downstream service) pairs, and comment blocks for depends_on that make no edge.
+    ``dependencies``: each selected service's task's, on other tasks (compose/sidecars.outside_dependencies)."""
     edges: list[tuple[str, str]] = []
     notes: list[list[str]] = []
     for service in selected:
-        for dependency, spec in service.depends_on.items():
+        for dependency, spec in dependencies[service.name].items():
             condition = getattr(spec, "condition", "service_started")
             if dependency not in task_of:
                 notes.append([

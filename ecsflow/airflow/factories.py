@@ -78,10 +78,9 @@ def factory(
     request = build.request
     family = build.family
     containers = request.get("containerDefinitions") or []
-    if len(containers) != 1:
-        raise DagError(f"the task definition of {service.name!r} has {len(containers)} containers, not 1",
-                       service=service.name)
-    container = containers[0]
+    if not containers:
+        raise DagError(f"the task definition of {service.name!r} has no container", service=service.name)
+    container = containers[0]  # the main service's; its sidecars' follow (taskdef/build.py)
     container_name = container["name"]
     if pinned is not None:
         if family not in pinned:

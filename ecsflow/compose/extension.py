@@ -61,6 +61,8 @@ class ServiceExtension:
     tags: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None  # "service" or "job"
     service: ServiceBlock = field(default_factory=ServiceBlock)
+    task: str | None = None  # the main service whose task this one joins as a sidecar (compose/sidecars.py)
+    essential: bool | None = None  # a sidecar's: whether its exit stops the task (ECS's essential)
 
 
 SERVICE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ServiceExtension))
@@ -279,6 +281,8 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "tags": tags,
     "kind": one_of(KINDS),
     "service": lambda value: parse_service_block(value, duration=_grace_period),
+    "task": text,
+    "essential": flag,
 }
 assert set(_SERVICE_PARSERS) == set(SERVICE_KEYS), "every ServiceExtension field needs a parser"
 

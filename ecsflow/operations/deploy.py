@@ -131,11 +131,13 @@ def _prepare(options: ProjectOptions, named: tuple[str, ...], strict: bool, aws:
     """The specs of the servers to deploy and their order; the jobs they wait for are rendered too."""
     from ecsflow.operations.services import project_kinds, specs_for
     from ecsflow.service.order import deploy_order
+    from ecsflow.taskdef import select_services
 
     rendered = render(options, named, strict, aws)
     found = specs_for(rendered, named, strict)
     kinds = {**project_kinds(rendered.project), **dict(rendered.kinds)}
-    order = deploy_order(rendered.project, [spec.service for spec in found.specs], kinds)
+    main_of = select_services(rendered.project).layout.main_of
+    order = deploy_order(rendered.project, [spec.service for spec in found.specs], kinds, main_of)
     missing = [job for job in order.jobs if job not in {b.service for b in rendered.builds}]
     if missing:
         rendered = render(options, named + tuple(missing), strict, aws)

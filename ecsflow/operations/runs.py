@@ -162,7 +162,9 @@ def run_current(ecs: Ecs, aws: AwsFlags, rendered: RenderResult, build: Any, req
     if aws.sandbox and aws.runs_tasks:
         callbacks.message(
             "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
-            f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+            f"container: the image {container_definition.get('image')} is not pulled, secrets are not set"
+            + (f"; only {build.service}'s command runs, not its task's other containers "
+               f"({', '.join(build.sidecars)})" if build.sidecars else ""))
     if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
         argv = [*(container_definition.get("entryPoint") or []),
                 *(run_options.command or container_definition.get("command") or [])]

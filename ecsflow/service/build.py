@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -194,7 +194,7 @@ def build_service_spec(project: ComposeProject, service: Service, settings: Sett
     request.update({"capacityProviderStrategy": capacity_provider_strategy(ctx.x_ecsflow.capacity_provider)}
                    if ctx.x_ecsflow.capacity_provider else {"launchType": LAUNCH_TYPE})
     request["networkConfiguration"] = _network(ctx)
-    load_balancer = _load_balancer(ctx, container)
+    load_balancer = _load_balancer(ctx, build.request["containerDefinitions"])
     if load_balancer is not None:
         request["loadBalancers"] = [{"targetGroupArn": load_balancer.target_group,
                                      "containerName": load_balancer.container_name,
@@ -258,11 +258,18 @@ def _network(ctx: Context) -> dict[str, Any]:
     return network
 
 
-def _load_balancer(ctx: Context, container: Mapping[str, Any]) -> LoadBalancer | None:
+def _load_balancer(ctx: Context, containers: Sequence[Mapping[str, Any]]) -> LoadBalancer | None:
+    """The target group, and the container and port it sends to: the main service's ports first, then any
+    container's of the task (a proxy sidecar's, compose/sidecars.py)."""
     block = ctx.x_ecsflow.service
     if block.target_group is None:
         return None
-    mapped = [pm["containerPort"] for pm in container.get("portMappings") or [] if pm.get("protocol") == "tcp"]
+    owners: dict[int, str] = {}  # a TCP port -> the first container of the task that maps it
+    for container in containers:
+        for pm in container.get("portMappings") or []:
+            if pm.get("protocol") == "tcp":
+                owners.setdefault(pm["containerPort"], container["name"])
+    mapped = list(owners)
     published = list(dict.fromkeys(p.target for p in ctx.service.ports if p.protocol == "tcp")) or mapped
     if block.container_port is not None:
         if block.container_port not in mapped:
@@ -280,7 +287,7 @@ def _load_balancer(ctx: Context, container: Mapping[str, Any]) -> LoadBalancer |
         raise ctx.error(f"the service has several ports ({', '.join(map(str, published))}): which one the target "
                         "group sends to must be named", key="x-ecsflow.service.container_port",
                         hint=f"write x-ecsflow.service.container_port: {published[0]} (for example)")
-    return LoadBalancer(block.target_group, container["name"], port)
+    return LoadBalancer(block.target_group, owners[port], port)
 
 
 def _grace_period(ctx: Context, load_balancer: LoadBalancer | None) -> int | None:

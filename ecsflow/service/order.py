@@ -18,6 +18,7 @@ from typing import Literal
 
 from ecsflow.compose.kind import KIND_KEY, Kind
 from ecsflow.compose.model import ComposeProject
+from ecsflow.compose.sidecars import outside_dependencies
 from ecsflow.errors import ComposeError, EcsflowError
 
 COMPLETED = "service_completed_successfully"
@@ -54,9 +55,15 @@ class DeployOrder:
         return tuple((before, step.name) for step in self.steps for before in step.after if before in jobs)
 
 
-def deploy_order(project: ComposeProject, deployed: Iterable[str], kinds: Mapping[str, Kind]) -> DeployOrder:
+def deploy_order(project: ComposeProject, deployed: Iterable[str], kinds: Mapping[str, Kind],
+                 main_of: Mapping[str, str] | None = None) -> DeployOrder:
     """The order of a deploy of the services ``deployed`` (compose names, kind service). ``kinds``: the kind of
-    every service of the project that is on ECS (those left out, x-ecsflow.skip, are missing)."""
+    every service of the project that is on ECS (those left out, x-ecsflow.skip, are missing). ``main_of``: each
+    sidecar's main service (compose/sidecars.py); a task is ordered by what all its containers depend on."""
+    main_of = main_of or {}
+    sidecars: dict[str, list[str]] = {}
+    for sidecar, main in main_of.items():
+        sidecars.setdefault(main, []).append(sidecar)
     deployed = list(dict.fromkeys(deployed))
     steps: dict[str, list[str]] = {name: [] for name in deployed}
     missing: dict[tuple[str, str], list[str]] = {}  # (dependency, why deploy does not wait for it) -> dependents
@@ -64,7 +71,8 @@ def deploy_order(project: ComposeProject, deployed: Iterable[str], kinds: Mappin
     while pending:
         name = pending.pop(0)
         service = project.service(name)
-        for dependency, spec in service.depends_on.items():
+        task = (service, *(project.service(n) for n in sidecars.get(name, ())))
+        for dependency, spec in outside_dependencies(task, main_of).items():
             kind = kinds.get(dependency)
             if kind is None:
                 missing.setdefault((dependency, "which is left out of ECS"), []).append(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, s
 from ecsflow.settings import Settings
 from ecsflow.tags import RESERVED_TAG_PREFIX, managed_tags, reserved_keys
 from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
+from ecsflow.taskdef.containers import link_containers
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
 from ecsflow.validators import MAX_TAGS
@@ -49,6 +50,8 @@ class TaskDefinitionBuild:
     request: dict[str, Any]
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # The other compose services whose containers this task holds (compose/sidecars.py), in compose order.
+    sidecars: tuple[str, ...] = ()
 
 
 def build_task_definitions(
@@ -63,13 +66,13 @@ def build_task_definitions(
 ) -> list[TaskDefinitionBuild]:
     """Build the selected services (all when None) in compose order, less those `select_services` leaves
     out; all are checked before raising."""
-    services = select_services(project, service_names, strict=strict).services
-    if services:
+    selection = select_services(project, service_names, strict=strict)
+    if selection.services:
         _check_roles(settings)
 
     builds: list[TaskDefinitionBuild] = []
     errors: list[BuildError] = []
-    for service in services:
+    for service in selection.services:
         try:
             builds.append(
                 build_task_definition(
@@ -80,6 +83,7 @@ def build_task_definitions(
                     consul_values=consul_values,
                     consul_secrets=consul_secrets,
                     consul_prefix=consul_prefix,
+                    sidecars=selection.sidecars.get(service.name, ()),
                 )
             )
         except BuildError as error:
@@ -121,21 +125,29 @@ def build_task_definition(
     consul_values: Mapping[str, str] | None = None,
     consul_secrets: Mapping[str, str] | None = None,
     consul_prefix: str | None = None,
+    sidecars: Sequence[Service] = (),
 ) -> TaskDefinitionBuild:
-    """Map one compose service to a validated RegisterTaskDefinition request (docs/design.md section 5).
+    """Map one compose service, with its ``sidecars`` (compose/sidecars.py) as the other containers of its task,
+    to a validated RegisterTaskDefinition request (docs/design.md section 5).
 
     `consul_prefix` only names where the Consul values came from, in errors."""
-    return _build(Context(project, service, settings, strict, consul_values, consul_secrets, consul_prefix))
+    contexts = [Context(project, s, settings, strict, consul_values, consul_secrets, consul_prefix)
+                for s in (service, *sidecars)]
+    return _build(contexts[0], contexts[1:])
 
 
-def _build(ctx: Context) -> TaskDefinitionBuild:
+def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuild:
     family = _family(ctx)
-    container = container_definition(ctx)
-    cpu, memory = _task_size(ctx)
-    reservation = container.get("memoryReservation")
-    if reservation is not None and reservation > memory:
+    contexts = (ctx, *sidecars)
+    containers = [container_definition(c) for c in contexts]
+    if sidecars:
+        link_containers(contexts, containers)
+    cpu, memory = _task_size(ctx, sidecars)
+    reservations = [c["memoryReservation"] for c in containers if c.get("memoryReservation") is not None]
+    if reservations and sum(reservations) > memory:
         raise ctx.error(
-            f"mem_reservation {reservation} MiB is more than the task memory {memory} MiB",
+            f"mem_reservation {sum(reservations)} MiB is more than the task memory {memory} MiB"
+            + (" (the sum of its containers')" if len(reservations) > 1 else ""),
             key="mem_reservation",
             hint="lower mem_reservation or raise x-ecsflow.memory",
         )
@@ -147,7 +159,7 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         request["taskRoleArn"] = task_role
     if execution_role:
         request["executionRoleArn"] = execution_role
-    elif (container.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+    elif any((c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in containers):
         # moto (and so the sandbox) registers it; real ECS answers ClientException. Refused here, before any write.
         raise NoExecutionRole(_no_role_message("logs", "has"), **ctx.service.where("x-ecsflow.execution_role"),
                               service=ctx.service.name, key="execution_role", hint=NO_ROLE_HINT)
@@ -156,7 +168,7 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
                  " (set execution_role)")
     request.update(
         networkMode="awsvpc",
-        containerDefinitions=[container],
+        containerDefinitions=containers,
         requiresCompatibilities=["FARGATE"],
         cpu=str(cpu),
         memory=str(memory),
@@ -187,8 +199,9 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         service=ctx.service.name,
         family=family,
         request=request,
-        warnings=tuple(ctx.warnings),
-        notes=tuple(ctx.notes),
+        warnings=tuple(w for c in contexts for w in c.warnings),
+        notes=tuple(n for c in contexts for n in c.notes),
+        sidecars=tuple(c.service.name for c in sidecars),
     )
 
 
@@ -249,11 +262,20 @@ def needs_account(project: ComposeProject, settings: Settings) -> bool:
                for s in project.services)
 
 
-def _task_size(ctx: Context) -> tuple[int, int]:
-    s = ctx.service
-    need_cpu = math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None
+def _needs(s: Service) -> tuple[int | None, int | None]:
+    """What one container asks for: cpu units, and MiB (its limit, or its reservation when that is more)."""
     memories = [mib(b) for b in (s.mem_limit, s.mem_reservation) if b]
-    need_memory = max(memories) if memories else None
+    return (math.ceil(s.cpus * 1024 - 1e-9) if s.cpus else None), (max(memories) if memories else None)
+
+
+def _task_size(ctx: Context, sidecars: Sequence[Context] = ()) -> tuple[int, int]:
+    s = ctx.service
+    needs = [_needs(c.service) for c in (ctx, *sidecars)]
+    cpus = [n[0] for n in needs if n[0] is not None]
+    memories = [n[1] for n in needs if n[1] is not None]
+    # The task holds every container: it needs the sum of their limits (one container: its own).
+    need_cpu = sum(cpus) if cpus else None
+    need_memory = sum(memories) if memories else None
     x_cpu, x_memory = ctx.x_ecsflow.cpu, ctx.x_ecsflow.memory
     if x_cpu is not None or x_memory is not None:
         try:
@@ -267,7 +289,7 @@ def _task_size(ctx: Context) -> tuple[int, int]:
     asked = " and ".join(
         part
         for part in (
-            f"cpus {s.cpus:g} ({need_cpu} units)" if need_cpu else "",
+            (f"cpus {s.cpus:g} ({need_cpu} units)" if not sidecars else f"cpu {need_cpu} units") if need_cpu else "",
             f"memory {need_memory} MiB" if need_memory else "",
         )
         if part
@@ -281,8 +303,9 @@ def _task_size(ctx: Context) -> tuple[int, int]:
         )
     rounded = (need_cpu and size[0] != need_cpu) or (need_memory and size[1] != need_memory)
     if rounded:  # what was written is a Fargate size (the other half its smallest match): nothing to say
-        ctx.note(f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked} "
-                 "(rounded up)")
+        ctx.note(f"task size cpu {size[0]} / memory {size[1]} MiB: the smallest Fargate size that holds {asked}"
+                 + (f" (the sum of its {len(sidecars) + 1} containers' limits)" if sidecars else "")
+                 + " (rounded up)")
     return size
 
 

@@ -345,6 +345,8 @@ def _check_other_keys(ctx: Context) -> None:
         # Compose omits empty values itself; `privileged: false` and the like ask for nothing.
         if key.startswith("x-") or key in _MAPPED or key in _QUIET or value in (None, False, "", [], {}):
             continue
+        if key == "network_mode" and str(value).startswith("service:"):
+            continue  # a sidecar: its container is in that service's task (compose/sidecars.py)
         if key in _NOT_POSSIBLE:
             ctx.not_possible(key)
         elif key in _NOT_CARRIED:
