@@ -31,7 +31,7 @@ from ecsflow.operations.deploy_work import (
     Work,
     update_request,
 )
-from ecsflow.operations.plan import plan_with_services
+from ecsflow.operations.plan import apply_log_groups, group_line, plan_with_services
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -80,6 +80,7 @@ def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool =
     """Render and check everything `deploy` can without AWS: the specs (naming a job is an error), their
     order, the jobs they wait for rendered too."""
     from ecsflow.compose.kind import kinds_note
+    from ecsflow.retention import never_expire_note
 
     found, order = _prepare(options, named, strict)
     rendered = found.rendered
@@ -88,6 +89,8 @@ def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool =
     kinds = kinds_note(rendered.kinds)
     # What is said about the services deployed (not every rendered family's size notes, as sync says none).
     notes = ([kinds] if kinds else []) + [note for spec in found.specs for note in spec.notes] + list(order.notes)
+    forever = never_expire_note(rendered.log_groups)
+    notes += [forever] if forever else []
     return Prepared(found, order, tuple(notes))
 
 
@@ -113,9 +116,12 @@ def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions 
     jobs = _jobs(order, works, by_service, planned, how, lambda job, build: run_request_for(
         rendered, build, RunOptions(service=job, timeout=how.timeout, strict=how.strict), _run_callbacks(callbacks)))
     _check_requests(ecs, works, jobs, how)
+    pending = planned.log_groups.pending
     if how.dry_run:
+        notes += [f"log group {change.name}: would {change.detail}" for change in pending]
         return DeployResult(tuple(_would(work) for work in works), tuple(_would_run(j) for j in jobs.values()),
                             found.warnings, tuple(notes))
+    notes += [group_line(outcome) for outcome in apply_log_groups(ecs, planned)]
     if aws.sandbox:
         for cluster in clusters:
             ecs.ensure_cluster(cluster, create=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecsflow.execution import not_executed
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
-from ecsflow.operations.plan import plan_with
+from ecsflow.operations.plan import apply_log_groups, group_line, plan_with
 from ecsflow.status import ExitStatus
 
 if TYPE_CHECKING:
@@ -208,6 +208,8 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
 
     build = rendered.builds[0]
     planned = plan_with(ecs, rendered)
+    for outcome in apply_log_groups(ecs, planned):
+        callbacks.message("note", group_line(outcome))
     family = planned.changeset.families[0]
     if family.status == "unchanged":
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}
