@@ -144,6 +144,13 @@ class GroupChange:
             return f"retention {_days(self.live_retention)} -> {_days(self.retention)}"
         return f"retention {_days(self.retention)}"
 
+    @property
+    def would(self) -> str:
+        """What `sync --dry-run` and `deploy --dry-run` say of it."""
+        if self.status == "create":
+            return f"log group {self.name}: would be created with a retention of {_days(self.retention)}"
+        return f"log group {self.name}: would change retention {_days(self.live_retention)} -> {_days(self.retention)}"
+
 
 @dataclass(frozen=True)
 class GroupPlan:

@@ -118,7 +118,7 @@ def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions 
     _check_requests(ecs, works, jobs, how)
     pending = planned.log_groups.pending
     if how.dry_run:
-        notes += [f"log group {change.name}: would {change.detail}" for change in pending]
+        notes += [change.would for change in pending]
         return DeployResult(tuple(_would(work) for work in works), tuple(_would_run(j) for j in jobs.values()),
                             found.warnings, tuple(notes))
     notes += [group_line(outcome) for outcome in apply_log_groups(ecs, planned)]

@@ -133,7 +133,7 @@ class SyncResult:
         """What sync says besides its table: the groups that never expire, and (--dry-run) those it would
         create or change."""
         would = [] if self.log_groups or not self.dry_run else [
-            f"log group {change.name}: would {change.detail}" for change in self.plan.log_groups.pending]
+            change.would for change in self.plan.log_groups.pending]
         return ((self.plan.log_note,) if self.plan.log_note else ()) + tuple(would)
 
 

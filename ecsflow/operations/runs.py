@@ -208,6 +208,8 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
 
     build = rendered.builds[0]
     planned = plan_with(ecs, rendered)
+    if planned.log_note:
+        callbacks.message("note", planned.log_note)
     for outcome in apply_log_groups(ecs, planned):
         callbacks.message("note", group_line(outcome))
     family = planned.changeset.families[0]
