@@ -218,7 +218,8 @@ def sync(
         help="Pace registrations: BURST,PER_SECOND (default: ECS's rate, 20,1), or off.")] = None,
     *, shared: Shared,
 ) -> None:
-    """Register a new revision for each new or changed family, and nothing else."""
+    """Register a new revision for each new or changed family, and nothing else (with log_retention, the log
+    groups are created or given their retention first)."""
     from ecsflow import operations, output
     from ecsflow.ecs.limits import parse_rate
 
