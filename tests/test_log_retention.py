@@ -220,6 +220,14 @@ def test_a_group_that_cannot_be_created_stops_sync_before_it_registers(ecs, proj
     assert "RegisterTaskDefinition" not in ecs.calls
 
 
+def test_a_group_that_cannot_be_read_stops_diff_with_the_permission_it_needs(ecs, project):
+    ecs.fail("DescribeLogGroups", "AccessDeniedException",
+             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: logs:DescribeLogGroups")
+    result = cli(ecs, project, "diff", "--no-services", env={"ECSFLOW_LOG_RETENTION": "30d"})
+    assert result.exit_code == 1, result.output
+    assert "logs:DescribeLogGroups" in result.stderr and "Traceback" not in result.output
+
+
 def test_the_groups_come_from_consul_too(ecs, project):
     with ConsulKV({"etl/log_retention": "60"}) as consul:
         result = cli(ecs, project, "sync", "--consul-prefix", "etl", env={"CONSUL_HTTP_ADDR": consul.addr})
@@ -284,6 +292,12 @@ def test_sandbox_run_creates_the_group_and_run_and_deploy_say_the_note_once(proj
     deploy = cli(None, project, "deploy", "--dry-run")
     assert deploy.exit_code == 0, deploy.output
     assert sum("never expire" in line for line in deploy.stderr.splitlines()) == 1
+    deploy = cli(None, project, "deploy", "--no-wait", env={"ECSFLOW_LOG_RETENTION": "14d"})
+    assert deploy.exit_code == 0, deploy.output
+    assert "log group /ecs/etl/api: created with a retention of 14 days" in deploy.stderr
+    assert "never expire" not in deploy.stderr
+    kept = json.loads((project / ".ecsflow" / "sandbox" / "logs" / "eu-west-1.json").read_text())["groups"]
+    assert {g["logGroupName"]: g["retentionInDays"] for g in kept} == {"/ecs/etl/api": 14, "/ecs/etl/load": 7}
 
 
 # --- verify -------------------------------------------------------------------------------------------------
