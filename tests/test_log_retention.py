@@ -185,6 +185,8 @@ def test_diff_and_dry_run_show_the_groups_and_write_nothing(ecs, project):
         "/ecs/etl/extract": ("create", None, ["extract"]), "/ecs/etl/transform": ("create", None, ["transform"]),
         "/ecs/etl/load": ("retention", None, ["load"]), "/ecs/etl/api": ("retention", 90, ["api"])}
     assert cli(ecs, project, "diff", "--exit-code", "--no-services", "extract", env=env).exit_code == 2
+    markdown = cli(ecs, project, "diff", "--format", "markdown", "--no-services", env=env).stdout
+    assert "- ~ `/ecs/etl/api`: retention 90 days -> 30 days" in markdown
     dry = cli(ecs, project, "sync", "--dry-run", env=env)
     assert dry.exit_code == 0, dry.output
     assert "note: log group /ecs/etl/api: would change retention 90 days -> 30 days" in dry.stderr
@@ -247,7 +249,21 @@ def test_many_groups_in_the_folder_are_read_in_pages_and_a_far_one_by_its_name(e
     assert {g["name"]: g["status"] for g in document["log_groups"]} == {
         "/ecs/etl/extract": "create", "/ecs/etl/transform": "unchanged", "/ecs/etl/load": "create",
         "/ecs/etl/api": "create"}
-    assert 1 < ecs.calls["DescribeLogGroups"] <= 6
+    assert ecs.calls["DescribeLogGroups"] == 3  # 134 groups in the folder: 3 pages of 50
+
+
+def test_a_folder_too_large_to_page_through_is_read_by_exact_names(ecs, project):
+    logs = ecs.client("logs")
+    for n in range(260):  # more than 5 pages of others' groups before ecsflow's
+        logs.create_log_group(logGroupName=f"/ecs/etl/a{n:03}")
+    logs.create_log_group(logGroupName="/ecs/etl/load")
+    logs.put_retention_policy(logGroupName="/ecs/etl/load", retentionInDays=30)
+    ecs.reset_counts()
+    result = cli(ecs, project, "sync", "--format", "json", env={"ECSFLOW_LOG_RETENTION": "30d"})
+    assert result.exit_code == 0, result.output
+    assert {g["name"]: g["status"] for g in json.loads(result.stdout)["log_groups"]} == {
+        "/ecs/etl/extract": "created", "/ecs/etl/transform": "created", "/ecs/etl/api": "created"}
+    assert ecs.calls["DescribeLogGroups"] == 5 + 4 and "ResourceAlreadyExistsException" not in result.output
 
 
 # --- the sandbox --------------------------------------------------------------------------------------------
@@ -298,6 +314,16 @@ def test_sandbox_run_creates_the_group_and_run_and_deploy_say_the_note_once(proj
     assert "never expire" not in deploy.stderr
     kept = json.loads((project / ".ecsflow" / "sandbox" / "logs" / "eu-west-1.json").read_text())["groups"]
     assert {g["logGroupName"]: g["retentionInDays"] for g in kept} == {"/ecs/etl/api": 14, "/ecs/etl/load": 7}
+
+
+def test_a_broken_log_groups_file_of_the_sandbox_is_an_error_naming_it(project):
+    state = project / ".ecsflow" / "sandbox" / "logs"
+    state.mkdir(parents=True)
+    (state / "eu-west-1.json").write_text(json.dumps({"format": 1, "region": "eu-west-1", "groups": [
+        {"logGroupName": "/ecs/etl/load", "retentionInDays": 45}]}))
+    result = cli(None, project, "diff")
+    assert result.exit_code == 1, result.output
+    assert "eu-west-1.json" in result.stderr and "45" in result.stderr and "Traceback" not in result.output
 
 
 # --- verify -------------------------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ def load(state_dir: Path, region: str) -> list[dict[str, Any]]:
             if group.get("retentionInDays") not in (None, *RETENTION_DAYS):
                 raise ValueError(f"log group {group['logGroupName']!r} has the retention "
                                  f"{group.get('retentionInDays')!r}, which CloudWatch Logs does not accept")
+    names = [group["logGroupName"] for group in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"it holds log group {next(n for n in names if names.count(n) > 1)!r} twice")
     return sorted(groups, key=lambda g: g["logGroupName"])
 
 
