@@ -193,10 +193,11 @@ def diff(
               ExitStatus.CHANGES if exit_code and result.has_changes else ExitStatus.SUCCESS)
     notes = ((result.kinds_note,) if result.kinds_note else ()) + (result.services.notes if result.services else ())
     notes += tuple(checks.notes) if checks is not None else ()
+    notes += (result.log_note,) if result.log_note else ()
     finish(shared.env, warnings=result.warnings, notes=notes, status=status,
            show=functools.partial(output.write_changeset, result.changeset, output_format, requests=requests,
                                   show_values=show_values, checks=checks and checks.results,
-                                  services=result.services))
+                                  services=result.services, log_groups=result.log_groups))
 
 
 def _register_rate(text: str | None) -> str | None:
@@ -219,7 +220,8 @@ def sync(
         help="Pace registrations: BURST,PER_SECOND (default: ECS's rate, 20,1), or off.")] = None,
     *, shared: Shared,
 ) -> None:
-    """Register a new revision for each new or changed family, and nothing else."""
+    """Register a new revision for each new or changed family, and nothing else (with log_retention, the log
+    groups are created or given their retention first)."""
     from ecsflow import operations, output
     from ecsflow.ecs.limits import parse_rate
 
@@ -230,9 +232,9 @@ def sync(
                                  dry_run=dry_run, on_start=progress.start, on_done=progress.advance)
     status = (status_of(result.interrupted) if result.interrupted else
               ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
-    finish(shared.env, warnings=result.plan.warnings, status=status, show=functools.partial(
+    finish(shared.env, warnings=result.plan.warnings, notes=result.notes, status=status, show=functools.partial(
         output.write_sync_outcomes, result.outcomes, output_format,
-        interrupted=result.interrupted and interrupt_name(result.interrupted)))
+        interrupted=result.interrupted and interrupt_name(result.interrupted), log_groups=result.log_groups))
 
 
 @command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, CONCURRENCY, STRICT),

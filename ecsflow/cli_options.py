@@ -64,6 +64,9 @@ SETTINGS = (
         "--task-role", help="Task role: its ARN, or its name (with the account).")], None),
     _option("registry", Annotated[str | None, typer.Option(
         "--registry", help="Registry prefix for images without a host.")], None),
+    _option("log_retention", Annotated[str | None, typer.Option(
+        "--log-retention", help="Days the log groups keep events (30 or 30d; CloudWatch Logs' values): sync, run "
+        "and deploy create the groups with it.")], None),
     _option("consul_prefix", Annotated[str | None, typer.Option(
         "--consul-prefix", help="Read settings and values from Consul KV under this prefix (CONSUL_HTTP_ADDR).")],
         None),

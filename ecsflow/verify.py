@@ -3,8 +3,9 @@
 ``plan_checks`` reads the desired task definitions and the settings and says which resources must exist:
 each container's image (ECR images of this account's registry; others are "not checked"), the execution and
 task roles (which must also trust ``ecs-tasks.amazonaws.com``), each secret's ``valueFrom`` (an SSM parameter
-or a Secrets Manager secret: its metadata, never its value), each awslogs group (or ``awslogs-create-group``),
-and the cluster, subnets and security groups of the settings. Each resource is a ``Target``: the adapter
+or a Secrets Manager secret: its metadata, never its value), each awslogs group (or ``awslogs-create-group``)
+and its retention (one that would never expire fails, unless log_retention will give it one), and the cluster,
+subnets and security groups of the settings. Each resource is a ``Target``: the adapter
 (``ecsflow.ecs.verify``) looks each one up once, however many families name it, and answers a ``Finding``;
 ``evaluate`` turns a check and its finding into one ``CheckResult`` line. ``plan_service_checks`` adds, for
 each ECS service `deploy` would create or update, that its name is not someone else's service, its target
@@ -63,6 +64,7 @@ class Check:
     target: Target | None = None
     not_checked: str | None = None  # why there is no target
     create_group: bool = False  # log groups: awslogs-create-group is "true"
+    retention: int | None = None  # log retention: the days log_retention gives the group (None: not set)
     decided: tuple[Status, str] | None = None  # a check decided without AWS (a service that cannot be built)
 
 
@@ -86,15 +88,18 @@ class CheckResult:
 
 def plan_checks(definitions: Iterable[tuple[str, str, Mapping[str, Any]]], *, region: str | None,
                 cluster: str | None, subnets: Iterable[str] = (), security_groups: Iterable[str] = (),
-                account: str | None = None) -> list[Check]:
+                account: str | None = None, retentions: Mapping[str, int | None] | None = None) -> list[Check]:
     """The checks for ``(service, family, RegisterTaskDefinition request)`` triples and the settings, in
-    order: per family its images, roles, secrets and log groups; then the cluster and the network.
-    ``account``: the account the credentials belong to (None: unknown, everything is looked up)."""
+    order: per family its images, roles, secrets, log groups and their retentions; then the cluster and the
+    network. ``account``: the account the credentials belong to (None: unknown, everything is looked up);
+    ``retentions``: family -> the days log_retention gives its groups (None or absent: not set)."""
     checks: list[Check] = []
     for service, family, request in definitions:
         def add(check: str, subject: str, target: Target | None, not_checked: str | None = None, *,
-                create: bool = False, _service: str = service, _family: str = family) -> None:
-            checks.append(Check(_family, _service, check, subject, target, not_checked, create))
+                create: bool = False, retention: int | None = None, _service: str = service,
+                _family: str = family) -> None:
+            checks.append(Check(_family, _service, check, subject, target, not_checked, create,
+                                retention=retention))
 
         containers = request.get("containerDefinitions") or []
         for container in containers:
@@ -114,8 +119,10 @@ def plan_checks(definitions: Iterable[tuple[str, str, Mapping[str, Any]]], *, re
             options = log.get("options") or {}
             if log.get("logDriver") == "awslogs" and options.get("awslogs-group"):
                 group = str(options["awslogs-group"])
-                add("log group", group, Target("log-group", group, options.get("awslogs-region") or region),
-                    create=str(options.get("awslogs-create-group", "")).lower() == "true")
+                target = Target("log-group", group, options.get("awslogs-region") or region)
+                create = str(options.get("awslogs-create-group", "")).lower() == "true"
+                add("log group", group, target, create=create)
+                add("log retention", group, target, create=create, retention=(retentions or {}).get(family))
     if cluster:
         checks.append(Check(None, None, "cluster", cluster, Target("cluster", cluster, region)))
     for check, kind, ids, setting in (("subnet", "subnet", tuple(subnets), "subnets"),
@@ -254,6 +261,8 @@ def evaluate(check: Check, finding: Finding | None) -> CheckResult:
         return result("not checked", check.not_checked)
     if finding.state == "error":
         return result("error", finding.detail)
+    if check.check == "log retention":
+        return result(*_retention(check, finding))
     if finding.state == "missing":
         if check.target.kind == "ecs-service":
             return result("ok", f"not in cluster {check.target.version} yet: deploy creates it")
@@ -269,6 +278,26 @@ def evaluate(check: Check, finding: Finding | None) -> CheckResult:
     if check.target.kind in _SERVICE_RULES:
         return result(*_SERVICE_RULES[check.target.kind](check.target, finding))
     return result("ok", finding.detail)
+
+
+_SET_IT = "set log_retention (x-ecsflow.log_retention, ECSFLOW_LOG_RETENTION or --log-retention), then sync"
+
+
+def _retention(check: Check, finding: Finding) -> tuple[Status, str | None]:
+    """A group's retention: failed when its events would never expire and no log_retention will change that."""
+    wanted = check.retention
+    if finding.state == "missing":
+        if wanted is not None:
+            return "ok", f"not there yet: sync creates it with a retention of {wanted} days"
+        if check.create_group:
+            return "failed", f"awslogs-create-group makes it without a retention, so it would never expire: {_SET_IT}"
+        return "not checked", "the group does not exist"
+    live = (finding.data or {}).get("retention")
+    if wanted is not None and live != wanted:
+        return "ok", f"{'none' if live is None else f'{live} days'} now: sync sets {wanted} days"
+    if live is None:
+        return "failed", f"no retention: its events never expire; {_SET_IT}"
+    return "ok", f"{live} days"
 
 
 def _ecs_service(target: Target, finding: Finding) -> tuple[Status, str]:

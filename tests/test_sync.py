@@ -118,7 +118,7 @@ def test_json_diff_shape(ecs, project):
         {"service": "extract", "family": "etl-extract", "status": "changed", "live_revision": 1,
          "changes": [{"path": "containers[extract].environment.PAGE_SIZE", "old": "500", "new": "9"}]},
         {"service": "load", "family": "etl-load", "status": "new", "live_revision": None, "changes": []},
-    ]}
+    ], "log_groups": []}
 
 
 def test_secret_looking_values_are_masked_unless_asked(ecs, project):

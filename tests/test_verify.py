@@ -113,10 +113,12 @@ def endpoint():
 
 @pytest.fixture
 def project(etl_project):
-    """The example, with a Secrets Manager secret and a log group that awslogs does not create."""
+    """The example, with a Secrets Manager secret, a log group that awslogs does not create, and a retention for
+    the log groups (without one, verify fails the groups that would never expire)."""
     target = etl_project
     compose = target / "docker-compose.yml"
-    text = compose.read_text().replace(
+    text = compose.read_text().replace("  cluster: data-jobs\n", "  cluster: data-jobs\n  log_retention: 30d\n")
+    text = text.replace(
         "    stop_grace_period: 30s\n",
         "    stop_grace_period: 30s\n    logging:\n      driver: awslogs\n      options:\n"
         "        awslogs-group: /ecs/etl/metrics-api\n        awslogs-create-group: \"false\"\n"
@@ -170,8 +172,8 @@ def test_everything_there_passes_and_no_secret_value_is_read(ecs, project):
     families = {family for family, _, _ in checks}
     assert families == {"etl-extract", "etl-transform", "etl-load", "etl-api", None}
     api = {check for family, check, _ in checks if family == "etl-api"}
-    assert api == {"image", "execution role", "task role", "secret", "log group", "ECS service"}
-    assert json.loads(result.stdout)["summary"]["ok"] == len(checks) == 22
+    assert api == {"image", "execution role", "task role", "secret", "log group", "log retention", "ECS service"}
+    assert json.loads(result.stdout)["summary"]["ok"] == len(checks) == 26
     # Metadata only: never GetParameter(s) or GetSecretValue; and each resource once (the two roles are
     # named by four families each: IAM's calls are counted as "POST /" by the proxy).
     assert not {"GetParameter", "GetParameters", "GetParametersByPath", "GetSecretValue"} & set(ecs.calls)
@@ -251,9 +253,9 @@ def test_text_and_markdown_show_one_line_per_family_and_check(ecs, project):
     assert text.exit_code == 1
     rows = [line.split() for line in text.stdout.splitlines()]
     assert ["etl-load", "secret", "WAREHOUSE_PASSWORD"] == rows[4][:3] and "missing" in rows[4]
-    assert text.stdout.rstrip().endswith("verify: 1 of 8 checks fail (7 ok, 1 missing).")
+    assert text.stdout.rstrip().endswith("verify: 1 of 9 checks fail (8 ok, 1 missing).")
     markdown = cli(ecs, project, "verify", "--format", "markdown", "load")
-    assert markdown.stdout.startswith("### ecsflow verify\n\n**1 of 8 checks fail (7 ok, 1 missing).**")
+    assert markdown.stdout.startswith("### ecsflow verify\n\n**1 of 9 checks fail (8 ok, 1 missing).**")
     assert "| `etl-load` | secret | `WAREHOUSE_PASSWORD (arn:aws:ssm:" in markdown.stdout
     assert "| **missing** | the SSM parameter /etl/warehouse/password does not exist in eu-west-1 |" in markdown.stdout
 
@@ -263,11 +265,11 @@ def test_diff_verify_adds_the_checks_and_their_exit_code(ecs, project):
     assert result.exit_code == 2, result.output  # every check passes; the families are new
     document = json.loads(result.stdout)
     assert {f["status"] for f in document["families"]} == {"new"}
-    assert document["verify"]["summary"]["ok"] == 22
+    assert document["verify"]["summary"]["ok"] == 26
     ecs.client("iam").delete_role(RoleName="etl-task")
     failing = cli(ecs, project, "diff", "--verify", "--exit-code")
     assert failing.exit_code == 1
-    assert "Plan: 4 to register as new" in failing.stdout and "verify: 4 of 22 checks fail" in failing.stdout
+    assert "Plan: 4 to register as new" in failing.stdout and "verify: 4 of 26 checks fail" in failing.stdout
     markdown = cli(ecs, project, "diff", "--verify", "--format", "markdown")
     assert "### ecsflow diff" in markdown.stdout and "### ecsflow verify" in markdown.stdout
     assert cli(ecs, project, "diff", "--exit-code").exit_code == 2  # without --verify, checks are not made

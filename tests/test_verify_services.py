@@ -43,7 +43,9 @@ def target_group(ecs, name: str, kind: str = "ip") -> str:
 
 def served(tmp_path, ecs, block: str = "") -> object:
     subnet, group = ecs.ids
-    return project(tmp_path, API + (f"    x-ecsflow: {{{block}}}\n" if block else ""), subnet=subnet, group=group)
+    # Its log group gets a retention, or verify's retention line fails (the group would never expire).
+    block = ", ".join(filter(None, ["log_retention: 30", block]))
+    return project(tmp_path, API + f"    x-ecsflow: {{{block}}}\n", subnet=subnet, group=group)
 
 
 def test_a_new_service_with_an_ip_target_group_passes(ecs, tmp_path):

@@ -22,6 +22,7 @@ from ecsflow.compose.scalars import go_text
 from ecsflow.compose.service_block import SERVICE_BLOCK_KEYS, BlockError, ServiceBlock, one_of, parse_service_block
 from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError, SettingsError
+from ecsflow.retention import retention_days
 from ecsflow.settings import SETTING_NAMES
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
 
@@ -60,6 +61,7 @@ class ServiceExtension:
     ephemeral_storage: int | None = None  # GiB
     tags: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None  # "service" or "job"
+    log_retention: int | None = None  # days its log group keeps events (ecsflow.retention), over the setting
     service: ServiceBlock = field(default_factory=ServiceBlock)
     task: str | None = None  # the main service whose task this one joins as a sidecar (compose/sidecars.py)
     essential: bool | None = None  # a sidecar's: whether its exit stops the task (ECS's essential)
@@ -280,6 +282,7 @@ _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "ephemeral_storage": _ephemeral_storage,
     "tags": tags,
     "kind": one_of(KINDS),
+    "log_retention": retention_days,
     "service": lambda value: parse_service_block(value, duration=_grace_period),
     "task": text,
     "essential": flag,

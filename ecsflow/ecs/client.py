@@ -18,10 +18,10 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ecsflow import __version__
-from ecsflow.ecs import definitions, pacing, prune, register, tasks, validate
+from ecsflow.ecs import definitions, logs, pacing, prune, register, tasks, validate
 from ecsflow.ecs.definitions import Ref, RegisterItem
 from ecsflow.ecs.errors import UnreadableAnswer, aws_error, credentials_error, translated
 from ecsflow.ecs.limits import CONNECT_TIMEOUT, NO_ANSWER_ATTEMPTS, READ_TIMEOUT
@@ -168,6 +168,7 @@ def _known_regions(session: Any, service: str) -> set[str]:
     return {r for p in session.get_available_partitions() for r in session.get_available_regions(service, p)}
 
 
+_T = TypeVar("_T")
 _data_loader = validate.data_loader  # the one the requests were validated with: the ECS model parsed once
 
 
@@ -335,10 +336,46 @@ class Ecs:
         target = tasks.log_target(container_definition, task_id)
         if target is None:
             return None
-        region = target.region or self.options.region
+        return LogTail(self._logs_client(target.region), target)
+
+    def _logs_client(self, region: str | None) -> Any:
+        region = region or self.options.region
         if region not in self._logs:
             # The endpoint ECS uses (a local endpoint serves both), unless AWS_ENDPOINT_URL_CLOUDWATCH_LOGS
             # says otherwise; the sandbox clears both while open, so there moto's own answers.
             endpoint = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS") or self.options.endpoint_url
-            self._logs[region] = make_logs_client(replace(self.options, region=region, endpoint_url=endpoint), 1)
-        return LogTail(self._logs[region], target)
+            self._logs[region] = make_logs_client(replace(self.options, region=region, endpoint_url=endpoint),
+                                                  self.concurrency)
+        return self._logs[region]
+
+    # -- log groups (`log_retention`: sync, run, deploy, diff) ------------------------------------------
+
+    def _logs_clients(self, keys: Iterable[logs.GroupKey]) -> Callable[[str | None], Any]:
+        """Each region's client made here, on the calling thread (sessions are not thread-safe)."""
+        clients = {region: self._logs_client(region) for _, region in keys}
+        return clients.__getitem__
+
+    def describe_log_groups(self, keys: Iterable[logs.GroupKey]) -> dict[logs.GroupKey, Any]:
+        """See ``logs.describe_groups``: each (name, region) as a ``LiveGroup``, None when there is none."""
+        keys = list(keys)
+        return logs.describe_groups(self._logs_clients(keys), keys, self.concurrency) if keys else {}
+
+    def apply_log_groups(self, changes: Iterable[Any]) -> list[logs.GroupOutcome]:
+        """See ``logs.apply_changes``: the groups of a ``GroupPlan`` created and given their retention."""
+        changes = list(changes)
+        client_of = self._logs_clients((c.name, c.region) for c in changes)
+        return logs.apply_changes(client_of, changes, self.concurrency)
+
+    def with_log_groups(self, read: Callable[[], _T], keys: Iterable[logs.GroupKey]) -> tuple[_T, dict]:
+        """``read()`` and the groups' describes at once: the groups on a thread of their own, so that their
+        round trips overlap the families' (no thread when there is no group to read)."""
+        keys = list(keys)
+        if not keys:
+            return read(), {}
+        from concurrent.futures import ThreadPoolExecutor
+
+        client_of = self._logs_clients(keys)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecsflow-logs") as side:
+            groups = side.submit(logs.describe_groups, client_of, keys, self.concurrency)
+            first = read()
+            return first, groups.result()

@@ -60,6 +60,9 @@ _PERMISSIONS = {
     **{op: _RUN_PERMISSIONS for op in ("RunTask", "DescribeTasks", "StopTask", "DescribeClusters")},
     **{op: _DEPLOY_PERMISSIONS for op in ("CreateService", "UpdateService", "TagResource", "UntagResource")},
     "GetLogEvents": "logs:GetLogEvents on the task's log group",
+    # log_retention: sync, run and deploy create the groups and set their retention (ecsflow.ecs.logs).
+    **{op: ("logs:DescribeLogGroups, logs:CreateLogGroup and logs:PutRetentionPolicy on the log groups "
+            "(log_retention)") for op in ("CreateLogGroup", "PutRetentionPolicy")},
     **{op: _PRUNE_PERMISSIONS for op in ("ListTaskDefinitions", "ListServices", "DescribeServices", "ListTasks",
                                          "DeregisterTaskDefinition", "DeleteTaskDefinitions")},
     # `ecsflow verify`: each check needs its own read-only permission, and no other.

@@ -8,7 +8,7 @@ ECS, EC2, all at ``--endpoint-url`` when one is given) and answers a ``Finding``
 - a role: GetRole (its trust policy is evaluated by ``ecsflow.verify``);
 - an SSM parameter: DescribeParameters filtered on its name (metadata only: never GetParameter);
 - a Secrets Manager secret: DescribeSecret (metadata only: never GetSecretValue);
-- a log group: DescribeLogGroups by prefix, then the exact name;
+- a log group: DescribeLogGroups by prefix, then the exact name (with its retention);
 - a cluster: DescribeClusters; a subnet: DescribeSubnets; a security group: DescribeSecurityGroups;
 - an ECS service: DescribeServices (with its tags: someone else's is one without ecsflow:managed); a target
   group: DescribeTargetGroups by name or ARN; a cluster's capacity providers: DescribeClusters.
@@ -137,8 +137,9 @@ def _log_group(client: Any, target: Target, region: str) -> Finding:
     pages = client.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=target.name, PaginationConfig={"MaxItems": 50 * LOG_GROUP_PAGES})
     for page in pages:
-        if any(group.get("logGroupName") == target.name for group in page.get("logGroups") or []):
-            return Finding("exists")
+        for group in page.get("logGroups") or []:
+            if group.get("logGroupName") == target.name:
+                return Finding("exists", data={"retention": group.get("retentionInDays")})
     return Finding("missing", _missing(target, region))
 
 

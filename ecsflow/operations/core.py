@@ -42,6 +42,7 @@ class RenderResult:
     region: str | None = None
     resolved: Any = None  # ecsflow.settings.ResolvedSettings
     kinds: tuple = ()  # (compose service, ecsflow.compose.kind.Kind) for each service built, in compose order
+    log_groups: tuple = ()  # ecsflow.retention.WantedGroup: the log groups the definitions name, each once
 
 
 @dataclass
@@ -104,6 +105,7 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     from ecsflow.compose.service_block import ServiceBlock
     from ecsflow.ecs.validate import check_register_request
     from ecsflow.errors import ComposeError
+    from ecsflow.retention import never_expire_note
     from ecsflow.taskdef import build_task_definitions, select_services
     from ecsflow.taskdef.dropped import dropped_note
 
@@ -144,8 +146,33 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     dropped = dropped_note(project, [project.service(build.service) for build in builds],
                            [name for name, kind in kinds if not kind.is_service])
     notes.extend([dropped] if dropped else [])
+    log_groups = wanted_log_groups(project, builds, resolved)
+    note = never_expire_note(log_groups)
+    notes.extend([note] if note else [])
     return RenderResult(project=project, builds=tuple(builds), warnings=tuple(warnings), notes=tuple(notes),
-                        region=resolved.settings.region, resolved=resolved, kinds=kinds)
+                        region=resolved.settings.region, resolved=resolved, kinds=kinds, log_groups=log_groups)
+
+
+def wanted_log_groups(project: ComposeProject, builds, resolved) -> tuple:
+    """The log groups of the builds with their retentions (``ecsflow.retention``); two services that log to
+    one group with different retentions are an error naming the second."""
+    from ecsflow.errors import BuildError
+    from ecsflow.retention import RetentionConflict, wanted_groups
+
+    def origin(build) -> str:
+        if build.log_retention_own:
+            return f"x-ecsflow.log_retention of service '{build.service}'"
+        return f"log_retention from {resolved.origins['log_retention']}"
+
+    try:
+        return wanted_groups(((b.service, b.request, b.log_retention, origin(b)) for b in builds),
+                             resolved.settings.region)
+    except RetentionConflict as conflict:
+        service = project.service(conflict.second[0])
+        raise BuildError(str(conflict), **service.where("x-ecsflow.log_retention"), service=service.name,
+                         key="x-ecsflow.log_retention",
+                         hint="give both services the same x-ecsflow.log_retention, or each its own log group"
+                         ) from None
 
 
 def _with_caller_account(project: ComposeProject, resolved: Any, aws: AwsFlags) -> Any:

@@ -31,7 +31,7 @@ from ecsflow.operations.deploy_work import (
     Work,
     update_request,
 )
-from ecsflow.operations.plan import plan_with_services
+from ecsflow.operations.plan import group_line, plan_with_services
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -82,6 +82,7 @@ def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool =
     order, the jobs they wait for rendered too. With ``aws``, a role given by its name and no account setting
     takes the caller's account, as the other commands that talk to AWS do (``render``)."""
     from ecsflow.compose.kind import kinds_note
+    from ecsflow.retention import never_expire_note
 
     found, order = _prepare(options, named, strict, aws)
     rendered = found.rendered
@@ -90,6 +91,10 @@ def prepare(options: ProjectOptions, named: tuple[str, ...] = (), strict: bool =
     kinds = kinds_note(rendered.kinds)
     # What is said about the services deployed (not every rendered family's size notes, as sync says none).
     notes = ([kinds] if kinds else []) + [note for spec in found.specs for note in spec.notes] + list(order.notes)
+    # The log groups of what deploy registers: the servers and the jobs they wait for (not every rendered job).
+    deployed = {spec.service for spec in found.specs} | set(order.jobs)
+    forever = never_expire_note(g for g in rendered.log_groups if deployed & set(g.services))
+    notes += [forever] if forever else []
     return Prepared(found, order, tuple(notes))
 
 
@@ -115,9 +120,14 @@ def deploy_with(ecs: Ecs, prepared: Prepared, aws: AwsFlags, how: DeployOptions 
     jobs = _jobs(order, works, by_service, planned, how, lambda job, build: run_request_for(
         rendered, build, RunOptions(service=job, timeout=how.timeout, strict=how.strict), _run_callbacks(callbacks)))
     _check_requests(ecs, works, jobs, how)
+    touched = {spec.service for spec in found.specs} | {name for name, job in jobs.items() if job.runs}
+    pending = tuple(change for change in planned.log_groups.pending if touched & set(change.services))
     if how.dry_run:
+        notes += [change.would for change in pending]
         return DeployResult(tuple(_would(work) for work in works), tuple(_would_run(j) for j in jobs.values()),
                             found.warnings, tuple(notes))
+    # Before the first registration, as sync: a group that cannot be created stops deploy here.
+    notes += [group_line(outcome) for outcome in (ecs.apply_log_groups(pending) if pending else ())]
     if aws.sandbox:
         for cluster in clusters:
             ecs.ensure_cluster(cluster, create=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecsflow.compose.model import ComposeProject
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
+from ecsflow.retention import written_line as group_line  # noqa: F401 - what run and deploy say of a group
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -23,26 +24,40 @@ class PlanResult:
     notes: tuple[str, ...] = ()
     kinds_note: str | None = None  # which services are servers and which jobs (ecsflow.compose.kind)
     services: Any = None  # ecsflow.operations.service_plan.ServicesPlan: the ECS services (None: not compared)
+    log_groups: Any = None  # ecsflow.retention.GroupPlan: the log groups that have a retention
+    log_note: str | None = None  # the groups that never expire, said once (ecsflow.retention.never_expire_note)
 
     @property
     def has_changes(self) -> bool:
-        """What `diff --exit-code` counts: a family to register, an ECS service to create or update."""
-        return self.changeset.has_changes or bool(self.services and self.services.has_changes)
+        """What `diff --exit-code` counts: a family to register, an ECS service to create or update, a log group
+        to create or give its retention."""
+        return (self.changeset.has_changes or bool(self.services and self.services.has_changes)
+                or bool(self.log_groups and self.log_groups.has_changes))
 
 
-def plan_with(ecs: Ecs, rendered: RenderResult, live: Mapping[str, dict | None] | None = None) -> PlanResult:
-    """The families' change set; ``live``: their DescribeTaskDefinition answers when already read."""
+def plan_with(ecs: Ecs, rendered: RenderResult, live: Mapping[str, dict | None] | None = None,
+              groups: Mapping | None = None) -> PlanResult:
+    """The families' change set and the log groups' plan; ``live``: the families' DescribeTaskDefinition answers
+    when already read, ``groups`` the log groups' (``Ecs.describe_log_groups``)."""
     from ecsflow.diff import build_changeset
+    from ecsflow.ecs.logs import keys_of
+    from ecsflow.retention import never_expire_note, plan_groups
 
+    keys = keys_of(rendered.log_groups)
     if live is None:
-        live = ecs.describe_families([build.family for build in rendered.builds])
+        live, groups = ecs.with_log_groups(
+            lambda: ecs.describe_families([build.family for build in rendered.builds]), keys)
+    elif groups is None:
+        groups = ecs.describe_log_groups(keys)
     changeset = build_changeset(
         (build.service, build.family, build.request, live.get(build.family)) for build in rendered.builds
     )
     from ecsflow.compose.kind import kinds_note
 
     return PlanResult(project=rendered.project, builds=rendered.builds, changeset=changeset, live=live,
-                      warnings=rendered.warnings, notes=rendered.notes, kinds_note=kinds_note(rendered.kinds))
+                      warnings=rendered.warnings, notes=rendered.notes, kinds_note=kinds_note(rendered.kinds),
+                      log_groups=plan_groups(rendered.log_groups, groups),
+                      log_note=never_expire_note(rendered.log_groups))
 
 
 def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False, *,
@@ -90,8 +105,12 @@ def plan_with_services(ecs: Ecs, rendered: RenderResult, specs, *, scalable_look
     wanted: dict[str, list[str]] = {}
     for spec in specs:
         wanted.setdefault(spec.cluster, []).append(spec.ecs_service)
-    read = ecs.read_with_services([b.family for b in rendered.builds], wanted, scalable=scalable_lookup)
-    planned = plan_with(ecs, rendered, read.families)
+    from ecsflow.ecs.logs import keys_of
+
+    read, groups = ecs.with_log_groups(
+        lambda: ecs.read_with_services([b.family for b in rendered.builds], wanted, scalable=scalable_lookup),
+        keys_of(rendered.log_groups))
+    planned = plan_with(ecs, rendered, read.families, groups)
     builds = {build.family: build for build in rendered.builds}
     services = plan_services(ecs, specs, builds, planned, read, project=project)
     return replace(planned, services=services), read
@@ -102,10 +121,20 @@ class SyncResult:
     plan: PlanResult
     outcomes: tuple  # ecsflow.ecs.register.RegisterOutcome, one per family, in compose order
     interrupted: BaseException | None = None  # Ctrl-C or SIGTERM stopped the registrations (exit 130 / 143)
+    log_groups: tuple = ()  # ecsflow.ecs.logs.GroupOutcome: the log groups created or given their retention
+    dry_run: bool = False
 
     @property
     def failed(self) -> bool:
         return any(outcome.status == "failed" for outcome in self.outcomes)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What sync says besides its table: the groups that never expire, and (--dry-run) those it would
+        create or change."""
+        would = [] if self.log_groups or not self.dry_run else [
+            change.would for change in self.plan.log_groups.pending]
+        return ((self.plan.log_note,) if self.plan.log_note else ()) + tuple(would)
 
 
 def sync(
@@ -141,6 +170,7 @@ def sync(
         ]
         registered: dict[str, Any] = {}
         interrupted = None
+        groups = apply_log_groups(ecs, planned) if not dry_run else []
         if to_register and not dry_run:
             if on_start:
                 on_start(len(to_register), ecs.registration_eta(len(to_register)))
@@ -159,4 +189,13 @@ def sync(
             status = "unchanged" if family.status == "unchanged" else "would-register"
             outcomes.append(RegisterOutcome(family.service, family.family, status, live.get("revision"),
                                             live.get("taskDefinitionArn")))
-    return SyncResult(plan=planned, outcomes=tuple(outcomes), interrupted=interrupted)
+    return SyncResult(plan=planned, outcomes=tuple(outcomes), interrupted=interrupted, log_groups=tuple(groups),
+                      dry_run=dry_run)
+
+
+def apply_log_groups(ecs: Ecs, planned: PlanResult) -> list:
+    """Before registering (`sync`, `run`, `deploy`): each log group of the plan created or given its retention;
+    a failure stops the command before its first registration."""
+    pending = planned.log_groups.pending if planned.log_groups else ()
+    return ecs.apply_log_groups(pending) if pending else []
+

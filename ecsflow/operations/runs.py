@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ecsflow.execution import not_executed
 from ecsflow.messages import grouped
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
-from ecsflow.operations.plan import plan_with
+from ecsflow.operations.plan import apply_log_groups, group_line, plan_with
 from ecsflow.operations.run_once import Interrupted, OnceOptions, run_once
 from ecsflow.status import ExitStatus
 from ecsflow.stops import Stop, classify_stop
@@ -273,6 +273,10 @@ def _make_current(ecs: Ecs, rendered: RenderResult, callbacks: RunCallbacks) -> 
 
     build = rendered.builds[0]
     planned = plan_with(ecs, rendered)
+    if planned.log_note:
+        callbacks.message("note", planned.log_note)
+    for outcome in apply_log_groups(ecs, planned):
+        callbacks.message("note", group_line(outcome))
     family = planned.changeset.families[0]
     if family.status == "unchanged":
         live = (planned.live.get(build.family) or {}).get("taskDefinition") or {}

@@ -38,7 +38,8 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     settings = rendered.resolved.settings
     checks = plan_checks(((b.service, b.family, b.request) for b in rendered.builds), region=ecs.options.region,
                          cluster=settings.cluster, subnets=settings.subnets, security_groups=settings.security_groups,
-                         account=resources.account())
+                         account=resources.account(),
+                         retentions={b.family: b.log_retention for b in rendered.builds})
     checks += _service_checks(rendered, ecs.options.region)
     targets = list(dict.fromkeys(check.target for check in checks if check.target is not None))
     if on_start is not None:

@@ -68,11 +68,13 @@ def plan_summary(counts: dict[str, int]) -> str:
 
 
 def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
-                    env: Environment, checks: tuple | None = None, services=None) -> None:
+                    env: Environment, checks: tuple | None = None, services=None, log_groups=None) -> None:
     """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
     or the documented JSON. Masked (see ecsflow.masking) unless show_values. ``checks`` (`diff --verify`):
     verify's results, after the plan (JSON: under "verify"). ``services``: the ECS services' plan
-    (``ecsflow.operations.service_plan.ServicesPlan``), after the families (JSON: under "services")."""
+    (``ecsflow.operations.service_plan.ServicesPlan``), after the families (JSON: under "services").
+    ``log_groups``: the log groups' plan (``ecsflow.retention.GroupPlan``), after the families (JSON: under
+    "log_groups"; only groups that have a retention)."""
     from ecsflow.diff import to_json_dict
     from ecsflow.output.services import services_json, services_markdown, write_services_text
 
@@ -85,6 +87,8 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         document = to_json_dict(changeset)
         if services is not None:
             document["services"] = services_json(services, show_values=show_values)
+        if log_groups is not None:
+            document["log_groups"] = log_groups_json(log_groups)
         if checks is not None:
             from ecsflow.verify import to_json
 
@@ -93,6 +97,9 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         return
     if fmt == "markdown":
         env.stdout.write(_changeset_markdown(changeset, requests))
+        if log_groups is not None and log_groups.pending:
+            env.stdout.write("\n".join(["#### log groups", ""] + [f"- {_GROUP_SIGN[c.status]} `{c.name}`: {c.detail}"
+                                                                   for c in log_groups.pending]) + "\n\n")
         if services is not None and services.services:
             env.stdout.write("\n".join(services_markdown(services, show_values=show_values)) + "\n")
         env.stdout.flush()
@@ -121,17 +128,38 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
                     console.print(f"    [yellow]~[/] {escape(change.path)}: {escape(_value_text(change.old))} "
                                   f"-> {escape(_value_text(change.new))}")
         console.print()
+    pending = log_groups.pending if log_groups is not None else ()
+    for change in pending:
+        colour = "green" if change.status == "create" else "yellow"
+        console.print(f"[{colour}]{_GROUP_SIGN[change.status]} log group {escape(change.name)}[/]: {change.detail}")
+    if pending:
+        console.print()
     counts = changeset.counts
+    groups = f" {group_summary(pending)}." if pending else ""
     if changeset.has_changes:
-        console.print(f"[bold]Plan:[/] {plan_summary(counts)}.")
+        console.print(f"[bold]Plan:[/] {plan_summary(counts)}.{groups}")
     else:
-        console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.")
+        console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.{groups}")
     if services is not None and services.services:
         console.print()
         write_services_text(console, services, show_values=show_values)
     if checks is not None:
         console.print()
         write_verify(checks, fmt, env=env)
+
+
+_GROUP_SIGN = {"create": "+", "retention": "~", "unchanged": " "}
+
+
+def group_summary(pending) -> str:
+    """``Log groups: 1 to create, 2 to change retention``."""
+    create = sum(change.status == "create" for change in pending)
+    return f"Log groups: {create} to create, {len(pending) - create} to change retention"
+
+
+def log_groups_json(plan) -> list[dict]:
+    return [{"name": c.name, "region": c.region, "status": c.status, "retention": c.retention,
+             "live_retention": c.live_retention, "services": list(c.services)} for c in plan.changes]
 
 
 def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
@@ -163,12 +191,16 @@ def _changeset_markdown(changeset, requests: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: str | None = None) -> None:
+def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: str | None = None,
+                        log_groups=()) -> None:
     """`ecsflow sync`: one row per family (registered / unchanged / failed; not-started / interrupted when
     ``interrupted``, the signal's name, stopped it), or the documented JSON. A row's revision is the one that
     holds its content (with --dry-run: ``live N``, the one it would replace, or ``new``), its detail its error,
-    else its note: family and revision name the definition (the JSON has its ARN)."""
+    else its note: family and revision name the definition (the JSON has its ARN). ``log_groups``: the groups
+    written first (``ecsflow.ecs.logs.GroupOutcome``), a line each (JSON: under "log_groups")."""
     from dataclasses import replace
+
+    from ecsflow.retention import written_line
 
     outcomes = [replace(o, error=o.error and mask(o.error), note=o.note and mask(o.note))
                 for o in outcomes]
@@ -181,7 +213,9 @@ def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: st
             {"service": o.service, "family": o.family, "status": o.status, "revision": o.revision,
              "arn": o.arn, "error": o.error, "note": o.note}
             for o in outcomes
-        ], "interrupted": bool(interrupted)}, env=env)
+        ], "interrupted": bool(interrupted), "log_groups": [
+            {"name": g.name, "region": g.region, "status": g.status, "retention": g.retention,
+             "live_retention": g.live_retention} for g in log_groups]}, env=env)
         return
     from rich.markup import escape
     from rich.table import Table
@@ -200,6 +234,8 @@ def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: st
         cells = [escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]", revision]
         table.add_row(*cells, *([escape(detail)] if any(details) else []))
     console = stdout_console(env)
+    for group in log_groups:
+        console.print(escape(written_line(group)))
     console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
     summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."

@@ -48,6 +48,8 @@ MOTO_INTERNALS = (
     "moto.ecs.responses:EC2ContainerServiceResponse._exclude_from_response",
     "moto.ecs.responses:DESCRIBE_SERVICES_TAGS",
     "moto.logs.models:logs_backends",
+    "moto.logs.models:LogsBackend.create_log_group(log_group_name, tags)",  # logs_state: the kept groups
+    "moto.logs.models:LogsBackend.put_retention_policy(log_group_name, retention_in_days)",
 )
 
 

@@ -33,6 +33,9 @@ it gives moto the very same definition. A stored revision deregistered during th
 is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS (but a file this user
 may not read is a permission to fix: its error says so, and never to delete the folder).
 
+CloudWatch Logs groups (names and retentions, not events) are kept in ``logs/``
+(``ecsflow.sandbox.logs_state``), so that `log_retention` meets the groups it made before.
+
 ECS services are answered as ECS runs them (``ecsflow.sandbox.moto_services``) and kept too, in ``services/``
 (``ecsflow.sandbox.services_state``): read with the families, restored after them (their clusters created),
 saved with them, under the same lock.
@@ -115,7 +118,7 @@ def sandbox_session(
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
     None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
     stop before they start); any still running when the session closes is stopped. Tasks and logs are not kept
-    between sessions, only task definitions and services (and the clusters of those). ``on_note`` receives
+    between sessions, only task definitions, services (and the clusters of those) and log groups. ``on_note`` receives
     "waiting for another ecsflow" (the CLI prints it as a note; None: it is not said)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
@@ -125,7 +128,7 @@ def sandbox_session(
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
     from ecsflow.execution import SPOT_INTERRUPT_VARIABLE, spot_interrupt_after
-    from ecsflow.sandbox import services_state
+    from ecsflow.sandbox import logs_state, services_state
     from ecsflow.sandbox.runner import LocalTaskRunner
 
     try:  # the sandbox's Spot switch (ecsflow.execution): read before anything is written
@@ -145,12 +148,14 @@ def sandbox_session(
             ecs = Ecs.connect(options)
             stored, files = _load(state_dir)
             services = services_state.load(state_dir)
+            groups = logs_state.load(state_dir, region)
             try:
                 _replay(ecs, stored, files)
             except AwsError as exc:
                 raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
                                    hint="delete the folder to start from an empty ECS") from exc
             services_state.replay(region, services)
+            logs_state.replay(region, groups)
             released = False
 
             def release() -> None:
@@ -160,6 +165,7 @@ def sandbox_session(
                     try:
                         _save_new(ecs, state_dir, stored, files)
                         services_state.save(region, state_dir, services)
+                        logs_state.save(region, state_dir, groups)
                     finally:
                         lock.release()
 

@@ -37,6 +37,7 @@ class Settings:
     tags: Mapping[str, str] = field(default_factory=dict)
     service_name: str = "{project}-{service}"  # the ECS service's name (`deploy`)
     namespace: str | None = None  # the Service Connect namespace (Cloud Map name or ARN) the services join
+    log_retention: int | None = None  # days the log groups keep events (ecsflow.retention); None: forever
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))

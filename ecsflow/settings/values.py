@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ecsflow.retention import retention_days
 from ecsflow.validators import InvalidValue, boolean, one_word, role, setting_text, tags
 
 _LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL")  # ECS's LaunchType enum
@@ -181,4 +182,5 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "tags": _tags,
     "service_name": _pattern(r"[A-Za-z0-9_-]{1,255}", "ECS service name", need_service=True),
     "namespace": _namespace,
+    "log_retention": retention_days,
 }

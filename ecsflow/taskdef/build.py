@@ -52,6 +52,10 @@ class TaskDefinitionBuild:
     notes: tuple[str, ...] = ()
     # The other compose services whose containers this task holds (compose/sidecars.py), in compose order.
     sidecars: tuple[str, ...] = ()
+    # Days its log groups keep events (x-ecsflow.log_retention, else the setting); None: they never expire.
+    # Not part of the request: a retention is the group's, so changing it registers no new revision.
+    log_retention: int | None = None
+    log_retention_own: bool = False  # from the service's own x-ecsflow.log_retention
 
 
 def build_task_definitions(
@@ -191,6 +195,7 @@ def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuil
                         key="x-ecsflow.tags", hint=f"keep at most {MAX_TAGS - len(own)} tags of your own")
     request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
+    own_retention = ctx.x_ecsflow.log_retention
     size = len(json.dumps(request).encode())
     if size > MAX_TASK_DEFINITION_BYTES:
         raise ctx.error(f"the task definition is {size} bytes; ECS refuses more than 64 KiB",
@@ -202,6 +207,8 @@ def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuil
         warnings=tuple(w for c in contexts for w in c.warnings),
         notes=tuple(n for c in contexts for n in c.notes),
         sidecars=tuple(c.service.name for c in sidecars),
+        log_retention=ctx.settings.log_retention if own_retention is None else own_retention,
+        log_retention_own=own_retention is not None,
     )
 
 
