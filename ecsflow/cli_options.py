@@ -63,6 +63,8 @@ SETTINGS = (
     _option("task_role", Annotated[str | None, typer.Option("--task-role", help="Task role ARN.")], None),
     _option("registry", Annotated[str | None, typer.Option(
         "--registry", help="Registry prefix for images without a host.")], None),
+    _option("image_tag", Annotated[str | None, typer.Option(
+        "--image-tag", help="Tag of the images of services built from source (default: the git commit).")], None),
     _option("consul_prefix", Annotated[str | None, typer.Option(
         "--consul-prefix", help="Read settings and values from Consul KV under this prefix (CONSUL_HTTP_ADDR).")],
         None),

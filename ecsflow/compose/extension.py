@@ -34,6 +34,7 @@ class ServiceExtension:
 
     skip: bool = False  # leave the service out of ECS and Airflow (a local-only postgres, localstack, ...)
     family: str | None = None
+    image: str | None = None  # the image on ECS, over `image:` and the name of an image built from source
     cpu: int | None = None
     memory: int | None = None
     task_role: str | None = None
@@ -253,6 +254,7 @@ def _grace_period(value: Any) -> int:
 _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "skip": flag,
     "family": text,
+    "image": text,
     "cpu": whole,
     "memory": whole,
     "task_role": role,

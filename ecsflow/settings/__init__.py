@@ -32,6 +32,9 @@ class Settings:
     region: str | None = None
     account: str | None = None
     registry: str | None = None
+    # The tag of images built from source (`build:` and no `image:`); None: the git commit of the compose file's
+    # checkout, looked up when a service needs it (ecsflow.operations.core).
+    image_tag: str | None = None
     family: str = "{project}-{service}"
     log_group: str = "/ecs/{project}/{service}"
     tags: Mapping[str, str] = field(default_factory=dict)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ecsflow.errors import BuildError
 from ecsflow.taskdef.context import Context
 from ecsflow.taskdef.variables import environment_and_secrets
 
@@ -142,19 +143,56 @@ def _entry_point_and_command(ctx: Context) -> dict[str, list[str]]:
 
 
 def _image(ctx: Context) -> str:
-    image, registry = ctx.service.image, ctx.settings.registry
+    """`x-ecsflow.image`, else `image`, with the registry in front when it names no host; a service built from
+    source (`build:` and no `image:`) runs `{registry}/{project}-{service}:{tag}` (`built_image`)."""
+    image, key = ctx.x_ecsflow.image, "x-ecsflow.image"
+    if image is None:
+        image, key = ctx.service.image, "image"
     if not image:
-        raise ctx.error(
-            "has no image; ECS runs images from a registry and cannot build",
-            key="image",
-            hint="build and push the image, then name it with `image:` next to `build:`",
-        )
+        return _checked_image(ctx, built_image(ctx), "build")
+    registry = ctx.settings.registry
     if registry and not _has_registry_host(image):
         image = f"{registry.rstrip('/')}/{image}"
+    return _checked_image(ctx, image, key)
+
+
+def built_image(ctx: Context) -> str:
+    """The image of a service that Docker Compose builds: Compose names it `{project}-{service}` (tagged
+    latest); on ECS it is that repository in the registry, tagged with the image_tag setting."""
+    s = ctx.service
+    if not s.has_build:
+        raise ctx.error("has no image; ECS runs images from a registry", key="image",
+                        hint="name the image with `image:` (or x-ecsflow.image)")
+    where = dict(file=s.source_file, line=s.source_line, service=s.name)
+    repository = f"{ctx.project.name}-{s.name}"
+    if not ctx.settings.registry:
+        raise NoRegistry(f"is {BUILT}, and ECS needs its image in a registry ({{registry}}/{repository}:{{tag}}), but "
+                         "no registry is set", key="registry", hint=NO_REGISTRY_HINT, **where)
+    if not ctx.settings.image_tag:
+        raise NoImageTag(f"is {BUILT}, and its image tag is unknown", key="image_tag", hint=NO_TAG_HINT, **where)
+    return f"{ctx.settings.registry.rstrip('/')}/{repository}:{ctx.settings.image_tag}"
+
+
+BUILT = "built from source (`build:` and no `image:`)"
+NO_REGISTRY_HINT = ("set the registry setting (top-level x-ecsflow: {registry: ...}, ECSFLOW_REGISTRY or --registry) "
+                    "to where CI pushes the built images, or name the image with x-ecsflow.image")
+NO_TAG_HINT = ("pass --image-tag TAG or set ECSFLOW_IMAGE_TAG to the tag CI pushed; without them ecsflow uses the "
+               "commit of the git checkout that holds the compose file (`git rev-parse --short=12 HEAD`)")
+
+
+class NoRegistry(BuildError):
+    """A built service and no registry setting: one setting is missing, said once for all such services."""
+
+
+class NoImageTag(BuildError):
+    """A built service whose image has no tag: one setting is missing, said once for all such services."""
+
+
+def _checked_image(ctx: Context, image: str, key: str) -> str:
     name, at, digest = image.partition("@")
     if not IMAGE_NAME.fullmatch(name) or (at and not IMAGE_DIGEST.fullmatch(digest)):
         # botocore does not check it and moto registers it; ECS refuses it (or the task cannot pull it).
-        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key="image",
+        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key=key,
                         hint="write the image as REPOSITORY[:TAG] or REPOSITORY@sha256:DIGEST")
     return image
 
