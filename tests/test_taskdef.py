@@ -714,11 +714,6 @@ def test_keys_without_ecs_meaning_are_ignored_quietly():
     assert build(svc(raw=raw)).warnings == ()
 
 
-def test_volumes_warn_but_do_not_fail_strict():
-    result = build(svc(raw={"volumes": [{"type": "bind", "source": "/src", "target": "/app"}]}), strict=True)
-    assert any("volumes" in w for w in result.warnings)
-
-
 def test_unknown_compose_key_warns():
     assert any("'frobnicate'" in w for w in build(svc(raw={"frobnicate": 1})).warnings)
 

@@ -16,6 +16,7 @@ from ecsflow.compose.extends import absolutise_paths, resolve_extends
 from ecsflow.compose.extension import parse_project_extension
 from ecsflow.compose.merge import merge_documents, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
+from ecsflow.compose.named_volumes import parse_named_volumes
 from ecsflow.compose.normalise import normalise_service
 from ecsflow.compose.references import check_project
 from ecsflow.compose.scalars import timestamps_as_text
@@ -82,6 +83,7 @@ def load_project(
         working_dir=Path(config["working_dir"]),
         files=tuple(Path(f) for f in config["files"]),
         services=services,
+        volumes=parse_named_volumes(config.get("volumes"), interpolated, config["files"][0]),
         extensions={k: v for k, v in config.items() if k.startswith("x-")},
         x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],
@@ -168,6 +170,9 @@ def load_config(
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
+    if isinstance(merged.get("volumes"), PositionedMap) and isinstance(result["volumes"], dict):
+        # Where each named volume was written, for the errors about its x-ecsflow block.
+        result["volumes"] = PositionedMap(result["volumes"]).copy_positions(merged["volumes"])
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
                   environment=environment, interpolated=interpolated)
     return result
@@ -224,7 +229,7 @@ def _load_document(document: dict[str, Any], path: Path, environment: Mapping[st
             raise ComposeError(f"services.{service_name} must be a mapping", file=str(path),
                                line=services.line_of(service_name), service=service_name)
     # Relative paths in the files given with -f are relative to the project directory, as in Compose.
-    absolutise_paths(services, project_dir)
+    absolutise_paths(services, project_dir, environment.get("HOME"))
     # Compose validates after `extends`; validating the services as written, then those that took parts from
     # another file, finds the same errors without validating an inherited part once per heir.
     validate_document(document, str(path))

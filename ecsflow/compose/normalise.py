@@ -21,6 +21,7 @@ from ecsflow.compose.merge import key_values_to_map
 from ecsflow.compose.references import dependencies
 from ecsflow.compose.scalars import go_text, timestamps_as_text
 from ecsflow.compose.units import CastError, ignored_size, parse_duration, parse_size, to_float32
+from ecsflow.compose.volumes import normalise_volumes
 from ecsflow.errors import ComposeError
 
 _HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
@@ -270,6 +271,9 @@ def normalise_service(
         key = "expose"
         if "expose" in service:
             out["expose"] = _unique([_expose_text(item) for item in service["expose"] or []])
+        key = "volumes"
+        if service.get("volumes") is not None:
+            out["volumes"] = normalise_volumes(service["volumes"])
         key = "healthcheck"
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])

@@ -25,6 +25,7 @@ from ecsflow.taskdef.container import (
 )
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
+from ecsflow.taskdef.volumes import task_volumes
 from ecsflow.validators import MAX_TAGS
 
 # ECS's quota: "Task definition max size: 64 KiB".
@@ -173,6 +174,9 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
     else:
         ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
                  " (set execution_role)")
+    volumes, mount_points = task_volumes(ctx)
+    if mount_points:
+        container["mountPoints"] = mount_points
     request.update(
         networkMode="awsvpc",
         containerDefinitions=[container],
@@ -180,6 +184,8 @@ def _build(ctx: Context) -> TaskDefinitionBuild:
         cpu=str(cpu),
         memory=str(memory),
     )
+    if volumes:
+        request["volumes"] = volumes
     if ctx.service.platform:
         request["runtimePlatform"] = _runtime_platform(ctx, ctx.service.platform)
     if ctx.x_ecsflow.ephemeral_storage is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ecsflow.errors import BuildError
 from ecsflow.taskdef.context import Context
+from ecsflow.taskdef.names import INVALID_NAME_CHARS
 from ecsflow.taskdef.variables import environment_and_secrets
 
 MIB = 1024 * 1024
@@ -34,7 +35,7 @@ ULIMIT_NAMES = frozenset(
 _MAPPED = frozenset(
     "image build command entrypoint environment env_file healthcheck ports expose cpus mem_limit "
     "mem_reservation deploy working_dir user labels stop_grace_period init read_only ulimits platform "
-    "logging depends_on profiles cap_add cap_drop".split()
+    "logging depends_on profiles cap_add cap_drop volumes".split()
 )
 # Keys that only matter to Docker Compose on one machine: nothing to carry over, nothing lost.
 _QUIET = frozenset(
@@ -53,7 +54,6 @@ _NOT_POSSIBLE = frozenset(
 # Keys that mostly serve local development (source mounts, files from the host): not carried over, with a
 # warning, but not an error under strict, because the image usually already holds what they provide.
 _NOT_CARRIED = {
-    "volumes": "volumes are not mounted on ECS (bind mounts cannot work on Fargate; named volumes need EFS)",
     "secrets": "compose file secrets are not mounted on ECS; use x-ecsflow.secrets",
     "configs": "compose configs are not mounted on ECS; bake them into the image or use environment",
 }
@@ -64,8 +64,6 @@ IMAGE_NAME = re.compile(r"[A-Za-z0-9_.:/#-]{1,255}")
 IMAGE_DIGEST = re.compile(r"sha256:[0-9A-Fa-f]{64}")
 IMAGE_RULE = ("at most 255 letters, digits and - _ . : / # (the registry prefix included), then optionally "
               "@sha256: and 64 hexadecimal digits")
-# What ECS allows in a family or container name.
-INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def ceil_seconds(value: float) -> int:
