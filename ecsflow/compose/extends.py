@@ -55,6 +55,10 @@ def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolv
             cycle = " -> ".join(seen[1] for seen, _ in [*chain, (key, None)])
             raise ComposeError(f"extends cycle: {cycle}", file=str(file), service=service_name, key="extends")
         service = services[service_name]
+        if service is None and file != path:
+            # An empty entry of a file reached through `extends` (`nil:`): Compose extends it as an empty service
+            # (the file is not validated); the main files' own entries are checked before this.
+            service = PositionedMap()
         if not isinstance(service, Mapping):
             raise ComposeError(f"services.{service_name} must be a mapping", file=str(file), service=service_name)
         chain.append((key, service))

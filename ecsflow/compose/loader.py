@@ -20,7 +20,7 @@ from ecsflow.compose.named_volumes import parse_named_volumes
 from ecsflow.compose.normalise import normalise_service
 from ecsflow.compose.references import check_project
 from ecsflow.compose.scalars import timestamps_as_text
-from ecsflow.compose.schema import validate_document
+from ecsflow.compose.schema import check_dependency_conditions, validate_document
 from ecsflow.compose.yamlfile import PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
 
@@ -157,6 +157,7 @@ def load_config(
                 line=service.line if isinstance(service, PositionedMap) else None,
                 hint="add `image:` (ECS runs images; a build-only service cannot run on Fargate)",
             )
+    check_dependency_conditions(every, str(paths[0]))
     check_project(services, every, merged, paths[0])
 
     normalised = {}
@@ -247,18 +248,23 @@ def _merge_include(document, included, path: Path, environment, warn, seen, inte
     are the same (the same file included twice, directly and through another include, is fine)."""
     spec = included if isinstance(included, dict) else {"path": included}
     include_paths = spec["path"] if isinstance(spec["path"], list) else [spec["path"]]
-    for include_path in include_paths:
-        target = (path.parent / str(include_path)).resolve()
+    # Several paths are one model: the later files override the first, as `-f` files do, then it is imported.
+    targets = [(path.parent / str(include_path)).resolve() for include_path in include_paths]
+    sub: dict[str, Any] | None = None
+    for target in targets:
         if target in seen:
             raise ComposeError(f"include cycle: {target} includes itself", file=str(path), key="include")
         include_env = dict(environment)
         env_file = spec.get("env_file")
         for env_path in ([env_file] if isinstance(env_file, str) else env_file or []):
             include_env.update(read_env_file(path.parent / env_path, environment, warn))
-        if not env_file and _dot_env(target.parent):
-            include_env = {**read_env_file(target.parent / ".env", environment, warn), **environment}
-        project_dir = Path(spec.get("project_directory") or target.parent)
-        sub = _load_file(target, include_env, project_dir, warn, seen, interpolated)
+        if not env_file and _dot_env(targets[0].parent):
+            include_env = {**read_env_file(targets[0].parent / ".env", environment, warn), **environment}
+        project_dir = Path(spec.get("project_directory") or targets[0].parent)
+        loaded = _load_file(target, include_env, project_dir, warn, seen, interpolated)
+        sub = loaded if sub is None else merge_documents(sub, loaded)
+    if sub is not None:
+        target = targets[0]
         for kind in ("services", "networks", "volumes", "secrets", "configs"):
             entries = sub.get(kind)
             if not isinstance(entries, dict):

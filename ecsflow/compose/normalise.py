@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.consistency import check_service_values
 from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
 from ecsflow.compose.references import dependencies
@@ -318,6 +319,10 @@ def normalise_service(
         key = "user"
         if service.get("user") is not None:
             out["user"] = _scalar_text(service["user"])
+        problems = check_service_values(service)
+        if problems:
+            key, message = problems[0]
+            raise ValueError(message.replace("{name}", name))
     except ValueError as exc:
         raise ComposeError(str(exc), service=name, key=key, file=getattr(service, "file", None),
                            line=_line_of(service, key.split(".")[0])) from None
