@@ -1,7 +1,8 @@
-"""Sync, sandbox and prune benchmarks, in one run: how many ECS calls a sync makes and how long it takes for
+"""Sync, sandbox, prune and deploy benchmarks, in one run: how many ECS calls a sync makes and how long it takes for
 many families; each target against its floor (a no-op sync against its round trips, a first sync against
 ECS's rate: ``benchmarks/floors.py``; the sandbox against ``render``: ``benchmarks/startup.py``); a prune of one
-family of 2,000 revisions (``benchmarks/prune.py``).
+family of 2,000 revisions (``benchmarks/prune.py``); a no-op deploy of 50 services against its round trips
+(``benchmarks/deploy.py``).
 
 One command: ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a smoke run that writes nothing; ``--out``
 to write elsewhere, e.g. a run of older code with ``PYTHONPATH=<its checkout>``).
@@ -36,6 +37,7 @@ from ecs_server import RemoteEndpoint  # noqa: E402
 from ecs_shapes import ShapesEndpoint  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import deploy  # noqa: E402
 import floors  # noqa: E402
 import prune  # noqa: E402
 import render  # noqa: E402
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"first syncs of {first_n} against a throttling endpoint: done", file=sys.stderr)
         prune_rows = prune.scenario(endpoint, family_request(prune.FAMILY, 0), revisions, 8, latency)
         print(f"prune of {revisions} revisions: done", file=sys.stderr)
+        deploys = [deploy.noop(endpoint, 50, 8, latency, memo=memo) for memo in (False, True)]
+        print("no-op deploy of 50 services: done", file=sys.stderr)
     # The same no-op sync against an endpoint answering in real ECS's shape (defaults filled, empty lists, its own
     # fields): in this process (the sync phase), and as the whole `ecsflow sync` process of the generated project.
     with ShapesEndpoint(latency=latency) as shapes, tempfile.TemporaryDirectory() as folder:
@@ -201,9 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     startup_doc = startup.main(repeat=3 if args.quick else 11, write=not args.quick, results=args.out)
     texts = {"sync": table(rows), "noop": floors.noop_table(noops), "first": floors.first_sync_table(first),
              "prune": prune.table(prune_rows), "startup": startup_doc["table"], "render": render_doc["table"],
-             "process": floors.noop_process_table(processes)}
-    summary = floors_summary(noops, first, startup_doc, render_doc, processes)
-    print(summary, texts["noop"], texts["process"], texts["first"], texts["sync"], texts["prune"], sep="\n")
+             "process": floors.noop_process_table(processes), "deploy": deploy.table(deploys)}
+    summary = floors_summary(noops, first, startup_doc, render_doc, processes) + "".join(
+        f"| no-op deploy of {r['services']} services, {r['latency_ms']:g} ms a call, endpoint: {r['endpoint']} "
+        f"| {r['over_floor']} | 1.3 |\n"
+        for r in deploys)
+    print(summary, texts["noop"], texts["process"], texts["first"], texts["sync"], texts["prune"], texts["deploy"],
+          sep="\n")
     if args.quick:
         return
     args.out.mkdir(parents=True, exist_ok=True)
@@ -230,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "sync.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=2) + "\n")
     (args.out / "sync.md").write_text(f"# Sync benchmark\n\n{about}\n\n{texts['sync']}")
     (args.out / "prune.json").write_text(json.dumps({"meta": meta, "runs": prune_rows}, indent=2) + "\n")
+    (args.out / "deploy.json").write_text(json.dumps({"meta": meta, "runs": deploys}, indent=2) + "\n")
+    (args.out / "deploy.md").write_text(f"# Deploy benchmark\n\n{about}\n\n{deploy.__doc__.split(chr(10) * 2, 1)[1]}\n"
+                                        f"{texts['deploy']}")
     (args.out / "prune.md").write_text(
         f"# Prune benchmark\n\n{about} One family of {revisions} revisions, one of them used by a service.\n\n"
         f"{texts['prune']}")

@@ -60,9 +60,28 @@ def decide(*, sandbox: bool, asked: bool, from_variable: bool = False) -> LocalE
 def not_executed(argv: Sequence[str], folder: str) -> str:
     """What the sandbox did not do, for a task it did not run: the command (the caller's output masks it, as
     everything printed) and how to opt in."""
-    command = shlex.join(argv) if argv else "(no command)"
-    return (f"sandbox: not executed: the task would run `{command}` as a process on this machine, in {folder} "
+    return (f"sandbox: not executed: the task would run {_shown(argv)} as a process on this machine, in {folder} "
             f"(the sandbox has no containers); {HOW_TO_OPT_IN}")
+
+
+_SHOWN_CHARACTERS = 160  # a compose init script runs to thousands of characters over many lines
+
+
+def _shown(argv: Sequence[str]) -> str:
+    """The command as a note shows it: whole words up to a line's worth (the masker then sees each word whole),
+    the rest counted, never a word cut in two."""
+    if not argv:
+        return "`(no command)`"
+    shown: list[str] = []
+    for word in argv:
+        if "\n" in word or len(shlex.join([*shown, word])) > _SHOWN_CHARACTERS:
+            break
+        shown.append(word)
+    left = argv[len(shown):]
+    if not left:
+        return f"`{shlex.join(shown)}`"
+    more = f"{len(left)} more argument{'s' if len(left) > 1 else ''}, {sum(map(len, left)):,} characters"
+    return f"`{shlex.join(shown)} …` ({more}; `ecsflow render` shows the whole command)"
 
 
 def runner_refusal() -> str:

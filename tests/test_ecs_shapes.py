@@ -44,7 +44,7 @@ def test_a_synced_project_is_unchanged_against_real_ecs_shapes(shapes, etl_proje
     assert {"requiresAttributes", "registeredAt", "compatibilities"} <= set(answer)  # ECS's shape, not an echo
 
     shapes.calls.clear()
-    diff = run(shapes, compose, "diff", "--exit-code")
+    diff = run(shapes, compose, "diff", "--exit-code", "--no-services")  # task definitions only
     assert diff.exit_code == 0 and "No changes" in diff.stdout, diff.stdout + diff.stderr
     again = run(shapes, compose, "sync", "--format", "json")
     assert again.exit_code == 0, again.stderr

@@ -146,3 +146,18 @@ def test_the_sandboxs_runner_starts_no_process_without_consent(project, monkeypa
     assert task["stopCode"] == "TaskFailedToStart" and "--execute-locally" in task["stoppedReason"]
     assert task["containers"][0].get("exitCode") is None
     assert not (project / "proof").exists()
+
+
+def test_a_long_multi_line_command_is_shown_by_its_first_words(tmp_path, monkeypatch):
+    """A compose init service's script (the official Airflow file's is 1,800 characters over 40 lines) is not
+    poured into the note: its first whole words, and how much is left out."""
+    monkeypatch.delenv("ECSFLOW_EXECUTE_LOCALLY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    script = "\n".join(f"echo step {n}; mkdir -p /opt/airflow/{n}" for n in range(40))
+    (tmp_path / "compose.yaml").write_text(COMPOSE.format(command=json.dumps(["bash", "-c", script])))
+    result = run("--sandbox")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"would run `bash -c …` (1 more argument, {len(script):,} characters; `ecsflow render` shows the " \
+        "whole command) as a process on this machine" in said
+    assert "step 1;" not in said

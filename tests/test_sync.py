@@ -59,7 +59,7 @@ def test_second_sync_registers_nothing_and_makes_one_call_per_family(ecs, projec
 
 def test_diff_after_sync_reports_no_changes(ecs, project):
     assert cli(ecs, project, "sync").exit_code == 0
-    result = cli(ecs, project, "diff", "--exit-code")
+    result = cli(ecs, project, "diff", "--exit-code", "--no-services")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "No changes" in result.stdout
 
@@ -106,13 +106,14 @@ def test_diff_writes_nothing(ecs, project):
     result = cli(ecs, project, "diff", "--format", "json")
     assert result.exit_code == 0
     assert {f["status"] for f in json.loads(result.stdout)["families"]} == {"new"}
-    assert set(ecs.calls) == {"DescribeTaskDefinition"}
+    assert set(ecs.calls) <= {"DescribeTaskDefinition", "DescribeServices", "ListServices",  # reads only
+                              "DescribeScalableTargets"}
 
 
 def test_json_diff_shape(ecs, project):
     assert cli(ecs, project, "sync", "extract").exit_code == 0
     edit(project, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "9"')
-    result = cli(ecs, project, "diff", "--format", "json", "extract", "load")
+    result = cli(ecs, project, "diff", "--format", "json", "--no-services", "extract", "load")
     assert json.loads(result.stdout) == {"families": [
         {"service": "extract", "family": "etl-extract", "status": "changed", "live_revision": 1,
          "changes": [{"path": "containers[extract].environment.PAGE_SIZE", "old": "500", "new": "9"}]},
@@ -135,7 +136,7 @@ def test_secret_looking_values_are_masked_unless_asked(ecs, project):
 def test_markdown_is_ready_for_a_pull_request(ecs, project):
     assert cli(ecs, project, "sync", "extract").exit_code == 0
     edit(project, "etl/extract:1.4.2", "etl/extract:1.5.0")
-    result = cli(ecs, project, "diff", "--format", "markdown")
+    result = cli(ecs, project, "diff", "--format", "markdown", "--no-services")
     text = result.stdout
     assert text.startswith("### ecsflow diff")
     assert "**3 to register as new, 1 to register as changed, 0 unchanged.**" in text
@@ -212,7 +213,7 @@ def test_sandbox_sync_then_diff(tmp_path, project, monkeypatch):
     assert first.exit_code == 0, first.stderr
     assert [f["status"] for f in json.loads(first.stdout)["families"]] == ["registered"] * 4
     assert (project / ".ecsflow" / "sandbox").is_dir()
-    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code"], env={"ECSFLOW_SANDBOX": "1"})
+    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code", "--no-services"], env={"ECSFLOW_SANDBOX": "1"})
     assert diff.exit_code == 0 and "No changes" in diff.stdout
     again = runner.invoke(app, ["sync", "--format", "json"], env={"ECSFLOW_SANDBOX": "1"})
     assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged"] * 4
