@@ -174,7 +174,7 @@ def test_x_ecsflow_image_names_the_image_on_ecs(tmp_path):
     assert images(result) == {"shop-web": "ghcr.io/acme/storefront:3.1", "shop-api": f"{REGISTRY}/shop/api:2.0"}
 
 
-@pytest.mark.parametrize("command", ["render", "diff", "sync", "run", "gen-dag", "verify", "prune"])
+@pytest.mark.parametrize("command", ["render", "diff", "sync", "run", "gen-dag", "verify", "prune", "deploy"])
 def test_every_command_that_renders_takes_the_tag_and_checks_it(tmp_path, command):
     folder = tmp_path / "shop"
     write(folder)
@@ -193,7 +193,19 @@ def test_a_tag_docker_refuses_is_refused_where_it_was_written(tmp_path, tag):
     write(folder, COMPOSE.replace("x-ecsflow:\n", f"x-ecsflow:\n  image_tag: '{tag}'\n"))
     result = render(folder, "--registry", REGISTRY)
     assert result.exit_code == 1
-    assert "x-ecsflow.image_tag must be an image tag" in result.stderr and "compose.yaml" in result.stderr
+    assert f"{folder / 'compose.yaml'}:2: x-ecsflow.image_tag must be an image tag" in result.stderr
+
+
+def test_a_tag_an_override_file_sets_is_refused_naming_that_file_and_line(tmp_path):
+    folder = tmp_path / "shop"
+    write(folder)
+    write(folder, "services:\n  web:\n    environment: [A=1]\nx-ecsflow:\n  registry: r.io\n  image_tag: v/1\n",
+          "override.yaml")
+    result = CliRunner().invoke(app, ["sync", "--sandbox", "-f", str(folder / "compose.yaml"), "-f",
+                                      str(folder / "override.yaml")], env={})
+    assert result.exit_code == 1
+    assert f"{folder / 'override.yaml'}:6: x-ecsflow.image_tag must be an image tag" in result.stderr
+    assert not (folder / ".ecsflow").exists()
 
 
 def test_sync_then_diff_with_the_same_tag_shows_nothing_and_a_new_tag_is_a_change(tmp_path):

@@ -171,9 +171,10 @@ def load_config(
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
-    if isinstance(merged.get("volumes"), PositionedMap) and isinstance(result["volumes"], dict):
-        # Where each named volume was written, for the errors about its x-ecsflow block.
-        result["volumes"] = PositionedMap(result["volumes"]).copy_positions(merged["volumes"])
+    for key in ("volumes", "x-ecsflow"):
+        if isinstance(merged.get(key), PositionedMap) and isinstance(result[key], dict):
+            # Where each named volume or setting was written, for the errors about it.
+            result[key] = PositionedMap(result[key]).copy_positions(merged[key])
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
                   environment=environment, interpolated=interpolated)
     return result

@@ -87,6 +87,7 @@ def merge_documents(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
                     combined[name] = merge_services(combined[name], entry)
                 else:
                     combined[name] = entry
+            _copy_line(combined, value)
             merged[key] = combined
         else:
             merged[key] = value
@@ -138,11 +139,19 @@ def _copy_map(value: dict) -> dict:
 
 
 def _copy_line(target: dict, source: Any) -> None:
-    if isinstance(target, PositionedMap) and isinstance(source, PositionedMap):
-        for key in source:
-            if key in source.key_lines:
-                target.key_lines[key] = source.key_lines[key]
-                target.file = source.file
+    """The positions of what ``source`` merged into ``target``: each key's line and file, and the mapping's own
+    line with its file (so that an error naming the mapping names a line of the file it names)."""
+    if not (isinstance(target, PositionedMap) and isinstance(source, PositionedMap)):
+        return
+    written = [key for key in source if key in source.key_lines]
+    if not written:
+        return
+    for key in target.key_lines:
+        target.key_files.setdefault(key, target.file)
+    for key in written:
+        target.key_lines[key] = source.key_lines[key]
+        target.key_files[key] = source.file_of(key)
+    target.file, target.line = source.file, source.line or target.line
 
 
 def _as_list(value: Any) -> list:

@@ -154,7 +154,7 @@ def _locate(document: Any, file: str, path: list[Any]) -> tuple[str, int | None]
             node = node.value
         if isinstance(node, dict) and part in node:
             if isinstance(node, PositionedMap):
-                where_file, line = node.file or where_file, node.line_of(part) or line
+                where_file, line = node.file_of(part) or where_file, node.line_of(part) or line
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             if isinstance(node, PositionedList):

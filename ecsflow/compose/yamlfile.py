@@ -47,6 +47,8 @@ class PositionedMap(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.key_lines: dict[str, int] = {}
+        # The file of a key another file wrote (merged over this one); the others are in `file`.
+        self.key_files: dict[str, str | None] = {}
 
     def copy_positions(self, other: Any) -> PositionedMap:
         if isinstance(other, PositionedMap):
@@ -54,10 +56,15 @@ class PositionedMap(dict):
             self.line = self.line or other.line
             for key, line in other.key_lines.items():
                 self.key_lines.setdefault(key, line)
+            for key, file in other.key_files.items():
+                self.key_files.setdefault(key, file)
         return self
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key, self.line)
+
+    def file_of(self, key: str) -> str | None:
+        return self.key_files.get(key, self.file)
 
 
 class PositionedList(list):
