@@ -26,6 +26,9 @@ CASES = {
         "compose.yaml": "include:\n  - path: [lib.yaml, lib.override.yaml]\nservices:\n  a:\n    image: x\n",
         "lib.yaml": "services:\n  lib:\n    image: lib\n",
         "lib.override.yaml": "services:\n  lib:\n    image: lib2\n"}, [], None),
+    "an include beside a local service that is the same": ({
+        "compose.yaml": "include:\n  - lib.yaml\nservices:\n  lib:\n    image: lib\n",
+        "lib.yaml": "services:\n  lib:\n    image: lib\n"}, [], None),
     "an override changes a dependency without repeating its condition": ({
         "compose.yaml": "services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: service_healthy}\n"
                         "  b:\n    image: y\n",
@@ -40,6 +43,13 @@ CASES = {
     "an external secret needs no file": ({
         "compose.yaml": "services:\n  a:\n    image: x\nsecrets:\n  s: {external: true}\n"}, [], None),
     # Compose refuses these.
+    "an empty entry extended in its own file": ({
+        "compose.yaml": "services:\n  nil:\n  a:\n    image: x\n    extends: nil\n"}, [],
+        ["compose.yaml:2", "service 'nil'", "services.nil must be a mapping"]),
+    "an include beside a local service that differs": ({
+        "compose.yaml": "include:\n  - lib.yaml\nservices:\n  lib:\n    image: other\n",
+        "lib.yaml": "services:\n  lib:\n    image: lib\n"}, [],
+        ["service 'lib', key 'include'", "services.lib conflicts with imported resource"]),
     "a dependency that never gets a condition": ({
         "compose.yaml": "services:\n  a:\n    image: x\n  b:\n    image: y\n",
         "override.yaml": "services:\n  a:\n    depends_on:\n      b: {required: false}\n"}, TWO_FILES,
