@@ -233,7 +233,7 @@ def test_a_bad_efs_block_is_one_error_naming_file_line_and_key_and_nothing_is_wr
     result = cli(tmp_path, "sync", "--sandbox")
     assert result.exit_code == 1, result.output
     assert words in result.stderr and key in result.stderr
-    assert "compose.yaml:9" in result.stderr  # the line of the volume's name
+    assert "compose.yaml:9, service 'app'" in result.stderr  # the line of the volume's name, who mounts it
     assert "Traceback" not in result.output
     assert not (tmp_path / ".ecsflow").exists()
 
@@ -308,3 +308,19 @@ def test_the_real_answer_for_an_efs_access_point_differs_only_in_what_compose_do
     result = diff_family("wordpress", "wordpress-convenio", built.request, answer)
     assert [(c.path, c.old, c.new) for c in result.changes] == [
         ("volumes[Wordpress-convenio].efsVolumeConfiguration.transitEncryptionPort", 2049, None)]
+
+
+def test_a_bad_efs_block_an_override_writes_is_named_in_that_file_and_an_unused_one_names_no_service(tmp_path):
+    project_file(tmp_path, "- data:/data", f"data: {{x-ecsflow: {{efs: {{file_system_id: {FS}}}}}}}")
+    (tmp_path / "override.yaml").write_text("volumes:\n  spare: {}\n  data:\n    x-ecsflow: {efs: {file_system_id: "
+                                            "my-files}}\n")
+    files = ["-f", str(tmp_path / "override.yaml")]
+    result = cli(tmp_path, "sync", "--sandbox", *files)
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / 'override.yaml'}:3, service 'app', key 'volumes.data.x-ecsflow.efs.file_system_id'" in \
+        result.stderr
+    (tmp_path / "override.yaml").write_text("volumes:\n  spare:\n    x-ecsflow: {efs: {iam: true}}\n")
+    unused = cli(tmp_path, "sync", "--sandbox", *files)
+    assert unused.exit_code == 1, unused.output
+    assert f"{tmp_path / 'override.yaml'}:2, key 'volumes.spare.x-ecsflow.efs'" in unused.stderr
+    assert not (tmp_path / ".ecsflow").exists()

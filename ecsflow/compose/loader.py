@@ -83,7 +83,7 @@ def load_project(
         working_dir=Path(config["working_dir"]),
         files=tuple(Path(f) for f in config["files"]),
         services=services,
-        volumes=parse_named_volumes(config.get("volumes"), interpolated, config["files"][0]),
+        volumes=parse_named_volumes(config.get("volumes"), interpolated, config["files"][0], config["services"]),
         extensions={k: v for k, v in config.items() if k.startswith("x-")},
         x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],

@@ -41,26 +41,39 @@ class NamedVolume:
 
 
 def parse_named_volumes(volumes: Any, interpolated: Mapping[str, Mapping[str, str]] | None = None,
-                        default_file: str | None = None) -> dict[str, NamedVolume]:
-    """The top-level `volumes` mapping (as loaded, schema-checked) -> name -> NamedVolume."""
+                        default_file: str | None = None,
+                        services: Mapping[str, Any] | None = None) -> dict[str, NamedVolume]:
+    """The top-level `volumes` mapping (as loaded, schema-checked) -> name -> NamedVolume. ``services`` (the
+    normalised ones) name, in an error about a volume, the first service that mounts it."""
     if not isinstance(volumes, Mapping):
         return {}
-    file = getattr(volumes, "file", None) or default_file
-    line_of = getattr(volumes, "line_of", None)
+    file_of, line_of = getattr(volumes, "file_of", None), getattr(volumes, "line_of", None)
+    mounted_by: dict[str, str] = {}
+    for service_name, service in (services or {}).items():
+        mounts = service.get("volumes") if isinstance(service, Mapping) else None
+        for mount in mounts if isinstance(mounts, list) else []:
+            if isinstance(mount, Mapping) and mount.get("type") == "volume" and mount.get("source"):
+                mounted_by.setdefault(str(mount["source"]), service_name)
     result = {}
     for name, definition in volumes.items():
+        file = (file_of(name) if file_of else None) or default_file
         line = line_of(name) if line_of else None
         block = definition.get("x-ecsflow") if isinstance(definition, Mapping) else None
-        result[str(name)] = NamedVolume(str(name), _efs(str(name), block, file, line, interpolated), file, line)
+        efs = _efs(str(name), block, (file, line, mounted_by.get(str(name))), interpolated)
+        result[str(name)] = NamedVolume(str(name), efs, file, line)
     return result
 
 
-def _efs(name: str, block: Any, file: str | None, line: int | None,
+def _efs(name: str, block: Any, at: tuple[str | None, int | None, str | None],
          interpolated: Mapping[str, Mapping[str, str]] | None) -> Efs | None:
+    """The EFS file system of the volume ``name`` from its x-ecsflow ``block``; ``at``: the file and line of
+    the volume's name, and the first service that mounts it (None: no service does)."""
     where = f"volumes.{name}.x-ecsflow"
+    file, line, service = at
 
     def error(message: str, key: str, hint: str | None = None) -> ComposeError:
-        return ComposeError(message, file=file, line=line, key=f"{where}.{key}" if key else where, hint=hint)
+        return ComposeError(message, file=file, line=line, service=service,
+                            key=f"{where}.{key}" if key else where, hint=hint)
 
     def shown(value: Any) -> str:
         return describe(value, variables_in(value, interpolated))
