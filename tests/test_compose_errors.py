@@ -268,3 +268,20 @@ def test_an_error_in_a_merged_service_names_a_line_of_the_file_it_names(tmp_path
     override = {"override.yaml": "services:\n  web:\n    environment: [A=1]\n    image: 'a b'\n"}
     assert_clean_error(run(tmp_path, base.replace("stop_signal: 5", "stop_signal: SIGINT"), *args, files=override),
                        f"{tmp_path / 'override.yaml'}:3, service 'web', key 'image'")
+
+
+def test_a_reference_check_names_the_file_that_wrote_the_key(tmp_path):
+    """The key is in the first file, the service also in an override: the error names the first file's line."""
+    base = """\
+        services:
+          web:
+            image: w
+            network_mode: host
+            networks: [front]
+        networks:
+          front: {}
+        """
+    override = {"override.yaml": "services:\n  web:\n    environment: [A=1]\n"}
+    assert_clean_error(run(tmp_path, base, "-f", str(tmp_path / "override.yaml"), files=override),
+                       f"{tmp_path / 'compose.yaml'}:5, service 'web', key 'networks'",
+                       "declares mutually exclusive `network_mode` and `networks`")

@@ -76,6 +76,6 @@ def _go_quoted(text: str) -> str:
 
 def _error(message: str, mapping: Any, name: str, kind: str, first_file: Path,
            hint: str | None = None) -> ComposeError:
-    line_of = getattr(mapping, "line_of", None)
-    return ComposeError(message, file=getattr(mapping, "file", None) or str(first_file),
+    line_of, file_of = getattr(mapping, "line_of", None), getattr(mapping, "file_of", None)
+    return ComposeError(message, file=(file_of(name) if file_of else None) or str(first_file),
                         line=line_of(name) if line_of else None, key=f"{kind}.{name}", hint=hint)

@@ -61,8 +61,8 @@ def check_project(enabled: Mapping[str, Any], every: Mapping[str, Any], top: Map
 
 def _error(message: str, name: str, service: Any, key: str, first_file: Path, hint: str | None = None) -> ComposeError:
     positioned = isinstance(service, PositionedMap)
-    return ComposeError(message, service=name, key=key, file=getattr(service, "file", None) or str(first_file),
-                        line=service.line_of(key) if positioned else None, hint=hint)
+    return ComposeError(message, service=name, key=key, file=(service.file_of(key) if positioned else None)
+                        or str(first_file), line=service.line_of(key) if positioned else None, hint=hint)
 
 
 def _check_references(name: str, service: Mapping[str, Any], top: Mapping[str, Any], first_file: Path) -> None:
