@@ -285,3 +285,16 @@ def test_a_reference_check_names_the_file_that_wrote_the_key(tmp_path):
     assert_clean_error(run(tmp_path, base, "-f", str(tmp_path / "override.yaml"), files=override),
                        f"{tmp_path / 'compose.yaml'}:5, service 'web', key 'networks'",
                        "declares mutually exclusive `network_mode` and `networks`")
+
+
+def test_a_top_level_check_names_the_file_that_wrote_the_definition(tmp_path):
+    base = """\
+        services:
+          web:
+            image: w
+        secrets:
+          token: {name: token}
+        """
+    override = {"override.yaml": "secrets:\n  other: {file: ./other.txt}\n"}
+    assert_clean_error(run(tmp_path, base, "-f", str(tmp_path / "override.yaml"), files=override),
+                       f"{tmp_path / 'compose.yaml'}:5, key 'secrets.token'", "one of file|environment must be set")
