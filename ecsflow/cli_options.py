@@ -67,6 +67,8 @@ SETTINGS = (
     _option("log_retention", Annotated[str | None, typer.Option(
         "--log-retention", help="Days the log groups keep events (30 or 30d; CloudWatch Logs' values): sync, run "
         "and deploy create the groups with it.")], None),
+    _option("image_tag", Annotated[str | None, typer.Option(
+        "--image-tag", help="Tag of the images of services built from source (default: the git commit).")], None),
     _option("consul_prefix", Annotated[str | None, typer.Option(
         "--consul-prefix", help="Read settings and values from Consul KV under this prefix (CONSUL_HTTP_ADDR).")],
         None),

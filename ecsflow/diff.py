@@ -142,11 +142,27 @@ def _canonical(td: dict) -> dict:
             out[key] = sorted(value or [])
         elif key == "placementConstraints":
             out[key] = sorted(value or [], key=repr)
+        elif key == "volumes":
+            out[key] = _keyed([_volume(v) for v in value] if isinstance(value, list) else value, "name")
         elif key in _KEYED:
             out[key] = _keyed(value, _KEYED[key])
         else:
             out[key] = value
     return _prune(out)
+
+
+def _volume(volume: Any) -> Any:
+    """A task volume with the defaults of an EFS volume filled (ECS API reference, EFSVolumeConfiguration:
+    rootDirectory "If this parameter is omitted, the root of the Amazon EFS volume will be used. Specifying /
+    will have the same effect"; transitEncryption and authorizationConfig.iam: "If this parameter is omitted, the
+    default value of DISABLED is used"); ECS answers with rootDirectory "/" where none was sent."""
+    efs = volume.get("efsVolumeConfiguration") if isinstance(volume, dict) else None
+    if not isinstance(efs, dict):
+        return volume
+    efs = {"rootDirectory": "/", "transitEncryption": "DISABLED", **{k: v for k, v in efs.items() if v is not None}}
+    if isinstance(efs.get("authorizationConfig"), dict):
+        efs["authorizationConfig"] = {"iam": "DISABLED", **efs["authorizationConfig"]}
+    return {**volume, "efsVolumeConfiguration": efs}
 
 
 def _container(c: dict, network_mode: str | None) -> dict:

@@ -16,6 +16,27 @@ from ecsflow.settings import Settings
 
 SETTINGS = Settings(region="eu-west-1", account="123456789012",
                     execution_role="arn:aws:iam::123456789012:role/exec")
+# For the services Compose builds (`build:` and no `image:`): where CI pushed them, and the tag.
+BUILT_SETTINGS = Settings(region="eu-west-1", account="123456789012",
+                          execution_role="arn:aws:iam::123456789012:role/exec",
+                          registry="123456789012.dkr.ecr.eu-west-1.amazonaws.com", image_tag="0123456789ab")
+
+
+def expected_image(project: str, name: str, service: dict) -> str:
+    """The service's image, or for one that Compose builds, the name Compose gives it in the registry."""
+    if service.get("image"):
+        return service["image"]
+    return f"{BUILT_SETTINGS.registry}/{project}-{name}:{BUILT_SETTINGS.image_tag}"
+
+
+def expected_mounts(service: dict) -> dict[str, dict]:
+    """The mount points of the named volumes (binds, tmpfs and anonymous volumes have no place on Fargate),
+    keyed by the path in the container; ECS's volume name is the compose name with what ECS does not allow
+    in a name made '-'."""
+    return {volume["target"]: {"sourceVolume": re.sub(r"[^A-Za-z0-9_-]", "-", volume["source"]),
+                               "containerPath": volume["target"], "readOnly": bool(volume.get("read_only"))}
+            for volume in service.get("volumes") or []
+            if volume.get("type") == "volume" and volume.get("source")}
 MIB = 1024 * 1024
 
 # ECS's HealthCheck ranges and app protocols, as docs/reference/mapping.md states them.
@@ -84,7 +105,7 @@ def expected_size(service: dict) -> tuple[str, str]:
     return next((str(c), str(m)) for c, ms in sorted(FARGATE_SIZES.items()) for m in ms if c >= cpu and m >= memory)
 
 
-def expected_container(service: dict, secret_names: tuple[str, ...] = ()) -> dict[str, Any]:
+def expected_container(service: dict, secret_names: tuple[str, ...] = (), image: str | None = None) -> dict[str, Any]:
     """What docs/reference/mapping.md says the container (and task size) should be, from Compose's JSON alone.
 
     `secret_names`: the service's x-ecsflow secrets (Compose's JSON leaves service `x-` keys out); a variable
@@ -104,7 +125,7 @@ def expected_container(service: dict, secret_names: tuple[str, ...] = ()) -> dic
     stop = service.get("stop_grace_period")
     platform = service.get("platform")
     return {
-        "image": service["image"],
+        "image": image or service["image"],
         "entryPoint": entrypoint or None,
         "command": command or None,
         "environment": environment,
@@ -121,6 +142,7 @@ def expected_container(service: dict, secret_names: tuple[str, ...] = ()) -> dic
         "ulimits": ulimits,
         "cpuArchitecture": ({"arm64": "ARM64", "aarch64": "ARM64"}.get(platform.split("/")[1], "X86_64")
                             if platform else None),
+        "mountPoints": expected_mounts(service),
     }
 
 
@@ -144,4 +166,5 @@ def built_container(request: dict) -> dict[str, Any]:
         "initProcessEnabled": bool((c.get("linuxParameters") or {}).get("initProcessEnabled")),
         "ulimits": {u["name"]: (u["softLimit"], u["hardLimit"]) for u in c.get("ulimits", [])},
         "cpuArchitecture": (request.get("runtimePlatform") or {}).get("cpuArchitecture"),
+        "mountPoints": {m["containerPath"]: m for m in c.get("mountPoints", [])},
     }

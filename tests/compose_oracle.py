@@ -21,7 +21,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "compose"
 FIELDS = (
     "image", "command", "entrypoint", "environment", "healthcheck", "ports", "expose", "cpus", "mem_limit",
     "mem_reservation", "working_dir", "user", "labels", "stop_grace_period", "platform", "profiles", "init",
-    "read_only", "ulimits",
+    "read_only", "ulimits", "volumes",
 )
 
 
@@ -62,9 +62,33 @@ def comparable(service: Service) -> dict[str, Any]:
     return {field: getattr(service, field) for field in FIELDS}
 
 
+# Where the corpus's expected outputs were made (INDEX.md: "rooted at the folder where the oracle ran").
+STORED_ROOT = "/corpus/compose"
+
+
+def _relocated(config: dict[str, Any], roots: tuple[str, ...]) -> dict[str, Any]:
+    """``config`` with the bind-mount sources under one of ``roots`` written under `<root>` instead: Compose
+    makes them absolute, so two runs in different folders agree only relative to where each ran."""
+    services = {}
+    for name, service in (config.get("services") or {}).items():
+        volumes = []
+        for volume in service.get("volumes") or []:
+            source = volume.get("source") if isinstance(volume, dict) else None
+            if volume.get("type") == "bind" and isinstance(source, str):
+                for root in roots:
+                    if source == root or source.startswith(root + "/"):
+                        volume = {**volume, "source": "<root>" + source[len(root):]}
+                        break
+            volumes.append(volume)
+        services[name] = {**service, "volumes": volumes} if "volumes" in service else service
+    return {**config, "services": services}
+
+
 def compare_configs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     """Differences, as readable lines, between our normalised config and Compose's on the ECS fields."""
-    theirs = unescape_dollars(theirs)
+    folder = Path(ours.get("working_dir") or ".")
+    roots = tuple(dict.fromkeys((str(folder.parent), str(folder.resolve().parent), STORED_ROOT)))
+    ours, theirs = _relocated(ours, roots), _relocated(unescape_dollars(theirs), roots)
     problems = []
     if ours["name"] != theirs["name"]:
         problems.append(f"project name: ours {ours['name']!r} compose {theirs['name']!r}")

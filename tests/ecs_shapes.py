@@ -60,6 +60,17 @@ def as_real_ecs_answers_it(request: dict, revision: int = 3, registered_at: Any 
                 c["healthCheck"].setdefault(key, default)
         if "logConfiguration" in c:
             c["logConfiguration"].setdefault("secretOptions", [])
+        for mount in c["mountPoints"]:
+            mount.setdefault("readOnly", False)
+    for volume in td.get("volumes", []):
+        # configuredAtLaunch on every volume (answers since EBS volumes, 2024), the root directory of an EFS
+        # volume filled with "/" (tests/fixtures/real_shape/SOURCES.md), and an empty `host` on a volume with
+        # no configuration, as the ECS guide's Fargate examples write it (it reads as not given).
+        volume.setdefault("configuredAtLaunch", False)
+        if "efsVolumeConfiguration" in volume:
+            volume["efsVolumeConfiguration"].setdefault("rootDirectory", "/")
+        elif not {"dockerVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration"} & set(volume):
+            volume.setdefault("host", {})
     td.update(taskDefinitionArn=f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{td['family']}:{revision}",
               revision=revision, volumes=td.get("volumes", []), placementConstraints=[], status="ACTIVE",
               compatibilities=["EC2", "FARGATE"], requiresAttributes=[

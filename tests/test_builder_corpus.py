@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from builder_oracle import SETTINGS, built_container, expected_container
+from builder_oracle import BUILT_SETTINGS, SETTINGS, built_container, expected_container, expected_image
 from compose_oracle import CORPUS, case_inputs, parse_global_args
 from ecs_shapes import as_real_ecs_answers_it
 
@@ -32,16 +32,19 @@ def compare_case(case: Path) -> tuple[list[str], list[tuple[str, str]]]:
     project = load_project(cwd=case, environ={"PATH": "/usr/bin:/bin", **env}, **parse_global_args(args))
     compose = json.loads((case / "expected.config.json").read_text())["services"]
     agree, deviations = [], []
+    project_name = json.loads((case / "expected.config.json").read_text())["name"]
     for name, theirs in compose.items():
-        if not theirs.get("image"):
-            continue
+        if not theirs.get("image") and not theirs.get("build"):
+            continue  # a provider service: not a container
         label = f"{case.name}/{name}"
         try:
-            build = build_task_definition(project, project.service(name), SETTINGS)
+            build = build_task_definition(project, project.service(name),
+                                          SETTINGS if theirs.get("image") else BUILT_SETTINGS)
         except BuildError as error:
             deviations.append((label, f"refused: {error.message}"))
             continue
-        ours, expected = built_container(build.request), expected_container(theirs)
+        ours = built_container(build.request)
+        expected = expected_container(theirs, image=expected_image(project_name, name, theirs))
         differing = [f"{field}: built {ours[field]!r}, expected {expected[field]!r}"
                      for field in expected if ours[field] != expected[field]]
         if differing:
@@ -59,6 +62,8 @@ def test_corpus_services_agree_with_compose(capsys):
         agree += a
         deviations += d
     deviating = sorted({service for service, _ in deviations})
+    built = sum(1 for case in CASES for service in json.loads((case / "expected.config.json").read_text())[
+        "services"].values() if service.get("build") and not service.get("image"))
     total = len(agree) + len(deviating)
     # What cannot run on Fargate at all is refused, with a hint to leave the service out (x-ecsflow.skip), and
     # so is what ECS refuses to register (Airflow's template image `apache/airflow:|version|`): counted, listed,
@@ -67,7 +72,8 @@ def test_corpus_services_agree_with_compose(capsys):
                       or d.startswith("refused: image") and "is not an image ECS accepts" in d})
     runnable = total - len(refused)
     with capsys.disabled():
-        print(f"\ncorpus: {total} services with an image; {len(agree)} agree with Docker Compose on every field "
+        print(f"\ncorpus: {total} services with an image or built from source ({built} built); {len(agree)} agree "
+              "with Docker Compose on every field "
               f"ECS uses ({len(agree) / total:.1%}); {len(agree)}/{runnable} of those Fargate can run "
               f"({len(agree) / runnable:.1%})")
         for service, deviation in deviations:
@@ -102,8 +108,9 @@ def _built_requests() -> list[tuple[str, dict]]:
         project = load_project(cwd=case, environ={"PATH": "/usr/bin:/bin", **env}, **parse_global_args(args))
         for service in project.services:
             try:
+                settings = SETTINGS if service.image else BUILT_SETTINGS
                 requests.append((f"{case.name}/{service.name}",
-                                 build_task_definition(project, service, SETTINGS).request))
+                                 build_task_definition(project, service, settings).request))
             except BuildError:
                 continue  # refused (see above): nothing is registered
     return requests

@@ -247,3 +247,54 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path):
     (tmp_path / "compose.yaml").write_bytes(b"services:\n  job:\n    image: \xff\xfe\n")
     result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
     assert_clean_error(result, "compose.yaml", "not UTF-8")
+
+
+def test_an_error_in_a_merged_service_names_a_line_of_the_file_it_names(tmp_path):
+    """A service that two files write: a key of the first is named in the first file at its own line, a key of
+    the override in the override at its line (not the override's name with the first file's line)."""
+    base = """\
+        x-ecsflow: {execution_role: "arn:aws:iam::123456789012:role/r"}
+        services:
+          other:
+            image: o
+          web:
+            image: w
+            stop_signal: 5
+        """
+    override = {"override.yaml": "services:\n  web:\n    environment: [A=1]\n"}
+    args = ("-f", str(tmp_path / "override.yaml"))
+    assert_clean_error(run(tmp_path, base, *args, files=override),
+                       f"{tmp_path / 'compose.yaml'}:7:5, service 'web', key 'stop_signal'")
+    override = {"override.yaml": "services:\n  web:\n    environment: [A=1]\n    image: 'a b'\n"}
+    assert_clean_error(run(tmp_path, base.replace("stop_signal: 5", "stop_signal: SIGINT"), *args, files=override),
+                       f"{tmp_path / 'override.yaml'}:4:5, service 'web', key 'image'")
+
+
+def test_a_reference_check_names_the_file_that_wrote_the_key(tmp_path):
+    """The key is in the first file, the service also in an override: the error names the first file's line."""
+    base = """\
+        services:
+          web:
+            image: w
+            network_mode: host
+            networks: [front]
+        networks:
+          front: {}
+        """
+    override = {"override.yaml": "services:\n  web:\n    environment: [A=1]\n"}
+    assert_clean_error(run(tmp_path, base, "-f", str(tmp_path / "override.yaml"), files=override),
+                       f"{tmp_path / 'compose.yaml'}:5:5, service 'web', key 'networks'",
+                       "declares mutually exclusive `network_mode` and `networks`")
+
+
+def test_a_top_level_check_names_the_file_that_wrote_the_definition(tmp_path):
+    base = """\
+        services:
+          web:
+            image: w
+        secrets:
+          token: {name: token}
+        """
+    override = {"override.yaml": "secrets:\n  other: {file: ./other.txt}\n"}
+    assert_clean_error(run(tmp_path, base, "-f", str(tmp_path / "override.yaml"), files=override),
+                       f"{tmp_path / 'compose.yaml'}:5, key 'secrets.token'", "one of file|environment must be set")

@@ -134,3 +134,67 @@ def test_a_target_group_named_is_taken_as_given_in_the_sandbox(etl_project):
     assert "sandbox: target group etl-api of api is taken as given" in first.stderr
     again = sandbox(etl_project, "deploy", "--format", "json")
     assert statuses(again) == {"api": "unchanged"}  # the live ARN holds the name: no change
+
+
+BUILT_WITH_VOLUMES = """\
+name: shop
+x-ecsflow:
+  execution_role: arn:aws:iam::123456789012:role/ecs-exec
+  registry: 123456789012.dkr.ecr.us-east-1.amazonaws.com
+  subnets: [subnet-1]
+services:
+  web:
+    build: .
+    ports: ["8000:8000"]
+    volumes: [uploads:/srv/uploads, cache:/srv/cache]
+  worker:
+    build: {context: ., dockerfile: Dockerfile.worker}
+    restart: always
+    volumes: ["uploads:/srv/uploads:ro"]
+volumes:
+  uploads:
+    x-ecsflow: {efs: {file_system_id: fs-0123456789abcdef0, access_point: fsap-0fedcba9876543210, iam: true}}
+  cache: {}
+"""
+
+
+def test_servers_built_from_source_with_named_volumes_deploy_then_a_new_tag_updates_them(tmp_path, monkeypatch):
+    """awesome-compose's shape (`build:` only, named volumes) as ECS services: the image Compose builds, in the
+    registry, at the tag CI pushed; the EFS and task-storage volumes; a second deploy and diff find nothing."""
+    (tmp_path / "compose.yaml").write_text(BUILT_WITH_VOLUMES)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    env = {"NO_COLOR": "1", "ECSFLOW_IMAGE_TAG": "a1b2c3"}
+    rendered = {r["family"]: r for r in json.loads(runner.invoke(app, ["render"], env=env).stdout)}
+    [web] = rendered["shop-web"]["containerDefinitions"]
+    assert web["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-web:a1b2c3"
+    assert {v["name"]: sorted(v) for v in rendered["shop-web"]["volumes"]} == {
+        "uploads": ["efsVolumeConfiguration", "name"], "cache": ["name"]}
+    first = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env=env)
+    assert first.exit_code == 0, first.output
+    assert {s["service"]: s["status"] for s in json.loads(first.stdout)["services"]} == {
+        "web": "created", "worker": "created"}
+    assert "named volume 'cache' is task storage on Fargate" in first.stderr
+    again = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env=env)
+    assert {s["status"] for s in json.loads(again.stdout)["services"]} == {"unchanged"}
+    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code"], env=env)
+    assert diff.exit_code == 0, diff.output  # what ECS runs is the image and the volumes rendered
+    newer = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env={**env, "ECSFLOW_IMAGE_TAG": "d4e5f6"})
+    assert newer.exit_code == 0, newer.output
+    services = {s["service"]: s for s in json.loads(newer.stdout)["services"]}
+    assert {name: s["status"] for name, s in services.items()} == {"web": "updated", "worker": "updated"}
+    assert services["web"]["task_definition"].endswith("shop-web:2")
+
+
+def test_strict_deploy_refuses_task_storage_and_an_unknown_tag_before_any_write(tmp_path, monkeypatch):
+    (tmp_path / "compose.yaml").write_text(BUILT_WITH_VOLUMES)
+    monkeypatch.chdir(tmp_path)  # not a git checkout: no commit to tag the images with
+    runner = CliRunner()
+    strict = runner.invoke(app, ["deploy", "--sandbox", "--strict", "--image-tag", "v1"], env={"NO_COLOR": "1"})
+    assert strict.exit_code == 1, strict.output
+    assert "service 'web', key 'volumes'" in strict.stderr and "cache" in strict.stderr
+    untagged = runner.invoke(app, ["deploy", "--sandbox"], env={"NO_COLOR": "1"})
+    assert untagged.exit_code == 1, untagged.output
+    assert "key 'image_tag'" in untagged.stderr and "--image-tag" in untagged.stderr
+    assert "Traceback" not in strict.output + untagged.output
+    assert not (tmp_path / ".ecsflow").exists()

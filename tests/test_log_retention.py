@@ -340,7 +340,7 @@ def test_verify_fails_each_group_that_would_never_expire(ecs, project):
              if c["check"] == "log retention"}
     assert lines["/ecs/etl/load"] == ("ok", "14 days")
     assert lines["/ecs/etl/api"][0] == "failed" and "never expire" in lines["/ecs/etl/api"][1]
-    assert lines["/ecs/etl/extract"][0] == "failed" and "awslogs-create-group makes it without a retention" in \
+    assert lines["/ecs/etl/extract"][0] == "failed" and "awslogs would create it with no retention" in \
         lines["/ecs/etl/extract"][1]
     assert "log_retention" in lines["/ecs/etl/extract"][1]
     fixed = json.loads(cli(ecs, project, "verify", "--format", "json", env={"ECSFLOW_LOG_RETENTION": "14d"}).stdout)

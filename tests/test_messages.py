@@ -103,6 +103,9 @@ def test_the_example_notes_only_the_size_that_was_rounded_up(tmp_path):
         "(768 units) and memory 1536 MiB (rounded up)",
         "note: kinds: services (inferred): api (it publishes ports); jobs (inferred): extract, transform, load. "
         "Where a guess is wrong, set x-ecsflow.kind: service or job",
+        "note: no log_retention is set, so the 4 log groups /ecs/etl/extract, /ecs/etl/transform, /ecs/etl/load, "
+        "/ecs/etl/api will never expire (CloudWatch Logs keeps what awslogs writes forever); set "
+        "x-ecsflow.log_retention (top level or per service), ECSFLOW_LOG_RETENTION or --log-retention, e.g. 30d",
     ]
 
 

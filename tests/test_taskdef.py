@@ -265,8 +265,8 @@ def test_image_is_kept_without_a_registry_setting():
     assert container(svc(image="postgres:16"), Settings(execution_role=EXEC_ROLE))["image"] == "postgres:16"
 
 
-def test_service_without_image_is_an_error_naming_it():
-    error = build_error(svc(name="transform", image=None, has_build=True))
+def test_service_without_image_or_build_is_an_error_naming_it():
+    error = build_error(svc(name="transform", image=None))
     assert error.service == "transform" and error.key == "image"
     assert "transform" in str(error)
 
@@ -715,11 +715,6 @@ def test_keys_without_ecs_meaning_are_ignored_quietly():
         "x-notes": "local only",
     }
     assert build(svc(raw=raw)).warnings == ()
-
-
-def test_volumes_warn_but_do_not_fail_strict():
-    result = build(svc(raw={"volumes": [{"type": "bind", "source": "/src", "target": "/app"}]}), strict=True)
-    assert any("volumes" in w for w in result.warnings)
 
 
 def test_unknown_compose_key_warns():

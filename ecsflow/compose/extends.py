@@ -16,6 +16,7 @@ from typing import Any
 
 from ecsflow.compose.casts import Interpolated, interpolate_document
 from ecsflow.compose.merge import merge_documents, merge_services
+from ecsflow.compose.volumes import resolve_volume_paths
 from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
 
@@ -54,6 +55,10 @@ def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolv
             cycle = " -> ".join(seen[1] for seen, _ in [*chain, (key, None)])
             raise ComposeError(f"extends cycle: {cycle}", file=str(file), service=service_name, key="extends")
         service = services[service_name]
+        if service is None and file != path:
+            # An empty entry of a file reached through `extends` (`nil:`): Compose extends it as an empty service
+            # (the file is not validated); the main files' own entries are checked before this.
+            service = PositionedMap()
         if not isinstance(service, Mapping):
             raise ComposeError(f"services.{service_name} must be a mapping", file=str(file), service=service_name)
         chain.append((key, service))
@@ -102,15 +107,21 @@ def _load_base_file(path: Path, environment: Mapping[str, str], warn: Warn | Non
     if not isinstance(services, dict):
         raise ComposeError("services must be a mapping", file=str(path))
     # Paths in a file reached through `extends` are relative to that file.
-    absolutise_paths(services, path.parent)
+    absolutise_paths(services, path.parent, environment.get("HOME"))
     return services
 
 
-def absolutise_paths(services: Mapping[str, Any], base_dir: Path) -> None:
-    """Make env_file and label_file paths absolute now, while we still know which file they were written in."""
+def absolutise_paths(services: Mapping[str, Any], base_dir: Path, home: str | None = None) -> None:
+    """Make env_file and label_file paths, and bind-mount sources (`~` with ``home``), absolute now, while we
+    still know which file they were written in."""
     for service in services.values():
         if not isinstance(service, dict):
             continue
+        volumes = service.get("volumes")
+        if isinstance(volumes, Override):
+            service["volumes"] = Override(resolve_volume_paths(volumes.value, base_dir, home))
+        elif volumes is not None and not isinstance(volumes, Reset):
+            service["volumes"] = resolve_volume_paths(volumes, base_dir, home)
         for key in ("env_file", "label_file"):
             entries = service.get(key)
             if entries is None or isinstance(entries, Reset):

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from ecsflow.compose.scalars import go_text
 from ecsflow.compose.service_block import SERVICE_BLOCK_KEYS, BlockError, ServiceBlock, one_of, parse_service_block
 from ecsflow.compose.units import parse_duration
+from ecsflow.compose.yamlfile import PositionedMap
 from ecsflow.errors import ComposeError, SettingsError
 from ecsflow.retention import retention_days
-from ecsflow.settings import SETTING_NAMES
+from ecsflow.settings import SETTING_NAMES, written_at
 from ecsflow.validators import InvalidValue, describe, flag, names, role, strings_in, tags, text, variables_in, whole
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class ServiceExtension:
 
     skip: bool = False  # leave the service out of ECS and Airflow (a local-only postgres, localstack, ...)
     family: str | None = None
+    image: str | None = None  # the image on ECS, over `image:` and the name of an image built from source
     cpu: int | None = None
     memory: int | None = None
     task_role: str | None = None
@@ -262,6 +264,7 @@ def _grace_period(value: Any) -> int:
 _SERVICE_PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "skip": flag,
     "family": text,
+    "image": text,
     "cpu": whole,
     "memory": whole,
     "task_role": role,
@@ -353,17 +356,20 @@ def parse_project_extension(block: Any, file: str | None = None,
     valid = SETTING_NAMES + PROJECT_KEYS + PROJECT_TYPED_KEYS
     typed: dict[str, Any] = {}
     for key, value in block.items():
+        where = written_at(block, key, file)
         if key not in valid:
-            raise SettingsError(f"unknown key '{key}' in the top-level x-ecsflow", file=file, key=f"x-ecsflow.{key}",
+            raise SettingsError(f"unknown key '{key}' in the top-level x-ecsflow", **where, key=f"x-ecsflow.{key}",
                                 hint=_suggestion(key, valid))
         if key in _PROJECT_PARSERS:
             try:
                 typed[key] = _PROJECT_PARSERS[key](value)
             except InvalidValue as bad:
                 shown = bad.message(variables_in(value, interpolated))
-                raise SettingsError(f"top-level x-ecsflow.{key} must be {shown}", file=file,
+                raise SettingsError(f"top-level x-ecsflow.{key} must be {shown}", **where,
                                     key=f"x-ecsflow.{key}") from None
-    return ProjectExtension(settings={k: v for k, v in block.items() if k in SETTING_NAMES or k == "consul_prefix"},
+    # Positioned (where each was written), for the settings' errors.
+    settings = PositionedMap({k: v for k, v in block.items() if k in SETTING_NAMES or k == "consul_prefix"})
+    return ProjectExtension(settings=settings.copy_positions(block),
                             schedule=block.get("schedule"),
                             dag_id=block.get("dag_id"), interpolated={
                                 text: interpolated[text] for text in strings_in(block) if text in interpolated

@@ -16,11 +16,12 @@ from ecsflow.compose.extends import absolutise_paths, resolve_extends
 from ecsflow.compose.extension import parse_project_extension
 from ecsflow.compose.merge import merge_documents, strip_tags
 from ecsflow.compose.model import ComposeProject, service_from_config
+from ecsflow.compose.named_volumes import parse_named_volumes
 from ecsflow.compose.normalise import normalise_service
 from ecsflow.compose.positions import service_positions
 from ecsflow.compose.references import check_project
 from ecsflow.compose.scalars import timestamps_as_text
-from ecsflow.compose.schema import validate_document
+from ecsflow.compose.schema import check_dependency_conditions, validate_document
 from ecsflow.compose.yamlfile import PositionedMap, Reset, read_yaml_file
 from ecsflow.errors import ComposeError
 
@@ -83,6 +84,7 @@ def load_project(
         working_dir=Path(config["working_dir"]),
         files=tuple(Path(f) for f in config["files"]),
         services=services,
+        volumes=parse_named_volumes(config.get("volumes"), interpolated, config["files"][0], config["services"]),
         extensions={k: v for k, v in config.items() if k.startswith("x-")},
         x_ecsflow=parse_project_extension(config.get("x-ecsflow"), Path(config["files"][0]).name, interpolated),
         environment=config["environment"],
@@ -159,6 +161,7 @@ def load_config(
                 service=service_name, **service_positions(every, service_name).of(),
                 hint="add `image:` (ECS runs images; a build-only service cannot run on Fargate)",
             )
+    check_dependency_conditions(every, str(paths[0]))
     check_project(services, every, merged, paths[0])
 
     normalised = {}
@@ -171,6 +174,10 @@ def load_config(
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
+    for key in ("volumes", "x-ecsflow"):
+        if isinstance(merged.get(key), PositionedMap) and isinstance(result[key], dict):
+            # Where each named volume or setting was written, for the errors about it.
+            result[key] = PositionedMap(result[key]).copy_positions(merged[key])
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
                   environment=environment, interpolated=interpolated, profiled_out=profiled_out)
     return result
@@ -227,7 +234,7 @@ def _load_document(document: dict[str, Any], path: Path, environment: Mapping[st
             raise ComposeError(f"services.{service_name} must be a mapping", file=str(path),
                                line=services.line_of(service_name), service=service_name)
     # Relative paths in the files given with -f are relative to the project directory, as in Compose.
-    absolutise_paths(services, project_dir)
+    absolutise_paths(services, project_dir, environment.get("HOME"))
     # Compose validates after `extends`; validating the services as written, then those that took parts from
     # another file, finds the same errors without validating an inherited part once per heir.
     validate_document(document, str(path))
@@ -245,18 +252,23 @@ def _merge_include(document, included, path: Path, environment, warn, seen, inte
     are the same (the same file included twice, directly and through another include, is fine)."""
     spec = included if isinstance(included, dict) else {"path": included}
     include_paths = spec["path"] if isinstance(spec["path"], list) else [spec["path"]]
-    for include_path in include_paths:
-        target = (path.parent / str(include_path)).resolve()
+    # Several paths are one model: the later files override the first, as `-f` files do, then it is imported.
+    targets = [(path.parent / str(include_path)).resolve() for include_path in include_paths]
+    sub: dict[str, Any] | None = None
+    for target in targets:
         if target in seen:
             raise ComposeError(f"include cycle: {target} includes itself", file=str(path), key="include")
         include_env = dict(environment)
         env_file = spec.get("env_file")
         for env_path in ([env_file] if isinstance(env_file, str) else env_file or []):
             include_env.update(read_env_file(path.parent / env_path, environment, warn))
-        if not env_file and _dot_env(target.parent):
-            include_env = {**read_env_file(target.parent / ".env", environment, warn), **environment}
-        project_dir = Path(spec.get("project_directory") or target.parent)
-        sub = _load_file(target, include_env, project_dir, warn, seen, interpolated)
+        if not env_file and _dot_env(targets[0].parent):
+            include_env = {**read_env_file(targets[0].parent / ".env", environment, warn), **environment}
+        project_dir = Path(spec.get("project_directory") or targets[0].parent)
+        loaded = _load_file(target, include_env, project_dir, warn, seen, interpolated)
+        sub = loaded if sub is None else merge_documents(sub, loaded)
+    if sub is not None:
+        target = targets[0]
         for kind in ("services", "networks", "volumes", "secrets", "configs"):
             entries = sub.get(kind)
             if not isinstance(entries, dict):

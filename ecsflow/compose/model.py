@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecsflow.compose.extension import ProjectExtension, ServiceExtension, parse_service_extension
+from ecsflow.compose.named_volumes import NamedVolume
 from ecsflow.compose.positions import Positions
 from ecsflow.compose.units import parse_duration
 from ecsflow.errors import ComposeError
@@ -42,6 +43,18 @@ class Healthcheck:
     start_period: float | None = None
     start_interval: float | None = None
     disable: bool = False
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One entry of a service's `volumes`, in the long form: `type` is volume, bind, tmpfs, image, npipe or
+    cluster; `source` a named volume, an absolute host path, or None (an anonymous volume, a tmpfs)."""
+
+    type: str
+    target: str
+    source: str | None = None
+    read_only: bool = False
+    subpath: str | None = None  # volume.subpath: a folder of the volume, mounted instead of all of it
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Service:
     platform: str | None = None
     logging: Logging | None = None
     depends_on: Mapping[str, Dependency] = field(default_factory=dict)
+    volumes: tuple[Mount, ...] = ()
     profiles: tuple[str, ...] = ()
     x_ecsflow: ServiceExtension = field(default_factory=ServiceExtension)
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -105,6 +119,7 @@ class ComposeProject:
     working_dir: Path
     files: tuple[Path, ...]
     services: tuple[Service, ...]
+    volumes: Mapping[str, NamedVolume] = field(default_factory=dict)  # the top-level `volumes:`
     # Top-level `x-*` keys, `x-ecsflow` among them (as written).
     extensions: Mapping[str, Any] = field(default_factory=dict)
     x_ecsflow: ProjectExtension = field(default_factory=ProjectExtension)
@@ -214,6 +229,11 @@ def service_from_config(name: str, config: Mapping[str, Any],
                             required=spec.get("required", True), restart=spec.get("restart", False))
             for dep, spec in (config.get("depends_on") or {}).items()
         },
+        volumes=tuple(
+            Mount(type=str(v.get("type", "volume")), target=str(v.get("target")), source=v.get("source") or None,
+                  read_only=bool(v.get("read_only")), subpath=(v.get("volume") or {}).get("subpath") or None)
+            for v in config.get("volumes") or [] if isinstance(v, Mapping)
+        ),
         profiles=tuple(config.get("profiles") or ()),
         x_ecsflow=parse_service_extension(config.get("x-ecsflow"), service=name, positions=positions,
                                           interpolated=interpolated),

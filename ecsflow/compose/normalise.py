@@ -16,12 +16,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.consistency import check_service_values
 from ecsflow.compose.envfile import read_env_file, read_raw_env_file
 from ecsflow.compose.merge import key_values_to_map
 from ecsflow.compose.positions import position_in
 from ecsflow.compose.references import dependencies
 from ecsflow.compose.scalars import go_text, timestamps_as_text
 from ecsflow.compose.units import CastError, ignored_size, parse_duration, parse_size, to_float32
+from ecsflow.compose.volumes import normalise_volumes
 from ecsflow.errors import ComposeError
 
 _HEALTHCHECK_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
@@ -271,6 +273,9 @@ def normalise_service(
         key = "expose"
         if "expose" in service:
             out["expose"] = _unique([_expose_text(item) for item in service["expose"] or []])
+        key = "volumes"
+        if service.get("volumes") is not None:
+            out["volumes"] = normalise_volumes(service["volumes"])
         key = "healthcheck"
         if isinstance(service.get("healthcheck"), dict):
             out["healthcheck"] = normalise_healthcheck(service["healthcheck"])
@@ -315,6 +320,10 @@ def normalise_service(
         key = "user"
         if service.get("user") is not None:
             out["user"] = _scalar_text(service["user"])
+        problems = check_service_values(service)
+        if problems:
+            key, message = problems[0]
+            raise ValueError(message.replace("{name}", name))
     except ValueError as exc:
         file, line, column = position_in(service, key) or (getattr(service, "file", None), None, None)
         raise ComposeError(str(exc), service=name, key=key, file=file, line=line, column=column) from None

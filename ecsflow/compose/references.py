@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.consistency import check_top_level
 from ecsflow.compose.positions import position_in
 from ecsflow.compose.units import ignored_size, parse_size
+from ecsflow.compose.volumes import parse_volume_spec
 from ecsflow.errors import ComposeError
 
 _NAMESPACE_KEYS = ("network_mode", "ipc", "pid", "uts")
@@ -50,6 +52,7 @@ def check_project(enabled: Mapping[str, Any], every: Mapping[str, Any], top: Map
                   first_file: Path) -> None:
     """Raise a ComposeError for the first inconsistency among the `enabled` services (`every` holds the
     services of all profiles, `top` the merged top-level mapping)."""
+    check_top_level(top, first_file)
     for name, service in enabled.items():
         _check_references(name, service, top, first_file)
         _check_same_values(name, service, first_file)
@@ -67,8 +70,15 @@ def _check_references(name: str, service: Mapping[str, Any], top: Mapping[str, A
         raise _error(f"service {name} declares mutually exclusive `network_mode` and `networks`", name, service,
                      "networks", first_file)
     for network in _names(service.get("networks")):
-        if network != "default" and network not in (top.get("networks") or {}):
-            raise _undefined(name, service, "network", network, "networks", first_file)
+        if network != "default" and (network not in (top.get("networks") or {}) or network.startswith("x-")):
+            error = _undefined(name, service, "network", network, "networks", first_file)
+            if network.startswith("x-"):  # Compose reads `networks: {x-...: }` as an extension, not a network
+                error.hint = "Compose reads a top-level network whose name starts with x- as an extension: rename it"
+            raise error
+    build = service.get("build")
+    if isinstance(build, Mapping) and build.get("dockerfile") and build.get("dockerfile_inline"):
+        raise _error(f'service "{name}" declares mutualy exclusive dockerfile and dockerfile_inline', name, service,
+                     "build", first_file, hint="keep one of them")
     for volume in service.get("volumes") or []:
         source = _named_volume(volume)
         if source is not None and source not in (top.get("volumes") or {}):
@@ -102,15 +112,21 @@ def _named_volume(volume: Any) -> str | None:
             return None
         source = volume.get("source")
         return str(source) if source else None
-    parts = str(volume).split(":")
-    if len(parts) < 2 or not parts[0] or parts[0][0] in "./~" or (len(parts[0]) == 1 and parts[0].isalpha()):
-        return None  # anonymous volume, a path, or a Windows drive letter
-    return parts[0]
+    try:
+        parsed = parse_volume_spec(str(volume))
+    except ValueError:
+        return None  # reported where the volumes are read
+    return parsed.get("source") if parsed["type"] == "volume" else None
 
 
 def _check_same_values(name: str, service: Mapping[str, Any], first_file: Path) -> None:
     """Compose refuses two different values for one limit; ECS would have to pick one silently."""
-    resources = (service.get("deploy") or {}).get("resources") if isinstance(service.get("deploy"), Mapping) else None
+    deploy = service.get("deploy") if isinstance(service.get("deploy"), Mapping) else {}
+    replicas = deploy.get("replicas")
+    if service.get("scale") is not None and replicas is not None and _number(service["scale"]) != _number(replicas):
+        raise _error(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas'", name, service,
+                     "scale", first_file, hint="keep one of them")
+    resources = deploy.get("resources")
     if not isinstance(resources, Mapping):
         return
     for key, (level, field), other in _SAME_VALUES:
@@ -128,6 +144,13 @@ def _check_same_values(name: str, service: Mapping[str, Any], first_file: Path) 
         if not same:
             raise _error(f"services.{name}: can't set distinct values on '{key}' and '{other}'", name, service, key,
                          first_file, hint="keep one of them")
+
+
+def _number(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _check_dependencies(enabled: Mapping[str, Any], every: Mapping[str, Any], first_file: Path) -> None:

@@ -163,7 +163,10 @@ def timestamps_as_text(value: Any) -> Any:
     if isinstance(value, YamlTimestamp):
         return value.text
     if isinstance(value, dict):
-        return {key: timestamps_as_text(item) for key, item in value.items()}
+        copied = {key: timestamps_as_text(item) for key, item in value.items()}
+        if hasattr(value, "copy_positions"):  # a PositionedMap keeps where its keys were written, for errors
+            return type(value)(copied).copy_positions(value)
+        return copied
     if isinstance(value, list):
         return [timestamps_as_text(item) for item in value]
     return value

@@ -96,6 +96,18 @@ def validate_document(document: Mapping[str, Any], file: str) -> None:
     _check_extensions(document, file)
 
 
+def check_dependency_conditions(services: Mapping[str, Any], first_file: str) -> None:
+    """Each dependency in the long form has a condition once every file is merged, as Compose's schema wants."""
+    for name, service in services.items():
+        depends_on = service.get("depends_on") if isinstance(service, Mapping) else None
+        for dependency, spec in (depends_on.items() if isinstance(depends_on, Mapping) else ()):
+            if isinstance(spec, Mapping) and "condition" not in spec:
+                raise ComposeError(f"services.{name}.depends_on.{dependency} missing property 'condition'",
+                                   file=getattr(spec, "file", None) or getattr(service, "file", None) or first_file,
+                                   line=getattr(spec, "line", None), service=name, key=f"depends_on.{dependency}",
+                                   hint="Docker Compose refuses this file: see the Compose Specification")
+
+
 def _plain(value: Any, path: tuple[str, ...] = ()) -> Any:
     """What Compose's schema sees: `!reset` keys gone, `!override` values unwrapped, and repeated items gone
     from the lists Compose de-duplicates before it validates (its EnforceUnicity), so `ports: ["80", "80"]`
@@ -103,7 +115,13 @@ def _plain(value: Any, path: tuple[str, ...] = ()) -> Any:
     if isinstance(value, Override):
         return _plain(value.value, path)
     if isinstance(value, dict):
-        return {key: _plain(item, (*path, str(key))) for key, item in value.items() if not isinstance(item, Reset)}
+        plain = {key: _plain(item, (*path, str(key))) for key, item in value.items() if not isinstance(item, Reset)}
+        if len(path) == 4 and path[0] == "services" and path[2] == "depends_on" and "condition" not in plain:
+            # Compose validates the model the files make together: an override may change a dependency an
+            # earlier file gave a condition. Whether one has a condition in the end is checked after the merge
+            # (`check_dependency_conditions`).
+            plain["condition"] = "service_started"
+        return plain
     if isinstance(value, list):
         items = [_plain(item, (*path, "[]")) for item in value if not isinstance(item, Reset)]
         if _is_deduplicated(path):

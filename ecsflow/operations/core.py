@@ -107,6 +107,7 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
     from ecsflow.errors import ComposeError
     from ecsflow.retention import never_expire_note
     from ecsflow.taskdef import build_task_definitions, select_services
+    from ecsflow.taskdef.container import NoImageTag
     from ecsflow.taskdef.dropped import dropped_note
 
     messages = _Messages()
@@ -116,13 +117,18 @@ def render(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool
         resolved = _with_caller_account(project, resolved, aws)
     # Services left out of ECS (x-ecsflow.skip, provider:) are said once here; naming one is an error.
     selection = select_services(project, list(services) or None, strict=strict)
-    builds = build_task_definitions(project, resolved.settings, [s.name for s in selection.services],
-                                    strict=strict, consul_values=resolved.values, consul_secrets=resolved.secrets,
-                                    consul_prefix=resolved.consul_prefix)
+    notes: list[str] = []
+    resolved, no_tag_reason = _with_commit_tag(project, resolved, selection.services, notes)
+    try:
+        builds = build_task_definitions(project, resolved.settings, [s.name for s in selection.services],
+                                        strict=strict, consul_values=resolved.values, consul_secrets=resolved.secrets,
+                                        consul_prefix=resolved.consul_prefix)
+    except NoImageTag as error:
+        error.hint = f"{error.hint} ({no_tag_reason})" if no_tag_reason else error.hint
+        raise
     for build in builds:
         check_register_request(build.request, build.service)
     warnings = list(messages.warnings) + list(resolved.warnings) + list(selection.warnings)
-    notes: list[str] = []
     for build in builds:
         warnings.extend(build.warnings)
         notes.extend(build.notes)
@@ -197,6 +203,27 @@ def _with_caller_account(project: ComposeProject, resolved: Any, aws: AwsFlags) 
         origin = "sts:GetCallerIdentity"
     return replace(resolved, settings=replace(resolved.settings, account=account),
                    origins={**resolved.origins, "account": origin})
+
+
+def _with_commit_tag(project: ComposeProject, resolved: Any, services: tuple, notes: list[str]) -> tuple[Any, str]:
+    """The settings with image_tag from the git checkout of the compose file when a service is built from
+    source and no tag was given (git is not run otherwise); and, when there is no commit, why not."""
+    from dataclasses import replace
+
+    from ecsflow.gitcommit import checkout_commit
+
+    built = [s.name for s in services if not s.x_ecsflow.image and not s.image and s.has_build]
+    if not built or resolved.settings.image_tag or not project.files:
+        return resolved, ""
+    folder = project.files[0].parent
+    commit = checkout_commit(folder)
+    if commit.sha is None:
+        return resolved, commit.reason
+    if commit.dirty:
+        notes.append(f"image tag {commit.sha}: the commit of {folder}, whose checkout has changes that are not "
+                     "committed (the image CI pushed for that commit does not hold them)")
+    return replace(resolved, settings=replace(resolved.settings, image_tag=commit.sha),
+                   origins={**resolved.origins, "image_tag": f"git:{folder}"}), ""
 
 
 @dataclass(frozen=True)

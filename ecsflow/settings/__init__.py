@@ -32,6 +32,9 @@ class Settings:
     region: str | None = None
     account: str | None = None
     registry: str | None = None
+    # The tag of images built from source (`build:` and no `image:`); None: the git commit of the compose file's
+    # checkout, looked up when a service needs it (ecsflow.operations.core).
+    image_tag: str | None = None
     family: str = "{project}-{service}"
     log_group: str = "/ecs/{project}/{service}"
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -101,8 +104,18 @@ def _compose_layer(raw: Mapping[str, Any], compose_file: str | None,
         origin=lambda name: f"compose:{shown}",
         # A value that came from interpolation (.env, --env-file) is named by its variables, never shown.
         error=lambda name, bad: SettingsError(
-            f"x-ecsflow.{name} must be {bad.message(variables_in(raw.get(name), interpolated))}", file=compose_file),
+            f"x-ecsflow.{name} must be {bad.message(variables_in(raw.get(name), interpolated))}",
+            **written_at(raw, name, compose_file)),
     )
+
+
+def written_at(block: Mapping[str, Any], name: str, compose_file: str | None) -> dict[str, Any]:
+    """The file and line of a setting in the top-level x-ecsflow block, when the loader kept them (a
+    PositionedMap), else the name of the compose file."""
+    file_of, line_of = getattr(block, "file_of", None), getattr(block, "line_of", None)
+    if file_of is None or line_of is None:
+        return {"file": compose_file}
+    return {"file": file_of(name) or compose_file, "line": line_of(name) if name in block else None}
 
 
 def _env_layer(environ: Mapping[str, str]) -> _Layer:
@@ -168,9 +181,8 @@ def consul_prefix_of(
                 found = (_prefix(value), origin)
             except InvalidValue as bad:
                 variables = variables_in(value, compose_interpolated) if "x-ecsflow" in label else None
-                raise SettingsError(
-                    f"{label} must be {bad.message(variables)}", file=compose_file if "x-ecsflow" in label else None
-                ) from None
+                where = written_at(compose or {}, "consul_prefix", compose_file) if "x-ecsflow" in label else {}
+                raise SettingsError(f"{label} must be {bad.message(variables)}", **where) from None
     return found
 
 

@@ -104,6 +104,18 @@ def _registry(value: Any) -> str:
     return text.rstrip("/")
 
 
+# Docker's grammar for a tag (distribution/reference): a word character, then up to 127 of them, '.' and '-'.
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def image_tag(value: Any) -> str:
+    text = setting_text(value)
+    if not IMAGE_TAG.fullmatch(text):
+        raise InvalidValue("an image tag: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most "
+                           "128", text)
+    return text
+
+
 def _pattern(valid: str, what: str, need_service: bool) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = setting_text(value)
@@ -177,6 +189,7 @@ PARSERS: Mapping[str, Callable[[Any], Any]] = {
     "region": _region,
     "account": _account,
     "registry": _registry,
+    "image_tag": image_tag,
     "family": _pattern(r"[A-Za-z0-9_-]{1,255}", "task definition family", need_service=True),
     "log_group": _pattern(r"[.\-_/#A-Za-z0-9]{1,512}", "CloudWatch log group name", need_service=False),
     "tags": _tags,

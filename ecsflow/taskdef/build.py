@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,20 @@ from ecsflow.errors import BuildError
 from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, smallest_size
 from ecsflow.settings import Settings
 from ecsflow.tags import RESERVED_TAG_PREFIX, managed_tags, reserved_keys
-from ecsflow.taskdef.container import INVALID_NAME_CHARS, container_definition, mib
+from ecsflow.taskdef.container import (
+    BUILT,
+    INVALID_NAME_CHARS,
+    NO_REGISTRY_HINT,
+    NO_TAG_HINT,
+    NoImageTag,
+    NoRegistry,
+    container_definition,
+    mib,
+)
 from ecsflow.taskdef.containers import link_containers
 from ecsflow.taskdef.context import Context, partition
 from ecsflow.taskdef.select import select_services
+from ecsflow.taskdef.volumes import task_volumes
 from ecsflow.validators import MAX_TAGS
 
 # ECS's quota: "Task definition max size: 64 KiB".
@@ -92,13 +102,14 @@ def build_task_definitions(
             )
         except BuildError as error:
             errors.append(error)
-    roleless = [e for e in errors if isinstance(e, NoExecutionRole)]
-    if len(roleless) > 1:  # one setting is missing, not one thing per service
-        names = [f"'{e.service}'" for e in roleless]
-        shown = ", ".join(names[:-1]) + f" and {names[-1]}"
-        errors = [e for e in errors if not isinstance(e, NoExecutionRole)]
-        errors.insert(0, NoExecutionRole(_no_role_message(f"services {shown} log", "have"), key="execution_role",
-                                         hint=NO_ROLE_HINT))
+    # One setting missing is said once, not once per service.
+    errors = _said_once(errors, NoExecutionRole, lambda shown: NoExecutionRole(
+        _no_role_message(f"services {shown} log", "have"), key="execution_role", hint=NO_ROLE_HINT))
+    errors = _said_once(errors, NoRegistry, lambda shown: NoRegistry(
+        f"services {shown} are {BUILT}, and ECS needs their images in a registry, but no registry is set",
+        key="registry", hint=NO_REGISTRY_HINT))
+    errors = _said_once(errors, NoImageTag, lambda shown: NoImageTag(
+        f"services {shown} are {BUILT}, and their image tag is unknown", key="image_tag", hint=NO_TAG_HINT))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -118,6 +129,16 @@ def build_task_definitions(
             )
         owners[build.family] = build.service
     return builds
+
+
+def _said_once(errors: list[BuildError], kind: type[BuildError],
+               one: Callable[[str], BuildError]) -> list[BuildError]:
+    """``errors`` with those of ``kind``, when there are several, replaced by ``one(their services)`` first."""
+    alike = [e for e in errors if isinstance(e, kind)]
+    if len(alike) < 2:
+        return errors
+    names = [f"'{e.service}'" for e in alike]
+    return [one(", ".join(names[:-1]) + f" and {names[-1]}"), *(e for e in errors if not isinstance(e, kind))]
 
 
 def build_task_definition(
@@ -170,6 +191,13 @@ def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuil
     else:
         ctx.warn("no execution role: Fargate needs one to read secrets and to pull images from ECR"
                  " (set execution_role)")
+    volumes: dict[str, dict[str, Any]] = {}  # the task's, by name: a volume two containers mount is one volume
+    for context, container in zip(contexts, containers, strict=True):
+        own_volumes, mount_points = task_volumes(context)
+        for volume in own_volumes:
+            volumes.setdefault(volume["name"], volume)
+        if mount_points:
+            container["mountPoints"] = mount_points
     request.update(
         networkMode="awsvpc",
         containerDefinitions=containers,
@@ -177,6 +205,8 @@ def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuil
         cpu=str(cpu),
         memory=str(memory),
     )
+    if volumes:
+        request["volumes"] = list(volumes.values())
     if ctx.service.platform:
         request["runtimePlatform"] = _runtime_platform(ctx, ctx.service.platform)
     if ctx.x_ecsflow.ephemeral_storage is not None:

@@ -7,8 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ecsflow.errors import BuildError
 from ecsflow.taskdef.context import Context
 from ecsflow.taskdef.dropped import DROPPED_KEYS
+from ecsflow.taskdef.names import INVALID_NAME_CHARS
 from ecsflow.taskdef.variables import environment_and_secrets
 
 MIB = 1024 * 1024
@@ -34,7 +36,7 @@ ULIMIT_NAMES = frozenset(
 _MAPPED = frozenset(
     "image build command entrypoint environment env_file healthcheck ports expose cpus mem_limit "
     "mem_reservation deploy working_dir user labels stop_grace_period init read_only ulimits platform "
-    "logging depends_on profiles cap_add cap_drop".split()
+    "logging depends_on profiles cap_add cap_drop volumes".split()
 )
 # Keys that only matter to Docker Compose on one machine: nothing to carry over; said once for the project
 # (taskdef/dropped.py), not per service. `extends` is the loader's, already resolved.
@@ -51,7 +53,6 @@ _NOT_POSSIBLE = frozenset(
 # Keys that mostly serve local development (source mounts, files from the host): not carried over, with a
 # warning, but not an error under strict, because the image usually already holds what they provide.
 _NOT_CARRIED = {
-    "volumes": "volumes are not mounted on ECS (bind mounts cannot work on Fargate; named volumes need EFS)",
     "secrets": "compose file secrets are not mounted on ECS; use x-ecsflow.secrets",
     "configs": "compose configs are not mounted on ECS; bake them into the image or use environment",
 }
@@ -62,8 +63,6 @@ IMAGE_NAME = re.compile(r"[A-Za-z0-9_.:/#-]{1,255}")
 IMAGE_DIGEST = re.compile(r"sha256:[0-9A-Fa-f]{64}")
 IMAGE_RULE = ("at most 255 letters, digits and - _ . : / # (the registry prefix included), then optionally "
               "@sha256: and 64 hexadecimal digits")
-# What ECS allows in a family or container name.
-INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def ceil_seconds(value: float) -> int:
@@ -141,19 +140,56 @@ def _entry_point_and_command(ctx: Context) -> dict[str, list[str]]:
 
 
 def _image(ctx: Context) -> str:
-    image, registry = ctx.service.image, ctx.settings.registry
+    """`x-ecsflow.image`, else `image`, with the registry in front when it names no host; a service built from
+    source (`build:` and no `image:`) runs `{registry}/{project}-{service}:{tag}` (`built_image`)."""
+    image, key = ctx.x_ecsflow.image, "x-ecsflow.image"
+    if image is None:
+        image, key = ctx.service.image, "image"
     if not image:
-        raise ctx.error(
-            "has no image; ECS runs images from a registry and cannot build",
-            key="image",
-            hint="build and push the image, then name it with `image:` next to `build:`",
-        )
+        return _checked_image(ctx, built_image(ctx), "build")
+    registry = ctx.settings.registry
     if registry and not _has_registry_host(image):
         image = f"{registry.rstrip('/')}/{image}"
+    return _checked_image(ctx, image, key)
+
+
+def built_image(ctx: Context) -> str:
+    """The image of a service that Docker Compose builds: Compose names it `{project}-{service}` (tagged
+    latest); on ECS it is that repository in the registry, tagged with the image_tag setting."""
+    s = ctx.service
+    if not s.has_build:
+        raise ctx.error("has no image; ECS runs images from a registry", key="image",
+                        hint="name the image with `image:` (or x-ecsflow.image)")
+    where = {**s.where("build"), "service": s.name}  # the key that needs a registry and a tag
+    repository = f"{ctx.project.name}-{s.name}"
+    if not ctx.settings.registry:
+        raise NoRegistry(f"is {BUILT}, and ECS needs its image in a registry ({{registry}}/{repository}:{{tag}}), but "
+                         "no registry is set", key="registry", hint=NO_REGISTRY_HINT, **where)
+    if not ctx.settings.image_tag:
+        raise NoImageTag(f"is {BUILT}, and its image tag is unknown", key="image_tag", hint=NO_TAG_HINT, **where)
+    return f"{ctx.settings.registry.rstrip('/')}/{repository}:{ctx.settings.image_tag}"
+
+
+BUILT = "built from source (`build:` and no `image:`)"
+NO_REGISTRY_HINT = ("set the registry setting (top-level x-ecsflow: {registry: ...}, ECSFLOW_REGISTRY or --registry) "
+                    "to where CI pushes the built images, or name the image with x-ecsflow.image")
+NO_TAG_HINT = ("pass --image-tag TAG or set ECSFLOW_IMAGE_TAG to the tag CI pushed; without them ecsflow uses the "
+               "commit of the git checkout that holds the compose file (`git rev-parse --short=12 HEAD`)")
+
+
+class NoRegistry(BuildError):
+    """A built service and no registry setting: one setting is missing, said once for all such services."""
+
+
+class NoImageTag(BuildError):
+    """A built service whose image has no tag: one setting is missing, said once for all such services."""
+
+
+def _checked_image(ctx: Context, image: str, key: str) -> str:
     name, at, digest = image.partition("@")
     if not IMAGE_NAME.fullmatch(name) or (at and not IMAGE_DIGEST.fullmatch(digest)):
         # botocore does not check it and moto registers it; ECS refuses it (or the task cannot pull it).
-        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key="image",
+        raise ctx.error(f"image {ctx.shown(image)} is not an image ECS accepts: {IMAGE_RULE}", key=key,
                         hint="write the image as REPOSITORY[:TAG] or REPOSITORY@sha256:DIGEST")
     return image
 
