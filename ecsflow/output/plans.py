@@ -14,6 +14,7 @@ from ecsflow.output.console import (
     stdout_console,
     write_document,
 )
+from ecsflow.output.tables import plain_table
 from ecsflow.output.verify import write_verify
 
 
@@ -182,21 +183,27 @@ def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: st
             for o in outcomes
         ], "interrupted": bool(interrupted)}, env=env)
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("service", "family", "status", "revision", "detail"):
-        table.add_column(column, overflow="fold")
     # `would-register` only appears with --dry-run.
     style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red",
              "not-started": "yellow", "interrupted": "red"}
-    for o in outcomes:
-        detail = o.error or o.note or o.arn or ""  # a note (a lost answer, a duplicate removed) before the ARN
-        table.add_row(escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]",
-                      "" if o.revision is None else str(o.revision), escape(detail))
+    header = ("service", "family", "status", "revision", "detail")
+    # A row's detail: a note (a lost answer, a duplicate removed) before the ARN.
+    rows = [(o.service, o.family, o.status, "" if o.revision is None else str(o.revision),
+             o.error or o.note or o.arn or "") for o in outcomes]
     console = stdout_console(env)
-    console.print(table)
+    plain = plain_table(console, header, rows)
+    if plain is not None:
+        console.file.write(plain)
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in header:
+            table.add_column(column, overflow="fold")
+        for service, family, status, revision, detail in rows:
+            table.add_row(escape(service), escape(family), f"[{style[status]}]{status}[/]", revision, escape(detail))
+        console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
     summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."
     if counts["would-register"]:
