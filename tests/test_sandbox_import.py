@@ -4,9 +4,12 @@ a process has imported is the point: moto's EC2 only when it is used, and each b
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
 
 SESSION = """
 import os, sys
@@ -65,3 +68,38 @@ print(sorted(name for name, loaders in readers.items() if len(loaders) > 1))
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+CLIENTS = """
+import collections, sys
+import botocore.session
+made = collections.Counter()
+original = botocore.session.Session.create_client
+def counting(self, service_name, *args, **kwargs):
+    made[service_name] += 1
+    return original(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = counting
+sys.argv = ["ecsflow", *sys.argv[1:]]
+from ecsflow.cli import main
+try:
+    main()
+except SystemExit as end:
+    print("exit", end.code)
+print(dict(made))
+"""
+
+
+def test_a_sandbox_command_makes_one_ecs_client(tmp_path):
+    """The sandbox's replay and the command share one client (another costs a botocore session and its
+    handlers); a sync that registers makes the writer too, which botocore never retries."""
+    project = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
+
+    def clients(*command: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", CLIENTS, *command], cwd=project, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()[-2:]
+
+    assert clients("sync", "--sandbox") == ["exit 0", "{'ecs': 2}"]  # registers: the writer
+    assert clients("diff", "--sandbox", "--no-services") == ["exit 0", "{'ecs': 1}"]
+    assert clients("sync", "--sandbox") == ["exit 0", "{'ecs': 1}"]  # a no-op
