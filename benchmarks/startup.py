@@ -6,12 +6,15 @@ impression) within 1.5x of `render`. This measures each as a new process, the co
 round after round (so a burst of load on the machine hits them alike), and reports medians next to the
 interpreter's own start-up (`python -c pass`) and, for the sandbox, as a ratio to `render`. The commands run in
 a copy of the example, whose sandbox state (4 families, one revision each) a first `sync --sandbox` makes
-before the rounds: every `sync --sandbox` measured is a no-op, as is every `diff --sandbox`.
+before the rounds: every `sync --sandbox` measured is a no-op, as is every `diff --sandbox`. Beside them, the
+least a command that talks to ECS through botocore costs: `render`, then one botocore ECS client, no call.
 """
 
 from __future__ import annotations
 
+import compileall
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -27,6 +30,21 @@ ECSFLOW = [sys.executable, "-m", "ecsflow"]
 RENDER = "ecsflow render"
 
 TYPER = "python -c 'import typer'"
+# The least any command that talks to ECS through botocore costs: render, then one ECS client (no moto, no call).
+CLIENT_FLOOR = "render + a botocore ECS client (no call)"
+_CLIENT_FLOOR_CODE = """
+import os, sys
+os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+sys.argv = ["ecsflow", "render"]
+from ecsflow.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+from ecsflow.ecs.client import make_ecs_client
+from ecsflow.ecs.options import AwsOptions
+make_ecs_client(AwsOptions(region="us-east-1"))
+"""
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     TYPER: [sys.executable, "-c", "import typer"],
@@ -34,38 +52,55 @@ COMMANDS = {
     RENDER: [*ECSFLOW, "render"],
     "ecsflow diff --sandbox": [*ECSFLOW, "diff", "--sandbox"],
     "ecsflow sync --sandbox (no-op)": [*ECSFLOW, "sync", "--sandbox"],
+    CLIENT_FLOOR: [sys.executable, "-c", _CLIENT_FLOOR_CODE],
 }
 SANDBOX = ("ecsflow diff --sandbox", "ecsflow sync --sandbox (no-op)")
 
 
 def main(repeat: int = 11, write: bool = True, results: Path = RESULTS) -> dict:
+    # Measured as installed: with ecsflow's bytecode written (under PYTHONDONTWRITEBYTECODE, as in some
+    # development shells, each process would compile every ecsflow module again, 0.1 s).
+    import ecsflow
+
+    compileall.compile_dir(Path(ecsflow.__file__).parent, quiet=1)
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder) / "etl"
         shutil.copytree(ETL, project, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
         subprocess.run([*ECSFLOW, "sync", "--sandbox"], cwd=project, check=True, stdout=subprocess.DEVNULL)
         samples: dict[str, list[float]] = {name: [] for name in COMMANDS}
+        cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}  # the process's own CPU seconds
         for _ in range(repeat):
             for name, command in COMMANDS.items():
                 start = time.perf_counter()
-                subprocess.run(command, cwd=project, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                process = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+                _, status, usage = os.wait4(process.pid, 0)
                 samples[name].append(time.perf_counter() - start)
+                cpu[name].append(usage.ru_utime + usage.ru_stime)
+                if os.waitstatus_to_exitcode(status):
+                    raise SystemExit(f"{name}: exit {os.waitstatus_to_exitcode(status)}")
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    base, render = medians["python -c pass"], medians[RENDER]
-    lines = ["| command (ETL example, 4 services) | median s | x python -c pass | x render |",
-             "| --- | ---: | ---: | ---: |"]
-    lines += [f"| {name} | {value:.3f} | {value / base:.1f} | {value / render:.2f} |"
-              for name, value in medians.items()]
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    base, render, render_cpu = medians["python -c pass"], medians[RENDER], cpu_medians[RENDER]
+    lines = ["| command (ETL example, 4 services) | median s | x python -c pass | x render | CPU s | CPU x render |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {name} | {value:.3f} | {value / base:.1f} | {value / render:.2f} | {cpu_medians[name]:.3f} "
+              f"| {cpu_medians[name] / render_cpu:.2f} |" for name, value in medians.items()]
     text = "\n".join(lines) + "\n"
     print(text)
-    document = {"repeat": repeat, "median_s": medians, "table": text,
+    document = {"repeat": repeat, "median_s": medians, "cpu_median_s": cpu_medians, "table": text,
+                "load": os.getloadavg(),
+                "sandbox_cpu_over_render": {name: round(cpu_medians[name] / render_cpu, 2) for name in SANDBOX},
                 "sandbox_over_render": {name: round(medians[name] / render, 2) for name in SANDBOX},
+                "client_floor_over_render": round(medians[CLIENT_FLOOR] / render, 2),
                 "help_over_typer": round(medians["ecsflow --help"] / medians[TYPER], 2)}
     if write:
         results.mkdir(parents=True, exist_ok=True)
         (results / "startup.json").write_text(json.dumps(document, indent=2) + "\n")
         (results / "startup.md").write_text(
             f"# CLI start-up, render and the sandbox\n\nMedian of {repeat} runs each, as new processes, the commands "
-            f"interleaved; the sandbox's state made by a first `sync --sandbox`, so both sandbox commands are no-ops."
+            f"interleaved; the sandbox's state made by a first `sync --sandbox`, so both sandbox commands are no-ops; "
+            f"the last row is what render and one botocore ECS client cost, without moto and without a call."
             f"\n\n{text}")
     return document
 

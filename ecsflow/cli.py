@@ -438,6 +438,9 @@ def init(
 
 
 def main() -> None:
+    from ecsflow import collector
+
+    collector.pause()  # until ECS is connected: what start-up makes lives as long as the process
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")
     try:

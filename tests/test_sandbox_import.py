@@ -4,9 +4,12 @@ a process has imported is the point: moto's EC2 only when it is used, and each b
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
 
 SESSION = """
 import os, sys
@@ -45,7 +48,8 @@ def test_motos_ec2_is_imported_when_first_used(tmp_path):
 
 
 def test_botocore_data_files_are_parsed_once_per_process(tmp_path):
-    """By one botocore loader (render's validation, ecsflow's clients, moto's regions) and one of moto's."""
+    """By one loader (render's validation, ecsflow's clients, moto's regions, and the models moto answers
+    from, such as ECS's 1 MB one, which moto's loader takes from it: moto has no extras for them)."""
     # Which loaders read each data file, in a sandbox session after a render (each loader parses a file once).
     code = """
 import collections, sys
@@ -53,7 +57,7 @@ import botocore.loaders
 readers = collections.defaultdict(set)
 original = botocore.loaders.Loader.load_data_with_path
 def counting(self, name, *args, **kwargs):
-    readers[(type(self).__module__.split(".")[0], name)].add(id(self))
+    readers[name].add(id(self))
     return original(self, name, *args, **kwargs)
 botocore.loaders.Loader.load_data_with_path = counting
 from ecsflow.ecs.validate import check_register_request
@@ -65,3 +69,38 @@ print(sorted(name for name, loaders in readers.items() if len(loaders) > 1))
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+CLIENTS = """
+import collections, sys
+import botocore.session
+made = collections.Counter()
+original = botocore.session.Session.create_client
+def counting(self, service_name, *args, **kwargs):
+    made[service_name] += 1
+    return original(self, service_name, *args, **kwargs)
+botocore.session.Session.create_client = counting
+sys.argv = ["ecsflow", *sys.argv[1:]]
+from ecsflow.cli import main
+try:
+    main()
+except SystemExit as end:
+    print("exit", end.code)
+print(dict(made))
+"""
+
+
+def test_a_sandbox_command_makes_one_ecs_client(tmp_path):
+    """The sandbox's replay and the command share one client (another costs a botocore session and its
+    handlers); a sync that registers makes the writer too, which botocore never retries."""
+    project = tmp_path / "etl"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
+
+    def clients(*command: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", CLIENTS, *command], cwd=project, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()[-2:]
+
+    assert clients("sync", "--sandbox") == ["exit 0", "{'ecs': 2}"]  # registers: the writer
+    assert clients("diff", "--sandbox", "--no-services") == ["exit 0", "{'ecs': 1}"]
+    assert clients("sync", "--sandbox") == ["exit 0", "{'ecs': 1}"]  # a no-op

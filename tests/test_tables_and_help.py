@@ -64,7 +64,8 @@ def test_verify_at_100_columns_keeps_every_arn_and_image_whole(etl_project):
                     "WAREHOUSE_PASSWORD (arn:aws:ssm:eu-west-1:123456789012:parameter/etl/warehouse/password)"):
         assert subject in lines, text  # on a line of its own, whole
     assert "etl-api        image           missing" in text
-    assert text.splitlines()[-1] == "verify: 21 of 26 checks fail (5 ok, 17 missing, 4 failed)."  # the api's service check, 4 retentions
+    # the api's service check, and the four groups' retentions
+    assert text.splitlines()[-1] == "verify: 21 of 26 checks fail (5 ok, 17 missing, 4 failed)."
 
 
 def test_verify_where_the_table_fits_stays_a_table(etl_project):

@@ -7,9 +7,8 @@ written."""
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -245,7 +244,8 @@ def test_an_undeclared_volume_is_refused_before_anything_is_written(tmp_path):
     project_file(tmp_path, "- nope:/data", "")
     result = cli(tmp_path, "sync", "--sandbox")
     assert result.exit_code == 1
-    assert "compose.yaml:6:5, service 'app', key 'volumes'" in result.stderr and "undefined volume nope" in result.stderr
+    assert "compose.yaml:6:5, service 'app', key 'volumes'" in result.stderr
+    assert "undefined volume nope" in result.stderr
     assert not (tmp_path / ".ecsflow").exists()
 
 

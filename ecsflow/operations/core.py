@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ecsflow import collector
 from ecsflow.compose.extension import ProjectExtension
 from ecsflow.compose.loader import load_project
 from ecsflow.compose.model import ComposeProject
@@ -256,8 +257,10 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
 
     concurrency = aws.concurrency if concurrency is None else concurrency
     if not aws.sandbox:
-        yield Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url,
+        ecs = Ecs.connect(AwsOptions(region=region, profile=aws.profile, endpoint_url=aws.endpoint_url,
                                      register_rate=aws.register_rate), concurrency)
+        collector.resume()
+        yield ecs
         return
     if aws.endpoint_url:
         raise EcsflowError("--sandbox and --endpoint-url exclude each other: the sandbox is its own ECS",
@@ -270,4 +273,6 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
                          task_workdir=project.working_dir, execute_locally=aws.execute_locally,
                          on_note=aws.on_note) as sandbox:
-        yield Ecs.connect(sandbox.options, concurrency, on_done_registering=sandbox.release)
+        ecs = Ecs(sandbox.ecs_client, sandbox.options, concurrency, on_done_registering=sandbox.release)
+        collector.resume()
+        yield ecs

@@ -14,6 +14,7 @@ from ecsflow.output.console import (
     stdout_console,
     write_document,
 )
+from ecsflow.output.tables import plain_table
 from ecsflow.output.verify import write_verify
 
 
@@ -217,26 +218,35 @@ def write_sync_outcomes(outcomes, fmt: str, *, env: Environment, interrupted: st
             {"name": g.name, "region": g.region, "status": g.status, "retention": g.retention,
              "live_retention": g.live_retention} for g in log_groups]}, env=env)
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    details = [o.error or o.note or "" for o in outcomes]  # a note: a lost answer, a duplicate removed
-    for column in ("service", "family", "status", "revision", "detail")[:5 if any(details) else 4]:
-        table.add_column(column, overflow="fold")
     # `would-register` only appears with --dry-run.
     style = {"registered": "green", "would-register": "cyan", "unchanged": "dim", "failed": "red",
              "not-started": "yellow", "interrupted": "red"}
+    details = [o.error or o.note or "" for o in outcomes]  # a note: a lost answer, a duplicate removed
+    header = ("service", "family", "status", "revision", "detail")[:5 if any(details) else 4]
+    rows = []
     for o, detail in zip(outcomes, details, strict=True):
         revision = "" if o.revision is None else str(o.revision)
         if o.status == "would-register":  # not a revision to be made: the live one it would replace
             revision = f"live {revision}" if revision else "new"
-        cells = [escape(o.service), escape(o.family), f"[{style[o.status]}]{o.status}[/]", revision]
-        table.add_row(*cells, *([escape(detail)] if any(details) else []))
+        rows.append((o.service, o.family, o.status, revision, *([detail] if any(details) else [])))
     console = stdout_console(env)
+    from rich.markup import escape
+
     for group in log_groups:
         console.print(escape(written_line(group)))
-    console.print(table)
+    plain = plain_table(console, header, rows)
+    if plain is not None:
+        console.file.write(plain)
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in header:
+            table.add_column(column, overflow="fold")
+        for service, family, status, revision, *detail in rows:
+            table.add_row(escape(service), escape(family), f"[{style[status]}]{status}[/]", revision,
+                          *map(escape, detail))
+        console.print(table)
     counts = {status: sum(1 for o in outcomes if o.status == status) for status in style}
     summary = f"{counts['registered']} registered, {counts['unchanged']} unchanged, {counts['failed']} failed."
     if counts["would-register"]:

@@ -14,7 +14,8 @@ A sandbox command spent most of its time importing moto, not answering calls (on
   EC2's service model, 5 MB unzipped): another 0.6 s. ``shared_botocore_loader`` makes every botocore session
   of this process (boto3's, moto's) share the loader ecsflow's own sessions share
   (``ecsflow.ecs.validate.data_loader``), and moto's own loader (botocore's plus moto's extra model files) is
-  made once. The data is botocore's, read-only: the same files, whichever loader reads them.
+  made once and takes from the shared one every model moto has no extras for (ECS's, 1 MB parsed). The data
+  is botocore's, read-only: the same files, whichever loader reads them.
 
 moto answers the same calls either way, through the same code; ``benchmarks/run.py`` measures the result.
 """
@@ -54,7 +55,33 @@ def shared_botocore_loader() -> None:
 
     # Both modules bound their create_loader by name at import.
     botocore.session.create_loader = create_loader
-    moto.core.utils.create_loader = functools.cache(moto.core.loaders.create_loader)
+    moto.core.utils.create_loader = functools.cache(lambda: _moto_loader(data_loader(None)))
+
+
+def _moto_loader(shared: Any) -> Any:
+    """moto's loader (botocore's, with moto's extra model files in place of botocore's own "sdk" extras), which
+    takes a model that neither kind of extras changes from ``shared``, the loader ecsflow's clients use: moto's
+    ECS model is then the very one the clients parsed, not another parse of the same file (and another listing
+    of botocore's 400 service folders)."""
+    import os
+
+    import moto.core.loaders
+
+    class Loader(moto.core.loaders.Loader):
+        def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+            try:
+                version = api_version or shared.determine_latest_version(service_name, type_name)
+            except Exception:  # noqa: BLE001 - not a botocore service: moto's own loader says what is wrong
+                return super().load_service_model(service_name, type_name, api_version)
+            extras = [os.path.join(root, name, version, f"{type_name}.{kind}-extras.json{zipped}")
+                      for root in {*self.search_paths, *shared.search_paths}
+                      for name, kind in ((service_name, "sdk"), (service_name.replace("-", ""), "moto"))
+                      for zipped in ("", ".gz")]
+            if any(os.path.exists(path) for path in extras):
+                return super().load_service_model(service_name, type_name, api_version)
+            return shared.load_service_model(service_name, type_name, version)
+
+    return Loader(extra_search_paths=[moto.core.loaders.moto_root])
 
 
 def _defer_ec2() -> None:

@@ -56,9 +56,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
-from ecsflow.ecs.client import Ecs
+from ecsflow.ecs.client import Ecs, make_ecs_client
 from ecsflow.ecs.definitions import tag_map
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError, EcsflowError
@@ -100,10 +101,13 @@ _PLACEHOLDER_CONTAINER = {"name": "placeholder", "image": "placeholder", "memory
 @dataclass(frozen=True)
 class Sandbox:
     """An open sandbox: the ``options`` to make clients with, and ``release()``, which saves what was
-    registered and lets other ecsflow processes use the sandbox; nothing registered after it is kept."""
+    registered and lets other ecsflow processes use the sandbox; nothing registered after it is kept.
+    ``ecs_client``: the ECS client the sandbox replayed its state with, for the command's ``Ecs`` to share
+    (clients are thread-safe; making another costs a botocore session and its handlers)."""
 
     options: AwsOptions
     release: Callable[[], None]
+    ecs_client: Any = None
 
 
 @contextmanager
@@ -145,7 +149,8 @@ def sandbox_session(
                                  spot_interrupt_after=interrupt_after)
         with _sandbox_environment(region), mock_aws(), runner, _ecs_semantics():
             options = AwsOptions(region=region, profile=None, endpoint_url=None)
-            ecs = Ecs.connect(options)
+            client = make_ecs_client(options)
+            ecs = Ecs(client, options)
             stored, files = _load(state_dir)
             services = services_state.load(state_dir)
             groups = logs_state.load(state_dir, region)
@@ -170,7 +175,7 @@ def sandbox_session(
                         lock.release()
 
             try:
-                yield Sandbox(options, release)
+                yield Sandbox(options, release, client)
             except BaseException:
                 try:
                     release()
