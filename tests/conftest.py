@@ -1,4 +1,3 @@
-import shutil
 import sys
 from pathlib import Path
 
@@ -7,6 +6,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from compose_oracle import compose_binary  # noqa: E402
+from project_files import copy_example  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,4 @@ def no_retry_waits(monkeypatch):
 @pytest.fixture
 def etl_project(tmp_path):
     """A copy of the ETL example (examples/etl) that a test may edit."""
-    target = tmp_path / "etl"
-    example = Path(__file__).parent.parent / "examples" / "etl"
-    shutil.copytree(example, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
-    return target
+    return copy_example(tmp_path / "etl")

@@ -1,0 +1,117 @@
+"""Running ecsflow as a user does, for the tests: ``ecsflow(...)`` runs the command in this process (typer's
+CliRunner, stdout and stderr apart), ``ecsflow_process(...)`` runs ``python -m ecsflow`` as a process of its
+own for what needs one (signals, a second process, the interpreter's start-up). Both take the same arguments
+and fail the test when the command ends with an exit code it did not expect (``expect``: 0 unless told,
+or a set of codes), showing the code, stdout and stderr (as httpie's ``http()`` and pipx's ``run_pipx_cli``).
+
+``assert_clean_error`` is what every refusal must look like: exit 1, nothing on stdout, one ``error:``
+message with no traceback and nothing "unexpected"."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import pytest
+from ecs_server import dummy_credentials_env
+
+Env = Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command did: the same fields as click's Result, which ``ecsflow()`` returns."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def ecsflow(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] | None = None,
+            endpoint: object | None = None, env: Env | None = None, cwd: os.PathLike | None = None,
+            input: str | None = None, expect: int | Collection[int] = 0):  # noqa: A002 - CliRunner's name
+    """``ecsflow ARGS`` in this process; its click Result (``exit_code``, ``stdout``, ``stderr``, ``output``).
+
+    ``file``: compose file(s), passed as ``-f`` after the command's name. ``endpoint``: a test endpoint
+    (tests/ecs_server.py, or its URL) passed as ``--endpoint-url``, with the dummy credentials it accepts in
+    the environment beneath ``env``. ``env`` is laid over this process's environment (``None`` removes a
+    variable), ``cwd`` is the folder the command runs in, ``input`` its stdin."""
+    __tracebackhide__ = True
+    from typer.testing import CliRunner
+
+    from ecsflow.cli import app
+
+    command = _command(args, file, endpoint)
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(app, command, input=input, env=_environment(endpoint, env))
+    _check(command, result.exit_code, result.stdout, result.stderr, expect, result.exc_info)
+    return result
+
+
+def ecsflow_process(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] | None = None,
+                    endpoint: object | None = None, env: Env | None = None, cwd: os.PathLike | None = None,
+                    input: str | None = None, expect: int | Collection[int] = 0,  # noqa: A002
+                    prefix: Sequence[str] = (), timeout: float = 120) -> Ran:
+    """``python -m ecsflow ARGS`` as a process of its own, with ``ecsflow()``'s arguments; ``prefix`` is a
+    command that runs it (``unshare ...``, ``setpriv ...``)."""
+    __tracebackhide__ = True
+    command = _command(args, file, endpoint)
+    environment = {**os.environ}
+    for name, value in _environment(endpoint, env).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    done = subprocess.run([*prefix, sys.executable, "-m", "ecsflow", *command], cwd=cwd, env=environment,
+                          input=input, capture_output=True, text=True, timeout=timeout)
+    _check(command, done.returncode, done.stdout, done.stderr, expect)
+    return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    """Exit 1, nothing on stdout, an ``error:`` message naming every fragment, no traceback, not "unexpected"."""
+    __tracebackhide__ = True
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:") and "error: unexpected" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def _command(args: Sequence[str | os.PathLike], file, endpoint) -> list[str]:
+    words = [str(a) for a in args]
+    files = [] if file is None else [file] if isinstance(file, str | os.PathLike) else list(file)
+    options = [word for path in files for word in ("-f", str(path))]
+    if endpoint is not None:
+        options += ["--endpoint-url", endpoint if isinstance(endpoint, str) else endpoint.url]
+    return [*words[:1], *options, *words[1:]]
+
+
+def _environment(endpoint, env: Env | None) -> dict[str, str | None]:
+    return {**(dummy_credentials_env() if endpoint is not None else {}), **(env or {})}
+
+
+def _check(command: list[str], code: int, stdout: str, stderr: str, expect: int | Collection[int],
+           exc_info=None) -> None:
+    __tracebackhide__ = True
+    expected = {expect} if isinstance(expect, int) else set(expect)
+    if code in expected:
+        return
+    said = f"`ecsflow {' '.join(command)}` exited {code}, expected {' or '.join(map(str, sorted(expected)))}"
+    for name, text in (("stdout", stdout), ("stderr", stderr)):
+        said += f"\n--- {name}\n{text.rstrip(chr(10)) if text else '(nothing)'}"
+    if exc_info is not None and not isinstance(exc_info[1], SystemExit):
+        import traceback
+
+        said += "\n--- exception\n" + "".join(traceback.format_exception(*exc_info))
+    pytest.fail(said)
+
