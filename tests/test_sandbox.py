@@ -109,6 +109,27 @@ def test_a_sandbox_in_use_is_waited_for_with_a_note(project):
     assert "1 registered" in out
 
 
+def test_the_note_of_a_sandbox_in_use_honours_no_color(project):
+    """The note is the command's own message: in colour when colour is forced (FORCE_COLOR=1), plain with
+    --no-color, as every other line of the command."""
+    state = project / ".ecsflow" / "sandbox"
+    state.mkdir(parents=True)
+    holder = os.open(state, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
+        plain = start(project, "sync", "--no-color", FORCE_COLOR="1", NO_COLOR=None)
+        coloured = start(project, "sync", FORCE_COLOR="1", NO_COLOR=None)
+        plain_note, coloured_note = plain.stderr.readline(), coloured.stderr.readline()  # printed while waiting
+    finally:
+        os.close(holder)
+    _, err = plain.communicate(timeout=60)
+    assert plain.returncode == 0, err
+    assert "waiting for another ecsflow using the sandbox" in plain_note
+    assert "\x1b" not in plain_note + err
+    coloured.communicate(timeout=60)
+    assert "waiting for another ecsflow" in coloured_note and "\x1b[" in coloured_note  # colour is forced
+
+
 def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
     holder = os.open(tmp_path, os.O_RDONLY)
     fcntl.flock(holder, fcntl.LOCK_EX)
