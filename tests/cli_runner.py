@@ -1,8 +1,9 @@
 """Running ecsflow as a user does, for the tests: ``ecsflow(...)`` runs the command in this process (typer's
-CliRunner, stdout and stderr apart), ``ecsflow_process(...)`` runs ``python -m ecsflow`` as a process of its
-own for what needs one (signals, a second process, the interpreter's start-up). Both take the same arguments
-and fail the test when the command ends with an exit code it did not expect (``expect``: 0 unless told,
-or a set of codes), showing the code, stdout and stderr (as httpie's ``http()`` and pipx's ``run_pipx_cli``).
+CliRunner, stdout and stderr apart); ``ecsflow_process(...)`` runs ``python -m ecsflow`` as a process of its
+own, for what needs one (another process beside it, the interpreter's start-up); ``ecsflow_started(...)``
+starts that process without waiting (to signal it). They take the same arguments; the first two fail the test
+when the command ends with an exit code it did not expect (``expect``: 0 unless told, or a set of codes),
+showing the code, stdout and stderr (as httpie's ``http()`` and pipx's ``run_pipx_cli``).
 
 ``assert_clean_error`` is what every refusal must look like: exit 1, nothing on stdout, one ``error:``
 message with no traceback and nothing "unexpected"."""
@@ -64,16 +65,20 @@ def ecsflow_process(*args: str | os.PathLike, file: os.PathLike | Sequence[os.Pa
     command that runs it (``unshare ...``, ``setpriv ...``)."""
     __tracebackhide__ = True
     command = _command(args, file, endpoint)
-    environment = {**os.environ}
-    for name, value in _environment(endpoint, env).items():
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
-    done = subprocess.run([*prefix, sys.executable, "-m", "ecsflow", *command], cwd=cwd, env=environment,
-                          input=input, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run([*prefix, sys.executable, "-m", "ecsflow", *command], cwd=cwd, input=input,
+                          env=_process_environment(endpoint, env), capture_output=True, text=True, timeout=timeout)
     _check(command, done.returncode, done.stdout, done.stderr, expect)
     return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def ecsflow_started(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] | None = None,
+                    endpoint: object | None = None, env: Env | None = None,
+                    cwd: os.PathLike | None = None) -> subprocess.Popen:
+    """``python -m ecsflow ARGS`` started, not waited for (to signal it, or to run another beside it): its
+    stdout and stderr are pipes of text. The test waits for it and judges its exit code."""
+    return subprocess.Popen([sys.executable, "-m", "ecsflow", *_command(args, file, endpoint)], cwd=cwd,
+                            env=_process_environment(endpoint, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def assert_clean_error(result, *fragments: str) -> None:
@@ -98,6 +103,12 @@ def _command(args: Sequence[str | os.PathLike], file, endpoint) -> list[str]:
 
 def _environment(endpoint, env: Env | None) -> dict[str, str | None]:
     return {**(dummy_credentials_env() if endpoint is not None else {}), **(env or {})}
+
+
+def _process_environment(endpoint, env: Env | None) -> dict[str, str]:
+    """This process's environment with ``_environment``'s laid over it, as CliRunner lays it."""
+    laid = {**os.environ, **_environment(endpoint, env)}
+    return {name: value for name, value in laid.items() if value is not None}
 
 
 def _check(command: list[str], code: int, stdout: str, stderr: str, expect: int | Collection[int],

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import ecsflow, ecsflow_process
+from cli_runner import ecsflow, ecsflow_process, ecsflow_started
 
 from ecsflow.errors import EcsflowError
 from ecsflow.sandbox.session import sandbox_session
@@ -45,16 +45,10 @@ def make_project(folder: Path, service: str = "job", command: list[str] = JOB) -
     return folder
 
 
-def env(**extra: str) -> dict[str, str | None]:
+def env(**extra: str | None) -> dict[str, str | None]:
     """This process's environment without AWS's or ecsflow's variables, without colour, the job quick."""
     unset = {name: None for name in os.environ if name.startswith(("AWS_", "ECSFLOW_"))}
     return {**unset, "NO_COLOR": "1", "JOB_SLEEP": "0", **extra}
-
-
-def start(project: Path, *args: str, **extra: str) -> subprocess.Popen:
-    environment = {name: value for name, value in {**os.environ, **env(**extra)}.items() if value is not None}
-    return subprocess.Popen([sys.executable, "-m", "ecsflow", *args, "--sandbox"], cwd=project, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def stored_revisions(project: Path, family: str = "jobs-job") -> list[int]:
@@ -75,7 +69,8 @@ def outcomes(process: subprocess.Popen) -> list[tuple[str, int]]:
 def test_two_concurrent_sandbox_syncs_of_other_contents_keep_both_registrations(project):
     """Without the lock both replayed an empty state, both reported `registered jobs-job:1`, one was kept."""
     versions = ("1.0", "2.0")
-    processes = [start(project, "sync", "--format", "json", VERSION=version) for version in versions]
+    processes = [ecsflow_started("sync", "--format", "json", "--sandbox", cwd=project, env=env(VERSION=version))
+                 for version in versions]
     results = [outcomes(p)[0] for p in processes]
     assert sorted(results) == [("registered", 1), ("registered", 2)]
     assert stored_revisions(project) == [1, 2]
@@ -86,7 +81,7 @@ def test_two_concurrent_sandbox_syncs_of_other_contents_keep_both_registrations(
 
 
 def test_two_concurrent_sandbox_syncs_of_one_content_register_once(project):
-    processes = [start(project, "sync", "--format", "json") for _ in range(2)]
+    processes = [ecsflow_started("sync", "--format", "json", "--sandbox", cwd=project, env=env()) for _ in range(2)]
     results = sorted(o for p in processes for o in outcomes(p))
     assert results == [("registered", 1), ("unchanged", 1)]  # the second saw the first's registration
     assert stored_revisions(project) == [1]
@@ -98,7 +93,7 @@ def test_a_sandbox_in_use_is_waited_for_with_a_note(project):
     holder = os.open(state, os.O_RDONLY)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
-        waiting = start(project, "sync")
+        waiting = ecsflow_started("sync", "--sandbox", cwd=project, env=env())
         time.sleep(3)
         assert waiting.poll() is None  # still waiting
     finally:
@@ -117,8 +112,9 @@ def test_the_note_of_a_sandbox_in_use_honours_no_color(project):
     holder = os.open(state, os.O_RDONLY)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
-        plain = start(project, "sync", "--no-color", FORCE_COLOR="1", NO_COLOR=None)
-        coloured = start(project, "sync", FORCE_COLOR="1", NO_COLOR=None)
+        forced = env(FORCE_COLOR="1", NO_COLOR=None)
+        plain = ecsflow_started("sync", "--no-color", "--sandbox", cwd=project, env=forced)
+        coloured = ecsflow_started("sync", "--sandbox", cwd=project, env=forced)
         plain_note, coloured_note = plain.stderr.readline(), coloured.stderr.readline()  # printed while waiting
     finally:
         os.close(holder)
@@ -148,7 +144,8 @@ def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
 
 
 def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
-    running = start(project, "run", "job", "-e", "JOB_SLEEP=30", ECSFLOW_EXECUTE_LOCALLY="1")
+    running = ecsflow_started("run", "job", "-e", "JOB_SLEEP=30", "--sandbox", cwd=project,
+                              env=env(ECSFLOW_EXECUTE_LOCALLY="1"))
     try:
         saved = project / ".ecsflow" / "sandbox" / "jobs-job.json"
         deadline = time.monotonic() + 60
