@@ -9,6 +9,7 @@ from cli_runner import assert_clean_error, ecsflow
 
 def run(tmp_path, compose_text, *args, files=None, env=None, expect=1):
     """`ecsflow render` of ``compose_text`` (dedented) as compose.yaml, beside ``files``: refused unless told."""
+    __tracebackhide__ = True
     (tmp_path / "compose.yaml").write_text(textwrap.dedent(compose_text))
     for name, text in (files or {}).items():
         (tmp_path / name).write_text(textwrap.dedent(text))

@@ -18,6 +18,7 @@ from ecsflow.compose.yamlfile import MAX_ALIAS_NODES, MAX_DEPTH
 
 def render(tmp_path, text, *args, env=None, expect=1):
     """`ecsflow render` of ``text`` as compose.yaml: refused unless told."""
+    __tracebackhide__ = True
     (tmp_path / "compose.yaml").write_text(text)
     return ecsflow("render", *args, file=tmp_path / "compose.yaml", env=env, expect=expect)
 
