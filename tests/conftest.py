@@ -1,12 +1,41 @@
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from compose_oracle import compose_binary  # noqa: E402
 from project_files import copy_example  # noqa: E402
+
+# The property tests (hypothesis) run few examples in the fast suite and their full number in the slow run:
+# each says both (tests/properties.py `examples`), the profile chooses. "slow" is loaded for `pytest -m slow`
+# (CI's slow run, which every property test then joins) or with HYPOTHESIS_PROFILE=slow (any selection).
+settings.register_profile("fast", deadline=None)
+settings.register_profile("slow", deadline=None)
+
+
+def _selects_slow(config: pytest.Config) -> bool:
+    """The -m expression picks the slow suites (`-m slow`, `-m "slow and not airflow"`), not `not slow`."""
+    return re.search(r"(?<!not )\bslow\b", config.getoption("markexpr") or "") is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_profile", None):  # hypothesis's own --hypothesis-profile: it loaded it
+        return
+    slow = _selects_slow(config) or os.environ.get("HYPOTHESIS_PROFILE") == "slow"
+    settings.load_profile("slow" if slow else "fast")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _selects_slow(config):
+        for item in items:
+            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+                item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from airflow_support import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.airflow import (
     DagError,
@@ -688,7 +689,7 @@ def test_runtime_env_name_is_a_safe_jinja_literal(tmp_path):
 _text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=60) | st.sampled_from(HOSTILE)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60, 600), suppress_health_check=[HealthCheck.too_slow])
 @given(
     names=st.lists(st.from_regex(r"[a-z][a-z0-9_. -]{0,70}", fullmatch=True), min_size=1, max_size=4,
                    unique_by=lambda n: re.sub(r"[^A-Za-z0-9_-]", "-", n)),

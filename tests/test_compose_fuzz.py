@@ -10,12 +10,12 @@ import json
 import resource
 import time
 
-import pytest
 import yaml
 from cli_runner import ecsflow
 from compose_oracle import alias_bomb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose.schema import SCHEMA_FILE
 
@@ -107,20 +107,13 @@ _variables = st.dictionaries(st.sampled_from(["A", "B", "C", "V", "N", "COMPOSE_
                                      max_size=10), max_size=3)  # what an environment variable can hold
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(30, 1500), suppress_health_check=list(HealthCheck))
 @given(text=compose_texts(), variables=_variables)
 def test_render_survives_hostile_compose_files(text, variables, tmp_path_factory):
     check(tmp_path_factory, text, variables)
 
 
-@pytest.mark.slow
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(text=compose_texts(), variables=_variables)
-def test_render_survives_hostile_compose_files_many(text, variables, tmp_path_factory):
-    check(tmp_path_factory, text, variables)
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(30, 300), suppress_health_check=list(HealthCheck))
 @given(text=st.text(max_size=300))
 def test_render_survives_random_text(text, tmp_path_factory):
     check(tmp_path_factory, text, {})

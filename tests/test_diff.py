@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.diff import (
     Change,
@@ -673,7 +674,7 @@ def _pairs(draw):
     return value, draw(st.sampled_from([value, copy.deepcopy(value), _variant(draw, value)]))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(300, 3000))
 @given(_pairs())
 def test_fast_equality_agrees_with_deepdiff(pair):
     from deepdiff import DeepDiff
@@ -684,7 +685,7 @@ def test_fast_equality_agrees_with_deepdiff(pair):
     assert strictly_equal(b, a) == strictly_equal(a, b)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200, 2000))
 @given(_pairs())
 def test_fast_equality_agrees_with_deepdiff_on_task_definitions(pair):
     """The same, on the canonical forms of a real definition with random values grafted in."""
@@ -759,26 +760,15 @@ def _data_and_one_difference(draw):
     return request, other
 
 
-def _never_equal(pair):
+@settings(max_examples=examples(300, 5000))
+@given(_data_and_one_difference())
+def test_requests_that_differ_in_a_list_item_label_or_option_never_compare_equal(pair):
     request, other = pair
     assert strictly_equal(normalise_desired(request), normalise_desired(request))
     assert not strictly_equal(normalise_desired(request), normalise_desired(other))
     # As sync sees it: the first registered (ECS echoes it back), the other desired.
     assert diff_family("s", "f", other, {"taskDefinition": request}).status == "changed"
     assert diff_family("s", "f", request, {"taskDefinition": other}).status == "changed"
-
-
-@settings(max_examples=300, deadline=None)
-@given(_data_and_one_difference())
-def test_requests_that_differ_in_a_list_item_label_or_option_never_compare_equal(pair):
-    _never_equal(pair)
-
-
-@pytest.mark.slow
-@settings(max_examples=5000, deadline=None)
-@given(_data_and_one_difference())
-def test_requests_that_differ_in_a_list_item_label_or_option_never_compare_equal_slow(pair):
-    _never_equal(pair)
 
 
 def test_an_empty_argument_is_an_argument():
