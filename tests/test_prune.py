@@ -1,7 +1,8 @@
 """`ecsflow prune`: the pure planner, then the command end to end through the CLI against moto's server behind
-the counting, paging, fault-injecting proxy (tests/ecs_server.py), with families of thousands of revisions
-(registered straight into the server's moto backend, which runs in this process: the HTTP path would take
-minutes), one used by an ECS service and one by a running task (the local task runner runs it)."""
+the counting, paging, fault-injecting proxy (tests/ecs_server.py), with families of hundreds of revisions, pages
+of them (registered straight into the server's moto backend, which runs in this process: the HTTP path is
+slower), one used by an ECS service and one by a running task (the local task runner runs it). Thousands of
+revisions: benchmarks/prune.py."""
 
 import json
 import math
@@ -122,27 +123,27 @@ def family_entry(report, family):
     return next(f for f in report["families"] if f["family"] == family)
 
 
-def test_thousands_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, compose):
-    register_old("etl-extract", 1998)
-    register_old("etl-extract", 1, command=("python", "-c", "import time; time.sleep(60)"))  # revision 1999
-    ecsflow("sync", file=compose, endpoint=ecs)  # revision 2000, tagged ecsflow:managed, and 1 of the others
+def test_hundreds_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, compose):
+    register_old("etl-extract", 248)
+    register_old("etl-extract", 1, command=("python", "-c", "import time; time.sleep(60)"))  # revision 249
+    ecsflow("sync", file=compose, endpoint=ecs)  # revision 250, tagged ecsflow:managed, and 1 of the others
     client = ecs.client("ecs")
     client.create_service(cluster=CLUSTER, serviceName="legacy", taskDefinition="etl-extract:37", desiredCount=0)
-    task = client.run_task(cluster=CLUSTER, taskDefinition="etl-extract:1999", launchType="FARGATE",
+    task = client.run_task(cluster=CLUSTER, taskDefinition="etl-extract:249", launchType="FARGATE",
                            networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})["tasks"][0]
     ecs.reset_counts()
 
     _, report = prune_json(ecs, compose)
     extract = family_entry(report, "etl-extract")
-    assert extract["active"] == 2000 and report["executed"] is False
-    assert extract["deregister"] == [*range(1, 37), *range(38, 1996)]
+    assert extract["active"] == 250 and report["executed"] is False
+    assert extract["deregister"] == [*range(1, 37), *range(38, 246)]
     assert {k["revision"]: k["reasons"] for k in extract["keep"]} == {
-        2000: ["newest 5"], 1999: ["newest 5", f"in use by task {task['taskArn'].rsplit('/', 1)[1]}"],
-        1998: ["newest 5"], 1997: ["newest 5"], 1996: ["newest 5"], 37: ["in use by service legacy"]}
+        250: ["newest 5"], 249: ["newest 5", f"in use by task {task['taskArn'].rsplit('/', 1)[1]}"],
+        248: ["newest 5"], 247: ["newest 5"], 246: ["newest 5"], 37: ["in use by service legacy"]}
     assert [f["deregister"] for f in report["families"] if f["family"] != "etl-extract"] == [[], [], []]
     # The plan changed nothing; ListTaskDefinitions was paged as ECS pages it (100 a page).
-    assert DEREGISTER not in ecs.calls and ecs.calls[LIST] == math.ceil(2000 / 100) + 3
-    assert revisions(ecs, "etl-extract") == list(range(1, 2001))
+    assert DEREGISTER not in ecs.calls and ecs.calls[LIST] == math.ceil(250 / 100) + 3
+    assert revisions(ecs, "etl-extract") == list(range(1, 251))
 
     ecs.reset_counts()
     _, report = prune_json(ecs, compose, "--yes")
@@ -150,7 +151,7 @@ def test_thousands_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs,
     assert outcome["deregistered"] == extract["deregister"] and outcome["failed"] == outcome["skipped"] == []
     assert ecs.calls[DEREGISTER] == len(extract["deregister"]) and ecs.max_in_flight <= 8
     # Exactly what the plan showed: the kept ones are still ACTIVE, the others INACTIVE.
-    assert revisions(ecs, "etl-extract") == [37, 1996, 1997, 1998, 1999, 2000]
+    assert revisions(ecs, "etl-extract") == [37, 246, 247, 248, 249, 250]
     assert revisions(ecs, "etl-extract", "INACTIVE") == extract["deregister"]
 
     ecs.reset_counts()
