@@ -134,7 +134,7 @@ def test_a_failing_family_does_not_hide_the_others(ecs, compose):
     assert ecs.calls["RegisterTaskDefinition"] == 1  # converges: only the one that failed
 
 
-def test_throttling_is_retried_not_reported_as_drift(ecs, compose):
+def test_throttling_is_retried_not_reported_as_drift(ecs, compose, no_retry_waits):
     ecs.fail("DescribeTaskDefinition", "ThrottlingException", "Rate exceeded", times=3)
     ecs.fail("RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
     result, report = sync_json(ecs, compose)
