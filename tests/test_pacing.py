@@ -139,6 +139,7 @@ def test_a_paced_first_sync_is_not_throttled_and_takes_the_ideal_time(throttled)
     assert ideal <= seconds < ideal + 1.5
 
 
+@pytest.mark.slow  # botocore's own pace: its adaptive retry mode's waits are real
 @pytest.mark.usefixtures("aws_env")
 def test_an_unpaced_first_sync_bounces_on_throttling(throttled):
     """What pacing avoids: the same sync, unpaced, makes throttled calls, retried (or failed in the end). At

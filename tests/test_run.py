@@ -548,6 +548,7 @@ def test_sandbox_with_a_cluster_arn_the_defaults_and_spot_capacity(etl_project, 
     assert "RUN_DATE 2026-01-01" in again.stdout  # the same cluster, by name
 
 
+@pytest.mark.slow  # a timing of two real processes, judged on the machine's load
 def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
     """The job writes the time it ends; `ecsflow run --sandbox` (a process of its own, as a user runs it) must
     have exited about a second later at most, not after a poll interval and a slow interpreter exit."""
