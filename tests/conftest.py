@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from compose_oracle import compose_binary  # noqa: E402
 from project_files import copy_example  # noqa: E402
+from real_airflow import airflow_db, airflow_home  # noqa: E402, F401 - the session's one Airflow, for two modules
 
 # The property tests (hypothesis) run few examples in the fast suite and their full number in the slow run:
 # each says both (tests/properties.py `examples`), the profile chooses. "slow" is loaded for `pytest -m slow`

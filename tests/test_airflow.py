@@ -2,8 +2,8 @@
 import; the factories module runs against stand-ins for Airflow's names, with Airflow 3's and Airflow 2's imports):
 the example's, the edges, the ids and names.
 
-The same files are loaded in a real Airflow 3 and 2, and run against a local ECS endpoint, by
-test_airflow_dagbag.py; test_airflow_files.py covers how they are written (hash, edits, --force);
+The same files are loaded in a real Airflow 3 and 2 by test_airflow_dagbag.py, and run against a local ECS
+endpoint by test_airflow_runs.py; test_airflow_files.py covers how they are written (hash, edits, --force);
 test_airflow_hostile.py hostile and random values; test_airflow_factories.py what the factories take and the
 x-ecsflow keys for Airflow; test_airflow_schedule.py the schedules.
 """
