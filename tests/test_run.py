@@ -1,18 +1,18 @@
 """`ecsflow run` end to end through the CLI, against moto's ThreadedMotoServer behind the counting proxy
 (tests/ecs_server.py) with ecsflow's local task runner active: tasks reach STOPPED with the exit code of a real
-local process, and its output lines are CloudWatch Logs events. One test runs the ETL example in --sandbox."""
+local process, and its output lines are CloudWatch Logs events. In the sandbox: test_run_sandbox.py; the pure
+pieces and the help: test_run_pieces.py."""
 
 import json
 import time
 
 import pytest
-from cli_runner import ecsflow, ecsflow_process
+from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
-from project_files import EXAMPLE, edit
+from project_files import edit
 
 from ecsflow import operations
 from ecsflow.ecs.tasks import LogTail, LogTarget
-from ecsflow.runtask import parse_environment, run_size
 
 COMPOSE = """\
 name: jobs
@@ -423,152 +423,3 @@ def test_operations_run_stops_the_task_on_keyboard_interrupt(ecs, project):
     assert any("asked to stop" in m for m in messages)
     assert ecs.runner.wait_idle(timeout=5)
     assert only_task(ecs)["stopCode"] == "UserInitiated"
-
-
-# --- the sandbox: the README's example -------------------------------------------------------------------
-
-
-def test_sandbox_runs_the_example_transform(etl_project, monkeypatch):
-    target = etl_project
-    monkeypatch.chdir(target)
-    result = ecsflow("run", "transform", "-f", "docker-compose.yml", "--sandbox", "--execute-locally", "-e",
-                     "RUN_DATE=2026-01-01")
-    assert "RUN_DATE 2026-01-01: reading s3://acme-raw/orders/2026-01-01/" in result.stdout
-    assert "spark driver memory 6g" in result.stdout  # the definition's environment
-    assert "runs on this machine" in result.stderr and "registered etl-transform:1 (new)" in result.stderr
-    assert (target / ".ecsflow" / "sandbox" / "etl-transform.json").is_file()
-
-    bad = ecsflow("run", "transform", "--sandbox", "--format", "json", "-e", "RUN_DATE=someday",
-                  env={"ECSFLOW_EXECUTE_LOCALLY": "1"}, expect=2)
-    assert json.loads(bad.stdout)["revision"] == 1  # the same revision: nothing changed
-    assert "RUN_DATE 'someday' is not a date" in bad.stderr
-
-    no_wait = ecsflow("run", "transform", "--sandbox", "--no-wait", expect=1)
-    assert "--no-wait cannot be used with --sandbox" in no_wait.stderr
-
-
-def test_example_readme_mentions_the_run_command():
-    text = (EXAMPLE / "README.md").read_text()
-    assert "ecsflow run transform" in text and "--sandbox" in text
-    assert "--sandbox --execute-locally" in text and "without `--execute-locally`" in text
-
-
-def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "etl.extract", "--source", "orders", "--to", "s3://x/"],
-                          cwd=EXAMPLE, capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and "reading orders" in done.stdout
-    assert done.stderr == ""
-
-
-# --- pure pieces -----------------------------------------------------------------------------------------
-
-
-def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
-    from ecsflow.ecs.tasks import FollowOptions, follow_task
-
-    answers = [
-        {"tasks": [], "failures": [{"arn": "t", "reason": "MISSING"}]},
-        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "RUNNING", "containers": []}]},
-        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "STOPPED",
-                    "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-                    "containers": [{"name": "other", "exitCode": 9}, {"name": "job", "exitCode": 4}]}]},
-    ]
-
-    class Client:
-        def describe_tasks(self, cluster, tasks):
-            return answers.pop(0)
-
-    seen, sleeps = [], []
-    how = FollowOptions(container="job", poll_interval=2, on_status=lambda s: seen.append(s.last_status))
-    state, timed_out = follow_task(Client(), "c", "arn:aws:ecs:r:1:task/c/t", how, known_status="PROVISIONING",
-                                   sleep=sleeps.append, clock=lambda: 0.0)
-    assert (state.exit_code, timed_out, seen) == (4, False, ["RUNNING", "STOPPED"])
-    assert sleeps == [2, 2]
-
-
-@pytest.mark.parametrize(("started_at", "expected"), [(1.0, ["PENDING", "RUNNING", "STOPPED"]),
-                                                      (None, ["PENDING", "STOPPED"])])
-def test_a_running_status_between_two_polls_is_still_reported(started_at, expected):
-    """A short job (or a slow poll) goes from PENDING to STOPPED between two polls: its startedAt says it ran; a
-    task that never started (no startedAt) is not said to have run."""
-    from ecsflow.ecs.tasks import FollowOptions, follow_task
-
-    arn = "arn:aws:ecs:r:1:task/c/t"
-    answers = [{"tasks": [{"taskArn": arn, "lastStatus": "PENDING", "containers": []}]},
-               {"tasks": [{"taskArn": arn, "lastStatus": "STOPPED", "startedAt": started_at,
-                           "containers": [{"name": "job", "exitCode": 0}]}]}]
-
-    class Client:
-        def describe_tasks(self, cluster, tasks):
-            return answers.pop(0)
-
-    seen = []
-    how = FollowOptions(container="job", poll_interval=0, on_status=lambda s: seen.append((s.last_status, s.exit_code)))
-    state, _ = follow_task(Client(), "c", arn, how, known_status="PROVISIONING", sleep=lambda _: None)
-    assert [status for status, _ in seen] == expected and state.exit_code == 0
-    assert all(code is None for status, code in seen if status != "STOPPED")
-
-
-def test_run_size_fills_in_the_definitions_half():
-    assert run_size(None, None, 256, 512) is None
-    assert run_size(512, None, 256, 1024) == (512, 1024)
-    assert run_size(None, 2048, 256, 512) == (256, 2048)
-    with pytest.raises(Exception, match="not valid with the task definition's cpu 256"):
-        run_size(None, 4096, 256, 512)
-
-
-def test_parse_environment():
-    assert parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
-        "A": "2", "B": "x=y", "C": "", "D": "from shell"}
-
-
-@pytest.mark.parametrize("value", ["0", "-5"])
-def test_a_timeout_that_is_not_positive_is_a_usage_error(value):
-    result = ecsflow("run", "job", "--timeout", value, expect=2)
-    assert "Invalid value for '--timeout'" in result.stderr
-
-
-def test_sandbox_with_a_cluster_arn_the_defaults_and_spot_capacity(etl_project, monkeypatch):
-    """The example as Terraform and Consul set it up: the cluster as an ARN, transform on FARGATE_SPOT, and no
-    -e: RUN_DATE is its default, "{{ ds }}", rendered for today."""
-    import datetime
-
-    monkeypatch.chdir(etl_project)
-    arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/data-jobs"
-    today = datetime.datetime.now(datetime.UTC).date().isoformat()
-    monkeypatch.setenv("ECSFLOW_EXECUTE_LOCALLY", "1")  # the opt-in to running the job on this machine
-    result = ecsflow("run", "transform", "--sandbox", "--cluster", arn)
-    if datetime.datetime.now(datetime.UTC).date().isoformat() == today:
-        assert f"RUN_DATE {today}: reading" in result.stdout
-    assert "FULL_REFRESH='false': its default in x-ecsflow.runtime_env" in result.stderr
-    again = ecsflow("run", "transform", "--sandbox", "--cluster", "data-jobs", "-e", "RUN_DATE=2026-01-01")
-    assert "RUN_DATE 2026-01-01" in again.stdout  # the same cluster, by name
-
-
-@pytest.mark.slow  # a timing of two real processes, judged on the machine's load
-def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
-    """The job writes the time it ends; `ecsflow run --sandbox` (a process of its own, as a user runs it) must
-    have exited about a second later at most, not after a poll interval and a slow interpreter exit."""
-    done = tmp_path / "done"
-    job = f"import time; print('working', flush=True); open({str(done)!r}, 'w').write(repr(time.time()))"
-    (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],\n"
-        "  execution_role: arn:aws:iam::123456789012:role/exec}\n"
-        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
-    lags = []
-    for _ in range(2):  # the first run registers the family; the second only runs
-        proc = ecsflow_process("run", "job", "--sandbox", "--execute-locally", cwd=tmp_path)
-        ended = time.time()
-        assert proc.stdout == "working\n"
-        lags.append(ended - float(done.read_text()))
-    assert min(lags) < 1.0, lags
-
-
-def test_runs_help_names_every_exit_status_of_its_own():
-    """`ecsflow run --help` says what each of run's own exit statuses means: 124, 130 and 143 (SIGTERM)."""
-    result = ecsflow("run", "--help", env={"COLUMNS": "200", "NO_COLOR": "1"})
-    text = " ".join(result.stdout.split())
-    assert "124 on --timeout" in text and "130 on Ctrl-C" in text and "143 on SIGTERM" in text, text
