@@ -78,3 +78,15 @@ def no_retry_waits(monkeypatch):
 def etl_project(tmp_path):
     """A copy of the ETL example (examples/etl) that a test may edit."""
     return copy_example(tmp_path / "etl")
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Dummy credentials, no profile, no config file, no endpoint variables: nothing of the real machine."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from cli_runner import ecsflow, ecsflow_process, ecsflow_started
+from ecs_requests import DESCRIBE, FAST, REGISTER, item, request
 from ecs_server import EcsEndpoint, dummy_credentials_env
-from test_ecs import DESCRIBE, FAST, REGISTER, item, request
 
 from ecsflow.ecs import client as ecs_client
 from ecsflow.ecs import errors as ecs_errors

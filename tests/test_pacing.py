@@ -11,8 +11,8 @@ import time
 import pytest
 from cli_runner import ecsflow
 from ecs_rates import Throttle
+from ecs_requests import request
 from rich.console import Console
-from test_ecs import aws_env, request  # noqa: F401 - aws_env is a fixture
 
 from ecsflow.ecs import pacing
 from ecsflow.ecs.client import Ecs
