@@ -66,12 +66,16 @@ def ecs(endpoint):
 
 @pytest.fixture
 def no_retry_waits(monkeypatch):
-    """Keep botocore's retry decisions, skip its waits (backoff delay, adaptive mode's token bucket): these
-    tests count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
+    """Keep the retry decisions, skip the waits: botocore's (backoff delay, adaptive mode's token bucket) and
+    the register loop's own backoff (ecsflow.ecs.register.Backoff, whose delays test_ecs checks). These tests
+    count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
     from botocore.retries import bucket, standard
+
+    from ecsflow.ecs.register import Backoff
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
     monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
+    monkeypatch.setattr(Backoff, "delay", lambda self, retry: 0.0)
 
 
 @pytest.fixture
