@@ -38,7 +38,7 @@ class Ran:
 
 def ecsflow(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] | None = None,
             endpoint: object | None = None, env: Env | None = None, cwd: os.PathLike | None = None,
-            input: str | None = None, expect: int | Collection[int] = 0):  # noqa: A002 - CliRunner's name
+            input: str | None = None, expect: int | Collection[int] = 0):
     """``ecsflow ARGS`` in this process; its click Result (``exit_code``, ``stdout``, ``stderr``, ``output``).
 
     ``file``: compose file(s), passed as ``-f`` after the command's name. ``endpoint``: a test endpoint
@@ -59,7 +59,7 @@ def ecsflow(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] 
 
 def ecsflow_process(*args: str | os.PathLike, file: os.PathLike | Sequence[os.PathLike] | None = None,
                     endpoint: object | None = None, env: Env | None = None, cwd: os.PathLike | None = None,
-                    input: str | None = None, expect: int | Collection[int] = 0,  # noqa: A002
+                    input: str | None = None, expect: int | Collection[int] = 0,
                     prefix: Sequence[str] = (), timeout: float = 120) -> Ran:
     """``python -m ecsflow ARGS`` as a process of its own, with ``ecsflow()``'s arguments; ``prefix`` is a
     command that runs it (``unshare ...``, ``setpriv ...``)."""

@@ -66,16 +66,19 @@ def ecs(endpoint):
 
 @pytest.fixture
 def no_retry_waits(monkeypatch):
-    """Keep the retry decisions, skip the waits: botocore's (backoff delay, adaptive mode's token bucket) and
-    the register loop's own backoff (ecsflow.ecs.register.Backoff, whose delays test_ecs checks). These tests
-    count attempts; how long botocore waits is its business (see the slow test for the real thing)."""
+    """Keep the retry decisions, skip the waits after a throttling or 5xx answer: botocore's (backoff delay,
+    adaptive mode's token bucket), the register loop's backoff and the pace's drain (ecsflow.ecs.register and
+    ecsflow.ecs.pacing: test_ecs and test_pacing check those). These tests count attempts; how long botocore
+    waits is its business (see the slow test for the real thing)."""
     from botocore.retries import bucket, standard
 
+    from ecsflow.ecs.pacing import TokenBucket
     from ecsflow.ecs.register import Backoff
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
     monkeypatch.setattr(bucket.TokenBucket, "_sleep_amount", lambda self, amount: 0.0)
     monkeypatch.setattr(Backoff, "delay", lambda self, retry: 0.0)
+    monkeypatch.setattr(TokenBucket, "drain", lambda self: None)
 
 
 @pytest.fixture
