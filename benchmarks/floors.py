@@ -8,6 +8,8 @@ ECS allows. Run by ``benchmarks/run.py`` on its endpoint (tests/ecs_server.py in
   next to no CPU, so what is left is ecsflow's own time (and the proxy's). The CPU seconds of this process
   (ecsflow) and of the endpoint's process are reported beside the wall time: on a 2-CPU machine the endpoint's
   work competes with ecsflow's, and moto's alone can exceed the floor.
+- ``noop_process``: the same no-op sync as a user times it, the whole ``ecsflow sync`` process (start-up and
+  render included), against an endpoint answering in real ECS's shape (tests/ecs_shapes.py) in a child process.
 - ``first_sync``: N new families registered against an endpoint that throttles RegisterTaskDefinition as ECS
   does (a token bucket: ``burst``, then ``per_second``), paced (ecsflow's default against AWS) or not
   (the register loop's retries of a throttled call alone). Ideal: ``max(0, N - burst) / per_second``.
@@ -17,9 +19,15 @@ ECS allows. Run by ``benchmarks/run.py`` on its endpoint (tests/ecs_server.py in
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import project
 
 from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import RegisterItem
@@ -29,13 +37,14 @@ DESCRIBE, REGISTER = "DescribeTaskDefinition", "RegisterTaskDefinition"
 
 
 def noop(endpoint, items: list[RegisterItem], concurrency: int, latency: float, sync: Callable,
-         memo: bool = False, repeat: int = 3) -> dict:
+         memo: bool = False, repeat: int = 3, label: str | None = None) -> dict:
     n = len(items)
     endpoint.set_latency(0.0)
     endpoint.reset()
     ecs = Ecs.connect(AwsOptions(region="us-east-1", endpoint_url=endpoint.url), concurrency=concurrency)
     sync(ecs, items)  # setup: every family registered
-    endpoint.set_memo(*([DESCRIBE] if memo else []))
+    if memo:
+        endpoint.set_memo(DESCRIBE)
     sync(ecs, items)  # warm: botocore's models loaded, the endpoint's memory filled
     endpoint.set_latency(latency)
     runs = []
@@ -50,13 +59,64 @@ def noop(endpoint, items: list[RegisterItem], concurrency: int, latency: float, 
             raise SystemExit(f"no-op sync of {n}: registered {registered}, calls {stats['calls']}")
         runs.append({"wall_s": wall, "ecsflow_cpu_s": cpu, "endpoint_cpu_s": stats["cpu_s"] - before,
                      "diff_s": phases["diff_s"], "max_in_flight": stats["max_in_flight"]})
-    endpoint.set_memo()
+    if memo:
+        endpoint.set_memo()
     floor = math.ceil(n / concurrency) * latency
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-    return {"scenario": "no-op sync", "endpoint": "moto answers once, then memory" if memo else "moto",
+    return {"scenario": "no-op sync", "endpoint": label or ("moto answers once, then memory" if memo else "moto"),
             "families": n, "concurrency": concurrency, "latency_ms": latency * 1000, "describe_calls": n,
             "runs": repeat, **{k: round(v, 3) for k, v in median.items()}, "floor_s": round(floor, 3),
-            "over_floor": round(median["wall_s"] / floor, 2) if floor else None}
+            "over_floor": round(median["wall_s"] / floor, 2) if floor else None,
+            "ecsflow_cpu_per_describe_ms": round(median["ecsflow_cpu_s"] / n * 1000, 2)}
+
+
+def noop_process(endpoint, n: int, latency: float, rounds: int, folder: Path, concurrency: int = 8) -> dict:
+    """A no-op ``ecsflow sync`` of the generated project of ``n`` services, timed as a user times it: the whole
+    process (start-up, render, the describes, the table it prints to a pipe), ``rounds`` times; the minimum and
+    the median against ``ceil(n / concurrency) x latency``. Each run must describe every family once and call
+    nothing else, and exit 0."""
+    compose = project.generate(n, folder)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(folder), "RUN_DATE": "",
+           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_CONFIG_FILE": os.devnull,
+           "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "ECSFLOW_REGISTER_RATE": "off"}
+    command = [sys.executable, "-m", "ecsflow", "sync", "--endpoint-url", endpoint.url,
+               "--concurrency", str(concurrency)]
+    endpoint.set_latency(0.0)
+    endpoint.reset()
+    subprocess.run(command, cwd=compose.parent, env=env, check=True, capture_output=True)  # setup: all registered
+    endpoint.set_latency(latency)
+    load_before, runs = os.getloadavg(), []
+    for _ in range(rounds):
+        endpoint.reset_counts()
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=compose.parent, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL)
+        out = process.stdout.read()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        calls = endpoint.stats()["calls"]
+        if os.waitstatus_to_exitcode(status) or calls != {DESCRIBE: n} or b"0 registered" not in out:
+            raise SystemExit(f"no-op sync process of {n}: exit {status}, calls {calls}")
+        runs.append({"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime})
+    floor = math.ceil(n / concurrency) * latency
+    walls = [r["wall_s"] for r in runs]
+    return {"scenario": "no-op sync, whole process", "endpoint": "real ECS shapes", "families": n,
+            "concurrency": concurrency, "latency_ms": latency * 1000, "runs": rounds,
+            "min_s": round(min(walls), 3), "median_s": round(statistics.median(walls), 3),
+            "cpu_min_s": round(min(r["cpu_s"] for r in runs), 3), "floor_s": round(floor, 3),
+            "over_floor": round(min(walls) / floor, 2), "median_over_floor": round(statistics.median(walls) / floor, 2),
+            "load_before": load_before, "load_after": os.getloadavg()}
+
+
+def noop_process_table(rows: list[dict]) -> str:
+    lines = ["| N | concurrency | latency (ms) | endpoint | runs | min (s) | median (s) | CPU min (s) | floor (s) "
+             "| min / floor | median / floor | load before / after |",
+             "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| {r['families']} | {r['concurrency']} | {r['latency_ms']:g} | {r['endpoint']} | {r['runs']} "
+              f"| {r['min_s']:.2f} | {r['median_s']:.2f} | {r['cpu_min_s']:.2f} | {r['floor_s']:.2f} "
+              f"| **{r['over_floor']}** | {r['median_over_floor']} | {r['load_before'][0]:.2f} / "
+              f"{r['load_after'][0]:.2f} |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def first_sync(endpoint, items: list[RegisterItem], concurrency: int, latency: float, burst: int,
@@ -88,10 +148,11 @@ def first_sync(endpoint, items: list[RegisterItem], concurrency: int, latency: f
 
 def noop_table(rows: list[dict]) -> str:
     lines = ["| N | concurrency | latency (ms) | endpoint | wall (s) | floor (s) | wall / floor | ecsflow CPU (s) "
-             "| endpoint CPU (s) | diff (s) | max in flight |",
-             "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| ecsflow CPU a describe (ms) | endpoint CPU (s) | diff (s) | max in flight |",
+             "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['families']} | {r['concurrency']} | {r['latency_ms']:g} | {r['endpoint']} | {r['wall_s']:.2f} "
-              f"| {r['floor_s']:.2f} | **{r['over_floor']}** | {r['ecsflow_cpu_s']:.2f} | {r['endpoint_cpu_s']:.2f} "
+              f"| {r['floor_s']:.2f} | **{r['over_floor']}** | {r['ecsflow_cpu_s']:.2f} "
+              f"| {r.get('ecsflow_cpu_per_describe_ms', '-')} | {r['endpoint_cpu_s']:.2f} "
               f"| {r['diff_s']:.3f} | {r['max_in_flight']} |" for r in rows]
     return "\n".join(lines) + "\n"
 

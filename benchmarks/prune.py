@@ -37,7 +37,7 @@ def setup(endpoint, ecs: Ecs, request: dict, revisions: int) -> None:
     client = boto3.client("ecs", region_name="us-east-1", endpoint_url=endpoint.url)
     client.create_cluster(clusterName=CLUSTER)
     client.create_service(cluster=CLUSTER, serviceName="legacy", taskDefinition=f"{FAMILY}:{revisions // 2}",
-                          desiredCount=0)
+                          desiredCount=0, networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
 
 
 def run_once(endpoint, ecs: Ecs, how: PruneOptions) -> tuple[dict, dict]:

@@ -37,6 +37,8 @@ from ecsflow.cli_options import (
     ServicesArg,
     Shared,
     TextOrJson,
+    duration_option,
+    seconds_of,
 )
 from ecsflow.errors import EcsflowError
 from ecsflow.status import ExitStatus, interrupt_name, raise_terminated, status_of
@@ -46,8 +48,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="ecsflow",
-    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, gen-dag, run, "
-    "verify, prune.",
+    help="Run your docker-compose services on ECS Fargate and from Airflow: render, diff, sync, deploy, gen-dag, "
+    "run, verify, prune.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -173,20 +175,26 @@ def diff(
         "comments).")] = False,
     verify: Annotated[bool, typer.Option(
         "--verify", help="Also run `ecsflow verify`'s checks; exit 1 when one fails.")] = False,
+    no_services: Annotated[bool, typer.Option(
+        "--no-services", help="Leave the ECS services (what `deploy` would create or update) out.")] = False,
     *, shared: Shared,
 ) -> None:
-    """Compare the services' task definitions with what ECS holds, and show the change set. Writes nothing."""
+    """Compare the services' task definitions, and the servers' ECS services, with what ECS holds, and show the
+    change set. Writes nothing."""
     from ecsflow import operations, output
 
     args = (shared.project(), shared.aws(), tuple(services or ()), shared.strict)
-    result, checks = operations.diff_and_verify(*args) if verify else (operations.plan(*args), None)
+    result, checks = (operations.diff_and_verify(*args, with_services=not no_services) if verify else
+                      (operations.plan(*args, with_services=not no_services), None))
     requests = {build.family: build.request for build in result.builds}
     status = (ExitStatus.ERROR if checks is not None and checks.failed else
-              ExitStatus.CHANGES if exit_code and result.changeset.has_changes else ExitStatus.SUCCESS)
-    notes = ((result.kinds_note,) if result.kinds_note else ()) + (tuple(checks.notes) if checks is not None else ())
+              ExitStatus.CHANGES if exit_code and result.has_changes else ExitStatus.SUCCESS)
+    notes = ((result.kinds_note,) if result.kinds_note else ()) + (result.services.notes if result.services else ())
+    notes += tuple(checks.notes) if checks is not None else ()
     finish(shared.env, warnings=result.warnings, notes=notes, status=status,
            show=functools.partial(output.write_changeset, result.changeset, output_format, requests=requests,
-                                  show_values=show_values, checks=checks and checks.results))
+                                  show_values=show_values, checks=checks and checks.results,
+                                  services=result.services))
 
 
 def _register_rate(text: str | None) -> str | None:
@@ -222,6 +230,56 @@ def sync(
               ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
     finish(shared.env, warnings=result.plan.warnings, status=status, show=functools.partial(
         output.write_sync_outcomes, result.outcomes, output_format,
+        interrupted=result.interrupted and interrupt_name(result.interrupted)))
+
+
+@command(groups=(COMPOSE, SETTINGS, NETWORK, AWS, EXECUTE, CONCURRENCY, STRICT),
+         context_settings={"allow_interspersed_args": True})
+def deploy(
+    ctx: typer.Context,
+    services: ServicesArg = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="Wait for each rollout to end (--no-wait: `started` once ECS accepted it; a "
+        "service others depend on is still waited for).")] = True,
+    timeout: Annotated[str, typer.Option(
+        "--timeout", callback=duration_option,
+        help="How long each rollout (and each job) may take: 15m, 90s, 1h.")] = "15m",
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Say what would be created or updated, field by field; write nothing.")] = False,
+    force_new_deployment: Annotated[bool, typer.Option(
+        "--force-new-deployment", help="Start a new deployment of every service, changed or not (a newer image "
+        "under the same tag).")] = False,
+    poll_interval: Annotated[float | None, typer.Option(
+        "--poll-interval", min=0.01, help="Seconds between DescribeServices polls at first (default 5, backing off "
+        "to 15; 0.1 in the sandbox).")] = None,
+    output_format: FormatOpt = TextOrJson.text,
+    *, shared: Shared,
+) -> None:
+    """Run the servers of the compose file (x-ecsflow.kind: service, or inferred) as ECS services: register
+    their task definitions as sync does, create or update each service (only what changed), in depends_on
+    order, and follow each rollout to its end. The jobs they wait for (service_completed_successfully) run
+    once first. Exit 1 when a service is not created, updated, unchanged or started."""
+    from ecsflow import operations, output
+    from ecsflow.output.deploy import DeployProgress, write_deploy_result
+
+    execution = shared.local_execution(ctx)  # a usage error first: --execute-locally without --sandbox
+    aws = replace(shared.aws(), execute_locally=execution.allowed)
+    how = operations.DeployOptions(wait=wait, timeout=seconds_of(timeout), dry_run=dry_run,
+                                   force_new_deployment=force_new_deployment, poll_interval=poll_interval,
+                                   strict=shared.strict)
+    live = DeployProgress(shared.env)
+    signal.signal(signal.SIGTERM, raise_terminated)  # a cancelled CI job: as Ctrl-C, then exit 143
+    with output.progress("registering", env=shared.env) as bar:
+        callbacks = operations.DeployCallbacks(
+            message=lambda kind, text: output.print_messages(kind, [text], env=shared.env),
+            registering=bar.start, registered=bar.advance, event=live.event, progress=live.progress,
+            job_lines=live.lines)
+        result = operations.deploy(shared.project(), aws, tuple(services or ()), how, callbacks)
+    status = (status_of(result.interrupted) if result.interrupted else
+              ExitStatus.ERROR if result.failed else ExitStatus.SUCCESS)
+    notes = ([execution.note] if execution.note else []) + list(result.notes)
+    finish(shared.env, warnings=result.warnings, notes=notes, status=status, show=functools.partial(
+        write_deploy_result, result, output_format, dry_run=dry_run,
         interrupted=result.interrupted and interrupt_name(result.interrupted)))
 
 

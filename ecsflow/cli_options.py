@@ -166,5 +166,27 @@ class Shared:
             raise typer.BadParameter(str(exc), param_hint="'--execute-locally'") from None
 
 
+def duration_option(text: str | None) -> str | None:
+    if text is not None:
+        try:
+            seconds_of(text)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return text
+
+
+def seconds_of(text: str) -> float:
+    """A duration as Compose writes one (`15m`, `1m30s`, `90s`), or a number of seconds; more than 0."""
+    from ecsflow.compose.units import parse_duration
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = parse_duration(text.strip())
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{text!r} is not a duration of more than 0 seconds (write 15m, 90s or 1h)")
+    return seconds
+
+
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services to include (default: all).")]
 FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]

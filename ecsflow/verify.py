@@ -6,7 +6,9 @@ task roles (which must also trust ``ecs-tasks.amazonaws.com``), each secret's ``
 or a Secrets Manager secret: its metadata, never its value), each awslogs group (or ``awslogs-create-group``),
 and the cluster, subnets and security groups of the settings. Each resource is a ``Target``: the adapter
 (``ecsflow.ecs.verify``) looks each one up once, however many families name it, and answers a ``Finding``;
-``evaluate`` turns a check and its finding into one ``CheckResult`` line.
+``evaluate`` turns a check and its finding into one ``CheckResult`` line. ``plan_service_checks`` adds, for
+each ECS service `deploy` would create or update, that its name is not someone else's service, its target
+group, and its capacity provider.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class Target:
     """One resource to look up. ``kind``: ``ecr-image`` (``name`` the repository, ``version`` ``tag:T`` or
     ``digest:D``, ``account`` the registry), ``role`` (``name`` the role name), ``ssm-parameter`` (``names``:
     the names an ARN can stand for), ``secret`` (``name`` the SecretId), ``log-group``, ``cluster``, ``subnet``,
-    ``security-group``. ``region`` None: the region of the command."""
+    ``security-group``; for ECS services: ``ecs-service`` (``version`` its cluster), ``target-group`` (a name or
+    an ARN; ``version`` the container:port it sends to), ``cluster-capacity`` (``name`` the cluster, ``version``
+    the capacity provider). ``region`` None: the region of the command."""
 
     kind: str
     name: str
@@ -59,6 +63,7 @@ class Check:
     target: Target | None = None
     not_checked: str | None = None  # why there is no target
     create_group: bool = False  # log groups: awslogs-create-group is "true"
+    decided: tuple[Status, str] | None = None  # a check decided without AWS (a service that cannot be built)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,33 @@ def plan_checks(definitions: Iterable[tuple[str, str, Mapping[str, Any]]], *, re
             checks.append(Check(None, None, check, "-", None, f"no {setting} in the settings (run and gen-dag "
                                 "need them)"))
     return checks
+
+
+def plan_service_checks(specs: Iterable[Any], *, region: str | None) -> list[Check]:
+    """The checks of each ECS service `deploy` would create or update (``ecsflow.service.build.ServiceSpec``):
+    that the name is not someone else's service (it exists without ecsflow:managed), the target group (it
+    exists and is of type ip; the builder made sure its container and port are in the definition), and the
+    capacity provider (it is on the cluster)."""
+    checks: list[Check] = []
+    for spec in specs:
+        def add(check: str, subject: str, target: Target, _spec: Any = spec) -> None:
+            checks.append(Check(_spec.family, _spec.service, check, subject, target))
+
+        add("ECS service", spec.ecs_service, Target("ecs-service", spec.ecs_service, region, version=spec.cluster))
+        balancer = spec.load_balancer
+        if balancer is not None:
+            add("target group", balancer.target_group, Target(
+                "target-group", balancer.target_group, region,
+                version=f"{balancer.container_name}:{balancer.container_port}"))
+        for item in spec.request.get("capacityProviderStrategy") or []:
+            add("capacity provider", item["capacityProvider"],
+                Target("cluster-capacity", spec.cluster, region, version=item["capacityProvider"]))
+    return checks
+
+
+def service_build_failure(family: str | None, service: str | None, message: str) -> Check:
+    """A line for a server that cannot become an ECS service as written (deploy stops on it)."""
+    return Check(family, service, "ECS service", "definition", decided=("failed", message))
 
 
 def parse_image(image: str) -> tuple[str | None, str, str | None, str | None]:
@@ -216,11 +248,15 @@ def evaluate(check: Check, finding: Finding | None) -> CheckResult:
     def result(status: Status, detail: str | None = None) -> CheckResult:
         return CheckResult(check.family, check.service, check.check, check.subject, status, detail)
 
+    if check.decided is not None:
+        return result(*check.decided)
     if check.target is None or finding is None:
         return result("not checked", check.not_checked)
     if finding.state == "error":
         return result("error", finding.detail)
     if finding.state == "missing":
+        if check.target.kind == "ecs-service":
+            return result("ok", f"not in cluster {check.target.version} yet: deploy creates it")
         if check.target.kind == "log-group" and check.create_group:
             return result("ok", "not there yet: awslogs-create-group creates it (with logs:CreateLogGroup)")
         if check.target.kind == "log-group":
@@ -230,7 +266,36 @@ def evaluate(check: Check, finding: Finding | None) -> CheckResult:
         return result("failed", f"its trust policy does not let {ECS_TASKS} assume it (sts:AssumeRole)")
     if check.target.kind == "secret" and finding.data:
         return result("failed", f"scheduled for deletion on {finding.data}")
+    if check.target.kind in _SERVICE_RULES:
+        return result(*_SERVICE_RULES[check.target.kind](check.target, finding))
     return result("ok", finding.detail)
+
+
+def _ecs_service(target: Target, finding: Finding) -> tuple[Status, str]:
+    """``finding.data``: why deploy would not touch the live service (None: it is ecsflow's)."""
+    if finding.data:
+        return "failed", str(finding.data)
+    return "ok", f"ecsflow's service in cluster {target.version}: deploy updates it"
+
+
+def _target_group(target: Target, finding: Finding) -> tuple[Status, str]:
+    kind = (finding.data or {}).get("TargetType")
+    if kind != "ip":
+        return "failed", (f"its target type is {kind or 'unknown'}: Fargate tasks register by IP address "
+                          "(awsvpc), so the target group must be of type ip")
+    return "ok", f"type ip; it sends to container {target.version} of the task definition"
+
+
+def _capacity(target: Target, finding: Finding) -> tuple[Status, str]:
+    providers = list(finding.data or [])
+    if target.version not in providers:
+        return "failed", (f"the cluster {target.name} does not have the capacity provider {target.version} "
+                          f"(it has {', '.join(providers) or 'none'}; `aws ecs put-cluster-capacity-providers` "
+                          "adds it)")
+    return "ok", f"on the cluster {target.name}"
+
+
+_SERVICE_RULES = {"ecs-service": _ecs_service, "target-group": _target_group, "cluster-capacity": _capacity}
 
 
 def summary(results: Iterable[CheckResult]) -> dict[str, int]:

@@ -39,6 +39,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(params=["libyaml", "pure"])
+def yaml_parser(request, monkeypatch):
+    """Run a test with each of the two YAML paths (compose/yamlfile.py): libyaml's parser, with the pure path
+    for what it is unsure of, and PyYAML's pure-Python parser alone (what runs where PyYAML has no libyaml)."""
+    from ecsflow.compose import yamlfile
+
+    if request.param == "libyaml" and not yamlfile.FAST:
+        pytest.fail("this PyYAML has no libyaml")
+    monkeypatch.setattr(yamlfile, "FAST", request.param == "libyaml")
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def compose_bin():
     binary = compose_binary()

@@ -34,6 +34,12 @@ and ``network()`` make what RunTask needs; subnets are only checked with ``check
 ``respond(action, answer)`` answers chosen calls with a canned 200 answer instead of moto's, e.g. a RunTask
 answer with ``failures`` and no task, which moto never gives.
 
+Services: with ``services=True`` (the default) moto's ECS keeps and answers services as ECS does, the sandbox's
+semantics (``ecsflow.sandbox.moto_services``): every CreateService member with ECS's defaults, deployments that
+roll out one step per DescribeServices, clientToken idempotency, DRAINING/INACTIVE, and the failure switch
+``ECSFLOW_SANDBOX_FAIL_DEPLOYMENTS`` (the server runs in this process: set it in the test's environment).
+``services=False`` leaves moto's own behaviour. Canned answers (``respond``) are given on top, as for any call.
+
 Paging: moto answers ListTaskDefinitions, ListServices and ListTasks with every item at once; ECS gives at
 most ``maxResults`` a page (100, 10 and 100 by default) and a ``nextToken``. The proxy pages moto's answer as
 ECS would (``paginate=False`` turns that off), so that paginators, and the calls counted, are ECS's.
@@ -64,6 +70,7 @@ from ecs_rates import Rates, RatesControl
 from moto.server import ThreadedMotoServer
 
 from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+from ecsflow.sandbox.moto_services import install_service_semantics, uninstall_service_semantics
 from ecsflow.sandbox.runner import LocalTaskRunner
 
 # moto's server logs every request through werkzeug's logger; tests and benchmarks have no use for that.
@@ -91,6 +98,7 @@ class EcsEndpoint:
         check_network: bool = False,
         region: str = "us-east-1",
         paginate: bool = True,
+        services: bool = True,
     ) -> None:
         self.latency = latency
         self.region = region
@@ -103,6 +111,7 @@ class EcsEndpoint:
         self.holds: list[Hold] = []
         self._release = threading.Event()  # set: every hanging call gives up
         self._semantics = False
+        self.services = services  # ECS's service semantics (see the module docstring)
         self._register_lock = threading.Lock()
         self.runner: LocalTaskRunner | None = (
             # run_tasks=True is the test's opt-in to processes on this machine (ecsflow.execution).
@@ -120,6 +129,8 @@ class EcsEndpoint:
     def start(self) -> EcsEndpoint:
         if not self._semantics:
             install_definition_semantics()  # DescribeTaskDefinition of a family: its latest ACTIVE revision
+            if self.services:
+                install_service_semantics()
             self._semantics = True
         if self.runner is not None:
             self.runner.start()
@@ -143,6 +154,8 @@ class EcsEndpoint:
             self.runner.stop()
         if self._semantics:
             uninstall_definition_semantics()
+            if self.services:
+                uninstall_service_semantics()
             self._semantics = False
 
     def __enter__(self) -> EcsEndpoint:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from builder_oracle import SETTINGS, built_container, expected_container
 from compose_oracle import CORPUS, case_inputs, parse_global_args
+from ecs_shapes import as_real_ecs_answers_it
 
 from ecsflow.compose.loader import load_project
 from ecsflow.errors import BuildError
@@ -108,35 +109,6 @@ def _built_requests() -> list[tuple[str, dict]]:
     return requests
 
 
-def _as_real_ecs_answers_it(request: dict) -> dict:
-    """A DescribeTaskDefinition answer in real ECS's shape for `request`: what ECS adds or fills, as the real
-    answers in tests/fixtures/ecs show it (SOURCES.md there): empty lists, container cpu 0, hostPort and
-    protocol, health-check defaults, secretOptions, the definition's own fields; environment variables without
-    their empty ones and in another order; secrets in another order."""
-    td = json.loads(json.dumps(request))
-    tags = td.pop("tags", [])
-    for c in td["containerDefinitions"]:
-        c.setdefault("cpu", 0)
-        c["environment"] = [e for e in reversed(c.get("environment", [])) if e.get("value")]
-        if "secrets" in c:
-            c["secrets"] = list(reversed(c["secrets"]))
-        for key in ("environmentFiles", "mountPoints", "volumesFrom", "ulimits", "systemControls"):
-            c.setdefault(key, [])
-        for pm in c.get("portMappings", []):
-            pm.setdefault("hostPort", pm["containerPort"])
-            pm.setdefault("protocol", "tcp")
-        if "healthCheck" in c:
-            for key, default in (("interval", 30), ("timeout", 5), ("retries", 3)):
-                c["healthCheck"].setdefault(key, default)
-        if "logConfiguration" in c:
-            c["logConfiguration"].setdefault("secretOptions", [])
-    td.update(taskDefinitionArn=f"arn:aws:ecs:eu-west-1:123456789012:task-definition/{td['family']}:3", revision=3,
-              volumes=[], placementConstraints=[], status="ACTIVE", compatibilities=["EC2", "FARGATE"],
-              requiresAttributes=[{"name": "ecs.capability.task-eni"}], registeredAt="2026-01-01T00:00:00+00:00",
-              registeredBy="arn:aws:iam::123456789012:user/ci", enableFaultInjection=False)
-    return {"taskDefinition": td, "tags": tags}
-
-
 def test_every_corpus_definition_is_unchanged_after_sync_against_moto_and_real_shapes(monkeypatch):
     """DESIGN section 5's rule on real compose files: what sync registers, an immediate diff sees as unchanged,
     whether ECS answers as moto does (an echo) or as real ECS does (defaults filled, empty lists, its order)."""
@@ -154,5 +126,5 @@ def test_every_corpus_definition_is_unchanged_after_sync_against_moto_and_real_s
             ecs.register_task_definition(**request)
             answer = ecs.describe_task_definition(taskDefinition=request["family"], include=["TAGS"])
             assert diff_family(label, request["family"], request, answer).changes == (), label
-            real = _as_real_ecs_answers_it(request)
+            real = as_real_ecs_answers_it(request)
             assert diff_family(label, request["family"], request, real).changes == (), label

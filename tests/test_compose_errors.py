@@ -6,6 +6,9 @@ import textwrap
 import pytest
 from cli_runner import assert_clean_error, ecsflow
 
+# Every test here runs with each YAML path (conftest.yaml_parser): they must give the same results.
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def run(tmp_path, compose_text, *args, files=None, env=None, expect=1):
     """`ecsflow render` of ``compose_text`` (dedented) as compose.yaml, beside ``files``: refused unless told."""

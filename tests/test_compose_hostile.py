@@ -15,6 +15,9 @@ from ecsflow.compose.files import COMPOSE_FILE_LIMIT
 from ecsflow.compose.loader import load_config
 from ecsflow.compose.yamlfile import MAX_ALIAS_NODES, MAX_DEPTH
 
+# Every test here runs with each YAML path (conftest.yaml_parser): they must give the same results.
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def render(tmp_path, text, *args, env=None, expect=1):
     """`ecsflow render` of ``text`` as compose.yaml: refused unless told."""
@@ -54,6 +57,16 @@ def test_an_alias_to_its_own_anchor_is_refused(tmp_path, compose_bin):
     (tmp_path / "compose.yaml").write_text("x-loop: &loop [1, *loop]\nservices:\n  a:\n    image: x\n")
     ours, error = agree_with_compose(tmp_path)
     assert ours is None and "alias to itself" in error
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("labels: !!map abc", "4:13: !!map needs a mapping"), ("labels: !!map [a, b]", "4:13: !!map needs a mapping"),
+    ("command: !!seq abc", "4:14: !!seq needs a list"), ("command: !!seq {a: b}", "4:14: !!seq needs a list"),
+])
+def test_a_collection_tag_on_another_kind_of_node_is_a_clear_error(tmp_path, value, message):
+    """`!!map` on a scalar or a list, `!!seq` on a scalar or a mapping: one error naming the line and column
+    (it was "unexpected AttributeError")."""
+    assert_clean_error(render(tmp_path, f"services:\n  a:\n    image: x\n    {value}\n"), f"compose.yaml:{message}")
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5000, 200_000])

@@ -19,6 +19,9 @@ from properties import examples
 from ecsflow.compose.loader import load_config
 from ecsflow.compose.scalars import YamlTimestamp, go_float_text, resolve_plain
 
+# Every test here runs with each YAML path (conftest.yaml_parser): they must give the same results.
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 _digits = st.text("0123456789", min_size=1, max_size=4)
 _sign = st.sampled_from(["", "+", "-"])
 _scalars = st.one_of(

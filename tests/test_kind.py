@@ -87,8 +87,8 @@ def test_the_note_groups_the_kinds_and_gives_the_reason_only_where_the_rule_gues
              ("extract", Kind("job", "nothing marks it as a server (no restart: always, ports or expose)")),
              ("once", Kind("job", "deploy.mode: replicated-job")), ("load", Kind("job", "x-ecsflow.kind: job", True))]
     assert kinds_note(kinds) == ("kinds: services (inferred): api (it publishes ports); services: web; jobs "
-                                 "(inferred): extract, once (deploy.mode: replicated-job); jobs: load "
-                                 "(x-ecsflow.kind: service or job overrides a guess)")
+                                 "(inferred): extract, once (deploy.mode: replicated-job); jobs: load. "
+                                 "Where a guess is wrong, set x-ecsflow.kind: service or job")
     assert kinds_note([("load", Kind("job", "x-ecsflow.kind: job", True))]) == "kinds: jobs: load"
     assert kinds_note([]) is None
 
@@ -103,8 +103,8 @@ def test_render_says_the_kinds_once(tmp_path):
         """)
     result = ecsflow("render", file=tmp_path / "compose.yaml", env={"NO_COLOR": "1"})
     assert result.stderr.count("kinds:") == 1
-    assert ("note: kinds: services (inferred): api (it publishes ports); jobs (inferred): extract (x-ecsflow.kind: "
-            "service or job overrides a guess)") in result.stderr
+    assert ("note: kinds: services (inferred): api (it publishes ports); jobs (inferred): extract. Where a guess is "
+            "wrong, set x-ecsflow.kind: service or job") in result.stderr
 
 
 def test_compose_reads_the_keys_the_rule_reads_as_ecsflow_does(tmp_path, compose_bin):

@@ -166,8 +166,8 @@ def test_everything_there_passes_and_no_secret_value_is_read(ecs, compose):
     families = {family for family, _, _ in checks}
     assert families == {"etl-extract", "etl-transform", "etl-load", "etl-api", None}
     api = {check for family, check, _ in checks if family == "etl-api"}
-    assert api == {"image", "execution role", "task role", "secret", "log group"}
-    assert json.loads(result.stdout)["summary"]["ok"] == len(checks) == 21
+    assert api == {"image", "execution role", "task role", "secret", "log group", "ECS service"}
+    assert json.loads(result.stdout)["summary"]["ok"] == len(checks) == 22
     # Metadata only: never GetParameter(s) or GetSecretValue; and each resource once (the two roles are
     # named by four families each: IAM's calls are counted as "POST /" by the proxy).
     assert not {"GetParameter", "GetParameters", "GetParametersByPath", "GetSecretValue"} & set(ecs.calls)
@@ -257,10 +257,10 @@ def test_diff_verify_adds_the_checks_and_their_exit_code(ecs, compose):
                      endpoint=ecs, expect=2)
     document = json.loads(result.stdout)
     assert {f["status"] for f in document["families"]} == {"new"}
-    assert document["verify"]["summary"]["ok"] == 21
+    assert document["verify"]["summary"]["ok"] == 22
     ecs.client("iam").delete_role(RoleName="etl-task")
     failing = ecsflow("diff", *network(ecs), "--verify", "--exit-code", file=compose, endpoint=ecs, expect=1)
-    assert "Plan: 4 to register as new" in failing.stdout and "verify: 4 of 21 checks fail" in failing.stdout
+    assert "Plan: 4 to register as new" in failing.stdout and "verify: 4 of 22 checks fail" in failing.stdout
     markdown = ecsflow("diff", *network(ecs), "--verify", "--format", "markdown", file=compose, endpoint=ecs,
                        expect=1)
     assert "### ecsflow diff" in markdown.stdout and "### ecsflow verify" in markdown.stdout

@@ -88,7 +88,8 @@ def kinds_note(kinds: Iterable[tuple[str, Kind]]) -> str | None:
     if not parts:
         return None
     inferred = any(explicit is False for _, explicit in groups)
-    return "kinds: " + "; ".join(parts) + (f" ({KIND_KEY}: service or job overrides a guess)" if inferred else "")
+    advice = f". Where a guess is wrong, set {KIND_KEY}: service or job" if inferred else ""
+    return "kinds: " + "; ".join(parts) + advice
 
 
 def not_a_job_error(service: Service, kind: Kind, command: str, what: str) -> ComposeError:

@@ -4,7 +4,9 @@ Docker Compose validates each file, after interpolation, against the schema it e
 here is that schema (vendored from check-jsonschema 0.37.4, which ships the same file Docker Compose 2.40.3
 embeds; Apache-2.0, see LICENSE.compose-spec; a test compares it with the binary's). Errors are one line in
 Compose's words (`services.web.ports.0 must be a number, string or mapping`) with the file and line of the
-offending key, and never show the value. jsonschema is imported on first use: `ecsflow --help` loads none of it.
+offending key, and never show the value. A document is first checked by the schema compiled into plain Python
+checks (`schema_check.py`), which says only whether it passes; jsonschema, imported then, finds and words the
+errors of one that does not. A valid project never imports jsonschema.
 
 Checks the schema cannot make live elsewhere: references between services, networks, volumes, secrets and
 configs (`references.py`), sizes, durations and port syntax (`normalise.py`, `model.py`), and here the shape of
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecsflow.compose.schema_check import Check, Unsure, compile_schema
 from ecsflow.compose.yamlfile import Override, PositionedList, PositionedMap, Reset
 from ecsflow.errors import ComposeError
 
@@ -30,11 +33,20 @@ _ERRORS_CONSIDERED = 20  # of these, the one written first in the file is report
 
 
 @functools.cache
-def _validator() -> Any:
-    import jsonschema  # ~0.1 s: only when a compose file is loaded
+def _schema() -> dict[str, Any]:
+    return _whole_text_patterns(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
-    schema = _whole_text_patterns(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
-    return jsonschema.Draft7Validator(schema)  # the schema's "$schema" names draft 7
+
+@functools.cache
+def _passes() -> Check:
+    return compile_schema(_schema())
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema  # ~0.1 s: only when a document does not pass `_passes`, to find and word its errors
+
+    return jsonschema.Draft7Validator(_schema())  # the schema's "$schema" names draft 7
 
 
 def _whole_text_patterns(node: Any) -> Any:
@@ -62,8 +74,13 @@ def _end_anchor(pattern: str) -> str:
 def validate_document(document: Mapping[str, Any], file: str) -> None:
     """Raise a ComposeError for the first part of `document` (one interpolated compose file or document,
     `extends` resolved) that Compose's schema refuses."""
+    plain = _plain(document)
+    try:
+        passes = _passes()(plain)
+    except Unsure:
+        passes = False
     errors = []
-    for error in _validator().iter_errors(_plain(document)):
+    for error in () if passes else _validator().iter_errors(plain):
         errors.append(error)
         if len(errors) >= _ERRORS_CONSIDERED:
             break

@@ -9,10 +9,14 @@
   (an alias bomb) are refused before anything walks the tree.
 - Mappings come back as `PositionedMap` and sequences as `PositionedList`, which remember the file and line of
   each key or item, so later errors can name them. `!reset` and `!override` are kept as markers for merging.
+- Fast: libyaml's C parser (in PyYAML's wheels) makes the events where it reads the text as PyYAML's own
+  pure-Python parser does; that parser reads the rest, and every file libyaml refuses, so the documents and the
+  errors are the same either way (tests/test_yaml_paths.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +84,14 @@ class Override:
 
 
 class _ComposeYamlLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python reader, scanner and parser, with ecsflow's composer (bounded work, go-yaml's anchor
+    rules) and constructors (go-yaml's scalars, positions, duplicate keys)."""
+
     def __init__(self, stream: str, name: str) -> None:
         super().__init__(stream)
+        self._start(name)
+
+    def _start(self, name: str) -> None:
         self.name = name
         self.depth = 0
         self.aliases: list[tuple[yaml.Mark, yaml.Node]] = []  # (where written, target) in this document
@@ -132,6 +142,94 @@ class _ComposeYamlLoader(yaml.SafeLoader):
                     hint="an anchor used many times inside other anchors (an alias bomb?); write it out plainly",
                 )
         self.aliases = []
+
+
+try:  # libyaml's C scanner and parser, when PyYAML was built with it (its wheels are)
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
+
+
+# Whether parse_yaml tries libyaml first (tests turn it off to check the pure path alone).
+FAST = _CParser is not None
+
+
+class _Unsure(Exception):
+    """The fast path met a construct on which libyaml and PyYAML's own parser may disagree."""
+
+
+# Where libyaml 0.2 and PyYAML's pure-Python parser read the same text differently (tests/test_yaml_paths.py
+# compares them): tabs, the line breaks NEL, LS and PS, a byte-order mark after the start and a comment right
+# after a block scalar's indicator (`|#`) are left to the pure path; so are tags inside flow collections, the
+# non-specific tag `!`, and `?` in a flow plain scalar.
+_PURE_ONLY = re.compile("[\t\x85\u2028\u2029]|.\ufeff|[|>][-+0-9]*#", re.DOTALL)
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
+
+
+class _FastComposeYamlLoader(*((_CParser,) if _CParser is not None else ()), _ComposeYamlLoader):  # type: ignore[misc]
+    """The same composer and constructors over libyaml's events. A construct the pure path might read
+    differently raises `_Unsure`; so does anything unexpected: `parse_yaml` then reads the text again with the
+    pure path, whose documents and errors are the ones ecsflow gives."""
+
+    def __init__(self, stream: str, name: str) -> None:
+        _CParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._start(name)
+        self.flow = 0
+
+    check_node = yaml.composer.Composer.check_node
+    get_node = yaml.composer.Composer.get_node
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        """Composer.compose_node with ecsflow's rules, as the pure loader's, in one method: the same nodes."""
+        event = self.get_event()
+        kind = type(event)
+        if kind is yaml.AliasEvent:
+            if event.anchor not in self.anchors:
+                raise _Unsure  # an error: the pure path words it
+            target = self.anchors[event.anchor]
+            self.aliases.append((event.start_mark, target))
+            return target
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Unsure
+        anchor, tag = event.anchor, event.tag
+        self.anchors.pop(anchor, None)
+        if tag is not None and (self.flow or tag == "!"):
+            raise _Unsure
+        if kind is yaml.ScalarEvent:
+            value, style = event.value, event.style or None  # libyaml writes the plain style as ''
+            if tag is None and event.implicit[0]:
+                if self.flow and "?" in value:
+                    raise _Unsure
+                tag = _MERGE if value == "<<" else _PLAIN
+            node: yaml.Node = yaml.ScalarNode(tag or _STR, value, event.start_mark, event.end_mark, style=style)
+            if anchor is not None:
+                self.anchors[anchor] = node
+        else:
+            flow = 1 if event.flow_style else 0
+            self.flow += flow
+            if kind is yaml.SequenceStartEvent:
+                node = yaml.SequenceNode(tag or _SEQ, [], event.start_mark, None)
+                if anchor is not None:
+                    self.anchors[anchor] = node
+                items = node.value
+                while type(self.peek_event()) is not yaml.SequenceEndEvent:
+                    items.append(self.compose_node(node, None))
+            else:
+                node = yaml.MappingNode(tag or _MAP, [], event.start_mark, None)
+                if anchor is not None:
+                    self.anchors[anchor] = node
+                pairs = node.value
+                while type(self.peek_event()) is not yaml.MappingEndEvent:
+                    key = self.compose_node(node, None)
+                    pairs.append((key, self.compose_node(node, key)))
+            node.end_mark = self.get_event().end_mark
+            self.flow -= flow
+        self.depth -= 1
+        return node
 
 
 def _expanded_size(root: yaml.Node, sizes: dict[int, int], file: str, mark: yaml.Mark) -> int:
@@ -188,6 +286,8 @@ def _tagged(tag: str):
 
 
 def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> PositionedMap:
+    if not isinstance(node, yaml.MappingNode):  # `!!map` written on a scalar or a list
+        raise ComposeError("!!map needs a mapping", **_where(loader, node))
     loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
     result = PositionedMap()
     result.file = loader.name
@@ -218,6 +318,8 @@ def _construct_mapping(loader: _ComposeYamlLoader, node: yaml.MappingNode) -> Po
 
 
 def _construct_sequence(loader: _ComposeYamlLoader, node: yaml.SequenceNode) -> PositionedList:
+    if not isinstance(node, yaml.SequenceNode):  # `!!seq` written on a scalar or a mapping
+        raise ComposeError("!!seq needs a list", **_where(loader, node))
     result = PositionedList(loader.construct_object(child, deep=True) for child in node.value)
     result.file = loader.name
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
@@ -258,14 +360,18 @@ for _tag, _constructor in {
 
 
 def parse_yaml(text: str, file: str) -> list[Any]:
-    """Parse compose YAML text into its documents (none for an empty file); errors name the file, line and column."""
-    loader = None
+    """Parse compose YAML text into its documents (none for an empty file); errors name the file, line and column.
+
+    libyaml's parser reads it when PyYAML has it and the text has none of the constructs where the two parsers
+    may differ; anything it refuses or is unsure of is read again by the pure path, so errors are always that
+    path's (same message, line and column), and so are the documents."""
+    if FAST and not _PURE_ONLY.search(text):
+        try:
+            return _documents(_FastComposeYamlLoader(text, file))
+        except Exception:  # noqa: BLE001, S110 - an error or a doubt: the pure path reads it and decides
+            pass
     try:
-        loader = _ComposeYamlLoader(text, file)  # reads the text at once: may refuse a control character
-        documents = []
-        while loader.check_node():
-            documents.append(loader.construct_document(loader.get_node()))
-        return documents
+        return _documents(_ComposeYamlLoader(text, file))  # reads the text at once: may refuse a control character
     except ComposeError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -281,9 +387,16 @@ def parse_yaml(text: str, file: str) -> list[Any]:
         ) from None
     except yaml.YAMLError as exc:
         raise ComposeError(f"YAML error: {exc}", file=file) from None
+
+
+def _documents(loader: _ComposeYamlLoader) -> list[Any]:
+    try:
+        documents = []
+        while loader.check_node():
+            documents.append(loader.construct_document(loader.get_node()))
+        return documents
     finally:
-        if loader is not None:
-            loader.dispose()
+        loader.dispose()
 
 
 def read_yaml_file(path: Path) -> list[Any]:

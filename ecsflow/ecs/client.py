@@ -30,6 +30,7 @@ from ecsflow.ecs.pacing import TokenBucket
 from ecsflow.ecs.pool import DEFAULT_CONCURRENCY
 from ecsflow.ecs.prune import FamilyRevisions, RevisionResult
 from ecsflow.ecs.register import DEFAULT_BACKOFF, Backoff, RegisterOutcome
+from ecsflow.ecs.services import Read, Services, read_together
 from ecsflow.ecs.shapes import first_mismatch
 from ecsflow.ecs.tasks import FollowOptions, LogTail, TaskState
 from ecsflow.errors import AwsError
@@ -101,7 +102,9 @@ def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
 
 
 _SERVICE_NAMES = {"ecs": "ECS", "logs": "CloudWatch Logs", "ecr": "ECR", "ssm": "SSM",
-                  "secretsmanager": "Secrets Manager", "ec2": "EC2", "sts": "STS"}
+                  "secretsmanager": "Secrets Manager", "ec2": "EC2", "sts": "STS",
+                  "elasticloadbalancing": "Elastic Load Balancing", "elbv2": "Elastic Load Balancing",
+                  "application-autoscaling": "Application Auto Scaling"}
 
 
 def _bound(client: Any) -> None:
@@ -184,6 +187,7 @@ class Ecs:
         # RegisterTaskDefinition paced to ECS's rate (ecsflow.ecs.pacing); the writer takes its tokens.
         self._pacer = TokenBucket(options.register_rate) if options.register_rate else None
         self._logs: dict[str | None, Any] = {}  # CloudWatch Logs clients by region, made when first needed
+        self._services: Services | None = None
         self.options = options
         self.concurrency = concurrency
 
@@ -255,6 +259,31 @@ class Ecs:
         members = self._client.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
         return {k: v for k, v in task_definition.items() if k in members and k != "tags" and v is not None}
 
+    def describe_revision(self, task_definition: str) -> dict | None:
+        """DescribeTaskDefinition of one revision (``family:N`` or its ARN), with its tags; None when ECS has
+        no such ACTIVE revision (``definitions.describe_definition``)."""
+        with translated(self._client):
+            return definitions.describe_definition(self._client, task_definition)
+
+    def describe_revisions(self, names: Iterable[str]) -> dict[str, dict | None]:
+        """``describe_revision`` of each name, through the bounded pool."""
+        return definitions.describe_families(self._client, names, self.concurrency)
+
+    # -- services (`ecsflow deploy`, `diff`, `verify`) ----------------------------------------------------
+
+    def services(self) -> Services:
+        """The calls about ECS services (``ecsflow.ecs.services``), on this ECS's client."""
+        if self._services is None:
+            options, concurrency = self.options, self.concurrency
+            self._services = Services(self._client, lambda service: make_client(service, options, concurrency),
+                                      concurrency)
+        return self._services
+
+    def read_with_services(self, families: Iterable[str], services: Mapping[str, list[str]], *,
+                           scalable: bool) -> Read:
+        """See ``services.read_together``: the families' and the services' describes in one bounded pool."""
+        return read_together(self._client, self.services(), families, services, scalable)
+
     # -- revisions (`ecsflow prune`) ----------------------------------------------------------------------
 
     def list_revisions(self, families: Iterable[str], *, inactive: bool = False,
@@ -287,6 +316,9 @@ class Ecs:
 
     def run_task(self, request: Mapping[str, Any], container: str | None = None) -> TaskState:
         return tasks.run_task(self._client, request, container)
+
+    def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
+        tasks.stop_task(self._client, cluster, task_arn, reason)
 
     def follow_to_end(self, cluster: str, started: TaskState, how: FollowOptions, *, timeout: float | None,
                       stop_timeout: float) -> tuple[TaskState, bool]:

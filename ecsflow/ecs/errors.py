@@ -52,8 +52,13 @@ _RUN_PERMISSIONS = ("ecs:RunTask, ecs:DescribeTasks, ecs:StopTask, ecs:DescribeC
 _PRUNE_PERMISSIONS = ("ecs:ListTaskDefinitions, ecs:DescribeTaskDefinition, ecs:ListServices, "
                       "ecs:DescribeServices, ecs:ListTasks, ecs:DescribeTasks, ecs:DeregisterTaskDefinition (and "
                       "ecs:DeleteTaskDefinitions for --delete)")
+_DEPLOY_PERMISSIONS = ("ecs:DescribeServices, ecs:CreateService, ecs:UpdateService, ecs:TagResource, "
+                       "ecs:UntagResource, ecs:ListTasks, ecs:DescribeTasks, iam:PassRole on the roles, "
+                       "application-autoscaling:DescribeScalableTargets and elasticloadbalancing:DescribeTargetGroups "
+                       "(docs/how-to/deploy.md)")
 _PERMISSIONS = {
     **{op: _RUN_PERMISSIONS for op in ("RunTask", "DescribeTasks", "StopTask", "DescribeClusters")},
+    **{op: _DEPLOY_PERMISSIONS for op in ("CreateService", "UpdateService", "TagResource", "UntagResource")},
     "GetLogEvents": "logs:GetLogEvents on the task's log group",
     **{op: _PRUNE_PERMISSIONS for op in ("ListTaskDefinitions", "ListServices", "DescribeServices", "ListTasks",
                                          "DeregisterTaskDefinition", "DeleteTaskDefinitions")},
@@ -61,7 +66,8 @@ _PERMISSIONS = {
     **{op: f"{service}:{op}" for service, op in (
         ("ecr", "DescribeImages"), ("iam", "GetRole"), ("ssm", "DescribeParameters"),
         ("secretsmanager", "DescribeSecret"), ("logs", "DescribeLogGroups"), ("ec2", "DescribeSubnets"),
-        ("ec2", "DescribeSecurityGroups"))},
+        ("ec2", "DescribeSecurityGroups"), ("application-autoscaling", "DescribeScalableTargets"),
+        ("elasticloadbalancing", "DescribeTargetGroups"))},
 }
 _CREDENTIALS_HINT = (
     "choose credentials with --aws-profile or AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "

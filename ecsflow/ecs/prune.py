@@ -104,7 +104,7 @@ def revisions_in_use(client: Any, cluster: str, *, missing_cluster_ok: bool = Fa
     """What uses which revision in ``cluster``: ``{(family, revision): ("service api", "task 1a2b3c", ...)}``.
 
     A cluster ECS does not know is an ``AwsError`` (a wrong name would make every revision look unused),
-    unless ``missing_cluster_ok`` (the sandbox, which keeps no cluster between runs): then nothing is in use.
+    unless ``missing_cluster_ok`` (the sandbox, which keeps a cluster only for its services): then nothing is in use.
     """
     users: dict[Ref, list[str]] = {}
 

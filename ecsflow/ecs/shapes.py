@@ -19,32 +19,66 @@ _NUMBER = (int, float)
 def first_mismatch(shape: Any, value: Any, path: str = "") -> str | None:
     """``"taskDefinition.containerDefinitions[0]: a string where an object belongs"`` for the first value that
     does not have its shape's type; None when the whole answer matches."""
+    found = _walk(shape, value)
+    if found is None:
+        return None
+    parts, bad, expected = found
+    where = path
+    for part in reversed(parts):
+        where = f"{where}[{part}]" if isinstance(part, int) else f"{where}.{part}" if where else str(part)
+    return f"{where or 'the answer'}: {_describe(bad)} where {expected} belongs"
+
+
+def _walk(shape: Any, value: Any) -> tuple[list, Any, str] | None:
+    """(the path to the first mismatch, innermost first; the value; what belongs there), or None. The path is
+    built only for a mismatch, and a scalar is checked where it stands, without a call of its own: a
+    DescribeServices answer holds tens of thousands of values."""
     if value is None or getattr(shape, "is_document_type", False):
         return None
     kind = shape.type_name
-    expected, ok = _CHECKS[kind](value) if kind in _CHECKS else ("", True)  # another kind: not checked
-    if not ok:
-        return f"{path or 'the answer'}: {_describe(value)} where {expected} belongs"
+    check = _CHECKS.get(kind)
+    if check is not None:
+        expected, ok = check(value)
+        if not ok:
+            return [], value, expected
     if kind == "structure":
-        for name, member in shape.members.items():
-            if member.serialization.get("location"):  # a header, not the body's
-                continue
-            key = member.serialization.get("name", name)
-            if key in value:
-                found = first_mismatch(member, value[key], f"{path}.{key}" if path else key)
-                if found:
-                    return found
-    elif kind == "list":
-        for index, item in enumerate(value):
-            found = first_mismatch(shape.member, item, f"{path}[{index}]")
-            if found:
-                return found
-    elif kind == "map":
-        for key, item in value.items():
-            found = first_mismatch(shape.value, item, f"{path}.{key}" if path else str(key))
-            if found:
-                return found
+        members = _members(shape)
+        items: Any = value.items()
+    elif kind in ("list", "map"):
+        member = shape.member if kind == "list" else shape.value
+        items = enumerate(value) if kind == "list" else value.items()
+        members = None
+    else:
+        return None
+    for key, item in items:
+        if item is None:
+            continue
+        member = members.get(key) if members is not None else member
+        if member is None:
+            continue
+        scalar = _SCALARS.get(member.type_name)
+        if scalar is not None:
+            if not scalar(item):
+                return [key], item, _CHECKS[member.type_name](item)[0]
+            continue
+        found = _walk(member, item)
+        if found:
+            found[0].append(key)
+            return found
     return None
+
+
+_MEMBERS: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _members(shape: Any) -> dict[str, Any]:
+    """A structure's body members by their name in the answer (a header's are not the body's), once per shape."""
+    cached = _MEMBERS.get(id(shape))
+    if cached is None or cached[0] is not shape:
+        members = {member.serialization.get("name", name): member for name, member in shape.members.items()
+                   if not member.serialization.get("location")}
+        cached = _MEMBERS[id(shape)] = (shape, members)
+    return cached[1]
 
 
 def _is_number(value: Any) -> bool:
@@ -64,6 +98,19 @@ _CHECKS = {
     "double": lambda v: ("a number", _is_number(v)),
     "timestamp": lambda v: ("a time", _is_number(v) or isinstance(v, str)),
 }
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The scalar kinds' checks as plain predicates, the same as _CHECKS' (the structure, list and map kinds recurse).
+_SCALARS = {
+    "string": lambda v: isinstance(v, str), "blob": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool), "integer": _whole, "long": _whole, "float": _is_number,
+    "double": _is_number, "timestamp": lambda v: _is_number(v) or isinstance(v, str),
+}
+assert set(_SCALARS) == set(_CHECKS) - {"structure", "map", "list"}
 
 
 def _describe(value: Any) -> str:

@@ -1,7 +1,9 @@
 """ECS requests checked with botocore's own validator against the ECS service model, offline, before any call.
 
 The service model is botocore's data (no network, no credentials), so `render` checks every request even
-offline; `run` checks its RunTask request before the first write.
+offline; `run` checks its RunTask request before the first write. botocore's rules compiled from that model
+(`request_check.py`) pass a valid request without importing botocore; botocore itself words the problems of
+any other.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from ecsflow.ecs.request_check import Unsure, operation_check
 from ecsflow.errors import BuildError, EcsflowError
 
 
@@ -32,7 +35,12 @@ def data_loader(data_path: str | None) -> Any:
 
 
 def _problems(operation: str, request: Mapping[str, Any]) -> str | None:
-    from botocore.validate import ParamValidator
+    try:
+        if operation_check(operation)(request):
+            return None  # botocore's rules, compiled from its model: botocore would find nothing
+    except Unsure:
+        pass
+    from botocore.validate import ParamValidator  # finds and words the problems
 
     report = ParamValidator().validate(request, _input_shape(operation))
     return report.generate_report() if report.has_errors() else None

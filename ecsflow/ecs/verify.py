@@ -9,7 +9,9 @@ ECS, EC2, all at ``--endpoint-url`` when one is given) and answers a ``Finding``
 - an SSM parameter: DescribeParameters filtered on its name (metadata only: never GetParameter);
 - a Secrets Manager secret: DescribeSecret (metadata only: never GetSecretValue);
 - a log group: DescribeLogGroups by prefix, then the exact name;
-- a cluster: DescribeClusters; a subnet: DescribeSubnets; a security group: DescribeSecurityGroups.
+- a cluster: DescribeClusters; a subnet: DescribeSubnets; a security group: DescribeSecurityGroups;
+- an ECS service: DescribeServices (with its tags: someone else's is one without ecsflow:managed); a target
+  group: DescribeTargetGroups by name or ARN; a cluster's capacity providers: DescribeClusters.
 
 An answer that the resource does not exist is ``missing``; any other error (access denied, throttling after
 botocore's retries) is that check's ``error``, and the other checks go on. An error about the session
@@ -29,13 +31,15 @@ from ecsflow.ecs.pool import DEFAULT_CONCURRENCY, bounded
 from ecsflow.verify import Finding, Target
 
 _SERVICE_OF = {"ecr-image": "ecr", "role": "iam", "ssm-parameter": "ssm", "secret": "secretsmanager",
-               "log-group": "logs", "cluster": "ecs", "subnet": "ec2", "security-group": "ec2"}
+               "log-group": "logs", "cluster": "ecs", "subnet": "ec2", "security-group": "ec2",
+               "ecs-service": "ecs", "target-group": "elbv2", "cluster-capacity": "ecs"}
 _NOT_FOUND = {
     "RepositoryNotFoundException", "ImageNotFoundException",  # ECR
     "NoSuchEntity", "NoSuchEntityException",  # IAM
     "ResourceNotFoundException",  # Secrets Manager, CloudWatch Logs
     "InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed", "InvalidSubnetId.NotFound",  # EC2
     "InvalidGroup.NotFound", "InvalidGroupId.NotFound", "InvalidGroupId.Malformed",
+    "TargetGroupNotFound", "TargetGroupNotFoundException", "ClusterNotFoundException",  # ELB, ECS
 }
 LOG_GROUP_PAGES = 20  # DescribeLogGroups pages read for one prefix before giving up (50 groups a page)
 
@@ -97,9 +101,11 @@ def _missing(target: Target, region: str, code: str = "") -> str:
         return f"the ECR repository {target.name} has no image with {kind} {value}"
     what = {"role": "the IAM role", "ssm-parameter": "the SSM parameter", "secret": "the Secrets Manager secret",
             "log-group": "the CloudWatch Logs group", "cluster": "the ECS cluster", "subnet": "the subnet",
-            "security-group": "the security group"}[target.kind]
+            "security-group": "the security group", "ecs-service": "the ECS service",
+            "target-group": "the target group", "cluster-capacity": "the ECS cluster"}[target.kind]
     where = "" if target.kind == "role" else f" in {region}"
-    return f"{what} {target.name} does not exist{where}" + (" (or is not ACTIVE)" if target.kind == "cluster" else "")
+    active = " (or is not ACTIVE)" if target.kind in ("cluster", "cluster-capacity") else ""
+    return f"{what} {target.name} does not exist{where}{active}"
 
 
 def _image(client: Any, target: Target, region: str) -> Finding:
@@ -152,7 +158,37 @@ def _security_group(client: Any, target: Target, region: str) -> Finding:
     return Finding("exists") if found else Finding("missing", _missing(target, region))
 
 
+def _ecs_service(client: Any, target: Target, region: str) -> Finding:
+    from ecsflow.service.compare import refusal
+    from ecsflow.tags import MANAGED_TAG, is_managed
+
+    answer = client.describe_services(cluster=target.version, services=[target.name], include=["TAGS"])
+    live = next((s for s in answer.get("services") or [] if s.get("status") == "ACTIVE"), None)
+    if live is None:
+        return Finding("missing", _missing(target, region))
+    tags = {t.get("key"): t.get("value") for t in live.get("tags") or []}
+    why = refusal(live) or (None if is_managed(tags) else
+                            f"it exists without the {MANAGED_TAG} tag: someone else's service, which deploy refuses "
+                            "to change (give the compose service another name: x-ecsflow.service.service_name)")
+    return Finding("exists", data=why)
+
+
+def _target_group(client: Any, target: Target, region: str) -> Finding:
+    key = "TargetGroupArns" if target.name.startswith("arn:") else "Names"
+    groups = client.describe_target_groups(**{key: [target.name]}).get("TargetGroups") or []
+    return Finding("exists", data=groups[0]) if groups else Finding("missing", _missing(target, region))
+
+
+def _capacity_providers(client: Any, target: Target, region: str) -> Finding:
+    clusters = client.describe_clusters(clusters=[target.name]).get("clusters") or []
+    active = [c for c in clusters if c.get("status") == "ACTIVE"]
+    if not active:
+        return Finding("missing", _missing(target, region))
+    return Finding("exists", data=list(active[0].get("capacityProviders") or []))
+
+
 _LOOK_UP: dict[str, Callable[[Any, Target, str], Finding]] = {
     "ecr-image": _image, "role": _role, "ssm-parameter": _parameter, "secret": _secret, "log-group": _log_group,
     "cluster": _cluster, "subnet": _subnet, "security-group": _security_group,
+    "ecs-service": _ecs_service, "target-group": _target_group, "cluster-capacity": _capacity_providers,
 }

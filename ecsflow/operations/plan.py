@@ -22,12 +22,20 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     kinds_note: str | None = None  # which services are servers and which jobs (ecsflow.compose.kind)
+    services: Any = None  # ecsflow.operations.service_plan.ServicesPlan: the ECS services (None: not compared)
+
+    @property
+    def has_changes(self) -> bool:
+        """What `diff --exit-code` counts: a family to register, an ECS service to create or update."""
+        return self.changeset.has_changes or bool(self.services and self.services.has_changes)
 
 
-def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
+def plan_with(ecs: Ecs, rendered: RenderResult, live: Mapping[str, dict | None] | None = None) -> PlanResult:
+    """The families' change set; ``live``: their DescribeTaskDefinition answers when already read."""
     from ecsflow.diff import build_changeset
 
-    live = ecs.describe_families([build.family for build in rendered.builds])
+    if live is None:
+        live = ecs.describe_families([build.family for build in rendered.builds])
     changeset = build_changeset(
         (build.service, build.family, build.request, live.get(build.family)) for build in rendered.builds
     )
@@ -37,11 +45,56 @@ def plan_with(ecs: Ecs, rendered: RenderResult) -> PlanResult:
                       warnings=rendered.warnings, notes=rendered.notes, kinds_note=kinds_note(rendered.kinds))
 
 
-def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False) -> PlanResult:
-    """`ecsflow diff`: render every service, describe each family once, compare. Writes nothing."""
+def plan(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False, *,
+         with_services: bool = True) -> PlanResult:
+    """`ecsflow diff`: render every service, describe each family once, compare; with ``with_services``, the
+    ECS services too (``plan_services_with``). Writes nothing."""
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
+        if with_services:
+            return plan_services_with(ecs, rendered, services, strict, sandbox=aws.sandbox)
         return plan_with(ecs, rendered)
+
+
+def plan_services_with(ecs: Ecs, rendered: RenderResult, named: tuple[str, ...] = (), strict: bool = False, *,
+                       sandbox: bool = False) -> PlanResult:
+    """`diff`: the families and the servers' ECS services compared with what ECS holds, and the project's
+    services that no compose service has (notes). A server that cannot be deployed as it is written is a
+    warning here (`deploy` stops on it), so that the families' diff still shows."""
+    from dataclasses import replace
+
+    from ecsflow.errors import EcsflowError
+    from ecsflow.operations.services import specs_for
+
+    try:
+        found = specs_for(rendered, named, strict, refuse_jobs=False)
+    except EcsflowError as error:
+        planned = plan_with(ecs, rendered)
+        warning = (f"the ECS services are not compared: {error.where() + ': ' if error.where() else ''}"
+                   f"{error.message} (`ecsflow deploy` stops here; --no-services leaves the services out)")
+        return replace(planned, warnings=planned.warnings + (warning,))
+    planned, _ = plan_with_services(ecs, rendered, found.specs, scalable_lookup=not sandbox,
+                                    project=rendered.project.name)
+    return planned
+
+
+def plan_with_services(ecs: Ecs, rendered: RenderResult, specs, *, scalable_lookup: bool,
+                       project: str | None = None):
+    """The families' plan with its services section (``ecsflow.operations.service_plan``), read in one pool:
+    ``(PlanResult, the Read)``."""
+    from dataclasses import replace
+
+    from ecsflow.operations.service_plan import plan_services
+
+    specs = list(specs)
+    wanted: dict[str, list[str]] = {}
+    for spec in specs:
+        wanted.setdefault(spec.cluster, []).append(spec.ecs_service)
+    read = ecs.read_with_services([b.family for b in rendered.builds], wanted, scalable=scalable_lookup)
+    planned = plan_with(ecs, rendered, read.families)
+    builds = {build.family: build for build in rendered.builds}
+    services = plan_services(ecs, specs, builds, planned, read, project=project)
+    return replace(planned, services=services), read
 
 
 @dataclass(frozen=True)

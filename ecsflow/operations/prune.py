@@ -103,7 +103,8 @@ def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: Prun
                       "it (sync, then gen-dag --pin again)"
                       for revision, files in sorted(pinned.items()) if revision not in found.active]
     if sandbox:
-        notes.append("the sandbox keeps no cluster, service or task between commands: no revision is in use there")
+        notes.append("the sandbox keeps no task between commands, only services (`deploy --sandbox`): "
+                     + ("only the revisions they run are in use there" if users else "no revision is in use there"))
     return PrunePlan(how.keep, how.delete, cluster, tuple(plans), tuple(notes))
 
 

@@ -110,33 +110,46 @@ def run(options: ProjectOptions, aws: AwsFlags, run_options: RunOptions,
     for warning in rendered.warnings:
         callbacks.message("warning", warning)
     build = rendered.builds[0]
-    container_definition = build.request["containerDefinitions"][0]
-    request = _run_request(rendered, run_options, callbacks)
-    cluster = request["cluster"]
+    request = run_request_for(rendered, build, run_options, callbacks)
 
     with aws_session(aws, rendered.project, rendered.region, concurrency=1) as ecs:
         ecs.check_run_request(request)
-        if aws.sandbox and aws.runs_tasks:
-            callbacks.message(
-                "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
-                f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
-        ecs.ensure_cluster(cluster, create=aws.sandbox)
+        ecs.ensure_cluster(request["cluster"], create=aws.sandbox)
         revision, arn, registered = _make_current(ecs, rendered, callbacks)
         ecs.done_registering()  # the sandbox is saved and free for other ecsflow processes while the task runs
-        if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
-            argv = [*(container_definition.get("entryPoint") or []),
-                    *(run_options.command or container_definition.get("command") or [])]
-            return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
-                             status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
-                             would_run=tuple(argv), message=not_executed(argv, str(rendered.project.working_dir)))
-        request["taskDefinition"] = arn or f"{build.family}:{revision}"
-        state = ecs.run_task(request, container_definition["name"])
-        callbacks.status(state)
-        timed_out = False
-        if run_options.wait:
-            how = _follow_options(ecs, state, container_definition, run_options, aws.sandbox, callbacks)
-            state, timed_out = ecs.follow_to_end(cluster, state, how, timeout=run_options.timeout,
-                                                 stop_timeout=float(container_definition.get("stopTimeout") or 30))
+        return run_current(ecs, aws, rendered, build, request, (revision, arn, registered), run_options, callbacks)
+
+
+def run_current(ecs: Ecs, aws: AwsFlags, rendered: RenderResult, build: Any, request: dict[str, Any],
+                current: tuple[int | None, str | None, bool], run_options: RunOptions, callbacks: RunCallbacks,
+                on_started: Callable[[str], None] | None = None) -> RunResult:
+    """Run ``build``'s family, made current (``current``: its revision, ARN and whether it was just registered),
+    once, with the RunTask ``request`` (``run_request_for``), and follow it to its end unless
+    ``run_options.wait`` is False (`ecsflow run`, and `deploy` for the jobs its services wait for).
+    ``on_started(task_arn)`` is called once the task is started. In the sandbox without the opt-in nothing is
+    started: the result is NOT_EXECUTED."""
+    revision, arn, registered = current
+    container_definition = build.request["containerDefinitions"][0]
+    if aws.sandbox and aws.runs_tasks:
+        callbacks.message(
+            "note", f"sandbox: the command runs on this machine in {rendered.project.working_dir}, not in a "
+            f"container: the image {container_definition.get('image')} is not pulled, secrets are not set")
+    if not aws.runs_tasks:  # the sandbox without the opt-in: validated and registered, nothing executed
+        argv = [*(container_definition.get("entryPoint") or []),
+                *(run_options.command or container_definition.get("command") or [])]
+        return RunResult(service=build.service, family=build.family, revision=revision, task_arn=None,
+                         status=NOT_EXECUTED, exit_code=None, stopped_reason=None, registered=registered,
+                         would_run=tuple(argv), message=not_executed(argv, str(rendered.project.working_dir)))
+    request = {**request, "taskDefinition": arn or f"{build.family}:{revision}"}
+    state = ecs.run_task(request, container_definition["name"])
+    if on_started is not None:
+        on_started(state.arn)
+    callbacks.status(state)
+    timed_out = False
+    if run_options.wait:
+        how = _follow_options(ecs, state, container_definition, run_options, aws.sandbox, callbacks)
+        state, timed_out = ecs.follow_to_end(request["cluster"], state, how, timeout=run_options.timeout,
+                                             stop_timeout=float(container_definition.get("stopTimeout") or 30))
     return RunResult(service=build.service, family=build.family, revision=revision, task_arn=state.arn,
                      status=state.last_status, exit_code=state.exit_code if state.stopped else None,
                      stopped_reason=state.reason if state.stopped or timed_out else None,
@@ -154,8 +167,9 @@ def _check_run_options(aws: AwsFlags, run_options: RunOptions) -> None:
         raise EcsflowError("--timeout must be more than 0 seconds", key="--timeout")
 
 
-def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: RunCallbacks) -> dict[str, Any]:
-    """RunTask's kwargs for the one rendered service, after the checks that need no AWS (network, size, -e).
+def run_request_for(rendered: RenderResult, build: Any, run_options: RunOptions,
+                    callbacks: RunCallbacks) -> dict[str, Any]:
+    """RunTask's kwargs for the rendered service ``build``, after the checks that need no AWS (network, size, -e).
     Its ``taskDefinition`` names revision 1 until the family is made current (botocore's validator wants one).
 
     The runtime values (x-ecsflow.runtime_env) not given with ``-e`` get their defaults, as a scheduled DAG run
@@ -171,7 +185,6 @@ def _run_request(rendered: RenderResult, run_options: RunOptions, callbacks: Run
     from ecsflow.validators import variables_in
 
     settings = rendered.resolved.settings
-    build = rendered.builds[0]
     network = require_network(settings)
     size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
     given = parse_environment(run_options.environment, os.environ)

@@ -1,5 +1,6 @@
-"""The ECS services of a project (`render --services`; `deploy` builds on it): the servers among the rendered
-services, each as a `ServiceSpec` whose CreateService request passes botocore's validation. No AWS call."""
+"""The ECS services of a project (`render --services`, `diff`, `verify`, `deploy`): the servers among the
+rendered services, each as a `ServiceSpec` whose CreateService request passes botocore's validation. No AWS
+call."""
 
 from __future__ import annotations
 
@@ -28,16 +29,22 @@ class ServicesResult:
 def service_specs(options: ProjectOptions, services: tuple[str, ...] = (), strict: bool = False) -> ServicesResult:
     """Render the project (the named services, or all), then build the specs of those that are servers. Naming
     a job is an error that names x-ecsflow.kind; every CreateService request is checked with botocore's model."""
+    return specs_for(render(options, services, strict), services, strict)  # an unknown service: an error there
+
+
+def specs_for(rendered: RenderResult, named: tuple[str, ...] = (), strict: bool = False, *,
+              refuse_jobs: bool = True) -> ServicesResult:
+    """The specs of the servers among ``rendered``'s services. ``named``: the services the user named (with
+    ``refuse_jobs``, naming a job is an error: `deploy` and `render --services`)."""
     from ecsflow.compose.kind import not_a_job_error, workload_kind
     from ecsflow.ecs.validate import api_features, check_create_service_request
     from ecsflow.service.build import build_service_specs
 
-    rendered = render(options, services, strict)  # an unknown or left-out service: an error there
     project = rendered.project
     known = dict(rendered.kinds)
     for build in rendered.builds:
         kind = known.get(build.service) or workload_kind(project.service(build.service))  # an error, if not known
-        if services and not kind.is_service:
+        if refuse_jobs and build.service in named and not kind.is_service:
             raise not_a_job_error(project.service(build.service), kind, "deploy", "runs the servers as ECS services "
                                   "(jobs run with `ecsflow run` or from Airflow)")
     kinds = project_kinds(project)

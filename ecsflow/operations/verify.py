@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecsflow.operations.core import AwsFlags, ProjectOptions, RenderResult, aws_session, render
-from ecsflow.operations.plan import PlanResult, plan_with
+from ecsflow.operations.plan import PlanResult, plan_services_with, plan_with
 
 if TYPE_CHECKING:
     from ecsflow.ecs.client import Ecs
@@ -39,6 +39,7 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     checks = plan_checks(((b.service, b.family, b.request) for b in rendered.builds), region=ecs.options.region,
                          cluster=settings.cluster, subnets=settings.subnets, security_groups=settings.security_groups,
                          account=resources.account())
+    checks += _service_checks(rendered, ecs.options.region)
     targets = list(dict.fromkeys(check.target for check in checks if check.target is not None))
     if on_start is not None:
         on_start(len(targets))
@@ -46,6 +47,22 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     notes = ("the sandbox holds no image, role, parameter, secret, log group, cluster or network: verify there "
              "shows what would be checked, and reports those missing",) if sandbox else ()
     return VerifyResult(tuple(evaluate(check, findings.get(check.target)) for check in checks), notes=notes)
+
+
+def _service_checks(rendered: RenderResult, region: str | None) -> list:
+    """The ECS services' checks; a server that cannot become one as written is a failing line of its own."""
+    from ecsflow.errors import EcsflowError
+    from ecsflow.operations.services import specs_for
+    from ecsflow.verify import plan_service_checks, service_build_failure
+
+    try:
+        specs = specs_for(rendered, refuse_jobs=False).specs
+    except EcsflowError as error:
+        service = error.service
+        family = next((b.family for b in rendered.builds if b.service == service), None)
+        where = f"{error.where()}: " if error.where() else ""
+        return [service_build_failure(family, service, f"{where}{error.message}; deploy stops here")]
+    return plan_service_checks(specs, region=region)
 
 
 def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (), strict: bool = False,
@@ -58,8 +75,11 @@ def verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (
 
 
 def diff_and_verify(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = (),
-                    strict: bool = False) -> tuple[PlanResult, VerifyResult]:
-    """`ecsflow diff --verify`: the change set and the checks, in one session (one sandbox)."""
+                    strict: bool = False, *, with_services: bool = True) -> tuple[PlanResult, VerifyResult]:
+    """`ecsflow diff --verify`: the change set (with the ECS services unless not ``with_services``) and the
+    checks, in one session (one sandbox)."""
     rendered = render(options, services, strict)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        return plan_with(ecs, rendered), verify_with(ecs, rendered, sandbox=aws.sandbox)
+        planned = (plan_services_with(ecs, rendered, services, strict, sandbox=aws.sandbox) if with_services else
+                   plan_with(ecs, rendered))
+        return planned, verify_with(ecs, rendered, sandbox=aws.sandbox)

@@ -68,11 +68,13 @@ def plan_summary(counts: dict[str, int]) -> str:
 
 
 def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = None, show_values: bool = False,
-                    env: Environment, checks: tuple | None = None) -> None:
+                    env: Environment, checks: tuple | None = None, services=None) -> None:
     """`ecsflow diff`: a plan in the style of `terraform plan` (text), a pull-request comment (markdown),
     or the documented JSON. Masked (see ecsflow.masking) unless show_values. ``checks`` (`diff --verify`):
-    verify's results, after the plan (JSON: under "verify")."""
+    verify's results, after the plan (JSON: under "verify"). ``services``: the ECS services' plan
+    (``ecsflow.operations.service_plan.ServicesPlan``), after the families (JSON: under "services")."""
     from ecsflow.diff import to_json_dict
+    from ecsflow.output.services import services_json, services_markdown, write_services_text
 
     requests = requests or {}
     if not show_values:
@@ -81,6 +83,8 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         requests = {family: masker.tree(request) for family, request in requests.items()}
     if fmt == "json":
         document = to_json_dict(changeset)
+        if services is not None:
+            document["services"] = services_json(services, show_values=show_values)
         if checks is not None:
             from ecsflow.verify import to_json
 
@@ -89,6 +93,8 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         return
     if fmt == "markdown":
         env.stdout.write(_changeset_markdown(changeset, requests))
+        if services is not None and services.services:
+            env.stdout.write("\n".join(services_markdown(services, show_values=show_values)) + "\n")
         env.stdout.flush()
         if checks is not None:
             write_verify(checks, fmt, env=env)
@@ -120,6 +126,9 @@ def write_changeset(changeset, fmt: str, *, requests: dict[str, dict] | None = N
         console.print(f"[bold]Plan:[/] {plan_summary(counts)}.")
     else:
         console.print(f"[bold]No changes.[/] {counts['unchanged']} task definition(s) match ECS.")
+    if services is not None and services.services:
+        console.print()
+        write_services_text(console, services, show_values=show_values)
     if checks is not None:
         console.print()
         write_verify(checks, fmt, env=env)

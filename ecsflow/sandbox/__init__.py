@@ -1,8 +1,12 @@
 """``--sandbox``: ECS without an AWS account, answered by moto in this process. Import from the submodules.
 
-- ``session``: the sandbox itself (moto in-process, a safe environment, task definitions kept on disk and
-  replayed into moto at the start of each session);
+- ``session``: the sandbox itself (moto in-process, a safe environment, task definitions and services kept on
+  disk and replayed into moto at the start of each session); ``state_files``: the rules of its files;
+  ``services_state``: the services' files;
 - ``runner``: the local task runner, which runs the tasks moto's ECS starts as local processes and writes
   their output to moto's CloudWatch Logs (also used by the tests' endpoint);
-- ``moto_patches``: how the runner hooks into moto's ECS backend, and the moto internals it touches.
+- ``moto_services``: ECS services as ECS runs them (``service_life``: what ECS does with a service over time;
+  ``service_answers``: what it answers), also used by the tests' endpoint;
+- ``moto_patches``: how the runner hooks into moto's ECS backend, and the moto internals it touches;
+  ``moto_pin``: the moto these patches are written against, and every internal of it they use.
 """

@@ -26,7 +26,11 @@ Task definitions (``definition_semantics``, active with the sandbox and the test
 DescribeTaskDefinition of a family answers its latest ACTIVE revision, as ECS does; moto answers the highest
 revision even when it is INACTIVE (deregistered), which would make a diff compare with a deregistered one.
 
-moto is held to the minor version these internals were written against (pyproject.toml).
+Services (``install_service_semantics`` in ``ecsflow.sandbox.moto_services``) are patched the same way.
+
+moto is held to the minor version these internals were written against (pyproject.toml; ``ecsflow.sandbox.moto_pin``
+names it and every moto internal the patches use, and stops with a clear error before the first patch is put on
+when another moto is installed or an internal moved).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from ecsflow.sandbox.moto_pin import CountedPatches, check_moto
 
 
 class TaskRunner(Protocol):
@@ -177,6 +183,7 @@ def install(runner: TaskRunner) -> None:
     """Make ``runner`` the one that runs new tasks; the first one patches moto."""
     with _STACK_LOCK:
         if not _STACK:
+            check_moto()
             _PATCHES[:] = _make_patches()
             for patch in _PATCHES:
                 patch.start()
@@ -302,28 +309,13 @@ def _find_task(backend: Any, cluster_str: str, task_str: str) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 # task definitions as ECS answers them (one installation, counted: the sandbox and the endpoint may nest)
 
-_DEFINITION_PATCHES: list[Any] = []
-_DEFINITION_USERS = 0
-
 
 def install_definition_semantics() -> None:
-    global _DEFINITION_USERS
-    with _STACK_LOCK:
-        if _DEFINITION_USERS == 0:
-            _DEFINITION_PATCHES[:] = [_latest_active_patch()]
-            for patch in _DEFINITION_PATCHES:
-                patch.start()
-        _DEFINITION_USERS += 1
+    _DEFINITIONS.install()
 
 
 def uninstall_definition_semantics() -> None:
-    global _DEFINITION_USERS
-    with _STACK_LOCK:
-        _DEFINITION_USERS = max(0, _DEFINITION_USERS - 1)
-        if _DEFINITION_USERS == 0:
-            for patch in reversed(_DEFINITION_PATCHES):
-                patch.stop()
-            _DEFINITION_PATCHES.clear()
+    _DEFINITIONS.uninstall()
 
 
 def _latest_active_patch() -> Any:
@@ -345,3 +337,6 @@ def _latest_active_patch() -> Any:
         return original(self, f"{name}:{max(active)}")
 
     return mock.patch.object(EC2ContainerServiceBackend, "describe_task_definition", describe_task_definition)
+
+
+_DEFINITIONS = CountedPatches(lambda: [_latest_active_patch()])

@@ -33,6 +33,10 @@ it gives moto the very same definition. A stored revision deregistered during th
 is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS (but a file this user
 may not read is a permission to fix: its error says so, and never to delete the folder).
 
+ECS services are answered as ECS runs them (``ecsflow.sandbox.moto_services``) and kept too, in ``services/``
+(``ecsflow.sandbox.services_state``): read with the families, restored after them (their clusters created),
+saved with them, under the same lock.
+
 RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, ``ecsflow.execution``)
 ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
 pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
@@ -42,8 +46,6 @@ security groups are taken as given, not checked.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -56,13 +58,19 @@ from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import tag_map
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError, EcsflowError
+from ecsflow.sandbox.state_files import (
+    FORMAT,
+    file_name,
+    json_files,
+    permission_error,
+    read_document,
+    reading,
+    write_document,
+)
 
-FORMAT = 1
 DEFAULT_REGION = "us-east-1"
 LOCK_WAIT = 120.0  # seconds to wait for another ecsflow process using the same sandbox
 LOCK_NOTE_AFTER = 1.0  # seconds of waiting before saying so
-MAX_STATE_BYTES = 256 * 1024 * 1024  # per family file: 4,000 revisions of ECS's largest definitions
-_PLAIN_NAME_MAX = 200  # longer families get a hashed file name (file names hold 255 bytes, ".tmp" included)
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "sandbox",
     "AWS_SECRET_ACCESS_KEY": "sandbox",
@@ -104,9 +112,9 @@ def sandbox_session(
 
     Tasks started with RunTask run as local processes in ``task_workdir`` (the compose project's folder;
     None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
-    stop before they start); any still running when the session closes is stopped. Clusters, tasks and logs
-    are not kept between sessions, only task definitions. ``on_note`` receives "waiting for another ecsflow"
-    (the CLI prints it as a note; None: it is not said)."""
+    stop before they start); any still running when the session closes is stopped. Tasks and logs are not kept
+    between sessions, only task definitions and services (and the clusters of those). ``on_note`` receives
+    "waiting for another ecsflow" (the CLI prints it as a note; None: it is not said)."""
     try:
         from ecsflow.sandbox.moto_import import import_mock_aws
 
@@ -114,7 +122,7 @@ def sandbox_session(
     except ImportError as exc:
         raise EcsflowError("--sandbox needs moto, which is not installed",
                            hint="pip install 'ecsflow[sandbox]'") from exc
-    from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+    from ecsflow.sandbox import services_state
     from ecsflow.sandbox.runner import LocalTaskRunner
 
     state_dir = Path(state_dir)
@@ -124,41 +132,57 @@ def sandbox_session(
     lock = _lock(state_dir, lock_wait, on_note or (lambda text: None))
     try:
         with _sandbox_environment(region), mock_aws(), LocalTaskRunner(task_workdir, execute=execute_locally,
-                                                                          step_delay=0.1):
-            install_definition_semantics()
+                                                                          step_delay=0.1), _ecs_semantics():
+            options = AwsOptions(region=region, profile=None, endpoint_url=None)
+            ecs = Ecs.connect(options)
+            stored, files = _load(state_dir)
+            services = services_state.load(state_dir)
             try:
-                options = AwsOptions(region=region, profile=None, endpoint_url=None)
-                ecs = Ecs.connect(options)
-                stored, files = _load(state_dir)
-                try:
-                    _replay(ecs, stored, files)
-                except AwsError as exc:
-                    raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
-                                       hint="delete the folder to start from an empty ECS") from exc
-                released = False
+                _replay(ecs, stored, files)
+            except AwsError as exc:
+                raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
+                                   hint="delete the folder to start from an empty ECS") from exc
+            services_state.replay(region, services)
+            released = False
 
-                def release() -> None:
-                    nonlocal released
-                    if not released:
-                        released = True
-                        try:
-                            _save_new(ecs, state_dir, stored, files)
-                        finally:
-                            lock.release()
-
-                try:
-                    yield Sandbox(options, release)
-                except BaseException:
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
                     try:
-                        release()
-                    except EcsflowError:
-                        pass  # the body's error says more; what was not saved is lost with it
-                    raise
-                release()
-            finally:
-                uninstall_definition_semantics()
+                        _save_new(ecs, state_dir, stored, files)
+                        services_state.save(region, state_dir, services)
+                    finally:
+                        lock.release()
+
+            try:
+                yield Sandbox(options, release)
+            except BaseException:
+                try:
+                    release()
+                except EcsflowError:
+                    pass  # the body's error says more; what was not saved is lost with it
+                raise
+            release()
     finally:
         lock.release()
+
+
+@contextmanager
+def _ecs_semantics() -> Iterator[None]:
+    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``)."""
+    from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+    from ecsflow.sandbox.moto_services import install_service_semantics, uninstall_service_semantics
+
+    install_definition_semantics()
+    try:
+        install_service_semantics()
+        try:
+            yield
+        finally:
+            uninstall_service_semantics()
+    finally:
+        uninstall_definition_semantics()
 
 
 @contextmanager
@@ -201,7 +225,7 @@ def _lock(state_dir: Path, wait: float, on_note: Callable[[str], None]) -> _Lock
     try:
         fd = os.open(state_dir, os.O_RDONLY)
     except PermissionError:
-        raise _permission_error(state_dir) from None
+        raise permission_error(state_dir) from None
     started = time.monotonic()
     noted = False
     while True:
@@ -222,14 +246,7 @@ def _lock(state_dir: Path, wait: float, on_note: Callable[[str], None]) -> _Lock
 
 
 # ---------------------------------------------------------------------------------------------------------
-# disk
-
-
-def _file_name(family: str) -> str:
-    if len(family) <= _PLAIN_NAME_MAX:
-        return f"{family}.json"
-    digest = hashlib.sha256(family.encode()).hexdigest()[:16]
-    return f"{family[:_PLAIN_NAME_MAX - 20]}-{digest}.json"
+# disk (the rules every state file follows are sandbox/state_files.py's)
 
 
 def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
@@ -239,26 +256,9 @@ def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
     if not state_dir.is_dir():
         return stored, files
     hint = f"delete {state_dir} to start the sandbox from an empty ECS"
-    stray = "this folder holds ecsflow's sandbox state only: move {} elsewhere, or " + hint
-    try:
-        # Not glob(), which reads a folder it may not list as an empty one (and the next save would start over).
-        paths = sorted(state_dir / name for name in os.listdir(state_dir) if name.endswith(".json"))
-    except PermissionError:
-        raise _permission_error(state_dir) from None
-    except OSError as exc:
-        raise EcsflowError(f"cannot read the sandbox state folder: {exc.strerror}", file=str(state_dir),
-                           hint=hint) from None
-    for path in paths:
-        try:
+    for path in json_files(state_dir, hint):
+        with reading(path, hint):
             family, revisions = _read_state(path)
-        except _NotOurs as exc:
-            raise EcsflowError(f"cannot read the sandbox state: {exc}", file=str(path),
-                               hint=stray.format(path.name)) from None
-        except PermissionError:
-            raise _permission_error(path) from None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise EcsflowError(f"cannot read the sandbox state: {reason}", file=str(path), hint=hint) from exc
         if family in stored:
             raise EcsflowError(f"two sandbox state files hold family '{family}'", file=str(path),
                                hint=f"keep one of {files[family].name} and {path.name}, or {hint}")
@@ -266,52 +266,9 @@ def _load(state_dir: Path) -> tuple[dict[str, list[dict]], dict[str, Path]]:
     return stored, files
 
 
-def _permission_error(path: Path) -> EcsflowError:
-    """This user may not read a state file (or list the folder): a permission to fix, not a state to drop. The
-    hint names the file's mode and owner and who this process is (never "delete the folder": that would drop
-    every family's revisions for one file's permission)."""
-    import stat
-
-    try:
-        info = path.stat()
-        found = f"it is {stat.filemode(info.st_mode)}, owned by {_user(info.st_uid)}"
-    except OSError:
-        found = "its mode cannot be read either"
-    action, what, grant = ("list", "folder", "a+rx") if path.is_dir() else ("read", "file", "a+r")
-    user = _user(os.geteuid())
-    return EcsflowError(f"cannot {action} the sandbox state: permission denied ({found}; ecsflow runs as {user})",
-                        file=str(path), hint=f"let {user} read the {what} (chown it, or chmod {grant}), or run ecsflow "
-                        "as its owner; the state itself is intact: do not delete it")
-
-
-def _user(uid: int) -> str:
-    try:
-        import pwd
-
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except (ImportError, KeyError):
-        return f"uid {uid}"
-
-
-class _NotOurs(ValueError):
-    """A file in the state folder that ecsflow did not write: not a regular file, not UTF-8, not JSON."""
-
-
 def _read_state(path: Path) -> tuple[str, list[dict]]:
     """A stray file is an error, not ignored: a state file broken by hand would be dropped, then overwritten."""
-    if not path.is_file():
-        raise _NotOurs("not a regular file (a stray folder, device or pipe)")
-    if path.stat().st_size > MAX_STATE_BYTES:
-        raise _NotOurs(f"larger than {MAX_STATE_BYTES // 2**20} MiB: not a file ecsflow wrote")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise _NotOurs("not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise _NotOurs(f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        got = document.get("format") if isinstance(document, dict) else type(document).__name__
-        raise _NotOurs(f"not a sandbox state file (format {got!r}, expected {FORMAT})")
+    document = read_document(path)
     family = document["family"]
     if not isinstance(family, str) or not family:
         raise ValueError(f"its family is {family!r}, not a name")
@@ -352,10 +309,8 @@ def _save_new(ecs: Ecs, state_dir: Path, stored: dict[str, list[dict]], files: d
                 "revisions": sorted([*changed.get(family, stored.get(family, [])), *new.get(family, [])],
                                     key=lambda r: r["revision"]),
             }
-            path = files.get(family) or state_dir / _file_name(family)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            tmp.replace(path)  # atomic: an interrupted save leaves the previous file whole
+            path = files.get(family) or state_dir / file_name(family)
+            write_document(path, document)
             stored[family], files[family] = document["revisions"], path
     except OSError as exc:
         raise EcsflowError(
