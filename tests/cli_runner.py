@@ -5,8 +5,9 @@ starts that process without waiting (to signal it). They take the same arguments
 when the command ends with an exit code it did not expect (``expect``: 0 unless told, or a set of codes),
 showing the code, stdout and stderr (as httpie's ``http()`` and pipx's ``run_pipx_cli``).
 
-``assert_clean_error`` is what every refusal must look like: exit 1, nothing on stdout, one ``error:``
-message with no traceback and nothing "unexpected"."""
+``clean_env`` keeps this machine's AWS and ecsflow settings out of a command. ``assert_clean_error`` is what
+every refusal must look like: exit 1, nothing on stdout, one ``error:`` message with no traceback and nothing
+"unexpected"."""
 
 from __future__ import annotations
 
@@ -79,6 +80,15 @@ def ecsflow_started(*args: str | os.PathLike, file: os.PathLike | Sequence[os.Pa
     return subprocess.Popen([sys.executable, "-m", "ecsflow", *_command(args, file, endpoint)], cwd=cwd,
                             env=_process_environment(endpoint, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+
+
+def clean_env(*, credentials: bool = False, **extra: str | None) -> dict[str, str | None]:
+    """For ``env=``: no AWS or ecsflow variable of this shell's, no AWS configuration file, no colour; the dummy
+    credentials if ``credentials`` (an ``endpoint=`` brings them only beneath ``env``, which unsets them here);
+    ``extra`` on top."""
+    unset = {name: None for name in os.environ if name.startswith(("AWS_", "ECSFLOW_"))}
+    return {**unset, **(dummy_credentials_env() if credentials else {}), "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_COLOR": "1", **extra}
 
 
 def assert_clean_error(result, *fragments: str) -> None:

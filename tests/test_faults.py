@@ -12,9 +12,9 @@ import time
 import boto3
 import pytest
 from botocore.config import Config
-from cli_runner import ecsflow, ecsflow_process, ecsflow_started
+from cli_runner import clean_env, ecsflow, ecsflow_process, ecsflow_started
 from ecs_requests import DESCRIBE, FAST, REGISTER, item, request
-from ecs_server import EcsEndpoint, dummy_credentials_env
+from ecs_server import EcsEndpoint
 
 from ecsflow.ecs import client as ecs_client
 from ecsflow.ecs import errors as ecs_errors
@@ -252,10 +252,7 @@ def compose(etl_project):
 
 
 def process_env(**extra: str | None) -> dict[str, str | None]:
-    """No AWS or ecsflow variable of this shell's, no AWS configuration file: the dummy credentials only."""
-    unset = {name: None for name in os.environ if name.startswith(("AWS_", "ECSFLOW_"))}
-    return {**unset, **dummy_credentials_env(), "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_COLOR": "1", **extra}
+    return clean_env(credentials=True, **extra)
 
 
 def test_two_concurrent_syncs_converge_to_one_revision_per_family(endpoint, compose):

@@ -6,14 +6,13 @@ done"."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
 
 import boto3
 import pytest
-from cli_runner import ecsflow_process, ecsflow_started
+from cli_runner import clean_env, ecsflow_process, ecsflow_started
 from ecs_server import EcsEndpoint, dummy_credentials_env
 
 REGISTER = "RegisterTaskDefinition"
@@ -37,9 +36,7 @@ def project(tmp_path, server):
 
 
 def ecsflow_env() -> dict[str, str | None]:
-    """No AWS or ecsflow variable of this shell's: the dummy credentials only."""
-    unset = {name: None for name in os.environ if name.startswith(("AWS_", "ECSFLOW_"))}
-    return {**unset, **dummy_credentials_env(), "NO_COLOR": "1"}
+    return clean_env(credentials=True)
 
 
 def start_sync(project, server, *args: str) -> subprocess.Popen:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import ecsflow, ecsflow_process, ecsflow_started
+from cli_runner import clean_env, ecsflow, ecsflow_process, ecsflow_started
 
 from ecsflow.errors import EcsflowError
 from ecsflow.sandbox.session import sandbox_session
@@ -47,8 +47,7 @@ def make_project(folder: Path, service: str = "job", command: list[str] = JOB) -
 
 def env(**extra: str | None) -> dict[str, str | None]:
     """This process's environment without AWS's or ecsflow's variables, without colour, the job quick."""
-    unset = {name: None for name in os.environ if name.startswith(("AWS_", "ECSFLOW_"))}
-    return {**unset, "NO_COLOR": "1", "JOB_SLEEP": "0", **extra}
+    return clean_env(JOB_SLEEP="0", **extra)
 
 
 def stored_revisions(project: Path, family: str = "jobs-job") -> list[int]:
@@ -94,13 +93,14 @@ def test_a_sandbox_in_use_is_waited_for_with_a_note(project):
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
         waiting = ecsflow_started("sync", "--sandbox", cwd=project, env=env())
-        time.sleep(3)
+        # Its first line on stderr: it cannot end while the lock is held (a fixed sleep raced its start-up)
+        note = waiting.stderr.readline()
         assert waiting.poll() is None  # still waiting
     finally:
         os.close(holder)
     out, err = waiting.communicate(timeout=60)
-    assert waiting.returncode == 0, err
-    assert f"note: waiting for another ecsflow using the sandbox in {state}" in err
+    assert waiting.returncode == 0, note + err
+    assert note.startswith(f"note: waiting for another ecsflow using the sandbox in {state}"), note
     assert "1 registered" in out
 
 
