@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_runner import clean_env, ecsflow, ecsflow_process
+from cli_runner import clean_env, ecsflow
 from project_files import edit
 
 AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
@@ -19,9 +19,10 @@ SERVERS = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "a
 
 
 def sandbox(folder: Path, *args: str, env: dict | None = None, expect: int = 0):
-    """`ecsflow ARGS --sandbox` in ``folder`` as a process of its own, as a user runs it (no AWS variable, no
-    ECSFLOW_ one but ``env``'s)."""
-    return ecsflow_process(*args, "--sandbox", cwd=folder, env=clean_env(**(env or {})), expect=expect)
+    """`ecsflow ARGS --sandbox` in ``folder`` (no AWS variable, no ECSFLOW_ one but ``env``'s). In this process:
+    each command's moto starts empty (mock_aws resets it), so what one command leaves to the next is the folder's
+    state, as between processes."""
+    return ecsflow(*args, "--sandbox", cwd=folder, env=clean_env(**(env or {})), expect=expect)
 
 
 def statuses(done) -> dict[str, str]:
