@@ -16,7 +16,7 @@ import boto3
 import pytest
 from cli_runner import ecsflow
 from project_files import edit
-from test_service_build import HEAD, TG_ARN, load
+from service_support import HEAD, TG_ARN, load
 
 from ecsflow.ecs.client import Ecs
 from ecsflow.errors import EcsflowError
