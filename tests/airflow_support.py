@@ -1,5 +1,6 @@
 """Helpers for the Airflow tests: generate DAGs from compose text, run the generated factories module against
-stand-ins for Airflow (the fast tests), and set up a local ECS endpoint for the generated DAGs (the slow ones).
+stand-ins for Airflow and check the generated sources (the fast tests), and set up a local ECS endpoint for the
+generated DAGs (the slow ones).
 
 The end-to-end tests run against `ecs_server.EcsEndpoint(run_tasks=True, ...)` (moto's ECS, EC2 and
 CloudWatch Logs behind one URL, with ecsflow's local task runner running each started task's command as a
@@ -9,6 +10,7 @@ local process); `aws_environment` points Airflow's AWS hooks at it and `register
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -180,3 +182,79 @@ def _ast_value(node: ast.AST) -> Any:
         return ast.literal_eval(node)
     except ValueError:
         return ast.unparse(node)
+
+
+# --- the generated sources (the fast tests: test_airflow*.py) ---
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "etl" / "docker-compose.yml"
+RUFF = Path(sys.executable).parent / "ruff"
+try:  # black is not a dependency; where it is installed, generated sources must be exactly black's output
+    import black
+except ImportError:
+    black = None
+
+NETWORK = "name: compose\n" + SETTINGS_BLOCK
+
+# Everything that has broken generated code somewhere: quotes of both kinds, triple quotes, backslashes
+# (also before a quote and at the end), line breaks of every kind, Jinja syntax, a comment sign, tabs,
+# non-ASCII, a NUL-less control character, and text that looks like code.
+HOSTILE = [
+    "it's \"quoted\"",
+    "'''triple''' and \"\"\"triple\"\"\"",
+    "back\\slash \\' \\\" end\\",
+    "line\nbreak\r\nand\rcarriage\n",
+    "{{ dag_run.conf }} {% if x %}y{% endif %} {# comment #}",
+    "{{ '{{' }} }} {{",
+    "# not a comment'); import os; os.system('true') #",
+    "tab\there \x0b\x0c \x1e \x85 \u2028 ü €",
+]
+
+
+def example_dag(**kwargs) -> GeneratedDag:
+    project = load_project([EXAMPLE], warn=lambda message: None)
+    generated, _ = generate(project, **kwargs)
+    return generated
+
+
+def ruff_check(source: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(RUFF), "check", "--no-cache", *args, "--stdin-filename", "generated_dag.py", "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def assert_valid_python(generated: GeneratedDag) -> None:
+    """Both modules compile, are black's layout where black is installed, and pass ruff."""
+    for source in (generated.source, generated.tasks_source):
+        compile(source, "generated_dag.py", "exec")
+        if black is not None:
+            assert black.format_str(source, mode=black.Mode()) == source
+        # With the project's ruff settings, and with ruff's defaults plus the same rules at black's line length.
+        for args in ((), ("--isolated", "--select", "E,F,W,I,B,UP")):
+            result = ruff_check(source, *args)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dag_tasks(generated: GeneratedDag) -> list[tuple[str | None, str, str]]:
+    """(task group or None, variable, factory) of each `VAR = MODULE.FACTORY()` in the DAG file, in order."""
+    found = []
+
+    def visit(statements, group):
+        for node in statements:
+            if isinstance(node, ast.With):
+                call = node.items[0].context_expr
+                inner = ast.literal_eval(call.args[0]) if getattr(call.func, "id", None) == "TaskGroup" else group
+                visit(node.body, inner)
+            elif isinstance(node, ast.Assign):
+                call = node.value
+                assert isinstance(call, ast.Call) and not call.args and not call.keywords
+                assert call.func.value.id == "tasks"
+                found.append((group, node.targets[0].id, call.func.attr))
+
+    visit([node for node in ast.parse(generated.source).body if isinstance(node, ast.With)], None)
+    return found

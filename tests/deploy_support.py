@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli_runner import ecsflow
 from ecs_faults import parsed_body
-from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
+from ecs_server import EcsEndpoint
 
 ROLE = "arn:aws:iam::123456789012:role/ecs-exec"
 WRITES = {"CreateService", "UpdateService", "TagResource", "UntagResource", "RegisterTaskDefinition", "RunTask",
           "CreateCluster", "DeleteService"}
+
 
 class RecordingEndpoint(EcsEndpoint):
     """The test endpoint, keeping each JSON request it is sent (action, body), in order: what a deploy sent."""
@@ -65,14 +64,14 @@ x-ecsflow:
     return tmp_path
 
 
-def cli(endpoint, folder: Path, *args: str, env: dict | None = None):
-    command, *rest = args
-    return CliRunner().invoke(app, [command, "-f", str(folder / "compose.yaml"), "--endpoint-url", endpoint.url,
-                                    *rest], env={**dummy_credentials_env(), "NO_COLOR": "1", **(env or {})})
+PLAIN = {"NO_COLOR": "1"}
 
 
-def deploy_json(endpoint, folder: Path, *args: str, env: dict | None = None):
-    result = cli(endpoint, folder, "deploy", "--format", "json", "--poll-interval", "0.01", *args, env=env)
+def deploy_json(endpoint, folder: Path, *args: str, env: dict | None = None, expect: int = 0):
+    """`ecsflow deploy --format json` of ``folder``'s project against ``endpoint`` (tests/cli_runner.py's
+    ``ecsflow``, failing on an exit other than ``expect``), and the JSON document it printed, if any."""
+    result = ecsflow("deploy", "--format", "json", "--poll-interval", "0.01", *args, file=folder / "compose.yaml",
+                     endpoint=endpoint, env={**PLAIN, **(env or {})}, expect=expect)
     document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else None
     return result, document
 

@@ -1,180 +1,42 @@
-"""Generated DAGs in a real Airflow, 3.x or 2.10+: DagBag loads them, and `dag.test()` runs them against a
-local ECS.
+"""Generated DAGs in a real Airflow, 3.x or 2.10+: DagBag loads them (the example's, those of every shape, every
+accepted schedule, hostile values, DAGs folders below the DAGs folder). Running them: test_airflow_runs.py.
 
 Needs the `airflow` extra (apache-airflow-providers-amazon and apache-airflow 3), or an environment with
 apache-airflow 2.10+ and the provider (`.ci/run` builds one with Airflow 2.11 and runs these tests there too).
 Without Airflow these tests skip, unless ECSFLOW_REQUIRE_AIRFLOW=1, when they fail (CI sets it, so a broken
 install cannot pass as skipped). Airflow reads its configuration when first imported, so AIRFLOW_HOME (a
-temporary folder with a sqlite database) is set by the session fixture before anything imports `airflow`.
-
-The end-to-end runs use `ecs_server.EcsEndpoint(run_tasks=True, ...)`: moto's ECS, EC2 and CloudWatch Logs
-behind one URL, with ecsflow's local task runner (`ecsflow.sandbox.runner`, the sandbox's), which runs each
-started task's command on this machine, writes its output to the task's awslogs stream and stops the task
-with the command's exit code (its docstring lists where moto alone falls short).
+temporary folder with a sqlite database) is set by the session fixture before anything imports `airflow`
+(tests/real_airflow.py).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from airflow_support import REGION, ROLE, SETTINGS_BLOCK, aws_environment, compose_project, generate, register
-from ecs_server import EcsEndpoint
+from airflow_support import SETTINGS_BLOCK, compose_project, generate
+from real_airflow import (
+    AIRFLOW_MAJOR,
+    CRON_TIMETABLE,
+    EXAMPLE,
+    EXAMPLE_DAGS,
+    HAND_WRITTEN,
+    HOSTILE,
+    NETWORK,
+    dag_bag,
+    edges,
+    render,
+    schedule_of,
+)
 from test_airflow_schedule import VALID_SCHEDULES
 
 from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl" / "docker-compose.yml"
-EXAMPLE_DAGS = ROOT / "examples" / "etl" / "dags"
-HAND_WRITTEN = EXAMPLE_DAGS / "orders_rebuild.py"
-AIRFLOW_CLI = Path(sys.executable).parent / "airflow"
-OLDEST_AIRFLOW = (2, 10)  # what the generated files promise to load and run on
-
-NETWORK = SETTINGS_BLOCK
-
-# Quotes, triple quotes, backslashes, line breaks and Jinja syntax, in one value.
-HOSTILE = "it's \"q\" '''t''' \"\"\"t\"\"\" back\\slash\\ {{ dag_run.conf }} {% raw %} {# c #}\nline\r\nend\n"
-
-
-def _airflow_version() -> tuple[int, int] | None:
-    try:
-        return tuple(int(part) for part in importlib.metadata.version("apache-airflow").split(".")[:2])
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _airflow_missing() -> str | None:
-    if importlib.util.find_spec("airflow") is None:
-        return "apache-airflow is not installed"
-    try:
-        version = importlib.metadata.version("apache-airflow")
-        importlib.metadata.version("apache-airflow-providers-amazon")
-    except importlib.metadata.PackageNotFoundError as error:
-        return f"{error.name} is not installed"
-    if _airflow_version() < OLDEST_AIRFLOW:
-        return f"apache-airflow {version} is installed; the generated DAGs need Airflow 2.10 or later"
-    return None
-
-
-AIRFLOW_MAJOR = (_airflow_version() or (0, 0))[0]
-
-
-_HOME: list[Path] = []  # the one AIRFLOW_HOME of this process: other test modules import these fixtures
-
-
-@pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory):
-    """A temporary AIRFLOW_HOME (sqlite, no examples), set before the first `import airflow` (once per process:
-    a module that imports this fixture gets its own instance of it, and the same folder)."""
-    if _HOME:
-        yield _HOME[0]
-        return
-    missing = _airflow_missing()
-    if missing:
-        reason = f"{missing}: install the airflow extra (pip install -e '.[dev,airflow]')"
-        if os.environ.get("ECSFLOW_REQUIRE_AIRFLOW") == "1":
-            pytest.fail(f"ECSFLOW_REQUIRE_AIRFLOW=1 but {reason}")
-        pytest.skip(reason)
-    if "airflow.configuration" in sys.modules:
-        pytest.fail("airflow was imported before the test set AIRFLOW_HOME; run the Airflow tests in their own process")
-    home = tmp_path_factory.mktemp("airflow_home")
-    dags = home / "dags"
-    dags.mkdir()
-    saved = dict(os.environ)
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-    })
-    _HOME.append(home)
-    yield home
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-@pytest.fixture(scope="session")
-def airflow_db(airflow_home):
-    """`airflow db migrate` into the temporary AIRFLOW_HOME: what dag.test() and `airflow pools` need."""
-    if not (airflow_home / ".migrated").exists():
-        run_airflow("db", "migrate")
-        (airflow_home / ".migrated").touch()
-    return airflow_home
-
-
-def run_airflow(*args: str) -> str:
-    done = subprocess.run([str(AIRFLOW_CLI), *args], capture_output=True, text=True, env=os.environ, check=False)
-    assert done.returncode == 0, f"airflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-_ON_PATH: list[str] = []  # the DAGs folders that tests put on sys.path
-
-
-def dag_bag(folder: Path, known_pools=None):
-    """The DAGs of a folder as Airflow's DAG processor loads them: the folder is Airflow 2's dags_folder or
-    Airflow 3's bundle root, and Airflow appends it to sys.path; no other DAGs folder is there (those of
-    earlier tests, and the configured one, are taken off), and modules imported from any of them before are
-    forgotten, as each parse is a new process in Airflow. Every pool a task uses must be in `known_pools` (or
-    Airflow's default_pool)."""
-    configured = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
-    stale = {*_ON_PATH, str(folder), *([configured] if configured else [])}
-    def inside(module) -> bool:
-        places = [getattr(module, "__file__", None) or "", *getattr(module, "__path__", [])]
-        return any(place and Path(place).is_relative_to(old) for place in places for old in stale)
-
-    for name in [name for name, module in list(sys.modules.items()) if inside(module)]:
-        del sys.modules[name]  # (all found first: a namespace package's __path__ reads its parent's)
-    sys.path[:] = [entry for entry in sys.path if entry not in stale]
-    sys.path.append(str(folder))
-    _ON_PATH.append(str(folder))
-    known = None if known_pools is None else set(known_pools) | {"default_pool"}
-    if AIRFLOW_MAJOR >= 3:
-        from airflow.dag_processing.dagbag import DagBag
-
-        bag = DagBag(dag_folder=str(folder), known_pools=known, bundle_path=folder)
-    else:
-        from airflow.models.dagbag import DagBag
-
-        bag = DagBag(dag_folder=str(folder), include_examples=False)
-    assert bag.import_errors == {}
-    if known is not None:  # (Airflow 2's DagBag has no such check: the same one here)
-        tasks = [t for d in bag.dags.values() for t in d.tasks]
-        assert {(t.dag_id, t.task_id, t.pool) for t in tasks if t.pool not in known} == set()
-        if AIRFLOW_MAJOR >= 3:
-            assert bag.dag_warnings == set()
-    return bag
-
-
-def edges(dag) -> set[tuple[str, str]]:
-    return {(up, task.task_id) for task in dag.tasks for up in task.upstream_task_ids}
-
-
-def schedule_of(dag):
-    return dag.schedule if AIRFLOW_MAJOR >= 3 else dag.schedule_interval
-
-
-CRON_TIMETABLE = "CronTriggerTimetable" if AIRFLOW_MAJOR >= 3 else "CronDataIntervalTimetable"
-
-
-def render(task, params: dict[str, object], **context) -> None:
-    """Render the task's templated fields as Airflow does before execute(), with these params (on try 1, unless
-    ``ti`` says otherwise: the strategy of a task on FARGATE_SPOT depends on it)."""
-    import types
-
-    task.render_template_fields({"params": params, "dag_run": None, "ti": types.SimpleNamespace(try_number=1),
-                                 **context})
 
 
 # --- DagBag ---
@@ -470,203 +332,3 @@ services:
         }
         [task] = dag_bag(dags).dags["hostile"].tasks  # unrendered again
     assert dag.params.dump()[name].startswith("default it's")
-
-
-# --- end to end: dag.test() against a local ECS endpoint ---
-
-JOB = """\
-import json, os, sys
-print("job", json.dumps(sys.argv[1:]))
-print("env", json.dumps({k: v for k, v in sorted(os.environ.items()) if k.isupper() and k != "PATH"}))
-sys.exit(int(os.environ.get("EXIT_CODE", "0")))
-"""
-
-
-def fake_jobs(tmp_path: Path) -> Path:
-    """Python modules that stand in for the example's images: `python -m etl.extract ...` prints and exits."""
-    root = tmp_path / "jobs"
-    (root / "etl").mkdir(parents=True)
-    (root / "etl" / "__init__.py").write_text("")
-    for module in ("extract", "transform", "load"):
-        (root / "etl" / f"{module}.py").write_text(JOB)
-    (root / "job.py").write_text(JOB)
-    return root
-
-
-def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None, dag_id: str | None = None,
-            extra: Path | None = None, below: str = ""):
-    """Write the DAG (and `extra`, a DAG file of one's own) into the DAGs folder (or the folder `below` it),
-    register its task definitions, import its pools, run dag.test() of `dag_id` (default: the generated DAG)."""
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    for earlier in dags.iterdir():  # an earlier test's DAGs (one of them may have this DAG's id elsewhere)
-        shutil.rmtree(earlier) if earlier.is_dir() else earlier.unlink()
-    out = dags / below
-    assert write_dag(generated, out).ok
-    if extra is not None:
-        shutil.copy(extra, out / extra.name)
-    register(ecs, cluster, builds)
-    run_airflow("pools", "import", str(out / generated.pools_file_name))
-    dag = dag_bag(dags).dags[dag_id or generated.dag_id]
-    run = dag.test(run_conf=conf)
-    assert ecs.runner.wait_idle()
-    assert ecs.runner.errors == []
-    return run
-
-
-def ds_of(run) -> str:
-    """The run's `ds`: its logical date (Airflow 3 may run a manual run without one: then its run_after)."""
-    when = getattr(run, "logical_date", None) or run.run_after
-    return when.strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def local_ecs(airflow_db, tmp_path, monkeypatch):
-    """A local ECS whose tasks run: the fake jobs on PYTHONPATH; subnets must exist, as ECS requires."""
-    jobs = fake_jobs(tmp_path)
-    with EcsEndpoint(run_tasks=True, workdir=tmp_path, environment={"PYTHONPATH": str(jobs)},
-                     check_network=True, region=REGION) as ecs:
-        ecs.reset()  # moto's state is per process: start from nothing, as a new endpoint would
-        for key, value in aws_environment(ecs).items():
-            monkeypatch.setenv(key, value)
-        yield ecs
-
-
-def states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
-
-def test_the_example_runs_to_success(local_ecs, capfd):
-    subnet, group = local_ecs.network()
-    project = load_project([EXAMPLE], warn=lambda message: None)
-    generated, builds = generate(project, flags={"subnets": [subnet], "security_groups": [group]})
-    # Two folders below the DAGs folder, as teams keep them (gen-dag --out dags/team_a/ecsflow).
-    run = run_dag(generated, builds, local_ecs, "data-jobs", conf={"FULL_REFRESH": "true"}, below="team_a/ecsflow")
-
-    assert str(run.state) == "success"
-    assert states(run) == {"extract": "success", "transform": "success", "load": "success"}
-    assert [r.family for r in local_ecs.runner.runs] == ["etl-extract", "etl-transform", "etl-load"]
-    extract, transform, load = local_ecs.runner.runs
-    assert extract.argv[1:] == ["-m", "etl.extract", "--source", "orders", "--to", "s3://acme-raw/orders/"]
-    # RUN_DATE was not given: its default, "{{ ds }}", rendered by Airflow for this run; FULL_REFRESH was.
-    assert transform.environment["RUN_DATE"] == ds_of(run)
-    assert transform.environment["FULL_REFRESH"] == "true"
-    assert transform.environment["SPARK_DRIVER_MEMORY"] == "6g"
-    assert "RUN_DATE" not in extract.environment
-    assert all(r.exit_code == 0 for r in local_ecs.runner.runs)
-    # The operator read each container's log stream, named as the task definition's awslogs options say.
-    assert load.log_group == "/ecs/etl/load" and load.log_stream.startswith("ecs/load/")
-    out = capfd.readouterr().out
-    assert 'job ["--from", "s3://acme-raw/orders/", "--to", "s3://acme-clean/orders/"]' in out
-    assert f'"RUN_DATE": "{ds_of(run)}"' in out
-    # The pools file was imported by `airflow pools import` as it is.
-    pools = {p["pool"]: p for p in json.loads(run_airflow("pools", "list", "--output", "json"))}
-    assert pools["warehouse"]["slots"] == "2" or pools["warehouse"]["slots"] == 2
-
-
-def test_a_dag_written_by_hand_with_the_factories_runs(local_ecs, capfd):
-    """The README's pattern: the team's own DAG (examples/etl/dags/orders_rebuild.py) imports the generated
-    factories, mixes them with Python tasks, and changes task_id, environment, command, pool_slots and retries."""
-    subnet, group = local_ecs.network()
-    project = load_project([EXAMPLE], warn=lambda message: None)
-    generated, builds = generate(project, flags={"subnets": [subnet], "security_groups": [group]})
-    run = run_dag(generated, builds, local_ecs, "data-jobs", dag_id="orders_rebuild", extra=HAND_WRITTEN,
-                  conf={"RUN_DATE": "2024-02-29"})
-
-    assert str(run.state) == "success", states(run)
-    assert states(run) == dict.fromkeys(
-        ["pick_day", "extract_returns", "extract", "transform", "load", "report"], "success")
-    by_source = {r.argv[4]: r for r in local_ecs.runner.runs if r.family == "etl-extract"}
-    assert by_source["returns"].argv[1:] == ["-m", "etl.extract", "--source", "returns", "--to",
-                                             "s3://acme-raw/returns/"]
-    assert by_source["orders"].argv[1:] == ["-m", "etl.extract", "--source", "orders", "--to", "s3://acme-raw/orders/"]
-    [transform] = [r for r in local_ecs.runner.runs if r.family == "etl-transform"]
-    assert transform.environment["RUN_DATE"] == "2024-02-29"  # from the Python task, through XCom
-    assert transform.environment["FULL_REFRESH"] == "true"
-    assert [r.family for r in local_ecs.runner.runs][-2:] == ["etl-transform", "etl-load"]
-    assert "orders_rebuild of 2024-02-29 finished" in capfd.readouterr().out
-
-
-def test_groups_and_jinja_defaults_run(local_ecs, tmp_path):
-    subnet, group = local_ecs.network()
-    project = compose_project(tmp_path, f"""\
-name: grouped
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], retries: 1,
-            execution_role: {ROLE}}}
-services:
-  first:
-    image: x
-    command: [python, -m, job, one]
-    x-ecsflow:
-      group: nightly
-      runtime_env: {{DAY: "{{{{ ds }}}}", BEFORE: "{{{{ macros.ds_add(ds, -1) }}}}", MODE: full, EMPTY: null}}
-  second:
-    image: x
-    command: [python, -m, job, two]
-    depends_on: {{first: {{condition: service_completed_successfully}}}}
-""")
-    generated, builds = generate(project)
-    run = run_dag(generated, builds, local_ecs, "jobs", conf={"MODE": "partial"})
-    assert str(run.state) == "success", states(run)
-    assert states(run) == {"nightly.first": "success", "second": "success"}
-    first = local_ecs.runner.runs[0]
-    import datetime
-
-    day = ds_of(run)
-    before = (datetime.date.fromisoformat(day) - datetime.timedelta(days=1)).isoformat()
-    assert {k: first.environment.get(k) for k in ("DAY", "BEFORE", "MODE", "EMPTY")} == {
-        "DAY": day, "BEFORE": before, "MODE": "partial", "EMPTY": ""}
-
-
-def test_a_non_zero_exit_fails_the_task(local_ecs, tmp_path, capfd):
-    subnet, group = local_ecs.network()
-    project = compose_project(tmp_path, f"""\
-name: failing
-x-ecsflow: {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}],
-            execution_role: {ROLE}}}
-services:
-  first:
-    image: x
-    command: [python, -m, job, one]
-    environment: {{EXIT_CODE: "3"}}
-  second:
-    image: x
-    command: [python, -m, job, two]
-    depends_on: {{first: {{condition: service_completed_successfully}}}}
-""")
-    generated, builds = generate(project)
-    run = run_dag(generated, builds, local_ecs, "jobs")
-    assert str(run.state) == "failed"
-    assert states(run) == {"first": "failed", "second": "upstream_failed"}
-    assert [(r.family, r.exit_code) for r in local_ecs.runner.runs] == [("failing-first", 3)]
-    out = capfd.readouterr().out
-    assert "This task is not in success state" in out
-    assert 'job ["one"]' in out  # the container's own log lines, from CloudWatch Logs
-
-
-def test_hostile_values_arrive_unchanged(local_ecs, tmp_path):
-    subnet, group = local_ecs.network()
-    name = "VAR_" + HOSTILE
-    project = compose_project(tmp_path, f"""\
-name: hostile
-x-ecsflow:
-  {{region: eu-west-1, cluster: jobs, subnets: [{subnet}], security_groups: [{group}], pools: {{hostile.pool: 1}},
-   execution_role: {ROLE}}}
-services:
-  job:
-    image: x
-    command: {json.dumps(["python", "-m", "job", HOSTILE, "{{ ds }}"])}
-    environment:
-      FIXED: {json.dumps(HOSTILE)}
-    x-ecsflow:
-      pool: hostile.pool
-      runtime_env: [{json.dumps(name)}, RUN_DATE]
-""")
-    generated, builds = generate(project)
-    conf = {name: "conf " + HOSTILE, "RUN_DATE": "{{ ds }}"}
-    run = run_dag(generated, builds, local_ecs, "jobs", conf=conf)
-    assert str(run.state) == "success", states(run)
-    [job] = local_ecs.runner.runs
-    assert job.argv[3:] == [HOSTILE, "{{ ds }}"]
-    assert job.environment["FIXED"] == HOSTILE
-    assert job.environment[name] == "conf " + HOSTILE
-    assert job.environment["RUN_DATE"] == "{{ ds }}"  # a conf value is data, never a template

@@ -1,5 +1,6 @@
 """What the generated task factories take and give, and the x-ecsflow keys for Airflow (fast: the factories
-module runs against stand-ins for Airflow's names; test_airflow_dagbag.py loads and runs the same in Airflow).
+module runs against stand-ins for Airflow's names; test_airflow_dagbag.py and test_airflow_runs.py load and
+run the same in Airflow).
 
 - a factory's keywords: task_id, environment, command, pool, pool_slots, retries, retry_delay,
   execution_timeout, and any other EcsRunTaskOperator argument;

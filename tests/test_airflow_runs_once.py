@@ -14,14 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import test_airflow_dagbag
+import test_airflow_runs
 from airflow_support import REGION, ROLE, compose_project, generate, register
-from test_airflow_dagbag import AIRFLOW_MAJOR, EXAMPLE_DAGS, dag_bag, render, run_dag, states
+from real_airflow import AIRFLOW_MAJOR, EXAMPLE_DAGS, dag_bag, render
+from test_airflow_runs import run_dag, states
 
 pytestmark = pytest.mark.slow
-# test_airflow_dagbag's fixtures (its airflow_home is one folder a process, whichever module asks first)
-airflow_home, airflow_db = test_airflow_dagbag.airflow_home, test_airflow_dagbag.airflow_db
-local_ecs = test_airflow_dagbag.local_ecs
+local_ecs = test_airflow_runs.local_ecs  # airflow_home and airflow_db are the session's (conftest)
 
 SPOT_FIRST = [{"capacityProvider": "{{ 'FARGATE_SPOT' if ti.try_number <= 1 else 'FARGATE' }}", "weight": 1}]
 

@@ -5,13 +5,13 @@ error naming the endpoint and the operation, or reports what it could not do, ne
 from __future__ import annotations
 
 import pytest
-from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
+from cli_runner import ecsflow
+from ecs_server import EcsEndpoint
 
-from ecsflow.cli import app
 from ecsflow.ecs.shapes import first_mismatch
 
 DESCRIBE = "DescribeTaskDefinition"
+PLAIN = {"NO_COLOR": "1"}
 COMPOSE = """\
 name: jobs
 x-ecsflow:
@@ -40,10 +40,6 @@ def ecs(server, tmp_path, monkeypatch):
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     monkeypatch.chdir(tmp_path)
     return server
-
-
-def cli(ecs, *args: str):
-    return CliRunner().invoke(app, [*args, "--endpoint-url", ecs.url], env={**dummy_credentials_env(), "NO_COLOR": "1"})
 
 
 def td(**fields) -> dict:
@@ -81,7 +77,7 @@ DESCRIBED = {
 def test_a_describe_answer_of_another_shape_is_one_clear_error(ecs, command, answer, what):
     ecs.respond(DESCRIBE, answer)
     args = {"run": ["run", "job"], "prune": ["prune", "--yes"]}.get(command, [command])
-    assert_one_clear_error(cli(ecs, *args), ecs, DESCRIBE, what)
+    assert_one_clear_error(ecsflow(*args, endpoint=ecs, env=PLAIN, expect=1), ecs, DESCRIBE, what)
     assert "RegisterTaskDefinition" not in ecs.calls and "RunTask" not in ecs.calls  # nothing written
 
 
@@ -95,25 +91,25 @@ LISTS = {
 
 @pytest.mark.parametrize("action", LISTS, ids=LISTS.keys())
 def test_prunes_list_answers_of_another_shape_are_one_clear_error(ecs, action):
-    assert cli(ecs, "sync").exit_code == 0
+    ecsflow("sync", endpoint=ecs, env=PLAIN)
     answer, what = LISTS[action]
     ecs.respond(action, answer)
-    assert_one_clear_error(cli(ecs, "prune", "--yes"), ecs, action, f"JSON of another shape ({what})")
+    result = ecsflow("prune", "--yes", endpoint=ecs, env=PLAIN, expect=1)
+    assert_one_clear_error(result, ecs, action, f"JSON of another shape ({what})")
     assert "DeregisterTaskDefinition" not in ecs.calls
 
 
 def sync_three_revisions(ecs, folder) -> None:
     for image in ("example/job:1.1", "example/job:1.2", "example/job:1.0"):
         (folder / "compose.yaml").write_text(COMPOSE.replace("example/job:1.0", image))
-        assert cli(ecs, "sync").exit_code == 0
+        ecsflow("sync", endpoint=ecs, env=PLAIN)
 
 
 def test_a_delete_answer_that_names_no_revision_is_reported_per_revision(ecs, tmp_path):
     """A well-shaped answer whose ARN names no revision: the revisions asked for are not said to be deleted."""
     sync_three_revisions(ecs, tmp_path)
     ecs.respond("DeleteTaskDefinitions", {"taskDefinitions": [{"taskDefinitionArn": "garbage"}], "failures": []})
-    result = cli(ecs, "prune", "--yes", "--delete", "--keep", "1")
-    assert result.exit_code == 1, result.output
+    result = ecsflow("prune", "--yes", "--delete", "--keep", "1", endpoint=ecs, env=PLAIN, expect=1)
     assert "unexpected" not in result.stderr and "Traceback" not in result.output
     assert "jobs-job: deregistered 2: 1-2" in result.stdout
     assert "jobs-job: failed 2: ECS neither deleted it nor said why" in result.stdout
@@ -122,8 +118,7 @@ def test_a_delete_answer_that_names_no_revision_is_reported_per_revision(ecs, tm
 def test_a_delete_answer_of_another_shape_may_have_deleted(ecs, tmp_path):
     sync_three_revisions(ecs, tmp_path)
     ecs.respond("DeleteTaskDefinitions", {"taskDefinitions": [], "failures": [{"arn": 42}]})
-    result = cli(ecs, "prune", "--yes", "--delete", "--keep", "1")
-    assert result.exit_code == 1, result.output
+    result = ecsflow("prune", "--yes", "--delete", "--keep", "1", endpoint=ecs, env=PLAIN, expect=1)
     said = " ".join(result.stdout.split())
     assert "JSON of another shape (failures[0].arn: a number where a string belongs)" in said
     assert "it may have been deleted; run prune again to see" in said
@@ -142,9 +137,8 @@ RUN_ANSWERS = {
 @pytest.mark.parametrize(("action", "answer", "what"), RUN_ANSWERS.values(), ids=RUN_ANSWERS.keys())
 def test_run_task_answers_of_another_shape_are_one_clear_error(ecs, action, answer, what):
     ecs.respond(action, answer)
-    result = cli(ecs, "run", "job")
+    result = ecsflow("run", "job", endpoint=ecs, env=PLAIN, expect=1)
     said = " ".join(result.stderr.split())
-    assert result.exit_code == 1, result.output
     assert f"error: ECS at {ecs.url} answered {action} with {what}" in said, said
     assert "unexpected" not in said and "Traceback" not in result.output
 

@@ -7,15 +7,14 @@ the same case, won only sometimes)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from project_files import copy_example
 
-ROOT = Path(__file__).resolve().parents[1]
 ECSFLOW = Path(sys.executable).with_name("ecsflow")
 NOISE = ("unexpected", "Traceback", "Exception ignored", "BrokenPipe", "Broken pipe", "report it")
 
@@ -23,9 +22,7 @@ NOISE = ("unexpected", "Traceback", "Exception ignored", "BrokenPipe", "Broken p
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the example project (the sandbox's state goes beside it)."""
-    work = tmp_path_factory.mktemp("closed-stdout")
-    shutil.copytree(ROOT / "examples" / "etl", work / "etl", ignore=shutil.ignore_patterns(".ecsflow", "__pycache__"))
-    return work / "etl"
+    return copy_example(tmp_path_factory.mktemp("closed-stdout") / "etl", dags=True)
 
 
 def run_with_closed_stdout(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -7,10 +7,9 @@ import time
 import tracemalloc
 
 import pytest
+from cli_runner import assert_clean_error, ecsflow
 from compose_oracle import agree_with_compose, alias_bomb, run_compose_config
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.envfile import parse_env_text
 from ecsflow.compose.files import COMPOSE_FILE_LIMIT
 from ecsflow.compose.loader import load_config
@@ -20,16 +19,11 @@ from ecsflow.compose.yamlfile import MAX_ALIAS_NODES, MAX_DEPTH
 pytestmark = pytest.mark.usefixtures("yaml_parser")
 
 
-def render(tmp_path, text, *args, env=None):
+def render(tmp_path, text, *args, env=None, expect=1):
+    """`ecsflow render` of ``text`` as compose.yaml: refused unless told."""
+    __tracebackhide__ = True
     (tmp_path / "compose.yaml").write_text(text)
-    return CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml"), *args], env=env or {})
-
-
-def assert_clean_error(result, *fragments):
-    assert result.exit_code == 1, (result.stdout, result.stderr)
-    assert result.stderr.startswith("error:") and "error: unexpected" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
+    return ecsflow("render", *args, file=tmp_path / "compose.yaml", env=env, expect=expect)
 
 
 @pytest.mark.parametrize("where", ["unused x- key", "command"])
@@ -90,8 +84,7 @@ def test_nesting_up_to_the_bound_loads(tmp_path, compose_bin):
         "services:\n  a:\n    image: x\n    labels:\n      x: y\n")
     ours, error = agree_with_compose(tmp_path)
     assert ours is not None, error
-    result = render(tmp_path, (tmp_path / "compose.yaml").read_text())
-    assert result.exit_code == 0, result.stderr
+    render(tmp_path, (tmp_path / "compose.yaml").read_text(), expect=0)
 
 
 @pytest.fixture
@@ -119,7 +112,7 @@ def test_env_file_must_be_a_regular_file(tmp_path, source, fifo):
 def test_flags_refuse_devices(tmp_path, flag):
     (tmp_path / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
     args = ["-f", "/dev/zero"] if flag == "-f" else ["-f", str(tmp_path / "compose.yaml"), "--env-file", "/dev/zero"]
-    result = CliRunner().invoke(app, ["render", *args])
+    result = ecsflow("render", *args, expect=1)
     assert_clean_error(result, "is not a regular file", "/dev/zero")
 
 
@@ -136,7 +129,7 @@ def test_files_over_the_size_limit_are_refused_at_once(tmp_path, kind):
         handle.truncate(COMPOSE_FILE_LIMIT + 1)
     started = time.monotonic()
     if kind == "compose file":
-        result = CliRunner().invoke(app, ["render", "-f", str(big)])
+        result = ecsflow("render", file=big, expect=1)
     else:
         result = render(tmp_path, f"services:\n  a:\n    image: x\n    env_file: {big}\n")
     assert_clean_error(result, f"{kind} is larger than the 4 MiB ecsflow reads")

@@ -8,6 +8,7 @@ import pytest
 from compose_oracle import compare_configs, run_compose_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose.loader import load_config
 from ecsflow.errors import ComposeError
@@ -53,7 +54,7 @@ def _document(services: dict) -> str:
     return json.dumps({"services": services}, indent=1)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25, 250), suppress_health_check=[HealthCheck.too_slow])
 @given(base=_service, override=_service, extend=st.booleans())
 def test_merged_files_agree_with_compose(base, override, extend, tmp_path_factory, compose_bin):
     case = tmp_path_factory.mktemp("merge")

@@ -14,6 +14,7 @@ import pytest
 from compose_oracle import agree_with_compose, run_compose_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose.loader import load_config
 from ecsflow.compose.scalars import YamlTimestamp, go_float_text, resolve_plain
@@ -92,16 +93,9 @@ def check(tmp_path_factory, placed):
 _placements = st.dictionaries(st.sampled_from(sorted(POSITIONS)), _scalars, min_size=1, max_size=2)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20, 600), suppress_health_check=[HealthCheck.too_slow])
 @given(placed=_placements)
 def test_scalars_read_as_compose_reads_them(placed, tmp_path_factory, compose_bin):
-    check(tmp_path_factory, placed)
-
-
-@pytest.mark.slow
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(placed=_placements)
-def test_scalars_read_as_compose_reads_them_many(placed, tmp_path_factory, compose_bin):
     check(tmp_path_factory, placed)
 
 

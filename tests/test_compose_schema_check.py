@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose import schema
 from ecsflow.compose.schema_check import Unsure, compile_schema
@@ -183,16 +184,9 @@ def _containers(value):
             yield from _containers(item)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300, 20_000), deadline=None, suppress_health_check=list(HealthCheck))
 @given(document=_documents())
 def test_generated_documents_pass_or_fail_as_jsonschema_says(document):
-    agree(document)
-
-
-@pytest.mark.slow
-@settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(document=_documents())
-def test_generated_documents_pass_or_fail_as_jsonschema_says_many(document):
     agree(document)
 
 

@@ -7,10 +7,9 @@ import re
 import textwrap
 
 import pytest
+from cli_runner import ecsflow
 from compose_oracle import agree_with_compose, compose_binary, run_compose_config
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_config
 from ecsflow.compose.schema import SCHEMA_FILE
 
@@ -161,14 +160,13 @@ def test_errors_do_not_echo_values(tmp_path):
     (tmp_path / "compose.yaml").write_text(
         'services:\n  a:\n    image: x\n    environment:\n      DB_PASSWORD: "s3cr3t-pw${oops"\n'
         '      TOKEN: ["tok3n-value"]\n')
-    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
-    assert result.exit_code == 1
+    result = ecsflow("render", file=tmp_path / "compose.yaml", expect=1)
     assert "s3cr3t" not in result.stderr and "DB_PASSWORD" in result.stderr
     assert "compose.yaml:5" in result.stderr and "service 'a'" in result.stderr
     (tmp_path / "compose.yaml").write_text('services:\n  a:\n    image: x\n    environment:\n'
                                            '      TOKEN: ["tok3n-value"]\n    cpu_count: "s3cr3t"\n')
-    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
-    assert result.exit_code == 1 and "tok3n" not in result.stderr and "s3cr3t" not in result.stderr
+    result = ecsflow("render", file=tmp_path / "compose.yaml", expect=1)
+    assert "tok3n" not in result.stderr and "s3cr3t" not in result.stderr
 
 
 def test_multiple_default_files_warn_as_compose_does(tmp_path, compose_bin):

@@ -6,15 +6,12 @@ reports what was done")."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
+from cli_runner import clean_env, ecsflow_started
 from deploy_support import RecordingEndpoint, create_request, project
-from ecs_server import dummy_credentials_env
 from service_answers import answered, deployment, described, service_item
 
 SERVICES = """\
@@ -45,11 +42,8 @@ def test_an_interrupted_deploy_stops_writing_and_says_what_it_did(endpoint, tmp_
     endpoint.respond("DescribeServices", described(missing=("shop-api", "shop-web")), times=1)
     endpoint.respond("CreateService", answered(service_item(request, [deployment("ecs-svc/1", arn)])), times=1)
     endpoint.respond("DescribeServices", described(service_item(request, [deployment("ecs-svc/1", arn)])))  # never done
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecsflow", "deploy", "--endpoint-url", endpoint.url, "--format", "json",
-         "--poll-interval", "0.05"], cwd=folder, env={**env, **dummy_credentials_env(), "NO_COLOR": "1"},
-        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = ecsflow_started("deploy", "--format", "json", "--poll-interval", "0.05", endpoint=endpoint, cwd=folder,
+                           env=clean_env(credentials=True))
     deadline = time.monotonic() + 60
     while endpoint.calls["DescribeServices"] < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # the plan's describe, then api's rollout polled twice

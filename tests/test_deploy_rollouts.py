@@ -7,7 +7,9 @@ ecsflow's own, through botocore, and are checked as the endpoint received them."
 from __future__ import annotations
 
 import pytest
-from deploy_support import RecordingEndpoint, cli, create_request, deploy_json, project, writes
+from cli_runner import ecsflow
+from deploy_support import RecordingEndpoint, create_request, deploy_json, project, writes
+from project_files import edit
 from service_answers import answered, deployment, described, event, service_item
 
 TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:{}"
@@ -38,11 +40,11 @@ def live_then_new_image(ecs, folder):
     """shop-api runs revision 1 (registered by sync, deployed: ecs-svc/1 completed); then the image changes, so
     deploy registers revision 2 and updates the service to it. The answers up to the UpdateService are
     scripted: (the live item, the request for revision 2)."""
-    assert cli(ecs, folder, "sync").exit_code == 0
+    ecsflow("sync", file=folder / "compose.yaml", endpoint=ecs)
     live = service_item(create_request(folder), [deployment("ecs-svc/1", TD.format(1), rollout="COMPLETED",
                                                             running=1)],
                         events=[event("e0", "(service shop-api) has reached a steady state.")])
-    (folder / "compose.yaml").write_text((folder / "compose.yaml").read_text().replace("acme/api:1", "acme/api:2"))
+    edit(folder / "compose.yaml", "acme/api:1", "acme/api:2")
     new = create_request(folder, task_definition=TD.format(2))
     ecs.respond("DescribeServices", described(live), times=1)
     ecs.respond("UpdateService", answered(service_item(new, [
@@ -80,8 +82,7 @@ def test_an_update_rolled_back_by_the_circuit_breaker_is_rolled_back_with_ecs_re
          events=[event("e3", "(service shop-api) has reached a steady state."),
                  event("e2", "(service shop-api) deployment ecs-svc/2 deployment failed: tasks failed to start.")])
     stopped_tasks(ecs, "ecs-svc/2")
-    result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 1, result.output
+    result, document = deploy_json(ecs, folder, expect=1)
     [api] = document["services"]
     assert (api["status"], api["deployment_id"]) == ("rolled-back", "ecs-svc/2")
     assert api["error"] == f"ECS rolled shop-api back to shop-api:1: {BREAKER}"
@@ -99,8 +100,7 @@ def test_a_deployment_someone_else_started_is_superseded(ecs, folder):
     _, new = live_then_new_image(ecs, folder)
     poll(ecs, new, deployment("ecs-svc/9", TD.format(3)),
          deployment("ecs-svc/2", TD.format(2), status="ACTIVE"))
-    result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 1
+    result, document = deploy_json(ecs, folder, expect=1)
     [api] = document["services"]
     assert api["status"] == "superseded" and "ecs-svc/9" in api["error"] and "another deploy" in api["error"]
 
@@ -111,8 +111,7 @@ def test_a_rollout_that_does_not_end_is_timeout_with_the_stopped_tasks_reasons(e
          deployment("ecs-svc/1", TD.format(1), status="ACTIVE", rollout="COMPLETED", running=1),
          events=[event("e1", "(service shop-api) is unable to consistently start tasks successfully.")], times=None)
     stopped_tasks(ecs, "ecs-svc/2")
-    result, document = deploy_json(ecs, folder, "--timeout", "0.3s")
-    assert result.exit_code == 1
+    result, document = deploy_json(ecs, folder, "--timeout", "0.3s", expect=1)
     [api] = document["services"]
     assert api["status"] == "timeout"
     assert "did not complete within 0.3 s (0/1 running, 1 pending, 2 failed (IN_PROGRESS))" in api["error"]
@@ -124,7 +123,6 @@ def test_a_completed_rollout_is_updated_and_the_update_sends_only_what_changed(e
     _, new = live_then_new_image(ecs, folder)
     poll(ecs, new, deployment("ecs-svc/2", TD.format(2), rollout="COMPLETED", running=1))
     result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 0, result.output
     [api] = document["services"]
     assert (api["status"], api["deployment_id"]) == ("updated", "ecs-svc/2")
     assert [c["path"] for c in api["changes"]] == ["taskDefinition"]
@@ -136,26 +134,25 @@ def test_a_completed_rollout_is_updated_and_the_update_sends_only_what_changed(e
 def test_no_wait_is_started_once_ecs_accepted_the_update(ecs, folder):
     live_then_new_image(ecs, folder)
     result, document = deploy_json(ecs, folder, "--no-wait")
-    assert result.exit_code == 0, result.output
     assert document["services"][0]["status"] == "started"
     assert ecs.calls["DescribeServices"] == 1  # the plan's: no poll
 
 
 def test_nothing_changed_sends_nothing_and_force_new_deployment_sends_only_that(ecs, folder):
-    assert cli(ecs, folder, "sync").exit_code == 0
+    ecsflow("sync", file=folder / "compose.yaml", endpoint=ecs)
     live = service_item(create_request(folder), [deployment("ecs-svc/1", TD.format(1), rollout="COMPLETED",
                                                             running=1)])
     ecs.respond("DescribeServices", described(live), times=1)
     ecs.reset_counts()
     result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 0 and document["services"][0]["status"] == "unchanged"
+    assert document["services"][0]["status"] == "unchanged"
     assert writes(ecs) == {}
     ecs.respond("DescribeServices", described(live), times=1)
     ecs.respond("UpdateService", answered(service_item(create_request(folder), [
         deployment("ecs-svc/4", TD.format(1))])), times=1)
     poll(ecs, create_request(folder), deployment("ecs-svc/4", TD.format(1), rollout="COMPLETED", running=1))
     forced, document = deploy_json(ecs, folder, "--force-new-deployment")
-    assert forced.exit_code == 0 and document["services"][0]["status"] == "updated"
+    assert document["services"][0]["status"] == "updated"
     assert ecs.sent("UpdateService") == [{"cluster": "default", "service": "shop-api", "forceNewDeployment": True}]
 
 
@@ -164,25 +161,22 @@ def test_a_service_that_is_not_ecsflows_is_never_touched(ecs, folder):
     theirs = service_item({**request, "tags": [{"key": "team", "value": "web"}]},
                           [deployment("ecs-svc/1", TD.format(7), rollout="COMPLETED", running=1)])
     ecs.respond("DescribeServices", described(theirs))
-    result, _ = deploy_json(ecs, folder)
-    assert result.exit_code == 1
+    result, _ = deploy_json(ecs, folder, expect=1)
     assert "exists without the ecsflow:managed tag" in result.stderr and "nothing was written" in result.stderr
     assert writes(ecs) == {} and "Traceback" not in result.output
 
 
 def test_tags_that_differ_are_tagged_and_untagged_without_an_update(ecs, folder):
-    assert cli(ecs, folder, "sync").exit_code == 0
+    ecsflow("sync", file=folder / "compose.yaml", endpoint=ecs)
     request = create_request(folder)
     live = service_item({**request, "tags": request["tags"] + [{"key": "old", "value": "x"}]},
                         [deployment("ecs-svc/1", TD.format(1), rollout="COMPLETED", running=1)])
-    (folder / "compose.yaml").write_text((folder / "compose.yaml").read_text().replace(
-        "  subnets:", "  tags: {team: data}\n  subnets:"))
+    edit(folder / "compose.yaml", "  subnets:", "  tags: {team: data}\n  subnets:")
     ecs.respond("DescribeServices", described(live), times=1)
     ecs.respond("TagResource", {}, times=1)  # moto holds no such service: it only answers what ECS does
     ecs.respond("UntagResource", {}, times=1)
     ecs.requests.clear()
     result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 0, result.output
     assert document["services"][0]["status"] == "updated"
     [tag], [untag] = ecs.sent("TagResource"), ecs.sent("UntagResource")
     assert tag == {"resourceArn": live["serviceArn"], "tags": [{"key": "team", "value": "data"}]}
@@ -193,7 +187,7 @@ def test_tags_that_differ_are_tagged_and_untagged_without_an_update(ecs, folder)
 def test_a_capacity_provider_change_is_sent_with_a_forced_deployment(ecs, folder):
     """UpdateService's reference: the capacity provider strategy "doesn't trigger a new service deployment", and
     moving a service from a launch type to a strategy needs forceNewDeployment."""
-    assert cli(ecs, folder, "sync").exit_code == 0
+    ecsflow("sync", file=folder / "compose.yaml", endpoint=ecs)
     live = service_item(create_request(folder), [deployment("ecs-svc/1", TD.format(1), rollout="COMPLETED",
                                                             running=1)])
     (folder / "compose.yaml").write_text((folder / "compose.yaml").read_text()
@@ -204,7 +198,6 @@ def test_a_capacity_provider_change_is_sent_with_a_forced_deployment(ecs, folder
     poll(ecs, spot, deployment("ecs-svc/2", TD.format(1), rollout="COMPLETED", running=1))
     ecs.requests.clear()
     result, document = deploy_json(ecs, folder)
-    assert result.exit_code == 0, result.output
     assert document["services"][0]["status"] == "updated"
     assert "may refuse that change" in document["services"][0]["note"]
     assert ecs.sent("UpdateService") == [{"cluster": "default", "service": "shop-api", "forceNewDeployment": True,

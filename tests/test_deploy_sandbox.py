@@ -6,28 +6,23 @@ with --execute-locally; the sandbox's failure switch makes a deployment fail and
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
+from cli_runner import clean_env, ecsflow
+from project_files import edit
 
 AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 SERVERS = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
            "airflow-triggerer"]
 
 
-def sandbox(folder: Path, *args: str, env: dict | None = None):
-    """The real `ecsflow` script in ``folder``, as a user runs it (no AWS, the sandbox)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    script = Path(sys.executable).parent / "ecsflow"
-    return subprocess.run([str(script), *args, "--sandbox"], cwd=folder, capture_output=True, text=True,
-                          env={**clean, "NO_COLOR": "1", **(env or {})}, timeout=120)
+def sandbox(folder: Path, *args: str, env: dict | None = None, expect: int = 0):
+    """`ecsflow ARGS --sandbox` in ``folder`` (no AWS variable, no ECSFLOW_ one but ``env``'s). In this process:
+    each command's moto starts empty (mock_aws resets it), so what one command leaves to the next is the folder's
+    state, as between processes."""
+    return ecsflow(*args, "--sandbox", cwd=folder, env=clean_env(**(env or {})), expect=expect)
 
 
 def statuses(done) -> dict[str, str]:
@@ -36,14 +31,11 @@ def statuses(done) -> dict[str, str]:
 
 def test_the_example_deploys_once_then_is_unchanged_and_diff_agrees(etl_project):
     first = sandbox(etl_project, "deploy", "--format", "json")
-    assert first.returncode == 0, first.stderr
     assert statuses(first) == {"api": "created"}
     assert (etl_project / ".ecsflow" / "sandbox" / "services").is_dir()
     again = sandbox(etl_project, "deploy", "--format", "json")
-    assert again.returncode == 0, again.stderr
     assert statuses(again) == {"api": "unchanged"}
     diff = sandbox(etl_project, "diff", "--exit-code", "api")  # the jobs' families are sync's to register
-    assert diff.returncode == 0, diff.stdout
     assert "No changes. 1 task definition(s) match ECS." in diff.stdout
     assert "ECS services: 0 to create, 0 to update, 1 unchanged." in diff.stdout
 
@@ -58,18 +50,15 @@ def airflow(tmp_path):
 def test_the_official_airflow_file_becomes_five_services_after_airflow_init(airflow):
     files = ("-f", "docker-compose.yaml", "-f", "compose.ecs.yaml")
     first = sandbox(airflow, "deploy", *files, "--format", "json")
-    assert first.returncode == 0, first.stderr
     document = json.loads(first.stdout)
     assert [(s["service"], s["status"]) for s in document["services"]] == [(name, "created") for name in SERVERS]
     [init] = document["jobs"]
     assert (init["service"], init["status"]) == ("airflow-init", "not-executed")
     assert "--execute-locally" in init["note"]
     again = sandbox(airflow, "deploy", *files, "--format", "json")
-    assert again.returncode == 0, again.stderr
     assert set(statuses(again).values()) == {"unchanged"}
     assert json.loads(again.stdout)["jobs"][0]["status"] == "skipped"  # nothing after it changed
     diff = sandbox(airflow, "diff", *files, "--exit-code")
-    assert diff.returncode == 0, diff.stdout
     assert "ECS services: 0 to create, 0 to update, 5 unchanged." in diff.stdout
 
 
@@ -90,18 +79,14 @@ services:
 """
 
 
-def test_a_job_runs_on_this_machine_only_with_execute_locally(tmp_path, monkeypatch):
+def test_a_job_runs_on_this_machine_only_with_execute_locally(tmp_path):
     (tmp_path / "compose.yaml").write_text(MIGRATING)
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    without = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env={"NO_COLOR": "1"})
-    assert without.exit_code == 0, without.output
+    without = ecsflow("deploy", "--sandbox", "--format", "json", env={"NO_COLOR": "1"}, cwd=tmp_path)
     assert json.loads(without.stdout)["jobs"][0]["status"] == "not-executed"
     assert not (tmp_path / "migrated").exists()
-    (tmp_path / "compose.yaml").write_text(MIGRATING.replace("acme/api:1\n    ports", "acme/api:2\n    ports"))
-    opted = runner.invoke(app, ["deploy", "--sandbox", "--execute-locally", "--format", "json"],
-                          env={"NO_COLOR": "1"})
-    assert opted.exit_code == 0, opted.output
+    edit(tmp_path / "compose.yaml", "acme/api:1\n    ports", "acme/api:2\n    ports")
+    opted = ecsflow("deploy", "--sandbox", "--execute-locally", "--format", "json", env={"NO_COLOR": "1"},
+                    cwd=tmp_path)
     document = json.loads(opted.stdout)
     assert (document["jobs"][0]["status"], document["jobs"][0]["exit_code"]) == ("succeeded", 0)
     assert document["services"][0]["status"] == "updated"
@@ -109,11 +94,10 @@ def test_a_job_runs_on_this_machine_only_with_execute_locally(tmp_path, monkeypa
 
 
 def test_a_deployment_the_sandbox_fails_is_rolled_back_and_exit_1(etl_project):
-    assert sandbox(etl_project, "deploy").returncode == 0
-    compose = etl_project / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace("metrics-api:2.3.0", "metrics-api:2.4.0"))
-    failed = sandbox(etl_project, "deploy", "--format", "json", env={"ECSFLOW_SANDBOX_FAIL_DEPLOYMENTS": "etl-api"})
-    assert failed.returncode == 1, failed.stderr
+    sandbox(etl_project, "deploy")
+    edit(etl_project / "docker-compose.yml", "metrics-api:2.3.0", "metrics-api:2.4.0")
+    failed = sandbox(etl_project, "deploy", "--format", "json", env={"ECSFLOW_SANDBOX_FAIL_DEPLOYMENTS": "etl-api"},
+                     expect=1)
     [api] = json.loads(failed.stdout)["services"]
     assert api["status"] == "rolled-back"
     assert api["error"] == ("ECS rolled etl-api back to etl-api:1: ECS deployment circuit breaker: tasks failed to "
@@ -124,12 +108,9 @@ def test_a_deployment_the_sandbox_fails_is_rolled_back_and_exit_1(etl_project):
 
 
 def test_a_target_group_named_is_taken_as_given_in_the_sandbox(etl_project):
-    compose = etl_project / "docker-compose.yml"
-    compose.write_text(compose.read_text().replace(
-        "    stop_grace_period: 30s\n",
-        "    stop_grace_period: 30s\n    x-ecsflow: {service: {target_group: etl-api}}\n"))
+    edit(etl_project / "docker-compose.yml", "    stop_grace_period: 30s\n",
+         "    stop_grace_period: 30s\n    x-ecsflow: {service: {target_group: etl-api}}\n")
     first = sandbox(etl_project, "deploy", "--format", "json")
-    assert first.returncode == 0, first.stderr
     assert statuses(first) == {"api": "created"}
     assert "sandbox: target group etl-api of api is taken as given" in first.stderr
     again = sandbox(etl_project, "deploy", "--format", "json")
@@ -158,43 +139,33 @@ volumes:
 """
 
 
-def test_servers_built_from_source_with_named_volumes_deploy_then_a_new_tag_updates_them(tmp_path, monkeypatch):
+def test_servers_built_from_source_with_named_volumes_deploy_then_a_new_tag_updates_them(tmp_path):
     """awesome-compose's shape (`build:` only, named volumes) as ECS services: the image Compose builds, in the
     registry, at the tag CI pushed; the EFS and task-storage volumes; a second deploy and diff find nothing."""
     (tmp_path / "compose.yaml").write_text(BUILT_WITH_VOLUMES)
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    env = {"NO_COLOR": "1", "ECSFLOW_IMAGE_TAG": "a1b2c3"}
-    rendered = {r["family"]: r for r in json.loads(runner.invoke(app, ["render"], env=env).stdout)}
+    tag = {"ECSFLOW_IMAGE_TAG": "a1b2c3"}
+    rendered = {r["family"]: r for r in json.loads(ecsflow("render", cwd=tmp_path, env=clean_env(**tag)).stdout)}
     [web] = rendered["shop-web"]["containerDefinitions"]
     assert web["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-web:a1b2c3"
     assert {v["name"]: sorted(v) for v in rendered["shop-web"]["volumes"]} == {
         "uploads": ["efsVolumeConfiguration", "name"], "cache": ["name"]}
-    first = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env=env)
-    assert first.exit_code == 0, first.output
-    assert {s["service"]: s["status"] for s in json.loads(first.stdout)["services"]} == {
-        "web": "created", "worker": "created"}
+    first = sandbox(tmp_path, "deploy", "--format", "json", env=tag)
+    assert statuses(first) == {"web": "created", "worker": "created"}
     assert "named volume 'cache' is task storage on Fargate" in first.stderr
-    again = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env=env)
-    assert {s["status"] for s in json.loads(again.stdout)["services"]} == {"unchanged"}
-    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code"], env=env)
-    assert diff.exit_code == 0, diff.output  # what ECS runs is the image and the volumes rendered
-    newer = runner.invoke(app, ["deploy", "--sandbox", "--format", "json"], env={**env, "ECSFLOW_IMAGE_TAG": "d4e5f6"})
-    assert newer.exit_code == 0, newer.output
+    again = sandbox(tmp_path, "deploy", "--format", "json", env=tag)
+    assert set(statuses(again).values()) == {"unchanged"}
+    sandbox(tmp_path, "diff", "--exit-code", env=tag)  # what ECS runs is the image and the volumes rendered
+    newer = sandbox(tmp_path, "deploy", "--format", "json", env={"ECSFLOW_IMAGE_TAG": "d4e5f6"})
     services = {s["service"]: s for s in json.loads(newer.stdout)["services"]}
     assert {name: s["status"] for name, s in services.items()} == {"web": "updated", "worker": "updated"}
     assert services["web"]["task_definition"].endswith("shop-web:2")
 
 
-def test_strict_deploy_refuses_task_storage_and_an_unknown_tag_before_any_write(tmp_path, monkeypatch):
-    (tmp_path / "compose.yaml").write_text(BUILT_WITH_VOLUMES)
-    monkeypatch.chdir(tmp_path)  # not a git checkout: no commit to tag the images with
-    runner = CliRunner()
-    strict = runner.invoke(app, ["deploy", "--sandbox", "--strict", "--image-tag", "v1"], env={"NO_COLOR": "1"})
-    assert strict.exit_code == 1, strict.output
+def test_strict_deploy_refuses_task_storage_and_an_unknown_tag_before_any_write(tmp_path):
+    (tmp_path / "compose.yaml").write_text(BUILT_WITH_VOLUMES)  # not a git checkout: no commit to tag images with
+    strict = sandbox(tmp_path, "deploy", "--strict", "--image-tag", "v1", expect=1)
     assert "service 'web', key 'volumes'" in strict.stderr and "cache" in strict.stderr
-    untagged = runner.invoke(app, ["deploy", "--sandbox"], env={"NO_COLOR": "1"})
-    assert untagged.exit_code == 1, untagged.output
+    untagged = sandbox(tmp_path, "deploy", expect=1)
     assert "key 'image_tag'" in untagged.stderr and "--image-tag" in untagged.stderr
-    assert "Traceback" not in strict.output + untagged.output
+    assert "Traceback" not in strict.stderr + untagged.stderr
     assert not (tmp_path / ".ecsflow").exists()

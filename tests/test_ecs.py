@@ -1,110 +1,28 @@
-"""The boto3 adapter (ecsflow/ecs/) and the sandbox, against a real HTTP endpoint: moto's server behind a proxy
-that counts calls and injects ECS's error answers (tests/ecs_server.py)."""
+"""The boto3 adapter (ecsflow/ecs/) against a real HTTP endpoint: moto's server behind a proxy that counts calls
+and injects ECS's error answers (tests/ecs_server.py). The adapter against the sandbox: test_ecs_sandbox.py."""
 
 from __future__ import annotations
 
 import copy
-import functools
-import json
-import os
 import threading
-import time
-from pathlib import Path
 
 import pytest
+from ecs_requests import DESCRIBE, FAST, REGISTER, build, item, request
 from ecs_server import EcsEndpoint
 
-from ecsflow.compose.extension import parse_service_extension
-from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.diff import build_changeset, diff_family
 from ecsflow.ecs.client import Ecs, make_ecs_client, make_logs_client
 from ecsflow.ecs.definitions import RegisterItem
 from ecsflow.ecs.errors import aws_error
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.ecs.register import Backoff
-from ecsflow.errors import AwsError, EcsflowError
-from ecsflow.sandbox.session import sandbox_session
-from ecsflow.settings import Settings
-from ecsflow.taskdef import build_task_definition
-
-REGISTER = "RegisterTaskDefinition"
-DESCRIBE = "DescribeTaskDefinition"
-FAST = Backoff(attempts=4, base=0.001, cap=0.002)
-SETTINGS = Settings(region="us-east-1", account="123456789012",
-                    execution_role="arn:aws:iam::123456789012:role/ecs-exec")
-
-
-def build(project: str, service: str, x_ecsflow: dict, image: str = "acme/api:2.0"):
-    """The builder's request for one service (ecsflow.taskdef, which owns the ecsflow:* tags); ``x_ecsflow``
-    as in a compose file."""
-    parsed = Service(name=service, image=image, x_ecsflow=parse_service_extension(x_ecsflow, service=service))
-    return build_task_definition(ComposeProject(name=project, working_dir=Path("."), files=(), services=(parsed,)),
-                                 parsed, SETTINGS)
-
-
-@functools.cache
-def builder_tags(project: str, service: str) -> tuple[tuple[str, str], ...]:
-    """The tags the builder gives a service with `x-ecsflow: {tags: {team: data}}`, as (key, value) pairs."""
-    tags = build(project, service, {"tags": {"team": "data"}})
-    return tuple((t["key"], t["value"]) for t in tags.request["tags"])
-
-
-def request(family: str, image: str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/acme/api:2.0",
-            service: str = "s1") -> dict:
-    """A request as the builder makes it: ports, health check, secrets, environment, awslogs, and the
-    builder's tags (of `service` in project etl)."""
-    return {
-        "family": family,
-        "taskRoleArn": "arn:aws:iam::123456789012:role/etl-api",
-        "executionRoleArn": "arn:aws:iam::123456789012:role/ecs-exec",
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": ["FARGATE"],
-        "cpu": "1024",
-        "memory": "2048",
-        "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
-        "ephemeralStorage": {"sizeInGiB": 30},
-        "containerDefinitions": [
-            {
-                "name": "api",
-                "image": image,
-                "essential": True,
-                "command": ["serve", "--port", "8000"],
-                "environment": [{"name": "WORKERS", "value": "4"}, {"name": "LOG_LEVEL", "value": "info"}],
-                "secrets": [{"name": "DB_PASSWORD",
-                             "valueFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/etl/db/password"}],
-                "portMappings": [{"containerPort": 8000, "hostPort": 8000, "protocol": "tcp"}],
-                "healthCheck": {"command": ["CMD", "curl", "-f", "http://localhost:8000/health"],
-                                "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 10},
-                "memoryReservation": 1024,
-                "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
-                "logConfiguration": {"logDriver": "awslogs", "options": {
-                    "awslogs-group": "/ecs/etl/api", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "ecs"}},
-            }
-        ],
-        "tags": [{"key": key, "value": value} for key, value in builder_tags("etl", service)],
-    }
-
-
-def item(n: int | str, **kwargs) -> RegisterItem:
-    return RegisterItem(service=f"s{n}", family=f"fam-{n}", request=request(f"fam-{n}", service=f"s{n}", **kwargs))
+from ecsflow.errors import AwsError
 
 
 @pytest.fixture(scope="module")
 def server():
     with EcsEndpoint() as endpoint:
         yield endpoint
-
-
-@pytest.fixture
-def aws_env(monkeypatch, tmp_path):
-    """Dummy credentials, no profile, no config file, no endpoint variables: nothing of the real machine."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
 
 
 @pytest.fixture
@@ -366,74 +284,7 @@ def test_endpoint_from_the_environment_and_explicit_endpoint_wins(endpoint, monk
 
 
 # ---------------------------------------------------------------------------------------------------------
-# sandbox
-
-
-def sandbox_sync(state_dir, items) -> tuple[dict, list]:
-    with sandbox_session(state_dir) as sandbox:
-        client = Ecs.connect(sandbox.options)
-        live = client.describe_families([i.family for i in items])
-        todo = [i for i in items if diff_family(i.service, i.family, dict(i.request), live[i.family]).status
-                != "unchanged"]
-        return live, client.register_families(todo)
-
-
-def test_sandbox_keeps_definitions_and_revisions_between_sessions(tmp_path, aws_env, monkeypatch):
-    state = tmp_path / ".ecsflow" / "sandbox"
-    # Whatever the machine has must not matter inside, nor leak out.
-    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    before = dict(os.environ)
-
-    live, outcomes = sandbox_sync(state, [item(1), item(2)])
-    assert live == {"fam-1": None, "fam-2": None}
-    assert [(o.family, o.revision) for o in outcomes] == [("fam-1", 1), ("fam-2", 1)]
-    assert dict(os.environ) == before
-    assert sorted(p.name for p in state.iterdir()) == ["fam-1.json", "fam-2.json"]
-
-    live, outcomes = sandbox_sync(state, [item(1), item(2)])
-    assert outcomes == []  # the second run has nothing to do
-    assert {f: a["taskDefinition"]["revision"] for f, a in live.items()} == {"fam-1": 1, "fam-2": 1}
-    assert {t["key"] for t in live["fam-1"]["tags"]} >= {"ecsflow:managed", "ecsflow:project", "team"}
-
-    live, outcomes = sandbox_sync(state, [item(1, image="acme/api:3"), item(2)])
-    assert [(o.family, o.revision) for o in outcomes] == [("fam-1", 2)]
-    live, outcomes = sandbox_sync(state, [item(1, image="acme/api:3"), item(2)])
-    assert outcomes == [] and live["fam-1"]["taskDefinition"]["revision"] == 2
-    stored = json.loads((state / "fam-1.json").read_text())
-    assert stored["format"] == 1 and [r["revision"] for r in stored["revisions"]] == [1, 2]
-    assert dict(os.environ) == before
-
-
-def test_sandbox_replays_gaps_in_revision_numbers(tmp_path, aws_env):
-    first = tmp_path / "a"
-    sandbox_sync(first, [item(1)])
-    document = json.loads((first / "fam-1.json").read_text())
-    # As if revisions 2 to 4 had been registered and their entries deleted by hand.
-    document["revisions"].append({**copy.deepcopy(document["revisions"][0]), "revision": 5})
-    (first / "fam-1.json").write_text(json.dumps(document))
-    live, outcomes = sandbox_sync(first, [item(1, image="acme/api:9")])
-    assert live["fam-1"]["taskDefinition"]["revision"] == 5
-    assert [o.revision for o in outcomes] == [6]
-    with sandbox_session(first) as sandbox:
-        client = make_ecs_client(sandbox.options)
-        active = client.list_task_definitions(familyPrefix="fam-1")["taskDefinitionArns"]
-        assert [a.rsplit(":", 1)[1] for a in active] == ["1", "5", "6"]
-
-
-def test_sandbox_state_that_cannot_be_read_is_an_error_with_a_hint(tmp_path, aws_env):
-    (tmp_path / "fam-1.json").write_text("{not json")
-    with pytest.raises(EcsflowError, match="cannot read the sandbox state") as err:
-        with sandbox_session(tmp_path):
-            pass
-    assert err.value.file.endswith("fam-1.json") and "delete" in err.value.hint
-
-
-def test_sandbox_is_fast_after_the_first_session(tmp_path, aws_env):
-    sandbox_sync(tmp_path, [item(n) for n in range(20)])
-    start = time.perf_counter()
-    _, outcomes = sandbox_sync(tmp_path, [item(n) for n in range(20)])
-    assert outcomes == [] and time.perf_counter() - start < 3
+# the benchmarks
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import pytest
 from botocore.validate import ParamValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 from test_builder_corpus import _built_requests
 
 from ecsflow.compose.loader import load_project
@@ -203,16 +204,9 @@ def _containers(value):
             yield from _containers(item)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300, 20_000), deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=_requests())
 def test_generated_requests_pass_or_fail_as_botocore_says(case):
-    agree(*case)
-
-
-@pytest.mark.slow
-@settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(case=_requests())
-def test_generated_requests_pass_or_fail_as_botocore_says_many(case):
     agree(*case)
 
 

@@ -9,14 +9,14 @@ import json
 import time
 
 import pytest
-from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
+from cli_runner import ecsflow
+from ecs_server import EcsEndpoint
 
-from ecsflow.cli import app
 from ecsflow.ecs.client import make_ecs_client
 from ecsflow.execution import LocalExecution, MeaninglessOptIn, decide
 from ecsflow.sandbox.session import sandbox_session
 
+PLAIN = {"NO_COLOR": "1"}
 COMPOSE = """\
 name: jobs
 x-ecsflow: {{region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],
@@ -41,13 +41,8 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(*args: str, **env: str):
-    return CliRunner().invoke(app, ["run", "init", *args], env={"NO_COLOR": "1", **env})
-
-
 def test_without_the_opt_in_nothing_is_executed_but_the_family_is_registered(project):
-    result = run("--sandbox")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("run", "init", "--sandbox", env=PLAIN)
     assert not (project / "proof").exists()  # no process was started
     assert (project / ".ecsflow" / "sandbox" / "jobs-init.json").is_file()  # registered: the sandbox is ECS
     assert "registered jobs-init:1 (new)" in result.stderr and result.stdout == ""
@@ -60,8 +55,7 @@ def test_without_the_opt_in_nothing_is_executed_but_the_family_is_registered(pro
 
 
 def test_without_the_opt_in_the_json_document_says_not_executed(project):
-    result = run("--sandbox", "--format", "json")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("run", "init", "--sandbox", "--format", "json", env=PLAIN)
     document = json.loads(result.stdout)
     assert document["status"] == "not-executed" and document["executed"] is False
     assert (document["task_arn"], document["exit_code"], document["stopped_reason"]) == (None, None, None)
@@ -77,8 +71,7 @@ def test_without_the_opt_in_the_json_document_says_not_executed(project):
                                  {"ECSFLOW_EXECUTE_LOCALLY": "on"}], ids=["flag", "1", "true", "YES", "on"])
 def test_the_opt_in_runs_the_command_here(project, how):
     flags, env = (how, {}) if isinstance(how, tuple) else ((), how)
-    result = run("--sandbox", *flags, "--format", "json", **env)
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("run", "init", "--sandbox", *flags, "--format", "json", env={**PLAIN, **env})
     assert (project / "proof").read_text() == "ran"
     document = json.loads(result.stdout)
     assert document["executed"] is True and document["would_run"] is None
@@ -87,14 +80,12 @@ def test_the_opt_in_runs_the_command_here(project, how):
 
 @pytest.mark.parametrize("value", ["0", "false", "off", ""])
 def test_a_false_variable_is_no_opt_in(project, value):
-    result = run("--sandbox", ECSFLOW_EXECUTE_LOCALLY=value)
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("run", "init", "--sandbox", env={**PLAIN, "ECSFLOW_EXECUTE_LOCALLY": value})
     assert not (project / "proof").exists() and "not executed" in result.stderr
 
 
 def test_an_unreadable_variable_is_a_usage_error_before_anything_is_written(project):
-    result = run("--sandbox", ECSFLOW_EXECUTE_LOCALLY="please")
-    assert result.exit_code == 2
+    result = ecsflow("run", "init", "--sandbox", env={**PLAIN, "ECSFLOW_EXECUTE_LOCALLY": "please"}, expect=2)
     assert "Invalid value for '--execute-locally' (env var: 'ECSFLOW_EXECUTE_LOCALLY')" in result.stderr
     assert not (project / ".ecsflow").exists() and not (project / "proof").exists()
 
@@ -102,16 +93,15 @@ def test_an_unreadable_variable_is_a_usage_error_before_anything_is_written(proj
 def test_the_flag_without_the_sandbox_is_a_usage_error_before_any_call(project):
     """Whoever forgot --sandbox expects a local run: a task on ECS, with their credentials, would surprise them."""
     with EcsEndpoint() as endpoint:
-        result = run("--execute-locally", "--endpoint-url", endpoint.url, **dummy_credentials_env())
-        assert result.exit_code == 2
+        result = ecsflow("run", "init", "--execute-locally", endpoint=endpoint, env=PLAIN, expect=2)
         assert "--execute-locally only applies with --sandbox" in " ".join(result.stderr.split())
         assert sum(endpoint.calls.values()) == 0
 
 
 def test_the_variable_without_the_sandbox_is_a_note_only(project):
     """A CI job sets ECSFLOW_EXECUTE_LOCALLY for all its steps: a real run goes on (here it fails to connect)."""
-    result = run("--endpoint-url", "http://127.0.0.1:9", ECSFLOW_EXECUTE_LOCALLY="1", **dummy_credentials_env())
-    assert result.exit_code == 1
+    result = ecsflow("run", "init", endpoint="http://127.0.0.1:9", env={**PLAIN, "ECSFLOW_EXECUTE_LOCALLY": "1"},
+                     expect=1)
     assert "ECSFLOW_EXECUTE_LOCALLY is set but means nothing outside the sandbox: the task runs on ECS" in result.stderr
     assert "cannot reach ECS at http://127.0.0.1:9" in result.stderr
 
@@ -155,8 +145,7 @@ def test_a_long_multi_line_command_is_shown_by_its_first_words(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     script = "\n".join(f"echo step {n}; mkdir -p /opt/airflow/{n}" for n in range(40))
     (tmp_path / "compose.yaml").write_text(COMPOSE.format(command=json.dumps(["bash", "-c", script])))
-    result = run("--sandbox")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("run", "init", "--sandbox", env=PLAIN)
     said = " ".join(result.stderr.split())
     assert f"would run `bash -c …` (1 more argument, {len(script):,} characters; `ecsflow render` shows the " \
         "whole command) as a process on this machine" in said

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
-from ecs_server import EcsEndpoint, dummy_credentials_env
-from test_ecs import DESCRIBE, FAST, REGISTER, item, request
-from typer.testing import CliRunner
+from cli_runner import clean_env, ecsflow, ecsflow_process, ecsflow_started
+from ecs_requests import DESCRIBE, FAST, REGISTER, item, request
+from ecs_server import EcsEndpoint
 
-from ecsflow.cli import app
 from ecsflow.ecs import client as ecs_client
 from ecsflow.ecs import errors as ecs_errors
 from ecsflow.ecs.client import Ecs
@@ -28,8 +24,6 @@ from ecsflow.ecs.definitions import RegisterItem
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError
 
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl"
 LIST, DEREGISTER = "ListTaskDefinitions", "DeregisterTaskDefinition"
 HTML = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>corporate proxy</body></html>"
 # What a proxy, a load balancer or a broken network answers instead of ECS.
@@ -253,33 +247,19 @@ def test_unmanaged_and_older_revisions_are_never_touched(endpoint):
 
 
 @pytest.fixture
-def project(tmp_path):
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
-    return target
+def compose(etl_project):
+    return etl_project / "docker-compose.yml"
 
 
-def process_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    return {**env, **dummy_credentials_env(), "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "NO_COLOR": "1", **extra}
+def process_env(**extra: str | None) -> dict[str, str | None]:
+    return clean_env(credentials=True, **extra)
 
 
-def ecsflow_args(endpoint, project, command: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "ecsflow", command, "-f", str(project / "docker-compose.yml"),
-            "--endpoint-url", endpoint.url, *args]
-
-
-def ecsflow(endpoint, project, command: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(ecsflow_args(endpoint, project, command, *args), env=process_env(), capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def test_two_concurrent_syncs_converge_to_one_revision_per_family(endpoint, project):
+def test_two_concurrent_syncs_converge_to_one_revision_per_family(endpoint, compose):
     # Each family's describe is held until both processes have made it: both see every family new.
     endpoint.hold(DESCRIBE, parties=2, times=8)
-    processes = [subprocess.Popen(ecsflow_args(endpoint, project, "sync", "--format", "json"), env=process_env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [ecsflow_started("sync", "--format", "json", file=compose, endpoint=endpoint, env=process_env())
+                 for _ in range(2)]
     results = [(p.communicate(timeout=120), p.returncode) for p in processes]
     assert [code for _, code in results] == [0, 0], [err for (_, err), _ in results]
     reports = [json.loads(out)["families"] for (out, _), _ in results]
@@ -295,59 +275,57 @@ def test_two_concurrent_syncs_converge_to_one_revision_per_family(endpoint, proj
                            f"run's duplicate {family}:2" for family in families)
 
     endpoint.reset_counts()
-    diff = ecsflow(endpoint, project, "diff", "--format", "json", "--exit-code", "--no-services")
-    assert diff.returncode == 0, diff.stderr
+    diff = ecsflow_process("diff", "--format", "json", "--exit-code", "--no-services", file=compose, endpoint=endpoint,
+                           env=process_env())
     assert [(f["status"], f["live_revision"]) for f in json.loads(diff.stdout)["families"]] == [("unchanged", 1)] * 4
     assert dict(endpoint.calls) == {DESCRIBE: 4}  # the no-op path: one describe per family
 
 
-def test_sync_whose_answer_is_lost_registers_once_and_says_so(endpoint, project):
+def test_sync_whose_answer_is_lost_registers_once_and_says_so(endpoint, compose):
     endpoint.fail(REGISTER, kind="drop", forward=True, family="etl-load", times=1)
-    done = ecsflow(endpoint, project, "sync")
-    assert done.returncode == 0, done.stderr
+    done = ecsflow_process("sync", file=compose, endpoint=endpoint, env=process_env())
     assert "the answer to RegisterTaskDefinition was lost" in done.stdout
     assert "4 registered, 0 unchanged, 0 failed." in done.stdout
     assert endpoint.calls[REGISTER] == 4 and active(endpoint, "etl-load", "eu-west-1") == [1]
-    assert ecsflow(endpoint, project, "diff", "--exit-code", "--no-services").returncode == 0
+    ecsflow_process("diff", "--exit-code", "--no-services", file=compose, endpoint=endpoint, env=process_env())
 
 
-def test_a_network_cut_after_the_request_says_what_is_known(endpoint, project):
+def test_a_network_cut_after_the_request_says_what_is_known(endpoint, compose):
     endpoint.fail(REGISTER, kind="drop", forward=True, family="etl-load", times=1)
     endpoint.fail(DESCRIBE, kind="drop", family="etl-load", skip=1)  # the plan's describe gets through
-    done = ecsflow(endpoint, project, "sync", "--format", "json")
-    assert done.returncode == 1
+    done = ecsflow_process("sync", "--format", "json", file=compose, endpoint=endpoint, env=process_env(), expect=1)
     [load] = [f for f in json.loads(done.stdout)["families"] if f["family"] == "etl-load"]
     assert load["status"] == "failed" and "etl-load may have been registered" in load["error"]
     endpoint.faults.clear()
-    diff = ecsflow(endpoint, project, "diff", "--format", "json", "--exit-code", "--no-services")
-    assert diff.returncode == 0, diff.stdout  # it had been: nothing left to do
+    # it had been: nothing left to do
+    ecsflow_process("diff", "--format", "json", "--exit-code", "--no-services", file=compose, endpoint=endpoint,
+                    env=process_env())
 
 
 @pytest.mark.parametrize("kind", ["html", "empty", "truncated"])
-def test_diff_against_an_endpoint_that_answers_garbage(endpoint, project, kind):
+def test_diff_against_an_endpoint_that_answers_garbage(endpoint, compose, kind):
     endpoint.fail(DESCRIBE, **GARBAGE[kind])
-    done = ecsflow(endpoint, project, "diff")
-    assert done.returncode == 1 and done.stdout == ""
+    done = ecsflow_process("diff", file=compose, endpoint=endpoint, env=process_env(), expect=1)
+    assert done.stdout == ""
     assert "answered DescribeTaskDefinition with" in done.stderr and "not ECS's JSON" in done.stderr
     assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.slow
-def test_diff_against_an_endpoint_that_never_answers_ends_within_a_minute(endpoint, project):
+def test_diff_against_an_endpoint_that_never_answers_ends_within_a_minute(endpoint, compose):
     endpoint.fail(DESCRIBE, kind="hang")
     started = time.monotonic()
-    done = ecsflow(endpoint, project, "diff", timeout=120)
+    done = ecsflow_process("diff", file=compose, endpoint=endpoint, env=process_env(), timeout=120, expect=1)
     elapsed = time.monotonic() - started
-    assert done.returncode == 1 and elapsed < 65, (elapsed, done.stderr)
+    assert elapsed < 65, (elapsed, done.stderr)
     assert "did not answer within 25 s (tried twice)" in done.stderr and "unexpected" not in done.stderr
 
 
-def test_diff_against_an_endpoint_that_never_answers_through_the_cli(endpoint, project, short_timeouts):
+def test_diff_against_an_endpoint_that_never_answers_through_the_cli(endpoint, compose, short_timeouts):
     endpoint.fail(DESCRIBE, kind="hang")
     started = time.monotonic()
-    done = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--endpoint-url", endpoint.url],
-                              env=dummy_credentials_env())
-    assert done.exit_code == 1 and time.monotonic() - started < 10
+    done = ecsflow("diff", file=compose, endpoint=endpoint, expect=1)
+    assert time.monotonic() - started < 10
     assert "did not answer within 1 s (tried twice)" in done.stderr
 
 
@@ -364,7 +342,7 @@ CREDENTIAL_PROCESSES = {
 
 
 @pytest.mark.parametrize("case", [*CREDENTIAL_PROCESSES, "missing"])
-def test_a_failing_credential_process_names_the_profile_and_the_reason(endpoint, project, tmp_path, case):
+def test_a_failing_credential_process_names_the_profile_and_the_reason(endpoint, compose, tmp_path, case):
     if case == "missing":
         command, expected = str(tmp_path / "no-such-helper"), "the credential_process of AWS profile 'ci' cannot be run"
     else:
@@ -373,19 +351,15 @@ def test_a_failing_credential_process_names_the_profile_and_the_reason(endpoint,
         command, expected = f"{sys.executable} {script}", CREDENTIAL_PROCESSES[case][1]
     config = tmp_path / "config"
     config.write_text(f"[profile ci]\ncredential_process = {command}\nregion = us-east-1\n")
-    env = process_env(AWS_CONFIG_FILE=str(config))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        env.pop(name)
-    done = subprocess.run(ecsflow_args(endpoint, project, "diff", "--aws-profile", "ci"), env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
+    env = process_env(AWS_CONFIG_FILE=str(config), AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None)
+    done = ecsflow_process("diff", "--aws-profile", "ci", "--endpoint-url", endpoint.url, file=compose, env=env,
+                           timeout=60, expect=1)
     assert expected in done.stderr, done.stderr
     assert "unexpected" not in done.stderr and "EXAMPLEKEY" not in done.stderr and "AKIA" not in done.stderr
     assert sum(endpoint.calls.values()) == 0
 
 
-def test_an_endpoint_url_that_is_not_a_url(project):
-    done = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--endpoint-url", "not a url"],
-                              env=dummy_credentials_env())
-    assert done.exit_code == 1 and "the endpoint URL not a url cannot be used" in done.stderr
+def test_an_endpoint_url_that_is_not_a_url(compose):
+    done = ecsflow("diff", file=compose, endpoint="not a url", expect=1)
+    assert "the endpoint URL not a url cannot be used" in done.stderr
     assert "unexpected" not in done.stderr

@@ -3,32 +3,21 @@
 (Loading in Airflow: test_airflow_dagbag.py.)"""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "etl"
+from cli_runner import ecsflow
+from project_files import EXAMPLE
 
 
 @pytest.fixture
-def project(tmp_path):
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
-    return target
+def compose(etl_project):
+    return etl_project / "docker-compose.yml"
 
 
-def gen(project, out, *args):
-    return CliRunner().invoke(app, ["gen-dag", "-f", str(project / "docker-compose.yml"), "--out", str(out), *args])
-
-
-def test_writes_the_dag_and_pools_then_leaves_them_alone(project, tmp_path):
+def test_writes_the_dag_and_pools_then_leaves_them_alone(compose, tmp_path):
     out = tmp_path / "dags"
-    first = gen(project, out)
-    assert first.exit_code == 0, first.stderr
+    first = ecsflow("gen-dag", "--out", out, file=compose)
     source = (out / "etl.py").read_text()
     assert '_beside_this_file("etl_tasks")' in source and "EcsRunTaskOperator" in (out / "etl_tasks.py").read_text()
     assert "extract >> transform" in source and "transform >> load" in source
@@ -36,17 +25,16 @@ def test_writes_the_dag_and_pools_then_leaves_them_alone(project, tmp_path):
     assert json.loads((out / "etl.pools.json").read_text())["warehouse"]["slots"] == 2
     assert [line.split()[1] for line in first.stderr.splitlines() if line.startswith("gen-dag:")] == [
         "created"] * 3
-    second = gen(project, out)
-    assert second.exit_code == 0 and "unchanged" in second.stderr
+    second = ecsflow("gen-dag", "--out", out, file=compose)
+    assert "unchanged" in second.stderr
     assert (out / "etl.py").read_text() == source
 
 
-def test_the_committed_example_dags_are_what_gen_dag_writes(project, tmp_path):
+def test_the_committed_example_dags_are_what_gen_dag_writes(compose, tmp_path):
     """examples/etl/dags holds gen-dag's output for the example, byte for byte, so it never goes stale, and the
     DAG written by hand that uses its task factories (orders_rebuild.py)."""
     out = tmp_path / "dags"
-    result = gen(project, out)
-    assert result.exit_code == 0, result.stderr
+    ecsflow("gen-dag", "--out", out, file=compose)
     committed = EXAMPLE / "dags"
     written = sorted(p.name for p in out.iterdir())
     assert written == ["etl.pools.json", "etl.py", "etl_tasks.py"]
@@ -58,58 +46,52 @@ def test_the_committed_example_dags_are_what_gen_dag_writes(project, tmp_path):
         )
 
 
-def test_refuses_to_overwrite_an_edited_file_unless_forced(project, tmp_path):
+def test_refuses_to_overwrite_an_edited_file_unless_forced(compose, tmp_path):
     out = tmp_path / "dags"
-    assert gen(project, out).exit_code == 0
+    ecsflow("gen-dag", "--out", out, file=compose)
     edited = (out / "etl.py").read_text() + "\n# my local tweak\n"
     (out / "etl.py").write_text(edited)
-    refused = gen(project, out)
-    assert refused.exit_code == 1 and "--force" in refused.stderr
+    refused = ecsflow("gen-dag", "--out", out, file=compose, expect=1)
+    assert "--force" in refused.stderr
     assert (out / "etl.py").read_text() == edited
-    forced = gen(project, out, "--force")
-    assert forced.exit_code == 0 and "my local tweak" not in (out / "etl.py").read_text()
+    ecsflow("gen-dag", "--out", out, "--force", file=compose)
+    assert "my local tweak" not in (out / "etl.py").read_text()
 
 
-def test_dag_id_and_schedule(project, tmp_path):
+def test_dag_id_and_schedule(compose, tmp_path):
     out = tmp_path / "dags"
-    result = gen(project, out, "--dag-id", "nightly_orders", "--schedule", "0 3 * * *")
-    assert result.exit_code == 0, result.stderr
+    ecsflow("gen-dag", "--out", out, "--dag-id", "nightly_orders", "--schedule", "0 3 * * *", file=compose)
     source = (out / "nightly_orders.py").read_text()
     assert "'nightly_orders'" in source or '"nightly_orders"' in source
     assert "0 3 * * *" in source
 
 
-def test_pin_uses_the_registered_revision(project, tmp_path, monkeypatch):
-    monkeypatch.chdir(project)
+def test_pin_uses_the_registered_revision(compose, tmp_path, monkeypatch):
+    monkeypatch.chdir(compose.parent)
     out = tmp_path / "dags"
-    unsynced = gen(project, out, "--pin", "--sandbox")
-    assert unsynced.exit_code == 1 and "ecsflow sync" in unsynced.stderr
-    assert CliRunner().invoke(app, ["sync", "--sandbox"]).exit_code == 0
-    pinned = gen(project, out, "--pin", "--sandbox")
-    assert pinned.exit_code == 0, pinned.stderr
+    unsynced = ecsflow("gen-dag", "--out", out, "--pin", "--sandbox", file=compose, expect=1)
+    assert "ecsflow sync" in unsynced.stderr
+    ecsflow("sync", "--sandbox")
+    ecsflow("gen-dag", "--out", out, "--pin", "--sandbox", file=compose)
     assert "task-definition/etl-transform:1" in (out / "etl_tasks.py").read_text()
 
 
-def test_pin_warns_when_the_compose_file_is_ahead_of_ecs(project, tmp_path, monkeypatch):
-    monkeypatch.chdir(project)
-    assert CliRunner().invoke(app, ["sync", "--sandbox"]).exit_code == 0
-    compose = project / "docker-compose.yml"
+def test_pin_warns_when_the_compose_file_is_ahead_of_ecs(compose, tmp_path, monkeypatch):
+    monkeypatch.chdir(compose.parent)
+    ecsflow("sync", "--sandbox")
     compose.write_text(compose.read_text().replace('PAGE_SIZE: "500"', 'PAGE_SIZE: "999"'))
-    result = gen(project, tmp_path / "dags", "--pin", "--sandbox")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", "--pin", "--sandbox", file=compose)
     assert "etl-extract: the compose file has changes not synced yet" in result.stderr
     assert result.stderr.count("changes not synced yet") == 1
 
 
-def test_a_compose_file_in_the_old_pool_form_is_a_clear_error(project, tmp_path):
+def test_a_compose_file_in_the_old_pool_form_is_a_clear_error(compose, tmp_path):
     """pool_slots once set the pool's size; now it is Airflow's (the slots one task takes): the error shows the
     new form, and nothing is written."""
-    compose = project / "docker-compose.yml"
     text = compose.read_text().replace("  pools:\n    warehouse: 2\n", "")
     compose.write_text(text.replace("      pool: warehouse\n", "      pool: warehouse\n      pool_slots: 2\n"))
     out = tmp_path / "dags"
-    result = gen(project, out)
-    assert result.exit_code == 1
+    result = ecsflow("gen-dag", "--out", out, file=compose, expect=1)
     assert "docker-compose.yml:" in result.stderr and "service 'load'" in result.stderr
     assert "key 'x-ecsflow.pool_slots'" in result.stderr
     assert "pool 'warehouse' has no size" in result.stderr
@@ -129,12 +111,10 @@ def test_a_compose_file_in_the_old_pool_form_is_a_clear_error(project, tmp_path)
     ("pool_slots: 3", "x-ecsflow.pool_slots", "takes 3 slots of pool 'warehouse', which has 2"),
     ("retry: 2", "x-ecsflow.retry", "did you mean 'retries'?"),
 ])
-def test_a_bad_service_key_names_file_service_and_key(project, tmp_path, block, key, says):
-    compose = project / "docker-compose.yml"
+def test_a_bad_service_key_names_file_service_and_key(compose, tmp_path, block, key, says):
     text = compose.read_text()
     compose.write_text(text.replace("      pool: warehouse\n", f"      pool: warehouse\n      {block}\n"))
-    result = gen(project, tmp_path / "dags")
-    assert result.exit_code == 1, result.stderr
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=compose, expect=1)
     assert "docker-compose.yml:" in result.stderr
     assert "service 'load'" in result.stderr and f"key '{key}'" in result.stderr and says in result.stderr
     assert "Traceback" not in result.stderr
@@ -154,30 +134,27 @@ def test_a_bad_service_key_names_file_service_and_key(project, tmp_path, block, 
     ("environment_values: CONSUL", "x-ecsflow.environment_values", "a list of variable names"),
     ("pool: warehouse", "x-ecsflow.pool", "unknown key 'pool'"),
 ])
-def test_a_bad_top_level_key_names_file_and_key(project, tmp_path, block, key, says):
-    compose = project / "docker-compose.yml"
+def test_a_bad_top_level_key_names_file_and_key(compose, tmp_path, block, key, says):
     compose.write_text(compose.read_text().replace("  pools:\n    warehouse: 2\n  retries: 2\n  retry_delay: 5m\n",
                                                    f"  {block}\n"))
     for command in (["gen-dag", "--out", str(tmp_path / "dags")], ["render"]):
-        result = CliRunner().invoke(app, [command[0], "-f", str(compose), *command[1:]])
-        assert result.exit_code == 1, result.stderr
+        result = ecsflow(*command, file=compose, expect=1)
         assert "docker-compose.yml" in result.stderr and f"key '{key}'" in result.stderr and says in result.stderr
         assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("where", ["a file", "/dev/null", "under /proc", "a folder in the way"])
-def test_an_out_that_cannot_hold_the_files_is_one_clear_error(project, tmp_path, where):
+def test_an_out_that_cannot_hold_the_files_is_one_clear_error(compose, tmp_path, where):
     out = {"a file": tmp_path / "afile", "/dev/null": Path("/dev/null"), "under /proc": Path("/proc/ecsflow-x"),
            "a folder in the way": tmp_path / "dags"}[where]
     (tmp_path / "afile").write_text("mine\n")
     (tmp_path / "dags" / "etl.py").mkdir(parents=True)
-    result = gen(project, out)
-    assert result.exit_code == 1
+    result = ecsflow("gen-dag", "--out", out, file=compose, expect=1)
     assert "unexpected" not in result.stderr and str(out) in result.stderr, result.stderr
     assert (tmp_path / "afile").read_text() == "mine\n" and not (tmp_path / "dags" / "etl_tasks.py").exists()
 
 
-def test_an_unwritable_out_folder_writes_nothing_and_says_why(project, tmp_path):
+def test_an_unwritable_out_folder_writes_nothing_and_says_why(compose, tmp_path):
     import subprocess
 
     out = tmp_path / "dags"
@@ -185,17 +162,17 @@ def test_an_unwritable_out_folder_writes_nothing_and_says_why(project, tmp_path)
     if subprocess.run(["chattr", "+i", str(out)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not possible here (it needs root and a file system that supports it)")
     try:
-        result = gen(project, out)
+        result = ecsflow("gen-dag", "--out", out, file=compose, expect=1)
     finally:
         subprocess.run(["chattr", "-i", str(out)], check=True)
-    assert result.exit_code == 1 and "unexpected" not in result.stderr
+    assert "unexpected" not in result.stderr
     assert f"cannot write {out / 'etl.py'}" in result.stderr and "--out" in result.stderr
     assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("args, stem", [(("-p", "airflow"), "airflow"), (("--dag-id", "json"), "json"),
                                         (("--dag-id", "test"), "test")])
-def test_a_dag_file_never_shadows_a_module(project, tmp_path, args, stem):
+def test_a_dag_file_never_shadows_a_module(compose, tmp_path, args, stem):
     """A project named airflow would get airflow.py, which shadows the airflow package for Python run from the
     DAGs folder (or with it on PYTHONPATH); json.py the standard library's json. The DAG file gets a name that
     shadows nothing, and says so; the DAG id stays."""
@@ -203,8 +180,7 @@ def test_a_dag_file_never_shadows_a_module(project, tmp_path, args, stem):
     import sys
 
     out = tmp_path / "dags"
-    result = gen(project, out, *args)
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("gen-dag", "--out", out, *args, file=compose)
     assert sorted(p.name for p in out.iterdir()) == [f"{stem}.pools.json", f"{stem}_dag.py", f"{stem}_tasks.py"]
     assert f"the DAG file is {stem}_dag.py, not {stem}.py: a {stem}.py would shadow" in result.stderr
     assert f'dag_id="{stem}"' in (out / f"{stem}_dag.py").read_text()
@@ -214,13 +190,12 @@ def test_a_dag_file_never_shadows_a_module(project, tmp_path, args, stem):
     assert str(out) not in found
 
 
-def test_a_dag_file_an_earlier_gen_dag_named_after_a_module_is_pointed_out(project, tmp_path):
+def test_a_dag_file_an_earlier_gen_dag_named_after_a_module_is_pointed_out(compose, tmp_path):
     from ecsflow.airflow.files import protect
 
     out = tmp_path / "dags"
     out.mkdir()
     (out / "json.py").write_text(protect(["# Generated by `ecsflow gen-dag` (an earlier version)."], "x = 1\n"))
-    result = gen(project, out, "--dag-id", "json")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("gen-dag", "--out", out, "--dag-id", "json", file=compose)
     assert f"delete {out / 'json.py'}: an earlier gen-dag wrote it" in result.stderr
     assert "is in json_dag.py now" in result.stderr

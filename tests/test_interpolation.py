@@ -6,6 +6,7 @@ import pytest
 from compose_oracle import run_compose_config, unescape_dollars
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose.interpolate import InterpolationError, interpolate
 
@@ -83,7 +84,7 @@ def _template(depth: int):
     return st.lists(st.one_of(simple, braced), min_size=1, max_size=4).map("".join)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(20, 200), suppress_health_check=[HealthCheck.too_slow])
 @given(templates=st.lists(_template(2), min_size=1, max_size=12))
 def test_generated_templates_agree_with_compose(templates, tmp_path_factory, compose_bin):
     case = tmp_path_factory.mktemp("interp")

@@ -6,14 +6,13 @@ done"."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import boto3
 import pytest
+from cli_runner import clean_env, ecsflow_process, ecsflow_started
 from ecs_server import EcsEndpoint, dummy_credentials_env
 
 REGISTER = "RegisterTaskDefinition"
@@ -36,17 +35,14 @@ def project(tmp_path, server):
     return tmp_path
 
 
-def ecsflow_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    return {**env, **dummy_credentials_env(), "NO_COLOR": "1"}
+def ecsflow_env() -> dict[str, str | None]:
+    return clean_env(credentials=True)
 
 
 def start_sync(project, server, *args: str) -> subprocess.Popen:
     """A first sync of ten families at one registration a second (a burst of 2 less the headroom: one at once),
     8 workers: seven wait for their turn in the pace at any time."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "ecsflow", "sync", "--endpoint-url", server.url, "--register-rate", "2,1", *args],
-        cwd=project, env=ecsflow_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return ecsflow_started("sync", "--register-rate", "2,1", *args, endpoint=server, cwd=project, env=ecsflow_env())
 
 
 def interrupt_after(proc: subprocess.Popen, server, registered: int, sig: int) -> tuple[str, str, float]:
@@ -99,10 +95,8 @@ def test_an_interrupted_sync_prints_its_table(project, server):
 def test_a_sync_run_again_registers_the_rest(project, server):
     proc = start_sync(project, server, "--format", "json")
     interrupt_after(proc, server, 2, signal.SIGINT)
-    again = subprocess.run([sys.executable, "-m", "ecsflow", "sync", "--endpoint-url", server.url, "--register-rate",
-                            "off", "--format", "json"], cwd=project, capture_output=True, text=True, timeout=120,
-                           env=ecsflow_env())
-    assert again.returncode == 0, again.stderr
+    again = ecsflow_process("sync", "--register-rate", "off", "--format", "json", endpoint=server, cwd=project,
+                            env=ecsflow_env())
     statuses = [f["status"] for f in json.loads(again.stdout)["families"]]
     assert set(statuses) == {"registered", "unchanged"} and "unchanged" in statuses
     assert len(active_families(server)) == FAMILIES

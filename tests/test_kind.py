@@ -10,9 +10,8 @@ import subprocess
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import ecsflow
 
-from ecsflow.cli import app
 from ecsflow.compose.kind import Kind, kinds_note, workload_kind
 from ecsflow.compose.loader import load_project
 from ecsflow.errors import ComposeError
@@ -102,8 +101,7 @@ def test_render_says_the_kinds_once(tmp_path):
         extract:
           image: acme/extract:1
         """)
-    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")], env={"NO_COLOR": "1"})
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", file=tmp_path / "compose.yaml", env={"NO_COLOR": "1"})
     assert result.stderr.count("kinds:") == 1
     assert ("note: kinds: services (inferred): api (it publishes ports); jobs (inferred): extract. Where a guess is "
             "wrong, set x-ecsflow.kind: service or job") in result.stderr
@@ -136,9 +134,7 @@ def test_compose_reads_the_keys_the_rule_reads_as_ecsflow_does(tmp_path, compose
 
 
 def test_diff_says_the_kinds_once_too(etl_project):
-    result = CliRunner().invoke(app, ["diff", "--sandbox", "-f", str(etl_project / "docker-compose.yml")],
-                                env={"NO_COLOR": "1"})
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("diff", "--sandbox", file=etl_project / "docker-compose.yml", env={"NO_COLOR": "1"})
     assert result.stderr.count("note: kinds: services (inferred): api (it publishes ports); jobs (inferred): "
                                "extract, transform, load") == 1
 
@@ -148,10 +144,9 @@ def test_a_global_service_stops_only_the_commands_that_need_its_kind(tmp_path):
     render --services, deploy), naming the key."""
     load(tmp_path, "agent:\n  image: acme/agent:1\n  deploy: {mode: global}\nextract:\n  image: acme/extract:1\n")
     path = str(tmp_path / "compose.yaml")
-    rendered = CliRunner().invoke(app, ["render", "-f", path], env={"NO_COLOR": "1"})
-    assert rendered.exit_code == 0, rendered.stderr
+    rendered = ecsflow("render", "-f", path, env={"NO_COLOR": "1"})
     assert "warning: service 'agent': deploy.mode: global runs one task on every instance" in rendered.stderr
     for args in (["render", "--services", "-f", path], ["gen-dag", "-f", path, "--out", str(tmp_path / "dags")]):
-        result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
-        assert result.exit_code == 1 and "service 'agent', key 'deploy.mode'" in result.stderr, (args, result.stderr)
+        result = ecsflow(*args, env={"NO_COLOR": "1"}, expect=1)
+        assert "service 'agent', key 'deploy.mode'" in result.stderr, (args, result.stderr)
         assert result.stdout == "" and "Traceback" not in result.stderr

@@ -16,11 +16,11 @@ from pathlib import Path
 import boto3
 import pytest
 from builder_oracle import built_container, expected_container
+from cli_runner import ecsflow
 from compose_oracle import compare_configs, run_compose_config
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
+from project_files import edit
 
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_config, load_project
 from ecsflow.settings import resolve_settings
 from ecsflow.taskdef import build_task_definitions
@@ -31,15 +31,14 @@ SECRET_NAMES = {"api": ("DB_PASSWORD",), "worker": ("DB_PASSWORD",)}
 LOCAL_VALUE = "local-dev-password"  # DB_PASSWORD's compose value: never sent, never printed
 
 
+CREDENTIALS = dummy_credentials_env()  # for every command, as for those that call AWS
+
+
 @pytest.fixture
-def project(tmp_path):
+def compose(tmp_path):
     target = tmp_path / "shop"
     shutil.copytree(LOCAL_DEV, target)
     return target / "compose.yaml"
-
-
-def cli(*args, env=None):
-    return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), **(env or {})})
 
 
 def key_position(path: Path, service: str, key: str) -> str:
@@ -48,12 +47,6 @@ def key_position(path: Path, service: str, key: str) -> str:
     start = lines.index(f"  {service}:")
     offset = next(i for i, line in enumerate(lines[start:]) if line.startswith(f"    {key}:"))
     return f"{start + offset + 1}:5"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def builds(compose: Path):
@@ -102,9 +95,8 @@ def test_what_the_api_service_becomes():
 # -- render --------------------------------------------------------------------------------------------
 
 
-def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(project):
-    result = cli("render", "-f", str(project))
-    assert result.exit_code == 0, result.stderr
+def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(compose):
+    result = ecsflow("render", file=compose, env=CREDENTIALS)
     assert [r["family"] for r in json.loads(result.stdout)] == ["shop-api", "shop-worker"]
     err = result.stderr
     for expected in (
@@ -126,47 +118,46 @@ def test_render_maps_what_it_used_to_refuse_and_says_what_it_did(project):
     assert "Traceback" not in err
 
 
-def test_strict_refuses_with_one_message_naming_file_line_service_and_key(project):
-    result = cli("render", "-f", str(project), "--strict")
-    assert result.exit_code == 1 and result.stdout == ""
-    assert f"{project}:{key_position(project, 'mail', 'provider')}, service 'mail', key 'provider'" in result.stderr
+def test_strict_refuses_with_one_message_naming_file_line_service_and_key(compose):
+    result = ecsflow("render", "--strict", file=compose, env=CREDENTIALS, expect=1)
+    assert result.stdout == ""
+    assert f"{compose}:{key_position(compose, 'mail', 'provider')}, service 'mail', key 'provider'" in result.stderr
     assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
     # Skipping it explicitly is the way out; then api's first adaptation is refused, named the same way.
-    edit(project, "  mail:\n", "  mail:\n    x-ecsflow: {skip: true}\n")
-    again = cli("render", "-f", str(project), "--strict")
-    assert again.exit_code == 1 and again.stdout == "" and again.stderr.count("error:") == 1
-    assert f"{project}:{key_position(project, 'api', 'ports')}, service 'api', key 'ports'" in again.stderr
+    edit(compose, "  mail:\n", "  mail:\n    x-ecsflow: {skip: true}\n")
+    again = ecsflow("render", "--strict", file=compose, env=CREDENTIALS, expect=1)
+    assert again.stdout == "" and again.stderr.count("error:") == 1
+    assert f"{compose}:{key_position(compose, 'api', 'ports')}, service 'api', key 'ports'" in again.stderr
     assert "app_protocol 'smtp'" in again.stderr and "without --strict" in again.stderr
 
 
-def test_naming_a_skipped_service_is_an_error(project):
-    result = cli("render", "-f", str(project), "api", "postgres")
-    assert result.exit_code == 1 and result.stdout == ""
+def test_naming_a_skipped_service_is_an_error(compose):
+    result = ecsflow("render", "api", "postgres", file=compose, env=CREDENTIALS, expect=1)
+    assert result.stdout == ""
     assert "service 'postgres'" in result.stderr and "left out of ECS" in result.stderr
     assert "key 'x-ecsflow.skip'" in result.stderr and "Traceback" not in result.stderr
-    assert cli("render", "-f", str(project), "api").exit_code == 0
+    ecsflow("render", "api", file=compose, env=CREDENTIALS)
 
 
-def test_profiles_and_named_services_keep_working_with_skip(project):
-    edit(project, "    x-ecsflow:\n      skip: true\n", "    profiles: [local]\n    x-ecsflow:\n      skip: true\n")
-    edit(project, "    depends_on: [postgres]\n", "")
-    quiet = cli("render", "-f", str(project))
+def test_profiles_and_named_services_keep_working_with_skip(compose):
+    edit(compose, "    x-ecsflow:\n      skip: true\n", "    profiles: [local]\n    x-ecsflow:\n      skip: true\n")
+    edit(compose, "    depends_on: [postgres]\n", "")
+    quiet = ecsflow("render", file=compose, env=CREDENTIALS)
     # not enabled: only the note on what profiles leave out names it, not the skip's warning
-    assert quiet.exit_code == 0 and "service 'postgres'" not in quiet.stderr
+    assert "service 'postgres'" not in quiet.stderr
     assert "services of profiles not enabled are left out: postgres (profile local)" in quiet.stderr
-    enabled = cli("render", "-f", str(project), "--profile", "local")
-    assert enabled.exit_code == 0 and enabled.stderr.count("service 'postgres': left out") == 1
+    enabled = ecsflow("render", "--profile", "local", file=compose, env=CREDENTIALS)
+    assert enabled.stderr.count("service 'postgres': left out") == 1
     assert [r["family"] for r in json.loads(enabled.stdout)] == ["shop-api", "shop-worker"]
-    only = cli("render", "-f", str(project), "worker")
+    only = ecsflow("render", "worker", file=compose, env=CREDENTIALS)
     assert [r["family"] for r in json.loads(only.stdout)] == ["shop-worker"]
 
 
 # -- diff and sync: left out, said once, nothing spurious -------------------------------------------------
 
 
-def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, project):
-    first = cli("sync", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json")
-    assert first.exit_code == 0, first.stderr
+def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, compose):
+    first = ecsflow("sync", "--format", "json", file=compose, endpoint=ecs)
     assert [(f["service"], f["status"]) for f in json.loads(first.stdout)["families"]] == [
         ("api", "registered"), ("worker", "registered")]
     assert first.stderr.count("service 'postgres': left out of ECS and Airflow") == 1
@@ -182,35 +173,33 @@ def test_sync_then_diff_is_a_no_op_and_the_skipped_services_are_never_sent(ecs, 
         ["python", "-m", "shop.api", "--port", "8000"], 10)
 
     ecs.reset_counts()
-    diff = cli("diff", "-f", str(project), "--endpoint-url", ecs.url, "--exit-code", "--show-values")
-    assert diff.exit_code == 0, diff.stdout + diff.stderr
+    diff = ecsflow("diff", "--exit-code", "--show-values", file=compose, endpoint=ecs)
     assert "No changes" in diff.stdout and diff.stderr.count("service 'postgres': left out") == 1
     assert LOCAL_VALUE not in diff.stdout + diff.stderr
-    again = cli("sync", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json")
+    again = ecsflow("sync", "--format", "json", file=compose, endpoint=ecs)
     assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged", "unchanged"]
     assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
 @pytest.mark.parametrize("command", ["sync", "diff", "run"])
-def test_a_named_skipped_service_is_an_error_before_any_call(ecs, project, command):
-    result = cli(command, "-f", str(project), "--endpoint-url", ecs.url, "postgres")
-    assert result.exit_code == 1 and "Traceback" not in result.stderr
+def test_a_named_skipped_service_is_an_error_before_any_call(ecs, compose, command):
+    result = ecsflow(command, "postgres", file=compose, endpoint=ecs, expect=1)
+    assert "Traceback" not in result.stderr
     assert "service 'postgres'" in result.stderr and "left out of ECS: it has x-ecsflow.skip: true" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
-def test_a_platform_fargate_cannot_run_stops_sync_before_any_call_and_says_how_to_skip(ecs, project):
-    edit(project, "    image: acme/shop-worker:1.0\n", "    image: acme/shop-worker:1.0\n    platform: wasi/wasm\n")
-    result = cli("sync", "-f", str(project), "--endpoint-url", ecs.url)
-    assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert f"{project}:{key_position(project, 'worker', 'platform')}, service 'worker', key 'platform'" in result.stderr
+def test_a_platform_fargate_cannot_run_stops_sync_before_any_call_and_says_how_to_skip(ecs, compose):
+    edit(compose, "    image: acme/shop-worker:1.0\n", "    image: acme/shop-worker:1.0\n    platform: wasi/wasm\n")
+    result = ecsflow("sync", file=compose, endpoint=ecs, expect=1)
+    assert "Traceback" not in result.stderr
+    assert f"{compose}:{key_position(compose, 'worker', 'platform')}, service 'worker', key 'platform'" in result.stderr
     assert "x-ecsflow: {skip: true}" in result.stderr
     assert sum(ecs.calls.values()) == 0
-    edit(project, "    platform: wasi/wasm\n", "    platform: wasi/wasm\n    x-ecsflow: {skip: true}\n")
-    edit(project, "    environment:\n      DB_PASSWORD: local-dev-password\n    x-ecsflow:\n      secrets:\n"
+    edit(compose, "    platform: wasi/wasm\n", "    platform: wasi/wasm\n    x-ecsflow: {skip: true}\n")
+    edit(compose, "    environment:\n      DB_PASSWORD: local-dev-password\n    x-ecsflow:\n      secrets:\n"
                   "        DB_PASSWORD: ssm:/shop/db/password\n  postgres:", "  postgres:")
-    skipped = cli("sync", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json")
-    assert skipped.exit_code == 0, skipped.stderr
+    skipped = ecsflow("sync", "--format", "json", file=compose, endpoint=ecs)
     assert [f["service"] for f in json.loads(skipped.stdout)["families"]] == ["api"]
 
 
@@ -236,21 +225,20 @@ def real_ecs_answer(request: dict) -> dict:
 
 
 @pytest.mark.parametrize("service", ["api", "worker"])
-def test_a_live_definition_in_real_ecs_shape_is_unchanged(ecs, project, service):
+def test_a_live_definition_in_real_ecs_shape_is_unchanged(ecs, compose, service):
     """Clamped health-check timings and the entrypoint-as-command, served as real ECS returns them."""
-    request = builds(project)[service].request
+    request = builds(compose)[service].request
     ecs.respond("DescribeTaskDefinition", real_ecs_answer(request))
-    diff = cli("diff", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json", service)
-    assert diff.exit_code == 0, diff.stderr
+    diff = ecsflow("diff", "--format", "json", service, file=compose, endpoint=ecs)
     [family] = json.loads(diff.stdout)["families"]
     assert (family["status"], family["changes"]) == ("unchanged", [])
     assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
-def test_a_real_change_to_a_clamped_value_is_still_shown(ecs, project):
-    ecs.respond("DescribeTaskDefinition", real_ecs_answer(builds(project)["api"].request))
-    edit(project, "retries: 50", "retries: 4")
-    diff = cli("diff", "-f", str(project), "--endpoint-url", ecs.url, "--format", "json", "api")
+def test_a_real_change_to_a_clamped_value_is_still_shown(ecs, compose):
+    ecs.respond("DescribeTaskDefinition", real_ecs_answer(builds(compose)["api"].request))
+    edit(compose, "retries: 50", "retries: 4")
+    diff = ecsflow("diff", "--format", "json", "api", file=compose, endpoint=ecs)
     [family] = json.loads(diff.stdout)["families"]
     assert family["changes"] == [{"path": "containers[api].healthCheck.retries", "old": 10, "new": 4}]
 
@@ -258,13 +246,12 @@ def test_a_real_change_to_a_clamped_value_is_still_shown(ecs, project):
 # -- gen-dag ---------------------------------------------------------------------------------------------
 
 
-def test_gen_dag_leaves_skipped_services_out_and_says_so_once(project, tmp_path):
+def test_gen_dag_leaves_skipped_services_out_and_says_so_once(compose, tmp_path):
     out = tmp_path / "dags"
-    result = cli("gen-dag", "-f", str(project), "--out", str(out))
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("gen-dag", "--out", str(out), file=compose, env=CREDENTIALS)
     source = (out / "shop.py").read_text() + (out / "shop_tasks.py").read_text()
     assert "worker = tasks.worker()" in source  # api is left out as a long-running server (it publishes ports)
     assert "postgres" not in source and "mail" not in source
     assert result.stderr.count("service 'postgres': left out of ECS and Airflow") == 1
-    named = cli("gen-dag", "-f", str(project), "--out", str(out), "postgres")
-    assert named.exit_code == 1 and "left out of ECS" in named.stderr and "Traceback" not in named.stderr
+    named = ecsflow("gen-dag", "--out", str(out), "postgres", file=compose, env=CREDENTIALS, expect=1)
+    assert "left out of ECS" in named.stderr and "Traceback" not in named.stderr

@@ -9,13 +9,11 @@ import threading
 import time
 
 import pytest
+from cli_runner import ecsflow
 from ecs_rates import Throttle
-from ecs_server import dummy_credentials_env
+from ecs_requests import request
 from rich.console import Console
-from test_ecs import aws_env, request  # noqa: F401 - aws_env is a fixture
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.ecs import pacing
 from ecsflow.ecs.client import Ecs
 from ecsflow.ecs.definitions import RegisterItem
@@ -141,6 +139,7 @@ def test_a_paced_first_sync_is_not_throttled_and_takes_the_ideal_time(throttled)
     assert ideal <= seconds < ideal + 1.5
 
 
+@pytest.mark.slow  # botocore's own pace: its adaptive retry mode's waits are real
 @pytest.mark.usefixtures("aws_env")
 def test_an_unpaced_first_sync_bounces_on_throttling(throttled):
     """What pacing avoids: the same sync, unpaced, makes throttled calls, retried (or failed in the end). At
@@ -169,9 +168,7 @@ def test_the_cli_paces_registrations_and_shows_an_estimate(throttled, etl_projec
     shown = io.StringIO()  # the progress bar, as a terminal would show it
     monkeypatch.setattr(bars, "stderr_console",
                         lambda no_color=False: Console(file=shown, force_terminal=True))
-    result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--endpoint-url",
-                                      throttled.url], env={**dummy_credentials_env(), "ECSFLOW_REGISTER_RATE": "3,10"})
-    assert result.exit_code == 0, result.stderr
+    ecsflow("sync", file=etl_project / "docker-compose.yml", endpoint=throttled, env={"ECSFLOW_REGISTER_RATE": "3,10"})
     # (a throttled call at most: see test_a_paced_first_sync_is_not_throttled_and_takes_the_ideal_time)
     throttled_calls = throttled.rates.throttle.throttled[REGISTER]
     assert throttled_calls <= 1 and throttled.calls[REGISTER] == 4 + throttled_calls
@@ -182,16 +179,14 @@ def test_register_rate_off_sends_every_call_at_once(throttled, etl_project):
     """`--register-rate off` (an endpoint without ECS's limits): the four registrations go out together, so an
     endpoint with a burst of 3 throttles one of them (retried, as any throttled call)."""
     throttled.rates.throttle = Throttle(burst=3, per_second=2.0)
-    result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--endpoint-url",
-                                      throttled.url, "--register-rate", "off"], env=dummy_credentials_env())
-    assert result.exit_code == 0, result.stderr
+    ecsflow("sync", "--register-rate", "off", file=etl_project / "docker-compose.yml", endpoint=throttled)
     assert throttled.rates.throttle.throttled[REGISTER] >= 1
     assert throttled.calls[REGISTER] == 4 + throttled.rates.throttle.throttled[REGISTER]
 
 
 @pytest.mark.parametrize("value", ["fast", "20", "0,1", "20,0", "20,-1", "20,x", "20,nan", "20,inf", ""])
 def test_a_bad_register_rate_is_a_usage_error(value, etl_project):
-    result = CliRunner().invoke(app, ["sync", "-f", str(etl_project / "docker-compose.yml"), "--register-rate",
-                                      value, "--endpoint-url", "http://127.0.0.1:9"], env=dummy_credentials_env())
-    assert result.exit_code == 2 and "--register-rate" in result.stderr
+    result = ecsflow("sync", "--register-rate", value, file=etl_project / "docker-compose.yml",
+                     endpoint="http://127.0.0.1:9", expect=2)
+    assert "--register-rate" in result.stderr
     assert "is not a rate: write BURST,PER_SECOND" in " ".join(result.stderr.split())

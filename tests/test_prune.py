@@ -1,7 +1,8 @@
 """`ecsflow prune`: the pure planner, then the command end to end through the CLI against moto's server behind
-the counting, paging, fault-injecting proxy (tests/ecs_server.py), with families of thousands of revisions
-(registered straight into the server's moto backend, which runs in this process: the HTTP path would take
-minutes), one used by an ECS service and one by a running task (the local task runner runs it)."""
+the counting, paging, fault-injecting proxy (tests/ecs_server.py), with families of hundreds of revisions, pages
+of them (registered straight into the server's moto backend, which runs in this process: the HTTP path is
+slower), one used by an ECS service and one by a running task (the local task runner runs it). Thousands of
+revisions: benchmarks/prune.py."""
 
 import json
 import math
@@ -9,11 +10,10 @@ import shutil
 
 import moto.backends
 import pytest
+from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
 
 from ecsflow import operations
-from ecsflow.cli import app
 from ecsflow.prune import DEFAULT_KEEP, Kept, plan_family, revision_ranges, without_newly_used
 
 REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "data-jobs"  # the example's settings
@@ -93,19 +93,12 @@ def ecs(endpoint):
 
 
 @pytest.fixture
-def project(etl_project):
-    return etl_project
+def compose(etl_project):
+    return etl_project / "docker-compose.yml"
 
 
-def cli(ecs, project, *args):
-    command, *rest = args
-    return CliRunner().invoke(app, [command, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
-                                    *rest], env=dummy_credentials_env())
-
-
-def prune_json(ecs, project, *args):
-    result = cli(ecs, project, "prune", "--format", "json", *args)
-    assert result.exit_code in (0, 1), result.output
+def prune_json(ecs, compose, *args, expect=0):
+    result = ecsflow("prune", "--format", "json", *args, file=compose, endpoint=ecs, expect=expect)
     return result, json.loads(result.stdout)
 
 
@@ -131,73 +124,69 @@ def family_entry(report, family):
     return next(f for f in report["families"] if f["family"] == family)
 
 
-def test_thousands_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, project):
-    register_old("etl-extract", 1998)
-    register_old("etl-extract", 1, command=("python", "-c", "import time; time.sleep(60)"))  # revision 1999
-    assert cli(ecs, project, "sync").exit_code == 0  # revision 2000, tagged ecsflow:managed, and 1 of the others
+def test_hundreds_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, compose):
+    register_old("etl-extract", 248)
+    register_old("etl-extract", 1, command=("python", "-c", "import time; time.sleep(60)"))  # revision 249
+    ecsflow("sync", file=compose, endpoint=ecs)  # revision 250, tagged ecsflow:managed, and 1 of the others
     client = ecs.client("ecs")
     client.create_service(cluster=CLUSTER, serviceName="legacy", taskDefinition="etl-extract:37", desiredCount=0,
                           networkConfiguration=NETWORK)
-    task = client.run_task(cluster=CLUSTER, taskDefinition="etl-extract:1999", launchType="FARGATE",
+    task = client.run_task(cluster=CLUSTER, taskDefinition="etl-extract:249", launchType="FARGATE",
                            networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}})["tasks"][0]
     ecs.reset_counts()
 
-    planned, report = prune_json(ecs, project)
-    assert planned.exit_code == 0
+    _, report = prune_json(ecs, compose)
     extract = family_entry(report, "etl-extract")
-    assert extract["active"] == 2000 and report["executed"] is False
-    assert extract["deregister"] == [*range(1, 37), *range(38, 1996)]
+    assert extract["active"] == 250 and report["executed"] is False
+    assert extract["deregister"] == [*range(1, 37), *range(38, 246)]
     assert {k["revision"]: k["reasons"] for k in extract["keep"]} == {
-        2000: ["newest 5"], 1999: ["newest 5", f"in use by task {task['taskArn'].rsplit('/', 1)[1]}"],
-        1998: ["newest 5"], 1997: ["newest 5"], 1996: ["newest 5"], 37: ["in use by service legacy"]}
+        250: ["newest 5"], 249: ["newest 5", f"in use by task {task['taskArn'].rsplit('/', 1)[1]}"],
+        248: ["newest 5"], 247: ["newest 5"], 246: ["newest 5"], 37: ["in use by service legacy"]}
     assert [f["deregister"] for f in report["families"] if f["family"] != "etl-extract"] == [[], [], []]
     # The plan changed nothing; ListTaskDefinitions was paged as ECS pages it (100 a page).
-    assert DEREGISTER not in ecs.calls and ecs.calls[LIST] == math.ceil(2000 / 100) + 3
-    assert revisions(ecs, "etl-extract") == list(range(1, 2001))
+    assert DEREGISTER not in ecs.calls and ecs.calls[LIST] == math.ceil(250 / 100) + 3
+    assert revisions(ecs, "etl-extract") == list(range(1, 251))
 
     ecs.reset_counts()
-    done, report = prune_json(ecs, project, "--yes")
-    assert done.exit_code == 0, done.stderr
+    _, report = prune_json(ecs, compose, "--yes")
     outcome = family_entry(report, "etl-extract")["outcome"]
     assert outcome["deregistered"] == extract["deregister"] and outcome["failed"] == outcome["skipped"] == []
     assert ecs.calls[DEREGISTER] == len(extract["deregister"]) and ecs.max_in_flight <= 8
     # Exactly what the plan showed: the kept ones are still ACTIVE, the others INACTIVE.
-    assert revisions(ecs, "etl-extract") == [37, 1996, 1997, 1998, 1999, 2000]
+    assert revisions(ecs, "etl-extract") == [37, 246, 247, 248, 249, 250]
     assert revisions(ecs, "etl-extract", "INACTIVE") == extract["deregister"]
 
     ecs.reset_counts()
-    again, report = prune_json(ecs, project, "--yes")  # converges: nothing left to do
-    assert again.exit_code == 0 and report["counts"]["deregister"] == 0 and DEREGISTER not in ecs.calls
+    _, report = prune_json(ecs, compose, "--yes")  # converges: nothing left to do
+    assert report["counts"]["deregister"] == 0 and DEREGISTER not in ecs.calls
 
 
-def test_delete_removes_inactive_revisions_ten_a_call_and_converges(ecs, project):
+def test_delete_removes_inactive_revisions_ten_a_call_and_converges(ecs, compose):
     register_old("etl-load", 254)
     for revision in range(1, 201):
         backend().deregister_task_definition(f"etl-load:{revision}")
-    assert cli(ecs, project, "sync").exit_code == 0  # revision 255
-    _, plan = prune_json(ecs, project, "--delete", "load")
+    ecsflow("sync", file=compose, endpoint=ecs)  # revision 255
+    _, plan = prune_json(ecs, compose, "--delete", "load")
     load = family_entry(plan, "etl-load")
     assert (load["active"], load["inactive"]) == (55, 200)
     assert load["deregister"] == list(range(201, 251)) and load["delete"] == list(range(1, 251))
 
     ecs.reset_counts()
-    text = cli(ecs, project, "prune", "--delete", "--yes", "load")
-    assert text.exit_code == 0, text.output
+    text = ecsflow("prune", "--delete", "--yes", "load", file=compose, endpoint=ecs)
     assert "etl-load: deregistered 50: 201-250" in text.stdout and "etl-load: deleted 250: 1-250" in text.stdout
     assert ecs.calls[DELETE] == 25 and ecs.calls[DEREGISTER] == 50
     assert revisions(ecs, "etl-load") == [251, 252, 253, 254, 255]
     assert revisions(ecs, "etl-load", "INACTIVE") == []
-    again = cli(ecs, project, "prune", "--delete", "load")
+    again = ecsflow("prune", "--delete", "load", file=compose, endpoint=ecs)
     assert "nothing to prune" in again.stdout and "Nothing to prune" in again.stdout
 
 
-def test_the_text_plan_explains_each_family_and_changes_nothing(ecs, project):
+def test_the_text_plan_explains_each_family_and_changes_nothing(ecs, compose):
     register_old("etl-api", 12)
-    assert cli(ecs, project, "sync").exit_code == 0
+    ecsflow("sync", file=compose, endpoint=ecs)
     ecs.client("ecs").create_service(cluster=CLUSTER, serviceName="metrics", taskDefinition="etl-api:2",
                                      desiredCount=0, networkConfiguration=NETWORK)
-    result = cli(ecs, project, "prune", "--keep", "3")
-    assert result.exit_code == 0, result.output
+    result = ecsflow("prune", "--keep", "3", file=compose, endpoint=ecs)
     lines = result.stdout.splitlines()
     assert "etl-api (service api): 13 ACTIVE" in lines
     assert "    keep 11-13: newest 3" in lines and "    keep 2: in use by service metrics" in lines
@@ -208,61 +197,57 @@ def test_the_text_plan_explains_each_family_and_changes_nothing(ecs, project):
     assert DEREGISTER not in ecs.calls
 
 
-def test_unmanaged_families_are_left_alone_unless_all(ecs, project):
+def test_unmanaged_families_are_left_alone_unless_all(ecs, compose):
     register_old("etl-transform", 8)  # registered by hand: no ecsflow:managed tag on the latest
-    _, report = prune_json(ecs, project, "transform")
+    _, report = prune_json(ecs, compose, "transform")
     transform = family_entry(report, "etl-transform")
     assert transform["status"] == "unmanaged" and transform["deregister"] == [] and "--all" in transform["detail"]
-    _, report = prune_json(ecs, project, "--all", "--yes", "transform")
+    _, report = prune_json(ecs, compose, "--all", "--yes", "transform")
     assert family_entry(report, "etl-transform")["outcome"]["deregistered"] == [1, 2, 3]
 
 
-def test_a_family_not_in_ecs_is_one_line_and_the_others_are_pruned(ecs, project):
+def test_a_family_not_in_ecs_is_one_line_and_the_others_are_pruned(ecs, compose):
     register_old("etl-api", 7)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
-    result = cli(ecs, project, "prune", "--yes")
-    assert result.exit_code == 0, result.output
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
+    result = ecsflow("prune", "--yes", file=compose, endpoint=ecs)
     assert "etl-extract (service extract): not in ECS (no ACTIVE revision): nothing to prune" in result.stdout
     assert "etl-api: deregistered 3: 1-3" in result.stdout
 
 
-def test_access_denied_on_one_family_is_its_line_and_the_others_are_still_pruned(ecs, project):
+def test_access_denied_on_one_family_is_its_line_and_the_others_are_still_pruned(ecs, compose):
     register_old("etl-api", 7)
     register_old("etl-load", 7)
-    assert cli(ecs, project, "sync").exit_code == 0
+    ecsflow("sync", file=compose, endpoint=ecs)
     ecs.fail("DescribeTaskDefinition", "AccessDeniedException", "User: ci is not authorized to perform: "
              "ecs:DescribeTaskDefinition", family="etl-load")
-    result, report = prune_json(ecs, project, "--yes")
-    assert result.exit_code == 1
+    _, report = prune_json(ecs, compose, "--yes", expect=1)
     load = family_entry(report, "etl-load")
     assert load["status"] == "error" and "not authorized" in load["detail"] and "hint" in load["detail"]
     assert family_entry(report, "etl-api")["outcome"]["deregistered"] == [1, 2, 3]
     assert revisions(ecs, "etl-load") == list(range(1, 9))  # nothing of it touched
 
 
-def test_a_deregistration_that_fails_is_reported_the_others_are_done_and_a_rerun_converges(ecs, project):
+def test_a_deregistration_that_fails_is_reported_the_others_are_done_and_a_rerun_converges(ecs, compose):
     register_old("etl-api", 9)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.fail(DEREGISTER, "ClientException", "The specified task definition is in use.", family="etl-api:2")
-    result = cli(ecs, project, "prune", "--yes", "api")
-    assert result.exit_code == 1
+    result = ecsflow("prune", "--yes", "api", file=compose, endpoint=ecs, expect=1)
     assert "etl-api: failed 2: DeregisterTaskDefinition: ClientException: The specified task definition is in use." \
         in result.stdout
     assert "etl-api: deregistered 4: 1, 3-5" in result.stdout
     ecs.faults.clear()
     ecs.reset_counts()
-    rerun = cli(ecs, project, "prune", "--yes", "api")
-    assert rerun.exit_code == 0 and "etl-api: deregistered 1: 2" in rerun.stdout and ecs.calls[DEREGISTER] == 1
+    rerun = ecsflow("prune", "--yes", "api", file=compose, endpoint=ecs)
+    assert "etl-api: deregistered 1: 2" in rerun.stdout and ecs.calls[DEREGISTER] == 1
 
 
-def test_a_dropped_connection_on_delete_reports_each_revision_and_what_was_done(ecs, project):
+def test_a_dropped_connection_on_delete_reports_each_revision_and_what_was_done(ecs, compose):
     """Revisions 1-4 are deregistered, then DeleteTaskDefinitions loses its connection (each try): the JSON
     document still comes, with what was deregistered and why each deletion failed; exit 1."""
     register_old("etl-api", 8)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.fail(DELETE, kind="drop")
-    result, report = prune_json(ecs, project, "--yes", "--delete", "api")
-    assert result.exit_code == 1
+    result, report = prune_json(ecs, compose, "--yes", "--delete", "api", expect=1)
     outcome = family_entry(report, "etl-api")["outcome"]
     assert outcome["deregistered"] == [1, 2, 3, 4] and outcome["deleted"] == []
     assert [f["revision"] for f in outcome["failed"]] == [1, 2, 3, 4]
@@ -272,24 +257,22 @@ def test_a_dropped_connection_on_delete_reports_each_revision_and_what_was_done(
     assert "unexpected" not in result.stderr and "Traceback" not in result.output
 
 
-def test_a_delete_whose_answer_was_lost_converges_when_run_again(ecs, project):
+def test_a_delete_whose_answer_was_lost_converges_when_run_again(ecs, compose):
     register_old("etl-api", 8)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.fail(DELETE, kind="drop", forward=True, times=2)  # ECS deletes; the answer is lost, twice
-    result = cli(ecs, project, "prune", "--yes", "--delete", "api")
-    assert result.exit_code == 1
+    result = ecsflow("prune", "--yes", "--delete", "api", file=compose, endpoint=ecs, expect=1)
     assert "etl-api: deregistered 4: 1-4" in result.stdout and "may have been deleted" in result.stdout
-    again, report = prune_json(ecs, project, "--yes", "--delete", "api")
-    assert again.exit_code == 0 and report["counts"] == {"deregister": 0, "delete": 0, "families": 0, "errors": 0}
+    _, report = prune_json(ecs, compose, "--yes", "--delete", "api")
+    assert report["counts"] == {"deregister": 0, "delete": 0, "families": 0, "errors": 0}
 
 
-def test_a_connection_lost_while_deregistering_stops_sending_and_says_what_was_done(ecs, project):
+def test_a_connection_lost_while_deregistering_stops_sending_and_says_what_was_done(ecs, compose):
     register_old("etl-api", 8)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.fail(DEREGISTER, kind="drop", skip=2)  # the first two go through, then the network is gone
     ecs.reset_counts()
-    result, report = prune_json(ecs, project, "--yes", "--concurrency", "1", "api")
-    assert result.exit_code == 1
+    _, report = prune_json(ecs, compose, "--yes", "--concurrency", "1", "api", expect=1)
     outcome = family_entry(report, "etl-api")["outcome"]
     assert outcome["deregistered"] == [1, 2]
     failed = {f["revision"]: f["error"] for f in outcome["failed"]}
@@ -299,25 +282,24 @@ def test_a_connection_lost_while_deregistering_stops_sending_and_says_what_was_d
     assert revisions(ecs, "etl-api") == [3, 4, 5, 6, 7, 8, 9]
 
 
-def test_throttling_is_retried_and_nothing_is_lost(ecs, project, no_retry_waits):
+def test_throttling_is_retried_and_nothing_is_lost(ecs, compose, no_retry_waits):
     register_old("etl-api", 30)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.fail(LIST, "ThrottlingException", "Rate exceeded", times=2)
     ecs.fail(DEREGISTER, "ThrottlingException", "Rate exceeded", times=5)
     ecs.fail("ListServices", "ThrottlingException", "Rate exceeded", times=1)
-    result, report = prune_json(ecs, project, "--yes", "api")
-    assert result.exit_code == 0, result.stderr
+    _, report = prune_json(ecs, compose, "--yes", "api")
     assert family_entry(report, "etl-api")["outcome"]["deregistered"] == list(range(1, 27))
     assert ecs.calls[DEREGISTER] == 26 + 5
     assert revisions(ecs, "etl-api") == list(range(27, 32))
 
 
-def test_nothing_is_deregistered_that_came_into_use_after_the_plan(ecs, project, monkeypatch):
+def test_nothing_is_deregistered_that_came_into_use_after_the_plan(ecs, compose, monkeypatch):
     """The plan shown is what is executed, less what a deployment started using in between."""
     for name, value in dummy_credentials_env().items():
         monkeypatch.setenv(name, value)
     register_old("etl-api", 10)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     shown = []
 
     def deploy_an_old_revision(plan):
@@ -325,7 +307,7 @@ def test_nothing_is_deregistered_that_came_into_use_after_the_plan(ecs, project,
         ecs.client("ecs").create_service(cluster=CLUSTER, serviceName="rollback", taskDefinition="etl-api:4",
                                          desiredCount=0, networkConfiguration=NETWORK)
 
-    options = operations.ProjectOptions(files=(project / "docker-compose.yml",))
+    options = operations.ProjectOptions(files=(compose,))
     aws = operations.AwsFlags(endpoint_url=ecs.url)
     result = operations.prune(options, aws, ("api",), operations.PruneOptions(execute=True),
                               operations.PruneCallbacks(planned=deploy_an_old_revision))
@@ -337,75 +319,70 @@ def test_nothing_is_deregistered_that_came_into_use_after_the_plan(ecs, project,
     assert revisions(ecs, "etl-api") == [4, 7, 8, 9, 10, 11]
 
 
-def test_a_missing_cluster_is_an_error_before_anything_is_deregistered(ecs, project):
+def test_a_missing_cluster_is_an_error_before_anything_is_deregistered(ecs, compose):
     register_old("etl-api", 9)
-    assert cli(ecs, project, "sync", "api").exit_code == 0
+    ecsflow("sync", "api", file=compose, endpoint=ecs)
     ecs.reset_counts()
-    result = cli(ecs, project, "prune", "--yes", "--cluster", "no-such-cluster")
-    assert result.exit_code == 1
+    result = ecsflow("prune", "--yes", "--cluster", "no-such-cluster", file=compose, endpoint=ecs, expect=1)
     assert "the ECS cluster 'no-such-cluster' does not exist" in result.stderr and "--cluster" in result.stderr
     assert "Traceback" not in result.output and DEREGISTER not in ecs.calls
 
 
-def test_keep_must_be_at_least_one(ecs, project):
-    result = cli(ecs, project, "prune", "--keep", "0")
-    assert result.exit_code == 2 and sum(ecs.calls.values()) == 0
+def test_keep_must_be_at_least_one(ecs, compose):
+    ecsflow("prune", "--keep", "0", file=compose, endpoint=ecs, expect=2)
+    assert sum(ecs.calls.values()) == 0
 
 
-def test_prune_in_the_sandbox_persists_between_commands(project, monkeypatch):
-    monkeypatch.chdir(project)
-    compose = project / "docker-compose.yml"
+def test_prune_in_the_sandbox_persists_between_commands(etl_project, monkeypatch):
+    monkeypatch.chdir(etl_project)
+    compose = etl_project / "docker-compose.yml"
     for tag in range(1, 8):  # seven syncs, seven revisions of etl-api
         text = compose.read_text()
         compose.write_text(text.replace("etl/metrics-api:2.3.0", f"etl/metrics-api:2.3.{tag}").replace(
             f"etl/metrics-api:2.3.{tag - 1}", f"etl/metrics-api:2.3.{tag}"))
-        assert CliRunner().invoke(app, ["sync", "--sandbox", "api"]).exit_code == 0
-    result = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--yes", "api"])
-    assert result.exit_code == 0, result.output
+        ecsflow("sync", "--sandbox", "api")
+    result = ecsflow("prune", "--sandbox", "--keep", "2", "--yes", "api")
     assert "etl-api: deregistered 5: 1-5" in result.stdout and "no revision is in use" in result.stderr
-    again = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--delete", "--yes", "api"])
+    again = ecsflow("prune", "--sandbox", "--keep", "2", "--delete", "--yes", "api")
     assert "etl-api: deleted 5: 1-5" in again.stdout, again.output
-    last = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "2", "--delete", "--format", "json", "api"])
+    last = ecsflow("prune", "--sandbox", "--keep", "2", "--delete", "--format", "json", "api")
     api = family_entry(json.loads(last.stdout), "etl-api")
     assert (api["active"], api["inactive"], api["delete"]) == (2, 0, [])
-    diff = CliRunner().invoke(app, ["diff", "--sandbox", "--exit-code", "--no-services", "api"])
-    assert diff.exit_code == 0 and "No changes" in diff.stdout
+    diff = ecsflow("diff", "--sandbox", "--exit-code", "--no-services", "api")
+    assert "No changes" in diff.stdout
 
 
 # ---------------------------------------------------------------------------------------------------------
 # revisions that generated DAGs pin (gen-dag --pin)
 
 
-def sync_a_change(ecs, project, page_size):
+def sync_a_change(ecs, compose, page_size):
     """A change of the extract service, synced: a new revision of etl-extract."""
-    compose = project / "docker-compose.yml"
     text = compose.read_text()
     compose.write_text(text.replace('PAGE_SIZE: "500"', f'PAGE_SIZE: "{page_size}"'))
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
     compose.write_text(text)
 
 
-def test_a_revision_a_generated_dag_pins_is_never_deregistered_or_deleted(ecs, project, monkeypatch):
+def test_a_revision_a_generated_dag_pins_is_never_deregistered_or_deleted(ecs, compose, etl_project, monkeypatch):
     """After gen-dag --pin, later syncs make the pinned revision old: prune keeps it (gen-dag remembered the
     folder), says which DAG file keeps it, and --delete does not delete it; the DAG can still start its task."""
-    monkeypatch.chdir(project)
-    assert cli(ecs, project, "sync").exit_code == 0  # etl-extract:1
-    assert cli(ecs, project, "gen-dag", "--out", "dags", "--pin").exit_code == 0
-    assert "task-definition/etl-extract:1" in (project / "dags" / "etl_tasks.py").read_text()
+    monkeypatch.chdir(etl_project)
+    ecsflow("sync", file=compose, endpoint=ecs)  # etl-extract:1
+    ecsflow("gen-dag", "--out", "dags", "--pin", file=compose, endpoint=ecs)
+    assert "task-definition/etl-extract:1" in (etl_project / "dags" / "etl_tasks.py").read_text()
     for page_size in (600, 700, 800):
-        sync_a_change(ecs, project, page_size)  # etl-extract:2, 3, 4
+        sync_a_change(ecs, compose, page_size)  # etl-extract:2, 3, 4
 
-    text = cli(ecs, project, "prune", "--keep", "1", "--delete", "extract")
-    assert text.exit_code == 0, text.output
+    text = ecsflow("prune", "--keep", "1", "--delete", "extract", file=compose, endpoint=ecs)
     assert "    keep 1: pinned by dags/etl_tasks.py" in text.stdout.splitlines()
     assert "    deregister 2: 2-3" in text.stdout.splitlines()
-    _, plan = prune_json(ecs, project, "--keep", "1", "--delete", "extract")
+    _, plan = prune_json(ecs, compose, "--keep", "1", "--delete", "extract")
     extract = family_entry(plan, "etl-extract")
     assert {k["revision"]: k["reasons"] for k in extract["keep"]} == {4: ["latest"], 1: ["pinned by dags/etl_tasks.py"]}
     assert extract["deregister"] == [2, 3] and extract["delete"] == [2, 3]
 
-    done, report = prune_json(ecs, project, "--keep", "1", "--delete", "--yes", "extract")
-    assert done.exit_code == 0, done.stderr
+    _, report = prune_json(ecs, compose, "--keep", "1", "--delete", "--yes", "extract")
     assert family_entry(report, "etl-extract")["outcome"]["deleted"] == [2, 3]
     assert revisions(ecs, "etl-extract") == [1, 4]
     client = ecs.client("ecs")
@@ -415,52 +392,51 @@ def test_a_revision_a_generated_dag_pins_is_never_deregistered_or_deleted(ecs, p
     assert task["tasks"] and not task["failures"]
 
 
-def test_dags_named_with_dags_are_read_and_a_recorded_folder_that_is_gone_is_a_note(ecs, project, monkeypatch,
-                                                                                      tmp_path):
-    monkeypatch.chdir(project)
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
+def test_dags_named_with_dags_are_read_and_a_recorded_folder_that_is_gone_is_a_note(ecs, compose, etl_project,
+                                                                                      monkeypatch, tmp_path):
+    monkeypatch.chdir(etl_project)
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
     elsewhere = tmp_path / "airflow" / "dags"
-    assert cli(ecs, project, "gen-dag", "--out", str(elsewhere / "team" / "etl"), "--pin", "extract").exit_code == 0
-    assert json.loads((project / ".ecsflow" / "dags.json").read_text()) == {
+    ecsflow("gen-dag", "--out", str(elsewhere / "team" / "etl"), "--pin", "extract", file=compose, endpoint=ecs)
+    assert json.loads((etl_project / ".ecsflow" / "dags.json").read_text()) == {
         "folders": [str(elsewhere / "team" / "etl")]}
     shutil.move(elsewhere / "team", tmp_path / "deployed")  # the DAGs moved where Airflow reads them
-    sync_a_change(ecs, project, 600)
+    sync_a_change(ecs, compose, 600)
 
-    result, plan = prune_json(ecs, project, "--keep", "1", "--dags", str(tmp_path / "deployed"), "extract")
-    assert result.exit_code == 0, result.stderr
+    result, plan = prune_json(ecs, compose, "--keep", "1", "--dags", str(tmp_path / "deployed"), "extract")
     reasons = {k["revision"]: k["reasons"] for k in family_entry(plan, "etl-extract")["keep"]}
     assert reasons == {2: ["latest"], 1: [f"pinned by {tmp_path / 'deployed' / 'etl' / 'etl_tasks.py'}"]}
     assert f"{elsewhere / 'team' / 'etl'}, where gen-dag wrote DAGs" in result.stderr
     assert any("is gone" in note for note in plan["notes"])
-    without, plan = prune_json(ecs, project, "--keep", "1", "extract")  # nothing tells prune where they are now
-    assert without.exit_code == 0 and family_entry(plan, "etl-extract")["deregister"] == [1]
-    missing = cli(ecs, project, "prune", "--dags", str(tmp_path / "nowhere"))
-    assert missing.exit_code == 1 and "--dags" in missing.stderr and "is not a folder" in missing.stderr
+    _, plan = prune_json(ecs, compose, "--keep", "1", "extract")  # nothing tells prune where they are now
+    assert family_entry(plan, "etl-extract")["deregister"] == [1]
+    missing = ecsflow("prune", "--dags", str(tmp_path / "nowhere"), file=compose, endpoint=ecs, expect=1)
+    assert "--dags" in missing.stderr and "is not a folder" in missing.stderr
 
 
-def test_a_pinned_revision_no_longer_active_is_said(ecs, project, monkeypatch):
-    monkeypatch.chdir(project)
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
-    assert cli(ecs, project, "gen-dag", "--out", "dags", "--pin", "extract").exit_code == 0
-    sync_a_change(ecs, project, 600)
+def test_a_pinned_revision_no_longer_active_is_said(ecs, compose, etl_project, monkeypatch):
+    monkeypatch.chdir(etl_project)
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
+    ecsflow("gen-dag", "--out", "dags", "--pin", "extract", file=compose, endpoint=ecs)
+    sync_a_change(ecs, compose, 600)
     ecs.client("ecs").deregister_task_definition(taskDefinition="etl-extract:1")  # by someone else
-    result = cli(ecs, project, "prune", "extract")
-    assert result.exit_code == 0, result.output
+    result = ecsflow("prune", "extract", file=compose, endpoint=ecs)
     assert "dags/etl_tasks.py pins etl-extract:1, which is not ACTIVE in ECS: the DAG cannot start it" in (
         result.stderr)
 
 
-def test_a_record_that_cannot_be_written_is_a_warning_and_a_bad_record_an_error(ecs, project, monkeypatch):
-    monkeypatch.chdir(project)
-    (project / ".ecsflow").write_text("in the way\n")
-    written = cli(ecs, project, "gen-dag", "--out", "dags")
-    assert written.exit_code == 0 and (project / "dags" / "etl.py").exists()
+def test_a_record_that_cannot_be_written_is_a_warning_and_a_bad_record_an_error(ecs, compose, etl_project,
+                                                                                 monkeypatch):
+    monkeypatch.chdir(etl_project)
+    (etl_project / ".ecsflow").write_text("in the way\n")
+    written = ecsflow("gen-dag", "--out", "dags", file=compose, endpoint=ecs)
+    assert (etl_project / "dags" / "etl.py").exists()
     assert "cannot record dags in" in written.stderr and "--dags dags" in written.stderr
-    (project / ".ecsflow").unlink()
-    (project / ".ecsflow").mkdir()
-    (project / ".ecsflow" / "dags.json").write_text("{not json")
-    result = cli(ecs, project, "prune", "--yes")
-    assert result.exit_code == 1 and "dags.json is not gen-dag's record of DAG folders" in result.stderr
+    (etl_project / ".ecsflow").unlink()
+    (etl_project / ".ecsflow").mkdir()
+    (etl_project / ".ecsflow" / "dags.json").write_text("{not json")
+    result = ecsflow("prune", "--yes", file=compose, endpoint=ecs, expect=1)
+    assert "dags.json is not gen-dag's record of DAG folders" in result.stderr
     assert "Traceback" not in result.output and DEREGISTER not in ecs.calls
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_runner import ecsflow
 from compose_oracle import CORPUS, case_inputs, parse_global_args
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_project
 from ecsflow.ecs.validate import check_register_request
 from ecsflow.errors import EcsflowError
@@ -27,13 +26,8 @@ ETL = ROOT / "examples" / "etl" / "docker-compose.yml"
 ROLE_BLOCK = "x-ecsflow: {execution_role: arn:aws:iam::123456789012:role/exec}\n"
 
 
-def render(*args, env=None):
-    return CliRunner().invoke(app, ["render", *args], env=env or {})
-
-
 def test_render_prints_one_request_per_service_in_compose_order():
-    result = render("-f", str(ETL))
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "-f", str(ETL))
     requests = json.loads(result.stdout)
     assert [r["family"] for r in requests] == ["etl-extract", "etl-transform", "etl-load", "etl-api"]
     for request in requests:
@@ -43,38 +37,34 @@ def test_render_prints_one_request_per_service_in_compose_order():
 
 
 def test_render_selected_services_and_yaml():
-    result = render("-f", str(ETL), "--format", "yaml", "api", "extract")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "-f", str(ETL), "--format", "yaml", "api", "extract")
     requests = yaml.safe_load(result.stdout)
     assert [r["family"] for r in requests] == ["etl-extract", "etl-api"]
 
 
 def test_render_unknown_service_is_a_clear_error():
-    result = render("-f", str(ETL), "nosuch")
-    assert result.exit_code == 1
+    result = ecsflow("render", "-f", str(ETL), "nosuch", expect=1)
     assert "nosuch" in result.stderr and result.stdout == ""
 
 
 def test_flags_override_compose_settings():
-    result = render("-f", str(ETL), "--execution-role", "arn:aws:iam::999999999999:role/other", "extract")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "-f", str(ETL), "--execution-role", "arn:aws:iam::999999999999:role/other", "extract")
     [request] = json.loads(result.stdout)
     assert request["executionRoleArn"] == "arn:aws:iam::999999999999:role/other"
 
 
 def test_environment_variable_setting_is_used():
-    result = render("-f", str(ETL), "extract", env={"ECSFLOW_REGISTRY": "registry.example.com/team"})
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "-f", str(ETL), "extract", env={"ECSFLOW_REGISTRY": "registry.example.com/team"})
     [request] = json.loads(result.stdout)
     assert request["containerDefinitions"][0]["image"] == "registry.example.com/team/etl/extract:1.4.2"
 
 
 def test_strict_turns_fargate_impossibilities_into_errors(tmp_path):
     (tmp_path / "compose.yaml").write_text(f"{ROLE_BLOCK}services:\n  job:\n    image: x\n    privileged: true\n")
-    lenient = render("-f", str(tmp_path / "compose.yaml"))
-    assert lenient.exit_code == 0 and "privileged" in lenient.stderr
-    strict = render("-f", str(tmp_path / "compose.yaml"), "--strict")
-    assert strict.exit_code == 1 and "privileged" in strict.stderr and strict.stdout == ""
+    lenient = ecsflow("render", "-f", str(tmp_path / "compose.yaml"))
+    assert "privileged" in lenient.stderr
+    strict = ecsflow("render", "-f", str(tmp_path / "compose.yaml"), "--strict", expect=1)
+    assert "privileged" in strict.stderr and strict.stdout == ""
 
 
 def test_render_needs_no_aws_credentials_or_network(tmp_path):
@@ -114,18 +104,16 @@ def test_corpus_services_render_or_fail_clearly(case):
 def test_a_service_named_on_the_command_line_is_enabled_whatever_its_profile(tmp_path):
     (tmp_path / "compose.yaml").write_text(
         f"{ROLE_BLOCK}services:\n  app:\n    image: a\n  backfill:\n    image: b\n    profiles: [batch]\n")
-    everything = json.loads(render("-f", str(tmp_path / "compose.yaml")).stdout)
+    everything = json.loads(ecsflow("render", "-f", str(tmp_path / "compose.yaml")).stdout)
     assert [r["containerDefinitions"][0]["name"] for r in everything] == ["app"]
-    named = render("-f", str(tmp_path / "compose.yaml"), "backfill")
-    assert named.exit_code == 0, named.stderr
+    named = ecsflow("render", "-f", str(tmp_path / "compose.yaml"), "backfill")
     assert [r["containerDefinitions"][0]["name"] for r in json.loads(named.stdout)] == ["backfill"]
 
 
 @pytest.mark.parametrize("command", ["render", "config", "diff", "sync", "run"])
 def test_an_unknown_format_is_a_usage_error(command):
     args = [command, "--format", "xml"] + (["extract"] if command == "run" else [])
-    result = CliRunner().invoke(app, [*args, "-f", str(ETL)])
-    assert result.exit_code == 2
+    result = ecsflow(*args, "-f", ETL, expect=2)
     assert "Invalid value for '--format'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -134,7 +122,7 @@ def test_an_unknown_format_is_a_usage_error(command):
 def test_a_tag_key_ecs_refuses_in_a_services_x_ecsflow_is_one_clear_error(tmp_path, tags, fragment):
     (tmp_path / "compose.yaml").write_text(f"{ROLE_BLOCK}services:\n  job:\n    image: x\n"
                                            f"    x-ecsflow:\n      tags: {tags}\n")
-    result = render("-f", str(tmp_path / "compose.yaml"))
-    assert result.exit_code == 1 and result.stdout == ""
+    result = ecsflow("render", "-f", str(tmp_path / "compose.yaml"), expect=1)
+    assert result.stdout == ""
     assert "service 'job', key 'x-ecsflow.tags'" in result.stderr and fragment in result.stderr
     assert "bug" not in result.stderr and "Traceback" not in result.stderr

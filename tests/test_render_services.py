@@ -7,35 +7,30 @@ import json
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
+from cli_runner import ecsflow
 
-from ecsflow.cli import app
 from ecsflow.ecs.validate import check_create_service_request
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "etl" / "docker-compose.yml"
 AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 ROLE = "arn:aws:iam::123456789012:role/ecs-exec"
-
-
-def render(*args: str, env: dict | None = None):
-    return CliRunner().invoke(app, ["render", "--services", *args], env={"NO_COLOR": "1", **(env or {})})
+PLAIN = {"NO_COLOR": "1"}
 
 
 def test_the_example_api_is_its_one_server():
-    result = render("-f", str(EXAMPLE))
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "--services", "-f", str(EXAMPLE), env=PLAIN)
     [request] = json.loads(result.stdout)
     check_create_service_request(request)
     assert (request["serviceName"], request["cluster"], request["taskDefinition"]) == ("etl-api", "data-jobs",
                                                                                        "etl-api")
     assert "kinds: services (inferred): api (it publishes ports)" in result.stderr
-    as_yaml = render("-f", str(EXAMPLE), "--format", "yaml")
+    as_yaml = ecsflow("render", "--services", "-f", str(EXAMPLE), "--format", "yaml", env=PLAIN)
     assert yaml.safe_load(as_yaml.stdout) == [request]
 
 
 def test_the_official_airflow_file_renders_its_five_servers_and_says_which_hosts_will_not_resolve():
-    result = render("-f", str(AIRFLOW / "docker-compose.yaml"), "-f", str(AIRFLOW / "compose.ecs.yaml"))
-    assert result.exit_code == 0, result.stderr
+    files = [AIRFLOW / "docker-compose.yaml", AIRFLOW / "compose.ecs.yaml"]
+    result = ecsflow("render", "--services", file=files, env=PLAIN)
     requests = json.loads(result.stdout)
     assert [r["serviceName"] for r in requests] == [
         f"airflow-official-airflow-{name}" for name in ("apiserver", "scheduler", "dag-processor", "worker",
@@ -45,8 +40,7 @@ def test_the_official_airflow_file_renders_its_five_servers_and_says_which_hosts
     assert ("warning: services 'airflow-scheduler', 'airflow-dag-processor', 'airflow-worker' and "
             "'airflow-triggerer': the environment names compose services as hosts (airflow-apiserver in "
             ) in result.stderr
-    connected = render("-f", str(AIRFLOW / "docker-compose.yaml"), "-f", str(AIRFLOW / "compose.ecs.yaml"),
-                       env={"ECSFLOW_NAMESPACE": "airflow.local"})
+    connected = ecsflow("render", "--services", file=files, env={**PLAIN, "ECSFLOW_NAMESPACE": "airflow.local"})
     apiserver = json.loads(connected.stdout)[0]
     assert apiserver["serviceConnectConfiguration"]["services"] == [
         {"portName": "airflow-apiserver-8080", "discoveryName": "airflow-apiserver",
@@ -65,11 +59,10 @@ services:
     ports: ["80"]
 """)
     env = {"DEPLOY_TOKEN": "t0k3n-1234abcd"}
-    result = render("-f", str(tmp_path / "compose.yaml"), env=env)
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "--services", "-f", str(tmp_path / "compose.yaml"), env={**PLAIN, **env})
     assert "t0k3n-1234abcd" not in result.stdout + result.stderr and "(sensitive)" in result.stdout
     assert "aws ecs create-service" in result.stderr
-    shown = render("-f", str(tmp_path / "compose.yaml"), "--show-values", env=env)
+    shown = ecsflow("render", "--services", "--show-values", file=tmp_path / "compose.yaml", env={**PLAIN, **env})
     assert "t0k3n-1234abcd" in shown.stdout
 
 
@@ -91,13 +84,11 @@ services:
          ["key 'x-ecsflow.kind'", "'extract' is a job", "x-ecsflow.kind: service"]),
         (("--subnet", "subnet-1", "apii"), ["no such service: 'apii' (did you mean 'api'?)"]),
     ):
-        result = render("-f", path, *args)
-        assert result.exit_code == 1, (args, result.stdout)
+        result = ecsflow("render", "--services", "-f", path, *args, env=PLAIN, expect=1)
         assert result.stdout == "" and "Traceback" not in result.stderr
         for fragment in fragments:
             assert fragment in result.stderr, (args, result.stderr)
-    ok = render("-f", path, "--subnet", "subnet-1", "api")
-    assert ok.exit_code == 0, ok.stderr
+    ok = ecsflow("render", "--services", "-f", path, "--subnet", "subnet-1", "api", env=PLAIN)
     assert [r["serviceName"] for r in json.loads(ok.stdout)] == [f"{tmp_path.name.lower()}-api"]
 
 
@@ -111,9 +102,8 @@ services:
     image: acme/worker:1
     x-ecsflow: {{service: {{autoscaling: {{min: 1, max: 3}}}}}}
 """)
-    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")], env={"NO_COLOR": "1"})
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "-f", str(tmp_path / "compose.yaml"), env=PLAIN)
     assert ("warning: service 'worker' has an x-ecsflow.service block but is a job (nothing marks it as a server "
             "(no restart: always, ports or expose)): the block is used only by ECS services (x-ecsflow.kind: service "
             "makes it one)") in result.stderr
-    assert json.loads(render("-f", str(tmp_path / "compose.yaml")).stdout) == []
+    assert json.loads(ecsflow("render", "--services", file=tmp_path / "compose.yaml", env=PLAIN).stdout) == []

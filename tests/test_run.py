@@ -1,23 +1,18 @@
 """`ecsflow run` end to end through the CLI, against moto's ThreadedMotoServer behind the counting proxy
 (tests/ecs_server.py) with ecsflow's local task runner active: tasks reach STOPPED with the exit code of a real
-local process, and its output lines are CloudWatch Logs events. One test runs the ETL example in --sandbox."""
+local process, and its output lines are CloudWatch Logs events. In the sandbox: test_run_sandbox.py; the pure
+pieces and the help: test_run_pieces.py."""
 
 import json
-import shutil
 import time
-from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
+from project_files import edit
 
 from ecsflow import operations
-from ecsflow.cli import app
 from ecsflow.ecs.tasks import LogTail, LogTarget
-from ecsflow.runtask import parse_environment, run_size
-
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl"
 
 COMPOSE = """\
 name: jobs
@@ -79,17 +74,11 @@ def ecs(endpoint, project):
     endpoint.runner.check_network = False
 
 
-def run(ecs, project, *args, env=None, service="job"):
-    command = ["run", service, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
-               "--poll-interval", "0.02", *args]
-    return CliRunner().invoke(app, command, env={**dummy_credentials_env(), **(env or {})})
-
-
-def edit(project, old, new):
-    path = project / "docker-compose.yml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+def run(ecs, project, *args, env=None, service="job", expect=0):
+    """`ecsflow run SERVICE ARGS` of the project against the endpoint, polling every 20 ms."""
+    __tracebackhide__ = True
+    return ecsflow("run", service, "--poll-interval", "0.02", *args, file=project / "docker-compose.yml",
+                   endpoint=ecs, env=env, expect=expect)
 
 
 def describe(ecs, arn):
@@ -106,7 +95,6 @@ def only_task(ecs):
 
 def test_success_streams_logs_and_exits_0(ecs, project):
     result = run(ecs, project, "-e", "JOB_LINES=3", "-e", "GREETING=hi")
-    assert result.exit_code == 0, result.stderr
     assert result.stdout == "line 1\nline 2\nline 3\n"  # stdout holds the container's output, nothing else
     assert "registered jobs-job:1 (new)" in result.stderr
     for status in ("PROVISIONING", "RUNNING", "STOPPED"):
@@ -122,8 +110,7 @@ def test_success_streams_logs_and_exits_0(ecs, project):
 
 @pytest.mark.parametrize("code", [1, 3, 42])
 def test_the_containers_exit_code_is_the_exit_code(ecs, project, code):
-    result = run(ecs, project, "-e", f"JOB_EXIT={code}", "-e", "GREETING=hi")
-    assert result.exit_code == code, result.stderr
+    result = run(ecs, project, "-e", f"JOB_EXIT={code}", "-e", "GREETING=hi", expect=code)
     assert f"exited with code {code}" in result.stderr
 
 
@@ -143,7 +130,6 @@ def test_fifty_lines_arrive_in_order_without_duplicates(ecs, project, monkeypatc
     monkeypatch.setattr(output, "write_log_lines", write_and_tell)
     result = run(ecs, project, "-e", "JOB_LINES=50", "-e", "JOB_PAUSE=0.002", "-e", "JOB_WAIT_AFTER=25",
                  "-e", f"JOB_WAIT_FOR={marker}", "-e", "GREETING=hi")
-    assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [f"line {i}" for i in range(1, 51)]
     assert shown_while_running[0] and len(shown_while_running) >= 2
     assert ecs.calls["GetLogEvents"] >= 2 and ecs.calls["DescribeTasks"] >= 2
@@ -173,7 +159,6 @@ def test_env_values_reach_the_process_and_only_them(ecs, project):
     result = run(ecs, project, "-e", "GREETING=hello world", "-e", "FROM_SHELL",
                  "-e", "JOB_SHOW=GREETING,FROM_DEFINITION,FROM_SHELL,HOST_ONLY,AWS_EXECUTION_ENV",
                  env={"FROM_SHELL": "shell value", "HOST_ONLY": "not for the container"})
-    assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "GREETING=hello world", "FROM_DEFINITION=yes", "FROM_SHELL=shell value", "HOST_ONLY=<unset>",
         "AWS_EXECUTION_ENV=AWS_ECS_FARGATE",
@@ -188,11 +173,10 @@ def test_runtime_values_not_given_get_their_defaults(ecs, project):
     for a run now (ds is today, UTC)."""
     import datetime
 
-    edit(project, "      runtime_env: [GREETING]\n",
+    edit(project / "docker-compose.yml", "      runtime_env: [GREETING]\n",
          '      runtime_env: {GREETING: "", MODE: full, DAY: "{{ ds }}", BEFORE: "{{ macros.ds_add(ds, -1) }}"}\n')
     today = datetime.datetime.now(datetime.UTC).date()
     result = run(ecs, project, "-e", "MODE=partial", "-e", "JOB_SHOW=GREETING,MODE,DAY,BEFORE")
-    assert result.exit_code == 0, result.stderr
     if datetime.datetime.now(datetime.UTC).date() != today:  # midnight passed during the run
         return
     assert result.stdout.splitlines() == [
@@ -207,28 +191,27 @@ def test_runtime_values_not_given_get_their_defaults(ecs, project):
     ("{{ ds", "cannot be rendered"),
 ])
 def test_a_default_run_cannot_render_is_refused_before_any_call(ecs, project, default, says):
-    edit(project, "      runtime_env: [GREETING]\n", f"      runtime_env: {{DAY: {json.dumps(default)}}}\n")
-    result = run(ecs, project)
-    assert result.exit_code == 1
+    edit(project / "docker-compose.yml", "      runtime_env: [GREETING]\n",
+         f"      runtime_env: {{DAY: {json.dumps(default)}}}\n")
+    result = run(ecs, project, expect=1)
     assert "service 'job'" in result.stderr and "x-ecsflow.runtime_env.DAY" in result.stderr
     assert says in result.stderr and "-e DAY=VALUE" in result.stderr
     assert sum(ecs.calls.values()) == 0
-    assert run(ecs, project, "-e", "DAY=2024-01-01").exit_code == 0  # given: no default to render
+    run(ecs, project, "-e", "DAY=2024-01-01")  # given: no default to render
 
 
 def test_a_capacity_provider_replaces_the_launch_type(ecs, project):
-    edit(project, "      runtime_env: [GREETING]\n",
+    edit(project / "docker-compose.yml", "      runtime_env: [GREETING]\n",
          "      runtime_env: [GREETING]\n      capacity_provider: FARGATE_SPOT\n")
-    result = run(ecs, project, "-e", "GREETING=hi")
-    assert result.exit_code == 0, result.stderr
+    run(ecs, project, "-e", "GREETING=hi")
     # (RunTask refuses a launch type with a capacity provider strategy, as ECS does.)
     assert only_task(ecs).get("capacityProviderName") == "FARGATE_SPOT"
 
 
 def test_bad_env_values_are_refused_before_any_call(ecs, project):
     for value in ("=x", "NO SPACE=1", "UNSET_IN_SHELL"):
-        result = run(ecs, project, "-e", value)
-        assert result.exit_code == 1 and "-e" in result.stderr, result.stderr
+        result = run(ecs, project, "-e", value, expect=1)
+        assert "-e" in result.stderr, result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
@@ -239,8 +222,7 @@ def test_overrides_over_ecss_8192_characters_are_refused_before_any_call(ecs, pr
     args = {"-e": ["-e", "GREETING=hi", "-e", f"BIG={big}"],
             "command": ["-e", "GREETING=hi", "--", "python", "-c", f"print({big!r})"],
             "both": ["-e", "GREETING=hi", "-e", f"HALF={big[:4300]}", "--", "python", "-c", big[:4300]]}[how]
-    result = run(ecs, project, *args)
-    assert result.exit_code == 1, result.stdout + result.stderr
+    result = run(ecs, project, *args, expect=1)
     assert "8192" in result.stderr and "characters" in result.stderr and "Traceback" not in result.stderr
     assert ("-e BIG" if how == "-e" else "the command after --") in result.stderr
     assert big[:40] not in result.stderr + result.stdout  # lengths and names, never the values
@@ -253,8 +235,7 @@ def test_overrides_at_ecss_limit_still_run(ecs, project):
     base = overrides_size(run_overrides("job", {"GREETING": "hi", "FILL": ""}, (), None))
     fill = "x" * (MAX_OVERRIDES_CHARACTERS - base)
     assert overrides_size(run_overrides("job", {"GREETING": "hi", "FILL": fill}, (), None)) == 8192
-    result = run(ecs, project, "-e", "GREETING=hi", "-e", f"FILL={fill}")
-    assert result.exit_code == 0, result.stderr
+    run(ecs, project, "-e", "GREETING=hi", "-e", f"FILL={fill}")
     with pytest.raises(Exception, match="8193 characters"):
         run_overrides("job", {"GREETING": "hi", "FILL": fill + "x"}, (), None)
     # Non-ASCII counts as botocore sends it (é is \u00e9, six characters).
@@ -263,25 +244,23 @@ def test_overrides_at_ecss_limit_still_run(ecs, project):
 
 
 def test_command_after_double_dash_replaces_the_command(ecs, project):
-    result = run(ecs, project, "-e", "GREETING=hi", "--", "python", "-c", "print('override ran'); raise SystemExit(5)")
-    assert result.exit_code == 5, result.stderr
+    result = run(ecs, project, "-e", "GREETING=hi", "--", "python", "-c", "print('override ran'); raise SystemExit(5)",
+                 expect=5)
     assert result.stdout == "override ran\n"
     [override] = only_task(ecs)["overrides"]["containerOverrides"]
     assert override["command"] == ["python", "-c", "print('override ran'); raise SystemExit(5)"]
 
 
 def test_size_override_is_validated_then_sent(ecs, project):
-    bad = run(ecs, project, "--cpu", "1024", "--memory", "3000")
-    assert bad.exit_code == 1
+    bad = run(ecs, project, "--cpu", "1024", "--memory", "3000", expect=1)
     assert "--memory 3000 MiB is not valid with --cpu 1024" in bad.stderr
     assert "2048, 3072, 4096, 5120, 6144, 7168, 8192" in bad.stderr
-    assert "--cpu 300" in run(ecs, project, "--cpu", "300").stderr
-    only_cpu = run(ecs, project, "--cpu", "2048")  # the definition's 512 MiB is not valid with 2048
-    assert only_cpu.exit_code == 1 and "add --memory" in only_cpu.stderr
+    assert "--cpu 300" in run(ecs, project, "--cpu", "300", expect=1).stderr
+    only_cpu = run(ecs, project, "--cpu", "2048", expect=1)  # the definition's 512 MiB is not valid with 2048
+    assert "add --memory" in only_cpu.stderr
     assert sum(ecs.calls.values()) == 0  # all refused before the first call
 
-    good = run(ecs, project, "-e", "GREETING=hi", "--cpu", "1024", "--memory", "3072")
-    assert good.exit_code == 0, good.stderr
+    run(ecs, project, "-e", "GREETING=hi", "--cpu", "1024", "--memory", "3072")
     task = only_task(ecs)
     assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("1024", "3072")
     assert (task["cpu"], task["memory"]) == ("1024", "3072")
@@ -292,8 +271,7 @@ def test_size_override_is_validated_then_sent(ecs, project):
 
 def test_timeout_stops_the_task_and_exits_124(ecs, project):
     started = time.monotonic()
-    result = run(ecs, project, "-e", "JOB_SLEEP=30", "-e", "JOB_LINES=1", "--timeout", "0.5")
-    assert result.exit_code == 124, result.stderr
+    result = run(ecs, project, "-e", "JOB_SLEEP=30", "-e", "JOB_LINES=1", "--timeout", "0.5", expect=124)
     assert time.monotonic() - started < 10
     assert result.stdout == "line 1\n"
     assert "--timeout of 0.5 s reached: stopping task" in result.stderr
@@ -305,15 +283,13 @@ def test_timeout_stops_the_task_and_exits_124(ecs, project):
 
 
 def test_timeout_json_reports_the_stop(ecs, project):
-    result = run(ecs, project, "-e", "JOB_SLEEP=30", "--timeout", "0.3", "--format", "json")
-    assert result.exit_code == 124
+    result = run(ecs, project, "-e", "JOB_SLEEP=30", "--timeout", "0.3", "--format", "json", expect=124)
     document = json.loads(result.stdout)
     assert document["status"] == "STOPPED" and "timeout" in document["stopped_reason"]
 
 
 def test_command_not_found_exits_1_with_the_reason(ecs, project):
-    result = run(ecs, project, "-e", "GREETING=hi", "--", "no-such-command-ecsflow", "--flag")
-    assert result.exit_code == 1
+    result = run(ecs, project, "-e", "GREETING=hi", "--", "no-such-command-ecsflow", "--flag", expect=1)
     assert "stopped without an exit code" in result.stderr
     assert 'CannotStartContainerError: exec: "no-such-command-ecsflow": executable file not found' in result.stderr
     task = only_task(ecs)
@@ -328,8 +304,7 @@ def test_run_task_failures_answer_is_a_clear_error(ecs, project, monkeypatch):
     ecs.respond("RunTask", {"tasks": [], "failures": [
         {"arn": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs", "reason": "RESOURCE:MEMORY",
          "detail": "no Fargate capacity"}]})
-    result = run(ecs, project, "-e", "GREETING=hi")
-    assert result.exit_code == 1
+    result = run(ecs, project, "-e", "GREETING=hi", expect=1)
     assert "ECS could not start" in result.stderr and "RESOURCE:MEMORY (no Fargate capacity)" in result.stderr
     assert "capacity" in result.stderr.split("hint:", 1)[1]
     assert "Traceback" not in result.stderr
@@ -337,35 +312,31 @@ def test_run_task_failures_answer_is_a_clear_error(ecs, project, monkeypatch):
 
 def test_run_task_error_is_a_clear_error(ecs, project):
     ecs.fail("RunTask", "InvalidParameterException", "Error retrieving subnet information for [subnet-bad]")
-    result = run(ecs, project)
-    assert result.exit_code == 1
+    result = run(ecs, project, expect=1)
     assert "RunTask: InvalidParameterException: Error retrieving subnet information" in result.stderr
     assert "network settings" in result.stderr
 
 
 def test_unknown_subnet_when_the_network_is_checked(ecs, project):
     ecs.runner.check_network = True
-    result = run(ecs, project)
-    assert result.exit_code == 1 and "subnet-0a1b2c3d4e5f60001" in result.stderr
+    result = run(ecs, project, expect=1)
+    assert "subnet-0a1b2c3d4e5f60001" in result.stderr
 
     subnet, group = ecs.network()
     result = run(ecs, project, "-e", "GREETING=hi", "--subnet", subnet, "--security-group", group)
-    assert result.exit_code == 0, result.stderr
     task = only_task(ecs)  # the first run failed: one task
     assert {"name": "subnetId", "value": subnet} in task["attachments"][0]["details"]
 
 
 def test_no_subnets_is_an_error_before_any_call(ecs, project):
-    edit(project, "  subnets: [subnet-0a1b2c3d4e5f60001]\n", "")
-    result = run(ecs, project)
-    assert result.exit_code == 1
+    edit(project / "docker-compose.yml", "  subnets: [subnet-0a1b2c3d4e5f60001]\n", "")
+    result = run(ecs, project, expect=1)
     assert "no subnets" in result.stderr and "--subnet" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
 def test_missing_cluster_is_an_error_before_registering(ecs, project):
-    result = run(ecs, project, "--cluster", "nope")
-    assert result.exit_code == 1
+    result = run(ecs, project, "--cluster", "nope", expect=1)
     assert "cluster 'nope' does not exist" in result.stderr
     assert ecs.calls["RegisterTaskDefinition"] == 0 and ecs.calls["RunTask"] == 0
 
@@ -377,8 +348,7 @@ def test_ctrl_c_stops_the_task_and_exits_130(ecs, project, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(output, "write_log_lines", interrupt)
-    result = run(ecs, project, "-e", "JOB_LINES=1", "-e", "JOB_SLEEP=30")
-    assert result.exit_code == 130
+    result = run(ecs, project, "-e", "JOB_LINES=1", "-e", "JOB_SLEEP=30", expect=130)
     assert "interrupted: asking ECS to stop task" in result.stderr
     assert ecs.runner.wait_idle(timeout=5)
     task = only_task(ecs)
@@ -389,11 +359,11 @@ def test_ctrl_c_stops_the_task_and_exits_130(ecs, project, monkeypatch):
 
 
 def test_the_family_is_made_current_first(ecs, project):
-    assert run(ecs, project, "-e", "GREETING=hi").exit_code == 0
+    run(ecs, project, "-e", "GREETING=hi")
     again = run(ecs, project, "-e", "GREETING=hi")
     assert "jobs-job:1 is current" in again.stderr
     assert ecs.calls["RegisterTaskDefinition"] == 1
-    edit(project, "example/job:1.0", "example/job:1.1")
+    edit(project / "docker-compose.yml", "example/job:1.0", "example/job:1.1")
     changed = run(ecs, project, "-e", "GREETING=hi")
     assert "registered jobs-job:2 (changed)" in changed.stderr
     assert only_task_count(ecs) == 3
@@ -405,8 +375,8 @@ def only_task_count(ecs):
 
 
 def test_json_output_shape(ecs, project):
-    result = run(ecs, project, "-e", "JOB_LINES=2", "-e", "JOB_EXIT=7", "-e", "GREETING=hi", "--format", "json")
-    assert result.exit_code == 7
+    result = run(ecs, project, "-e", "JOB_LINES=2", "-e", "JOB_EXIT=7", "-e", "GREETING=hi", "--format", "json",
+                 expect=7)
     document = json.loads(result.stdout)  # stdout is the document only: the logs went to stderr
     assert document == {
         "task_arn": document["task_arn"], "family": "jobs-job", "revision": 1, "status": "STOPPED",
@@ -423,7 +393,6 @@ def test_json_output_shape(ecs, project):
 def test_no_wait_returns_at_once_with_the_task_arn(ecs, project):
     started = time.monotonic()
     result = run(ecs, project, "-e", "JOB_SLEEP=20", "--no-wait")
-    assert result.exit_code == 0, result.stderr
     assert time.monotonic() - started < 5
     arn = result.stdout.strip()
     assert arn.startswith("arn:aws:ecs:") and describe(ecs, arn)["lastStatus"] != "STOPPED"
@@ -437,10 +406,9 @@ def test_no_wait_returns_at_once_with_the_task_arn(ecs, project):
 
 def test_secrets_are_not_resolved_and_the_log_says_so(ecs, project):
     secret = "arn:aws:ssm:us-east-1:123456789012:parameter/jobs/token"
-    edit(project, "      runtime_env: [GREETING]\n",
+    edit(project / "docker-compose.yml", "      runtime_env: [GREETING]\n",
          f"      runtime_env: [GREETING]\n      secrets:\n        API_TOKEN: {secret}\n")
     result = run(ecs, project, "-e", "GREETING=hi", "-e", "JOB_SHOW=API_TOKEN")
-    assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[ecsflow local runner] secrets are not resolved here; not set: API_TOKEN", "API_TOKEN=<unset>"]
 
@@ -463,165 +431,3 @@ def test_operations_run_stops_the_task_on_keyboard_interrupt(ecs, project):
     assert any("asked to stop" in m for m in messages)
     assert ecs.runner.wait_idle(timeout=5)
     assert only_task(ecs)["stopCode"] == "UserInitiated"
-
-
-# --- the sandbox: the README's example -------------------------------------------------------------------
-
-
-def test_sandbox_runs_the_example_transform(tmp_path, monkeypatch):
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
-    monkeypatch.chdir(target)
-    runner = CliRunner()
-    result = runner.invoke(app, ["run", "transform", "-f", "docker-compose.yml", "--sandbox", "--execute-locally",
-                                 "-e", "RUN_DATE=2026-01-01"])
-    assert result.exit_code == 0, result.stderr
-    assert "RUN_DATE 2026-01-01: reading s3://acme-raw/orders/2026-01-01/" in result.stdout
-    assert "spark driver memory 6g" in result.stdout  # the definition's environment
-    assert "runs on this machine" in result.stderr and "registered etl-transform:1 (new)" in result.stderr
-    assert (target / ".ecsflow" / "sandbox" / "etl-transform.json").is_file()
-
-    bad = runner.invoke(app, ["run", "transform", "--sandbox", "--format", "json", "-e", "RUN_DATE=someday"],
-                        env={"ECSFLOW_EXECUTE_LOCALLY": "1"})
-    assert bad.exit_code == 2
-    assert json.loads(bad.stdout)["revision"] == 1  # the same revision: nothing changed
-    assert "RUN_DATE 'someday' is not a date" in bad.stderr
-
-    no_wait = runner.invoke(app, ["run", "transform", "--sandbox", "--no-wait"])
-    assert no_wait.exit_code == 1 and "--no-wait cannot be used with --sandbox" in no_wait.stderr
-
-
-def test_example_readme_mentions_the_run_command():
-    text = (EXAMPLE / "README.md").read_text()
-    assert "ecsflow run transform" in text and "--sandbox" in text
-    assert "--sandbox --execute-locally" in text and "without `--execute-locally`" in text
-
-
-def test_job_modules_of_the_example_run_without_ecsflow(tmp_path):
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "etl.extract", "--source", "orders", "--to", "s3://x/"],
-                          cwd=EXAMPLE, capture_output=True, text=True, check=False)
-    assert done.returncode == 0 and "reading orders" in done.stdout
-    assert done.stderr == ""
-
-
-# --- pure pieces -----------------------------------------------------------------------------------------
-
-
-def test_follow_task_waits_for_a_task_ecs_does_not_know_yet():
-    from ecsflow.ecs.tasks import FollowOptions, follow_task
-
-    answers = [
-        {"tasks": [], "failures": [{"arn": "t", "reason": "MISSING"}]},
-        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "RUNNING", "containers": []}]},
-        {"tasks": [{"taskArn": "arn:aws:ecs:r:1:task/c/t", "lastStatus": "STOPPED",
-                    "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-                    "containers": [{"name": "other", "exitCode": 9}, {"name": "job", "exitCode": 4}]}]},
-    ]
-
-    class Client:
-        def describe_tasks(self, cluster, tasks):
-            return answers.pop(0)
-
-    seen, sleeps = [], []
-    how = FollowOptions(container="job", poll_interval=2, on_status=lambda s: seen.append(s.last_status))
-    state, timed_out = follow_task(Client(), "c", "arn:aws:ecs:r:1:task/c/t", how, known_status="PROVISIONING",
-                                   sleep=sleeps.append, clock=lambda: 0.0)
-    assert (state.exit_code, timed_out, seen) == (4, False, ["RUNNING", "STOPPED"])
-    assert sleeps == [2, 2]
-
-
-@pytest.mark.parametrize(("started_at", "expected"), [(1.0, ["PENDING", "RUNNING", "STOPPED"]),
-                                                      (None, ["PENDING", "STOPPED"])])
-def test_a_running_status_between_two_polls_is_still_reported(started_at, expected):
-    """A short job (or a slow poll) goes from PENDING to STOPPED between two polls: its startedAt says it ran; a
-    task that never started (no startedAt) is not said to have run."""
-    from ecsflow.ecs.tasks import FollowOptions, follow_task
-
-    arn = "arn:aws:ecs:r:1:task/c/t"
-    answers = [{"tasks": [{"taskArn": arn, "lastStatus": "PENDING", "containers": []}]},
-               {"tasks": [{"taskArn": arn, "lastStatus": "STOPPED", "startedAt": started_at,
-                           "containers": [{"name": "job", "exitCode": 0}]}]}]
-
-    class Client:
-        def describe_tasks(self, cluster, tasks):
-            return answers.pop(0)
-
-    seen = []
-    how = FollowOptions(container="job", poll_interval=0, on_status=lambda s: seen.append((s.last_status, s.exit_code)))
-    state, _ = follow_task(Client(), "c", arn, how, known_status="PROVISIONING", sleep=lambda _: None)
-    assert [status for status, _ in seen] == expected and state.exit_code == 0
-    assert all(code is None for status, code in seen if status != "STOPPED")
-
-
-def test_run_size_fills_in_the_definitions_half():
-    assert run_size(None, None, 256, 512) is None
-    assert run_size(512, None, 256, 1024) == (512, 1024)
-    assert run_size(None, 2048, 256, 512) == (256, 2048)
-    with pytest.raises(Exception, match="not valid with the task definition's cpu 256"):
-        run_size(None, 4096, 256, 512)
-
-
-def test_parse_environment():
-    assert parse_environment(("A=1", "B=x=y", "C=", "D", "A=2"), {"D": "from shell"}) == {
-        "A": "2", "B": "x=y", "C": "", "D": "from shell"}
-
-
-@pytest.mark.parametrize("value", ["0", "-5"])
-def test_a_timeout_that_is_not_positive_is_a_usage_error(value):
-    result = CliRunner().invoke(app, ["run", "job", "--timeout", value])
-    assert result.exit_code == 2 and "Invalid value for '--timeout'" in result.stderr
-
-
-def test_sandbox_with_a_cluster_arn_the_defaults_and_spot_capacity(tmp_path, monkeypatch):
-    """The example as Terraform and Consul set it up: the cluster as an ARN, transform on FARGATE_SPOT, and no
-    -e: RUN_DATE is its default, "{{ ds }}", rendered for today."""
-    import datetime
-
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
-    monkeypatch.chdir(target)
-    arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/data-jobs"
-    today = datetime.datetime.now(datetime.UTC).date().isoformat()
-    monkeypatch.setenv("ECSFLOW_EXECUTE_LOCALLY", "1")  # the opt-in to running the job on this machine
-    result = CliRunner().invoke(app, ["run", "transform", "--sandbox", "--cluster", arn])
-    assert result.exit_code == 0, result.stderr
-    if datetime.datetime.now(datetime.UTC).date().isoformat() == today:
-        assert f"RUN_DATE {today}: reading" in result.stdout
-    assert "FULL_REFRESH='false': its default in x-ecsflow.runtime_env" in result.stderr
-    again = CliRunner().invoke(app, ["run", "transform", "--sandbox", "--cluster", "data-jobs", "-e",
-                                     "RUN_DATE=2026-01-01"])
-    assert again.exit_code == 0 and "RUN_DATE 2026-01-01" in again.stdout  # the same cluster, by name
-
-
-def test_a_finished_sandbox_run_returns_within_about_a_second(tmp_path):
-    """The job writes the time it ends; `ecsflow run --sandbox` (a process of its own, as a user runs it) must
-    have exited about a second later at most, not after a poll interval and a slow interpreter exit."""
-    import subprocess
-    import sys
-
-    done = tmp_path / "done"
-    job = f"import time; print('working', flush=True); open({str(done)!r}, 'w').write(repr(time.time()))"
-    (tmp_path / "compose.yaml").write_text(
-        "x-ecsflow: {region: eu-west-1, subnets: [subnet-1], security_groups: [sg-1],\n"
-        "  execution_role: arn:aws:iam::123456789012:role/exec}\n"
-        f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n")
-    lags = []
-    for _ in range(2):  # the first run registers the family; the second only runs
-        proc = subprocess.run([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox", "--execute-locally"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-        ended = time.time()
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout == "working\n"
-        lags.append(ended - float(done.read_text()))
-    assert min(lags) < 1.0, lags
-
-
-def test_runs_help_names_every_exit_status_of_its_own():
-    """`ecsflow run --help` says what each of run's own exit statuses means: 124, 130 and 143 (SIGTERM)."""
-    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
-    text = " ".join(result.stdout.split())
-    assert result.exit_code == 0
-    assert "124 on --timeout" in text and "130 on Ctrl-C" in text and "143 on SIGTERM" in text, text

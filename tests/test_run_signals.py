@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
+from cli_runner import ecsflow_started
 
 
 def start_run(folder, job: str, grace: str | None = None) -> subprocess.Popen:
@@ -19,9 +19,7 @@ def start_run(folder, job: str, grace: str | None = None) -> subprocess.Popen:
         f"services:\n  job:\n    image: example/job:1\n    command: {json.dumps(['python', '-c', job])}\n"
         + (f"    stop_grace_period: {grace}\n" if grace else ""))
     # ECSFLOW_EXECUTE_LOCALLY: the opt-in to running the job on this machine, as CI gives it.
-    return subprocess.Popen([sys.executable, "-m", "ecsflow", "run", "job", "--sandbox"], cwd=folder, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "NO_COLOR": "1", "ECSFLOW_EXECUTE_LOCALLY": "1"})
+    return ecsflow_started("run", "job", "--sandbox", cwd=folder, env={"NO_COLOR": "1", "ECSFLOW_EXECUTE_LOCALLY": "1"})
 
 
 def wait_for_pid(proc: subprocess.Popen, pid_file) -> int:

@@ -11,9 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_runner import clean_env, ecsflow, ecsflow_process, ecsflow_started
 
 from ecsflow.errors import EcsflowError
 from ecsflow.sandbox.session import sandbox_session
@@ -45,28 +45,9 @@ def make_project(folder: Path, service: str = "job", command: list[str] = JOB) -
     return folder
 
 
-def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    return {**base, "NO_COLOR": "1", "JOB_SLEEP": "0", **extra}
-
-
-def ecsflow(project: Path, *args: str, prefix: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "ecsflow", *args, "--sandbox"], cwd=project, env=env(**extra),
-                          capture_output=True, text=True, timeout=120)
-
-
-def start(project: Path, *args: str, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ecsflow", *args, "--sandbox"], cwd=project, env=env(**extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def cli(project: Path, *args: str, **extra: str) -> Any:
-    """ecsflow in this process (no interpreter start-up): for what needs no second process."""
-    from typer.testing import CliRunner
-
-    from ecsflow.cli import app
-
-    return CliRunner().invoke(app, [*args, "-f", str(project / "compose.yaml"), "--sandbox"], env=env(**extra))
+def env(**extra: str | None) -> dict[str, str | None]:
+    """This process's environment without AWS's or ecsflow's variables, without colour, the job quick."""
+    return clean_env(JOB_SLEEP="0", **extra)
 
 
 def stored_revisions(project: Path, family: str = "jobs-job") -> list[int]:
@@ -87,18 +68,19 @@ def outcomes(process: subprocess.Popen) -> list[tuple[str, int]]:
 def test_two_concurrent_sandbox_syncs_of_other_contents_keep_both_registrations(project):
     """Without the lock both replayed an empty state, both reported `registered jobs-job:1`, one was kept."""
     versions = ("1.0", "2.0")
-    processes = [start(project, "sync", "--format", "json", VERSION=version) for version in versions]
+    processes = [ecsflow_started("sync", "--format", "json", "--sandbox", cwd=project, env=env(VERSION=version))
+                 for version in versions]
     results = [outcomes(p)[0] for p in processes]
     assert sorted(results) == [("registered", 1), ("registered", 2)]
     assert stored_revisions(project) == [1, 2]
     last = versions[results.index(("registered", 2))]
     first = versions[results.index(("registered", 1))]
-    assert cli(project, "diff", "--exit-code", VERSION=last).exit_code == 0
-    assert cli(project, "diff", "--exit-code", VERSION=first).exit_code == 2
+    ecsflow("diff", "--exit-code", "--sandbox", file=project / "compose.yaml", env=env(VERSION=last))
+    ecsflow("diff", "--exit-code", "--sandbox", file=project / "compose.yaml", env=env(VERSION=first), expect=2)
 
 
 def test_two_concurrent_sandbox_syncs_of_one_content_register_once(project):
-    processes = [start(project, "sync", "--format", "json") for _ in range(2)]
+    processes = [ecsflow_started("sync", "--format", "json", "--sandbox", cwd=project, env=env()) for _ in range(2)]
     results = sorted(o for p in processes for o in outcomes(p))
     assert results == [("registered", 1), ("unchanged", 1)]  # the second saw the first's registration
     assert stored_revisions(project) == [1]
@@ -110,15 +92,38 @@ def test_a_sandbox_in_use_is_waited_for_with_a_note(project):
     holder = os.open(state, os.O_RDONLY)
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
-        waiting = start(project, "sync")
-        time.sleep(3)
+        waiting = ecsflow_started("sync", "--sandbox", cwd=project, env=env())
+        # Its first line on stderr: it cannot end while the lock is held (a fixed sleep raced its start-up)
+        note = waiting.stderr.readline()
         assert waiting.poll() is None  # still waiting
     finally:
         os.close(holder)
     out, err = waiting.communicate(timeout=60)
-    assert waiting.returncode == 0, err
-    assert f"note: waiting for another ecsflow using the sandbox in {state}" in err
+    assert waiting.returncode == 0, note + err
+    assert note.startswith(f"note: waiting for another ecsflow using the sandbox in {state}"), note
     assert "1 registered" in out
+
+
+def test_the_note_of_a_sandbox_in_use_honours_no_color(project):
+    """The note is the command's own message: in colour when colour is forced (FORCE_COLOR=1), plain with
+    --no-color, as every other line of the command."""
+    state = project / ".ecsflow" / "sandbox"
+    state.mkdir(parents=True)
+    holder = os.open(state, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # as another ecsflow process holds it
+        forced = env(FORCE_COLOR="1", NO_COLOR=None)
+        plain = ecsflow_started("sync", "--no-color", "--sandbox", cwd=project, env=forced)
+        coloured = ecsflow_started("sync", "--sandbox", cwd=project, env=forced)
+        plain_note, coloured_note = plain.stderr.readline(), coloured.stderr.readline()  # printed while waiting
+    finally:
+        os.close(holder)
+    _, err = plain.communicate(timeout=60)
+    assert plain.returncode == 0, err
+    assert "waiting for another ecsflow using the sandbox" in plain_note
+    assert "\x1b" not in plain_note + err
+    coloured.communicate(timeout=60)
+    assert "waiting for another ecsflow" in coloured_note and "\x1b[" in coloured_note  # colour is forced
 
 
 def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
@@ -139,15 +144,15 @@ def test_the_wait_for_the_sandbox_is_bounded(tmp_path):
 
 
 def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
-    running = start(project, "run", "job", "-e", "JOB_SLEEP=30", ECSFLOW_EXECUTE_LOCALLY="1")
+    running = ecsflow_started("run", "job", "-e", "JOB_SLEEP=30", "--sandbox", cwd=project,
+                              env=env(ECSFLOW_EXECUTE_LOCALLY="1"))
     try:
         saved = project / ".ecsflow" / "sandbox" / "jobs-job.json"
         deadline = time.monotonic() + 60
         while not saved.exists() and time.monotonic() < deadline:  # saved once the family is current
             time.sleep(0.1)
         started = time.monotonic()
-        diff = ecsflow(project, "diff", "--exit-code")
-        assert diff.returncode == 0, diff.stderr
+        diff = ecsflow_process("diff", "--exit-code", "--sandbox", cwd=project, env=env())
         assert time.monotonic() - started < 20 and "waiting for another ecsflow" not in diff.stderr
         assert running.poll() is None  # the task still runs: the sandbox was not waited for
     finally:
@@ -162,14 +167,13 @@ def test_a_sandbox_run_frees_the_sandbox_while_its_task_runs(project):
 def test_a_family_name_of_255_characters_is_kept(tmp_path):
     service = "s" * 250  # family jobs-sss...: 255 characters, ECS's longest
     project = make_project(tmp_path / "p", service=service, command=["python", "-c", "print('long ok')"])
-    synced = cli(project, "sync")
-    assert synced.exit_code == 0, synced.stderr
+    ecsflow("sync", "--sandbox", file=project / "compose.yaml", env=env())
     [path] = (project / ".ecsflow" / "sandbox").iterdir()
     assert len(path.name.encode()) <= 255 and path.name.endswith(".json")
     assert json.loads(path.read_text())["family"] == f"jobs-{service}"
-    assert cli(project, "diff", "--exit-code").exit_code == 0
-    ran = cli(project, "run", service, "--execute-locally")
-    assert ran.exit_code == 0 and ran.stdout == "long ok\n", ran.stderr
+    ecsflow("diff", "--exit-code", "--sandbox", file=project / "compose.yaml", env=env())
+    ran = ecsflow("run", service, "--execute-locally", "--sandbox", file=project / "compose.yaml", env=env())
+    assert ran.stdout == "long ok\n", ran.stderr
 
 
 def read_only(path: Path) -> tuple[str, ...]:
@@ -190,20 +194,19 @@ def read_only(path: Path) -> tuple[str, ...]:
 
 def test_a_read_only_project(project):
     prefix = read_only(project)
-    diff = ecsflow(project, "diff", prefix=prefix)
-    assert diff.returncode == 0 and "1 to register as new" in diff.stdout, diff.stderr  # reading needs no write
-    sync = ecsflow(project, "sync", prefix=prefix)
-    assert sync.returncode == 1
+    diff = ecsflow_process("diff", "--sandbox", cwd=project, env=env(), prefix=prefix)
+    assert "1 to register as new" in diff.stdout, diff.stderr  # reading needs no write
+    sync = ecsflow_process("sync", "--sandbox", cwd=project, env=env(), prefix=prefix, expect=1)
     assert "cannot save the sandbox state: Read-only file system" in sync.stderr or "Permission denied" in sync.stderr
     assert "what this run registered is not kept" in sync.stderr and "unexpected" not in sync.stderr
 
 
 def test_a_read_only_sandbox_folder(project):
-    assert cli(project, "sync").exit_code == 0
+    ecsflow("sync", "--sandbox", file=project / "compose.yaml", env=env())
     prefix = read_only(project / ".ecsflow" / "sandbox")
-    assert ecsflow(project, "diff", "--exit-code", prefix=prefix).returncode == 0
-    sync = ecsflow(project, "sync", prefix=prefix, VERSION="2.0")
-    assert sync.returncode == 1 and "cannot save the sandbox state" in sync.stderr, sync.stderr
+    ecsflow_process("diff", "--exit-code", "--sandbox", cwd=project, env=env(), prefix=prefix)
+    sync = ecsflow_process("sync", "--sandbox", cwd=project, env=env(VERSION="2.0"), prefix=prefix, expect=1)
+    assert "cannot save the sandbox state" in sync.stderr, sync.stderr
     assert f"{project / '.ecsflow' / 'sandbox'}:" in sync.stderr and "unexpected" not in sync.stderr
 
 
@@ -228,23 +231,22 @@ def test_an_unreadable_state_file_or_folder_names_the_permission_not_a_reset(pro
     """A permission problem on one file (mode 000) or on the folder: the message names it, its mode and who
     ecsflow runs as; the hint never says to delete the folder (that would drop every family for one file's
     permission)."""
-    assert cli(project, "sync").exit_code == 0
+    ecsflow("sync", "--sandbox", file=project / "compose.yaml", env=env())
     prefix = without_root_powers(project / "probe")
     state = project / ".ecsflow" / "sandbox"
     unreadable = state / "jobs-job.json" if target == "file" else state
     unreadable.chmod(0o000 if target == "file" else 0o333)  # the folder: writable and searchable, not listable
     try:
-        done = ecsflow(project, "diff", prefix=prefix)
+        done = ecsflow_process("diff", "--sandbox", cwd=project, env=env(), prefix=prefix, expect=1)
     finally:
         unreadable.chmod(0o644 if target == "file" else 0o755)
     said = " ".join(done.stderr.split())
-    assert done.returncode == 1, done.stderr
     action = "read" if target == "file" else "list"
     assert f"{unreadable}: cannot {action} the sandbox state: permission denied (it is " in said
     assert ("----------" if target == "file" else "d-wx-wx-wx") in said and "ecsflow runs as " in said
     assert "delete" not in said.replace("do not delete it", "") and "unexpected" not in said
     assert done.stdout == ""
-    assert ecsflow(project, "diff", "--exit-code").returncode == 0  # the state was intact all along
+    ecsflow_process("diff", "--exit-code", "--sandbox", cwd=project, env=env())  # the state was intact all along
 
 
 STRAY = {
@@ -270,10 +272,10 @@ def test_a_stray_file_in_the_state_folder_is_a_clear_error(tmp_path, make):
 
 
 def test_a_stray_file_through_the_cli(project):
-    assert cli(project, "sync").exit_code == 0
+    ecsflow("sync", "--sandbox", file=project / "compose.yaml", env=env())
     (project / ".ecsflow" / "sandbox" / "notes.json").write_text("notes from a colleague\n")
-    done = cli(project, "diff")
-    assert done.exit_code == 1 and done.stdout == ""
+    done = ecsflow("diff", "--sandbox", file=project / "compose.yaml", env=env(), expect=1)
+    assert done.stdout == ""
     assert "notes.json: cannot read the sandbox state: not JSON (Expecting value at line 1, column 1)" in done.stderr
     assert "hint: this folder holds ecsflow's sandbox state only: move notes.json elsewhere" in done.stderr
     assert "unexpected" not in done.stderr and "Traceback" not in done.stderr

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from test_service_build import HEAD, TG_ARN, load
+from cli_runner import ecsflow
+from project_files import edit
+from service_support import HEAD, TG_ARN, load
 
 from ecsflow.ecs.client import Ecs
 from ecsflow.errors import EcsflowError
@@ -286,23 +288,16 @@ def test_an_unreadable_services_file_names_the_permission_not_a_reset(tmp_path):
     assert "do not delete it" in hint
 
 
-def test_prune_in_the_sandbox_keeps_what_a_kept_service_runs(etl_project, monkeypatch):
-    from typer.testing import CliRunner
-
-    from ecsflow.cli import app
-
-    monkeypatch.chdir(etl_project)
+def test_prune_in_the_sandbox_keeps_what_a_kept_service_runs(etl_project):
     compose = etl_project / "docker-compose.yml"
     for tag in range(1, 4):  # three revisions of etl-api
-        compose.write_text(compose.read_text().replace("etl/metrics-api:2.3.0", f"etl/metrics-api:2.3.{tag}")
-                           .replace(f"etl/metrics-api:2.3.{tag - 1}", f"etl/metrics-api:2.3.{tag}"))
-        assert CliRunner().invoke(app, ["sync", "--sandbox", "api"]).exit_code == 0
+        edit(compose, f"etl/metrics-api:2.3.{tag - 1}", f"etl/metrics-api:2.3.{tag}")
+        ecsflow("sync", "--sandbox", "api", cwd=etl_project)
     with sandbox_session(etl_project / ".ecsflow" / "sandbox", "eu-west-1"):  # a service on revision 1
         ecs = boto3.client("ecs", region_name="eu-west-1")
         ecs.create_cluster(clusterName="data-jobs")
         ecs.create_service(cluster="data-jobs", serviceName="metrics", taskDefinition="etl-api:1", desiredCount=1,
                            networkConfiguration=NETWORK)
-    result = CliRunner().invoke(app, ["prune", "--sandbox", "--keep", "1", "--yes", "api"])
-    assert result.exit_code == 0, result.output
+    result = ecsflow("prune", "--sandbox", "--keep", "1", "--yes", "api", cwd=etl_project)
     assert "etl-api: deregistered 1: 2" in result.stdout
     assert "only the revisions they run are in use there" in result.stderr

@@ -5,9 +5,12 @@ with a call that names a target group or a scalable target. So `diff --sandbox` 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SESSION = """
 import os, sys
@@ -42,11 +45,23 @@ def run_session(state: Path, step: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def test_services_import_no_ec2_elb_or_autoscaling_of_motos(tmp_path):
-    assert run_session(tmp_path, "deploy") == ["COMPLETED []"]
-    assert run_session(tmp_path, "diff") == ["COMPLETED []"]  # replayed from the folder
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A sandbox folder a deploy session left (once for the module: a fresh interpreter is seconds), and what
+    that session printed."""
+    state = tmp_path_factory.mktemp("deployed")
+    return state, run_session(state, "deploy")
 
 
-def test_a_call_that_names_a_target_group_imports_motos_elb_then(tmp_path):
-    run_session(tmp_path, "deploy")
-    assert run_session(tmp_path, "target group")[-1] == "['moto.ec2.models', 'moto.elbv2.models']"
+def copy_of(deployed, tmp_path: Path) -> Path:
+    shutil.copytree(deployed[0], tmp_path / "state")
+    return tmp_path / "state"
+
+
+def test_services_import_no_ec2_elb_or_autoscaling_of_motos(deployed, tmp_path):
+    assert deployed[1] == ["COMPLETED []"]
+    assert run_session(copy_of(deployed, tmp_path), "diff") == ["COMPLETED []"]  # replayed from the folder
+
+
+def test_a_call_that_names_a_target_group_imports_motos_elb_then(deployed, tmp_path):
+    assert run_session(copy_of(deployed, tmp_path), "target group")[-1] == "['moto.ec2.models', 'moto.elbv2.models']"

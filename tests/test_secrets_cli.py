@@ -8,10 +8,8 @@ another ("two"), so that `diff` has a change to show for every kind of secret.""
 import json
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
 
 S = "(sensitive)"
 
@@ -104,19 +102,16 @@ def assert_no_secret(result) -> None:
     assert not leaked, f"printed in clear: {leaked}\n{printed}"
 
 
-def cli(ecs, compose_file, version: str, *args):
-    env = {**dummy_credentials_env(), "AWS_SECRET_ACCESS_KEY": secrets_of(version)["ci"]}
-    command, *rest = args
-    endpoint = [] if command == "render" else ["--endpoint-url", ecs.url]  # render makes no AWS call
-    return CliRunner().invoke(app, [command, "-f", str(compose_file), *endpoint, *rest], env=env)
+def ci_env(version: str) -> dict[str, str]:
+    """The environment of a CI job of a version: the dummy credentials, with its own secret access key."""
+    return {**dummy_credentials_env(), "AWS_SECRET_ACCESS_KEY": secrets_of(version)["ci"]}
 
 
 @pytest.fixture
 def synced(ecs, tmp_path):
     """Revision 1 of both families holds the secrets of "one"; the files and environment now hold "two"."""
     compose_file = write_project(tmp_path, "one")
-    first = cli(ecs, compose_file, "one", "sync")
-    assert first.exit_code == 0, first.stdout + first.stderr
+    first = ecsflow("sync", file=compose_file, endpoint=ecs, env=ci_env("one"))
     assert_no_secret(first)
     write_project(tmp_path, "two")
     return compose_file
@@ -124,8 +119,8 @@ def synced(ecs, tmp_path):
 
 def masked_diff(ecs, compose_file, fmt: str) -> str:
     """`diff --exit-code --format FMT` of the "two" version: changes found, no secret printed; its stdout."""
-    result = cli(ecs, compose_file, "two", "diff", "--exit-code", "--format", fmt)
-    assert result.exit_code == 2, result.stdout + result.stderr
+    result = ecsflow("diff", "--exit-code", "--format", fmt, file=compose_file, endpoint=ecs, env=ci_env("two"),
+                     expect=2)
     assert_no_secret(result)
     return result.stdout
 
@@ -175,8 +170,7 @@ def test_diff_json_masks_every_secret(ecs, synced):
 
 def test_diff_show_values_shows_everything(ecs, synced):
     """The masking above is what hides them: with --show-values they are all there."""
-    result = cli(ecs, synced, "two", "diff", "--format", "json", "--show-values")
-    assert result.exit_code == 0, result.stdout + result.stderr
+    result = ecsflow("diff", "--format", "json", "--show-values", file=synced, endpoint=ecs, env=ci_env("two"))
     for secret in secrets_of("two").values():
         assert json.dumps(secret)[1:-1] in result.stdout, secret
 
@@ -184,26 +178,23 @@ def test_diff_show_values_shows_everything(ecs, synced):
 def test_diff_of_a_new_family_prints_no_secret(ecs, tmp_path):
     compose_file = write_project(tmp_path, "one")
     for fmt in ("text", "markdown", "json"):
-        result = cli(ecs, compose_file, "one", "diff", "--format", fmt)
-        assert result.exit_code == 0, result.stdout + result.stderr
+        result = ecsflow("diff", "--format", fmt, file=compose_file, endpoint=ecs, env=ci_env("one"))
         assert "shop-api" in result.stdout
         assert_no_secret(result)
 
 
-def test_render_masks_by_default_and_says_how_to_print_the_request(ecs, tmp_path):
+def test_render_masks_by_default_and_says_how_to_print_the_request(tmp_path):
     compose_file = write_project(tmp_path, "one")
     for fmt in ("json", "yaml"):
-        result = cli(ecs, compose_file, "one", "render", "--format", fmt)
-        assert result.exit_code == 0, result.stdout + result.stderr
+        result = ecsflow("render", "--format", fmt, file=compose_file, env=ci_env("one"))  # no AWS call
         assert_no_secret(result)
         assert "--show-values" in result.stderr
-    requests = json.loads(cli(ecs, compose_file, "one", "render").stdout)
+    requests = json.loads(ecsflow("render", file=compose_file, env=ci_env("one")).stdout)
     env = {e["name"]: e["value"] for e in requests[0]["containerDefinitions"][0]["environment"]}
     assert env["NOTE"] == S and env["LOG_LEVEL"] == "INFO"
     assert env["REDIS_URL"] == f"redis://:{S}@cache:6379/0"
 
-    shown = cli(ecs, compose_file, "one", "render", "--show-values")
-    assert shown.exit_code == 0, shown.stderr
+    shown = ecsflow("render", "--show-values", file=compose_file, env=ci_env("one"))
     env = {e["name"]: e["value"] for e in json.loads(shown.stdout)[0]["containerDefinitions"][0]["environment"]}
     assert env["NOTE"] == secrets_of("one")["ci"]
     assert "--show-values" not in shown.stderr
@@ -215,8 +206,7 @@ def test_sync_output_and_its_failures_print_no_secret(ecs, tmp_path):
     ecs.fail("RegisterTaskDefinition", "ClientException",
              f"Invalid environment value {secrets_of('one')['ci']} for NOTE (DB_PASSWORD=hunter2x)")
     for fmt in ("text", "json"):
-        result = cli(ecs, compose_file, "one", "sync", "--format", fmt)
-        assert result.exit_code == 1, result.stdout + result.stderr
+        result = ecsflow("sync", "--format", fmt, file=compose_file, endpoint=ecs, env=ci_env("one"), expect=1)
         assert "Invalid environment value" in result.stdout
         assert_no_secret(result)
         assert "hunter2x" not in result.stdout + result.stderr
@@ -226,8 +216,9 @@ def test_an_error_names_the_secret_not_its_value(ecs, tmp_path):
     (tmp_path / "docker-compose.yml").write_text(
         "services:\n  api:\n    image: a\n    x-ecsflow:\n      secrets: {DB_PASSWORD: hunter2}\n")
     for command in (("render",), ("diff", "--format", "markdown"), ("diff", "--format", "json"), ("sync",)):
-        result = cli(ecs, tmp_path / "docker-compose.yml", "one", *command)
-        assert result.exit_code == 1, result.stdout + result.stderr
+        endpoint = None if command == ("render",) else ecs  # render makes no AWS call
+        result = ecsflow(*command, file=tmp_path / "docker-compose.yml", endpoint=endpoint, env=ci_env("one"),
+                         expect=1)
         assert "hunter2" not in result.stdout + result.stderr
         assert "secret DB_PASSWORD: the value in x-ecsflow.secrets is not an ARN" in result.stderr
         assert "docker-compose.yml:5:7, service 'api', key 'x-ecsflow.secrets'" in result.stderr  # the key's line
@@ -237,8 +228,8 @@ def test_an_error_names_the_secret_not_its_value(ecs, tmp_path):
 def test_an_error_echoing_a_value_from_a_secret_variable_masks_it(ecs, tmp_path):
     (tmp_path / "docker-compose.yml").write_text(
         "services:\n  api:\n    image: a\n    stop_grace_period: \"${AWS_SECRET_ACCESS_KEY}\"\n")
-    result = cli(ecs, tmp_path / "docker-compose.yml", "one", "diff", "--format", "markdown")
-    assert result.exit_code == 1, result.stdout + result.stderr
+    result = ecsflow("diff", "--format", "markdown", file=tmp_path / "docker-compose.yml", endpoint=ecs,
+                     env=ci_env("one"), expect=1)
     assert "stop_grace_period" in result.stderr
     assert_no_secret(result)
 
@@ -252,10 +243,8 @@ def test_run_masks_its_messages_and_the_job_output(tmp_path):
         "services:\n  job:\n    image: example/job:1\n"
         "    command: [\"python\", \"-c\", \"import os; print('note is', os.environ['NOTE'])\"]\n"
         "    environment:\n      NOTE: \"${AWS_SECRET_ACCESS_KEY}\"\n")
-    env = {**dummy_credentials_env(), "AWS_SECRET_ACCESS_KEY": secrets_of("one")["ci"]}
-    result = CliRunner().invoke(app, ["run", "job", "-f", str(tmp_path / "docker-compose.yml"), "--sandbox",
-                                      "--execute-locally", "--poll-interval", "0.02"], env=env)
-    assert result.exit_code == 0, result.stdout + result.stderr
+    result = ecsflow("run", "job", "--sandbox", "--execute-locally", "--poll-interval", "0.02",
+                     file=tmp_path / "docker-compose.yml", env=ci_env("one"))
     assert f"note is {S}" in result.stdout
     assert_no_secret(result)
 
@@ -312,9 +301,7 @@ def test_an_error_about_an_interpolated_value_names_the_variable_never_the_value
             "diff": ["--format", "markdown", "--endpoint-url", "http://127.0.0.1:9"]}[command]
     if source == "--env-file":
         args += ["--env-file", str(env_file)]
-    result = CliRunner().invoke(app, [command, "-f", str(tmp_path / "compose.yaml"), *args],
-                                env=dummy_credentials_env())
-    assert result.exit_code == 1, result.stdout + result.stderr
+    result = ecsflow(command, *args, file=tmp_path / "compose.yaml", env=dummy_credentials_env(), expect=1)
     output = result.stdout + result.stderr
     assert key in output and "Traceback" not in output
     assert INTERPOLATED not in output and INTERPOLATED[:9] not in output
@@ -324,7 +311,7 @@ def test_an_error_about_an_interpolated_value_names_the_variable_never_the_value
 def test_a_literal_value_is_still_shown(tmp_path):
     (tmp_path / "compose.yaml").write_text("services:\n  job:\n    image: x\n    x-ecsflow:\n      cpu: lots\n")
     (tmp_path / ".env").write_text("OTHER=lots-of-it\n")
-    result = CliRunner().invoke(app, ["render", "-f", str(tmp_path / "compose.yaml")])
+    result = ecsflow("render", file=tmp_path / "compose.yaml", expect=1)
     assert "x-ecsflow.cpu must be a whole number, not 'lots'" in result.stderr
 
 
@@ -351,9 +338,8 @@ def test_gen_dags_errors_name_the_variables_of_an_interpolated_value(tmp_path, t
     (tmp_path / "compose.yaml").write_text(
         "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n" + top + "services:\n" + services)
     (tmp_path / ".env").write_text(f"JOB_SETTING='{value}'\n")
-    result = CliRunner().invoke(app, ["gen-dag", "-f", str(tmp_path / "compose.yaml"), "--out", str(tmp_path / "d")])
+    result = ecsflow("gen-dag", "--out", tmp_path / "d", file=tmp_path / "compose.yaml", expect=1)
     output = result.stdout + result.stderr
-    assert result.exit_code == 1, output
     assert key in output and "${JOB_SETTING}" in output and "Traceback" not in output
     assert value not in output and value[4:13] not in output, output
     assert not (tmp_path / "d").exists()
@@ -364,8 +350,7 @@ def test_runs_error_about_an_interpolated_runtime_default_names_the_variable(tmp
         "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/exec\n  subnets: [subnet-1]\nservices:\n"
         + _JOB + '    x-ecsflow: {runtime_env: {DAY: "{{ ${JOB_SETTING} }}"}}\n')
     (tmp_path / ".env").write_text(f"JOB_SETTING=dag_run.{INTERPOLATED.replace('-', '_')}\n")
-    result = CliRunner().invoke(app, ["run", "job", "-f", str(tmp_path / "compose.yaml"), "--sandbox"])
+    result = ecsflow("run", "job", "--sandbox", file=tmp_path / "compose.yaml", expect=1)
     output = result.stdout + result.stderr
-    assert result.exit_code == 1, output
     assert "x-ecsflow.runtime_env.DAY" in output and "${JOB_SETTING}" in output and "-e DAY=VALUE" in output
     assert "DotEnvTok" not in output and "dag_run" not in output, output

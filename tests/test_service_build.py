@@ -4,11 +4,9 @@ clear error before any write."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 from compose_oracle import CORPUS, case_inputs, parse_global_args
+from service_support import API, HEAD, ROLE, TG_ARN, load, request, specs
 
 from ecsflow.compose.loader import load_project
 from ecsflow.diff import Change
@@ -17,50 +15,8 @@ from ecsflow.errors import BuildError, ComposeError
 from ecsflow.operations.services import project_kinds
 from ecsflow.service.build import build_service_specs, client_token
 from ecsflow.service.deployment import ApiFeatures
-from ecsflow.settings import Settings, resolve_settings
+from ecsflow.settings import Settings
 from ecsflow.taskdef import build_task_definitions
-
-ROLE = "arn:aws:iam::123456789012:role/ecs-exec"
-TG_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/6d0ecf831eec9f09"
-HEAD = f"""\
-name: shop
-x-ecsflow:
-  region: eu-west-1
-  cluster: apps
-  execution_role: {ROLE}
-  subnets: [subnet-0b2, subnet-0a1]
-  security_groups: [sg-0f, sg-0a]
-"""
-
-
-def load(tmp_path: Path, services: str, head: str = HEAD):
-    path = tmp_path / "compose.yaml"
-    path.write_text(head + "services:\n" + textwrap.indent(textwrap.dedent(services), "  "))
-    return load_project([path], environ={}, warn=lambda message: None)
-
-
-def specs(tmp_path: Path, services: str, head: str = HEAD, *, strict: bool = False, api: ApiFeatures | None = None,
-          **flags):
-    project = load(tmp_path, services, head)
-    settings = resolve_settings(compose=project.x_ecsflow.settings,
-                                compose_interpolated=project.x_ecsflow.interpolated, environ={}, flags=flags).settings
-    builds = build_task_definitions(project, settings)
-    return {spec.service: spec for spec in build_service_specs(project, settings, builds, project_kinds(project),
-                                                               strict=strict, api=api or ApiFeatures())}
-
-
-def request(spec) -> dict:
-    created = spec.create_request(f"arn:aws:ecs:eu-west-1:123456789012:task-definition/{spec.family}:3")
-    check_create_service_request(created, spec.service)
-    return created
-
-
-API = """\
-api:
-  image: acme/api:1
-  ports: ["8000:8000"]
-  healthcheck: {test: [CMD, curl, -f, localhost:8000], start_period: 45s}
-"""
 
 
 def test_a_server_becomes_a_create_service_request_with_the_fixed_defaults(tmp_path):

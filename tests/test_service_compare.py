@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_service_build import API, HEAD, TG_ARN, specs
+from service_support import API, HEAD, TG_ARN, specs
 
 from ecsflow.diff import Change
 from ecsflow.ecs.validate import check_update_service_request

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_service_build import API, HEAD, ROLE, load, request, specs
+from service_support import API, HEAD, ROLE, load, request, specs
 
 from ecsflow.operations.services import project_kinds
 from ecsflow.service.build import build_service_specs

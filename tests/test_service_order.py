@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_service_build import load
+from service_support import load
 
 from ecsflow.compose.loader import load_project
 from ecsflow.errors import ComposeError, EcsflowError

@@ -2,65 +2,40 @@
 ThreadedMotoServer behind a counting proxy (tests/ecs_server.py), boto3 pointed at it with --endpoint-url."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
-
-ROOT = Path(__file__).parent.parent
-EXAMPLE = ROOT / "examples" / "etl"
+from project_files import edit
 
 
 @pytest.fixture
-def project(tmp_path):
-    """A copy of the ETL example that a test may edit."""
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags"))
-    return target
+def compose(etl_project):
+    """The compose file of a copy of the ETL example that a test may edit."""
+    return etl_project / "docker-compose.yml"
 
 
-def cli(ecs, project, *args, env=None):
-    base = {**dummy_credentials_env(), **(env or {})}
-    runner = CliRunner()
-    command, *rest = args
-    return runner.invoke(app, [command, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url, *rest],
-                         env=base)
-
-
-def sync_json(ecs, project, *args, env=None):
-    result = cli(ecs, project, "sync", "--format", "json", *args, env=env)
+def sync_json(ecs, compose, *args, env=None, expect=0):
+    result = ecsflow("sync", "--format", "json", *args, file=compose, endpoint=ecs, env=env, expect=expect)
     return result, json.loads(result.stdout) if result.stdout.strip() else None
 
 
-def edit(project, old, new):
-    path = project / "docker-compose.yml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-
-
-def test_second_sync_registers_nothing_and_makes_one_call_per_family(ecs, project):
-    first, report = sync_json(ecs, project)
-    assert first.exit_code == 0, first.stderr
+def test_second_sync_registers_nothing_and_makes_one_call_per_family(ecs, compose):
+    first, report = sync_json(ecs, compose)
     assert [f["status"] for f in report["families"]] == ["registered"] * 4
     assert ecs.calls["RegisterTaskDefinition"] == 4
 
     ecs.reset_counts()
-    second, report = sync_json(ecs, project)
-    assert second.exit_code == 0, second.stderr
+    second, report = sync_json(ecs, compose)
     assert [f["status"] for f in report["families"]] == ["unchanged"] * 4
     assert [f["revision"] for f in report["families"]] == [1, 1, 1, 1]
     assert dict(ecs.calls) == {"DescribeTaskDefinition": 4}
 
 
-def test_diff_after_sync_reports_no_changes(ecs, project):
-    assert cli(ecs, project, "sync").exit_code == 0
-    result = cli(ecs, project, "diff", "--exit-code", "--no-services")
-    assert result.exit_code == 0, result.stdout + result.stderr
+def test_diff_after_sync_reports_no_changes(ecs, compose):
+    ecsflow("sync", file=compose, endpoint=ecs)
+    result = ecsflow("diff", "--exit-code", "--no-services", file=compose, endpoint=ecs)
     assert "No changes" in result.stdout
 
 
@@ -78,65 +53,67 @@ def test_diff_after_sync_reports_no_changes(ecs, project):
     ],
     ids=["image", "variable", "new-variable", "cpu", "healthcheck", "removed-port", "secret-arn"],
 )
-def test_each_real_change_is_shown_then_registered_once(ecs, project, old, new, path):
-    assert cli(ecs, project, "sync").exit_code == 0
+def test_each_real_change_is_shown_then_registered_once(ecs, compose, old, new, path):
+    ecsflow("sync", file=compose, endpoint=ecs)
     if old.startswith("      - "):
-        edit(project, "    ports:\n" + old, "    ports:\n" + new)
+        edit(compose, "    ports:\n" + old, "    ports:\n" + new)
     else:
-        edit(project, old, new)
+        edit(compose, old, new)
 
-    diff = cli(ecs, project, "diff", "--format", "json", "--exit-code")
-    assert diff.exit_code == 2, diff.stderr
+    diff = ecsflow("diff", "--format", "json", "--exit-code", file=compose, endpoint=ecs, expect=2)
     changed = [f for f in json.loads(diff.stdout)["families"] if f["status"] == "changed"]
     assert len(changed) == 1
     assert path in [c["path"] for c in changed[0]["changes"]]
 
     ecs.reset_counts()
-    result, report = sync_json(ecs, project)
-    assert result.exit_code == 0, result.stderr
+    result, report = sync_json(ecs, compose)
     assert ecs.calls["RegisterTaskDefinition"] == 1
     assert [f["revision"] for f in report["families"] if f["status"] == "registered"] == [2]
 
     ecs.reset_counts()
-    again, _ = sync_json(ecs, project)
-    assert again.exit_code == 0 and ecs.calls["RegisterTaskDefinition"] == 0
+    sync_json(ecs, compose)
+    assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
-def test_diff_writes_nothing(ecs, project):
-    result = cli(ecs, project, "diff", "--format", "json")
-    assert result.exit_code == 0
+def test_diff_writes_nothing(ecs, compose):
+    result = ecsflow("diff", "--format", "json", file=compose, endpoint=ecs)
     assert {f["status"] for f in json.loads(result.stdout)["families"]} == {"new"}
     assert set(ecs.calls) <= {"DescribeTaskDefinition", "DescribeServices", "ListServices",  # reads only
                               "DescribeScalableTargets"}
 
 
-def test_json_diff_shape(ecs, project):
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
-    edit(project, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "9"')
-    result = cli(ecs, project, "diff", "--format", "json", "--no-services", "extract", "load")
+def test_json_diff_shape(ecs, compose):
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
+    edit(compose, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "9"')
+    result = ecsflow("diff", "--format", "json", "--no-services", "extract", "load", file=compose, endpoint=ecs)
     assert json.loads(result.stdout) == {"families": [
         {"service": "extract", "family": "etl-extract", "status": "changed", "live_revision": 1,
          "changes": [{"path": "containers[extract].environment.PAGE_SIZE", "old": "500", "new": "9"}]},
         {"service": "load", "family": "etl-load", "status": "new", "live_revision": None, "changes": []},
     ], "log_groups": []}
+    ecs.fail("DescribeTaskDefinition", "AccessDeniedException",
+             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")
+    result = ecsflow("diff", file=compose, endpoint=ecs, expect=1)
+    assert "Traceback" not in result.stderr and "not authorized" in result.stderr
+    assert "hint" in result.stderr
 
 
-def test_secret_looking_values_are_masked_unless_asked(ecs, project):
-    edit(project, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "500"\n      API_TOKEN: "old-token-value"')
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
-    edit(project, "old-token-value", "new-token-value")
+def test_secret_looking_values_are_masked_unless_asked(ecs, compose):
+    edit(compose, 'PAGE_SIZE: "500"', 'PAGE_SIZE: "500"\n      API_TOKEN: "old-token-value"')
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
+    edit(compose, "old-token-value", "new-token-value")
     for fmt in ("text", "markdown", "json"):
-        masked = cli(ecs, project, "diff", "--format", fmt, "extract")
+        masked = ecsflow("diff", "--format", fmt, "extract", file=compose, endpoint=ecs)
         assert "containers[extract].environment.API_TOKEN" in masked.stdout
         assert "token-value" not in masked.stdout + masked.stderr
-    shown = cli(ecs, project, "diff", "--format", "json", "--show-values", "extract")
+    shown = ecsflow("diff", "--format", "json", "--show-values", "extract", file=compose, endpoint=ecs)
     assert "new-token-value" in shown.stdout
 
 
-def test_markdown_is_ready_for_a_pull_request(ecs, project):
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
-    edit(project, "etl/extract:1.4.2", "etl/extract:1.5.0")
-    result = cli(ecs, project, "diff", "--format", "markdown", "--no-services")
+def test_markdown_is_ready_for_a_pull_request(ecs, compose):
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
+    edit(compose, "etl/extract:1.4.2", "etl/extract:1.5.0")
+    result = ecsflow("diff", "--format", "markdown", "--no-services", file=compose, endpoint=ecs)
     text = result.stdout
     assert text.startswith("### ecsflow diff")
     assert "**3 to register as new, 1 to register as changed, 0 unchanged.**" in text
@@ -144,10 +121,9 @@ def test_markdown_is_ready_for_a_pull_request(ecs, project):
     assert "| ~ | `containers[extract].image` |" in text
 
 
-def test_a_failing_family_does_not_hide_the_others(ecs, project):
+def test_a_failing_family_does_not_hide_the_others(ecs, compose):
     ecs.fail("RegisterTaskDefinition", "ClientException", "Invalid setting for container 'load'", family="etl-load")
-    result, report = sync_json(ecs, project)
-    assert result.exit_code == 1
+    result, report = sync_json(ecs, compose, expect=1)
     statuses = {f["service"]: f["status"] for f in report["families"]}
     assert statuses == {"extract": "registered", "transform": "registered", "load": "failed", "api": "registered"}
     [failed] = [f for f in report["families"] if f["status"] == "failed"]
@@ -155,67 +131,58 @@ def test_a_failing_family_does_not_hide_the_others(ecs, project):
 
     ecs.faults.clear()
     ecs.reset_counts()
-    rerun, report = sync_json(ecs, project)
-    assert rerun.exit_code == 0
+    sync_json(ecs, compose)
     assert ecs.calls["RegisterTaskDefinition"] == 1  # converges: only the one that failed
 
 
-def test_throttling_is_retried_not_reported_as_drift(ecs, project):
+def test_throttling_is_retried_not_reported_as_drift(ecs, compose, no_retry_waits):
     ecs.fail("DescribeTaskDefinition", "ThrottlingException", "Rate exceeded", times=3)
     ecs.fail("RegisterTaskDefinition", "ThrottlingException", "Rate exceeded", times=2)
-    result, report = sync_json(ecs, project)
-    assert result.exit_code == 0, result.stderr
+    result, report = sync_json(ecs, compose)
     assert [f["status"] for f in report["families"]] == ["registered"] * 4
 
 
-def test_every_service_is_validated_before_the_first_call(ecs, project):
-    edit(project, "interval: 30s", "interval: 1s")
-    result = cli(ecs, project, "sync", "--strict")  # without it, 1s is clamped to 5 with a warning
-    assert result.exit_code == 1
+def test_every_service_is_validated_before_the_first_call(ecs, compose):
+    edit(compose, "interval: 30s", "interval: 1s")
+    result = ecsflow("sync", "--strict", file=compose, endpoint=ecs, expect=1)  # without it, 1s is clamped to 5
     assert "service 'api'" in result.stderr and "5 to 300" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
-def test_two_services_with_one_family_are_refused_before_any_call(ecs, project):
+def test_two_services_with_one_family_are_refused_before_any_call(ecs, compose):
     # One family per service is the builder's rule (ecsflow.taskdef); nothing is described or registered.
-    edit(project, "      execution_timeout: 2h", "      execution_timeout: 2h\n      family: shared")
-    edit(project, "      pool: warehouse", "      pool: warehouse\n      family: shared")
-    result = cli(ecs, project, "sync")
-    assert result.exit_code == 1
+    edit(compose, "      execution_timeout: 2h", "      execution_timeout: 2h\n      family: shared")
+    edit(compose, "      pool: warehouse", "      pool: warehouse\n      family: shared")
+    result = ecsflow("sync", file=compose, endpoint=ecs, expect=1)
     assert "services 'transform' and 'load' both have family 'shared'" in result.stderr
     assert "x-ecsflow" in result.stderr and "hint" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
 
-def test_access_denied_is_one_clear_error(ecs, project):
+def test_access_denied_is_one_clear_error(ecs, compose):
     ecs.fail("DescribeTaskDefinition", "AccessDeniedException",
              "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeTaskDefinition")
-    result = cli(ecs, project, "diff")
-    assert result.exit_code == 1
+    result = ecsflow("diff", file=compose, endpoint=ecs, expect=1)
     assert "Traceback" not in result.stderr and "not authorized" in result.stderr
     assert "hint" in result.stderr
 
 
-def test_missing_credentials_is_one_clear_error(ecs, project, tmp_path):
+def test_missing_credentials_is_one_clear_error(ecs, compose, tmp_path):
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no"),
            "AWS_CONFIG_FILE": str(tmp_path / "no"), "AWS_EC2_METADATA_DISABLED": "true"}
-    result = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url],
-                                env={k: v for k, v in env.items()})
-    assert result.exit_code == 1
+    # --endpoint-url by hand: endpoint= would bring the dummy credentials.
+    result = ecsflow("diff", "--endpoint-url", ecs.url, file=compose, env=env, expect=1)
     assert "credentials" in result.stderr.lower() and "Traceback" not in result.stderr
 
 
-def test_sandbox_sync_then_diff(tmp_path, project, monkeypatch):
+def test_sandbox_sync_then_diff(etl_project):
     """The README's first command: no AWS account, state kept next to the compose file between runs."""
-    monkeypatch.chdir(project)
-    runner = CliRunner()
-    first = runner.invoke(app, ["sync", "--sandbox", "--format", "json"])
-    assert first.exit_code == 0, first.stderr
+    first = ecsflow("sync", "--sandbox", "--format", "json", cwd=etl_project)
     assert [f["status"] for f in json.loads(first.stdout)["families"]] == ["registered"] * 4
-    assert (project / ".ecsflow" / "sandbox").is_dir()
-    diff = runner.invoke(app, ["diff", "--sandbox", "--exit-code", "--no-services"], env={"ECSFLOW_SANDBOX": "1"})
-    assert diff.exit_code == 0 and "No changes" in diff.stdout
-    again = runner.invoke(app, ["sync", "--format", "json"], env={"ECSFLOW_SANDBOX": "1"})
+    assert (etl_project / ".ecsflow" / "sandbox").is_dir()
+    diff = ecsflow("diff", "--sandbox", "--exit-code", "--no-services", env={"ECSFLOW_SANDBOX": "1"}, cwd=etl_project)
+    assert "No changes" in diff.stdout
+    again = ecsflow("sync", "--format", "json", env={"ECSFLOW_SANDBOX": "1"}, cwd=etl_project)
     assert [f["status"] for f in json.loads(again.stdout)["families"]] == ["unchanged"] * 4
 
 
@@ -229,13 +196,9 @@ def test_a_live_definition_in_real_ecs_shape_is_unchanged(ecs):
     task_definition = json.loads(REAL_ANSWER.read_text())
     tags = task_definition.pop("tags")
     ecs.respond("DescribeTaskDefinition", {"taskDefinition": task_definition, "tags": tags})
-    env = dummy_credentials_env()
-    runner = CliRunner()
-    diff = runner.invoke(app, ["diff", "-f", str(REAL_SHAPE), "--endpoint-url", ecs.url, "--exit-code"], env=env)
-    assert diff.exit_code == 0, diff.stdout + diff.stderr
+    diff = ecsflow("diff", "--exit-code", file=REAL_SHAPE, endpoint=ecs)
     assert "No changes" in diff.stdout
-    sync = runner.invoke(app, ["sync", "-f", str(REAL_SHAPE), "--endpoint-url", ecs.url, "--format", "json"], env=env)
-    assert sync.exit_code == 0, sync.stderr
+    sync = ecsflow("sync", "--format", "json", file=REAL_SHAPE, endpoint=ecs)
     [family] = json.loads(sync.stdout)["families"]
     assert (family["status"], family["revision"]) == ("unchanged", 22)
     assert ecs.calls["RegisterTaskDefinition"] == 0
@@ -247,60 +210,55 @@ def test_a_real_change_against_the_real_shape_is_shown(ecs, tmp_path):
     ecs.respond("DescribeTaskDefinition", {"taskDefinition": task_definition, "tags": tags})
     compose = tmp_path / "compose.yaml"
     compose.write_text(REAL_SHAPE.read_text().replace("|| exit 1", "|| exit 2"))
-    diff = CliRunner().invoke(app, ["diff", "-f", str(compose), "--endpoint-url", ecs.url, "--format", "json"],
-                              env=dummy_credentials_env())
+    diff = ecsflow("diff", "--format", "json", file=compose, endpoint=ecs)
     [family] = json.loads(diff.stdout)["families"]
     assert family["status"] == "changed"
     assert [c["path"] for c in family["changes"]] == ["containers[hiringcandidate-command].healthCheck.command"]
 
 
-def test_runtime_env_from_the_shell_does_not_reach_the_definition(ecs, project):
+def test_runtime_env_from_the_shell_does_not_reach_the_definition(ecs, compose):
     """transform lists `- RUN_DATE` (bare) and RUN_DATE in x-ecsflow.runtime_env: a RUN_DATE in the shell
     must not make a new revision."""
-    assert cli(ecs, project, "sync").exit_code == 0
+    ecsflow("sync", file=compose, endpoint=ecs)
     ecs.reset_counts()
-    result = cli(ecs, project, "sync", env={"RUN_DATE": "2026-01-01"})
-    assert result.exit_code == 0 and ecs.calls["RegisterTaskDefinition"] == 0
+    ecsflow("sync", file=compose, endpoint=ecs, env={"RUN_DATE": "2026-01-01"})
+    assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
-def test_sandbox_and_endpoint_url_exclude_each_other(project):
-    result = CliRunner().invoke(app, ["diff", "-f", str(project / "docker-compose.yml"), "--sandbox",
-                                      "--endpoint-url", "http://127.0.0.1:9"])
-    assert result.exit_code == 1 and "exclude each other" in result.stderr
+def test_sandbox_and_endpoint_url_exclude_each_other(compose):
+    result = ecsflow("diff", "--sandbox", "--endpoint-url", "http://127.0.0.1:9", file=compose, expect=1)
+    assert "exclude each other" in result.stderr
 
 
-def test_dry_run_says_what_would_be_registered_and_registers_nothing(ecs, project):
-    assert cli(ecs, project, "sync", "extract").exit_code == 0
-    edit(project, "etl/extract:1.4.2", "etl/extract:1.4.3")
+def test_dry_run_says_what_would_be_registered_and_registers_nothing(ecs, compose):
+    ecsflow("sync", "extract", file=compose, endpoint=ecs)
+    edit(compose, "etl/extract:1.4.2", "etl/extract:1.4.3")
     ecs.reset_counts()
-    text = cli(ecs, project, "sync", "--dry-run")
-    assert text.exit_code == 0, text.stderr
+    text = ecsflow("sync", "--dry-run", file=compose, endpoint=ecs)
     assert "would-register" in text.stdout and "dry run: 4 would be registered, 0 unchanged." in text.stdout
-    result, report = sync_json(ecs, project, "--dry-run")
+    result, report = sync_json(ecs, compose, "--dry-run")
     assert [f["status"] for f in report["families"]] == ["would-register"] * 4
     assert report["families"][0]["revision"] == 1  # the live revision it would replace
     assert ecs.calls["RegisterTaskDefinition"] == 0
 
 
-def test_text_output_prints_values_verbatim(ecs, project):
+def test_text_output_prints_values_verbatim(ecs, compose):
     """No emoji codes (`:secret:` in a Secrets Manager ARN) and no markup in values."""
-    assert cli(ecs, project, "sync", "load").exit_code == 0
-    edit(project, "WAREHOUSE_PASSWORD: ssm:/etl/warehouse/password",
+    ecsflow("sync", "load", file=compose, endpoint=ecs)
+    edit(compose, "WAREHOUSE_PASSWORD: ssm:/etl/warehouse/password",
          "WAREHOUSE_PASSWORD: ssm:/etl/warehouse/password\n        API_TOKEN: secretsmanager:etl/api:token")
-    edit(project, "WAREHOUSE_USER: etl_loader", "WAREHOUSE_USER: '[bold]etl :smile:[/x]'")
-    result = cli(ecs, project, "diff", "load")
-    assert result.exit_code == 0, result.stderr
+    edit(compose, "WAREHOUSE_USER: etl_loader", "WAREHOUSE_USER: '[bold]etl :smile:[/x]'")
+    result = ecsflow("diff", "load", file=compose, endpoint=ecs)
     assert '"arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl/api:token::"' in result.stdout
     assert '"[bold]etl :smile:[/x]"' in result.stdout
 
 
-def test_sandbox_state_that_is_a_file_is_a_clear_error(project, monkeypatch):
-    monkeypatch.chdir(project)
-    (project / ".ecsflow").mkdir(exist_ok=True)
-    (project / ".ecsflow" / "sandbox").write_text("not a folder")
+def test_sandbox_state_that_is_a_file_is_a_clear_error(etl_project):
+    (etl_project / ".ecsflow").mkdir(exist_ok=True)
+    (etl_project / ".ecsflow" / "sandbox").write_text("not a folder")
     for command in ("diff", "sync"):
-        result = CliRunner().invoke(app, [command, "--sandbox"])
-        assert result.exit_code == 1 and "it is a file" in result.stderr, result.stderr
+        result = ecsflow(command, "--sandbox", cwd=etl_project, expect=1)
+        assert "it is a file" in result.stderr, result.stderr
 
 
 EMPTY_ITEMS = """\
@@ -337,22 +295,16 @@ def test_an_empty_item_label_or_option_is_part_of_the_definition(ecs, tmp_path, 
     after sync diff sees no change, and a change to it is a change that sync registers."""
     compose = tmp_path / "compose.yaml"
     compose.write_text(EMPTY_ITEMS)
-    env = dummy_credentials_env()
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(app, [args[0], "-f", str(compose), "--endpoint-url", ecs.url, *args[1:]], env=env)
-
-    assert run("sync").exit_code == 0
-    again = run("diff", "--exit-code")
-    assert again.exit_code == 0 and "No changes" in again.stdout, again.stdout + again.stderr
+    ecsflow("sync", file=compose, endpoint=ecs)
+    again = ecsflow("diff", "--exit-code", file=compose, endpoint=ecs)
+    assert "No changes" in again.stdout, again.stdout + again.stderr
     compose.write_text(EMPTY_ITEMS.replace(old, new))
-    diff = run("diff", "--format", "json")
+    diff = ecsflow("diff", "--format", "json", file=compose, endpoint=ecs)
     [family] = json.loads(diff.stdout)["families"]
     assert family["status"] == "changed"
     assert path in [c["path"] for c in family["changes"]]
     ecs.reset_counts()
-    sync = run("sync", "--format", "json")
+    sync = ecsflow("sync", "--format", "json", file=compose, endpoint=ecs)
     assert [f["status"] for f in json.loads(sync.stdout)["families"]] == ["registered"]
     assert ecs.calls["RegisterTaskDefinition"] == 1
 
@@ -364,9 +316,8 @@ def test_awslogs_without_an_execution_role_is_refused_before_any_write(ecs, tmp_
     compose.write_text("x-ecsflow: {region: eu-west-1, subnets: [subnet-1]}\n"
                        "services:\n  extract:\n    image: busybox\n  load:\n    image: busybox\n")
     args = {"run": ["extract"], "gen-dag": ["--out", str(tmp_path / "dags")]}.get(command, [])
-    endpoint = ["--endpoint-url", ecs.url] if command in ("diff", "sync", "run") else []
-    result = CliRunner().invoke(app, [command, *args, "-f", str(compose), *endpoint], env=dummy_credentials_env())
-    assert result.exit_code == 1, result.stdout + result.stderr
+    result = ecsflow(command, *args, file=compose, endpoint=ecs if command in ("diff", "sync", "run") else None,
+                     env=dummy_credentials_env(), expect=1)
     assert "Fargate requires task definition to have execution role ARN to support log driver awslogs" in result.stderr
     assert "execution role" in result.stderr and "--execution-role" in result.stderr
     assert ("services 'extract' and 'load'" if command != "run" else "service 'extract'") in result.stderr

@@ -6,10 +6,9 @@ end to end through the CLI against moto's server behind the counting, fault-inje
 import json
 
 import pytest
-from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
+from cli_runner import ecsflow
+from ecs_server import EcsEndpoint
 
-from ecsflow.cli import app
 from ecsflow.verify import (
     Check,
     Finding,
@@ -112,11 +111,10 @@ def endpoint():
 
 
 @pytest.fixture
-def project(etl_project):
-    """The example, with a Secrets Manager secret, a log group that awslogs does not create, and a retention for
-    the log groups (without one, verify fails the groups that would never expire)."""
-    target = etl_project
-    compose = target / "docker-compose.yml"
+def compose(etl_project):
+    """The example's compose file, with a Secrets Manager secret, a log group that awslogs does not create, and a
+    retention for the log groups (without one, verify fails the groups that would never expire)."""
+    compose = etl_project / "docker-compose.yml"
     text = compose.read_text().replace("  cluster: data-jobs\n", "  cluster: data-jobs\n  log_retention: 30d\n")
     text = text.replace(
         "    stop_grace_period: 30s\n",
@@ -124,7 +122,7 @@ def project(etl_project):
         "        awslogs-group: /ecs/etl/metrics-api\n        awslogs-create-group: \"false\"\n"
         "    x-ecsflow:\n      secrets:\n        API_TOKEN: secretsmanager:etl/api-token:token\n")
     compose.write_text(text)
-    return target
+    return compose
 
 
 @pytest.fixture
@@ -151,11 +149,10 @@ def ecs(endpoint):
     return endpoint
 
 
-def cli(ecs, project, *args):
+def network(ecs) -> list[str]:
+    """The options that name the subnet and security group made in moto."""
     subnet, group = ecs.network_ids
-    command, *rest = args
-    return CliRunner().invoke(app, [command, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
-                                    "--subnet", subnet, "--security-group", group, *rest], env=dummy_credentials_env())
+    return ["--subnet", subnet, "--security-group", group]
 
 
 def checks_of(result) -> dict[tuple, tuple]:
@@ -164,9 +161,8 @@ def checks_of(result) -> dict[tuple, tuple]:
     return {(c["family"], c["check"], c["subject"]): (c["status"], c["detail"]) for c in checks}
 
 
-def test_everything_there_passes_and_no_secret_value_is_read(ecs, project):
-    result = cli(ecs, project, "verify", "--format", "json")
-    assert result.exit_code == 0, result.output
+def test_everything_there_passes_and_no_secret_value_is_read(ecs, compose):
+    result = ecsflow("verify", *network(ecs), "--format", "json", file=compose, endpoint=ecs)
     checks = checks_of(result)
     assert {status for status, _ in checks.values()} == {"ok"}
     families = {family for family, _, _ in checks}
@@ -182,7 +178,7 @@ def test_everything_there_passes_and_no_secret_value_is_read(ecs, project):
     assert "hunter2" not in result.output
 
 
-def test_one_of_each_kind_missing_is_one_line_each_and_exit_1(ecs, project):
+def test_one_of_each_kind_missing_is_one_line_each_and_exit_1(ecs, compose):
     ecr = ecs.client("ecr")
     ecr.batch_delete_image(repositoryName="etl/extract", imageIds=[{"imageTag": "1.4.2"}])  # the tag is gone
     ecr.delete_repository(repositoryName="etl/transform", force=True)  # the repository is gone
@@ -195,9 +191,8 @@ def test_one_of_each_kind_missing_is_one_line_each_and_exit_1(ecs, project):
     ecs.client("secretsmanager").delete_secret(SecretId="etl/api-token", ForceDeleteWithoutRecovery=True)
     ecs.client("logs").delete_log_group(logGroupName="/ecs/etl/metrics-api")
 
-    result = cli(ecs, project, "verify", "--format", "json", "--cluster", "gone", "--subnet", "subnet-0000dead",
-                 "--security-group", "sg-0000dead")
-    assert result.exit_code == 1
+    result = ecsflow("verify", *network(ecs), "--format", "json", "--cluster", "gone", "--subnet", "subnet-0000dead",
+                     "--security-group", "sg-0000dead", file=compose, endpoint=ecs, expect=1)
     checks = checks_of(result)
     expected = {
         ("etl-extract", "image", f"{REGISTRY}/etl/extract:1.4.2"):
@@ -224,61 +219,59 @@ def test_one_of_each_kind_missing_is_one_line_each_and_exit_1(ecs, project):
     assert checks[(None, "subnet", ecs.network_ids[0])][0] == "ok"
 
 
-def test_access_denied_on_one_check_is_its_line_and_the_others_are_checked(ecs, project):
+def test_access_denied_on_one_check_is_its_line_and_the_others_are_checked(ecs, compose):
     ecs.fail("DescribeParameters", "AccessDeniedException",
              "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ssm:DescribeParameters")
-    result = cli(ecs, project, "verify", "--format", "json")
-    assert result.exit_code == 1
+    result = ecsflow("verify", *network(ecs), "--format", "json", file=compose, endpoint=ecs, expect=1)
     checks = checks_of(result)
     [(status, detail)] = [v for k, v in checks.items() if k[1] == "secret" and k[0] == "etl-load"]
     assert status == "error" and "not authorized" in detail and "needs ssm:DescribeParameters" in detail
     assert [s for s, _ in checks.values()].count("ok") == len(checks) - 1
 
 
-def test_throttling_is_retried_and_endless_throttling_is_a_clear_line(ecs, project, no_retry_waits):
+def test_throttling_is_retried_and_endless_throttling_is_a_clear_line(ecs, compose, no_retry_waits):
     ecs.fail("DescribeImages", "ThrottlingException", "Rate exceeded", times=3)
     ecs.fail("DescribeLogGroups", "ThrottlingException", "Rate exceeded", times=2)
-    assert cli(ecs, project, "verify").exit_code == 0
+    ecsflow("verify", *network(ecs), file=compose, endpoint=ecs)
     ecs.faults.clear()
     ecs.fail("DescribeSecret", "ThrottlingException", "Rate exceeded")
-    result = cli(ecs, project, "verify", "--format", "json")
-    assert result.exit_code == 1
+    result = ecsflow("verify", *network(ecs), "--format", "json", file=compose, endpoint=ecs, expect=1)
     [(status, detail)] = [v for k, v in checks_of(result).items() if k[0] == "etl-api" and k[1] == "secret"]
     assert status == "error" and "kept throttling DescribeSecret" in detail and "--concurrency" in detail
 
 
-def test_text_and_markdown_show_one_line_per_family_and_check(ecs, project):
+def test_text_and_markdown_show_one_line_per_family_and_check(ecs, compose):
     ecs.client("ssm").delete_parameter(Name="/etl/warehouse/password")
-    text = cli(ecs, project, "verify", "load")
-    assert text.exit_code == 1
+    text = ecsflow("verify", *network(ecs), "load", file=compose, endpoint=ecs, expect=1)
     rows = [line.split() for line in text.stdout.splitlines()]
     assert ["etl-load", "secret", "WAREHOUSE_PASSWORD"] == rows[4][:3] and "missing" in rows[4]
     assert text.stdout.rstrip().endswith("verify: 1 of 9 checks fail (8 ok, 1 missing).")
-    markdown = cli(ecs, project, "verify", "--format", "markdown", "load")
+    markdown = ecsflow("verify", *network(ecs), "--format", "markdown", "load", file=compose, endpoint=ecs,
+                       expect=1)
     assert markdown.stdout.startswith("### ecsflow verify\n\n**1 of 9 checks fail (8 ok, 1 missing).**")
     assert "| `etl-load` | secret | `WAREHOUSE_PASSWORD (arn:aws:ssm:" in markdown.stdout
     assert "| **missing** | the SSM parameter /etl/warehouse/password does not exist in eu-west-1 |" in markdown.stdout
 
 
-def test_diff_verify_adds_the_checks_and_their_exit_code(ecs, project):
-    result = cli(ecs, project, "diff", "--verify", "--format", "json", "--exit-code")
-    assert result.exit_code == 2, result.output  # every check passes; the families are new
+def test_diff_verify_adds_the_checks_and_their_exit_code(ecs, compose):
+    # every check passes; the families are new
+    result = ecsflow("diff", *network(ecs), "--verify", "--format", "json", "--exit-code", file=compose,
+                     endpoint=ecs, expect=2)
     document = json.loads(result.stdout)
     assert {f["status"] for f in document["families"]} == {"new"}
     assert document["verify"]["summary"]["ok"] == 26
     ecs.client("iam").delete_role(RoleName="etl-task")
-    failing = cli(ecs, project, "diff", "--verify", "--exit-code")
-    assert failing.exit_code == 1
+    failing = ecsflow("diff", *network(ecs), "--verify", "--exit-code", file=compose, endpoint=ecs, expect=1)
     assert "Plan: 4 to register as new" in failing.stdout and "verify: 4 of 26 checks fail" in failing.stdout
-    markdown = cli(ecs, project, "diff", "--verify", "--format", "markdown")
+    markdown = ecsflow("diff", *network(ecs), "--verify", "--format", "markdown", file=compose, endpoint=ecs,
+                       expect=1)
     assert "### ecsflow diff" in markdown.stdout and "### ecsflow verify" in markdown.stdout
-    assert cli(ecs, project, "diff", "--exit-code").exit_code == 2  # without --verify, checks are not made
+    # without --verify, checks are not made
+    ecsflow("diff", *network(ecs), "--exit-code", file=compose, endpoint=ecs, expect=2)
 
 
-def test_verify_in_the_sandbox_says_what_it_would_check(project, monkeypatch):
-    monkeypatch.chdir(project)
-    result = CliRunner().invoke(app, ["verify", "--sandbox", "--format", "json", "load"])
-    assert result.exit_code == 1
+def test_verify_in_the_sandbox_says_what_it_would_check(compose):
+    result = ecsflow("verify", "--sandbox", "--format", "json", "load", cwd=compose.parent, expect=1)
     checks = checks_of(result)
     assert checks[("etl-load", "image", f"{REGISTRY}/etl/load:1.4.2")][0] == "missing"
     assert "the sandbox holds no image" in result.stderr

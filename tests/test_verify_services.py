@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from deploy_support import API, RecordingEndpoint, cli, project
+from cli_runner import ecsflow
+from deploy_support import API, PLAIN, RecordingEndpoint, project
 
 TRUST_ECS = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -29,8 +30,9 @@ def ecs(endpoint):
     return endpoint
 
 
-def verify(ecs, folder, *args):
-    result = cli(ecs, folder, "verify", "--format", "json", *args)
+def verify(ecs, folder, *args, expect: int = 0):
+    result = ecsflow("verify", "--format", "json", *args, file=folder / "compose.yaml", endpoint=ecs, env=PLAIN,
+                     expect=expect)
     document = json.loads(result.stdout)
     return result, {(c["service"], c["check"]): (c["status"], c["detail"]) for c in document["checks"]}
 
@@ -51,31 +53,27 @@ def served(tmp_path, ecs, block: str = "") -> object:
 def test_a_new_service_with_an_ip_target_group_passes(ecs, tmp_path):
     target_group(ecs, "shop-api")
     result, checks = verify(ecs, served(tmp_path, ecs, "service: {target_group: shop-api}"))
-    assert result.exit_code == 0, result.stdout
     assert checks[("api", "ECS service")] == ("ok", "not in cluster default yet: deploy creates it")
     assert checks[("api", "target group")] == ("ok", "type ip; it sends to container api:8000 of the task definition")
 
 
 def test_a_target_group_of_type_instance_or_missing_fails(ecs, tmp_path):
     arn = target_group(ecs, "shop-api", kind="instance")
-    result, checks = verify(ecs, served(tmp_path, ecs, f"service: {{target_group: {arn}}}"))
-    assert result.exit_code == 1
+    result, checks = verify(ecs, served(tmp_path, ecs, f"service: {{target_group: {arn}}}"), expect=1)
     status, detail = checks[("api", "target group")]
     assert status == "failed" and "its target type is instance" in detail and "type ip" in detail
-    result, checks = verify(ecs, served(tmp_path, ecs, "service: {target_group: nowhere}"))
-    assert result.exit_code == 1
+    result, checks = verify(ecs, served(tmp_path, ecs, "service: {target_group: nowhere}"), expect=1)
     assert checks[("api", "target group")] == ("missing", "the target group nowhere does not exist in us-east-1")
 
 
 def test_a_capacity_provider_the_cluster_lacks_fails(ecs, tmp_path):
-    result, checks = verify(ecs, served(tmp_path, ecs, "capacity_provider: FARGATE_SPOT"))
-    assert result.exit_code == 1
+    result, checks = verify(ecs, served(tmp_path, ecs, "capacity_provider: FARGATE_SPOT"), expect=1)
     status, detail = checks[("api", "capacity provider")]
     assert status == "failed" and "does not have the capacity provider FARGATE_SPOT" in detail
     ecs.client("ecs").put_cluster_capacity_providers(cluster="default", capacityProviders=["FARGATE", "FARGATE_SPOT"],
                                                      defaultCapacityProviderStrategy=[])
     result, checks = verify(ecs, served(tmp_path, ecs, "capacity_provider: FARGATE_SPOT"))
-    assert result.exit_code == 0 and checks[("api", "capacity provider")][0] == "ok"
+    assert checks[("api", "capacity provider")][0] == "ok"
 
 
 def theirs(ecs) -> str:
@@ -90,14 +88,12 @@ def test_someone_elses_service_of_that_name_fails(ecs, tmp_path):
     ecs.client("ecs").create_service(
         cluster="default", serviceName="shop-api", desiredCount=0, launchType="FARGATE", taskDefinition=theirs(ecs),
         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}})
-    result, checks = verify(ecs, served(tmp_path, ecs))
-    assert result.exit_code == 1
+    result, checks = verify(ecs, served(tmp_path, ecs), expect=1)
     status, detail = checks[("api", "ECS service")]
     assert status == "failed" and "without the ecsflow:managed tag" in detail
 
 
 def test_a_server_that_cannot_be_deployed_is_a_failing_line(ecs, tmp_path):
-    result, checks = verify(ecs, served(tmp_path, ecs, "service: {health_check_grace_period: 30s}"))
-    assert result.exit_code == 1
+    result, checks = verify(ecs, served(tmp_path, ecs, "service: {health_check_grace_period: 30s}"), expect=1)
     status, detail = checks[("api", "ECS service")]
     assert status == "failed" and "health_check_grace_period" in detail and "deploy stops here" in detail

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from properties import examples
 
 from ecsflow.compose import yamlfile
 from ecsflow.compose.yamlfile import MAX_DEPTH, Override, PositionedList, PositionedMap, parse_yaml
@@ -158,14 +159,7 @@ def _mutated(draw):
     return text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150, 5000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_mutated())
 def test_mutated_compose_files_read_the_same(text):
-    assert_same(text)
-
-
-@pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_mutated())
-def test_mutated_compose_files_read_the_same_many(text):
     assert_same(text)
