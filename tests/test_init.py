@@ -22,6 +22,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 OTHER_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+ENV = {**dummy_credentials_env(), "NO_COLOR": "1"}
 COMPOSE = """\
 # the shop's services
 name: shop
@@ -33,12 +34,6 @@ services:
 """
 
 
-def cli(*args: str, env: dict[str, str] | None = None, **options):
-    """``ecsflow ARGS`` without colour, with the dummy credentials."""
-    __tracebackhide__ = True
-    return ecsflow(*args, env={**dummy_credentials_env(), "NO_COLOR": "1", **(env or {})}, **options)
-
-
 def project(tmp_path: Path, text: str = COMPOSE) -> Path:
     path = tmp_path / "compose.yaml"
     path.write_bytes(text.encode())
@@ -47,7 +42,7 @@ def project(tmp_path: Path, text: str = COMPOSE) -> Path:
 
 def init(ecs, compose: Path, *args: str, expect: int = 0):
     __tracebackhide__ = True
-    return cli("init", "--region", "us-east-1", *args, file=compose, endpoint=ecs, expect=expect)
+    return ecsflow("init", "--region", "us-east-1", *args, file=compose, endpoint=ecs, expect=expect, env=ENV)
 
 
 def block_of(stdout: str) -> dict:
@@ -129,7 +124,7 @@ def test_write_adds_the_block_after_name_and_keeps_every_other_byte(ecs, tmp_pat
     assert text == COMPOSE.replace("name: shop\n", "name: shop\n" + result.stdout + "\n")
     assert oct(compose.stat().st_mode & 0o777) == "0o640"
     assert [p.name for p in tmp_path.iterdir()] == ["compose.yaml"]  # no temporary file left
-    rendered = cli("render", file=compose)
+    rendered = ecsflow("render", file=compose, env=ENV)
     assert json.loads(rendered.stdout)[0]["executionRoleArn"].endswith(":role/ecsTaskExecutionRole")
     again = init(ecs, compose, "--write", expect=1)
     assert "x-ecsflow block already" in again.stderr and compose.read_text() == text
@@ -137,12 +132,12 @@ def test_write_adds_the_block_after_name_and_keeps_every_other_byte(ecs, tmp_pat
 
 def test_write_in_the_sandbox_makes_a_project_that_renders_and_syncs(tmp_path):
     compose = project(tmp_path)
-    result = cli("init", "--sandbox", "--write", file=compose)
+    result = ecsflow("init", "--sandbox", "--write", file=compose, env=ENV)
     block = block_of(result.stdout)
     assert (block["region"], block["account"], block["cluster"]) == ("us-east-1", "123456789012", "shop")
     assert block["execution_role"] == "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
     assert "the sandbox holds no role" in result.stdout
-    synced = cli("sync", "--sandbox", "--format", "json", file=compose)
+    synced = ecsflow("sync", "--sandbox", "--format", "json", file=compose, env=ENV)
     assert [f["status"] for f in json.loads(synced.stdout)["families"]] == ["registered"]
 
 
@@ -151,14 +146,14 @@ def test_write_into_a_file_without_name_goes_before_its_first_key(tmp_path):
     shutil.copytree(AIRFLOW, tmp_path / "af")
     compose = tmp_path / "af" / "docker-compose.yaml"
     original = compose.read_bytes()
-    result = cli("init", "--sandbox", "--write", file=compose)
+    result = ecsflow("init", "--sandbox", "--write", file=compose, env=ENV)
     written = compose.read_bytes()
     at = original.index(b"x-airflow-common:")
     assert written == original[:at] + result.stdout.encode() + b"\n" + original[at:]
     crlf = tmp_path / "crlf" / "compose.yaml"
     crlf.parent.mkdir()
     crlf.write_bytes(COMPOSE.replace("\n", "\r\n").encode())
-    result = cli("init", "--sandbox", "--write", file=crlf)
+    result = ecsflow("init", "--sandbox", "--write", file=crlf, env=ENV)
     text = crlf.read_bytes().decode()
     assert "\n" not in text.replace("\r\n", "") and text.count("\r\n") == COMPOSE.count("\n") + \
         result.stdout.count("\n") + 1
@@ -168,11 +163,11 @@ def test_write_refuses_a_symlink_and_a_block_already_there(tmp_path, etl_project
     real = project(tmp_path)
     link = tmp_path / "link.yaml"
     link.symlink_to(real)
-    result = cli("init", "--sandbox", "--write", file=link, expect=1)
+    result = ecsflow("init", "--sandbox", "--write", file=link, expect=1, env=ENV)
     assert "is a symbolic link" in result.stderr and real.read_text() == COMPOSE
     example = etl_project / "docker-compose.yml"
     before = example.read_bytes()
-    result = cli("init", "--sandbox", "--write", file=example, expect=1)
+    result = ecsflow("init", "--sandbox", "--write", file=example, expect=1, env=ENV)
     assert "has a top-level x-ecsflow block already" in result.stderr
     assert example.read_bytes() == before
 

@@ -15,12 +15,7 @@ from ecsflow.messages import Message, grouped
 FIXTURES = Path(__file__).parent / "fixtures"
 AIRFLOW = FIXTURES / "airflow-official"
 AIRFLOW_FILES = [Path("docker-compose.yaml"), Path("compose.ecs.yaml")]
-
-
-def cli(*args: str, cwd: Path, **options):
-    """``ecsflow ARGS`` without colour in the folder ``cwd``."""
-    __tracebackhide__ = True
-    return ecsflow(*args, cwd=cwd, env={"NO_COLOR": "1"}, **options)
+ENV = {"NO_COLOR": "1"}
 
 
 # -- the structured message ------------------------------------------------------------------------------
@@ -53,7 +48,7 @@ def airflow_project(tmp_path: Path) -> Path:
 
 
 def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(tmp_path):
-    result = cli("render", file=AIRFLOW_FILES, cwd=airflow_project(tmp_path))
+    result = ecsflow("render", file=AIRFLOW_FILES, cwd=airflow_project(tmp_path), env=ENV)
     lines = result.stderr.splitlines()
     assert len(lines) <= 15, "\n".join(lines)  # 41 lines before the warnings were grouped
     assert len(set(lines)) == len(lines)
@@ -74,7 +69,7 @@ def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(t
 
 def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path):
     project = airflow_project(tmp_path)
-    result = cli("gen-dag", "--out", tmp_path / "dags", file=AIRFLOW_FILES, cwd=project)
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=AIRFLOW_FILES, cwd=project, env=ENV)
     lines = result.stderr.splitlines()
     assert len(set(lines)) == len(lines), "\n".join(lines)
     assert sum("AIRFLOW__CORE__FERNET_KEY" in line for line in lines) == 1
@@ -86,7 +81,7 @@ def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path):
 
 
 def test_the_example_notes_only_the_size_that_was_rounded_up(etl_project):
-    result = cli("render", cwd=etl_project)
+    result = ecsflow("render", cwd=etl_project, env=ENV)
     assert result.stderr.splitlines() == [  # 4 lines before: extract and transform are Fargate sizes exactly
         "note: service 'api': task size cpu 1024 / memory 2048 MiB: the smallest Fargate size that holds cpus 0.75 "
         "(768 units) and memory 1536 MiB (rounded up)",
@@ -135,7 +130,7 @@ networks:
 
 def test_what_is_dropped_is_said_once_in_one_note(tmp_path):
     (tmp_path / "compose.yaml").write_text(LAPTOP)
-    result = cli("render", cwd=tmp_path)
+    result = ecsflow("render", cwd=tmp_path, env=ENV)
     [note] = [line for line in result.stderr.splitlines() if "not used on ECS" in line]
     assert note == (
         "note: not used on ECS: networks (web, shell); a fixed ipv4_address/ipv6_address (web) does not carry "
@@ -148,7 +143,7 @@ def test_what_is_dropped_is_said_once_in_one_note(tmp_path):
 def test_nothing_dropped_means_no_note(tmp_path):
     (tmp_path / "compose.yaml").write_text("x-ecsflow: {execution_role: arn:aws:iam::123456789012:role/r}\n"
                                            "services:\n  job: {image: busybox, restart: 'no'}\n")
-    result = cli("render", cwd=tmp_path)
+    result = ecsflow("render", cwd=tmp_path, env=ENV)
     assert "not used on ECS" not in result.stderr and "profiles" not in result.stderr
 
 
@@ -173,7 +168,7 @@ services:
     image: busybox
     profiles: [debug]
 """)
-    result = cli("gen-dag", "--out", tmp_path / "dags", cwd=tmp_path, expect=1)
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", cwd=tmp_path, expect=1, env=ENV)
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[:5] == [
         "error: no services to put in the DAG; each service was left out:",
