@@ -5,7 +5,6 @@ moto behind the test endpoint (tests/ecs_server.py) and in the sandbox."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from cli_runner import ecsflow
 from deploy_support import RecordingEndpoint, writes
 from ecs_server import dummy_credentials_env
 
-AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # moto's account is 123456789012
 ENV = {**dummy_credentials_env(), "NO_COLOR": "1"}  # with credentials in the sandbox too
 
@@ -87,11 +85,9 @@ def test_two_services_with_one_ecs_name_are_refused_where_the_name_was_written(t
                                     "services 'api' and 'web' would both be the ECS service 'shop-api'"), result.stderr
 
 
-def test_deploy_says_each_warning_of_the_official_airflow_file_once(tmp_path):
-    project = tmp_path / "airflow"
-    shutil.copytree(AIRFLOW, project)
+def test_deploy_says_each_warning_of_the_official_airflow_file_once(airflow_official):
     result = ecsflow("deploy", "--sandbox", "--dry-run", file=[Path("docker-compose.yaml"), Path("compose.ecs.yaml")],
-                     cwd=project, env=ENV)
+                     cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(lines) <= 15 and len(set(lines)) == len(lines), "\n".join(lines)
     assert sum("AIRFLOW__CORE__FERNET_KEY is empty" in line for line in lines) == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from ecsflow.compose.yamlfile import parse_yaml
 from ecsflow.errors import ComposeError
 from ecsflow.proposal import insert_block
 
-AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 OTHER_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -141,10 +139,9 @@ def test_write_in_the_sandbox_makes_a_project_that_renders_and_syncs(tmp_path):
     assert [f["status"] for f in json.loads(synced.stdout)["families"]] == ["registered"]
 
 
-def test_write_into_a_file_without_name_goes_before_its_first_key(tmp_path):
+def test_write_into_a_file_without_name_goes_before_its_first_key(tmp_path, airflow_official):
     """The official Airflow file: a license header, `---`, then its keys; and with CRLF line ends."""
-    shutil.copytree(AIRFLOW, tmp_path / "af")
-    compose = tmp_path / "af" / "docker-compose.yaml"
+    compose = airflow_official / "docker-compose.yaml"
     original = compose.read_bytes()
     result = ecsflow("init", "--sandbox", "--write", file=compose, env=ENV)
     written = compose.read_bytes()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import pickle
-import shutil
 from pathlib import Path
 
 from cli_runner import ecsflow
@@ -13,7 +12,6 @@ from cli_runner import ecsflow
 from ecsflow.messages import Message, grouped
 
 FIXTURES = Path(__file__).parent / "fixtures"
-AIRFLOW = FIXTURES / "airflow-official"
 AIRFLOW_FILES = [Path("docker-compose.yaml"), Path("compose.ecs.yaml")]
 ENV = {"NO_COLOR": "1"}
 
@@ -41,14 +39,8 @@ def test_grouping_says_each_text_once_naming_its_services_where_first_said():
 # -- the official Airflow compose file: 41 lines before, 10 after ------------------------------------------
 
 
-def airflow_project(tmp_path: Path) -> Path:
-    target = tmp_path / "airflow"
-    shutil.copytree(AIRFLOW, target)
-    return target
-
-
-def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(tmp_path):
-    result = ecsflow("render", file=AIRFLOW_FILES, cwd=airflow_project(tmp_path), env=ENV)
+def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(airflow_official):
+    result = ecsflow("render", file=AIRFLOW_FILES, cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(lines) <= 15, "\n".join(lines)  # 41 lines before the warnings were grouped
     assert len(set(lines)) == len(lines)
@@ -67,9 +59,8 @@ def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(t
             ) in result.stderr
 
 
-def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path):
-    project = airflow_project(tmp_path)
-    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=AIRFLOW_FILES, cwd=project, env=ENV)
+def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path, airflow_official):
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=AIRFLOW_FILES, cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(set(lines)) == len(lines), "\n".join(lines)
     assert sum("AIRFLOW__CORE__FERNET_KEY" in line for line in lines) == 1
