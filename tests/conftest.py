@@ -9,6 +9,7 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 from compose_oracle import compose_binary  # noqa: E402
+from dag_run_support import local_ecs  # noqa: E402, F401 - a local ECS whose tasks run, for two modules
 from project_files import copy_airflow_official, copy_example  # noqa: E402
 from real_airflow import airflow_db, airflow_home  # noqa: E402, F401 - the session's one Airflow, for two modules
 
