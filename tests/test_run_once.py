@@ -300,7 +300,8 @@ def test_two_runs_with_one_key_at_once_end_with_one_task(ecs, project):
         for thread in threads:
             thread.join(60)
     assert ecs.calls["RunTask"] == 2
-    older, younger = tasks(ecs, desiredStatus="STOPPED")
+    # the oldest as ecsflow orders them: createdAt, then the ARN (the two held RunTasks often share a createdAt)
+    older, younger = sorted(tasks(ecs, desiredStatus="STOPPED"), key=lambda t: (t["createdAt"], t["taskArn"]))
     assert [r.task_arn for r in results] == [older["taskArn"]] * 2
     assert [r.exit_status for r in results] == [6, 6]
     assert older["containers"][0]["exitCode"] == 6
