@@ -9,7 +9,8 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 from compose_oracle import compose_binary  # noqa: E402
-from project_files import copy_example  # noqa: E402
+from dag_run_support import local_ecs  # noqa: E402, F401 - a local ECS whose tasks run, for two modules
+from project_files import copy_airflow_official, copy_example  # noqa: E402
 from real_airflow import airflow_db, airflow_home  # noqa: E402, F401 - the session's one Airflow, for two modules
 
 # The property tests (hypothesis) run few examples in the fast suite and their full number in the slow run:
@@ -97,6 +98,12 @@ def no_retry_waits(monkeypatch):
 def etl_project(tmp_path):
     """A copy of the ETL example (examples/etl) that a test may edit."""
     return copy_example(tmp_path / "etl")
+
+
+@pytest.fixture
+def airflow_official(tmp_path):
+    """A copy of the official Airflow compose project (tests/fixtures/airflow-official) that a test may edit."""
+    return copy_airflow_official(tmp_path / "airflow")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from real_airflow import (
     render,
     schedule_of,
 )
-from test_airflow_schedule import VALID_SCHEDULES
+from schedule_support import VALID_SCHEDULES
 
 from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project

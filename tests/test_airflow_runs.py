@@ -11,16 +11,12 @@ exit code (its docstring lists where moto alone falls short).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
-from airflow_support import REGION, ROLE, aws_environment, compose_project, generate, register
-from ecs_server import EcsEndpoint
-from real_airflow import EXAMPLE, HAND_WRITTEN, HOSTILE, dag_bag, run_airflow
+from airflow_support import ROLE, compose_project, generate
+from dag_run_support import run_dag, states
+from real_airflow import EXAMPLE, HAND_WRITTEN, HOSTILE, run_airflow
 
-from ecsflow.airflow import write_dag
 from ecsflow.compose.loader import load_project
 
 pytestmark = pytest.mark.slow
@@ -28,65 +24,10 @@ pytestmark = pytest.mark.slow
 
 # --- end to end: dag.test() against a local ECS endpoint ---
 
-JOB = """\
-import json, os, sys
-print("job", json.dumps(sys.argv[1:]))
-print("env", json.dumps({k: v for k, v in sorted(os.environ.items()) if k.isupper() and k != "PATH"}))
-sys.exit(int(os.environ.get("EXIT_CODE", "0")))
-"""
-
-
-def fake_jobs(tmp_path: Path) -> Path:
-    """Python modules that stand in for the example's images: `python -m etl.extract ...` prints and exits."""
-    root = tmp_path / "jobs"
-    (root / "etl").mkdir(parents=True)
-    (root / "etl" / "__init__.py").write_text("")
-    for module in ("extract", "transform", "load"):
-        (root / "etl" / f"{module}.py").write_text(JOB)
-    (root / "job.py").write_text(JOB)
-    return root
-
-
-def run_dag(generated, builds, ecs: EcsEndpoint, cluster: str, conf: dict | None = None, dag_id: str | None = None,
-            extra: Path | None = None, below: str = ""):
-    """Write the DAG (and `extra`, a DAG file of one's own) into the DAGs folder (or the folder `below` it),
-    register its task definitions, import its pools, run dag.test() of `dag_id` (default: the generated DAG)."""
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    for earlier in dags.iterdir():  # an earlier test's DAGs (one of them may have this DAG's id elsewhere)
-        shutil.rmtree(earlier) if earlier.is_dir() else earlier.unlink()
-    out = dags / below
-    assert write_dag(generated, out).ok
-    if extra is not None:
-        shutil.copy(extra, out / extra.name)
-    register(ecs, cluster, builds)
-    run_airflow("pools", "import", str(out / generated.pools_file_name))
-    dag = dag_bag(dags).dags[dag_id or generated.dag_id]
-    run = dag.test(run_conf=conf)
-    assert ecs.runner.wait_idle()
-    assert ecs.runner.errors == []
-    return run
-
-
 def ds_of(run) -> str:
     """The run's `ds`: its logical date (Airflow 3 may run a manual run without one: then its run_after)."""
     when = getattr(run, "logical_date", None) or run.run_after
     return when.strftime("%Y-%m-%d")
-
-
-@pytest.fixture
-def local_ecs(airflow_db, tmp_path, monkeypatch):
-    """A local ECS whose tasks run: the fake jobs on PYTHONPATH; subnets must exist, as ECS requires."""
-    jobs = fake_jobs(tmp_path)
-    with EcsEndpoint(run_tasks=True, workdir=tmp_path, environment={"PYTHONPATH": str(jobs)},
-                     check_network=True, region=REGION) as ecs:
-        ecs.reset()  # moto's state is per process: start from nothing, as a new endpoint would
-        for key, value in aws_environment(ecs).items():
-            monkeypatch.setenv(key, value)
-        yield ecs
-
-
-def states(run) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
 def test_the_example_runs_to_success(local_ecs, capfd):

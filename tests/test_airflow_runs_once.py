@@ -4,7 +4,8 @@ every retry on FARGATE (the templated `capacity_provider_strategy`, rendered per
 by `execution_timeout`; and `dag.test()` of a task that Spot interrupts once (the local task runner's switch,
 as `--sandbox` has it), whose retry runs on FARGATE and succeeds, with nothing in XCom.
 
-The fixtures are test_airflow_dagbag's (one AIRFLOW_HOME a process); see its docstring."""
+The fixtures are conftest's: test_airflow_dagbag's docstring says why (one AIRFLOW_HOME a process), and
+dag_run_support has `local_ecs`."""
 
 from __future__ import annotations
 
@@ -14,13 +15,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import test_airflow_runs
 from airflow_support import REGION, ROLE, compose_project, generate, register
+from dag_run_support import run_dag, states
 from real_airflow import AIRFLOW_MAJOR, EXAMPLE_DAGS, dag_bag, render
-from test_airflow_runs import run_dag, states
 
 pytestmark = pytest.mark.slow
-local_ecs = test_airflow_runs.local_ecs  # airflow_home and airflow_db are the session's (conftest)
 
 SPOT_FIRST = [{"capacityProvider": "{{ 'FARGATE_SPOT' if ti.try_number <= 1 else 'FARGATE' }}", "weight": 1}]
 

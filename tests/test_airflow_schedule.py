@@ -8,6 +8,7 @@ import re
 
 import pytest
 from airflow_support import SETTINGS_BLOCK, compose_project, dag_call, generate
+from schedule_support import VALID_SCHEDULES
 
 from ecsflow.airflow import DagError, gen_dag, schedule_problem
 from ecsflow.settings import resolve_settings
@@ -50,36 +51,6 @@ services:
     assert "--dag-id" in error.value.hint
     assert dag_call(generate(project, services=["a"])[0].source)["schedule"] == "@daily"
 
-
-# Every form the schedule check accepts; test_airflow_dagbag.py loads a DAG with each in a real Airflow.
-VALID_SCHEDULES = [
-    "@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly",
-    "0 3 * * *",
-    "*/15 * * * *",
-    "0 0 1 1 *",
-    "59 23 31 12 6",
-    "00 07 * * *",
-    "0 9-17 * * 1-5",
-    "0 9-17/2 * * *",
-    "5/15 * * * *",
-    "0,15,30,45 0,12 * * *",
-    "1-5,10-20/3,59 * * * *",
-    "30 2 * * mon-fri",
-    "30 2 * * MON,Wed,fri",
-    "0 0 1 jan,JUL *",
-    "0 0 1 jan/3 *",
-    "0 0 1 feb-dec/2 *",
-    "0 0 * * 7",
-    "0 0 * * 5-7",
-    "0 0 * * sun",
-    "0 0 ? * ?",
-    "0 0 1 * ?",
-    "0 0 29 2 *",
-    "0 0 31 1,4 *",
-    "0 0 30 2 1",
-    "*/59 */23 */31 */12 */7",
-    "0\t3  *\t* *",
-]
 
 # value -> what the error says (checked by schedule_problem and by gen-dag, from every source).
 INVALID_SCHEDULES = {

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 
-from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
+from cli_runner import clean_env, ecsflow
 
 COMPOSE = """\
 name: shop
@@ -22,17 +19,14 @@ services:
     command: ["echo", "hi"]
 """
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # moto's account is 123456789012
-
-
-def cli(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), "NO_COLOR": "1", **(env or {})})
+ENV = clean_env(credentials=True)
 
 
 def test_render_refuses_a_role_name_without_the_account(tmp_path):
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
-    result = cli("render", "-f", str(compose), "--execution-role", "ecsTaskExecutionRole")
-    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    result = ecsflow("render", "--execution-role", "ecsTaskExecutionRole", file=compose, env=ENV, expect=1)
+    assert result.stdout == "" and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: key 'account': the execution_role setting 'ecsTaskExecutionRole' is a "
                                     "role name, and ECS needs the role's ARN")
     assert "set account (x-ecsflow.account, ECSFLOW_ACCOUNT" in result.stderr
@@ -42,8 +36,8 @@ def test_render_refuses_a_role_name_without_the_account(tmp_path):
 def test_a_service_role_name_without_the_account_names_where_it_is_written(tmp_path):
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE.replace("    command:", "    x-ecsflow:\n      task_role: etl-task\n    command:"))
-    result = cli("render", "-f", str(compose), "--execution-role", ROLE_ARN)
-    assert result.exit_code == 1 and result.stdout == ""
+    result = ecsflow("render", "--execution-role", ROLE_ARN, file=compose, env=ENV, expect=1)
+    assert result.stdout == ""
     assert result.stderr.startswith(f"error: {compose}:8:7, service 'job', key 'x-ecsflow.task_role': "
                                     "x-ecsflow.task_role 'etl-task' is a role name")
 
@@ -51,31 +45,27 @@ def test_a_service_role_name_without_the_account_names_where_it_is_written(tmp_p
 def test_with_the_account_a_role_name_becomes_its_arn(tmp_path):
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
-    result = cli("render", "-f", str(compose), "--execution-role", "ecsTaskExecutionRole",
-                 env={"ECSFLOW_ACCOUNT": "123456789012"})
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", "--execution-role", "ecsTaskExecutionRole", file=compose,
+                     env={**ENV, "ECSFLOW_ACCOUNT": "123456789012"})
     assert json.loads(result.stdout)[0]["executionRoleArn"] == ROLE_ARN
 
 
 def test_sync_completes_the_account_from_sts(ecs, tmp_path):
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
-    result = cli("sync", "-f", str(compose), "--endpoint-url", ecs.url, "--execution-role", "ecsTaskExecutionRole",
-                 "--format", "json")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("sync", "--execution-role", "ecsTaskExecutionRole", "--format", "json", file=compose, endpoint=ecs,
+                     env=ENV)
     assert [f["status"] for f in json.loads(result.stdout)["families"]] == ["registered"]
     live = ecs.client("ecs").describe_task_definition(taskDefinition="shop-job")["taskDefinition"]
     assert live["executionRoleArn"] == ROLE_ARN
-    again = cli("diff", "-f", str(compose), "--endpoint-url", ecs.url, "--execution-role", "ecsTaskExecutionRole",
-                "--exit-code")
-    assert again.exit_code == 0, again.stdout + again.stderr  # the same ARN: no change
+    ecsflow("diff", "--execution-role", "ecsTaskExecutionRole", "--exit-code", file=compose, endpoint=ecs,
+            env=ENV)  # the same ARN: no change (exit 0)
 
 
 def test_sync_in_the_sandbox_uses_the_sandbox_account(tmp_path):
     compose = tmp_path / "compose.yaml"
     compose.write_text(COMPOSE)
-    result = cli("sync", "-f", str(compose), "--sandbox", "--execution-role", "ecsTaskExecutionRole",
-                 "--format", "json")
-    assert result.exit_code == 0, result.stderr
+    ecsflow("sync", "--sandbox", "--execution-role", "ecsTaskExecutionRole", "--format", "json",
+            file=compose, env=ENV)
     [state] = (tmp_path / ".ecsflow" / "sandbox").glob("shop-job.json")
     assert json.loads(state.read_text())["revisions"][0]["request"]["executionRoleArn"] == ROLE_ARN

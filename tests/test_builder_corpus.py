@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from builder_oracle import BUILT_SETTINGS, SETTINGS, built_container, expected_container, expected_image
 from compose_oracle import CORPUS, case_inputs, parse_global_args
+from corpus_support import CASES, built_requests
 from ecs_shapes import as_real_ecs_answers_it
 
 from ecsflow.compose.loader import load_project
 from ecsflow.errors import BuildError
 from ecsflow.taskdef import build_task_definition
 
-CASES = sorted(p for p in CORPUS.iterdir() if (p / "expected.config.json").is_file()) if CORPUS.is_dir() else []
 pytestmark = pytest.mark.skipif(not CASES, reason="shared compose corpus not present")
 FLOOR = 0.99
 
@@ -101,21 +101,6 @@ def test_the_comparison_notices_a_difference():
         assert changed != ours, field
 
 
-def _built_requests() -> list[tuple[str, dict]]:
-    requests = []
-    for case in CASES:
-        args, env = case_inputs(case)
-        project = load_project(cwd=case, environ={"PATH": "/usr/bin:/bin", **env}, **parse_global_args(args))
-        for service in project.services:
-            try:
-                settings = SETTINGS if service.image else BUILT_SETTINGS
-                requests.append((f"{case.name}/{service.name}",
-                                 build_task_definition(project, service, settings).request))
-            except BuildError:
-                continue  # refused (see above): nothing is registered
-    return requests
-
-
 def test_every_corpus_definition_is_unchanged_after_sync_against_moto_and_real_shapes(monkeypatch):
     """DESIGN section 5's rule on real compose files: what sync registers, an immediate diff sees as unchanged,
     whether ECS answers as moto does (an echo) or as real ECS does (defaults filled, empty lists, its order)."""
@@ -125,7 +110,7 @@ def test_every_corpus_definition_is_unchanged_after_sync_against_moto_and_real_s
 
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(var, "testing")
-    requests = _built_requests()
+    requests = built_requests()
     assert len(requests) >= 150
     with moto.mock_aws():
         ecs = boto3.client("ecs", region_name="eu-west-1")

@@ -12,10 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from compose_oracle import compose_binary
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_project
 from ecsflow.gitcommit import COMMIT_LENGTH, checkout_commit
 from ecsflow.settings import Settings
@@ -43,8 +42,9 @@ def write(folder, text=COMPOSE, name="compose.yaml"):
     return folder / name
 
 
-def render(folder, *args, env=None):
-    return CliRunner().invoke(app, ["render", "-f", str(folder / "compose.yaml"), *args], env=env or {})
+def render(folder, *args, env=None, expect=0):
+    __tracebackhide__ = True
+    return ecsflow("render", *args, file=folder / "compose.yaml", env=env, expect=expect)
 
 
 def images(result) -> dict[str, str]:
@@ -85,7 +85,6 @@ def test_the_repository_is_the_name_docker_compose_gives_the_built_image(tmp_pat
     assert compose_names == {f"{project}-web", f"{project}-worker.v2", "postgres:16"}
 
     result = render(folder, *args, "--registry", REGISTRY, "--image-tag", "1f2e3d")
-    assert result.exit_code == 0, result.output
     built = {image for family, image in images(result).items() if family != f"{project}-db"}
     # The same repositories, in the registry, with the tag in place of Compose's `latest`.
     assert built == {f"{REGISTRY}/{name}:1f2e3d" for name in compose_names - {"postgres:16"}}
@@ -104,14 +103,13 @@ def test_the_tag_comes_from_the_flag_over_the_environment_variable(tmp_path):
 def test_without_a_tag_the_commit_of_the_checkout_is_the_tag(checkout):
     sha = git(checkout, "rev-parse", f"--short={COMMIT_LENGTH}", "HEAD")
     result = render(checkout, "--registry", REGISTRY)
-    assert result.exit_code == 0, result.output
     assert images(result)["shop-web"] == f"{REGISTRY}/shop-web:{sha}"
     assert "not committed" not in result.output
     # From a folder below the checkout's top too.
     nested = write(checkout / "deploy" / "ecs")
     git(checkout, "add", ".")
     git(checkout, "commit", "-q", "-m", "nested")
-    result = CliRunner().invoke(app, ["render", "-f", str(nested), "--registry", REGISTRY], env={})
+    result = ecsflow("render", "--registry", REGISTRY, file=nested)
     assert images(result)["ecs-web"].endswith(":" + git(checkout, "rev-parse", f"--short={COMMIT_LENGTH}", "HEAD"))
 
 
@@ -119,7 +117,6 @@ def test_a_checkout_with_changes_keeps_the_commit_and_says_so(checkout):
     sha = git(checkout, "rev-parse", f"--short={COMMIT_LENGTH}", "HEAD")
     (checkout / "compose.yaml").write_text(COMPOSE + "# edited\n")
     result = render(checkout, "--registry", REGISTRY)
-    assert result.exit_code == 0, result.output
     assert images(result)["shop-web"] == f"{REGISTRY}/shop-web:{sha}"
     assert f"image tag {sha}" in result.stderr and "not committed" in result.stderr
     assert checkout_commit(checkout).dirty
@@ -129,16 +126,13 @@ def test_git_is_not_asked_when_no_service_is_built(tmp_path, monkeypatch):
     folder = tmp_path / "pulled"
     write(folder, f"x-ecsflow: {{execution_role: {ROLE}}}\nservices:\n  db:\n    image: postgres:16\n")
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # git cannot run at all
-    result = render(folder)
-    assert result.exit_code == 0, result.output
+    render(folder)  # exit 0
 
 
 def test_no_tag_and_no_checkout_is_one_error_naming_the_option_and_nothing_is_written(tmp_path):
     folder = tmp_path / "shop"
     write(folder)
-    result = CliRunner().invoke(app, ["sync", "--sandbox", "-f", str(folder / "compose.yaml"), "--registry",
-                                      REGISTRY], env={})
-    assert result.exit_code == 1
+    result = ecsflow("sync", "--sandbox", "--registry", REGISTRY, file=folder / "compose.yaml", expect=1)
     assert "services 'web' and 'worker.v2' are built from source" in result.stderr
     assert "--image-tag" in result.stderr and "ECSFLOW_IMAGE_TAG" in result.stderr
     assert f"{folder} is not in a git checkout" in result.stderr
@@ -149,8 +143,7 @@ def test_no_tag_and_no_checkout_is_one_error_naming_the_option_and_nothing_is_wr
 def test_no_registry_names_the_service_and_both_ways_out(tmp_path):
     folder = tmp_path / "shop"
     write(folder, f"x-ecsflow: {{execution_role: {ROLE}}}\nservices:\n  web:\n    build: .\n")
-    result = render(folder, "--image-tag", "v1")
-    assert result.exit_code == 1
+    result = render(folder, "--image-tag", "v1", expect=1)
     assert "compose.yaml:4:5, service 'web', key 'registry'" in result.stderr  # at build:, which needs it
     assert "{registry}/shop-web:{tag}" in result.stderr
     assert "registry setting" in result.stderr and "x-ecsflow.image" in result.stderr
@@ -170,7 +163,6 @@ def test_x_ecsflow_image_names_the_image_on_ecs(tmp_path):
             x-ecsflow: {{image: "shop/api:2.0"}}
         """)
     result = render(folder)  # no tag needed: no image is named after the commit
-    assert result.exit_code == 0, result.output
     assert images(result) == {"shop-web": "ghcr.io/acme/storefront:3.1", "shop-api": f"{REGISTRY}/shop/api:2.0"}
 
 
@@ -180,9 +172,8 @@ def test_every_command_that_renders_takes_the_tag_and_checks_it(tmp_path, comman
     write(folder)
     extra = ["web"] if command == "run" else ["--out", str(tmp_path / "dags")] if command == "gen-dag" else []
     sandbox = [] if command == "render" else ["--sandbox"]
-    result = CliRunner().invoke(app, [command, "-f", str(folder / "compose.yaml"), *sandbox, "--registry",
-                                      REGISTRY, "--image-tag", "v1/../x", *extra], env={})
-    assert result.exit_code == 1, result.output
+    result = ecsflow(command, *sandbox, "--registry", REGISTRY, "--image-tag", "v1/../x", *extra,
+                     file=folder / "compose.yaml", expect=1)
     assert "flag --image-tag must be an image tag" in result.stderr
     assert not (tmp_path / "dags").exists()
 
@@ -191,8 +182,7 @@ def test_every_command_that_renders_takes_the_tag_and_checks_it(tmp_path, comman
 def test_a_tag_docker_refuses_is_refused_where_it_was_written(tmp_path, tag):
     folder = tmp_path / "shop"
     write(folder, COMPOSE.replace("x-ecsflow:\n", f"x-ecsflow:\n  image_tag: '{tag}'\n"))
-    result = render(folder, "--registry", REGISTRY)
-    assert result.exit_code == 1
+    result = render(folder, "--registry", REGISTRY, expect=1)
     assert f"{folder / 'compose.yaml'}:2: x-ecsflow.image_tag must be an image tag" in result.stderr
 
 
@@ -201,9 +191,7 @@ def test_a_tag_an_override_file_sets_is_refused_naming_that_file_and_line(tmp_pa
     write(folder)
     write(folder, "services:\n  web:\n    environment: [A=1]\nx-ecsflow:\n  registry: r.io\n  image_tag: v/1\n",
           "override.yaml")
-    result = CliRunner().invoke(app, ["sync", "--sandbox", "-f", str(folder / "compose.yaml"), "-f",
-                                      str(folder / "override.yaml")], env={})
-    assert result.exit_code == 1
+    result = ecsflow("sync", "--sandbox", file=[folder / "compose.yaml", folder / "override.yaml"], expect=1)
     assert f"{folder / 'override.yaml'}:6: x-ecsflow.image_tag must be an image tag" in result.stderr
     assert not (folder / ".ecsflow").exists()
 
@@ -211,13 +199,11 @@ def test_a_tag_an_override_file_sets_is_refused_naming_that_file_and_line(tmp_pa
 def test_sync_then_diff_with_the_same_tag_shows_nothing_and_a_new_tag_is_a_change(tmp_path):
     folder = tmp_path / "shop"
     write(folder)
-    base = ["-f", str(folder / "compose.yaml"), "--sandbox", "--registry", REGISTRY]
-    runner = CliRunner()
-    assert runner.invoke(app, ["sync", *base, "--image-tag", "a1"], env={}).exit_code == 0
-    same = runner.invoke(app, ["diff", *base, "--image-tag", "a1", "--exit-code"], env={})
-    assert same.exit_code == 0, same.output
-    changed = runner.invoke(app, ["diff", *base, "--image-tag", "b2", "--exit-code", "--format", "json"], env={})
-    assert changed.exit_code == 2
+    compose = folder / "compose.yaml"
+    ecsflow("sync", "--sandbox", "--registry", REGISTRY, "--image-tag", "a1", file=compose)
+    ecsflow("diff", "--sandbox", "--registry", REGISTRY, "--image-tag", "a1", "--exit-code", file=compose)  # same
+    changed = ecsflow("diff", "--sandbox", "--registry", REGISTRY, "--image-tag", "b2", "--exit-code", "--format",
+                      "json", file=compose, expect=2)
     families = {f["family"]: f for f in json.loads(changed.stdout)["families"]}
     assert families["shop-web"]["status"] == "changed" and families["shop-db"]["status"] == "unchanged"
     assert "shop-web:b2" in changed.stdout
@@ -249,6 +235,5 @@ def test_the_push_file_of_the_ci_guide_names_the_images_as_ecsflow_does(tmp_path
     assert listed.returncode == 0, listed.stderr
     pushed = set(listed.stdout.split())
     assert set(images(render(folder, env=env)).values()) == pushed
-    both = CliRunner().invoke(app, ["render", "-f", str(folder / "compose.yaml"), "-f",
-                                    str(folder / "compose.push.yaml")], env=env)
+    both = ecsflow("render", file=[folder / "compose.yaml", folder / "compose.push.yaml"], env=env)
     assert set(images(both).values()) == pushed

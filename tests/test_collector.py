@@ -5,12 +5,8 @@ the process's."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
 
 DIFF = """
 import gc, sys
@@ -34,10 +30,8 @@ print("start-up: collections, collector on, objects frozen:", *state["before the
 """
 
 
-def test_no_collection_scans_the_start_up_and_the_collector_runs_after_it(tmp_path):
-    project = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
-    done = subprocess.run([sys.executable, "-c", DIFF], cwd=project, capture_output=True, text=True)
+def test_no_collection_scans_the_start_up_and_the_collector_runs_after_it(etl_project):
+    done = subprocess.run([sys.executable, "-c", DIFF], cwd=etl_project, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["exit 0",
                                              "start-up: collections, collector on, objects frozen: 0 True True"]

@@ -5,19 +5,15 @@ moto behind the test endpoint (tests/ecs_server.py) and in the sandbox."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from deploy_support import RecordingEndpoint, writes
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
-
-AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # moto's account is 123456789012
+ENV = {**dummy_credentials_env(), "NO_COLOR": "1"}  # with credentials in the sandbox too
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +30,6 @@ def ecs(endpoint, monkeypatch):
     endpoint.reset_counts()
     endpoint.requests.clear()
     return endpoint
-
-
-def invoke(*args: str, cwd: Path | None = None):
-    here = os.getcwd()
-    os.chdir(cwd or here)
-    try:
-        return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), "NO_COLOR": "1"})
-    finally:
-        os.chdir(here)
 
 
 def compose(folder: Path, subnet: str, group: str, role: str = "ecsTaskExecutionRole") -> Path:
@@ -66,16 +53,14 @@ services:
 
 def test_deploy_completes_a_role_name_with_the_account_from_sts(ecs, tmp_path):
     path = compose(tmp_path, *ecs.network())
-    result = invoke("deploy", "-f", str(path), "--endpoint-url", ecs.url, "--poll-interval", "0.01")
-    assert result.exit_code == 0, result.output
+    ecsflow("deploy", "--poll-interval", "0.01", file=path, endpoint=ecs, env=ENV)
     [registered] = ecs.sent("RegisterTaskDefinition")
     assert registered["executionRoleArn"] == ROLE_ARN  # never the bare name: every task would fail to start
 
 
 def test_deploy_in_the_sandbox_completes_a_role_name_with_the_sandbox_account(tmp_path):
     path = compose(tmp_path, "subnet-1", "sg-1")
-    result = invoke("deploy", "-f", str(path), "--sandbox", "--dry-run", "--format", "json")
-    assert result.exit_code == 0, result.output
+    result = ecsflow("deploy", "--sandbox", "--dry-run", "--format", "json", file=path, env=ENV)
     assert "role name" not in result.stderr and "account" not in result.stderr
 
 
@@ -84,8 +69,8 @@ def test_a_missing_target_group_written_in_an_override_names_the_override_and_it
     override = tmp_path / "override.yaml"
     override.write_text("services:\n  api:\n    x-ecsflow:\n\n      service: {target_group: shop-apj}\n")
     ecs.reset_counts()
-    result = invoke("deploy", "-f", str(path), "-f", str(override), "--endpoint-url", ecs.url)
-    assert result.exit_code == 1 and writes(ecs) == {}
+    result = ecsflow("deploy", file=[path, override], endpoint=ecs, expect=1, env=ENV)
+    assert writes(ecs) == {}
     assert result.stderr.startswith(f"error: {override}:5:17, service 'api', key 'x-ecsflow.service.target_group': "
                                     "no target group named shop-apj (api)"), result.stderr
 
@@ -95,18 +80,14 @@ def test_two_services_with_one_ecs_name_are_refused_where_the_name_was_written(t
     path.write_text(path.read_text() + "  web:\n    image: acme/web:1\n    ports: ['80:80']\n    restart: always\n")
     override = tmp_path / "override.yaml"
     override.write_text("services:\n  web:\n    x-ecsflow:\n      service:\n        service_name: shop-api\n")
-    result = invoke("deploy", "-f", str(path), "-f", str(override), "--sandbox", "--dry-run")
-    assert result.exit_code == 1, result.output
+    result = ecsflow("deploy", "--sandbox", "--dry-run", file=[path, override], expect=1, env=ENV)
     assert result.stderr.startswith(f"error: {override}:5:9, service 'web', key 'x-ecsflow.service.service_name': "
                                     "services 'api' and 'web' would both be the ECS service 'shop-api'"), result.stderr
 
 
-def test_deploy_says_each_warning_of_the_official_airflow_file_once(tmp_path):
-    project = tmp_path / "airflow"
-    shutil.copytree(AIRFLOW, project)
-    result = invoke("deploy", "-f", "docker-compose.yaml", "-f", "compose.ecs.yaml", "--sandbox", "--dry-run",
-                    cwd=project)
-    assert result.exit_code == 0, result.output
+def test_deploy_says_each_warning_of_the_official_airflow_file_once(airflow_official):
+    result = ecsflow("deploy", "--sandbox", "--dry-run", file=[Path("docker-compose.yaml"), Path("compose.ecs.yaml")],
+                     cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(lines) <= 15 and len(set(lines)) == len(lines), "\n".join(lines)
     assert sum("AIRFLOW__CORE__FERNET_KEY is empty" in line for line in lines) == 1

@@ -6,14 +6,11 @@ with --execute-locally; the sandbox's failure switch makes a deployment fail and
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 from cli_runner import clean_env, ecsflow
 from project_files import edit
 
-AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 SERVERS = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
            "airflow-triggerer"]
 
@@ -40,25 +37,18 @@ def test_the_example_deploys_once_then_is_unchanged_and_diff_agrees(etl_project)
     assert "ECS services: 0 to create, 0 to update, 1 unchanged." in diff.stdout
 
 
-@pytest.fixture
-def airflow(tmp_path):
-    target = tmp_path / "airflow"
-    shutil.copytree(AIRFLOW, target)
-    return target
-
-
-def test_the_official_airflow_file_becomes_five_services_after_airflow_init(airflow):
+def test_the_official_airflow_file_becomes_five_services_after_airflow_init(airflow_official):
     files = ("-f", "docker-compose.yaml", "-f", "compose.ecs.yaml")
-    first = sandbox(airflow, "deploy", *files, "--format", "json")
+    first = sandbox(airflow_official, "deploy", *files, "--format", "json")
     document = json.loads(first.stdout)
     assert [(s["service"], s["status"]) for s in document["services"]] == [(name, "created") for name in SERVERS]
     [init] = document["jobs"]
     assert (init["service"], init["status"]) == ("airflow-init", "not-executed")
     assert "--execute-locally" in init["note"]
-    again = sandbox(airflow, "deploy", *files, "--format", "json")
+    again = sandbox(airflow_official, "deploy", *files, "--format", "json")
     assert set(statuses(again).values()) == {"unchanged"}
     assert json.loads(again.stdout)["jobs"][0]["status"] == "skipped"  # nothing after it changed
-    diff = sandbox(airflow, "diff", *files, "--exit-code")
+    diff = sandbox(airflow_official, "diff", *files, "--exit-code")
     assert "ECS services: 0 to create, 0 to update, 5 unchanged." in diff.stdout
 
 

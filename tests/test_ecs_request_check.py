@@ -17,10 +17,10 @@ from pathlib import Path
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
+from corpus_support import built_requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from properties import examples
-from test_builder_corpus import _built_requests
 
 from ecsflow.compose.loader import load_project
 from ecsflow.ecs import request_check
@@ -82,7 +82,7 @@ def _example_and_generated_requests(tmp_path) -> list[dict]:
 
 
 def test_every_built_request_passes_both(tmp_path):
-    requests = [request for _, request in _built_requests()] + _example_and_generated_requests(tmp_path)
+    requests = [request for _, request in built_requests()] + _example_and_generated_requests(tmp_path)
     assert len(requests) > 180
     for request in requests:
         assert operation_check("RegisterTaskDefinition")(request) and botocore_passes("RegisterTaskDefinition", request)

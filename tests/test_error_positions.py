@@ -8,9 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from ecsflow.cli import app
+from cli_runner import ecsflow
 
 ROLE = "x-ecsflow:\n  execution_role: arn:aws:iam::123456789012:role/ecsTaskExecutionRole\n"
 
@@ -30,9 +28,8 @@ def position(path: Path, text: str) -> str:
 
 
 def render(folder: Path, *files: Path):
-    args = ["render"] + [part for file in files for part in ("-f", str(file))]
-    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
-    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    result = ecsflow("render", file=files, env={"NO_COLOR": "1"}, expect=1)
+    assert result.stdout == "" and "Traceback" not in result.stderr, result.stderr
     return result.stderr
 
 
@@ -172,8 +169,7 @@ def test_gen_dag_names_the_pool_slots_where_the_override_wrote_them(tmp_path):
 
           pool_slots: 3
     """)
-    result = CliRunner().invoke(app, ["gen-dag", "-f", str(base), "-f", str(over), "--out", str(tmp_path / "dags")],
-                                env={"NO_COLOR": "1"})
-    assert result.exit_code == 1 and not (tmp_path / "dags").exists(), result.stderr
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=[base, over], env={"NO_COLOR": "1"}, expect=1)
+    assert not (tmp_path / "dags").exists(), result.stderr
     assert result.stderr.startswith(f"error: {position(over, 'pool_slots:')}, service 'app', key "
                                     "'x-ecsflow.pool_slots': a task of this service takes 3 slots"), result.stderr

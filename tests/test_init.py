@@ -6,23 +6,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.yamlfile import parse_yaml
 from ecsflow.errors import ComposeError
 from ecsflow.proposal import insert_block
 
-AIRFLOW = Path(__file__).parent / "fixtures" / "airflow-official"
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 OTHER_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+ENV = {**dummy_credentials_env(), "NO_COLOR": "1"}
 COMPOSE = """\
 # the shop's services
 name: shop
@@ -34,18 +32,15 @@ services:
 """
 
 
-def cli(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(app, list(args), env={**dummy_credentials_env(), "NO_COLOR": "1", **(env or {})})
-
-
 def project(tmp_path: Path, text: str = COMPOSE) -> Path:
     path = tmp_path / "compose.yaml"
     path.write_bytes(text.encode())
     return path
 
 
-def init(ecs, compose: Path, *args: str):
-    return cli("init", "-f", str(compose), "--endpoint-url", ecs.url, "--region", "us-east-1", *args)
+def init(ecs, compose: Path, *args: str, expect: int = 0):
+    __tracebackhide__ = True
+    return ecsflow("init", "--region", "us-east-1", *args, file=compose, endpoint=ecs, expect=expect, env=ENV)
 
 
 def block_of(stdout: str) -> dict:
@@ -70,7 +65,6 @@ def test_init_proposes_what_the_account_holds_with_a_comment_per_value(ecs, tmp_
     compose = project(tmp_path)
     ecs.reset_counts()
     result = init(ecs, compose)
-    assert result.exit_code == 0, result.stderr
     calls = set(ecs.calls)
     subnets, group = default_network(ecs)
     assert block_of(result.stdout) == {
@@ -95,7 +89,6 @@ def test_without_the_console_role_the_roles_ecs_tasks_may_assume_are_listed(ecs,
     for name in ("default", "analytics"):
         ecs.create_cluster(name)
     result = init(ecs, project(tmp_path))
-    assert result.exit_code == 0, result.stderr
     block = block_of(result.stdout)
     assert (block["cluster"], block["execution_role"]) == ("default", wanted)
     assert '# one of the 2 ECS clusters in us-east-1; the others: analytics' in result.stdout
@@ -105,7 +98,6 @@ def test_without_the_console_role_the_roles_ecs_tasks_may_assume_are_listed(ecs,
 
 def test_an_empty_account_gets_a_cluster_name_and_how_to_create_what_is_missing(ecs, tmp_path):
     result = init(ecs, project(tmp_path))
-    assert result.exit_code == 0, result.stderr
     block = block_of(result.stdout)
     assert block["cluster"] == "shop" and "execution_role" not in block
     assert "aws ecs create-cluster --cluster-name shop --region us-east-1" in result.stdout
@@ -116,7 +108,6 @@ def test_an_empty_account_gets_a_cluster_name_and_how_to_create_what_is_missing(
 def test_what_cannot_be_read_is_said_and_the_rest_is_proposed(ecs, tmp_path):
     ecs.fail("ListClusters", "AccessDeniedException", "not allowed")
     result = init(ecs, project(tmp_path))
-    assert result.exit_code == 0, result.stderr
     assert "  # cluster: the clusters could not be read (ecs:ListClusters: AccessDeniedException)" in result.stdout
     assert "not read: ecs:ListClusters (AccessDeniedException)" in result.stderr
     assert block_of(result.stdout)["account"] == "123456789012"
@@ -127,46 +118,39 @@ def test_write_adds_the_block_after_name_and_keeps_every_other_byte(ecs, tmp_pat
     compose = project(tmp_path)
     os.chmod(compose, 0o640)
     result = init(ecs, compose, "--write")
-    assert result.exit_code == 0, result.stderr
     text = compose.read_text()
     assert text == COMPOSE.replace("name: shop\n", "name: shop\n" + result.stdout + "\n")
     assert oct(compose.stat().st_mode & 0o777) == "0o640"
     assert [p.name for p in tmp_path.iterdir()] == ["compose.yaml"]  # no temporary file left
-    rendered = cli("render", "-f", str(compose))
-    assert rendered.exit_code == 0, rendered.stderr
+    rendered = ecsflow("render", file=compose, env=ENV)
     assert json.loads(rendered.stdout)[0]["executionRoleArn"].endswith(":role/ecsTaskExecutionRole")
-    again = init(ecs, compose, "--write")
-    assert again.exit_code == 1 and "x-ecsflow block already" in again.stderr and compose.read_text() == text
+    again = init(ecs, compose, "--write", expect=1)
+    assert "x-ecsflow block already" in again.stderr and compose.read_text() == text
 
 
 def test_write_in_the_sandbox_makes_a_project_that_renders_and_syncs(tmp_path):
     compose = project(tmp_path)
-    result = cli("init", "-f", str(compose), "--sandbox", "--write")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("init", "--sandbox", "--write", file=compose, env=ENV)
     block = block_of(result.stdout)
     assert (block["region"], block["account"], block["cluster"]) == ("us-east-1", "123456789012", "shop")
     assert block["execution_role"] == "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
     assert "the sandbox holds no role" in result.stdout
-    synced = cli("sync", "-f", str(compose), "--sandbox", "--format", "json")
-    assert synced.exit_code == 0, synced.stderr
+    synced = ecsflow("sync", "--sandbox", "--format", "json", file=compose, env=ENV)
     assert [f["status"] for f in json.loads(synced.stdout)["families"]] == ["registered"]
 
 
-def test_write_into_a_file_without_name_goes_before_its_first_key(tmp_path):
+def test_write_into_a_file_without_name_goes_before_its_first_key(tmp_path, airflow_official):
     """The official Airflow file: a license header, `---`, then its keys; and with CRLF line ends."""
-    shutil.copytree(AIRFLOW, tmp_path / "af")
-    compose = tmp_path / "af" / "docker-compose.yaml"
+    compose = airflow_official / "docker-compose.yaml"
     original = compose.read_bytes()
-    result = cli("init", "-f", str(compose), "--sandbox", "--write")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("init", "--sandbox", "--write", file=compose, env=ENV)
     written = compose.read_bytes()
     at = original.index(b"x-airflow-common:")
     assert written == original[:at] + result.stdout.encode() + b"\n" + original[at:]
     crlf = tmp_path / "crlf" / "compose.yaml"
     crlf.parent.mkdir()
     crlf.write_bytes(COMPOSE.replace("\n", "\r\n").encode())
-    result = cli("init", "-f", str(crlf), "--sandbox", "--write")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("init", "--sandbox", "--write", file=crlf, env=ENV)
     text = crlf.read_bytes().decode()
     assert "\n" not in text.replace("\r\n", "") and text.count("\r\n") == COMPOSE.count("\n") + \
         result.stdout.count("\n") + 1
@@ -176,12 +160,12 @@ def test_write_refuses_a_symlink_and_a_block_already_there(tmp_path, etl_project
     real = project(tmp_path)
     link = tmp_path / "link.yaml"
     link.symlink_to(real)
-    result = cli("init", "-f", str(link), "--sandbox", "--write")
-    assert result.exit_code == 1 and "is a symbolic link" in result.stderr and real.read_text() == COMPOSE
+    result = ecsflow("init", "--sandbox", "--write", file=link, expect=1, env=ENV)
+    assert "is a symbolic link" in result.stderr and real.read_text() == COMPOSE
     example = etl_project / "docker-compose.yml"
     before = example.read_bytes()
-    result = cli("init", "-f", str(example), "--sandbox", "--write")
-    assert result.exit_code == 1 and "has a top-level x-ecsflow block already" in result.stderr
+    result = ecsflow("init", "--sandbox", "--write", file=example, expect=1, env=ENV)
+    assert "has a top-level x-ecsflow block already" in result.stderr
     assert example.read_bytes() == before
 
 
@@ -190,9 +174,9 @@ def test_without_credentials_the_error_says_so_and_offers_the_sandbox(tmp_path):
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_CONFIG_FILE": str(tmp_path / "none"),
            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}
     for region in ([], ["--region", "eu-west-1"]):
-        result = CliRunner().invoke(app, ["init", "-f", str(compose), "--write", *region],
-                                    env={**env, "AWS_DEFAULT_REGION": None, "AWS_REGION": None, "AWS_PROFILE": None})
-        assert result.exit_code == 1 and "Traceback" not in result.stderr
+        result = ecsflow("init", "--write", *region, file=compose,
+                         env={**env, "AWS_DEFAULT_REGION": None, "AWS_REGION": None, "AWS_PROFILE": None}, expect=1)
+        assert "Traceback" not in result.stderr
         assert "--sandbox" in result.stderr and result.stdout == ""
     assert "no AWS credentials found" in result.stderr
     assert compose.read_text() == COMPOSE

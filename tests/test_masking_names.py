@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import dummy_credentials_env
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.diff import Change
 from ecsflow.masking import SENSITIVE, SENSITIVE_CHANGED, Masker, looks_sensitive, names_a_thing, secret_values
 
@@ -78,9 +77,7 @@ services:
 """
 
 
-def cli(*args: str, ecs=None):
-    endpoint = ["--endpoint-url", ecs.url] if ecs is not None else []
-    return CliRunner().invoke(app, [*args, *endpoint], env=dummy_credentials_env())
+CREDENTIALS = dummy_credentials_env()
 
 
 def environment_of(render_output: str) -> dict[str, str]:
@@ -91,8 +88,7 @@ def environment_of(render_output: str) -> dict[str, str]:
 def test_render_shows_a_path_and_a_class_name_without_a_warning(tmp_path):
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(compose("/run/secrets/db", SIMPLE))
-    result = cli("render", "-f", str(compose_file))
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", file=compose_file, env=CREDENTIALS)
     assert environment_of(result.stdout) == {"POSTGRES_PASSWORD_FILE": "/run/secrets/db",
                                              "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE}
     assert "x-ecsflow.secrets" not in result.stderr and SENSITIVE not in result.stdout
@@ -101,8 +97,7 @@ def test_render_shows_a_path_and_a_class_name_without_a_warning(tmp_path):
 def test_render_masks_a_password_under_the_same_names_and_warns(tmp_path):
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(compose("hunter2", "s3cr3t-manager"))
-    result = cli("render", "-f", str(compose_file))
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", file=compose_file, env=CREDENTIALS)
     assert environment_of(result.stdout) == {"POSTGRES_PASSWORD_FILE": SENSITIVE,
                                              "AIRFLOW__CORE__AUTH_MANAGER": SENSITIVE}
     assert "hunter2" not in result.stdout + result.stderr and "s3cr3t-manager" not in result.stdout + result.stderr
@@ -113,13 +108,12 @@ def test_render_masks_a_password_under_the_same_names_and_warns(tmp_path):
 def test_diff_shows_a_changed_path_and_class_name_and_masks_a_password(ecs, tmp_path):
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(compose("/run/secrets/db", SIMPLE))
-    assert cli("sync", "-f", str(compose_file), ecs=ecs).exit_code == 0
+    ecsflow("sync", file=compose_file, endpoint=ecs)
     compose_file.write_text(compose("/run/secrets/db2", FAB))
-    result = cli("diff", "-f", str(compose_file), "--exit-code", ecs=ecs)
-    assert result.exit_code == 2, result.stderr
+    result = ecsflow("diff", "--exit-code", file=compose_file, endpoint=ecs, expect=2)
     assert 'environment.POSTGRES_PASSWORD_FILE: "/run/secrets/db" -> "/run/secrets/db2"' in result.stdout
     assert f'environment.AIRFLOW__CORE__AUTH_MANAGER: "{SIMPLE}" -> "{FAB}"' in result.stdout
     compose_file.write_text(compose("hunter2", FAB))
-    result = cli("diff", "-f", str(compose_file), "--exit-code", ecs=ecs)
-    assert result.exit_code == 2 and "hunter2" not in result.stdout + result.stderr
+    result = ecsflow("diff", "--exit-code", file=compose_file, endpoint=ecs, expect=2)
+    assert "hunter2" not in result.stdout + result.stderr
     assert f'environment.POSTGRES_PASSWORD_FILE: "{SENSITIVE}" -> "{SENSITIVE_CHANGED}"' in result.stdout

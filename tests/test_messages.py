@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import copy
 import pickle
-import shutil
 from pathlib import Path
 
-from typer.testing import CliRunner
+from cli_runner import ecsflow
 
-from ecsflow.cli import app
 from ecsflow.messages import Message, grouped
 
 FIXTURES = Path(__file__).parent / "fixtures"
-AIRFLOW = FIXTURES / "airflow-official"
-EXAMPLE = Path(__file__).parent.parent / "examples" / "etl"
-
-
-def cli(*args: str, cwd: Path):
-    import os
-
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args), env={"NO_COLOR": "1"})
-    finally:
-        os.chdir(here)
+AIRFLOW_FILES = [Path("docker-compose.yaml"), Path("compose.ecs.yaml")]
+ENV = {"NO_COLOR": "1"}
 
 
 # -- the structured message ------------------------------------------------------------------------------
@@ -52,15 +39,8 @@ def test_grouping_says_each_text_once_naming_its_services_where_first_said():
 # -- the official Airflow compose file: 41 lines before, 10 after ------------------------------------------
 
 
-def airflow_project(tmp_path: Path) -> Path:
-    target = tmp_path / "airflow"
-    shutil.copytree(AIRFLOW, target)
-    return target
-
-
-def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(tmp_path):
-    result = cli("render", "-f", "docker-compose.yaml", "-f", "compose.ecs.yaml", cwd=airflow_project(tmp_path))
-    assert result.exit_code == 0, result.stderr
+def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(airflow_official):
+    result = ecsflow("render", file=AIRFLOW_FILES, cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(lines) <= 15, "\n".join(lines)  # 41 lines before the warnings were grouped
     assert len(set(lines)) == len(lines)
@@ -79,11 +59,8 @@ def test_the_official_airflow_file_says_each_warning_once_for_all_its_services(t
             ) in result.stderr
 
 
-def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path):
-    project = airflow_project(tmp_path)
-    result = cli("gen-dag", "-f", "docker-compose.yaml", "-f", "compose.ecs.yaml", "--out", str(tmp_path / "dags"),
-                 cwd=project)
-    assert result.exit_code == 0, result.stderr
+def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path, airflow_official):
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", file=AIRFLOW_FILES, cwd=airflow_official, env=ENV)
     lines = result.stderr.splitlines()
     assert len(set(lines)) == len(lines), "\n".join(lines)
     assert sum("AIRFLOW__CORE__FERNET_KEY" in line for line in lines) == 1
@@ -94,10 +71,8 @@ def test_gen_dag_says_renders_warnings_once_and_groups_its_own(tmp_path):
     assert len(lines) <= 15, "\n".join(lines)
 
 
-def test_the_example_notes_only_the_size_that_was_rounded_up(tmp_path):
-    shutil.copytree(EXAMPLE, tmp_path / "etl")
-    result = cli("render", cwd=tmp_path / "etl")
-    assert result.exit_code == 0, result.stderr
+def test_the_example_notes_only_the_size_that_was_rounded_up(etl_project):
+    result = ecsflow("render", cwd=etl_project, env=ENV)
     assert result.stderr.splitlines() == [  # 4 lines before: extract and transform are Fargate sizes exactly
         "note: service 'api': task size cpu 1024 / memory 2048 MiB: the smallest Fargate size that holds cpus 0.75 "
         "(768 units) and memory 1536 MiB (rounded up)",
@@ -146,8 +121,7 @@ networks:
 
 def test_what_is_dropped_is_said_once_in_one_note(tmp_path):
     (tmp_path / "compose.yaml").write_text(LAPTOP)
-    result = cli("render", cwd=tmp_path)
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("render", cwd=tmp_path, env=ENV)
     [note] = [line for line in result.stderr.splitlines() if "not used on ECS" in line]
     assert note == (
         "note: not used on ECS: networks (web, shell); a fixed ipv4_address/ipv6_address (web) does not carry "
@@ -160,8 +134,8 @@ def test_what_is_dropped_is_said_once_in_one_note(tmp_path):
 def test_nothing_dropped_means_no_note(tmp_path):
     (tmp_path / "compose.yaml").write_text("x-ecsflow: {execution_role: arn:aws:iam::123456789012:role/r}\n"
                                            "services:\n  job: {image: busybox, restart: 'no'}\n")
-    result = cli("render", cwd=tmp_path)
-    assert result.exit_code == 0 and "not used on ECS" not in result.stderr and "profiles" not in result.stderr
+    result = ecsflow("render", cwd=tmp_path, env=ENV)
+    assert "not used on ECS" not in result.stderr and "profiles" not in result.stderr
 
 
 # -- gen-dag with nothing to run says why ---------------------------------------------------------------
@@ -185,8 +159,8 @@ services:
     image: busybox
     profiles: [debug]
 """)
-    result = cli("gen-dag", "--out", str(tmp_path / "dags"), cwd=tmp_path)
-    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    result = ecsflow("gen-dag", "--out", tmp_path / "dags", cwd=tmp_path, expect=1, env=ENV)
+    assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[:5] == [
         "error: no services to put in the DAG; each service was left out:",
         "- 'web': it is a long-running server (it publishes ports)",

@@ -9,11 +9,10 @@ import json
 import threading
 
 import pytest
+from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
-from typer.testing import CliRunner
 
 from ecsflow import operations
-from ecsflow.cli import app
 from ecsflow.ecs.register import Backoff
 from ecsflow.operations import run_once
 
@@ -71,10 +70,11 @@ def ecs(endpoint, project, monkeypatch):
     endpoint.runner.spot_interrupt_after = None
 
 
-def run(ecs, project, *args, env=None, service="job"):
-    command = ["run", service, "-f", str(project / "docker-compose.yml"), "--endpoint-url", ecs.url,
-               "--poll-interval", "0.02", *args]
-    return CliRunner().invoke(app, command, env={**dummy_credentials_env(), **(env or {})})
+def run(ecs, project, *args, env=None, service="job", expect=0):
+    """``ecsflow run SERVICE ARGS`` of the project against the endpoint, polling often."""
+    __tracebackhide__ = True
+    return ecsflow("run", service, "--poll-interval", "0.02", *args, file=project / "docker-compose.yml",
+                   endpoint=ecs, env=env, expect=expect)
 
 
 def tasks(ecs, **filters):
@@ -89,8 +89,8 @@ def tasks(ecs, **filters):
 
 def test_a_spot_interruption_starts_the_task_again_once_on_fargate(ecs, project):
     ecs.runner.spot_interrupt_after = 0.3
-    result = run(ecs, project, "-e", "JOB_SLEEP=1.5", "-e", "JOB_EXIT=3", "--format", "json")
-    assert result.exit_code == 3, result.stderr  # the second task's exit code
+    # exits 3, the second task's exit code
+    result = run(ecs, project, "-e", "JOB_SLEEP=1.5", "-e", "JOB_EXIT=3", "--format", "json", expect=3)
     first, second = tasks(ecs)
     # What ECS answers for an interrupted Spot task: its stop code, its reason, no exit code.
     assert first["capacityProviderName"] == "FARGATE_SPOT" and first["stopCode"] == "SpotInterruption"
@@ -114,7 +114,6 @@ def test_a_spot_interruption_starts_the_task_again_once_on_fargate(ecs, project)
 def test_the_text_output_says_the_task_replaced_the_interrupted_one(ecs, project):
     ecs.runner.spot_interrupt_after = 0.2
     result = run(ecs, project, "-e", "JOB_SLEEP=1")
-    assert result.exit_code == 0, result.stderr
     first, second = tasks(ecs)
     last = " ".join(result.stderr.strip().splitlines()[-1].split())
     assert (f"task {second['taskArn'].rsplit('/', 1)[-1]} exited with code 0 (on FARGATE, after Spot interrupted "
@@ -129,8 +128,7 @@ def test_without_the_fallback_the_interruption_is_the_result(ecs, project, how):
         path.write_text(path.read_text().replace("capacity_provider: FARGATE_SPOT",
                                                  "capacity_provider: FARGATE_SPOT\n      spot_fallback: false"))
     ecs.runner.spot_interrupt_after = 0.2
-    result = run(ecs, project, "-e", "JOB_SLEEP=5", *(["--no-spot-fallback"] if how == "flag" else []))
-    assert result.exit_code == 1, result.stderr
+    result = run(ecs, project, "-e", "JOB_SLEEP=5", *(["--no-spot-fallback"] if how == "flag" else []), expect=1)
     [task] = tasks(ecs)
     assert task["stopCode"] == "SpotInterruption"
     said = " ".join(result.stderr.split())
@@ -146,16 +144,14 @@ def test_an_exit_code_given_while_spot_stops_the_task_is_not_its_result(ecs, pro
     (project / "job.py").write_text("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n"
                                     "print('working', flush=True)\ntime.sleep(5)\n")
     ecs.runner.spot_interrupt_after = 0.2
-    result = run(ecs, project, "--no-spot-fallback", "--format", "json")
-    assert result.exit_code == 1
+    result = run(ecs, project, "--no-spot-fallback", "--format", "json", expect=1)
     document = json.loads(result.stdout)
     assert (document["stop_kind"], document["infrastructure_cause"]) == ("infrastructure", "SpotInterruption")
 
 
 def test_a_task_on_fargate_is_never_interrupted(ecs, project):
     ecs.runner.spot_interrupt_after = 0.1
-    result = run(ecs, project, "-e", "JOB_SLEEP=0.5", service="other")
-    assert result.exit_code == 0, result.stderr
+    run(ecs, project, "-e", "JOB_SLEEP=0.5", service="other")
     [task] = tasks(ecs)
     assert task["stopCode"] == "EssentialContainerExited"
 
@@ -171,7 +167,6 @@ def capacity_failures(ecs, times):
 def test_no_capacity_on_fargate_is_tried_again_then_runs(ecs, project):
     capacity_failures(ecs, 2)
     result = run(ecs, project, "--format", "json", service="other")
-    assert result.exit_code == 0, result.stderr
     assert ecs.calls["RunTask"] == 3 and len(tasks(ecs)) == 1
     assert result.stderr.count("no capacity to start the task") == 2 and "(2 of 3)" in result.stderr
     assert json.loads(result.stdout)["capacity_retries"] == 2
@@ -179,8 +174,7 @@ def test_no_capacity_on_fargate_is_tried_again_then_runs(ecs, project):
 
 def test_no_capacity_for_ever_ends_after_the_last_attempt(ecs, project):
     ecs.respond("RunTask", {"tasks": [], "failures": [{"reason": "RESOURCE:MEMORY"}]})
-    result = run(ecs, project, service="other")
-    assert result.exit_code == 1
+    result = run(ecs, project, service="other", expect=1)
     assert ecs.calls["RunTask"] == 3  # CAPACITY_BACKOFF.attempts, here 3
     assert "RESOURCE:MEMORY" in result.stderr and "RunTask was tried 3 times" in result.stderr
     assert "Traceback" not in result.stderr
@@ -189,7 +183,6 @@ def test_no_capacity_for_ever_ends_after_the_last_attempt(ecs, project):
 def test_no_spot_capacity_starts_the_task_on_fargate_at_once(ecs, project):
     capacity_failures(ecs, 1)
     result = run(ecs, project)
-    assert result.exit_code == 0, result.stderr
     [task] = tasks(ecs)
     assert task["capacityProviderName"] == "FARGATE" and ecs.calls["RunTask"] == 2
     assert "no FARGATE_SPOT capacity" in result.stderr and "starting the task on FARGATE" in result.stderr
@@ -197,8 +190,7 @@ def test_no_spot_capacity_starts_the_task_on_fargate_at_once(ecs, project):
 
 def test_no_spot_capacity_without_the_fallback_stays_on_spot(ecs, project):
     capacity_failures(ecs, 1)
-    result = run(ecs, project, "--no-spot-fallback")
-    assert result.exit_code == 0, result.stderr
+    run(ecs, project, "--no-spot-fallback")
     [task] = tasks(ecs)
     assert task["capacityProviderName"] == "FARGATE_SPOT" and ecs.calls["RunTask"] == 2
 
@@ -208,7 +200,6 @@ def test_no_spot_capacity_without_the_fallback_stays_on_spot(ecs, project):
 
 def test_the_key_is_the_tasks_started_by(ecs, project):
     result = run(ecs, project, "--idempotency-key", "ci-1234-job", service="other")
-    assert result.exit_code == 0, result.stderr
     [task] = tasks(ecs)
     assert task["startedBy"] == "ci-1234-job"
     assert "attached" not in result.stderr
@@ -218,10 +209,8 @@ def test_a_running_task_of_another_key_or_of_none_is_not_attached_to(ecs, projec
     """ListTasks is asked by startedBy: the same family running under another key, or under none (a run
     without a key, an Airflow task), is another job's run, not this key's."""
     for key in (["--idempotency-key", "nightly-2026-01-01"], []):
-        started = run(ecs, project, *key, "--no-wait", "-e", "JOB_SLEEP=2", service="other")
-        assert started.exit_code == 0, started.stderr
+        run(ecs, project, *key, "--no-wait", "-e", "JOB_SLEEP=2", service="other")
     result = run(ecs, project, "--idempotency-key", "nightly-2026-01-02", "--format", "json", service="other")
-    assert result.exit_code == 0, result.stderr
     assert ecs.calls["RunTask"] == 3 and "attached to task" not in result.stderr
     document = json.loads(result.stdout)
     assert document["attached"] is False
@@ -233,11 +222,9 @@ def test_a_run_with_the_key_of_a_running_task_follows_it_instead_of_starting_ano
     """A CI job re-run after its runner was lost: the first run's task is still running."""
     started = run(ecs, project, "--idempotency-key", "deploy-42", "--no-wait", "-e", "JOB_SLEEP=1.5",
                   "-e", "JOB_EXIT=4", "-e", "WHO=first", service="other")
-    assert started.exit_code == 0, started.stderr
     arn = started.stdout.strip()
     result = run(ecs, project, "--idempotency-key", "deploy-42", "-e", "WHO=second", "--format", "json",
-                 service="other")
-    assert result.exit_code == 4, result.stderr  # the first task's exit code
+                 service="other", expect=4)  # the first task's exit code
     assert ecs.calls["RunTask"] == 1 and [t["taskArn"] for t in tasks(ecs)] == [arn]
     said = " ".join(result.stderr.split())
     assert (f"attached to task {arn.rsplit('/', 1)[-1]} (jobs-other:1), which an earlier run with idempotency key "
@@ -250,12 +237,10 @@ def test_a_run_with_the_key_of_a_running_task_follows_it_instead_of_starting_ano
 def test_an_attached_task_of_an_older_revision_is_followed_in_its_own_log_group(ecs, project):
     """The compose file changed since the first run (a new log group: revision 2): the task attached to runs
     revision 1, whose awslogs group holds its log, not the current revision's."""
-    started = run(ecs, project, "--idempotency-key", "backfill-7", "--no-wait", "-e", "JOB_SLEEP=1.5",
-                  "-e", "WHO=first", service="other")
-    assert started.exit_code == 0, started.stderr
+    run(ecs, project, "--idempotency-key", "backfill-7", "--no-wait", "-e", "JOB_SLEEP=1.5",
+        "-e", "WHO=first", service="other")
     result = run(ecs, project, "--idempotency-key", "backfill-7", service="other",
                  env={"ECSFLOW_LOG_GROUP": "/ecs/moved/{service}"})
-    assert result.exit_code == 0, result.stderr
     assert "registered jobs-other:2" in result.stderr
     assert "attached to task" in result.stderr and "(jobs-other:1)" in result.stderr
     assert "working first" in result.stdout and "done" in result.stdout  # read from revision 1's log group
@@ -265,14 +250,12 @@ def test_the_key_may_come_from_the_environment(ecs, project):
     started = run(ecs, project, "--no-wait", "-e", "JOB_SLEEP=1", service="other",
                   env={"ECSFLOW_IDEMPOTENCY_KEY": "from-ci"})
     again = run(ecs, project, service="other", env={"ECSFLOW_IDEMPOTENCY_KEY": "from-ci"})
-    assert again.exit_code == 0, again.stderr
     assert "attached to task" in again.stderr and [t["taskArn"] for t in tasks(ecs)] == [started.stdout.strip()]
 
 
 def test_a_stopped_task_with_the_key_is_said_and_a_new_one_starts(ecs, project):
-    assert run(ecs, project, "--idempotency-key", "nightly", "-e", "JOB_EXIT=5", service="other").exit_code == 5
+    run(ecs, project, "--idempotency-key", "nightly", "-e", "JOB_EXIT=5", service="other", expect=5)
     result = run(ecs, project, "--idempotency-key", "nightly", service="other")
-    assert result.exit_code == 0, result.stderr
     first, second = tasks(ecs, desiredStatus="STOPPED")
     said = " ".join(result.stderr.split())
     assert (f"task {first['taskArn'].rsplit('/', 1)[-1]}, started with idempotency key 'nightly', has stopped (exit "
@@ -282,16 +265,14 @@ def test_a_stopped_task_with_the_key_is_said_and_a_new_one_starts(ecs, project):
 
 def test_a_key_running_another_family_is_an_error(ecs, project):
     run(ecs, project, "--idempotency-key", "shared", "--no-wait", "-e", "JOB_SLEEP=2", service="other")
-    result = run(ecs, project, "--idempotency-key", "shared", "--no-spot-fallback")
-    assert result.exit_code == 1
+    result = run(ecs, project, "--idempotency-key", "shared", "--no-spot-fallback", expect=1)
     assert "runs family 'jobs-other', not 'jobs-job': a key names one job" in " ".join(result.stderr.split())
     assert ecs.calls["RunTask"] == 1
 
 
 @pytest.mark.parametrize("key", ["has space", "a/b", "ü", "x" * 129, ""])
 def test_a_key_ecs_cannot_take_is_a_usage_error_before_any_call(ecs, project, key):
-    result = run(ecs, project, "--idempotency-key", key)
-    assert result.exit_code == 2, result.stderr
+    result = run(ecs, project, "--idempotency-key", key, expect=2)
     assert "Invalid value for '--idempotency-key'" in result.stderr
     assert sum(ecs.calls.values()) == 0
 
@@ -319,7 +300,8 @@ def test_two_runs_with_one_key_at_once_end_with_one_task(ecs, project):
         for thread in threads:
             thread.join(60)
     assert ecs.calls["RunTask"] == 2
-    older, younger = tasks(ecs, desiredStatus="STOPPED")
+    # the oldest as ecsflow orders them: createdAt, then the ARN (the two held RunTasks often share a createdAt)
+    older, younger = sorted(tasks(ecs, desiredStatus="STOPPED"), key=lambda t: (t["createdAt"], t["taskArn"]))
     assert [r.task_arn for r in results] == [older["taskArn"]] * 2
     assert [r.exit_status for r in results] == [6, 6]
     assert older["containers"][0]["exitCode"] == 6
@@ -358,29 +340,25 @@ def scripted(ecs, stop_code, reason, container):
 def test_an_infrastructure_stop_is_told_apart_from_the_containers_exit(ecs, project, stop_code, reason, container,
                                                                        cause):
     scripted(ecs, stop_code, reason, container)
-    result = run(ecs, project, "--format", "json", service="other")
-    assert result.exit_code == 1
+    result = run(ecs, project, "--format", "json", service="other", expect=1)
     document = json.loads(result.stdout)
     assert (document["stop_code"], document["stop_kind"], document["infrastructure_cause"]) == (
         stop_code, "infrastructure", cause)
-    text = run(ecs, project, service="other")
-    assert text.exit_code == 1
+    text = run(ecs, project, service="other", expect=1)
     assert (f"task 0123456789abcdef0123456789abcdef was stopped by the infrastructure, not by its container "
             f"({reason if cause in reason else cause + ': ' + reason}); exit 1") in " ".join(text.stderr.split())
 
 
 def test_the_containers_own_failure_is_its_own(ecs, project):
-    result = run(ecs, project, "-e", "JOB_EXIT=9", "--format", "json", service="other")
-    assert result.exit_code == 9
+    result = run(ecs, project, "-e", "JOB_EXIT=9", "--format", "json", service="other", expect=9)
     document = json.loads(result.stdout)
     assert (document["stop_code"], document["stop_kind"], document["infrastructure_cause"]) == (
         "EssentialContainerExited", "container", None)
-    cannot_start = run(ecs, project, "--format", "json", "--", "no-such-command-ecsflow", service="other")
-    assert cannot_start.exit_code == 1
+    cannot_start = run(ecs, project, "--format", "json", "--", "no-such-command-ecsflow", service="other", expect=1)
     assert json.loads(cannot_start.stdout)["stop_kind"] == "container"  # its own command: not the platform's
 
 
 def test_a_stop_asked_for_is_requested(ecs, project):
-    result = run(ecs, project, "-e", "JOB_SLEEP=10", "--timeout", "0.3", "--format", "json", service="other")
-    assert result.exit_code == 124
+    result = run(ecs, project, "-e", "JOB_SLEEP=10", "--timeout", "0.3", "--format", "json", service="other",
+                 expect=124)
     assert json.loads(result.stdout)["stop_kind"] == "requested"

@@ -3,37 +3,29 @@ a task on FARGATE_SPOT whose command runs is interrupted as Spot interrupts one,
 FARGATE can be seen without AWS; without --execute-locally nothing runs, and `run` says what would happen."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import ecsflow
 
-from ecsflow.cli import app
-
-EXAMPLE = Path(__file__).parent.parent / "examples" / "etl"
 SWITCH = "ECSFLOW_SANDBOX_SPOT_INTERRUPT_AFTER"
 
 
 @pytest.fixture
-def etl(tmp_path, monkeypatch):
+def etl(etl_project, monkeypatch):
     """The example (its transform runs on FARGATE_SPOT), copied; the shell has no opt-in or switch of its own."""
-    target = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
     for name in ("ECSFLOW_EXECUTE_LOCALLY", "ECSFLOW_SANDBOX", SWITCH):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(target)
-    return target
+    monkeypatch.chdir(etl_project)
+    return etl_project
 
 
-def run(*args, **env):
-    return CliRunner().invoke(app, ["run", "transform", "--sandbox", "-e", "RUN_DATE=2026-01-01", *args],
-                              env={"NO_COLOR": "1", **env})
+def run(*args, expect=0, **env):
+    return ecsflow("run", "transform", "--sandbox", "-e", "RUN_DATE=2026-01-01", *args, env={"NO_COLOR": "1", **env},
+                   expect=expect)
 
 
 def test_the_switch_interrupts_the_spot_task_and_run_falls_back_to_fargate(etl):
     result = run("--execute-locally", "--format", "json", **{SWITCH: "0"})
-    assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["capacity_provider"] == "FARGATE" and document["exit_code"] == 0
     [interrupted] = document["interrupted_tasks"]
@@ -44,14 +36,12 @@ def test_the_switch_interrupts_the_spot_task_and_run_falls_back_to_fargate(etl):
 
 
 def test_without_the_fallback_the_switch_makes_the_run_fail(etl):
-    result = run("--execute-locally", "--no-spot-fallback", **{SWITCH: "0"})
-    assert result.exit_code == 1
+    result = run("--execute-locally", "--no-spot-fallback", expect=1, **{SWITCH: "0"})
     assert "was interrupted by Spot" in result.stderr and "--no-spot-fallback" in result.stderr
 
 
 def test_without_the_opt_in_no_task_starts_and_run_says_what_the_fallback_would_do(etl):
     result = run("--format", "json", **{SWITCH: "0"})
-    assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["executed"] is False and document["task_arn"] is None
     note = " ".join(document["would_run"]["note"].split())
@@ -65,7 +55,6 @@ def test_without_the_opt_in_no_task_starts_and_run_says_what_the_fallback_would_
 
 @pytest.mark.parametrize("value", ["soon", "-1"])
 def test_a_bad_switch_is_an_error_before_anything_is_written(etl, value):
-    result = run("--execute-locally", **{SWITCH: value})
-    assert result.exit_code == 1
+    result = run("--execute-locally", expect=1, **{SWITCH: value})
     assert f"{SWITCH} must be a number of seconds" in result.stderr and "Traceback" not in result.stderr
     assert not (etl / ".ecsflow").exists()

@@ -4,12 +4,9 @@ a process has imported is the point: moto's EC2 only when it is used, and each b
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "etl"
 
 SESSION = """
 import os, sys
@@ -90,14 +87,13 @@ print(dict(made))
 """
 
 
-def test_a_sandbox_command_makes_one_ecs_client(tmp_path):
+def test_a_sandbox_command_makes_one_ecs_client(etl_project):
     """The sandbox's replay and the command share one client (another costs a botocore session and its
     handlers); a sync that registers makes the writer too, which botocore never retries."""
-    project = tmp_path / "etl"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".ecsflow", "dags", "__pycache__"))
 
     def clients(*command: str) -> list[str]:
-        done = subprocess.run([sys.executable, "-c", CLIENTS, *command], cwd=project, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", CLIENTS, *command], cwd=etl_project, capture_output=True,
+                              text=True)
         assert done.returncode == 0, done.stderr
         return done.stdout.splitlines()[-2:]
 

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from builder_oracle import built_container, expected_container
+from cli_runner import clean_env, ecsflow, ecsflow_process
 from compose_oracle import run_compose_config
 from ecs_server import dummy_credentials_env
 from ecs_shapes import as_real_ecs_answers_it
-from typer.testing import CliRunner
 
 from ecsflow.airflow import generate_dag
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_project
 from ecsflow.diff import diff_family
 from ecsflow.ecs.request_check import operation_check
@@ -36,6 +32,7 @@ from ecsflow.taskdef import build_task_definitions
 
 ELK = Path(__file__).parent / "fixtures" / "docker-elk"
 ELK_FILES = ("-f", "docker-compose.yml", "-f", "compose.ecs.yaml", "--profile", "setup")
+PLAIN = {"NO_COLOR": "1"}  # for the commands run in this process
 CONDITIONS = {"service_started": "START", "service_healthy": "HEALTHY", "service_completed_successfully": "SUCCESS"}
 MIB = 1024 * 1024
 
@@ -275,8 +272,7 @@ def test_bad_input_is_one_clear_error_naming_file_line_service_and_key_and_nothi
     segment = key.rsplit(".", 1)[-1] + ":"
     line = next(n for n in range(lines.index(f"  {service}:"), len(lines)) if segment in lines[n])
     column = lines[line].index(segment) + 1  # where the key itself is written (compose/positions.py)
-    done = CliRunner().invoke(app, ["sync", "--sandbox", "-f", str(path)], env={"NO_COLOR": "1"})
-    assert done.exit_code == 1, done.output
+    done = ecsflow("sync", "--sandbox", file=path, env=PLAIN, expect=1)
     assert f"{path}:{line + 1}:{column}, service '{service}', key '{key}'" in done.stderr
     assert words in done.stderr
     assert "Traceback" not in done.output
@@ -308,20 +304,17 @@ def test_a_sidecar_whose_main_service_a_profile_leaves_out_is_an_error(tmp_path)
 @pytest.mark.parametrize("command", ["render", "run", "gen-dag", "diff"])
 def test_naming_a_sidecar_is_an_error_naming_its_tasks_main_service(tmp_path, command):
     path = write(tmp_path)
-    args = [command, "--sandbox", "-f", str(path), "otel"] if command != "render" else [command, "-f", str(path),
-                                                                                        "otel"]
+    args = [command, "otel"] if command == "render" else [command, "--sandbox", "otel"]
     if command == "gen-dag":
         args += ["--out", str(tmp_path / "dags")]
-    done = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
-    assert done.exit_code == 1, done.output
+    done = ecsflow(*args, file=path, env=PLAIN, expect=1)
     assert "service 'otel' is a container of the task of 'app' (network_mode: service:app)" in done.stderr
     assert "hint: name 'app' instead (its task holds app, otel, proxy, migrate)" in done.stderr
     assert not (tmp_path / "dags").exists()
 
 
 def test_render_says_the_kinds_of_tasks_not_of_sidecars(tmp_path):
-    done = CliRunner().invoke(app, ["render", "-f", str(write(tmp_path))], env={"NO_COLOR": "1"})
-    assert done.exit_code == 0, done.stderr
+    done = ecsflow("render", file=write(tmp_path), env=PLAIN)
     assert [r["family"] for r in json.loads(done.stdout)] == ["shop-app", "shop-report"]
     [kinds] = [line for line in done.stderr.splitlines() if "kinds:" in line]
     assert "app" in kinds and "report" in kinds and "otel" not in kinds and "migrate" not in kinds
@@ -332,24 +325,15 @@ def test_render_says_the_kinds_of_tasks_not_of_sidecars(tmp_path):
 # -- ECS: sync, then diff unchanged, per container -------------------------------------------------------
 
 
-def sandbox(folder: Path, *args: str):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSFLOW_"))}
-    script = Path(sys.executable).parent / "ecsflow"
-    return subprocess.run([str(script), *args, "--sandbox"], cwd=folder, capture_output=True, text=True,
-                          env={**clean, "NO_COLOR": "1"}, timeout=120)
-
-
 def test_sync_then_diff_is_unchanged_in_the_sandbox_and_a_sidecars_change_shows_per_container(tmp_path):
     write(tmp_path)
-    first = sandbox(tmp_path, "sync", "--format", "json")
-    assert first.returncode == 0, first.stderr
+    first = ecsflow_process("sync", "--sandbox", "--format", "json", cwd=tmp_path, env=clean_env())
     assert [(f["service"], f["family"], f["status"]) for f in json.loads(first.stdout)["families"]] == [
         ("app", "shop-app", "registered"), ("report", "shop-report", "registered")]
-    again = sandbox(tmp_path, "diff", "--exit-code")
-    assert again.returncode == 0, again.stdout + again.stderr
+    ecsflow_process("diff", "--sandbox", "--exit-code", cwd=tmp_path, env=clean_env())  # unchanged: exit 0
     write(tmp_path, APP.replace("nginx:1.27", "nginx:1.28"))
-    changed = sandbox(tmp_path, "diff", "--exit-code", "--format", "json")
-    assert changed.returncode == 2, changed.stderr
+    changed = ecsflow_process("diff", "--sandbox", "--exit-code", "--format", "json", cwd=tmp_path, env=clean_env(),
+                              expect=2)
     [family] = [f for f in json.loads(changed.stdout)["families"] if f["status"] != "unchanged"]
     assert family["family"] == "shop-app"
     assert [c["path"] for c in family["changes"]] == ["containers[proxy].image"]
@@ -358,12 +342,9 @@ def test_sync_then_diff_is_unchanged_in_the_sandbox_and_a_sidecars_change_shows_
 def test_sync_then_diff_is_unchanged_against_the_endpoint_and_real_ecs_shapes(tmp_path, ecs):
     path = write(tmp_path)
     env = dummy_credentials_env()
-    runner = CliRunner()
-    synced = runner.invoke(app, ["sync", "-f", str(path), "--endpoint-url", ecs.url, "--format", "json"], env=env)
-    assert synced.exit_code == 0, synced.stderr
+    ecsflow("sync", "--format", "json", file=path, endpoint=ecs, env=env)
     assert ecs.calls["RegisterTaskDefinition"] == 2  # one family for the four containers, one for report
-    diffed = runner.invoke(app, ["diff", "-f", str(path), "--endpoint-url", ecs.url, "--exit-code"], env=env)
-    assert diffed.exit_code == 0, diffed.stdout
+    ecsflow("diff", "--exit-code", file=path, endpoint=ecs, env=env)  # unchanged: exit 0
     _, _, builds = builds_of(path)
     request = builds[0].request
     assert diff_family("app", "shop-app", request, as_real_ecs_answers_it(request)).changes == ()
@@ -387,22 +368,21 @@ def test_gen_dag_puts_the_task_in_the_dag_once_under_its_main_service(tmp_path):
 def test_deploy_deploys_the_task_with_its_sidecar_and_no_service_for_it(tmp_path):
     target = tmp_path / "docker-elk"
     shutil.copytree(ELK, target)
-    done = sandbox(target, "deploy", *ELK_FILES, "--format", "json", "elasticsearch")
-    assert done.returncode == 0, done.stderr
+    done = ecsflow_process("deploy", *ELK_FILES, "--format", "json", "elasticsearch", "--sandbox", cwd=target,
+                           env=clean_env())
     assert [(s["service"], s["status"]) for s in json.loads(done.stdout)["services"]] == [
         ("elasticsearch", "created")]
     families = sorted(p.name for p in (target / ".ecsflow" / "sandbox").glob("*.json"))
     assert families == ["docker-elk-elasticsearch.json"]  # no family for setup
     assert '"setup"' in (target / ".ecsflow" / "sandbox" / families[0]).read_text()  # it is in the task
-    again = sandbox(target, "diff", *ELK_FILES, "--exit-code", "elasticsearch")
-    assert again.returncode == 0, again.stdout + again.stderr
+    ecsflow_process("diff", *ELK_FILES, "--exit-code", "elasticsearch", "--sandbox", cwd=target,
+                    env=clean_env())  # unchanged: exit 0
 
 
 def test_naming_a_sidecar_to_deploy_is_an_error(tmp_path):
     target = tmp_path / "elk"
     shutil.copytree(ELK, target)
-    done = sandbox(target, "deploy", *ELK_FILES, "setup")
-    assert done.returncode == 1
+    done = ecsflow_process("deploy", *ELK_FILES, "setup", "--sandbox", cwd=target, env=clean_env(), expect=1)
     assert "service 'setup' is a container of the task of 'elasticsearch'" in done.stderr
     assert not (target / ".ecsflow" / "sandbox").exists() or not list((target / ".ecsflow" / "sandbox").glob("*.json"))
 
@@ -414,8 +394,7 @@ def test_run_runs_the_task_by_its_main_service_and_exits_with_its_code(tmp_path)
         "services:\n"
         "  job:\n    image: python:3.12\n    command: [python3, -c, 'print(\"loaded\"); raise SystemExit(3)']\n"
         "  agent:\n    image: datadog/agent:7\n    network_mode: service:job\n")
-    done = sandbox(tmp_path, "run", "--execute-locally", "job")
-    assert done.returncode == 3, done.stderr
+    done = ecsflow_process("run", "--execute-locally", "job", "--sandbox", cwd=tmp_path, env=clean_env(), expect=3)
     assert "loaded" in done.stdout
     assert "only job's command runs, not its task's other containers (agent)" in done.stderr
     assert sorted(p.name for p in (tmp_path / ".ecsflow" / "sandbox").glob("*.json")) == [f"{tmp_path.name}-job.json"]

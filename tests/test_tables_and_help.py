@@ -9,38 +9,34 @@ import io
 import json
 import re
 
-from typer.testing import CliRunner
+from cli_runner import ecsflow
 
-from ecsflow.cli import app
-
-RUNNER = CliRunner()
+ENV = {"NO_COLOR": "1"}
 
 
-def cli(*args: str, columns: int | None = None):
-    env = {"NO_COLOR": "1", **({"COLUMNS": str(columns)} if columns else {})}
-    return RUNNER.invoke(app, list(args), env=env)
+def width(columns: int) -> dict[str, str]:
+    """The environment of a terminal ``columns`` wide."""
+    return {**ENV, "COLUMNS": str(columns)}
 
 
 def test_a_dry_run_shows_the_live_revision_as_live_and_no_arn(etl_project):
-    compose = str(etl_project / "docker-compose.yml")
-    assert cli("sync", "-f", compose, "--sandbox", "extract", "transform").exit_code == 0
+    compose = etl_project / "docker-compose.yml"
+    ecsflow("sync", "--sandbox", "extract", "transform", file=compose, env=ENV)
     text = (etl_project / "docker-compose.yml").read_text().replace("etl/extract:1.4.2", "etl/extract:1.4.3")
     (etl_project / "docker-compose.yml").write_text(text)
-    result = cli("sync", "-f", compose, "--sandbox", "--dry-run")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("sync", "--sandbox", "--dry-run", file=compose, env=ENV)
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:-1]}
     assert result.stdout.splitlines()[0].split() == ["service", "family", "status", "revision"]
     assert rows == {"extract": ["etl-extract", "would-register", "live", "1"],
                     "transform": ["etl-transform", "unchanged", "1"],
                     "load": ["etl-load", "would-register", "new"], "api": ["etl-api", "would-register", "new"]}
     assert "arn:aws" not in result.stdout
-    report = json.loads(cli("sync", "-f", compose, "--sandbox", "--dry-run", "--format", "json").stdout)
+    report = json.loads(ecsflow("sync", "--sandbox", "--dry-run", "--format", "json", file=compose, env=ENV).stdout)
     assert report["families"][0]["arn"].endswith(":task-definition/etl-extract:1")  # the JSON keeps the ARN
 
 
 def test_a_sync_table_has_no_arn_and_no_empty_detail_column(etl_project):
-    result = cli("sync", "-f", str(etl_project / "docker-compose.yml"), "--sandbox")
-    assert result.exit_code == 0, result.stderr
+    result = ecsflow("sync", "--sandbox", file=etl_project / "docker-compose.yml", env=ENV)
     assert result.stdout.splitlines()[0].split() == ["service", "family", "status", "revision"]
     assert "arn:aws" not in result.stdout and "extract    etl-extract    registered  1" in result.stdout
 
@@ -76,10 +72,9 @@ def test_verify_where_the_table_fits_stays_a_table(etl_project):
 
 
 def test_nothing_to_prune_says_what_was_checked(etl_project):
-    compose = str(etl_project / "docker-compose.yml")
-    assert cli("sync", "-f", compose, "--sandbox").exit_code == 0
-    result = cli("prune", "-f", compose, "--sandbox")
-    assert result.exit_code == 0, result.stderr
+    compose = etl_project / "docker-compose.yml"
+    ecsflow("sync", "--sandbox", file=compose, env=ENV)
+    result = ecsflow("prune", "--sandbox", file=compose, env=ENV)
     assert result.stdout.splitlines()[-1] == (
         "Nothing to prune: 4 family(ies) checked; each keeps its newest 5 ACTIVE revision(s) and those in use in "
         "cluster data-jobs or pinned by a generated DAG.")
@@ -87,22 +82,20 @@ def test_nothing_to_prune_says_what_was_checked(etl_project):
 
 def test_the_command_list_is_whole_sentences():
     for columns in (80, 100):
-        result = cli("--help", columns=columns)
-        assert result.exit_code == 0
+        result = ecsflow("--help", env=width(columns))
         listing = result.stdout.split("Commands:", 1)[1].strip().splitlines()
         assert len(listing) >= 8 and all(line.rstrip().endswith(".") for line in listing), listing
         assert not any("..." in line for line in listing)
 
 
 def test_gen_dag_help_names_its_three_files():
-    result = cli("gen-dag", "--help", columns=200)
-    assert result.exit_code == 0
+    result = ecsflow("gen-dag", "--help", env=width(200))
     for name in ("<dag_id>.py", "<dag_id>_tasks.py", "<dag_id>.pools.json"):
         assert name in result.stdout
 
 
 def test_the_role_options_say_a_name_is_taken():
     # `--execution-role ecsTaskExecutionRole` is how a newcomer writes it; the help must not say "ARN" only
-    text = " ".join(cli("render", "--help", columns=200).stdout.split())  # the help column wraps
+    text = " ".join(ecsflow("render", "--help", env=width(200)).stdout.split())  # the help column wraps
     assert "Task execution role: its ARN, or its name (with the account)." in text
     assert "Task role: its ARN, or its name (with the account)." in text

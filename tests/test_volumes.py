@@ -13,11 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_runner import ecsflow
 from compose_oracle import agree_with_compose
 from ecs_shapes import as_real_ecs_answers_it
-from typer.testing import CliRunner
 
-from ecsflow.cli import app
 from ecsflow.compose.loader import load_project
 from ecsflow.diff import diff_family
 from ecsflow.ecs.validate import check_register_request
@@ -49,10 +48,6 @@ def build(folder: Path, strict: bool = False):
     [built] = build_task_definitions(project, Settings(execution_role=ROLE), strict=strict)
     check_register_request(built.request, built.service)  # botocore's model of RegisterTaskDefinition
     return built
-
-
-def cli(folder: Path, command: str, *args: str):
-    return CliRunner().invoke(app, [command, "-f", str(folder / "compose.yaml"), *args], env={})
 
 
 # --- read as Compose reads them ----------------------------------------------------------------------------
@@ -153,8 +148,7 @@ def test_a_named_volume_without_efs_is_task_storage_with_one_warning_and_strict_
         "cache", "work", "cache"]
     [warning] = built.warnings
     assert "'cache', 'work'" in warning and "gone when the task stops" in warning and "x-ecsflow.efs" in warning
-    result = cli(tmp_path, "render", "--strict")
-    assert result.exit_code == 1
+    result = ecsflow("render", "--strict", file=tmp_path / "compose.yaml", expect=1)
     assert "compose.yaml:6:5, service 'app', key 'volumes'" in result.stderr  # the volumes key
     assert "would not outlive the task" in result.stderr and "efs" in result.stderr
 
@@ -166,8 +160,7 @@ def test_a_bind_mount_is_left_out_naming_the_path_and_what_to_do_instead(tmp_pat
     [warning] = built.warnings  # one for the service's bind mounts, each named
     assert "the bind mounts ./conf:/etc/conf, /var/run/docker.sock:/var/run/docker.sock are left out" in warning
     assert "into the image" in warning and "EFS" in warning
-    result = cli(tmp_path, "render", "--strict")
-    assert result.exit_code == 1
+    result = ecsflow("render", "--strict", file=tmp_path / "compose.yaml", expect=1)
     assert "the bind mounts ./conf:/etc/conf, /var/run/docker.sock:/var/run/docker.sock are not possible on " \
         "Fargate" in result.stderr
     assert "key 'volumes'" in result.stderr and "Traceback" not in result.output
@@ -188,8 +181,8 @@ def test_a_volume_name_ecs_does_not_allow_is_renamed_with_a_note(tmp_path):
     assert built.request["containerDefinitions"][0]["mountPoints"][0]["sourceVolume"] == "app-data"
     assert any("'app.data' is named 'app-data'" in n for n in built.notes)
     project_file(tmp_path, "- app.data:/a\n- app-data:/b", "app.data: {}\napp-data: {}")
-    result = cli(tmp_path, "render")
-    assert result.exit_code == 1 and "both 'app-data' on ECS" in result.stderr
+    result = ecsflow("render", file=tmp_path / "compose.yaml", expect=1)
+    assert "both 'app-data' on ECS" in result.stderr
 
 
 @pytest.mark.parametrize(("volume", "words"), [
@@ -198,8 +191,7 @@ def test_a_volume_name_ecs_does_not_allow_is_renamed_with_a_note(tmp_path):
 ])
 def test_what_ecs_cannot_mount_is_an_error(tmp_path, volume, words):
     project_file(tmp_path, volume, "data: {}")
-    result = cli(tmp_path, "render")
-    assert result.exit_code == 1
+    result = ecsflow("render", file=tmp_path / "compose.yaml", expect=1)
     assert words in result.stderr and "service 'app', key 'volumes'" in result.stderr
 
 
@@ -231,8 +223,7 @@ BAD = {
 def test_a_bad_efs_block_is_one_error_naming_file_line_and_key_and_nothing_is_written(case, tmp_path):
     top, words, key = BAD[case]
     project_file(tmp_path, "- data:/data", top)
-    result = cli(tmp_path, "sync", "--sandbox")
-    assert result.exit_code == 1, result.output
+    result = ecsflow("sync", "--sandbox", file=tmp_path / "compose.yaml", expect=1)
     assert words in result.stderr and key in result.stderr
     # where the key is written in the volume's block (its line, the key's column), and who mounts it
     assert re.search(r"compose\.yaml:9:\d+, service 'app'", result.stderr)
@@ -242,8 +233,7 @@ def test_a_bad_efs_block_is_one_error_naming_file_line_and_key_and_nothing_is_wr
 
 def test_an_undeclared_volume_is_refused_before_anything_is_written(tmp_path):
     project_file(tmp_path, "- nope:/data", "")
-    result = cli(tmp_path, "sync", "--sandbox")
-    assert result.exit_code == 1
+    result = ecsflow("sync", "--sandbox", file=tmp_path / "compose.yaml", expect=1)
     assert "compose.yaml:6:5, service 'app', key 'volumes'" in result.stderr
     assert "undefined volume nope" in result.stderr
     assert not (tmp_path / ".ecsflow").exists()
@@ -255,12 +245,10 @@ def test_an_undeclared_volume_is_refused_before_anything_is_written(tmp_path):
 def test_sync_then_diff_is_unchanged_in_the_sandbox_and_a_changed_mount_is_a_change(tmp_path):
     top = f"data: {{x-ecsflow: {{efs: {{file_system_id: {FS}, access_point: {AP}, iam: true}}}}}}\ncache: {{}}"
     project_file(tmp_path, "- data:/data\n- cache:/cache\n- ./conf:/conf", top)
-    assert cli(tmp_path, "sync", "--sandbox").exit_code == 0
-    again = cli(tmp_path, "diff", "--sandbox", "--exit-code")
-    assert again.exit_code == 0, again.output
+    ecsflow("sync", "--sandbox", file=tmp_path / "compose.yaml")
+    ecsflow("diff", "--sandbox", "--exit-code", file=tmp_path / "compose.yaml")  # unchanged: exit 0
     project_file(tmp_path, "- data:/data:ro\n- cache:/cache\n- ./conf:/conf", top)
-    changed = cli(tmp_path, "diff", "--sandbox", "--exit-code", "--format", "json")
-    assert changed.exit_code == 2
+    changed = ecsflow("diff", "--sandbox", "--exit-code", "--format", "json", file=tmp_path / "compose.yaml", expect=2)
     [family] = json.loads(changed.stdout)["families"]
     assert [c["path"] for c in family["changes"]] == ["containers[app].mountPoints[/data].readOnly"]
 
@@ -317,13 +305,11 @@ def test_a_bad_efs_block_an_override_writes_is_named_in_that_file_and_an_unused_
     project_file(tmp_path, "- data:/data", f"data: {{x-ecsflow: {{efs: {{file_system_id: {FS}}}}}}}")
     (tmp_path / "override.yaml").write_text("volumes:\n  spare: {}\n  data:\n    x-ecsflow: {efs: {file_system_id: "
                                             "my-files}}\n")
-    files = ["-f", str(tmp_path / "override.yaml")]
-    result = cli(tmp_path, "sync", "--sandbox", *files)
-    assert result.exit_code == 1, result.output
+    files = [tmp_path / "compose.yaml", tmp_path / "override.yaml"]
+    result = ecsflow("sync", "--sandbox", file=files, expect=1)
     assert f"{tmp_path / 'override.yaml'}:4:23, service 'app', key 'volumes.data.x-ecsflow.efs.file_system_id'" \
         in result.stderr  # the override's own line and column of the key
     (tmp_path / "override.yaml").write_text("volumes:\n  spare:\n    x-ecsflow: {efs: {iam: true}}\n")
-    unused = cli(tmp_path, "sync", "--sandbox", *files)
-    assert unused.exit_code == 1, unused.output
+    unused = ecsflow("sync", "--sandbox", file=files, expect=1)
     assert f"{tmp_path / 'override.yaml'}:3:17, key 'volumes.spare.x-ecsflow.efs'" in unused.stderr
     assert not (tmp_path / ".ecsflow").exists()
