@@ -189,15 +189,25 @@ def sandbox_session(
 
 @contextmanager
 def _ecs_semantics() -> Iterator[None]:
-    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``)."""
-    from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``), and
+    its default VPC the same in every command (``moto_patches``)."""
+    from ecsflow.sandbox.moto_patches import (
+        install_definition_semantics,
+        install_network_semantics,
+        uninstall_definition_semantics,
+        uninstall_network_semantics,
+    )
     from ecsflow.sandbox.moto_services import install_service_semantics, uninstall_service_semantics
 
     install_definition_semantics()
     try:
         install_service_semantics()
         try:
-            yield
+            install_network_semantics()
+            try:
+                yield
+            finally:
+                uninstall_network_semantics()
         finally:
             uninstall_service_semantics()
     finally:
