@@ -28,6 +28,10 @@ revision even when it is INACTIVE (deregistered), which would make a diff compar
 
 Services (``install_service_semantics`` in ``ecsflow.sandbox.moto_services``) are patched the same way.
 
+The default network (``network_semantics``, the sandbox's only): moto makes a region's default VPC with random
+ids when EC2 is first used, anew in every command; the patch has them drawn from a generator seeded by the
+account and region, so every command of a project meets the same subnets and security group.
+
 moto is held to the minor version these internals were written against (pyproject.toml; ``ecsflow.sandbox.moto_pin``
 names it and every moto internal the patches use, and stops with a clear error before the first patch is put on
 when another moto is installed or an internal moved).
