@@ -81,7 +81,7 @@ def tasks(ecs, **filters):
     client = ecs.client("ecs")
     arns = client.list_tasks(cluster="jobs", **filters)["taskArns"]
     described = client.describe_tasks(cluster="jobs", tasks=arns)["tasks"] if arns else []
-    return sorted(described, key=lambda task: task["createdAt"])
+    return sorted(described, key=lambda task: (task["createdAt"], task["taskArn"]))  # as run_once picks the oldest
 
 
 # --- Spot interruption -----------------------------------------------------------------------------------
