@@ -109,7 +109,7 @@ def _network(facts: AccountFacts) -> dict[str, Proposed]:
                else f"no default VPC in {facts.region}" if vpc is None else f"the default VPC {vpc.id} has no subnet")
         return {"subnets": Proposed("subnets", None, (f"{why}: set the subnets your tasks run in",)),
                 "security_groups": Proposed("security_groups", None, ("and their security groups",))}
-    whose = (f"the sandbox's default VPC {vpc.id} (made up anew each run: the sandbox checks no network)"
+    whose = (f"the sandbox's default VPC {vpc.id} (the same in every sandbox command of this account and region)"
              if facts.sandbox else f"the default VPC {vpc.id}")
     network = {"subnets": Proposed("subnets", tuple(s.id for s in vpc.subnets), (f"{whose}: its subnets",))}
     if vpc.security_group:

@@ -28,6 +28,10 @@ revision even when it is INACTIVE (deregistered), which would make a diff compar
 
 Services (``install_service_semantics`` in ``ecsflow.sandbox.moto_services``) are patched the same way.
 
+The default network (``network_semantics``, the sandbox's only): moto makes a region's default VPC with random
+ids when EC2 is first used, anew in every command; the patch has them drawn from a generator seeded by the
+account and region, so every command of a project meets the same subnets and security group.
+
 moto is held to the minor version these internals were written against (pyproject.toml; ``ecsflow.sandbox.moto_pin``
 names it and every moto internal the patches use, and stops with a clear error before the first patch is put on
 when another moto is installed or an internal moved).
@@ -340,3 +344,43 @@ def _latest_active_patch() -> Any:
 
 
 _DEFINITIONS = CountedPatches(lambda: [_latest_active_patch()])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the default network, the same in every command (the sandbox's; counted, as the sandbox may nest)
+
+
+def install_network_semantics() -> None:
+    _NETWORK.install()
+
+
+def uninstall_network_semantics() -> None:
+    _NETWORK.uninstall()
+
+
+def _stable_default_network_patch() -> Any:
+    """moto makes a region's EC2 backend when it is first used, and in it the default VPC (its subnets, its
+    `default` security group, its route table and network ACL) with random ids: anew in every command, so the
+    ids `init` proposed were unknown to the next command. Made with ids drawn from a generator seeded by the
+    account and region, they are the same in every command, as an account's default VPC is. Under moto's own
+    backend lock, so that no other backend is made meanwhile; moto's random stream is left as it was."""
+    import hashlib
+    from unittest import mock
+
+    import moto.ec2.utils
+    from moto.core.base_backend import AccountSpecificBackend, backend_lock
+    from moto.moto_api._internal import MotoRandom
+
+    original = AccountSpecificBackend.__getitem__
+
+    def getitem(self: Any, region_name: str) -> Any:
+        if self.service_name != "ec2" or region_name in self.keys():
+            return original(self, region_name)
+        seed = hashlib.sha256(f"{self.account_id}/{region_name}".encode()).digest()
+        with backend_lock, mock.patch.object(moto.ec2.utils, "random", MotoRandom(seed)):
+            return original(self, region_name)
+
+    return mock.patch.object(AccountSpecificBackend, "__getitem__", getitem)
+
+
+_NETWORK = CountedPatches(lambda: [_stable_default_network_patch()])

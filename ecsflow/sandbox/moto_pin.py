@@ -21,6 +21,10 @@ MOTO_SERIES = "5.2"  # pyproject.toml: moto>=5.2,<5.3
 MOTO_INTERNALS = (
     "moto.core:DEFAULT_ACCOUNT_ID",
     "moto.core.responses:ActionResult",
+    "moto.core.base_backend:AccountSpecificBackend.__getitem__",  # moto_patches: the stable default network
+    "moto.core.base_backend:backend_lock",
+    "moto.moto_api._internal:MotoRandom",
+    "moto.ec2.utils:random",  # where every EC2 id is drawn from (random_id)
     "moto.ecs.exceptions:ECSException",
     "moto.ecs.exceptions:InvalidParameterException",
     "moto.ecs.exceptions:TaskDefinitionNotFoundException",

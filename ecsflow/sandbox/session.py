@@ -44,8 +44,10 @@ RunTask works in the sandbox, and with ``execute_locally`` (the user's opt-in, `
 ``ecsflow.sandbox.runner`` runs the task's command as a process on this machine (no Docker, the image is not
 pulled), writes its output to the sandbox's CloudWatch Logs and stops the task
 with the process's exit code; without it, the task is stopped before anything is executed. Subnets and
-security groups are taken as given, not checked. ``ECSFLOW_SANDBOX_SPOT_INTERRUPT_AFTER`` (seconds) makes the
-runner interrupt a FARGATE_SPOT task that long after its process started, as Spot would.
+security groups are taken as given, not checked; the default VPC's are the same in every session of an account
+and region (``moto_patches``: moto would make them anew), so the ones ``ecsflow init`` proposed are known.
+``ECSFLOW_SANDBOX_SPOT_INTERRUPT_AFTER`` (seconds) makes the runner interrupt a FARGATE_SPOT task that long after
+its process started, as Spot would.
 """
 
 from __future__ import annotations
@@ -189,15 +191,25 @@ def sandbox_session(
 
 @contextmanager
 def _ecs_semantics() -> Iterator[None]:
-    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``)."""
-    from ecsflow.sandbox.moto_patches import install_definition_semantics, uninstall_definition_semantics
+    """moto's ECS answering task definitions and services as ECS does (``moto_patches``, ``moto_services``), and
+    its default VPC the same in every command (``moto_patches``)."""
+    from ecsflow.sandbox.moto_patches import (
+        install_definition_semantics,
+        install_network_semantics,
+        uninstall_definition_semantics,
+        uninstall_network_semantics,
+    )
     from ecsflow.sandbox.moto_services import install_service_semantics, uninstall_service_semantics
 
     install_definition_semantics()
     try:
         install_service_semantics()
         try:
-            yield
+            install_network_semantics()
+            try:
+                yield
+            finally:
+                uninstall_network_semantics()
         finally:
             uninstall_service_semantics()
     finally:
