@@ -47,6 +47,16 @@ API = """\
 """
 
 
+def fresh(endpoint: RecordingEndpoint) -> RecordingEndpoint:
+    """A module's endpoint as each test starts with it: moto emptied, the default cluster, no call counted and no
+    request kept from the test before."""
+    endpoint.reset()
+    endpoint.create_cluster("default")
+    endpoint.reset_counts()
+    endpoint.requests.clear()
+    return endpoint
+
+
 def project(tmp_path: Path, services: str = API, head: str = "", subnet: str = "subnet-1",
             group: str = "sg-1") -> Path:
     """A compose project of ``services`` (YAML under `services:`) with the settings deploy needs."""

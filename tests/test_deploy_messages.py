@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import ecsflow
-from deploy_support import RecordingEndpoint, writes
+from deploy_support import RecordingEndpoint, fresh, writes
 from ecs_server import dummy_credentials_env
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # moto's account is 123456789012
@@ -24,12 +24,8 @@ def endpoint():
 
 @pytest.fixture
 def ecs(endpoint, monkeypatch):
-    endpoint.reset()
-    endpoint.create_cluster("default")
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")  # moto's server runs in this process
-    endpoint.reset_counts()
-    endpoint.requests.clear()
-    return endpoint
+    return fresh(endpoint)
 
 
 def compose(folder: Path, subnet: str, group: str, role: str = "ecsTaskExecutionRole") -> Path:

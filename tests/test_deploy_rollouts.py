@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from cli_runner import ecsflow
-from deploy_support import RecordingEndpoint, create_request, deploy_json, project, writes
+from deploy_support import RecordingEndpoint, create_request, deploy_json, fresh, project, writes
 from project_files import edit
 from service_answers import answered, deployment, described, event, service_item
 
@@ -24,11 +24,7 @@ def endpoint():
 
 @pytest.fixture
 def ecs(endpoint):
-    endpoint.reset()
-    endpoint.create_cluster("default")
-    endpoint.reset_counts()
-    endpoint.requests.clear()
-    return endpoint
+    return fresh(endpoint)
 
 
 @pytest.fixture

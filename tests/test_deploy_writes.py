@@ -9,7 +9,7 @@ import json
 
 import pytest
 from cli_runner import clean_env, ecsflow, ecsflow_started
-from deploy_support import API, PLAIN, RecordingEndpoint, create_request, deploy_json, project, writes
+from deploy_support import API, PLAIN, RecordingEndpoint, create_request, deploy_json, fresh, project, writes
 from service_answers import deployment, described, service_item
 
 TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-api:{}"
@@ -24,12 +24,8 @@ def endpoint():
 
 @pytest.fixture
 def ecs(endpoint, monkeypatch):
-    endpoint.reset()
-    endpoint.create_cluster("default")
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")  # moto's server runs in this process
-    endpoint.reset_counts()
-    endpoint.requests.clear()
-    return endpoint
+    return fresh(endpoint)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from cli_runner import ecsflow
-from deploy_support import API, PLAIN, RecordingEndpoint, create_request, project
+from deploy_support import API, PLAIN, RecordingEndpoint, create_request, fresh, project
 from project_files import edit
 from service_answers import deployment, described, service_item
 
@@ -24,10 +24,7 @@ def endpoint():
 
 @pytest.fixture
 def ecs(endpoint):
-    endpoint.reset()
-    endpoint.create_cluster("default")
-    endpoint.reset_counts()
-    return endpoint
+    return fresh(endpoint)
 
 
 @pytest.fixture
