@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
-from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
 from project_files import edit
+from run_support import run
 
 from ecsflow import operations
 from ecsflow.ecs.tasks import LogTail, LogTarget
@@ -72,13 +72,6 @@ def ecs(endpoint, project):
     endpoint.reset_counts()
     yield endpoint
     endpoint.runner.check_network = False
-
-
-def run(ecs, project, *args, env=None, service="job", expect=0):
-    """`ecsflow run SERVICE ARGS` of the project against the endpoint, polling every 20 ms."""
-    __tracebackhide__ = True
-    return ecsflow("run", service, "--poll-interval", "0.02", *args, file=project / "docker-compose.yml",
-                   endpoint=ecs, env=env, expect=expect)
 
 
 def describe(ecs, arn):

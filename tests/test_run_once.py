@@ -9,8 +9,8 @@ import json
 import threading
 
 import pytest
-from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
+from run_support import run
 
 from ecsflow import operations
 from ecsflow.ecs.register import Backoff
@@ -68,13 +68,6 @@ def ecs(endpoint, project, monkeypatch):
     monkeypatch.setattr(run_once, "CAPACITY_BACKOFF", Backoff(attempts=3, base=0.01, cap=0.02))
     yield endpoint
     endpoint.runner.spot_interrupt_after = None
-
-
-def run(ecs, project, *args, env=None, service="job", expect=0):
-    """``ecsflow run SERVICE ARGS`` of the project against the endpoint, polling often."""
-    __tracebackhide__ = True
-    return ecsflow("run", service, "--poll-interval", "0.02", *args, file=project / "docker-compose.yml",
-                   endpoint=ecs, env=env, expect=expect)
 
 
 def tasks(ecs, **filters):
