@@ -174,10 +174,6 @@ def load_config(
 
     result = {key: timestamps_as_text(value) for key, value in merged.items()
               if key not in ("services", "include", "version", "name")}
-    for key in ("volumes", "x-ecsflow"):
-        if isinstance(merged.get(key), PositionedMap) and isinstance(result[key], dict):
-            # Where each named volume or setting was written, for the errors about it.
-            result[key] = PositionedMap(result[key]).copy_positions(merged[key])
     result.update(name=name, services=normalised, files=[str(p) for p in paths], working_dir=str(working_dir),
                   environment=environment, interpolated=interpolated, profiled_out=profiled_out)
     return result

@@ -164,7 +164,9 @@ def timestamps_as_text(value: Any) -> Any:
         return value.text
     if isinstance(value, dict):
         copied = {key: timestamps_as_text(item) for key, item in value.items()}
-        if hasattr(value, "copy_positions"):  # a PositionedMap keeps where its keys were written, for errors
+        # A PositionedMap (duck-typed: yamlfile imports this module) keeps where each key was written, so that
+        # an error about a named volume or a setting names its own file, line and column.
+        if hasattr(value, "copy_positions"):
             return type(value)(copied).copy_positions(value)
         return copied
     if isinstance(value, list):
