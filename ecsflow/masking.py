@@ -241,12 +241,19 @@ def secret_values(environment: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(v for v in found if len(v) >= MIN_SECRET_LENGTH and v.lower() not in _NOT_SECRET_VALUES)
 
 
+_MEMO_TEXT_MAX = 256  # characters: longer strings (scripts, log lines) are masked each time
+_MEMO_SIZE = 50_000  # entries before the memo starts over
+
+
 @dataclass(frozen=True)
 class Masker:
     """Masks what is about to be printed. ``values``: the exact strings to hide wherever they occur."""
 
     values: frozenset[str] = frozenset()
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    # text() of the short strings seen, which repeat across services (keys, images, settings): a render of
+    # 1,000 services masks ~94,000 strings, few of them distinct. Bounded, as run's log lines pass here too.
+    _memo: dict[tuple[str, bool], str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.values:
@@ -267,6 +274,17 @@ class Masker:
     def text(self, text: str, *, arguments: bool = True) -> str:
         """Any printed string: known secret values, URL passwords, credential shapes, and (unless not
         ``arguments``: a container's own log lines are left to say `API_TOKEN=<unset>`) secret arguments."""
+        known = self._memo.get((text, arguments))
+        if known is not None:
+            return known
+        masked = self._masked_text(text, arguments)
+        if len(text) <= _MEMO_TEXT_MAX:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[(text, arguments)] = masked
+        return masked
+
+    def _masked_text(self, text: str, arguments: bool) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(SENSITIVE, text)
         if "://" in text:

@@ -69,18 +69,23 @@ _TOP_CASTS = {
     **{f"networks.*.{flag}": _BOOL for flag in ("external", "internal", "attachable", "enable_ipv4", "enable_ipv6")},
     **{f"{kind}.*.external": _BOOL for kind in ("volumes", "secrets", "configs")},
 }
-_CASTS: dict[tuple[str, int], list[tuple[tuple[str, ...], str]]] = {}
+# By (first part, length, last part): most strings (environment values, command words) have no candidate.
+_CASTS: dict[tuple[str, int, str], list[tuple[tuple[str, ...], str]]] = {}
 for _pattern, _kind in [
     *((("services", "*", *path.split(".")), kind) for path, kind in _SERVICE_CASTS.items()),
     *((tuple(path.split(".")), kind) for path, kind in _TOP_CASTS.items()),
 ]:
-    _CASTS.setdefault((_pattern[0], len(_pattern)), []).append((_pattern, _kind))
+    _CASTS.setdefault((_pattern[0], len(_pattern), _pattern[-1]), []).append((_pattern, _kind))
 
 
 def _cast_for(path: tuple[Any, ...]) -> str | None:
     if not path:
         return None
-    for pattern, kind in _CASTS.get((path[0], len(path)), ()):
+    last = path[-1]
+    candidates = _CASTS.get((path[0], len(path), "[]" if isinstance(last, int) else last), [])
+    if isinstance(last, str):
+        candidates = candidates + _CASTS.get((path[0], len(path), "*"), [])
+    for pattern, kind in candidates:
         if all(
             want == "*" and isinstance(got, str) or want == "[]" and isinstance(got, int) or want == got
             for want, got in zip(pattern, path, strict=True)
@@ -132,16 +137,12 @@ def _walk(value: Any, environment: Mapping[str, str], file: str, path: tuple[Any
         return Override(_walk(value.value, environment, file, path, warn, line, interpolated))
     if not isinstance(value, str):
         return value
-    dotted = ".".join(str(part) for part in path)
-    service = path[1] if len(path) > 1 and path[0] == "services" else None
-    where = {"file": file, "line": line, "service": service,
-             "key": ".".join(str(part) for part in path[2:]) if service else dotted}
     if "$" in value:
         read: dict[str, str] = {}
         try:
             value = interpolate(value, environment, warn, read)
         except InterpolationError as exc:
-            raise ComposeError(f"error while interpolating {dotted}: {exc}", **where,
+            raise ComposeError(f"error while interpolating {_dotted(path)}: {exc}", **_where(path, file, line),
                                hint=None if exc.required else "write a literal $ as $$") from None
         if read and interpolated is not None:
             interpolated.setdefault(value, {}).update(read)
@@ -151,5 +152,16 @@ def _walk(value: Any, environment: Mapping[str, str], file: str, path: tuple[Any
     try:
         return _cast(kind, value, warn)
     except CastError as exc:
-        raise ComposeError(f"error while interpolating {dotted}: failed to cast to expected type: {exc}",
-                           **where) from None
+        raise ComposeError(f"error while interpolating {_dotted(path)}: failed to cast to expected type: {exc}",
+                           **_where(path, file, line)) from None
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _where(path: tuple[Any, ...], file: str, line: int | None) -> dict[str, Any]:
+    """Where an error of the value at ``path`` is: made only for an error (a render walks ~20,000 values)."""
+    service = path[1] if len(path) > 1 and path[0] == "services" else None
+    return {"file": file, "line": line, "service": service,
+            "key": _dotted(path[2:]) if service else _dotted(path)}

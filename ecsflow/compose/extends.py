@@ -9,7 +9,6 @@ known which file they were written in.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from ecsflow.compose.casts import Interpolated, interpolate_document
 from ecsflow.compose.merge import merge_documents, merge_services
 from ecsflow.compose.volumes import resolve_volume_paths
-from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, read_yaml_file
+from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, read_yaml_file, tree_copy
 from ecsflow.errors import ComposeError
 
 Warn = Callable[[str], None]
@@ -69,7 +68,7 @@ def _resolve(path: Path, name: str, files: dict[Path, Mapping[str, Any]], resolv
     base, base_foreign = resolved.get(key), foreign.get(key, False)
     for key, service in reversed(chain):
         if base is None or service.get("extends") is None or isinstance(service.get("extends"), Reset):
-            value, is_foreign = copy.deepcopy(service), key[0] != path
+            value, is_foreign = tree_copy(service), key[0] != path
         else:
             own = PositionedMap({k: v for k, v in service.items() if k != "extends"}).copy_positions(service)
             value, is_foreign = merge_services(base, own), key[0] != path or base_foreign

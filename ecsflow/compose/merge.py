@@ -8,10 +8,9 @@ inherited value and `!override` replaces it whole.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from ecsflow.compose.yamlfile import Override, PositionedMap, Reset
+from ecsflow.compose.yamlfile import Override, PositionedMap, Reset, tree_copy
 
 # Service keys replaced whole rather than merged (Compose's `override` rule).
 _REPLACED = {"command", "entrypoint"}
@@ -28,13 +27,13 @@ def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
         if isinstance(value, Reset):
             merged.pop(key, None)
         elif isinstance(value, Override):
-            merged[key] = copy.deepcopy(value.value)
+            merged[key] = tree_copy(value.value)
         elif key not in merged or merged[key] is None:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = tree_copy(value)
         elif value is None:
             continue
         elif key in _REPLACED:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = tree_copy(value)
         elif key in _KEY_VALUE:
             merged[key] = _merge_key_values(merged[key], value)
         elif key in _NAME_MAPS:
@@ -45,7 +44,7 @@ def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
         elif key == "logging" and isinstance(value, dict) and isinstance(merged[key], dict):
             same_driver = "driver" not in value or "driver" not in merged[key] or \
                 value["driver"] == merged[key]["driver"]
-            merged[key] = merge_mappings(merged[key], value) if same_driver else copy.deepcopy(value)
+            merged[key] = merge_mappings(merged[key], value) if same_driver else tree_copy(value)
         elif key == "build":
             merged[key] = merge_mappings(_build_map(merged[key]), _build_map(value))
         elif key == "ports":
@@ -61,7 +60,7 @@ def merge_services(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
         elif isinstance(merged[key], dict) and isinstance(value, dict):
             merged[key] = merge_mappings(merged[key], value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = tree_copy(value)
     _copy_line(merged, override)
     return merged
 
@@ -106,11 +105,11 @@ def merge_mappings(base: Any, override: Any, replace: set[str] = frozenset()) ->
     if isinstance(override, Reset):
         return None
     if isinstance(override, Override):
-        return copy.deepcopy(override.value)
+        return tree_copy(override.value)
     if not isinstance(base, dict) or not isinstance(override, dict):
         if isinstance(base, list) and isinstance(override, list):
-            return base + copy.deepcopy(override)
-        return copy.deepcopy(override) if override is not None else base
+            return base + tree_copy(override)
+        return tree_copy(override) if override is not None else base
     merged = _copy_map(base)
     for key, value in override.items():
         if isinstance(value, Reset):
@@ -118,7 +117,7 @@ def merge_mappings(base: Any, override: Any, replace: set[str] = frozenset()) ->
         elif key in merged and key not in replace:
             merged[key] = merge_mappings(merged[key], value)
         else:
-            merged[key] = copy.deepcopy(value.value if isinstance(value, Override) else value)
+            merged[key] = tree_copy(value.value if isinstance(value, Override) else value)
     _copy_line(merged, override)
     return merged
 
@@ -179,7 +178,7 @@ def _merge_key_values(base: Any, override: Any) -> dict[str, Any]:
 def _names_to_map(value: Any, default: dict | None) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    return {name: copy.deepcopy(default) for name in value or []}
+    return {name: tree_copy(default) for name in value or []}
 
 
 def _build_map(value: Any) -> dict[str, Any]:

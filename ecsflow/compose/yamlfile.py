@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,41 @@ class Override:
     """`!override VALUE`: replace the inherited value instead of merging with it."""
 
     value: Any
+
+
+_ATOMS = (str, int, float, bool, type(None), Reset)
+
+
+def tree_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A deep copy of a compose tree, as ``copy.deepcopy`` makes it (positions kept, a node shared by aliases
+    copied once), in a fifth of its time: deepcopy rebuilds each PositionedMap through ``__reduce_ex__``."""
+    if isinstance(value, _ATOMS):
+        return value
+    memo = {} if memo is None else memo
+    known = memo.get(id(value))
+    if known is not None:
+        return known
+    kind = type(value)
+    if kind is PositionedMap or kind is dict:
+        copied = kind()
+        memo[id(value)] = copied
+        if kind is PositionedMap:
+            copied.file, copied.line = value.file, value.line
+            copied.key_lines, copied.key_columns = dict(value.key_lines), dict(value.key_columns)
+            copied.key_files = dict(value.key_files)
+        for key, item in value.items():
+            copied[key] = item if isinstance(item, _ATOMS) else tree_copy(item, memo)
+        return copied
+    if kind is PositionedList or kind is list:
+        copied = kind()
+        memo[id(value)] = copied
+        if kind is PositionedList:
+            copied.file, copied.item_lines = value.file, list(value.item_lines)
+        copied.extend(item if isinstance(item, _ATOMS) else tree_copy(item, memo) for item in value)
+        return copied
+    if kind is Override:
+        return Override(tree_copy(value.value, memo))
+    return copy.deepcopy(value, memo)
 
 
 class _ComposeYamlLoader(yaml.SafeLoader):
