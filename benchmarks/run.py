@@ -286,7 +286,7 @@ def floors_summary(noops: list[dict], first: list[dict], startup_doc: dict, rend
                   else "12" if "compose" not in name else "-")
         lines.append(f"| {name} | {value} | {target} |")
     for name, ratio in startup_doc["sandbox_over_render"].items():
-        lines.append(f"| {name} over render (ETL example) | {ratio} | 1.5 |")
+        lines.append(f"| {name} over render (ETL example) | {ratio} | {'-' if name == startup.MOTO_DIFF else '1.5'} |")
     lines.append(f"| `ecsflow render` of the ETL example, median (s) | {startup_doc['median_s'][startup.RENDER]:.3f} "
                  f"| 0.25 |")
     lines.append(f"| `ecsflow --help` / `python -c 'import typer'` (medians) | {startup_doc['help_over_typer']} "

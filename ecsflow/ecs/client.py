@@ -50,6 +50,8 @@ def make_client(service: str, options: AwsOptions, concurrency: int = DEFAULT_CO
 
 
 def _client(service: str, options: AwsOptions, concurrency: int) -> Any:
+    if options.before_connect is not None:
+        options.before_connect()
     import botocore.session
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, CredentialRetrievalError

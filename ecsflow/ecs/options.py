@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ecsflow.ecs.limits import Rate
@@ -18,3 +19,5 @@ class AwsOptions:
     retry_mode: Literal["adaptive", "standard", "legacy"] = "adaptive"
     max_attempts: int = 10  # all attempts, the first one included
     register_rate: Rate | None = None  # RegisterTaskDefinition paced to this rate (ecsflow.ecs.pacing)
+    # Called before any client is made from these options: the sandbox starts moto then (sandbox/session.py).
+    before_connect: Callable[[], object] | None = field(default=None, compare=False, repr=False)

@@ -272,7 +272,7 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
                            hint="pip install 'ecsflow[sandbox]'") from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
                          task_workdir=project.working_dir, execute_locally=aws.execute_locally,
-                         on_note=aws.on_note) as sandbox:
+                         on_note=aws.on_note, lazy=True) as sandbox:
         ecs = Ecs(sandbox.ecs_client, sandbox.options, concurrency, on_done_registering=sandbox.release)
         collector.resume()
         yield ecs

@@ -2,7 +2,7 @@
 
 - ``session``: the sandbox itself (moto in-process, a safe environment, task definitions and services kept on
   disk and replayed into moto at the start of each session); ``state_files``: the rules of its files;
-  ``services_state``: the services' files;
+  ``services_state``: the services' files; ``answers``: the describes of an unchanged state, answered without moto;
 - ``runner``: the local task runner, which runs the tasks moto's ECS starts as local processes and writes
   their output to moto's CloudWatch Logs (also used by the tests' endpoint);
 - ``moto_services``: ECS services as ECS runs them (``service_life``: what ECS does with a service over time;

@@ -33,6 +33,9 @@ it gives moto the very same definition. A stored revision deregistered during th
 is marked INACTIVE, one deleted is dropped. Delete the folder to start from an empty ECS (but a file this user
 may not read is a permission to fix: its error says so, and never to delete the folder).
 
+moto starts when a command's session first needs it (``lazy``): the describes of an unchanged state are answered
+from what moto answered them last (``answers.cache``, ``ecsflow.sandbox.answers``).
+
 CloudWatch Logs groups (names and retentions, not events) are kept in ``logs/``
 (``ecsflow.sandbox.logs_state``), so that `log_retention` meets the groups it made before.
 
@@ -53,9 +56,10 @@ its process started, as Spot would.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,8 +108,9 @@ _PLACEHOLDER_CONTAINER = {"name": "placeholder", "image": "placeholder", "memory
 class Sandbox:
     """An open sandbox: the ``options`` to make clients with, and ``release()``, which saves what was
     registered and lets other ecsflow processes use the sandbox; nothing registered after it is kept.
-    ``ecs_client``: the ECS client the sandbox replayed its state with, for the command's ``Ecs`` to share
-    (clients are thread-safe; making another costs a botocore session and its handlers)."""
+    ``ecs_client``: the command's ECS client (``answers.KeptAnswersClient``): the kept answers of an unchanged
+    state, then the client the sandbox replayed its state with (clients are thread-safe; making another costs a
+    botocore session and its handlers)."""
 
     options: AwsOptions
     release: Callable[[], None]
@@ -116,6 +121,7 @@ class Sandbox:
 def sandbox_session(
     state_dir: Path, region: str = DEFAULT_REGION, task_workdir: Path | None = None, *,
     lock_wait: float = LOCK_WAIT, on_note: Callable[[str], None] | None = None, execute_locally: bool = False,
+    lazy: bool = False,
 ) -> Iterator[Sandbox]:
     """Open the sandbox. Saves new registrations on exit (or at ``release()``), also when the body raised
     (what was registered is registered; re-running converges), unless saving fails too: then the body's error
@@ -125,17 +131,18 @@ def sandbox_session(
     None: the current folder), through ``ecsflow.sandbox.runner``, only with ``execute_locally`` (else they
     stop before they start); any still running when the session closes is stopped. Tasks and logs are not kept
     between sessions, only task definitions, services (and the clusters of those) and log groups. ``on_note`` receives
-    "waiting for another ecsflow" (the CLI prints it as a note; None: it is not said)."""
-    try:
-        from ecsflow.sandbox.moto_import import import_mock_aws
+    "waiting for another ecsflow" (the CLI prints it as a note; None: it is not said).
 
-        mock_aws = import_mock_aws()
-    except ImportError as exc:
-        raise EcsflowError("--sandbox needs moto, which is not installed",
-                           hint="pip install 'ecsflow[sandbox]'") from exc
+    With ``lazy`` (a command's session: ``operations.core.aws_session``), moto starts when first needed: the reads
+    kept with an unchanged state (``ecsflow.sandbox.answers``) are answered without it, and any other call, or any
+    client made from the session's options, starts it. Else it starts at once, and boto3 clients made in the
+    ``with`` reach it as well."""
+    import importlib.util
+
+    if importlib.util.find_spec("moto") is None:
+        raise EcsflowError("--sandbox needs moto, which is not installed", hint="pip install 'ecsflow[sandbox]'")
     from ecsflow.execution import SPOT_INTERRUPT_VARIABLE, spot_interrupt_after
-    from ecsflow.sandbox import logs_state, services_state
-    from ecsflow.sandbox.runner import LocalTaskRunner
+    from ecsflow.sandbox import answers
 
     try:  # the sandbox's Spot switch (ecsflow.execution): read before anything is written
         interrupt_after = spot_interrupt_after(os.environ.get(SPOT_INTERRUPT_VARIABLE))
@@ -147,22 +154,12 @@ def sandbox_session(
                            hint="move the file away (or delete it) and run again")
     lock = _lock(state_dir, lock_wait, on_note or (lambda text: None))
     try:
-        runner = LocalTaskRunner(task_workdir, execute=execute_locally, step_delay=0.1,
-                                 spot_interrupt_after=interrupt_after)
-        with _sandbox_environment(region), mock_aws(), runner, _ecs_semantics():
-            options = AwsOptions(region=region, profile=None, endpoint_url=None)
-            client = make_ecs_client(options)
-            ecs = Ecs(client, options)
-            stored, files = _load(state_dir)
-            services = services_state.load(state_dir)
-            groups = logs_state.load(state_dir, region)
-            try:
-                _replay(ecs, stored, files)
-            except AwsError as exc:
-                raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(state_dir),
-                                   hint="delete the folder to start from an empty ECS") from exc
-            services_state.replay(region, services)
-            logs_state.replay(region, groups)
+        digest = answers.state_digest(state_dir, region)
+        moto = _Moto(state_dir, region, task_workdir, execute_locally, interrupt_after)
+        client = answers.KeptAnswersClient(answers.read_kept(state_dir, digest), moto.ecs_client, lambda: moto.started)
+        with _sandbox_environment(region), moto:
+            if not lazy:
+                moto.ecs_client()
             released = False
 
             def release() -> None:
@@ -170,12 +167,14 @@ def sandbox_session(
                 if not released:
                     released = True
                     try:
-                        _save_new(ecs, state_dir, stored, files)
-                        services_state.save(region, state_dir, services)
-                        logs_state.save(region, state_dir, groups)
+                        moto.save()
+                        if moto.started and client.recorded and digest is not None \
+                                and answers.state_digest(state_dir, region) == digest:
+                            answers.write_kept(state_dir, digest, client.all_answers())
                     finally:
                         lock.release()
 
+            options = AwsOptions(region=region, profile=None, endpoint_url=None, before_connect=moto.ecs_client)
             try:
                 yield Sandbox(options, release, client)
             except BaseException:
@@ -187,6 +186,82 @@ def sandbox_session(
             release()
     finally:
         lock.release()
+
+
+class _Moto:
+    """moto in this process with the state replayed into it, started by the first ``ecs_client()`` (from any
+    thread; the others wait for it) and stopped when the session's ``with`` ends."""
+
+    def __init__(self, state_dir: Path, region: str, task_workdir: Path | None, execute_locally: bool,
+                 interrupt_after: float | None) -> None:
+        self._state_dir, self._region = state_dir, region
+        self._runner_args = (task_workdir, execute_locally, interrupt_after)
+        self._stack = ExitStack()
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._ecs: Ecs | None = None
+        self._state: tuple = ()
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    def __enter__(self) -> _Moto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def ecs_client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._start()
+                except BaseException:
+                    self._stack.close()
+                    raise
+            return self._client
+
+    def _start(self) -> None:
+        try:
+            from ecsflow.sandbox.moto_import import import_mock_aws
+
+            mock_aws = import_mock_aws()
+        except ImportError as exc:
+            raise EcsflowError("--sandbox needs moto, which is not installed",
+                               hint="pip install 'ecsflow[sandbox]'") from exc
+        from ecsflow.sandbox import logs_state, services_state
+        from ecsflow.sandbox.runner import LocalTaskRunner
+
+        workdir, execute, interrupt_after = self._runner_args
+        runner = LocalTaskRunner(workdir, execute=execute, step_delay=0.1, spot_interrupt_after=interrupt_after)
+        for context in (mock_aws(), runner, _ecs_semantics()):
+            self._stack.enter_context(context)
+        options = AwsOptions(region=self._region, profile=None, endpoint_url=None)
+        client = make_ecs_client(options)
+        ecs = Ecs(client, options)
+        stored, files = _load(self._state_dir)
+        services = services_state.load(self._state_dir)
+        groups = logs_state.load(self._state_dir, self._region)
+        try:
+            _replay(ecs, stored, files)
+        except AwsError as exc:
+            raise EcsflowError(f"cannot replay the sandbox state into moto: {exc.message}", file=str(self._state_dir),
+                               hint="delete the folder to start from an empty ECS") from exc
+        services_state.replay(self._region, services)
+        logs_state.replay(self._region, groups)
+        self._ecs, self._state, self._client = ecs, (stored, files, services, groups), client
+
+    def save(self) -> None:
+        """Keep what this session changed (nothing when moto never started: nothing could change)."""
+        if self._ecs is None:
+            return
+        from ecsflow.sandbox import logs_state, services_state
+
+        stored, files, services, groups = self._state
+        _save_new(self._ecs, self._state_dir, stored, files)
+        services_state.save(self._region, self._state_dir, services)
+        logs_state.save(self._region, self._state_dir, groups)
 
 
 @contextmanager
