@@ -97,6 +97,51 @@ def exact_size(cpu: int | None, memory: int | None, need_cpu: int | None, need_m
     return fits[0], memory
 
 
+def containers_fit(containers: Iterable[dict], cpu: int, memory: int,
+                   labels: tuple[str, str] = ("cpu", "memory")) -> None:
+    """ECS's rules for the containers of a task of ``cpu`` units and ``memory`` MiB, checked before it refuses them
+    (RegisterTaskDefinition: "The 'memory' setting for container 'X' is greater than for the task"; RunTask
+    with a smaller size: the same as an InvalidParameterException): their ``cpu`` together at most the task's,
+    each one's ``memory`` at most the task's, and what they reserve together (``memoryReservation``, else
+    ``memory``) at most the task's. Containers without limits of their own (one container: the task's size is
+    its limit) always fit."""
+    cpu_label, memory_label = labels
+    containers = list(containers)
+    cpus = sum(c.get("cpu") or 0 for c in containers)
+    if cpus > cpu:
+        raise SizeError(f"{cpu_label} {cpu} is less than the {cpus} CPU units its containers ask together "
+                        f"({_each(containers, 'cpu', ' units')})", "cpu",
+                        f"give {cpu_label} {_at_least(FARGATE_SIZES, cpus)}, or lower the containers' cpus")
+    for container in containers:
+        if (container.get("memory") or 0) > memory:
+            raise SizeError(f"{memory_label} {memory} MiB is less than container '{container.get('name')}'s "
+                            f"memory limit {container['memory']} MiB (ECS: \"The 'memory' setting for container is "
+                            "greater than for the task\")", "memory",
+                            f"give {memory_label} {_at_least(_MEMORIES, container['memory'])}, or lower its mem_limit")
+    reserved = sum(c.get("memoryReservation") or c.get("memory") or 0 for c in containers)
+    if reserved > memory:
+        raise SizeError(f"{memory_label} {memory} MiB is less than the {reserved} MiB its containers reserve "
+                        f"together ({_each(containers, 'memory', ' MiB')})", "memory",
+                        f"give {memory_label} {_at_least(_MEMORIES, reserved)}, or lower the containers' mem_limit or "
+                        "mem_reservation")
+
+
+_MEMORIES = sorted({m for memories in FARGATE_SIZES.values() for m in memories})
+
+
+def _at_least(sizes: Iterable[int], need: int) -> str:
+    """The smallest Fargate value that holds ``need``, as a hint says it."""
+    fits = [size for size in sizes if size >= need]
+    return f"{fits[0]} or more" if fits else f"more than the largest Fargate task allows ({LARGEST_HINT})"
+
+
+def _each(containers: list[dict], key: str, unit: str) -> str:
+    """What each container asks: ``app 1024 units, proxy 512 units`` (memory: its reservation, else its limit)."""
+    def asked(container: dict) -> int | None:
+        return container.get(key) if key == "cpu" else container.get("memoryReservation") or container.get("memory")
+    return ", ".join(f"{c.get('name')} {asked(c)}{unit}" for c in containers if asked(c))
+
+
 def override_size(cpu: int | None, memory: int | None, current_cpu: int,
                   current_memory: int) -> tuple[int, int] | None:
     """The size to run with (`ecsflow run --cpu/--memory`), None when neither is given. With only one of them,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecsflow.errors import EcsflowError, SettingsError
-from ecsflow.fargate import SizeError, override_size
+from ecsflow.fargate import SizeError, containers_fit, override_size
 from ecsflow.settings import Settings
 from ecsflow.validators import describe
 
@@ -99,10 +99,15 @@ def parse_environment(values: Sequence[str], environ: Mapping[str, str]) -> dict
     return result
 
 
-def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int) -> tuple[int, int] | None:
-    """The task size to run with (see fargate.override_size), as an EcsflowError naming the flag when invalid."""
+def run_size(cpu: int | None, memory: int | None, current_cpu: int, current_memory: int,
+             containers: Sequence[Mapping[str, Any]] = ()) -> tuple[int, int] | None:
+    """The task size to run with (see fargate.override_size), as an EcsflowError naming the flag when invalid; a
+    size too small for the ``containers``' own limits (a task with sidecars) too, which RunTask would refuse."""
     try:
-        return override_size(cpu, memory, current_cpu, current_memory)
+        size = override_size(cpu, memory, current_cpu, current_memory)
+        if size is not None:
+            containers_fit(containers, *size, ("--cpu", "--memory"))
+        return size
     except SizeError as exc:
         raise EcsflowError(exc.message, key=f"--{exc.key}", hint=exc.hint) from None
 

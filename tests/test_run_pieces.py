@@ -5,6 +5,7 @@
 import pytest
 from cli_runner import ecsflow
 
+from ecsflow.errors import EcsflowError
 from ecsflow.runtask import parse_environment, run_size
 
 # --- pure pieces -----------------------------------------------------------------------------------------
@@ -62,6 +63,21 @@ def test_run_size_fills_in_the_definitions_half():
     assert run_size(None, 2048, 256, 512) == (256, 2048)
     with pytest.raises(Exception, match="not valid with the task definition's cpu 256"):
         run_size(None, 4096, 256, 512)
+
+
+def test_run_size_holds_the_containers_own_limits():
+    containers = [{"name": "app", "cpu": 512, "memory": 1024}, {"name": "proxy", "cpu": 256, "memoryReservation": 512}]
+    assert run_size(1024, 2048, 256, 512, containers) == (1024, 2048)
+    assert run_size(1024, None, 1024, 2048, containers) == (1024, 2048)
+    with pytest.raises(EcsflowError, match="--cpu 512 is less than the 768 CPU units its containers ask together "
+                                           r"\(app 512 units, proxy 256 units\)") as cpu:
+        run_size(512, 1024, 256, 512, containers)
+    assert cpu.value.key == "--cpu" and cpu.value.hint.startswith("give --cpu 1024 or more")
+    with pytest.raises(EcsflowError, match="--memory 1024 MiB is less than the 1536 MiB its containers reserve"):
+        run_size(512, 1024, 256, 512, [{"name": "app", "memory": 1024}, {"name": "proxy", "memory": 512}])
+    with pytest.raises(EcsflowError, match="--memory 512 MiB is less than container 'app's memory limit 1024 MiB"):
+        run_size(256, 512, 256, 512, [{"name": "app", "memory": 1024}])
+    assert run_size(256, 512, 1024, 2048, [{"name": "app"}]) == (256, 512)  # no limits of its own: the task's
 
 
 def test_parse_environment():

@@ -210,6 +210,7 @@ def test_a_task_of_one_container_is_as_before(tmp_path):
     assert not {"cpu", "memory", "dependsOn"} & set(report)
 
 
+MIGRATE = "  migrate:\n    image: acme/app:1\n    x-ecsflow: {task: app}\n"
 BAD = {
     "network_mode host": (
         "  migrate:\n    image: acme/app:1\n    network_mode: host\n",
@@ -244,6 +245,18 @@ BAD = {
     "essential and completing": (
         "  migrate:\n    image: acme/app:1\n    x-ecsflow: {task: app, essential: true}\n",
         "migrate", "x-ecsflow.essential", "ECS refuses that on an essential container"),
+    "a task size below its containers' cpus": (
+        MIGRATE + "  big:\n    image: acme/big:1\n    x-ecsflow: {cpu: 256, memory: 2048}\n"
+        "  side:\n    image: acme/side:1\n    network_mode: service:big\n    cpus: 0.5\n",
+        "big", "x-ecsflow.cpu", "x-ecsflow.cpu 256 is less than the 512 CPU units its containers ask together"),
+    "a task size below a container's memory limit": (
+        MIGRATE + "  big:\n    image: acme/big:1\n    x-ecsflow: {cpu: 512, memory: 1024}\n"
+        "  side:\n    image: acme/side:1\n    network_mode: service:big\n    mem_limit: 2g\n",
+        "big", "x-ecsflow.memory", "less than container 'side's memory limit 2048 MiB"),
+    "a task size below what its containers reserve": (
+        MIGRATE + "  big:\n    image: acme/big:1\n    mem_limit: 768m\n    x-ecsflow: {cpu: 512, memory: 1024}\n"
+        "  side:\n    image: acme/side:1\n    network_mode: service:big\n    mem_limit: 512m\n",
+        "big", "x-ecsflow.memory", "less than the 1280 MiB its containers reserve together (big 768 MiB, side 512"),
     "essential on a main service": (
         "  migrate:\n    image: acme/app:1\n    x-ecsflow: {essential: false}\n",
         "migrate", "x-ecsflow.essential", "x-ecsflow.essential is a sidecar's"),
@@ -398,6 +411,25 @@ def test_run_runs_the_task_by_its_main_service_and_exits_with_its_code(tmp_path)
     assert "loaded" in done.stdout
     assert "only job's command runs, not its task's other containers (agent)" in done.stderr
     assert sorted(p.name for p in (tmp_path / ".ecsflow" / "sandbox").glob("*.json")) == [f"{tmp_path.name}-job.json"]
+
+
+def test_run_with_a_size_below_its_containers_limits_is_refused_before_anything_is_written(tmp_path):
+    """RunTask refuses a task size smaller than its containers' own limits ("'memory' setting for container ... is
+    greater than for task"); `run` says so before it registers the family."""
+    (tmp_path / "compose.yaml").write_text(
+        "x-ecsflow: {execution_role: 'arn:aws:iam::123456789012:role/exec', subnets: [subnet-0a1]}\n"
+        "services:\n"
+        "  job:\n    image: python:3.12\n    command: [python3, -c, 'print(1)']\n    mem_limit: 1g\n"
+        "  agent:\n    image: datadog/agent:7\n    network_mode: service:job\n    mem_limit: 1g\n")
+    done = ecsflow_process("run", "job", "--cpu", "256", "--memory", "1024", "--sandbox", cwd=tmp_path,
+                           env=clean_env(), expect=1)
+    assert "key '--memory': --memory 1024 MiB is less than the 2048 MiB its containers reserve together" in done.stderr
+    assert "give --memory 2048 or more" in done.stderr
+    assert "Traceback" not in done.output
+    state = tmp_path / ".ecsflow" / "sandbox"
+    assert not state.exists() or not list(state.glob("*.json"))
+    assert ecsflow_process("run", "job", "--cpu", "256", "--memory", "2048", "--sandbox", cwd=tmp_path,
+                           env=clean_env(), expect=0)
 
 
 def test_deploy_orders_a_task_by_what_its_sidecars_depend_on(tmp_path):

@@ -250,7 +250,8 @@ def run_request_for(rendered: RenderResult, build: Any, run_options: RunOptions,
 
     settings = rendered.resolved.settings
     network = require_network(settings)
-    size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]))
+    size = run_size(run_options.cpu, run_options.memory, int(build.request["cpu"]), int(build.request["memory"]),
+                    build.request["containerDefinitions"])
     given = parse_environment(run_options.environment, os.environ)
     service = next(s for s in rendered.project.services if s.name == build.service)
     runtime = runtime_environment(service.x_ecsflow.runtime_env, given, service.name,

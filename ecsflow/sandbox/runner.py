@@ -43,8 +43,8 @@ reason that says how to opt in.
 
 Subnets are taken as given, or checked as ECS checks them with ``check_network=True``: see
 ``ecsflow.sandbox.moto_patches``, which hooks the runner into moto (runners nest: the innermost active one
-runs new tasks). Only one container per task runs (moto models only the first; ecsflow's task definitions
-have one).
+runs new tasks). Only one container per task runs, the first (moto models only the first): a task with
+sidecars runs its main service's command alone, which `ecsflow run` says.
 """
 
 from __future__ import annotations

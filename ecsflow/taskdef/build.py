@@ -10,7 +10,7 @@ from typing import Any
 
 from ecsflow.compose.model import ComposeProject, Service
 from ecsflow.errors import BuildError
-from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, exact_size, smallest_size
+from ecsflow.fargate import DEFAULT_SIZE, LARGEST_HINT, SizeError, containers_fit, exact_size, smallest_size
 from ecsflow.settings import Settings
 from ecsflow.tags import RESERVED_TAG_PREFIX, managed_tags, reserved_keys
 from ecsflow.taskdef.container import (
@@ -176,6 +176,11 @@ def _build(ctx: Context, sidecars: Sequence[Context] = ()) -> TaskDefinitionBuil
             key="mem_reservation",
             hint="lower mem_reservation or raise x-ecsflow.memory",
         )
+    if ctx.x_ecsflow.cpu is not None or ctx.x_ecsflow.memory is not None:
+        try:  # an exact size may be smaller than the containers' own limits (a size computed holds them)
+            containers_fit(containers, cpu, memory, ("x-ecsflow.cpu", "x-ecsflow.memory"))
+        except SizeError as exc:
+            raise ctx.error(exc.message, key=f"x-ecsflow.{exc.key}", hint=exc.hint) from None
 
     request: dict[str, Any] = {"family": family}
     task_role = _role(ctx, "task_role")
