@@ -168,7 +168,7 @@ def test_a_family_name_of_255_characters_is_kept(tmp_path):
     service = "s" * 250  # family jobs-sss...: 255 characters, ECS's longest
     project = make_project(tmp_path / "p", service=service, command=["python", "-c", "print('long ok')"])
     ecsflow("sync", "--sandbox", file=project / "compose.yaml", env=env())
-    [path] = (project / ".ecsflow" / "sandbox").iterdir()
+    [path] = (project / ".ecsflow" / "sandbox").glob("*.json")
     assert len(path.name.encode()) <= 255 and path.name.endswith(".json")
     assert json.loads(path.read_text())["family"] == f"jobs-{service}"
     ecsflow("diff", "--exit-code", "--sandbox", file=project / "compose.yaml", env=env())

@@ -98,5 +98,8 @@ def test_a_sandbox_command_makes_one_ecs_client(etl_project):
         return done.stdout.splitlines()[-2:]
 
     assert clients("sync", "--sandbox") == ["exit 0", "{'ecs': 2}"]  # registers: the writer
-    assert clients("diff", "--sandbox", "--no-services") == ["exit 0", "{'ecs': 1}"]
+    # the sync's describes, asked again after its writes, answer the diff without moto
+    assert clients("diff", "--sandbox", "--no-services") == ["exit 0", "{}"]
+    (etl_project / ".ecsflow" / "sandbox" / "answers.cache").unlink()
+    assert clients("diff", "--sandbox", "--no-services") == ["exit 0", "{'ecs': 1}"]  # moto: the replay's client
     assert clients("sync", "--sandbox") == ["exit 0", "{}"]  # a no-op: the diff's answers were kept, no moto

@@ -268,8 +268,9 @@ def aws_session(aws: AwsFlags, project: ComposeProject, region: str | None,
     try:
         from ecsflow.sandbox.session import DEFAULT_REGION, sandbox_session
     except ImportError as exc:
-        raise EcsflowError(f"the sandbox needs moto, which is not installed ({exc.name})",
-                           hint="pip install 'ecsflow[sandbox]'") from None
+        from ecsflow.sandbox import moto_missing
+
+        raise moto_missing(exc.name) from None
     with sandbox_session(project.working_dir / ".ecsflow" / "sandbox", region or DEFAULT_REGION,
                          task_workdir=project.working_dir, execute_locally=aws.execute_locally,
                          on_note=aws.on_note, lazy=True) as sandbox:

@@ -10,3 +10,13 @@
 - ``moto_patches``: how the runner hooks into moto's ECS backend, and the moto internals it touches;
   ``moto_pin``: the moto these patches are written against, and every internal of it they use.
 """
+
+from __future__ import annotations
+
+from ecsflow.errors import EcsflowError
+
+
+def moto_missing(module: str | None = "moto") -> EcsflowError:
+    """The error of a sandbox that cannot start: moto (or a module it needs, ``module``) is not installed."""
+    part = "" if module in (None, "moto") else f" (it cannot import {module})"
+    return EcsflowError(f"--sandbox needs moto, which is not installed{part}", hint="pip install 'ecsflow[sandbox]'")

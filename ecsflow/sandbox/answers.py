@@ -8,8 +8,13 @@ costs; a no-op `diff` or `sync` that finds its answers here costs neither. The r
 - The answers are kept under a digest of every file of the state folder, of the sandbox's own sources, of
   ecsflow's and moto's versions, of the region and of the ``ECSFLOW_SANDBOX_*`` switches. A state changed in any
   way (a registration, a service settled by a describe, a file edited by hand) finds no answers, and moto answers.
-- Only the answers of a session whose state digest is the same at its end as at its start are kept: every answer
-  it gave is one that state gives. Both reads depend on nothing else the sandbox keeps (tasks are not kept).
+- A session whose state digest is the same at its end as at its start keeps every answer it gave: each is one
+  that state gives. Both reads depend on nothing else the sandbox keeps (tasks are not kept).
+- A session that changed the state (a `sync` that registered) asks moto again, once its writes are saved, the
+  questions it asked and those kept before it (at most ``REASK_LIMIT``), and keeps those answers under the new
+  state's digest: the `diff` that follows a `sync` is answered without moto too. DescribeServices is asked
+  again only when no service changed in the session and none changes by being asked (in the sandbox a
+  describe moves a rollout on).
 - ECS's error answers are kept as answers (a cluster not found); a question not kept (a new family, another
   service, any other call) starts moto as before, and that session's answers are kept in turn.
 - It is a cache: an answers file that cannot be read or is not ours is ignored (and written again), never an error.
@@ -30,6 +35,7 @@ from ecsflow import __version__
 
 FILE_NAME = "answers.cache"  # not *.json: the state folder's *.json files are the families' (sandbox/session.py)
 KEPT_OPERATIONS = ("describe_task_definition", "describe_services")
+REASK_LIMIT = 64  # questions asked again after a write: a few ms each in moto, so a big project keeps none
 _MAX_BYTES = 64 * 1024 * 1024
 _SWITCHES = "ECSFLOW_SANDBOX_"
 
@@ -100,6 +106,7 @@ class KeptAnswersClient:
         self._started = started
         self._lock = threading.Lock()
         self.recorded: dict[str, Any] = {}
+        self._asked: dict[str, tuple[str, dict[str, Any]]] = {}  # every question asked, by key: (operation, params)
 
     def __getattr__(self, name: str) -> Any:
         if name in KEPT_OPERATIONS:
@@ -108,6 +115,8 @@ class KeptAnswersClient:
 
     def _ask(self, operation: str, params: dict[str, Any]) -> dict:
         key = question(operation, params)
+        with self._lock:
+            self._asked.setdefault(key, (operation, dict(params)))
         kept = None if self._started() else self._kept.get(key)
         if kept is not None:
             if "$error" in kept:
@@ -127,6 +136,37 @@ class KeptAnswersClient:
 
     def all_answers(self) -> dict[str, Any]:
         return {**self._kept, **self.recorded}
+
+    def asked_again(self, operations: tuple[str, ...] = KEPT_OPERATIONS) -> dict[str, Any] | None:
+        """After this session's writes, saved: the questions it asked of ``operations``, answered by moto now
+        (errors as kept errors); None when there are none, more than ``REASK_LIMIT``, or moto cannot answer one."""
+        asked = {key: ask for key, ask in {**_questions(self._kept), **self._asked}.items() if ask[0] in operations}
+        if not asked or len(asked) > REASK_LIMIT:
+            return None
+        from botocore.exceptions import ClientError
+
+        client, again = self._start(), {}
+        for key, (operation, params) in asked.items():
+            try:
+                again[key] = _encoded(getattr(client, operation)(**params))
+            except ClientError as exc:
+                again[key] = {"$error": {"response": _encoded(exc.response), "operation": exc.operation_name}}
+            except Exception:  # noqa: BLE001 - a cache: a question moto cannot answer now keeps nothing
+                return None
+        return again
+
+
+def _questions(kept: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The kept questions as (operation, params), read back from their keys (``question``)."""
+    parsed = {}
+    for key in kept:
+        try:
+            operation, params = json.loads(key)
+        except (ValueError, TypeError):
+            continue
+        if operation in KEPT_OPERATIONS and isinstance(params, dict):
+            parsed[key] = (operation, params)
+    return parsed
 
 
 def _client_error(kept: Mapping[str, Any]) -> Exception:

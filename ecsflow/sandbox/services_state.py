@@ -105,7 +105,7 @@ def replay(region: str, stored: dict[str, StoredCluster]) -> None:
 
 def save(region: str, state_dir: Path, stored: dict[str, StoredCluster]) -> None:
     """Write the files of the clusters whose services changed in this session (``stored``: what was read)."""
-    now = _records(region)
+    now = moto_records(region)
     changed = {name: records for name in dict.fromkeys([*stored, *now])
                if (records := now.get(name, [])) != (stored[name].services if name in stored else [])}
     if not changed:
@@ -124,7 +124,7 @@ def save(region: str, state_dir: Path, stored: dict[str, StoredCluster]) -> None
         ) from None
 
 
-def _records(region: str) -> dict[str, list[dict[str, Any]]]:
+def moto_records(region: str) -> dict[str, list[dict[str, Any]]]:
     """The ACTIVE services of each cluster that has had services in this session."""
     by_cluster: dict[str, list[dict[str, Any]]] = {}
     for service in backend_of(region).services.values():

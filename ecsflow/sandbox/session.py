@@ -69,6 +69,7 @@ from ecsflow.ecs.client import Ecs, make_ecs_client
 from ecsflow.ecs.definitions import tag_map
 from ecsflow.ecs.options import AwsOptions
 from ecsflow.errors import AwsError, EcsflowError
+from ecsflow.sandbox import moto_missing
 from ecsflow.sandbox.state_files import (
     FORMAT,
     file_name,
@@ -140,7 +141,7 @@ def sandbox_session(
     import importlib.util
 
     if importlib.util.find_spec("moto") is None:
-        raise EcsflowError("--sandbox needs moto, which is not installed", hint="pip install 'ecsflow[sandbox]'")
+        raise moto_missing()
     from ecsflow.execution import SPOT_INTERRUPT_VARIABLE, spot_interrupt_after
     from ecsflow.sandbox import answers
 
@@ -168,9 +169,8 @@ def sandbox_session(
                     released = True
                     try:
                         moto.save()
-                        if moto.started and client.recorded and digest is not None \
-                                and answers.state_digest(state_dir, region) == digest:
-                            answers.write_kept(state_dir, digest, client.all_answers())
+                        if moto.started and digest is not None:
+                            _keep_answers(state_dir, region, digest, client, moto)
                     finally:
                         lock.release()
 
@@ -188,6 +188,25 @@ def sandbox_session(
         lock.release()
 
 
+def _keep_answers(state_dir: Path, region: str, digest: str, client: Any, moto: _Moto) -> None:
+    """After moto answered (the state saved, the lock still held): its answers kept for the next command, under the
+    digest of the state as it is now (``ecsflow.sandbox.answers``). A session that wrote asks its questions again;
+    DescribeServices only while the services are as the session found them, before and after."""
+    from ecsflow.sandbox import answers
+
+    now = answers.state_digest(state_dir, region)
+    if now == digest:
+        if client.recorded:
+            answers.write_kept(state_dir, digest, client.all_answers())
+        return
+    if now is None:
+        return
+    steady = moto.services_unchanged()
+    again = client.asked_again(answers.KEPT_OPERATIONS if steady else ("describe_task_definition",))
+    if again and (not steady or moto.services_unchanged()):
+        answers.write_kept(state_dir, now, again)
+
+
 class _Moto:
     """moto in this process with the state replayed into it, started by the first ``ecs_client()`` (from any
     thread; the others wait for it) and stopped when the session's ``with`` ends."""
@@ -201,6 +220,7 @@ class _Moto:
         self._client: Any = None
         self._ecs: Ecs | None = None
         self._state: tuple = ()
+        self._services_replayed: dict = {}
 
     @property
     def started(self) -> bool:
@@ -228,8 +248,7 @@ class _Moto:
 
             mock_aws = import_mock_aws()
         except ImportError as exc:
-            raise EcsflowError("--sandbox needs moto, which is not installed",
-                               hint="pip install 'ecsflow[sandbox]'") from exc
+            raise moto_missing(exc.name) from exc
         from ecsflow.sandbox import logs_state, services_state
         from ecsflow.sandbox.runner import LocalTaskRunner
 
@@ -250,7 +269,14 @@ class _Moto:
                                hint="delete the folder to start from an empty ECS") from exc
         services_state.replay(self._region, services)
         logs_state.replay(self._region, groups)
+        self._services_replayed = services_state.moto_records(self._region)
         self._ecs, self._state, self._client = ecs, (stored, files, services, groups), client
+
+    def services_unchanged(self) -> bool:
+        """Whether moto's services are still those the state replayed (none created, updated or moved on)."""
+        from ecsflow.sandbox import services_state
+
+        return self._client is not None and services_state.moto_records(self._region) == self._services_replayed
 
     def save(self) -> None:
         """Keep what this session changed (nothing when moto never started: nothing could change)."""
