@@ -320,12 +320,16 @@ def prune(
     dags: Annotated[list[Path] | None, typer.Option(
         "--dags", help="Folder of generated DAGs: keep the revisions they pin (repeatable; gen-dag's --out "
         "folders are remembered).")] = None,
+    orphans: Annotated[bool, typer.Option(
+        "--orphans", help="Also prune the project's families that no service makes now (a service removed, "
+        "its family renamed, or made a sidecar): every revision nothing uses or pins.")] = False,
     output_format: FormatOpt = TextOrJson.text,
     *, shared: Shared,
 ) -> None:
     """Deregister (with --delete, then delete) the old revisions of the project's families: never the newest
     --keep, never one that a service or task of the cluster uses or a generated DAG pins. Plans first: nothing
-    changes without --yes."""
+    changes without --yes. The project's families that no service makes now are named in a note (--orphans
+    prunes them too)."""
     from ecsflow import operations, output
 
     with output.phases(env=shared.env) as bars:
@@ -334,7 +338,7 @@ def prune(
             output.write_prune_plan(plan, output_format, env=shared.env)
 
         how = operations.PruneOptions(keep=keep, delete=delete, include_unmanaged=all_families, execute=yes,
-                                      dags=tuple(dags or ()))
+                                      dags=tuple(dags or ()), orphans=orphans)
         callbacks = operations.PruneCallbacks(phase=bars.start, advance=bars.advance, planned=planned)
         result = operations.prune(shared.project(), shared.aws(), tuple(services or ()), how, callbacks,
                                   strict=shared.strict)

@@ -14,13 +14,22 @@ The rules, for one family:
 - every other ACTIVE revision is deregistered;
 - with ``delete``, every INACTIVE revision not in use, and every revision deregistered now, is then deleted
   (DeleteTaskDefinitions: ECS deletes only INACTIVE revisions).
+
+An orphan (``find_orphans``) is a family of the project that no service of the compose file makes now: its
+latest revision's tags say ecsflow made it for this project and for a service that was removed, renamed its
+family, or became a container of another service's task. A service the file still has but leaves out (a
+profile not enabled, ``x-ecsflow.skip``, ``provider:``) keeps its family: it may come back. With ``--orphans``
+an orphan is planned with no newest revision kept (``plan_family(..., orphan=...)``): only what is in use or
+pinned stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from ecsflow.tags import PROJECT_TAG, SERVICE_TAG, is_managed
 
 DEFAULT_KEEP = 5
 
@@ -51,6 +60,7 @@ class FamilyPlan:
     deregister: tuple[int, ...] = ()
     delete: tuple[int, ...] = ()
     detail: str | None = None
+    orphan: str | None = None  # an orphan: why no service makes this family now
 
     @property
     def has_actions(self) -> bool:
@@ -76,16 +86,19 @@ class PrunePlan:
 
 
 def plan_family(service: str, family: str, active: Iterable[int], inactive: Iterable[int], users: Users,
-                *, keep: int = DEFAULT_KEEP, delete: bool = False, pinned: Users | None = None) -> FamilyPlan:
+                *, keep: int = DEFAULT_KEEP, delete: bool = False, pinned: Users | None = None,
+                orphan: str | None = None) -> FamilyPlan:
     """The plan for one family that has at least one ACTIVE revision (see the module's rules); ``pinned``:
-    revision -> the DAG files that pin it."""
+    revision -> the DAG files that pin it. ``orphan``: why no service makes the family now; then no newest
+    revision is kept (no service will run it again), only those in use or pinned."""
     if keep < 1:
         raise ValueError("keep must be at least 1: the latest revision is never pruned")
     active = tuple(sorted(set(active)))
     inactive = tuple(sorted(set(inactive) - set(active)))
     if not active:
-        return FamilyPlan(service, family, "missing", inactive=inactive, detail="no ACTIVE revision in ECS")
-    newest = set(active[-keep:])
+        return FamilyPlan(service, family, "missing", inactive=inactive, detail="no ACTIVE revision in ECS",
+                          orphan=orphan)
+    newest = set() if orphan else set(active[-keep:])
     reasons: dict[int, list[str]] = {}
     for revision in active:
         if revision in newest:
@@ -98,7 +111,38 @@ def plan_family(service: str, family: str, active: Iterable[int], inactive: Iter
     deregister = tuple(r for r in active if r not in reasons)
     to_delete = tuple(sorted(r for r in (*inactive, *deregister) if r not in reasons)) if delete else ()
     kept = tuple(Kept(r, tuple(reasons[r])) for r in sorted(reasons, reverse=True))
-    return FamilyPlan(service, family, "planned", active, inactive, kept, deregister, to_delete)
+    return FamilyPlan(service, family, "planned", active, inactive, kept, deregister, to_delete, orphan=orphan)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    service: str  # the service its tags name
+    family: str
+    why: str  # why no service makes it now
+
+
+def find_orphans(latest_tags: Mapping[str, Mapping[str, str]], project: str, makes: Mapping[str, str],
+                 services: Collection[str], main_of: Mapping[str, str]) -> list[Orphan]:
+    """The families among ``latest_tags`` (family -> its latest ACTIVE revision's tags) that ecsflow made for
+    ``project`` and no service makes now. ``makes``: service -> the family it makes now; ``services``: every
+    service of the compose file, those it leaves out included (profiles not enabled, skip, provider);
+    ``main_of``: a sidecar -> the service whose task it is a container of."""
+    current = set(makes.values())
+    orphans = []
+    for family, tags in sorted(latest_tags.items()):
+        service = tags.get(SERVICE_TAG)
+        if family in current or not is_managed(tags) or tags.get(PROJECT_TAG) != project or not service:
+            continue
+        if service not in services:
+            why = f"service '{service}' is no longer in the compose file"
+        elif service in main_of:
+            why = f"service '{service}' is now a container of the task of '{main_of[service]}'"
+        elif service in makes:
+            why = f"service '{service}' makes family '{makes[service]}' now"
+        else:
+            continue  # in the file but left out of this run (a profile, skip, provider:): it may come back
+        orphans.append(Orphan(service, family, why))
+    return orphans
 
 
 def without_newly_used(plan: FamilyPlan, users: Users) -> tuple[FamilyPlan, tuple[Kept, ...]]:
@@ -163,6 +207,7 @@ def plan_to_json(plan: PrunePlan, outcomes: Mapping[str, FamilyOutcome] | None =
             "active": len(f.active), "inactive": len(f.inactive),
             "keep": [{"revision": k.revision, "reasons": list(k.reasons)} for k in f.kept],
             "deregister": list(f.deregister), "delete": list(f.delete), "detail": f.detail,
+            "orphan": f.orphan,
         }
         if outcomes is not None and f.family in outcomes:
             o = outcomes[f.family]
@@ -185,7 +230,7 @@ def plan_lines(plan: PrunePlan) -> list[tuple[str, str]]:
     a last ``summary`` line. Revision numbers as runs (``revision_ranges``)."""
     lines: list[tuple[str, str]] = []
     for f in plan.families:
-        head = f"{f.family} (service {f.service})"
+        head = f"{f.family} (service {f.service})" if not f.orphan else f"{f.family} (orphan: {f.orphan})"
         if f.status != "planned":
             lines.append(("error" if f.status == "error" else "skip", f"{head}: {f.detail or f.status}"))
             continue

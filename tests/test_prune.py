@@ -14,7 +14,8 @@ from cli_runner import ecsflow
 from ecs_server import EcsEndpoint, dummy_credentials_env
 
 from ecsflow import operations
-from ecsflow.prune import DEFAULT_KEEP, Kept, plan_family, revision_ranges, without_newly_used
+from ecsflow.prune import DEFAULT_KEEP, Kept, find_orphans, plan_family, revision_ranges, without_newly_used
+from ecsflow.tags import managed_tags
 
 REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "data-jobs"  # the example's settings
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}  # ECS wants one for a Fargate (awsvpc) service
@@ -72,6 +73,35 @@ def test_a_revision_used_since_the_plan_is_taken_out_of_it():
 def test_revision_ranges_are_short_for_thousands():
     assert revision_ranges([*range(1, 37), *range(38, 1996), 1998]) == "1-36, 38-1995, 1998"
     assert revision_ranges([]) == "" and revision_ranges([5]) == "5"
+
+
+def test_an_orphan_is_a_family_of_the_project_that_no_service_makes_now():
+    latest = {
+        "shop-app": managed_tags("shop", "app"),  # made now
+        "shop-worker": managed_tags("shop", "worker"),  # its service is gone
+        "shop-proxy": managed_tags("shop", "proxy"),  # its service is a sidecar of app now
+        "shop-api-v1": managed_tags("shop", "api"),  # its service makes shop-api now
+        "shop-setup": managed_tags("shop", "setup"),  # its service is in a profile not enabled
+        "shop-legacy": managed_tags("shop", "legacy"),  # x-ecsflow.skip
+        "shop-other": managed_tags("other", "worker"),  # another project's
+        "shop-hand": {"ecsflow:project": "shop", "ecsflow:service": "worker"},  # not ecsflow's: no managed tag
+    }
+    found = find_orphans(latest, "shop", makes={"app": "shop-app", "api": "shop-api"},
+                         services={"app", "api", "proxy", "setup", "legacy"}, main_of={"proxy": "app"})
+    assert [(o.family, o.service, o.why) for o in found] == [
+        ("shop-api-v1", "api", "service 'api' makes family 'shop-api' now"),
+        ("shop-proxy", "proxy", "service 'proxy' is now a container of the task of 'app'"),
+        ("shop-worker", "worker", "service 'worker' is no longer in the compose file"),
+    ]
+
+
+def test_an_orphan_keeps_no_newest_revision_only_what_is_in_use_or_pinned():
+    plan = plan_family("worker", "shop-worker", [1, 2, 3, 4], [], {2: ("service legacy",)}, keep=5,
+                       pinned={4: ("dags/shop.py",)}, orphan="service 'worker' is no longer in the compose file")
+    assert plan.deregister == (1, 3)
+    assert [(k.revision, k.reasons) for k in plan.kept] == [(4, ("pinned by dags/shop.py",)),
+                                                            (2, ("in use by service legacy",))]
+    assert plan_family("worker", "shop-worker", [1, 2, 3, 4], [], {}, keep=5).deregister == ()  # not an orphan
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -159,6 +189,44 @@ def test_hundreds_of_revisions_one_used_by_a_service_one_by_a_running_task(ecs, 
     ecs.reset_counts()
     _, report = prune_json(ecs, compose, "--yes")  # converges: nothing left to do
     assert report["counts"]["deregister"] == 0 and DEREGISTER not in ecs.calls
+
+
+def test_the_family_of_a_service_removed_from_the_file_is_said_and_pruned_with_orphans(ecs, compose):
+    """A service removed from the compose file leaves its family in ECS: prune names it, and with --orphans
+    deregisters its revisions, all but the one a service of the cluster uses. Another project's family and one
+    ecsflow did not make, under the same prefix, are never touched."""
+    ecsflow("sync", file=compose, endpoint=ecs)
+    register_old("etl-load", 2)  # revisions 2 and 3, made by hand: the latest (3) is not ecsflow's
+    ecsflow("sync", file=compose, endpoint=ecs)  # revision 4 of etl-load, ecsflow's again
+    client = ecs.client("ecs")
+    client.create_service(cluster=CLUSTER, serviceName="legacy", taskDefinition="etl-load:2", desiredCount=0,
+                          networkConfiguration=NETWORK)
+    for family, tags in (("etl-elsewhere", managed_tags("warehouse", "load")), ("etl-by-hand", {})):
+        tagged = {"tags": [{"key": k, "value": v} for k, v in tags.items()]} if tags else {}
+        client.register_task_definition(family=family, **tagged,
+                                        containerDefinitions=[{"name": "x", "image": "x", "memory": 128}])
+    text = compose.read_text()
+    start = text.index("\n  load:\n") + 1
+    compose.write_text(text[:start] + text[text.index("\n  api:\n") + 1:])  # the service load is gone
+
+    result, report = prune_json(ecs, compose)
+    assert [f["family"] for f in report["families"]] == ["etl-extract", "etl-transform", "etl-api"]
+    assert "1 family(ies) of project 'etl' that no service makes now: etl-load (service 'load' is no longer in " \
+           "the compose file): `ecsflow prune --orphans`" in result.stderr
+
+    _, report = prune_json(ecs, compose, "--orphans")
+    load = family_entry(report, "etl-load")
+    assert load["orphan"] == "service 'load' is no longer in the compose file" and load["service"] == "load"
+    assert load["deregister"] == [1, 3, 4] and [k["revision"] for k in load["keep"]] == [2]
+    assert revisions(ecs, "etl-load") == [1, 2, 3, 4]  # a plan changes nothing
+
+    _, report = prune_json(ecs, compose, "--orphans", "--yes")
+    assert family_entry(report, "etl-load")["outcome"]["deregistered"] == [1, 3, 4]
+    assert revisions(ecs, "etl-load") == [2]
+    assert revisions(ecs, "etl-elsewhere") == [1] and revisions(ecs, "etl-by-hand") == [1]
+    assert all(revisions(ecs, f) == [1] for f in ("etl-extract", "etl-transform", "etl-api"))
+    result = ecsflow("prune", "--orphans", "extract", file=compose, endpoint=ecs, expect=1)
+    assert "--orphans looks at the whole project" in result.stderr
 
 
 def test_delete_removes_inactive_revisions_ten_a_call_and_converges(ecs, compose):
@@ -475,3 +543,28 @@ def test_a_dags_folder_that_is_a_whole_disk_is_refused_and_an_unreadable_file_st
     (tmp_path / "dags" / "etl_tasks.py").symlink_to("/proc/self/mem")
     with pytest.raises(EcsflowError, match="cannot read .*etl_tasks.py.*prune cannot tell which revisions it pins"):
         pins.find_pins([], [tmp_path / "dags"])
+
+
+def test_orphans_in_the_sandbox_spare_the_services_the_file_leaves_out(tmp_path):
+    """A service in a profile not enabled, or skipped, keeps its family (it may come back); a service made a
+    sidecar, or removed, leaves an orphan. In the sandbox, as a new user would try it."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "name: shop\nx-ecsflow: {execution_role: 'arn:aws:iam::123456789012:role/exec'}\nservices:\n"
+        "  app:\n    image: acme/app:1\n  worker:\n    image: acme/worker:1\n  proxy:\n    image: nginx:1\n"
+        "  legacy:\n    image: acme/legacy:1\n  setup:\n    image: acme/setup:1\n    profiles: [setup]\n")
+    ecsflow("sync", "--sandbox", "--profile", "setup", file=compose)
+    text = compose.read_text().replace("  worker:\n    image: acme/worker:1\n", "")
+    text = text.replace("image: nginx:1\n", "image: nginx:1\n    network_mode: service:app\n")
+    compose.write_text(text.replace("image: acme/legacy:1\n", "image: acme/legacy:1\n    x-ecsflow: {skip: true}\n"))
+    done = ecsflow("prune", "--sandbox", "--orphans", "--yes", "--format", "json", file=compose)
+    report = json.loads(done.stdout)
+    assert {f["family"]: f["outcome"]["deregistered"] for f in report["families"] if f["orphan"]} == {
+        "shop-proxy": [1], "shop-worker": [1]}
+    again = json.loads(ecsflow("prune", "--sandbox", "--orphans", "--format", "json", file=compose).stdout)
+    assert [f["family"] for f in again["families"]] == ["shop-app"]  # the orphans have no ACTIVE revision left
+    # the left-out services come back: their families are as they were (app's has the proxy in it now)
+    compose.write_text(compose.read_text().replace("    x-ecsflow: {skip: true}\n", ""))
+    described = ecsflow("diff", "--sandbox", "--profile", "setup", "--format", "json", file=compose)
+    assert {f["family"]: f["status"] for f in json.loads(described.stdout)["families"]} == {
+        "shop-app": "changed", "shop-legacy": "unchanged", "shop-setup": "unchanged"}

@@ -296,6 +296,10 @@ class Ecs:
         return prune.list_families(self._client, families, inactive=inactive, managed_only=managed_only,
                                    concurrency=self.concurrency, on_done=on_done)
 
+    def family_names(self, prefix: str | None = None) -> list[str]:
+        """See ``prune.family_names``: the families with an ACTIVE revision, of ``prefix``."""
+        return prune.family_names(self._client, prefix)
+
     def revisions_in_use(self, cluster: str, *, missing_cluster_ok: bool = False) -> dict[Ref, tuple[str, ...]]:
         """See ``prune.revisions_in_use``: what the cluster's services and tasks use."""
         return prune.revisions_in_use(self._client, cluster, missing_cluster_ok=missing_cluster_ok,

@@ -1,5 +1,6 @@
 """The ECS side of `ecsflow prune`: list a family's revisions, find what the cluster uses, deregister and delete.
 
+- ``family_names``: the families with an ACTIVE revision (of a prefix), for the orphans;
 - ``list_families``: per family, its ACTIVE (and INACTIVE) revision numbers through ListTaskDefinitions'
   paginator (100 a page: a family may have thousands) and its latest revision's tags; one family's error is
   its own entry, the other families are still listed;
@@ -93,6 +94,14 @@ def _list_family(client: Any, family: str, inactive: bool,
     # The revision just described is ACTIVE, even if the listing (eventually consistent) missed it.
     active = tuple(sorted({*active, answer["taskDefinition"]["revision"]}))
     return FamilyRevisions(family, tags, active, _revisions(client, family, "INACTIVE") if inactive else ())
+
+
+def family_names(client: Any, prefix: str | None = None) -> list[str]:
+    """The families with an ACTIVE revision (ListTaskDefinitionFamilies' paginator), those starting with
+    ``prefix`` when given; errors as ``AwsError``."""
+    with translated(client):
+        return _paged(client, "list_task_definition_families", "families", status="ACTIVE",
+                      **({"familyPrefix": prefix} if prefix else {}))
 
 
 def _revisions(client: Any, family: str, status: str) -> tuple[int, ...]:

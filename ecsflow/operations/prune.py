@@ -29,6 +29,18 @@ class PruneOptions:
     include_unmanaged: bool = False  # --all: families whose latest revision lacks ecsflow:managed too
     execute: bool = False  # --yes
     dags: tuple[Path, ...] = ()  # --dags: folders of generated DAGs whose pinned revisions are kept
+    orphans: bool = False  # --orphans: also the project's families that no service makes now (ecsflow.prune)
+
+
+@dataclass(frozen=True)
+class OrphanScope:
+    """What tells the project's orphaned families (``ecsflow.prune.find_orphans``) from the others."""
+
+    project: str
+    prefix: str  # what the family pattern's families start with ("" : any)
+    makes: Mapping[str, str]  # service -> the family it makes now
+    services: frozenset[str]  # every service of the compose file, with those of profiles not enabled
+    main_of: Mapping[str, str]  # sidecar -> its task's main service
 
 
 @dataclass(frozen=True)
@@ -59,20 +71,39 @@ def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = ()
     the generated DAGs pin are read (the folders gen-dag recorded, and ``how.dags``), then planned; with
     ``how.execute`` the plan is carried out."""
     from ecsflow.airflow.pins import find_pins, recorded_folders
+    from ecsflow.errors import EcsflowError
 
+    if how.orphans and services:
+        raise EcsflowError("--orphans looks at the whole project: it cannot be given with services named",
+                           key="--orphans", hint="name no service, or leave --orphans out")
     rendered = render(options, services, strict, aws)
     families = [(build.service, build.family) for build in rendered.builds]
     cluster = rendered.resolved.settings.cluster
     pins = find_pins(recorded_folders(rendered.project.working_dir), how.dags)
+    scope = None if services else orphan_scope(rendered)
     with aws_session(aws, rendered.project, rendered.region) as ecs:
-        plan = make_plan(ecs, families, cluster, how, sandbox=aws.sandbox, callbacks=callbacks, pins=pins)
+        plan = make_plan(ecs, families, cluster, how, sandbox=aws.sandbox, callbacks=callbacks, pins=pins,
+                         scope=scope)
         callbacks.planned(plan)
         outcomes = execute(ecs, plan, sandbox=aws.sandbox, callbacks=callbacks) if how.execute else None
     return PruneResult(plan, outcomes, rendered.warnings)
 
 
+def orphan_scope(rendered) -> OrphanScope:
+    """The project's services as the orphans are told by: what each makes, which the file leaves out."""
+    from ecsflow.taskdef.names import family_prefix
+
+    project = rendered.project
+    return OrphanScope(project=project.name,
+                       prefix=family_prefix(rendered.resolved.settings.family, project.name),
+                       makes={build.service: build.family for build in rendered.builds},
+                       services=frozenset({s.name for s in project.services} | set(project.profiled_out)),
+                       main_of={sidecar: build.service for build in rendered.builds for sidecar in build.sidecars})
+
+
 def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: PruneOptions, *, sandbox: bool = False,
-              callbacks: PruneCallbacks = PruneCallbacks(), pins: Pins | None = None) -> PrunePlan:
+              callbacks: PruneCallbacks = PruneCallbacks(), pins: Pins | None = None,
+              scope: OrphanScope | None = None) -> PrunePlan:
     from ecsflow.airflow.pins import Pins
     from ecsflow.prune import plan_family
 
@@ -102,10 +133,46 @@ def make_plan(ecs: Ecs, families: list[tuple[str, str]], cluster: str, how: Prun
             notes += [f"{', '.join(files)} pins {family}:{revision}, which is not ACTIVE in ECS: the DAG cannot start "
                       "it (sync, then gen-dag --pin again)"
                       for revision, files in sorted(pinned.items()) if revision not in found.active]
+    if scope is not None and (scope.prefix or how.orphans):
+        plans += _orphan_plans(ecs, scope, how, users, pins, notes, callbacks)
     if sandbox:
         notes.append("the sandbox keeps no task between commands, only services (`deploy --sandbox`): "
                      + ("only the revisions they run are in use there" if users else "no revision is in use there"))
     return PrunePlan(how.keep, how.delete, cluster, tuple(plans), tuple(notes))
+
+
+def _orphan_plans(ecs: Ecs, scope: OrphanScope, how: PruneOptions, users, pins: Pins, notes: list[str],
+                  callbacks: PruneCallbacks) -> list[FamilyPlan]:
+    """The project's orphaned families (``ecsflow.prune.find_orphans``): planned with ``--orphans``, else said
+    in a note. Only the families the pattern's prefix names are read (any family with --orphans and no prefix)."""
+    from ecsflow.prune import find_orphans, plan_family
+
+    current = set(scope.makes.values())
+    candidates = [name for name in ecs.family_names(scope.prefix or None) if name not in current]
+    callbacks.phase("looking for orphaned families", len(candidates))
+    latest = ecs.list_revisions(candidates, managed_only=lambda tags: False, on_done=callbacks.advance)
+    unread = [f"{family} ({found.error})" for family, found in latest.items() if found.error]
+    if unread:
+        notes.append(f"cannot tell whether these families are orphans: {', '.join(unread)}")
+    found = find_orphans({family: r.tags for family, r in latest.items() if r.tags is not None}, scope.project,
+                         scope.makes, scope.services, scope.main_of)
+    if not how.orphans:
+        if found:
+            notes.append(f"{len(found)} family(ies) of project '{scope.project}' that no service makes now: "
+                         + "; ".join(f"{o.family} ({o.why})" for o in found)
+                         + ": `ecsflow prune --orphans` deregisters their revisions that nothing uses")
+        return []
+    listed = ecs.list_revisions([o.family for o in found], inactive=how.delete)
+    plans = []
+    for orphan in found:
+        revisions = listed[orphan.family]
+        if revisions.error:
+            plans.append(FamilyPlan(orphan.service, orphan.family, "error", detail=revisions.error, orphan=orphan.why))
+        elif revisions.tags is not None:  # None: deregistered since it was read
+            plans.append(plan_family(orphan.service, orphan.family, revisions.active, revisions.inactive,
+                                     _users_of(users, orphan.family), keep=how.keep, delete=how.delete,
+                                     pinned=pins.of(orphan.family), orphan=orphan.why))
+    return plans
 
 
 def _users_of(users: Mapping[tuple[str, int], tuple[str, ...]], family: str) -> dict[int, tuple[str, ...]]:
