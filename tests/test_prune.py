@@ -568,3 +568,15 @@ def test_orphans_in_the_sandbox_spare_the_services_the_file_leaves_out(tmp_path)
     described = ecsflow("diff", "--sandbox", "--profile", "setup", "--format", "json", file=compose)
     assert {f["family"]: f["status"] for f in json.loads(described.stdout)["families"]} == {
         "shop-app": "changed", "shop-legacy": "unchanged", "shop-setup": "unchanged"}
+
+
+def test_a_role_without_list_task_definition_families_still_prunes_and_says_orphans_were_not_looked_for(ecs, compose):
+    ecsflow("sync", file=compose, endpoint=ecs)
+    ecs.fail("ListTaskDefinitionFamilies", "AccessDeniedException", "not authorized to perform: "
+             "ecs:ListTaskDefinitionFamilies")
+    result, report = prune_json(ecs, compose)
+    assert [f["status"] for f in report["families"]] == ["planned"] * 4
+    assert any(note.startswith("orphaned families were not looked for: ") and "ListTaskDefinitionFamilies" in note
+               for note in report["notes"])
+    result = ecsflow("prune", "--orphans", file=compose, endpoint=ecs, expect=1)  # asked for: an error
+    assert "ListTaskDefinitionFamilies" in result.stderr and "Traceback" not in result.output

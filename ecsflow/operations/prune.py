@@ -145,10 +145,19 @@ def _orphan_plans(ecs: Ecs, scope: OrphanScope, how: PruneOptions, users, pins: 
                   callbacks: PruneCallbacks) -> list[FamilyPlan]:
     """The project's orphaned families (``ecsflow.prune.find_orphans``): planned with ``--orphans``, else said
     in a note. Only the families the pattern's prefix names are read (any family with --orphans and no prefix)."""
+    from ecsflow.errors import AwsError
     from ecsflow.prune import find_orphans, plan_family
 
     current = set(scope.makes.values())
-    candidates = [name for name in ecs.family_names(scope.prefix or None) if name not in current]
+    try:
+        names = ecs.family_names(scope.prefix or None)
+    except AwsError as error:
+        if how.orphans:
+            raise
+        # A role made for prune before it looked for orphans may lack ListTaskDefinitionFamilies: prune goes on.
+        notes.append(f"orphaned families were not looked for: {error.message}")
+        return []
+    candidates = [name for name in names if name not in current]
     callbacks.phase("looking for orphaned families", len(candidates))
     latest = ecs.list_revisions(candidates, managed_only=lambda tags: False, on_done=callbacks.advance)
     unread = [f"{family} ({found.error})" for family, found in latest.items() if found.error]
