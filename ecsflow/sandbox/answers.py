@@ -13,8 +13,9 @@ costs; a no-op `diff` or `sync` that finds its answers here costs neither. The r
 - A session that changed the state (a `sync` that registered) asks moto again, once its writes are saved, the
   questions it asked and those kept before it (at most ``REASK_LIMIT``), and keeps those answers under the new
   state's digest: the `diff` that follows a `sync` is answered without moto too. DescribeServices is asked
-  again only when no service changed in the session and none changes by being asked (in the sandbox a
-  describe moves a rollout on).
+  again only when no service changed in the session and none changes by being asked: in the sandbox a
+  describe moves a rollout on, and a service the session changed answers from its life in the session (its
+  deployment's times, its events), which the next command's replay of the saved service does not rebuild.
 - ECS's error answers are kept as answers (a cluster not found); a question not kept (a new family, another
   service, any other call) starts moto as before, and that session's answers are kept in turn.
 - It is a cache: an answers file that cannot be read or is not ours is ignored (and written again), never an error.
