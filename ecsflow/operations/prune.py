@@ -90,7 +90,8 @@ def prune(options: ProjectOptions, aws: AwsFlags, services: tuple[str, ...] = ()
 
 
 def orphan_scope(rendered) -> OrphanScope:
-    """The project's services as the orphans are told by: what each makes, which the file leaves out."""
+    """The project as the orphans are told by: the family each service makes now, and every service the file has
+    (a service it leaves out of this run still has its family)."""
     from ecsflow.taskdef.names import family_prefix
 
     project = rendered.project
