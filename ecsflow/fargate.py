@@ -118,7 +118,7 @@ def containers_fit(containers: Iterable[dict], cpu: int, memory: int,
                             f"memory limit {container['memory']} MiB (ECS: \"The 'memory' setting for container is "
                             "greater than for the task\")", "memory",
                             f"give {memory_label} {_at_least(_MEMORIES, container['memory'])}, or lower its mem_limit")
-    reserved = sum(c.get("memoryReservation") or c.get("memory") or 0 for c in containers)
+    reserved = sum(_reserved(c) or 0 for c in containers)
     if reserved > memory:
         raise SizeError(f"{memory_label} {memory} MiB is less than the {reserved} MiB its containers reserve "
                         f"together ({_each(containers, 'memory', ' MiB')})", "memory",
@@ -135,10 +135,15 @@ def _at_least(sizes: Iterable[int], need: int) -> str:
     return f"{fits[0]} or more" if fits else f"more than the largest Fargate task allows ({LARGEST_HINT})"
 
 
+def _reserved(container: dict) -> int | None:
+    """The memory a container reserves: its reservation, else its limit."""
+    return container.get("memoryReservation") or container.get("memory")
+
+
 def _each(containers: list[dict], key: str, unit: str) -> str:
-    """What each container asks: ``app 1024 units, proxy 512 units`` (memory: its reservation, else its limit)."""
+    """What each container asks: ``app 1024 units, proxy 512 units`` (memory: what it reserves)."""
     def asked(container: dict) -> int | None:
-        return container.get(key) if key == "cpu" else container.get("memoryReservation") or container.get("memory")
+        return container.get("cpu") if key == "cpu" else _reserved(container)
     return ", ".join(f"{c.get('name')} {asked(c)}{unit}" for c in containers if asked(c))
 
 

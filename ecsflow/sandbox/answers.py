@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ class KeptAnswersClient:
         self._started = started
         self._lock = threading.Lock()
         self.recorded: dict[str, Any] = {}
-        self._asked: dict[str, tuple[str, dict[str, Any]]] = {}  # every question asked, by key: (operation, params)
+        self._asked: set[str] = set()  # every question asked (its key: ``question``)
 
     def __getattr__(self, name: str) -> Any:
         if name in KEPT_OPERATIONS:
@@ -117,7 +117,7 @@ class KeptAnswersClient:
     def _ask(self, operation: str, params: dict[str, Any]) -> dict:
         key = question(operation, params)
         with self._lock:
-            self._asked.setdefault(key, (operation, dict(params)))
+            self._asked.add(key)
         kept = None if self._started() else self._kept.get(key)
         if kept is not None:
             if "$error" in kept:
@@ -129,7 +129,7 @@ class KeptAnswersClient:
             answer = getattr(self._start(), operation)(**params)
         except ClientError as exc:  # ECS's error answer (a cluster not found): kept as it is raised
             with self._lock:
-                self.recorded[key] = {"$error": {"response": _encoded(exc.response), "operation": exc.operation_name}}
+                self.recorded[key] = _error_answer(exc)
             raise
         with self._lock:
             self.recorded[key] = _encoded(answer)
@@ -141,7 +141,7 @@ class KeptAnswersClient:
     def asked_again(self, operations: tuple[str, ...] = KEPT_OPERATIONS) -> dict[str, Any] | None:
         """After this session's writes, saved: the questions it asked of ``operations``, answered by moto now
         (errors as kept errors); None when there are none, more than ``REASK_LIMIT``, or moto cannot answer one."""
-        asked = {key: ask for key, ask in {**_questions(self._kept), **self._asked}.items() if ask[0] in operations}
+        asked = {key: ask for key, ask in _questions([*self._kept, *self._asked]).items() if ask[0] in operations}
         if not asked or len(asked) > REASK_LIMIT:
             return None
         from botocore.exceptions import ClientError
@@ -151,16 +151,16 @@ class KeptAnswersClient:
             try:
                 again[key] = _encoded(getattr(client, operation)(**params))
             except ClientError as exc:
-                again[key] = {"$error": {"response": _encoded(exc.response), "operation": exc.operation_name}}
+                again[key] = _error_answer(exc)
             except Exception:  # noqa: BLE001 - a cache: a question moto cannot answer now keeps nothing
                 return None
         return again
 
 
-def _questions(kept: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """The kept questions as (operation, params), read back from their keys (``question``)."""
+def _questions(keys: Iterable[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Questions as (operation, params), read back from their keys (``question``)."""
     parsed = {}
-    for key in kept:
+    for key in keys:
         try:
             operation, params = json.loads(key)
         except (ValueError, TypeError):
@@ -168,6 +168,11 @@ def _questions(kept: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]
         if operation in KEPT_OPERATIONS and isinstance(params, dict):
             parsed[key] = (operation, params)
     return parsed
+
+
+def _error_answer(exc: Any) -> dict[str, Any]:
+    """ECS's error answer (a botocore ClientError), as it is kept."""
+    return {"$error": {"response": _encoded(exc.response), "operation": exc.operation_name}}
 
 
 def _client_error(kept: Mapping[str, Any]) -> Exception:
